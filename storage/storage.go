@@ -1,0 +1,169 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+)
+
+// Sentinel errors. Drivers translate their own errors into these (one
+// interpretError per driver) and wrap them with the operation: callers test
+// with errors.Is.
+var (
+	// ErrNotFound: no row with that id (or email, or document).
+	ErrNotFound = errors.New("storage: not found")
+	// ErrConflict: a unique value (an email, an id) is taken already.
+	ErrConflict = errors.New("storage: conflict")
+	// ErrSchemaTooNew: the database was migrated by a newer binary.
+	ErrSchemaTooNew = errors.New("storage: database schema is newer than this binary")
+)
+
+// Roles of an account.
+const (
+	RoleAdmin   = "admin"
+	RoleUser    = "user"
+	RolePending = "pending"
+)
+
+// Permissions in an access grant.
+const (
+	PermRead  = "read"
+	PermWrite = "write"
+)
+
+// User is an account. Timestamps are Unix seconds, as Open WebUI's user table.
+type User struct {
+	ID           string
+	Email        string // stored lower-cased; unique
+	Name         string
+	Role         string // RoleAdmin, RoleUser or RolePending
+	PasswordHash string
+	// SessionStamp is copied into every token issued for this account;
+	// rotating it (sign-out, role change) revokes every token issued before.
+	SessionStamp string
+	CreatedAt    int64
+	UpdatedAt    int64
+	LastActiveAt int64
+}
+
+// AccessGrant gives one principal read or write access to a resource.
+type AccessGrant struct {
+	PrincipalType string `json:"principal_type"` // "user" (groups are not modelled yet)
+	PrincipalID   string `json:"principal_id"`
+	Permission    string `json:"permission"` // PermRead or PermWrite
+}
+
+// Note is a note with its access grants. Timestamps are Unix nanoseconds.
+type Note struct {
+	ID           string
+	UserID       string // owner
+	Title        string
+	Data         json.RawMessage // JSON object: {"content": {"md","html","json"}, "files": …}; never nil once stored ("{}" at least)
+	Meta         json.RawMessage // JSON object; never nil once stored
+	AccessGrants []AccessGrant
+	CreatedAt    int64
+	UpdatedAt    int64
+}
+
+// ListNotesOptions pages a note listing. Notes come newest first
+// (updated_at descending, id as tie-break).
+type ListNotesOptions struct {
+	// UserID: list the notes this account owns or has a grant on.
+	UserID string
+	// All: list every note (admins); UserID is then ignored.
+	All   bool
+	Skip  int
+	Limit int // 0 means no limit
+}
+
+// DocUpdate is one Yjs v1 update to append to a document's log.
+type DocUpdate struct {
+	DocID string // e.g. "note:<id>"
+	Data  []byte
+}
+
+// DocRecord is one stored row of a document's log: an update as a client
+// sent it, or a merged snapshot written by compaction.
+type DocRecord struct {
+	ID       int64
+	Data     []byte
+	Snapshot bool
+}
+
+// DocState is everything stored for one document, oldest row first.
+type DocState struct {
+	Records []DocRecord
+}
+
+// Empty reports whether the document has no stored CRDT state.
+func (s DocState) Empty() bool { return len(s.Records) == 0 }
+
+// IDs returns the ids of the rows read, for Compact.
+func (s DocState) IDs() []int64 {
+	ids := make([]int64, len(s.Records))
+	for i, r := range s.Records {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+// Store is everything Quire persists. Two implementations: SQLite (embedded
+// default) and PostgreSQL; storagetest holds the conformance suite both pass.
+// All methods are safe for concurrent use.
+type Store interface {
+	// Ping checks the database answers (for /healthz).
+	Ping(ctx context.Context) error
+	Close() error
+
+	// CreateUser inserts u. If u.Role is empty the account becomes RoleAdmin
+	// when it is the first account, else RoleUser; decided in the same
+	// transaction as the insert, so two racing first signups make one admin.
+	// The chosen role is written back to u. ErrConflict if the email is taken.
+	CreateUser(ctx context.Context, u *User) error
+	GetUser(ctx context.Context, id string) (*User, error)
+	GetUserByEmail(ctx context.Context, email string) (*User, error)
+	ListUsers(ctx context.Context) ([]User, error)
+	// UpdateUserRole sets the role and rotates the session stamp to newStamp.
+	UpdateUserRole(ctx context.Context, id, role, newStamp string) error
+	// SetSessionStamp rotates the account's session stamp (revoke all tokens).
+	SetSessionStamp(ctx context.Context, id, stamp string) error
+	// TouchUser sets last_active_at (Unix seconds).
+	TouchUser(ctx context.Context, id string, at int64) error
+
+	// RevokeToken records that the token with this jti is revoked until
+	// expiresAt (Unix seconds); rows past expiry may be purged.
+	RevokeToken(ctx context.Context, jti string, expiresAt int64) error
+	IsTokenRevoked(ctx context.Context, jti string) (bool, error)
+
+	// CreateNote inserts n with its grants. ErrConflict if the id exists.
+	CreateNote(ctx context.Context, n *Note) error
+	// GetNote returns the note with its grants, or ErrNotFound.
+	GetNote(ctx context.Context, id string) (*Note, error)
+	ListNotes(ctx context.Context, opt ListNotesOptions) ([]Note, error)
+	// UpdateNote reads the note, calls fn on it and writes back Title, Data,
+	// Meta and UpdatedAt, all in one transaction (so concurrent updaters
+	// never lose each other's fields). fn returning an error aborts with
+	// that error and changes nothing. Returns the stored note.
+	UpdateNote(ctx context.Context, id string, fn func(*Note) error) (*Note, error)
+	// SetNoteAccess replaces the note's grants.
+	SetNoteAccess(ctx context.Context, id string, grants []AccessGrant) error
+	// DeleteNote removes the note, its grants and its document log
+	// ("note:<id>"). ErrNotFound if absent.
+	DeleteNote(ctx context.Context, id string) error
+
+	// AppendUpdates appends every update in one transaction (group commit)
+	// and returns after it is durable. Updates of one document keep their
+	// order. Returns the new row ids, in input order.
+	AppendUpdates(ctx context.Context, updates []DocUpdate) ([]int64, error)
+	// LoadDocument returns every stored row of the document: snapshot rows
+	// first, then updates in append order; an empty DocState (not an error)
+	// when nothing is stored.
+	LoadDocument(ctx context.Context, docID string) (DocState, error)
+	// Compact inserts merged as a snapshot row and deletes exactly the rows
+	// whose ids are given, in one transaction. A racing compaction can only
+	// leave extra snapshot rows, which are mergeable duplicates: nothing is
+	// lost.
+	Compact(ctx context.Context, docID string, merged []byte, readIDs []int64) error
+	// DeleteDocument removes a document's whole log.
+	DeleteDocument(ctx context.Context, docID string) error
+}
