@@ -1,0 +1,104 @@
+package api
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/quire/quire/auth"
+	"github.com/quire/quire/prosemirror"
+	"github.com/quire/quire/storage"
+)
+
+// Body limits.
+const (
+	MaxNoteBodyBytesDefault = 8 << 20
+	MaxAuthBodyBytesDefault = 64 << 10
+)
+
+// LiveDocuments turns a REST edit of a note's content into a CRDT update of
+// its live document (implemented by ydoc.Manager).
+type LiveDocuments interface {
+	ReplaceContent(ctx context.Context, docID string, doc *prosemirror.Node) error
+}
+
+// Config configures the API.
+type Config struct {
+	Store  storage.Store       // required
+	Auth   *auth.Authenticator // required
+	Logger *slog.Logger        // nil: discard
+	// MaxNoteBodyBytes caps note request bodies. Zero: MaxNoteBodyBytesDefault.
+	MaxNoteBodyBytes int64
+	// MaxAuthBodyBytes caps every other request body. Zero: MaxAuthBodyBytesDefault.
+	MaxAuthBodyBytes int64
+	// Live, if set, receives content edits made over REST.
+	Live LiveDocuments
+	// NoteEvents, if set, is called after a note is updated (the server
+	// emits events:note with it).
+	NoteEvents func(n *storage.Note)
+	// OnRevoke, if set, is called after an account's tokens were revoked
+	// (sign-out, role change), to disconnect its live sockets.
+	OnRevoke func(userID string)
+	// Now is the clock for timestamps. Nil: time.Now.
+	Now func() time.Time
+}
+
+// API holds the handlers.
+type API struct {
+	cfg Config
+	log *slog.Logger
+	// dummyHash is checked when an email is unknown, so that sign-in takes
+	// as long as for a wrong password.
+	dummyHash string
+}
+
+// New checks cfg and returns the API.
+func New(cfg Config) (*API, error) {
+	if cfg.Store == nil || cfg.Auth == nil {
+		return nil, errors.New("api: Config.Store and Config.Auth are required")
+	}
+	cfg.MaxNoteBodyBytes = cmp.Or(cfg.MaxNoteBodyBytes, MaxNoteBodyBytesDefault)
+	cfg.MaxAuthBodyBytes = cmp.Or(cfg.MaxAuthBodyBytes, MaxAuthBodyBytesDefault)
+	if cfg.MaxNoteBodyBytes < 0 || cfg.MaxAuthBodyBytes < 0 {
+		return nil, errors.New("api: body limits must not be negative")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dummy, err := cfg.Auth.HashPassword("quire-dummy-password")
+	if err != nil {
+		return nil, err
+	}
+	return &API{cfg: cfg, log: log.With("component", "api"), dummyHash: dummy}, nil
+}
+
+// Register adds every route to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/v1/auths/signup", a.signup)
+	mux.HandleFunc("POST /api/v1/auths/signin", a.signin)
+	mux.HandleFunc("GET /api/v1/auths/{$}", a.authed(a.me))
+	mux.HandleFunc("GET /api/v1/auths/signout", a.authed(a.signout))
+	mux.HandleFunc("POST /api/v1/auths/signout", a.authed(a.signout))
+
+	mux.HandleFunc("GET /api/v1/users/{$}", a.authed(a.listUsers))
+	mux.HandleFunc("POST /api/v1/users/{id}/update/role", a.authed(a.updateRole))
+
+	mux.HandleFunc("POST /api/v1/notes/create", a.authed(a.createNote))
+	mux.HandleFunc("GET /api/v1/notes/{$}", a.authed(a.listNotes))
+	mux.HandleFunc("GET /api/v1/notes/{id}", a.authed(a.getNote))
+	mux.HandleFunc("POST /api/v1/notes/{id}/update", a.authed(a.updateNote))
+	mux.HandleFunc("DELETE /api/v1/notes/{id}/delete", a.authed(a.deleteNote))
+	mux.HandleFunc("POST /api/v1/notes/{id}/access/update", a.authed(a.updateAccess))
+
+	// Anything else under /api/ is a JSON 404, never the browser app.
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "Not Found")
+	})
+}

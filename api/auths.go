@@ -1,0 +1,210 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/quire/quire/auth"
+	"github.com/quire/quire/storage"
+)
+
+// Account field limits.
+const (
+	MinPasswordBytes = 8
+	MaxPasswordBytes = 256
+	MaxNameRunes     = 100
+	MaxEmailBytes    = 254
+)
+
+type session struct {
+	user   *storage.User
+	claims *auth.Claims
+	token  string
+}
+
+// authed runs h for a verified user or admin; anyone else gets 401.
+func (a *API) authed(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := bearer(r)
+		if !ok {
+			writeError(w, http.StatusUnauthorized, msgUnauthenticated)
+			return
+		}
+		u, c, err := a.cfg.Auth.Verify(r.Context(), tok)
+		if errors.Is(err, auth.ErrUnauthenticated) {
+			writeError(w, http.StatusUnauthorized, msgUnauthenticated)
+			return
+		}
+		if err != nil {
+			a.internalError(w, r, "verify token", err)
+			return
+		}
+		h(w, r, &session{user: u, claims: c, token: tok})
+	}
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+// sessionResponse is Open WebUI's SigninResponse subset.
+type sessionResponse struct {
+	ID        string `json:"id"`
+	Email     string `json:"email"`
+	Name      string `json:"name"`
+	Role      string `json:"role"`
+	Token     string `json:"token"`
+	TokenType string `json:"token_type"`
+	ExpiresAt int64  `json:"expires_at"`
+}
+
+func newSessionResponse(u *storage.User, tok string, c *auth.Claims) sessionResponse {
+	resp := sessionResponse{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, Token: tok, TokenType: "Bearer"}
+	if c != nil && c.ExpiresAt != nil {
+		resp.ExpiresAt = c.ExpiresAt.Unix()
+	}
+	return resp
+}
+
+type signupForm struct {
+	Name     string `json:"name"`
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+func (a *API) signup(w http.ResponseWriter, r *http.Request) {
+	var f signupForm
+	if status, err := decode(w, r, a.cfg.MaxAuthBodyBytes, &f); err != nil {
+		writeError(w, status, err.Error())
+		return
+	}
+	name := strings.TrimSpace(f.Name)
+	email, err := normalizeEmail(f.Email)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0 || n > MaxNameRunes || !cleanText(name):
+		writeError(w, http.StatusBadRequest, "name must be 1 to 100 characters")
+		return
+	case len(f.Password) < MinPasswordBytes || len(f.Password) > MaxPasswordBytes:
+		writeError(w, http.StatusBadRequest, "password must be 8 to 256 bytes")
+		return
+	}
+	hash, err := a.cfg.Auth.HashPassword(f.Password)
+	if err != nil {
+		a.internalError(w, r, "hash password", err)
+		return
+	}
+	now := a.cfg.Now().Unix()
+	u := &storage.User{
+		Email: email, Name: name, PasswordHash: hash, SessionStamp: auth.NewSessionStamp(),
+		CreatedAt: now, UpdatedAt: now, LastActiveAt: now,
+	}
+	if err := a.cfg.Store.CreateUser(r.Context(), u); errors.Is(err, storage.ErrConflict) {
+		writeError(w, http.StatusBadRequest, msgEmailTaken)
+		return
+	} else if err != nil {
+		a.internalError(w, r, "create user", err)
+		return
+	}
+	a.log.InfoContext(r.Context(), "account created", "user", u.ID, "role", u.Role)
+	a.respondSession(w, r, u)
+}
+
+// normalizeEmail trims and lower-cases an address and checks it is one bare
+// addr-spec with a dotted domain.
+func normalizeEmail(s string) (string, error) {
+	bad := errors.New("email is not a valid address")
+	e := strings.ToLower(strings.TrimSpace(s))
+	if e == "" || len(e) > MaxEmailBytes || !cleanText(e) {
+		return "", bad
+	}
+	addr, err := mail.ParseAddress(e)
+	if err != nil || addr.Address != e || addr.Name != "" {
+		return "", bad
+	}
+	local, domain, _ := strings.Cut(e, "@")
+	if local == "" || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") ||
+		strings.HasSuffix(domain, ".") || strings.ContainsAny(e, " <>\"") {
+		return "", bad
+	}
+	return e, nil
+}
+
+type signinForm struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+func (a *API) signin(w http.ResponseWriter, r *http.Request) {
+	var f signinForm
+	if status, err := decode(w, r, a.cfg.MaxAuthBodyBytes, &f); err != nil {
+		writeError(w, status, err.Error())
+		return
+	}
+	email := strings.ToLower(strings.TrimSpace(f.Email))
+	var u *storage.User
+	var err error
+	if email != "" && len(email) <= MaxEmailBytes && cleanText(email) {
+		u, err = a.cfg.Store.GetUserByEmail(r.Context(), email)
+	} else {
+		err = storage.ErrNotFound
+	}
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		a.internalError(w, r, "get user", err)
+		return
+	}
+	if u == nil {
+		auth.CheckPassword(a.dummyHash, f.Password) // same cost as a wrong password
+		writeError(w, http.StatusUnauthorized, msgBadCredentials)
+		return
+	}
+	if len(f.Password) > MaxPasswordBytes || !auth.CheckPassword(u.PasswordHash, f.Password) {
+		writeError(w, http.StatusUnauthorized, msgBadCredentials)
+		return
+	}
+	a.respondSession(w, r, u)
+}
+
+func (a *API) respondSession(w http.ResponseWriter, r *http.Request, u *storage.User) {
+	tok, c, err := a.cfg.Auth.IssueClaims(r.Context(), u)
+	if err != nil {
+		a.internalError(w, r, "issue token", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newSessionResponse(u, tok, c))
+}
+
+func (a *API) me(w http.ResponseWriter, r *http.Request, s *session) {
+	writeJSON(w, http.StatusOK, newSessionResponse(s.user, s.token, s.claims))
+}
+
+// signout revokes this token and rotates the account's stamp (every other
+// token of the account dies too, as in Open WebUI), then drops its sockets.
+func (a *API) signout(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := a.cfg.Auth.SignOut(r.Context(), s.claims); err != nil {
+		a.internalError(w, r, "sign out", err)
+		return
+	}
+	a.revoked(r.Context(), s.user.ID)
+	writeJSON(w, http.StatusOK, map[string]bool{"status": true})
+}
+
+func (a *API) revoked(ctx context.Context, userID string) {
+	a.log.InfoContext(ctx, "tokens revoked", "user", userID)
+	if a.cfg.OnRevoke != nil {
+		a.cfg.OnRevoke(userID)
+	}
+}

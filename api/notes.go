@@ -1,0 +1,411 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/quire/quire/auth"
+	"github.com/quire/quire/prosemirror"
+	"github.com/quire/quire/storage"
+)
+
+// Note limits.
+const (
+	MaxTitleRunes = 1000
+	MaxGrants     = 1000
+	// PageSize is the page of GET /api/v1/notes/?page=N (Open WebUI's).
+	PageSize = 60
+	// MaxListLimit caps ?limit=.
+	MaxListLimit = 1000
+	// listMDRunes is how much of data.content.md a listing shows.
+	listMDRunes = 1000
+)
+
+// noteModel is Open WebUI's NoteModel (timestamps in nanoseconds), plus
+// write_access on a single note and the owner in listings.
+type noteModel struct {
+	ID           string                `json:"id"`
+	UserID       string                `json:"user_id"`
+	Title        string                `json:"title"`
+	Data         json.RawMessage       `json:"data"`
+	Meta         json.RawMessage       `json:"meta"`
+	AccessGrants []storage.AccessGrant `json:"access_grants"`
+	CreatedAt    int64                 `json:"created_at"`
+	UpdatedAt    int64                 `json:"updated_at"`
+	WriteAccess  *bool                 `json:"write_access,omitempty"`
+	User         *noteOwner            `json:"user,omitempty"`
+}
+
+type noteOwner struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email,omitempty"`
+}
+
+func newNoteModel(n *storage.Note) noteModel {
+	grants := n.AccessGrants
+	if grants == nil {
+		grants = []storage.AccessGrant{}
+	}
+	return noteModel{ID: n.ID, UserID: n.UserID, Title: n.Title, Data: orEmpty(n.Data), Meta: orEmpty(n.Meta),
+		AccessGrants: grants, CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt}
+}
+
+func orEmpty(m json.RawMessage) json.RawMessage {
+	if len(m) == 0 {
+		return json.RawMessage("{}")
+	}
+	return m
+}
+
+// noteForm is the body of create and update; nil fields are absent.
+type noteForm struct {
+	Title        *string      `json:"title"`
+	Data         object       `json:"data"`
+	Meta         object       `json:"meta"`
+	AccessGrants *[]grantForm `json:"access_grants"`
+}
+
+type grantForm struct {
+	PrincipalType string `json:"principal_type"`
+	PrincipalID   string `json:"principal_id"`
+	Permission    string `json:"permission"`
+}
+
+// object is a JSON object field; absent and null are both nil.
+type object map[string]any
+
+func (o *object) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		*o = nil
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // keep numbers exactly as sent
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return &json.UnmarshalTypeError{Value: "value", Type: mapType}
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	*o = m
+	return nil
+}
+
+var mapType = reflect.TypeFor[map[string]any]()
+
+func marshalObject(m map[string]any) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSpace(buf.Bytes()), nil
+}
+
+func decodeObject(raw json.RawMessage) (map[string]any, error) {
+	m := map[string]any{}
+	if len(raw) == 0 {
+		return m, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, nil
+}
+
+// cleanValue reports whether every string (keys too) in v is storable.
+func cleanValue(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return cleanText(v)
+	case map[string]any:
+		for k, e := range v {
+			if !cleanText(k) || !cleanValue(e) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if !cleanValue(e) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checkContent validates data.content, if present: an object whose md and
+// html are strings and whose json is a ProseMirror document (or null). It
+// returns the parsed document, if any.
+func checkContent(data map[string]any) (*prosemirror.Node, error) {
+	c, ok := data["content"]
+	if !ok || c == nil {
+		return nil, nil
+	}
+	content, ok := c.(map[string]any)
+	if !ok {
+		return nil, errors.New("data.content must be an object")
+	}
+	for _, k := range []string{"md", "html"} {
+		if v, ok := content[k]; ok && v != nil {
+			if _, ok := v.(string); !ok {
+				return nil, fmt.Errorf("data.content.%s must be a string", k)
+			}
+		}
+	}
+	j, ok := content["json"]
+	if !ok || j == nil {
+		return nil, nil
+	}
+	if _, ok := j.(map[string]any); !ok {
+		return nil, errors.New("data.content.json must be a ProseMirror document")
+	}
+	raw, err := json.Marshal(j)
+	if err != nil {
+		return nil, errors.New("data.content.json must be a ProseMirror document")
+	}
+	doc, err := prosemirror.Parse(raw)
+	if err != nil {
+		return nil, errors.New("data.content.json is not a valid ProseMirror document")
+	}
+	return doc, nil
+}
+
+func checkTitle(t string) error {
+	if utf8.RuneCountInString(t) > MaxTitleRunes || !cleanText(t) {
+		return fmt.Errorf("title must be at most %d characters of text", MaxTitleRunes)
+	}
+	return nil
+}
+
+// checkGrants validates grants (user principals that exist, read or write)
+// and drops exact duplicates.
+func (a *API) checkGrants(r *http.Request, in []grantForm) ([]storage.AccessGrant, int, error) {
+	if len(in) > MaxGrants {
+		return nil, http.StatusBadRequest, fmt.Errorf("at most %d access grants", MaxGrants)
+	}
+	out := make([]storage.AccessGrant, 0, len(in))
+	for i, g := range in {
+		if g.PrincipalType != "user" {
+			return nil, http.StatusBadRequest, fmt.Errorf(`access_grants[%d].principal_type must be "user"`, i)
+		}
+		if g.Permission != storage.PermRead && g.Permission != storage.PermWrite {
+			return nil, http.StatusBadRequest, fmt.Errorf(`access_grants[%d].permission must be "read" or "write"`, i)
+		}
+		unknown := fmt.Errorf("access_grants[%d].principal_id is not a known user", i)
+		if !validID(g.PrincipalID) {
+			return nil, http.StatusBadRequest, unknown
+		}
+		grant := storage.AccessGrant{PrincipalType: g.PrincipalType, PrincipalID: g.PrincipalID, Permission: g.Permission}
+		if slices.Contains(out, grant) {
+			continue
+		}
+		if _, err := a.cfg.Store.GetUser(r.Context(), g.PrincipalID); errors.Is(err, storage.ErrNotFound) {
+			return nil, http.StatusBadRequest, unknown
+		} else if err != nil {
+			return nil, http.StatusInternalServerError, err
+		}
+		out = append(out, grant)
+	}
+	return out, 0, nil
+}
+
+func (a *API) createNote(w http.ResponseWriter, r *http.Request, s *session) {
+	var f noteForm
+	if status, err := decode(w, r, a.cfg.MaxNoteBodyBytes, &f); err != nil {
+		writeError(w, status, err.Error())
+		return
+	}
+	if f.Title == nil {
+		writeError(w, http.StatusBadRequest, "title is required")
+		return
+	}
+	if err := checkTitle(*f.Title); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	data, meta := map[string]any(f.Data), map[string]any(f.Meta)
+	if data == nil {
+		data = map[string]any{}
+	}
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	if !cleanValue(data) || !cleanValue(meta) {
+		writeError(w, http.StatusBadRequest, "data and meta must not contain NUL characters")
+		return
+	}
+	if _, err := checkContent(data); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	var grants []storage.AccessGrant
+	if f.AccessGrants != nil {
+		var status int
+		var err error
+		if grants, status, err = a.checkGrants(r, *f.AccessGrants); status == http.StatusInternalServerError {
+			a.internalError(w, r, "check grants", err)
+			return
+		} else if err != nil {
+			writeError(w, status, err.Error())
+			return
+		}
+	}
+	rawData, err := marshalObject(data)
+	if err != nil {
+		a.internalError(w, r, "encode data", err)
+		return
+	}
+	rawMeta, err := marshalObject(meta)
+	if err != nil {
+		a.internalError(w, r, "encode meta", err)
+		return
+	}
+	now := a.cfg.Now().UnixNano()
+	n := &storage.Note{ID: uuid.NewString(), UserID: s.user.ID, Title: *f.Title, Data: rawData, Meta: rawMeta,
+		AccessGrants: grants, CreatedAt: now, UpdatedAt: now}
+	if err := a.cfg.Store.CreateNote(r.Context(), n); err != nil {
+		a.internalError(w, r, "create note", err)
+		return
+	}
+	a.writeNote(w, r, n.ID, s.user)
+}
+
+// writeNote answers with the stored note as the caller sees it.
+func (a *API) writeNote(w http.ResponseWriter, r *http.Request, id string, u *storage.User) {
+	n, err := a.cfg.Store.GetNote(r.Context(), id)
+	if err != nil {
+		a.internalError(w, r, "get note", err)
+		return
+	}
+	m := newNoteModel(n)
+	wa := auth.CanAccessNote(u, n, storage.PermWrite)
+	m.WriteAccess = &wa
+	writeJSON(w, http.StatusOK, m)
+}
+
+// loadNote returns the note if u may read it; otherwise it answers 404
+// (unknown and unreadable look the same) and returns nil.
+func (a *API) loadNote(w http.ResponseWriter, r *http.Request, u *storage.User) *storage.Note {
+	id := r.PathValue("id")
+	if !validID(id) {
+		writeError(w, http.StatusNotFound, msgNotFound)
+		return nil
+	}
+	n, err := a.cfg.Store.GetNote(r.Context(), id)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && !auth.CanAccessNote(u, n, storage.PermRead)) {
+		writeError(w, http.StatusNotFound, msgNotFound)
+		return nil
+	}
+	if err != nil {
+		a.internalError(w, r, "get note", err)
+		return nil
+	}
+	return n
+}
+
+func (a *API) getNote(w http.ResponseWriter, r *http.Request, s *session) {
+	n := a.loadNote(w, r, s.user)
+	if n == nil {
+		return
+	}
+	m := newNoteModel(n)
+	wa := auth.CanAccessNote(s.user, n, storage.PermWrite)
+	m.WriteAccess = &wa
+	writeJSON(w, http.StatusOK, m)
+}
+
+// listNotes pages the notes the caller may read (admins: all), newest
+// first. ?page=N (from 1) takes pages of PageSize; otherwise ?skip= and
+// ?limit= (no limit: everything).
+func (a *API) listNotes(w http.ResponseWriter, r *http.Request, s *session) {
+	q := r.URL.Query()
+	opt := storage.ListNotesOptions{UserID: s.user.ID, All: s.user.Role == storage.RoleAdmin}
+	num := func(name string, min, max int) (int, bool) {
+		v := q.Get(name)
+		if v == "" {
+			return 0, true
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min || n > max {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("%s must be an integer from %d to %d", name, min, max))
+			return 0, false
+		}
+		return n, true
+	}
+	if q.Has("page") {
+		page, ok := num("page", 1, 1_000_000)
+		if !ok {
+			return
+		}
+		page = max(page, 1)
+		opt.Skip, opt.Limit = (page-1)*PageSize, PageSize
+	} else {
+		var ok bool
+		if opt.Skip, ok = num("skip", 0, 1_000_000_000); !ok {
+			return
+		}
+		if opt.Limit, ok = num("limit", 1, MaxListLimit); !ok {
+			return
+		}
+	}
+	notes, err := a.cfg.Store.ListNotes(r.Context(), opt)
+	if err != nil {
+		a.internalError(w, r, "list notes", err)
+		return
+	}
+	owners := map[string]*noteOwner{}
+	out := make([]noteModel, 0, len(notes))
+	for i := range notes {
+		n := &notes[i]
+		m := newNoteModel(n)
+		m.Data = listData(n.Data)
+		owner, ok := owners[n.UserID]
+		if !ok {
+			if u, err := a.cfg.Store.GetUser(r.Context(), n.UserID); err == nil {
+				owner = &noteOwner{ID: u.ID, Name: u.Name, Email: u.Email}
+			} else if !errors.Is(err, storage.ErrNotFound) {
+				a.internalError(w, r, "get note owner", err)
+				return
+			}
+			owners[n.UserID] = owner
+		}
+		m.User = owner
+		out = append(out, m)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// listData is what a listing shows of data: {"content": {"md": md[:1000]}}
+// (Open WebUI cuts code points, so do we).
+func listData(raw json.RawMessage) json.RawMessage {
+	var d struct {
+		Content struct {
+			MD string `json:"md"`
+		} `json:"content"`
+	}
+	_ = json.Unmarshal(raw, &d) // a foreign shape lists as empty markdown
+	md := d.Content.MD
+	if utf8.RuneCountInString(md) > listMDRunes {
+		md = string([]rune(md)[:listMDRunes])
+	}
+	out, _ := marshalObject(map[string]any{"content": map[string]any{"md": md}})
+	return out
+}

@@ -1,0 +1,116 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+)
+
+// detail is every error body.
+type detail struct {
+	Detail string `json:"detail"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		status, buf = http.StatusInternalServerError, *bytes.NewBufferString(`{"detail":"internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, detail{Detail: msg})
+}
+
+// internalError logs a fault (never shown to the client) and answers 500.
+func (a *API) internalError(w http.ResponseWriter, r *http.Request, op string, err error) {
+	a.log.ErrorContext(r.Context(), "request failed", "op", op, "err", err)
+	writeError(w, http.StatusInternalServerError, "internal error")
+}
+
+// Error messages shown to clients.
+const (
+	msgUnauthenticated = "Your session has expired or the token is invalid. Please sign in again."
+	msgNotFound        = "Not found"
+	msgForbidden       = "You do not have permission to do this"
+	msgAdminOnly       = "Only an admin may do this"
+	msgBadCredentials  = "Incorrect email or password"
+	msgEmailTaken      = "This email is already registered"
+)
+
+// decode reads one JSON value from the (size-capped) body into v. Unknown
+// fields are ignored for compatibility with Open WebUI clients; anything
+// else wrong is an error whose text is safe to show.
+func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) (status int, err error) {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(v); err != nil {
+		return decodeStatus(err)
+	}
+	// One value only: trailing garbage is as malformed as a broken value.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err != nil {
+			if s, e := decodeStatus(err); s == http.StatusRequestEntityTooLarge {
+				return s, e
+			}
+		}
+		return http.StatusBadRequest, errors.New("request body must be a single JSON object")
+	}
+	return 0, nil
+}
+
+func decodeStatus(err error) (int, error) {
+	var tooBig *http.MaxBytesError
+	var typ *json.UnmarshalTypeError
+	var syn *json.SyntaxError
+	switch {
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, fmt.Errorf("request body is larger than %d bytes", tooBig.Limit)
+	case errors.Is(err, io.EOF):
+		return http.StatusBadRequest, errors.New("request body is empty")
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return http.StatusBadRequest, errors.New("request body must be a JSON object")
+		}
+		return http.StatusBadRequest, fmt.Errorf("field %q must be %s", typ.Field, kindName(typ.Type.Kind().String()))
+	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
+		return http.StatusBadRequest, errors.New("request body is not valid JSON")
+	default:
+		return http.StatusBadRequest, errors.New("request body is not valid JSON")
+	}
+}
+
+func kindName(k string) string {
+	switch k {
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	case "int", "int64", "float64":
+		return "a number"
+	default:
+		return "a " + k
+	}
+}
+
+// cleanText reports whether s can be stored as text in both databases:
+// valid UTF-8, no NUL.
+func cleanText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// validID reports whether a path or body id can name a row; anything else
+// cannot exist, so callers answer 404 (or 400 in a body) without a query.
+func validID(id string) bool {
+	return id != "" && len(id) <= 128 && cleanText(id)
+}
