@@ -92,7 +92,7 @@ func (r *reader) count(what string) (int, error) {
 	}
 	if n > uint64(r.remaining()) {
 		r.pos = start
-		return 0, r.errf("%s count %d exceeds the %d remaining bytes", what, n, r.remaining())
+		return 0, r.errf("%s %d exceeds the %d remaining bytes", what, n, r.remaining())
 	}
 	return int(n), nil
 }

@@ -1,6 +1,7 @@
 package yupdate
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -133,7 +134,7 @@ func ParseStateVector(b []byte, lim Limits) (map[uint64]uint64, error) {
 	if len(b) > lim.MaxBytes {
 		return nil, r.errf("state vector of %d bytes exceeds the limit of %d", len(b), lim.MaxBytes)
 	}
-	n, err := r.count("state vector client")
+	n, err := r.count("number of clients")
 	if err != nil {
 		return nil, err
 	}
@@ -200,13 +201,13 @@ const (
 
 func (p *parser) structs() error {
 	r := &p.r
-	n, err := r.count("client")
+	n, err := r.count("number of clients")
 	if err != nil {
 		return err
 	}
 	seen := make(map[uint64]struct{}, min(n, 64))
 	for range n {
-		k, err := r.count("struct")
+		k, err := r.count("number of structs")
 		if err != nil {
 			return err
 		}
@@ -243,6 +244,10 @@ func (p *parser) oneStruct(client, clock uint64) (uint64, error) {
 	info, err := r.byte()
 	if err != nil {
 		return 0, err
+	}
+	if info&infoRefMask > refSkip {
+		r.pos = at
+		return 0, r.errf("unknown content ref %d", info&infoRefMask)
 	}
 	var n uint64
 	switch info & infoRefMask {
@@ -343,7 +348,7 @@ func (p *parser) content(ref byte) (uint64, error) {
 	case refDeleted:
 		return r.uint()
 	case refJSON:
-		n, err := r.count("JSON value")
+		n, err := r.count("number of JSON values")
 		if err != nil {
 			return 0, err
 		}
@@ -383,7 +388,7 @@ func (p *parser) content(ref byte) (uint64, error) {
 		}
 		return 1, nil
 	case refAny:
-		n, err := r.count("Any value")
+		n, err := r.count("number of Any values")
 		if err != nil {
 			return 0, err
 		}
@@ -399,8 +404,7 @@ func (p *parser) content(ref byte) (uint64, error) {
 		}
 		return 1, p.any(0)
 	}
-	r.pos--
-	return 0, r.errf("unknown content ref %d", ref)
+	panic("unreachable: oneStruct checked the content ref")
 }
 
 // json reads a string holding JSON; ContentJSON also stores undefined as "undefined".
@@ -464,7 +468,7 @@ func (p *parser) any(depth int) error {
 		_, err := r.string("Any string", p.lim.MaxStringBytes)
 		return err
 	case anyObject:
-		n, err := r.count("Any object entry")
+		n, err := r.count("number of Any object entries")
 		if err != nil {
 			return err
 		}
@@ -478,7 +482,7 @@ func (p *parser) any(depth int) error {
 		}
 		return nil
 	case anyArray:
-		n, err := r.count("Any array element")
+		n, err := r.count("number of Any array elements")
 		if err != nil {
 			return err
 		}
@@ -498,7 +502,7 @@ func (p *parser) any(depth int) error {
 
 func (p *parser) deleteSet() error {
 	r := &p.r
-	n, err := r.count("delete set client")
+	n, err := r.count("number of delete set clients")
 	if err != nil {
 		return err
 	}
@@ -514,7 +518,7 @@ func (p *parser) deleteSet() error {
 			return r.errf("delete set lists client %d twice", client)
 		}
 		seen[client] = struct{}{}
-		k, err := r.count("delete range")
+		k, err := r.count("number of delete ranges")
 		if err != nil {
 			return err
 		}
@@ -544,9 +548,9 @@ func (p *parser) deleteSet() error {
 func (p *parser) ownDepsRemoved() []ID {
 	slices.SortFunc(p.deps, func(a, b ID) int {
 		if a.Client != b.Client {
-			return cmpU64(a.Client, b.Client)
+			return cmp.Compare(a.Client, b.Client)
 		}
-		return cmpU64(a.Clock, b.Clock)
+		return cmp.Compare(a.Clock, b.Clock)
 	})
 	out := p.deps[:0]
 	for i, d := range p.deps {
@@ -576,16 +580,6 @@ func (p *parser) creates(d ID) bool {
 		return 0
 	})
 	return i < len(rs) && rs[i].Clock <= d.Clock && d.Clock < rs[i].End()
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // jsonDepth is the deepest array/object nesting of valid JSON s.
