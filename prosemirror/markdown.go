@@ -1,0 +1,296 @@
+package prosemirror
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	east "github.com/yuin/goldmark/extension/ast"
+	"github.com/yuin/goldmark/text"
+	"github.com/yuin/goldmark/util"
+)
+
+// The parser holds no per-document state, so one serves every call.
+var mdParser = goldmark.New(goldmark.WithExtensions(extension.Strikethrough, extension.TaskList)).Parser()
+
+// FromMarkdown converts CommonMark (plus GFM strikethrough and task lists)
+// to a doc in the StarterKit schema. Raw HTML is kept as literal text. The
+// result is deterministic and always a valid doc (at least one block).
+func FromMarkdown(md string) *Node {
+	src := []byte(md)
+	root := mdParser.Parse(text.NewReader(src))
+	c := mdConverter{src: src}
+	doc := &Node{Type: TypeDoc, Content: c.blocks(root)}
+	if len(doc.Content) == 0 {
+		doc.Content = []*Node{{Type: TypeParagraph}}
+	}
+	return doc
+}
+
+type mdConverter struct {
+	src []byte
+}
+
+// blocks converts the block children of parent.
+func (c *mdConverter) blocks(parent ast.Node) []*Node {
+	var out []*Node
+	for b := parent.FirstChild(); b != nil; b = b.NextSibling() {
+		out = append(out, c.block(b)...)
+	}
+	return out
+}
+
+func (c *mdConverter) block(b ast.Node) []*Node {
+	switch b := b.(type) {
+	case *ast.Paragraph, *ast.TextBlock:
+		return c.paragraph(b)
+	case *ast.Heading:
+		return []*Node{{Type: TypeHeading, Attrs: map[string]any{"level": float64(b.Level)},
+			Content: c.inlines(b, nil)}}
+	case *ast.ThematicBreak:
+		return []*Node{{Type: TypeHorizontalRule}}
+	case *ast.FencedCodeBlock:
+		var lang any
+		if l := b.Language(c.src); len(l) > 0 {
+			lang = string(unescape(l))
+		}
+		return []*Node{codeBlock(c.lines(b), lang)}
+	case *ast.CodeBlock:
+		return []*Node{codeBlock(c.lines(b), nil)}
+	case *ast.HTMLBlock:
+		body := c.lines(b)
+		if b.HasClosure() {
+			body += string(b.ClosureLine.Value(c.src))
+		}
+		body = strings.TrimRight(body, "\n")
+		if body == "" {
+			return nil
+		}
+		return []*Node{{Type: TypeParagraph, Content: []*Node{{Type: TypeText, Text: body}}}}
+	case *ast.Blockquote:
+		content := c.blocks(b)
+		if len(content) == 0 {
+			content = []*Node{{Type: TypeParagraph}}
+		}
+		return []*Node{{Type: TypeBlockquote, Content: content}}
+	case *ast.List:
+		return []*Node{c.list(b)}
+	}
+	// Unknown block (an extension not enabled here): keep its text.
+	return c.paragraph(b)
+}
+
+func codeBlock(body string, lang any) *Node {
+	n := &Node{Type: TypeCodeBlock, Attrs: map[string]any{"language": lang}}
+	// Tiptap keeps no final newline in a code block.
+	if body = strings.TrimSuffix(body, "\n"); body != "" {
+		n.Content = []*Node{{Type: TypeText, Text: body}}
+	}
+	return n
+}
+
+func (c *mdConverter) lines(b ast.Node) string {
+	var sb strings.Builder
+	lines := b.Lines()
+	for i := 0; i < lines.Len(); i++ {
+		seg := lines.At(i)
+		sb.Write(seg.Value(c.src))
+	}
+	return sb.String()
+}
+
+// paragraph converts a paragraph. Images are blocks in Tiptap's schema, so
+// each image splits the paragraph around it.
+func (c *mdConverter) paragraph(b ast.Node) []*Node {
+	var out []*Node
+	cur := &Node{Type: TypeParagraph}
+	for _, n := range c.inlines(b, nil) {
+		if n.Type != TypeImage {
+			cur.Content = append(cur.Content, n)
+			continue
+		}
+		if len(cur.Content) > 0 {
+			out = append(out, cur)
+			cur = &Node{Type: TypeParagraph}
+		}
+		out = append(out, n)
+	}
+	trimHardBreaks(cur)
+	if len(cur.Content) > 0 || len(out) == 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// trimHardBreaks drops trailing hard breaks, which Markdown cannot express.
+func trimHardBreaks(p *Node) {
+	for len(p.Content) > 0 && p.Content[len(p.Content)-1].Type == TypeHardBreak {
+		p.Content = p.Content[:len(p.Content)-1]
+	}
+}
+
+func (c *mdConverter) list(l *ast.List) *Node {
+	task := l.FirstChild() != nil
+	for it := l.FirstChild(); it != nil; it = it.NextSibling() {
+		if checkBox(it) == nil {
+			task = false
+		}
+	}
+	n := &Node{Type: TypeBulletList}
+	switch {
+	case task:
+		n.Type = TypeTaskList
+	case l.IsOrdered():
+		n.Type = TypeOrderedList
+		n.Attrs = map[string]any{"start": float64(l.Start)}
+	}
+	for it := l.FirstChild(); it != nil; it = it.NextSibling() {
+		item := &Node{Type: TypeListItem}
+		if task {
+			item.Type = TypeTaskItem
+			item.Attrs = map[string]any{"checked": checkBox(it).IsChecked}
+		}
+		item.Content = c.blocks(it)
+		// listItem and taskItem start with a paragraph.
+		if len(item.Content) == 0 || item.Content[0].Type != TypeParagraph {
+			item.Content = append([]*Node{{Type: TypeParagraph}}, item.Content...)
+		}
+		n.Content = append(n.Content, item)
+	}
+	return n
+}
+
+// checkBox returns the task checkbox opening item's first block, if any.
+func checkBox(item ast.Node) *east.TaskCheckBox {
+	first := item.FirstChild()
+	if first == nil {
+		return nil
+	}
+	cb, _ := first.FirstChild().(*east.TaskCheckBox)
+	return cb
+}
+
+// inlines converts the inline children of parent, each carrying marks.
+func (c *mdConverter) inlines(parent ast.Node, marks []Mark) []*Node {
+	var out []*Node
+	for n := parent.FirstChild(); n != nil; n = n.NextSibling() {
+		out = c.inline(out, n, marks)
+	}
+	return out
+}
+
+func (c *mdConverter) inline(out []*Node, n ast.Node, marks []Mark) []*Node {
+	switch n := n.(type) {
+	case *ast.Text:
+		v := n.Value(c.src)
+		if !n.IsRaw() {
+			v = unescape(v)
+		}
+		out = appendText(out, string(v), marks)
+		if n.HardLineBreak() {
+			out = append(out, &Node{Type: TypeHardBreak})
+		} else if n.SoftLineBreak() {
+			// A soft break is a space once rendered; Tiptap stores it as one.
+			out = appendText(out, " ", marks)
+		}
+		return out
+	case *ast.String:
+		v := n.Value
+		if !n.IsRaw() && !n.IsCode() {
+			v = unescape(v)
+		}
+		return appendText(out, string(v), marks)
+	case *ast.CodeSpan:
+		var sb bytes.Buffer
+		for t := n.FirstChild(); t != nil; t = t.NextSibling() {
+			switch t := t.(type) {
+			case *ast.Text:
+				sb.Write(t.Value(c.src))
+			case *ast.String:
+				sb.Write(t.Value)
+			}
+		}
+		return appendText(out, sb.String(), withMark(marks, Mark{Type: MarkCode}))
+	case *ast.Emphasis:
+		m := Mark{Type: MarkItalic}
+		if n.Level >= 2 {
+			m.Type = MarkBold
+		}
+		return append(out, c.inlines(n, withMark(marks, m))...)
+	case *east.Strikethrough:
+		return append(out, c.inlines(n, withMark(marks, Mark{Type: MarkStrike}))...)
+	case *ast.Link:
+		// Tiptap's link mark has no title attribute.
+		m := Mark{Type: MarkLink, Attrs: map[string]any{"href": string(unescape(n.Destination))}}
+		return append(out, c.inlines(n, withMark(marks, m))...)
+	case *ast.AutoLink:
+		label := string(n.Label(c.src))
+		href := string(n.URL(c.src))
+		if n.AutoLinkType == ast.AutoLinkEmail && !strings.HasPrefix(strings.ToLower(href), "mailto:") {
+			href = "mailto:" + href
+		}
+		return appendText(out, label, withMark(marks, Mark{Type: MarkLink, Attrs: map[string]any{"href": href}}))
+	case *ast.Image:
+		attrs := map[string]any{"src": string(unescape(n.Destination)), "alt": nil, "title": nil}
+		if alt := plainInline(c.inlines(n, nil)); alt != "" {
+			attrs["alt"] = alt
+		}
+		if len(n.Title) > 0 {
+			attrs["title"] = string(unescape(n.Title))
+		}
+		return append(out, &Node{Type: TypeImage, Attrs: attrs})
+	case *ast.RawHTML:
+		var sb strings.Builder
+		for i := 0; i < n.Segments.Len(); i++ {
+			seg := n.Segments.At(i)
+			sb.Write(seg.Value(c.src))
+		}
+		return appendText(out, sb.String(), marks)
+	case *east.TaskCheckBox:
+		// Consumed by list; inside a non-task list keep it as text.
+		if n.IsChecked {
+			return appendText(out, "[x] ", marks)
+		}
+		return appendText(out, "[ ] ", marks)
+	}
+	return append(out, c.inlines(n, marks)...)
+}
+
+// withMark returns marks plus m, in rank order, without touching marks.
+func withMark(marks []Mark, m Mark) []Mark {
+	out := append(append([]Mark(nil), marks...), m)
+	SortMarks(out)
+	return out
+}
+
+// appendText appends a text node, joining it to the previous one when the
+// marks match (ProseMirror never keeps two such nodes side by side).
+func appendText(out []*Node, s string, marks []Mark) []*Node {
+	if s == "" {
+		return out
+	}
+	if k := len(out) - 1; k >= 0 && out[k].Type == TypeText && SameMarks(out[k].Marks, marks) {
+		out[k].Text += s
+		return out
+	}
+	var ms []Mark
+	if len(marks) > 0 {
+		ms = append(ms, marks...)
+	}
+	return append(out, &Node{Type: TypeText, Text: s, Marks: ms})
+}
+
+func plainInline(nodes []*Node) string {
+	var sb strings.Builder
+	for _, n := range nodes {
+		sb.WriteString(n.Text)
+	}
+	return sb.String()
+}
+
+// unescape resolves backslash escapes and character references.
+func unescape(v []byte) []byte {
+	return util.UnescapePunctuations(util.ResolveEntityNames(util.ResolveNumericReferences(v)))
+}

@@ -1,0 +1,166 @@
+package prosemirror
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Limits on documents accepted from clients.
+const (
+	MaxDepth = 100     // nesting of nodes
+	MaxNodes = 200_000 // nodes and marks in one document
+	MaxBytes = 16 << 20
+)
+
+// ErrInvalid wraps every validation failure of Parse.
+var ErrInvalid = errors.New("prosemirror: invalid document")
+
+// Parse decodes and validates ProseMirror JSON. The root must be a doc; text
+// nodes need non-empty text and no content; known node types must have
+// well-typed attrs (heading level 1–6, …); unknown node and mark types are
+// kept as long as they are well-formed. Depth and size are bounded.
+func Parse(raw []byte) (*Node, error) {
+	if len(raw) > MaxBytes {
+		return nil, fmt.Errorf("%w: %d bytes, over %d", ErrInvalid, len(raw), MaxBytes)
+	}
+	// Bound nesting before json allocates a deep tree.
+	if d := jsonDepth(raw); d > 2*MaxDepth+2 {
+		return nil, fmt.Errorf("%w: nested deeper than %d", ErrInvalid, MaxDepth)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	var n Node
+	if err := dec.Decode(&n); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data", ErrInvalid)
+	}
+	if n.Type != TypeDoc {
+		return nil, fmt.Errorf("%w: root is %q, not doc", ErrInvalid, n.Type)
+	}
+	count := 0
+	if err := validate(&n, 0, &count); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return &n, nil
+}
+
+// jsonDepth is the maximum bracket nesting of raw, ignoring strings.
+func jsonDepth(raw []byte) int {
+	depth, max, inString, escaped := 0, 0, false, false
+	for _, c := range raw {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > max {
+				max = depth
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return max
+}
+
+func validate(n *Node, depth int, count *int) error {
+	if depth > MaxDepth {
+		return fmt.Errorf("nested deeper than %d", MaxDepth)
+	}
+	*count += 1 + len(n.Marks)
+	if *count > MaxNodes {
+		return fmt.Errorf("more than %d nodes", MaxNodes)
+	}
+	if n.Type == "" {
+		return errors.New("node without type")
+	}
+	for _, m := range n.Marks {
+		if m.Type == "" {
+			return errors.New("mark without type")
+		}
+		if m.Type == MarkLink {
+			if _, ok := m.Attrs["href"].(string); !ok {
+				return errors.New("link mark without href")
+			}
+		}
+	}
+	if n.Type == TypeText {
+		if n.Text == "" {
+			return errors.New("empty text node")
+		}
+		if len(n.Content) > 0 {
+			return errors.New("text node with content")
+		}
+		return nil
+	}
+	if n.Text != "" {
+		return fmt.Errorf("%s node with text", n.Type)
+	}
+	if err := validateAttrs(n); err != nil {
+		return err
+	}
+	for _, c := range n.Content {
+		if c == nil {
+			return errors.New("null child")
+		}
+		if err := validate(c, depth+1, count); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateAttrs(n *Node) error {
+	switch n.Type {
+	case TypeHeading:
+		if v, ok := n.Attrs["level"]; ok {
+			if l, ok := v.(float64); !ok || l != float64(int(l)) || l < 1 || l > 6 {
+				return fmt.Errorf("heading level %v", v)
+			}
+		}
+	case TypeOrderedList:
+		if v, ok := n.Attrs["start"]; ok && v != nil {
+			if s, ok := v.(float64); !ok || s != float64(int64(s)) {
+				return fmt.Errorf("orderedList start %v", v)
+			}
+		}
+	case TypeTaskItem:
+		if v, ok := n.Attrs["checked"]; ok && v != nil {
+			if _, ok := v.(bool); !ok {
+				return fmt.Errorf("taskItem checked %v", v)
+			}
+		}
+	case TypeCodeBlock:
+		if v, ok := n.Attrs["language"]; ok && v != nil {
+			if _, ok := v.(string); !ok {
+				return fmt.Errorf("codeBlock language %v", v)
+			}
+		}
+		for _, c := range n.Content {
+			if c != nil && c.Type != TypeText {
+				return fmt.Errorf("codeBlock holds %s", c.Type)
+			}
+		}
+	case TypeImage:
+		if _, ok := n.Attrs["src"].(string); !ok {
+			return errors.New("image without src")
+		}
+	case TypeHorizontalRule, TypeHardBreak:
+		if len(n.Content) > 0 {
+			return fmt.Errorf("%s with content", n.Type)
+		}
+	}
+	return nil
+}

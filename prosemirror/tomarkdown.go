@@ -1,0 +1,320 @@
+package prosemirror
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Markdown renders n as CommonMark with GFM strikethrough and task lists.
+// Lists are written tight; underline has no Markdown form and is dropped;
+// unknown nodes contribute their content.
+func (n *Node) Markdown() string {
+	if n == nil {
+		return ""
+	}
+	if n.IsText() || isInline(n) {
+		return inlineMarkdown([]*Node{n})
+	}
+	return strings.Join(blocksMarkdown(n.blockChildren()), "\n\n")
+}
+
+// blockChildren treats a doc-like node's content as blocks.
+func (n *Node) blockChildren() []*Node {
+	if n.Type == TypeDoc || n.Type == TypeBlockquote || n.Type == TypeListItem || n.Type == TypeTaskItem {
+		return n.Content
+	}
+	return []*Node{n}
+}
+
+func isInline(n *Node) bool {
+	return n.Type == TypeText || n.Type == TypeHardBreak
+}
+
+// blocksMarkdown renders each block; empty paragraphs leave no trace, since
+// Markdown has no empty paragraph.
+func blocksMarkdown(blocks []*Node) []string {
+	var out []string
+	for _, b := range blocks {
+		if s := blockMarkdown(b); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func blockMarkdown(b *Node) string {
+	switch b.Type {
+	case TypeParagraph:
+		return escapeLineStarts(inlineMarkdown(b.Content))
+	case TypeHeading:
+		level := intAttr(b.Attrs, "level", 1)
+		level = min(max(level, 1), 6)
+		return strings.Repeat("#", level) + " " + strings.ReplaceAll(inlineMarkdown(b.Content), "\\\n", " ")
+	case TypeCodeBlock:
+		body := plainInline(b.Content)
+		fence := "```"
+		for strings.Contains(body, fence) {
+			fence += "`"
+		}
+		lang, _ := b.Attrs["language"].(string)
+		return fence + lang + "\n" + body + "\n" + fence
+	case TypeBlockquote:
+		inner := strings.Join(blocksMarkdown(b.Content), "\n\n")
+		return prefixLines(inner, "> ", ">")
+	case TypeHorizontalRule:
+		return "---"
+	case TypeImage:
+		return imageMarkdown(b)
+	case TypeBulletList, TypeOrderedList, TypeTaskList:
+		return listMarkdown(b)
+	case TypeText, TypeHardBreak:
+		return inlineMarkdown([]*Node{b})
+	}
+	// Unknown block: inline content as a paragraph, block content as blocks.
+	if len(b.Content) > 0 && isInline(b.Content[0]) {
+		return escapeLineStarts(inlineMarkdown(b.Content))
+	}
+	return strings.Join(blocksMarkdown(b.Content), "\n\n")
+}
+
+func listMarkdown(l *Node) string {
+	start := intAttr(l.Attrs, "start", 1)
+	items := make([]string, 0, len(l.Content))
+	for i, it := range l.Content {
+		marker := "- "
+		switch {
+		case l.Type == TypeOrderedList:
+			marker = strconv.Itoa(start+i) + ". "
+		case l.Type == TypeTaskList || it.Type == TypeTaskItem:
+			if checked, _ := it.Attrs["checked"].(bool); checked {
+				marker = "- [x] "
+			} else {
+				marker = "- [ ] "
+			}
+		}
+		// An item of several paragraphs needs blank lines between them.
+		sep := "\n"
+		if paragraphs(it.Content) > 1 {
+			sep = "\n\n"
+		}
+		body := strings.Join(blocksMarkdown(it.Content), sep)
+		indent := strings.Repeat(" ", len(marker))
+		if l.Type == TypeTaskList {
+			indent = "  " // continuation of "- [ ] " aligns with the bullet's content
+		}
+		items = append(items, marker+prefixLines(body, indent, "")[len(indent):])
+	}
+	return strings.Join(items, "\n")
+}
+
+func paragraphs(nodes []*Node) int {
+	n := 0
+	for _, c := range nodes {
+		if c.Type != TypeBulletList && c.Type != TypeOrderedList && c.Type != TypeTaskList {
+			n++
+		}
+	}
+	return n
+}
+
+// prefixLines prefixes every line of s; blank lines get blank instead.
+func prefixLines(s, prefix, blank string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if l == "" {
+			lines[i] = blank
+		} else {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func imageMarkdown(n *Node) string {
+	src, _ := n.Attrs["src"].(string)
+	alt, _ := n.Attrs["alt"].(string)
+	title, _ := n.Attrs["title"].(string)
+	s := "![" + escapeText(alt) + "](" + destination(src)
+	if title != "" {
+		s += ` "` + strings.ReplaceAll(title, `"`, `\"`) + `"`
+	}
+	return s + ")"
+}
+
+// destination writes a link destination, in angle brackets when it holds
+// spaces or parentheses.
+func destination(u string) string {
+	if u == "" || strings.ContainsAny(u, " ()<>") {
+		return "<" + strings.NewReplacer("<", `\<`, ">", `\>`).Replace(u) + ">"
+	}
+	return u
+}
+
+// inlineMarkdown writes text nodes, opening and closing marks only where
+// they change between neighbours (as prosemirror-markdown does), so that
+// "**a *b***" stays one strong span. Whitespace at mark edges is moved
+// outside the delimiters, which CommonMark requires.
+func inlineMarkdown(nodes []*Node) string {
+	var sb strings.Builder
+	var open []Mark
+	pending := "" // trailing whitespace held until marks are closed
+	closeTo := func(keep int) {
+		for i := len(open) - 1; i >= keep; i-- {
+			sb.WriteString(markClose(open[i]))
+		}
+		open = open[:keep]
+	}
+	for _, n := range nodes {
+		switch n.Type {
+		case TypeHardBreak:
+			sb.WriteString(pending)
+			pending = ""
+			sb.WriteString("\\\n")
+			continue
+		case TypeText:
+		default:
+			// Inline node of another schema: its text, unmarked.
+			closeTo(0)
+			sb.WriteString(pending)
+			pending = ""
+			sb.WriteString(escapeText(plainInline(n.Content)))
+			continue
+		}
+		lead, core, trail := splitSpace(n.Text)
+		if core == "" {
+			pending += n.Text
+			continue
+		}
+		var marks, code []Mark
+		for _, m := range n.Marks {
+			switch m.Type {
+			case MarkCode:
+				code = append(code, m)
+			case MarkUnderline:
+			default:
+				marks = append(marks, m)
+			}
+		}
+		keep := 0
+		for keep < len(open) && keep < len(marks) && SameMarks(open[keep:keep+1], marks[keep:keep+1]) {
+			keep++
+		}
+		closeTo(keep)
+		sb.WriteString(pending)
+		pending = ""
+		if len(code) > 0 {
+			// Spaces are content inside a code span.
+			lead, core, trail = "", n.Text, ""
+		}
+		sb.WriteString(lead)
+		for _, m := range marks[keep:] {
+			sb.WriteString(markOpen(m))
+			open = append(open, m)
+		}
+		if len(code) > 0 {
+			sb.WriteString(codeSpan(core))
+		} else {
+			sb.WriteString(escapeText(core))
+		}
+		pending = trail
+	}
+	closeTo(0)
+	sb.WriteString(pending)
+	return sb.String()
+}
+
+func splitSpace(s string) (lead, core, trail string) {
+	core = strings.TrimLeft(s, " \t\n")
+	lead = s[:len(s)-len(core)]
+	trimmed := strings.TrimRight(core, " \t\n")
+	trail = core[len(trimmed):]
+	return lead, trimmed, trail
+}
+
+func markOpen(m Mark) string {
+	switch m.Type {
+	case MarkBold:
+		return "**"
+	case MarkItalic:
+		return "*"
+	case MarkStrike:
+		return "~~"
+	case MarkLink:
+		return "["
+	}
+	return ""
+}
+
+func markClose(m Mark) string {
+	if m.Type == MarkLink {
+		href, _ := m.Attrs["href"].(string)
+		return "](" + destination(href) + ")"
+	}
+	return markOpen(m)
+}
+
+// codeSpan fences s with more backticks than it contains in a row.
+func codeSpan(s string) string {
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
+
+var (
+	textEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "`", "\\`", "[", `\[`, "]", `\]`,
+		"<", `\<`, ">", `\>`, "~", `\~`, "|", `\|`)
+	entityLike = regexp.MustCompile(`&(#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);`)
+	// Line starts that would turn a paragraph into another block.
+	blockStart = regexp.MustCompile(`(?m)^( {0,3})(#{1,6}(?:[ \t]|$)|[-+=](?:[ \t]|$)|(\d{1,9})([.)])(?:[ \t]|$)|-{3,}$)`)
+)
+
+func escapeText(s string) string {
+	s = textEscaper.Replace(s)
+	return entityLike.ReplaceAllStringFunc(s, func(e string) string { return `\` + e })
+}
+
+// escapeLineStarts backslash-escapes what would start a heading, list,
+// setext underline or thematic break at the beginning of a line.
+func escapeLineStarts(s string) string {
+	return blockStart.ReplaceAllStringFunc(s, func(m string) string {
+		sub := blockStart.FindStringSubmatch(m)
+		indent, rest := sub[1], m[len(sub[1]):]
+		if sub[3] != "" { // ordered list marker: escape the delimiter
+			return indent + sub[3] + `\` + rest[len(sub[3]):]
+		}
+		return indent + `\` + rest
+	})
+}
+
+func intAttr(attrs map[string]any, key string, def int) int {
+	switch v := attrs[key].(type) {
+	case float64:
+		return int(v)
+	case int:
+		return v
+	case int64:
+		return int(v)
+	case string:
+		if i, err := strconv.Atoi(v); err == nil {
+			return i
+		}
+	case fmt.Stringer:
+		if i, err := strconv.Atoi(v.String()); err == nil {
+			return i
+		}
+	}
+	return def
+}
