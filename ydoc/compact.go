@@ -1,0 +1,73 @@
+package ydoc
+
+import (
+	"slices"
+	"time"
+)
+
+// compactRetry is how long a failed compaction waits before the next try.
+const compactRetry = time.Minute
+
+// maybeCompact starts a background compaction once the log has more than
+// CompactRows rows. The snapshot is the owner's current state, taken on the
+// owner, with the ids of exactly the rows it contains; held rows (missing
+// dependencies) stay as they are. Store.Compact inserts the snapshot and
+// deletes those rows in one transaction, so a crash loses nothing.
+func (d *document) maybeCompact() {
+	if d.compacting || d.broken || len(d.applied)+len(d.held) <= d.m.cfg.CompactRows ||
+		time.Now().Before(d.compactAfter) {
+		return
+	}
+	st := d.currentState()
+	if d.broken {
+		return
+	}
+	ids := slices.Clone(d.applied)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	sizeAt := d.size
+	d.compacting = true
+	store, docID := d.m.cfg.Store, d.id
+	d.m.goBackground(func() {
+		ctx, cancel := d.ctx()
+		defer cancel()
+		err := store.Compact(ctx, docID, st.Update, ids)
+		var snapshots []int64
+		if err == nil {
+			// Compact does not return the new row's id; read it back so the
+			// next compaction includes this snapshot.
+			if ds, lerr := store.LoadDocument(ctx, docID); lerr == nil {
+				for _, r := range ds.Records {
+					if r.Snapshot {
+						snapshots = append(snapshots, r.ID)
+					}
+				}
+			} else {
+				d.m.log.Warn("read back compacted document", "doc", docID, "err", lerr)
+			}
+		}
+		d.bg <- func() { d.compacted(ids, snapshots, len(st.Update), sizeAt, err) }
+	})
+}
+
+// compacted records a finished compaction on the owner.
+func (d *document) compacted(ids, snapshots []int64, merged, sizeAt int, err error) {
+	d.compacting = false
+	if err != nil {
+		d.m.log.Error("compact document", "doc", d.id, "err", err)
+		d.compactAfter = time.Now().Add(compactRetry)
+		return
+	}
+	d.m.met.compactions.Inc()
+	d.applied = slices.DeleteFunc(d.applied, func(id int64) bool {
+		_, found := slices.BinarySearch(ids, id)
+		return found
+	})
+	for _, id := range snapshots {
+		if !slices.Contains(d.applied, id) {
+			d.applied = append(d.applied, id)
+		}
+	}
+	d.size = merged + max(d.size-sizeAt, 0)
+	d.m.log.Debug("compacted document", "doc", d.id, "rows", len(ids), "bytes", merged)
+}

@@ -1,0 +1,627 @@
+package ydoc
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	y "github.com/skyterra/y-crdt"
+
+	"github.com/quire/quire/prosemirror"
+	"github.com/quire/quire/yupdate"
+)
+
+type cmdKind uint8
+
+const (
+	cmdJoin cmdKind = iota
+	cmdLeave
+	cmdState
+	cmdApply
+	cmdReplace
+)
+
+// command is one request to a document's owner.
+type command struct {
+	kind   cmdKind
+	sid    string
+	update []byte
+	pm     *prosemirror.Node
+	start  time.Time
+	reply  chan result // buffered: the owner never blocks on a caller that gave up
+}
+
+type result struct {
+	state State
+	err   error
+}
+
+func (c *command) done(st State, err error) {
+	if c != nil && c.reply != nil {
+		c.reply <- result{st, err}
+	}
+}
+
+// row is one stored (or in-flight) row of the document log that the owner
+// tracks: applied rows only by id (for compaction), held rows with their
+// bytes until their dependencies arrive.
+type row struct {
+	id      int64 // 0 until committed
+	data    []byte
+	upd     *yupdate.Update
+	sid     string // sender, so a late broadcast skips it
+	applied bool
+}
+
+// entry is one step of the owner's FIFO of acknowledgements: it completes
+// (reply, then broadcast if applied) once its write, if any, is durable.
+type entry struct {
+	seq     uint64
+	req     *writeReq // nil: nothing to wait for (a released held row)
+	cmd     *command
+	update  []byte
+	sid     string
+	upd     *yupdate.Update
+	applied bool // broadcast when complete
+	held    *row // the row this write stores, when it was held
+}
+
+// waiter is a Join/State reply waiting for the updates in its state to be
+// durable: nothing not yet stored is shown to anyone.
+type waiter struct {
+	cmd   *command
+	st    State
+	after uint64 // entry seq that must complete first
+	gen   uint64 // doc generation the state came from
+}
+
+// document is one live document. Fields below the line are owned by the
+// owner goroutine (run) and touched by nothing else.
+type document struct {
+	m      *Manager
+	id     string // "note:<id>"
+	noteID string
+	inbox  chan *command
+	kick   chan struct{} // writer: some requests are done
+	bg     chan func()   // results of background work, run on the owner
+	stop   chan struct{} // closed by Manager.Stop
+
+	leaveMu sync.Mutex
+	leaves  []string // leaves that found the inbox full
+
+	// --- owner only ---
+	doc      *y.Doc
+	sv       map[uint64]uint64 // doc's state vector, kept in step with applies
+	gen      uint64            // bumps when doc is rebuilt
+	size     int               // bytes stored in the log (approximate document size)
+	state    *State            // cache for this version; nil after a change
+	sessions map[string]struct{}
+
+	applied  []int64 // ids of rows whose content is in doc
+	held     []*row  // rows waiting for dependencies
+	inflight []*entry
+	seq      uint64
+	doneSeq  uint64
+	waiters  []waiter
+
+	dirty        bool // changed since the last render was taken
+	firstDirty   time.Time
+	rendering    bool
+	renderTimer  *time.Timer
+	compacting   bool
+	compactAfter time.Time
+	broken       bool // rebuild failed: refuse everything, unload when answered
+	lastActivity time.Time
+	idleTimer    *time.Timer
+}
+
+func newDocument(m *Manager, id, noteID string) *document {
+	return &document{
+		m:        m,
+		id:       id,
+		noteID:   noteID,
+		inbox:    make(chan *command, m.cfg.InboxSize),
+		kick:     make(chan struct{}, 1),
+		bg:       make(chan func(), 4),
+		stop:     make(chan struct{}),
+		sessions: make(map[string]struct{}),
+	}
+}
+
+// wake tells the owner that some of its writes completed.
+func (d *document) wake() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (d *document) leaveLater(sid string) {
+	d.leaveMu.Lock()
+	d.leaves = append(d.leaves, sid)
+	d.leaveMu.Unlock()
+	d.wake()
+}
+
+func (d *document) run() {
+	d.renderTimer = newStoppedTimer()
+	d.idleTimer = newStoppedTimer()
+	defer d.renderTimer.Stop()
+	defer d.idleTimer.Stop()
+
+	if err := d.load(); err != nil {
+		d.failAll(err)
+		return
+	}
+	d.lastActivity = time.Now()
+	d.idleTimer.Reset(d.m.cfg.IdleTimeout)
+	for {
+		select {
+		case c := <-d.inbox:
+			d.handle(c)
+		case <-d.kick:
+			d.complete()
+			d.takeLeaves()
+		case f := <-d.bg:
+			f()
+		case <-d.renderTimer.C:
+			d.render()
+		case <-d.idleTimer.C:
+			if d.idle() && d.m.unregister(d) {
+				d.unloaded()
+				return
+			}
+			d.idleTimer.Reset(d.m.cfg.IdleTimeout)
+		case <-d.stop:
+			d.drain()
+			d.unloaded()
+			return
+		}
+		if d.broken && len(d.inflight) == 0 {
+			d.failWaiters()
+			d.failAll(ErrUnavailable)
+			d.unloaded()
+			return
+		}
+	}
+}
+
+// failAll answers every queued command with err until the document leaves
+// the registry (a later command then retries the load).
+func (d *document) failAll(err error) {
+	for {
+		select {
+		case c := <-d.inbox:
+			c.done(State{}, err)
+		default:
+			if d.m.unregister(d) {
+				return
+			}
+		}
+	}
+}
+
+// drain finishes everything accepted before Stop: queued commands, writes
+// in flight, a pending render and a running compaction.
+func (d *document) drain() {
+	for {
+		select {
+		case c := <-d.inbox:
+			d.handle(c)
+			continue
+		default:
+		}
+		if len(d.inflight) > 0 {
+			<-d.kick
+			d.complete()
+			continue
+		}
+		if d.dirty && !d.rendering {
+			d.render()
+		}
+		if d.broken {
+			d.failWaiters()
+		}
+		if d.rendering || d.compacting {
+			(<-d.bg)()
+			continue
+		}
+		d.m.unregister(d)
+		return
+	}
+}
+
+func (d *document) failWaiters() {
+	for _, w := range d.waiters {
+		w.cmd.done(State{}, ErrUnavailable)
+	}
+	d.waiters = nil
+}
+
+func (d *document) unloaded() {
+	d.m.met.heldUpdates.Sub(float64(len(d.held)))
+	d.held, d.doc, d.state = nil, nil, nil
+}
+
+// idle: no sessions, nothing in flight, nothing to render, for IdleTimeout.
+func (d *document) idle() bool {
+	return len(d.sessions) == 0 && len(d.inflight) == 0 && len(d.waiters) == 0 &&
+		!d.dirty && !d.rendering && !d.compacting &&
+		time.Since(d.lastActivity) >= d.m.cfg.IdleTimeout
+}
+
+func (d *document) handle(c *command) {
+	d.lastActivity = time.Now()
+	if d.broken && c.kind != cmdLeave {
+		c.done(State{}, ErrUnavailable)
+		return
+	}
+	switch c.kind {
+	case cmdJoin:
+		d.sessions[c.sid] = struct{}{}
+		d.replyState(c)
+	case cmdLeave:
+		d.leave(c.sid)
+	case cmdState:
+		d.replyState(c)
+	case cmdApply:
+		d.apply(c)
+	case cmdReplace:
+		d.replace(c)
+	}
+}
+
+func (d *document) leave(sid string) {
+	delete(d.sessions, sid)
+	if len(d.sessions) == 0 {
+		d.idleTimer.Reset(d.m.cfg.IdleTimeout)
+	}
+}
+
+func (d *document) takeLeaves() {
+	d.leaveMu.Lock()
+	leaves := d.leaves
+	d.leaves = nil
+	d.leaveMu.Unlock()
+	for _, sid := range leaves {
+		d.leave(sid)
+	}
+}
+
+// currentState encodes the document once per version.
+func (d *document) currentState() State {
+	if d.state == nil {
+		var upd []byte
+		if err := d.guard(func() { upd = y.EncodeStateAsUpdate(d.doc, nil) }); err != nil {
+			upd = []byte{0, 0} // rebuilt by guard; try again next time
+			return State{Update: upd, JSON: appendJSONBytes(nil, upd)}
+		}
+		d.state = &State{Update: upd, JSON: appendJSONBytes(make([]byte, 0, 4*len(upd)+2), upd)}
+	}
+	return *d.state
+}
+
+// replyState answers with the current state once everything it contains
+// is durable.
+func (d *document) replyState(c *command) {
+	st := d.currentState()
+	if len(d.inflight) == 0 {
+		c.done(st, nil)
+		return
+	}
+	d.waiters = append(d.waiters, waiter{cmd: c, st: st, after: d.inflight[len(d.inflight)-1].seq, gen: d.gen})
+}
+
+func (d *document) refuse(c *command, reason string, err error) {
+	d.m.met.updatesRefused.WithLabelValues(reason).Inc()
+	c.done(State{}, err)
+}
+
+func (d *document) apply(c *command) {
+	max := d.m.cfg.MaxDocumentBytes
+	if len(c.update) > max || d.size+len(c.update) > max {
+		d.refuse(c, reasonTooLarge, ErrTooLarge)
+		return
+	}
+	u, err := yupdate.Parse(c.update, yupdate.Limits{MaxBytes: max})
+	if err != nil {
+		d.m.log.Warn("invalid update", "doc", d.id, "socket", c.sid, "err", err)
+		d.refuse(c, reasonInvalid, ErrInvalidUpdate)
+		return
+	}
+	if d.contains(u) {
+		c.done(State{}, nil) // a duplicate: nothing to store or relay
+		return
+	}
+	if u.Missing(d.sv) {
+		if len(d.held) >= d.m.cfg.MaxHeld {
+			d.refuse(c, reasonBusy, ErrBusy)
+			return
+		}
+		r := &row{data: c.update, upd: u, sid: c.sid}
+		d.hold(r)
+		d.write(&entry{cmd: c, update: c.update, sid: c.sid, upd: u, held: r})
+		return
+	}
+	if err := d.integrate(c.update, u); err != nil {
+		d.m.log.Error("update crashed the document; rebuilt it from storage", "doc", d.id, "socket", c.sid, "err", err)
+		d.refuse(c, reasonPanic, ErrInvalidUpdate)
+		return
+	}
+	d.write(&entry{cmd: c, update: c.update, sid: c.sid, upd: u, applied: true})
+	d.release(true)
+}
+
+// contains reports whether everything u inserts is in the document and it
+// deletes nothing (deletes are not in the state vector; storing a repeated
+// delete is harmless).
+func (d *document) contains(u *yupdate.Update) bool {
+	if len(u.Deletes) > 0 {
+		return false
+	}
+	for client, ranges := range u.Structs {
+		if len(ranges) > 0 && ranges[len(ranges)-1].End() > d.sv[client] {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *document) hold(r *row) {
+	d.held = append(d.held, r)
+	d.m.met.heldUpdates.Inc()
+}
+
+// integrate applies a live update whose dependencies are present, then
+// every held row that it unblocks. On a panic the Doc is rebuilt from
+// storage and the error returned.
+func (d *document) integrate(data []byte, u *yupdate.Update) error {
+	err := d.applyRaw(data, u)
+	if err == nil {
+		d.m.met.updatesApplied.Inc()
+		d.changed()
+		err = d.release(true)
+	}
+	if err != nil {
+		d.rebuild()
+	}
+	return err
+}
+
+// release applies every held row whose dependencies are now present (each
+// one can unblock others). live: count it, schedule a render and queue its
+// relay after what is in flight (it depends on that); a load or rebuild
+// relays nothing.
+func (d *document) release(live bool) error {
+	for progress := true; progress && len(d.held) > 0; {
+		progress = false
+		for i := 0; i < len(d.held); i++ {
+			r := d.held[i]
+			if r.upd.Missing(d.sv) {
+				continue
+			}
+			d.held = slices.Delete(d.held, i, i+1)
+			i--
+			d.m.met.heldUpdates.Dec()
+			progress = true
+			if !d.contains(r.upd) {
+				if err := d.applyRaw(r.data, r.upd); err != nil {
+					return err
+				}
+				if live {
+					d.m.met.updatesApplied.Inc()
+					d.changed()
+				}
+			}
+			r.applied = true
+			if r.id != 0 {
+				d.applied = append(d.applied, r.id)
+			}
+			if live {
+				d.push(&entry{update: r.data, sid: r.sid, applied: true})
+			}
+			r.data, r.upd = nil, nil
+		}
+	}
+	return nil
+}
+
+// rebuild discards the Doc and builds it again from storage plus the
+// writes still in flight. If that fails the document is broken: it
+// refuses commands until its writes are answered, then unloads.
+func (d *document) rebuild() {
+	d.gen++
+	ctx, cancel := d.ctx()
+	defer cancel()
+	st, err := d.m.cfg.Store.LoadDocument(ctx, d.id)
+	if err == nil {
+		err = d.build(st.Records)
+	}
+	if err == nil {
+		err = d.replayInflight()
+	}
+	if err != nil {
+		d.m.log.Error("rebuild document", "doc", d.id, "err", err)
+		d.broken = true
+		return
+	}
+	d.changed()
+}
+
+// replayInflight applies again the writes that may still succeed: the Doc
+// was rebuilt from the log, which may or may not have them yet.
+func (d *document) replayInflight() error {
+	for _, e := range d.inflight {
+		if e.req == nil || e.upd == nil || e.req.done.Load() && e.req.err != nil {
+			continue
+		}
+		d.size += len(e.update)
+		switch {
+		case d.contains(e.upd):
+		case e.upd.Missing(d.sv):
+			r := &row{data: e.update, upd: e.upd, sid: e.sid}
+			if e.req.done.Load() {
+				r.id = e.req.id
+			}
+			e.held = r
+			d.hold(r)
+		default:
+			if err := d.applyRaw(e.update, e.upd); err != nil {
+				return err
+			}
+			e.held = nil
+		}
+	}
+	return d.release(false)
+}
+
+// write sends e's update to the group-commit writer and queues e.
+func (d *document) write(e *entry) {
+	e.req = &writeReq{docID: d.id, data: e.update, owner: d}
+	d.size += len(e.update)
+	d.push(e)
+	d.m.writer.in <- e.req // blocks only while the writer is maxBatch behind
+}
+
+func (d *document) push(e *entry) {
+	d.seq++
+	e.seq = d.seq
+	d.inflight = append(d.inflight, e)
+}
+
+// complete acknowledges, in order, every queued entry whose write is done,
+// and broadcasts the applied ones.
+func (d *document) complete() {
+	rebuild := false
+	for len(d.inflight) > 0 {
+		e := d.inflight[0]
+		if e.req != nil && !e.req.done.Load() {
+			break
+		}
+		d.inflight[0] = nil
+		d.inflight = d.inflight[1:]
+		d.doneSeq = e.seq
+		if e.req != nil && e.req.err != nil {
+			d.size -= len(e.update)
+			d.refuse(e.cmd, reasonStorage, ErrUnavailable)
+			rebuild = true // the doc may hold what the log lacks
+			continue
+		}
+		if e.req != nil {
+			switch {
+			case e.held == nil || e.held.applied:
+				d.applied = append(d.applied, e.req.id)
+			default:
+				e.held.id = e.req.id
+			}
+		}
+		if e.applied {
+			d.m.cfg.Broadcast(d.id, e.update, e.sid)
+		}
+		if e.cmd != nil {
+			if !e.cmd.start.IsZero() {
+				d.m.met.applySeconds.Observe(time.Since(e.cmd.start).Seconds())
+			}
+			e.cmd.done(State{}, nil)
+		}
+	}
+	if len(d.inflight) == 0 {
+		d.inflight = nil // let the backing array go
+	}
+	if rebuild {
+		d.rebuild()
+	}
+	for len(d.waiters) > 0 && d.waiters[0].after <= d.doneSeq && !d.broken {
+		w := d.waiters[0]
+		d.waiters = d.waiters[1:]
+		if w.gen != d.gen {
+			d.replyState(w.cmd) // the state it saw may include a failed write
+			continue
+		}
+		w.cmd.done(w.st, nil)
+	}
+	d.maybeCompact()
+}
+
+// replace turns a ProseMirror document into a CRDT update made here.
+func (d *document) replace(c *command) {
+	var before, upd []byte
+	var rerr error
+	d.m.editMu.Lock()
+	err := d.guard(func() {
+		before = y.EncodeStateVector(d.doc, nil, y.NewUpdateEncoderV1())
+		if rerr = replaceProseMirror(d.doc, c.pm); rerr == nil {
+			upd = y.EncodeStateAsUpdate(d.doc, before)
+		}
+	})
+	d.m.editMu.Unlock()
+	if err == nil && rerr != nil {
+		err = rerr
+	}
+	if err != nil {
+		d.m.log.Warn("replace content", "doc", d.id, "err", err)
+		d.refuse(c, reasonInvalid, ErrInvalidUpdate)
+		return
+	}
+	d.syncStateVector()
+	u, err := yupdate.Parse(upd, yupdate.Limits{MaxBytes: max(d.m.cfg.MaxDocumentBytes, len(upd))})
+	if err != nil || len(u.Structs) == 0 && len(u.Deletes) == 0 {
+		c.done(State{}, nil) // nothing changed
+		return
+	}
+	d.m.met.updatesApplied.Inc()
+	d.changed()
+	d.write(&entry{cmd: c, update: upd, upd: u, applied: true})
+}
+
+// syncStateVector reads the state vector back from the library after a
+// local edit or a rebuild.
+func (d *document) syncStateVector() {
+	clear(d.sv)
+	for client, clock := range y.GetStateVector(d.doc.Store) {
+		d.sv[uint64(client)] = uint64(clock)
+	}
+}
+
+// changed invalidates the state cache and schedules a render.
+func (d *document) changed() {
+	d.state = nil
+	now := time.Now()
+	if !d.dirty {
+		d.dirty = true
+		d.firstDirty = now
+	}
+	wait := min(d.m.cfg.RenderDebounce, d.m.cfg.RenderMaxWait-now.Sub(d.firstDirty))
+	d.renderTimer.Reset(max(wait, 0))
+}
+
+// guard runs f, which touches the Doc, and turns a panic into an error
+// after rebuilding the Doc: a panic mid transaction leaves it in an
+// unknown state.
+func (d *document) guard(f func()) error {
+	err := protect(func() error { f(); return nil })
+	if err != nil {
+		d.rebuild()
+	}
+	return err
+}
+
+var errPanic = errors.New("ydoc: panic")
+
+func newStoppedTimer() *time.Timer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}
+
+// ctx is the context of the owner's own storage calls: they finish even
+// while the manager stops (Stop waits for them).
+func (d *document) ctx() (context.Context, context.CancelFunc) {
+	return contextWithTimeout()
+}
+
+func contextWithTimeout() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), commitTimeout)
+}

@@ -1,0 +1,362 @@
+package ydoc
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/quire/quire/prosemirror"
+	"github.com/quire/quire/storage"
+)
+
+// Defaults for zero Config fields.
+const (
+	MaxDocumentBytesDefault = 64 << 20
+	IdleTimeoutDefault      = 30 * time.Second
+	CompactRowsDefault      = 256
+	RenderDebounceDefault   = 2 * time.Second
+	RenderMaxWaitDefault    = 10 * time.Second
+	InboxSizeDefault        = 1024
+	MaxHeldDefault          = 1024
+)
+
+// Config configures a Manager. Zero fields take the defaults above.
+type Config struct {
+	Store    storage.Store // required
+	Logger   *slog.Logger  // nil: discard
+	Registry prometheus.Registerer
+	// MaxDocumentBytes bounds a document's stored size; updates that would
+	// grow it further are refused with ErrTooLarge. Zero: 64 MiB.
+	MaxDocumentBytes int
+	// IdleTimeout: unload a document this long after its last session left
+	// (and nothing is pending). Zero: 30 s.
+	IdleTimeout time.Duration
+	// CompactRows: compact a document's log once it has more rows. Zero: 256.
+	CompactRows int
+	// RenderDebounce and RenderMaxWait: render a changed document into its
+	// note this long after the last change, but at most RenderMaxWait after
+	// the first unrendered one. Zero: 2 s and 10 s.
+	RenderDebounce time.Duration
+	RenderMaxWait  time.Duration
+	// InboxSize bounds each document's command queue; full → ErrBusy. Zero: 1024.
+	InboxSize int
+	// MaxHeld bounds each document's updates held for missing
+	// dependencies; full → ErrBusy. Zero: 1024.
+	MaxHeld int
+	// Broadcast is called by the document's owner, in apply order, after an
+	// update is durable and applied: relay it to the room except exceptSID
+	// ("" for server-made updates: seeding never broadcasts, REST edits do).
+	// It must not block for long and must not call back into the Manager
+	// synchronously. Nil: no relay.
+	Broadcast func(docID string, update []byte, exceptSID string)
+}
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	c.MaxDocumentBytes = cmp.Or(c.MaxDocumentBytes, MaxDocumentBytesDefault)
+	c.IdleTimeout = cmp.Or(c.IdleTimeout, IdleTimeoutDefault)
+	c.CompactRows = cmp.Or(c.CompactRows, CompactRowsDefault)
+	c.RenderDebounce = cmp.Or(c.RenderDebounce, RenderDebounceDefault)
+	c.RenderMaxWait = cmp.Or(c.RenderMaxWait, RenderMaxWaitDefault)
+	c.InboxSize = cmp.Or(c.InboxSize, InboxSizeDefault)
+	c.MaxHeld = cmp.Or(c.MaxHeld, MaxHeldDefault)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Broadcast == nil {
+		c.Broadcast = func(string, []byte, string) {}
+	}
+	return c
+}
+
+// Validate reports the first unusable field.
+func (c Config) Validate() error {
+	switch {
+	case c.Store == nil:
+		return errors.New("ydoc: Config.Store is required")
+	case c.MaxDocumentBytes < 0:
+		return errors.New("ydoc: --max-document-bytes must be positive")
+	case c.IdleTimeout < 0, c.RenderDebounce < 0, c.RenderMaxWait < 0:
+		return errors.New("ydoc: durations must be positive")
+	case c.RenderMaxWait != 0 && c.RenderMaxWait < c.RenderDebounce:
+		return errors.New("ydoc: RenderMaxWait must not be shorter than RenderDebounce")
+	case c.CompactRows < 0, c.InboxSize < 0, c.MaxHeld < 0:
+		return errors.New("ydoc: CompactRows, InboxSize and MaxHeld must be positive")
+	}
+	return nil
+}
+
+// State is a document's full state. Both slices are shared by every caller
+// that asks for the same version: never modify them.
+type State struct {
+	Update []byte // full state as one v1 update; exactly {0,0} when empty
+	JSON   []byte // the same bytes as a JSON array of numbers
+}
+
+// Manager holds the live documents. Safe for concurrent use.
+type Manager struct {
+	cfg    Config
+	log    *slog.Logger
+	met    *metrics
+	writer *writer
+
+	// editMu serialises server-made edits (seeding, REST content) across
+	// documents: they build Y structures outside the update decoder.
+	editMu sync.Mutex
+
+	mu      sync.Mutex // guards the fields below; held only around map work and inbox sends
+	docs    map[string]*document
+	state   int // stateNew, stateRunning, stateStopped
+	stopped chan struct{}
+
+	owners sync.WaitGroup // document owner goroutines
+	others sync.WaitGroup // writer and background work
+	once   sync.Once
+
+	// hookApply, if set (tests), runs inside the panic guard before every
+	// update is applied.
+	hookApply func(update []byte)
+}
+
+const (
+	stateNew = iota
+	stateRunning
+	stateStopped
+)
+
+// NewManager checks cfg and builds a Manager; Start it before use.
+func NewManager(cfg Config) (*Manager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	installXMLReader()
+	met, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("ydoc: register metrics: %w", err)
+	}
+	log := cfg.Logger.With("component", "ydoc")
+	return &Manager{
+		cfg:     cfg,
+		log:     log,
+		met:     met,
+		writer:  newWriter(cfg.Store, log, met),
+		docs:    make(map[string]*document),
+		stopped: make(chan struct{}),
+	}, nil
+}
+
+// Start starts the group-commit writer. Calling it again is a no-op.
+func (m *Manager) Start(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch m.state {
+	case stateStopped:
+		return ErrClosed
+	case stateRunning:
+		return nil
+	}
+	m.state = stateRunning
+	m.goBackground(m.writer.run)
+	m.log.InfoContext(ctx, "document manager started")
+	return nil
+}
+
+// Stop refuses new commands, lets every document finish what it accepted
+// (commands in its inbox, commits in flight, a pending render), then stops
+// the owners and the writer. Idempotent; every call waits for the same
+// shutdown, or returns ctx's error when it ends first.
+func (m *Manager) Stop(ctx context.Context) error {
+	m.once.Do(func() {
+		m.mu.Lock()
+		wasRunning := m.state == stateRunning
+		m.state = stateStopped
+		for _, d := range m.docs {
+			close(d.stop)
+		}
+		m.mu.Unlock()
+		go func() {
+			m.owners.Wait()
+			if wasRunning {
+				close(m.writer.in) // no owner is left to send
+			}
+			m.others.Wait()
+			m.log.Info("document manager stopped")
+			close(m.stopped)
+		}()
+	})
+	select {
+	case <-m.stopped:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// goBackground runs f on a goroutine that Stop waits for.
+func (m *Manager) goBackground(f func()) {
+	m.others.Add(1)
+	go func() {
+		defer m.others.Done()
+		f()
+	}()
+}
+
+// Join loads (single-flight) or seeds the document, registers sid and
+// returns the full state.
+func (m *Manager) Join(ctx context.Context, docID, sid string) (State, error) {
+	return m.do(ctx, docID, &command{kind: cmdJoin, sid: sid})
+}
+
+// Leave unregisters sid; the document unloads IdleTimeout after its last
+// session left. Never blocks on the document.
+func (m *Manager) Leave(ctx context.Context, docID, sid string) {
+	id, _, err := normalizeDocID(docID)
+	if err != nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d := m.docs[id]
+	if d == nil || m.state != stateRunning {
+		return
+	}
+	select {
+	case d.inbox <- &command{kind: cmdLeave, sid: sid}:
+	default:
+		d.leaveLater(sid) // a full inbox must not leave the session registered forever
+	}
+}
+
+// State returns the document's full state (loading it if needed).
+func (m *Manager) State(ctx context.Context, docID string) (State, error) {
+	return m.do(ctx, docID, &command{kind: cmdState})
+}
+
+// Apply validates update, appends it durably, applies it and has the
+// owner broadcast it to everyone but sid, then returns. An update whose
+// dependencies are missing is stored and acknowledged, but held back (not
+// applied or broadcast) until they arrive. Errors: ErrInvalidUpdate,
+// ErrTooLarge, ErrBusy, ErrUnknownDocument, ErrClosed, ErrUnavailable, or
+// ctx's error (the update may still be applied).
+func (m *Manager) Apply(ctx context.Context, docID, sid string, update []byte) error {
+	_, err := m.do(ctx, docID, &command{kind: cmdApply, sid: sid, update: update, start: time.Now()})
+	return err
+}
+
+// ReplaceContent turns a REST content edit into a CRDT update: stored,
+// broadcast to the whole room, rendered back into the note.
+func (m *Manager) ReplaceContent(ctx context.Context, docID string, doc *prosemirror.Node) error {
+	if doc == nil || doc.Type != prosemirror.TypeDoc {
+		return ErrInvalidUpdate
+	}
+	_, err := m.do(ctx, docID, &command{kind: cmdReplace, pm: doc, start: time.Now()})
+	return err
+}
+
+// do sends c to the document's owner (starting one if the document is not
+// live) and waits for its reply.
+func (m *Manager) do(ctx context.Context, docID string, c *command) (State, error) {
+	id, noteID, err := normalizeDocID(docID)
+	if err != nil {
+		return State{}, err
+	}
+	c.reply = make(chan result, 1)
+	m.mu.Lock()
+	if m.state != stateRunning {
+		m.mu.Unlock()
+		return State{}, ErrClosed
+	}
+	d := m.docs[id]
+	if d == nil {
+		d = newDocument(m, id, noteID)
+		m.docs[id] = d
+		m.met.liveDocuments.Inc()
+		m.owners.Add(1)
+		go func() {
+			defer m.owners.Done()
+			d.run()
+		}()
+	}
+	select {
+	case d.inbox <- c:
+	default:
+		m.mu.Unlock()
+		if c.kind == cmdApply || c.kind == cmdReplace {
+			m.met.updatesRefused.WithLabelValues(reasonBusy).Inc()
+		}
+		return State{}, ErrBusy
+	}
+	m.mu.Unlock()
+	select {
+	case r := <-c.reply:
+		return r.state, r.err
+	case <-ctx.Done():
+		return State{}, ctx.Err()
+	}
+}
+
+// unregister removes d from the registry if nothing is queued for it; the
+// owner exits after it returns true. Sends happen under m.mu, so none can
+// slip in afterwards.
+func (m *Manager) unregister(d *document) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(d.inbox) > 0 {
+		return false
+	}
+	if m.docs[d.id] == d {
+		delete(m.docs, d.id)
+		m.met.liveDocuments.Dec()
+	}
+	return true
+}
+
+// live reports whether the document is loaded (tests).
+func (m *Manager) live(docID string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.docs[docID]
+	return ok
+}
+
+// maxNoteIDBytes bounds the note id part of a document id.
+const maxNoteIDBytes = 256
+
+// normalizeDocID accepts "note:<id>" and Open WebUI's key form "note_<id>"
+// and returns "note:<id>" and the note id.
+func normalizeDocID(docID string) (id, noteID string, err error) {
+	noteID, ok := strings.CutPrefix(docID, "note:")
+	if !ok {
+		noteID, ok = strings.CutPrefix(docID, "note_")
+	}
+	if !ok || noteID == "" || len(noteID) > maxNoteIDBytes {
+		return "", "", ErrUnknownDocument
+	}
+	for i := 0; i < len(noteID); i++ {
+		if c := noteID[i]; c <= ' ' || c >= 0x7f {
+			return "", "", ErrUnknownDocument
+		}
+	}
+	return "note:" + noteID, noteID, nil
+}
+
+// appendJSONBytes writes b as a JSON array of numbers ("[0,0]").
+func appendJSONBytes(dst, b []byte) []byte {
+	dst = append(dst, '[')
+	for i, v := range b {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendUint(dst, uint64(v), 10)
+	}
+	return append(dst, ']')
+}
