@@ -1,0 +1,114 @@
+// The CRDT is the truth (protocol.md §9.3): a REST content update while the
+// document is live reaches the connected clients as a CRDT update, and the
+// note's data.content is rendered by the server from the CRDT.
+
+import { describe, test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { startServer, databases, waitUntil } from './helpers/server.mjs'
+import { signup, createNote, setGrants, getNote, updateNote } from './helpers/api.mjs'
+import { DocClient, Y, normalizePM, plainText, sameBytes } from './helpers/ydoc.mjs'
+
+const NEW_JSON = {
+  type: 'doc',
+  content: [
+    { type: 'heading', attrs: { level: 2 }, content: [{ type: 'text', text: 'Replaced by REST' }] },
+    { type: 'paragraph', content: [{ type: 'text', text: 'new ' }, { type: 'text', text: 'body', marks: [{ type: 'italic' }] }] }
+  ]
+}
+
+// Render timing: debounce ~2 s, at most 10 s (design.md); allow generous slack.
+const RENDER_TIMEOUT = 25000
+
+for (const db of databases()) {
+  describe(`REST content and rendering (${db})`, () => {
+    let server, owner, editor
+
+    before(async () => {
+      server = await startServer({ db })
+      owner = await signup(server.url, 'owner')
+      editor = await signup(server.url, 'editor')
+    })
+    after(async () => { await server?.cleanup() })
+
+    async function live (md) {
+      const note = await createNote(server.url, owner.token, { title: 'live', content: { md } })
+      await setGrants(server.url, owner.token, note.id, [{ userId: editor.id, permission: 'write' }])
+      const a = await DocClient.open(server.url, owner, `note:${note.id}`)
+      const b = await DocClient.open(server.url, editor, `note:${note.id}`)
+      await a.join()
+      await b.join()
+      return { note, a, b }
+    }
+
+    test('a REST JSON content update reaches live clients as a CRDT update', async () => {
+      const { note, a, b } = await live('old text that goes away')
+      try {
+        const since = [a.client.mark(), b.client.mark()]
+        await updateNote(server.url, owner.token, note.id, { data: { content: { json: NEW_JSON } } })
+        for (const [i, c] of [a, b].entries()) {
+          await c.client.waitFor('ydoc:document:update', d => d.document_id === c.documentId, { since: since[i] })
+          await waitUntil(() => JSON.stringify(normalizePM(c.pmJSON())) === JSON.stringify(normalizePM(NEW_JSON)), {
+            what: `client ${i} to show the REST content; has ${JSON.stringify(c.pmJSON())}`
+          })
+        }
+        assert.ok(!plainText(a.fragment).includes('old text'))
+        // A fresh joiner and the note itself agree.
+        const c = await DocClient.open(server.url, owner, `note:${note.id}`)
+        await c.join()
+        assert.ok(sameBytes(c.stateVector(), a.stateVector()))
+        assert.deepEqual(normalizePM(c.pmJSON()), normalizePM(NEW_JSON))
+        c.close()
+        const got = await getNote(server.url, owner.token, note.id)
+        assert.deepEqual(normalizePM(got.data.content.json), normalizePM(NEW_JSON))
+      } finally {
+        a.close(); b.close()
+      }
+    })
+
+    test('a REST Markdown content update reaches live clients, and live edits continue on top', async () => {
+      const { note, a, b } = await live('before')
+      try {
+        await updateNote(server.url, owner.token, note.id, { data: { content: { md: '## From markdown\n\nplain words' } } })
+        for (const c of [a, b]) {
+          await waitUntil(() => plainText(c.fragment).includes('From markdown') && !plainText(c.fragment).includes('before'),
+            { what: 'the Markdown REST content to reach a client' })
+        }
+        assert.equal(a.fragment.get(0).nodeName, 'heading')
+        assert.equal(a.fragment.get(0).getAttribute('level'), 2)
+        // Editing after the REST change converges as usual.
+        const t = b.fragment.get(1).toArray().find(x => x instanceof Y.XmlText)
+        t.insert(t.length, ' and more')
+        await b.flush()
+        await waitUntil(() => plainText(a.fragment).includes('plain words and more'), { what: 'b\'s edit to reach a' })
+      } finally {
+        a.close(); b.close()
+      }
+    })
+
+    test('data.content (md, html, json) is rendered from the CRDT', async () => {
+      const { note, a, b } = await live('first line')
+      try {
+        const p = new Y.XmlElement('paragraph')
+        const t = new Y.XmlText()
+        t.insert(0, 'typed live ')
+        t.insert(11, 'strongly', { bold: {} })
+        p.insert(0, [t])
+        a.fragment.insert(a.fragment.length, [p])
+        await a.flush()
+        const got = await waitUntil(async () => {
+          const n = await getNote(server.url, owner.token, note.id)
+          return n.data?.content?.md?.includes('typed live') && n
+        }, { timeout: RENDER_TIMEOUT, what: 'GET /api/v1/notes/{id} to show the typed text' })
+        const { md, html, json } = got.data.content
+        assert.match(md, /first line/)
+        assert.match(md, /typed live (\*\*|__)strongly\1/)
+        assert.match(html, /typed live <strong>strongly<\/strong>/)
+        assert.deepEqual(normalizePM(json), normalizePM(a.pmJSON()))
+        // The other client's view is the same document.
+        assert.deepEqual(normalizePM(b.pmJSON()), normalizePM(a.pmJSON()))
+      } finally {
+        a.close(); b.close()
+      }
+    })
+  })
+}
