@@ -107,6 +107,13 @@ func depth(v []byte) int {
 	return deepest
 }
 
+// MaxClientsPerSocket bounds the client ids one socket may hold in one document. A
+// browser tab has one Y.Doc, so one id; a few more allow for odd clients.
+const MaxClientsPerSocket = 8
+
+// ErrTooManyClients is returned when a socket claims more than MaxClientsPerSocket ids.
+var ErrTooManyClients = errors.New("awareness: too many client ids for one socket")
+
 // Registry remembers the last awareness state of every client id per document, grouped by
 // the socket that sent it. It is safe for concurrent use.
 type Registry struct {
@@ -114,21 +121,24 @@ type Registry struct {
 	MaxBytes int
 
 	mu   sync.Mutex
-	docs map[string]map[string]map[uint64]json.RawMessage // doc → socket → client → state
-	sids map[string]map[string]struct{}                   // socket → docs it has states in
+	docs map[string]*document
+	sids map[string]map[string]struct{} // socket → documents it has states in
+}
+
+type document struct {
+	states map[string]map[uint64]json.RawMessage // socket → client id → state
+	owner  map[uint64]string                     // client id → socket
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{
-		docs: map[string]map[string]map[uint64]json.RawMessage{},
-		sids: map[string]map[string]struct{}{},
-	}
+	return &Registry{docs: map[string]*document{}, sids: map[string]map[string]struct{}{}}
 }
 
 // Apply validates update and records it as socket sid's latest states in docID. A state
 // makes sid the owner of that client id (a reconnecting browser keeps its id under a new
 // socket); null removes the id only if sid owns it, so no socket can erase another's cursor.
+// Nothing is recorded when an error is returned.
 func (r *Registry) Apply(docID, sid string, update []byte) error {
 	states, err := Validate(update, r.MaxBytes)
 	if err != nil {
@@ -137,57 +147,66 @@ func (r *Registry) Apply(docID, sid string, update []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	doc := r.docs[docID]
+	if doc == nil {
+		doc = &document{states: map[string]map[uint64]json.RawMessage{}, owner: map[uint64]string{}}
+	}
+	mine := doc.states[sid]
+	added := 0
 	for id, st := range states {
+		if _, ok := mine[id]; !ok && string(st) != "null" {
+			added++
+		}
+	}
+	if len(mine)+added > MaxClientsPerSocket {
+		return ErrTooManyClients
+	}
+	for id, st := range states {
+		owner, owned := doc.owner[id]
 		if string(st) == "null" {
-			r.drop(docID, sid, id)
+			if owned && owner == sid {
+				delete(mine, id)
+				delete(doc.owner, id)
+			}
 			continue
 		}
-		if doc == nil {
-			doc = map[string]map[uint64]json.RawMessage{}
-			r.docs[docID] = doc
+		if owned && owner != sid {
+			delete(doc.states[owner], id)
+			r.tidy(doc, docID, owner)
 		}
-		for other, clients := range doc {
-			if _, ok := clients[id]; ok && other != sid {
-				r.drop(docID, other, id)
-			}
-		}
-		mine := doc[sid]
 		if mine == nil {
 			mine = map[uint64]json.RawMessage{}
-			doc[sid] = mine
-			if r.sids[sid] == nil {
-				r.sids[sid] = map[string]struct{}{}
-			}
-			r.sids[sid][docID] = struct{}{}
+			doc.states[sid] = mine
 		}
-		mine[id] = slices.Clone(st) // st aliases the caller's buffer
+		mine[id] = st // Decode copied it out of the caller's buffer
+		doc.owner[id] = sid
+	}
+	if len(mine) > 0 {
+		if r.sids[sid] == nil {
+			r.sids[sid] = map[string]struct{}{}
+		}
+		r.sids[sid][docID] = struct{}{}
+	}
+	r.tidy(doc, docID, sid)
+	if len(doc.states) > 0 {
+		r.docs[docID] = doc
 	}
 	return nil
 }
 
-// drop forgets one client id of sid in docID, deleting maps that become empty.
-func (r *Registry) drop(docID, sid string, id uint64) {
-	doc := r.docs[docID]
-	mine := doc[sid]
-	if _, ok := mine[id]; !ok {
+// tidy deletes sid's entry in doc if it holds no states, and doc itself once it is empty.
+func (r *Registry) tidy(doc *document, docID, sid string) {
+	if len(doc.states[sid]) > 0 {
 		return
 	}
-	delete(mine, id)
-	if len(mine) == 0 {
-		r.forget(docID, sid)
+	delete(doc.states, sid)
+	if docs := r.sids[sid]; docs != nil {
+		delete(docs, docID)
+		if len(docs) == 0 {
+			delete(r.sids, sid)
+		}
 	}
-}
-
-// forget deletes sid's entry in docID and any maps that become empty.
-func (r *Registry) forget(docID, sid string) {
-	doc := r.docs[docID]
-	delete(doc, sid)
-	if len(doc) == 0 {
+	if len(doc.states) == 0 {
 		delete(r.docs, docID)
-	}
-	delete(r.sids[sid], docID)
-	if len(r.sids[sid]) == 0 {
-		delete(r.sids, sid)
 	}
 }
 
@@ -196,12 +215,14 @@ func (r *Registry) forget(docID, sid string) {
 func (r *Registry) States(docID, exceptSID string) []byte {
 	r.mu.Lock()
 	all := map[uint64]json.RawMessage{}
-	for sid, clients := range r.docs[docID] {
-		if sid == exceptSID {
-			continue
-		}
-		for id, st := range clients {
-			all[id] = st // states are never mutated after Apply, so sharing is safe
+	if doc := r.docs[docID]; doc != nil {
+		for sid, clients := range doc.states {
+			if sid == exceptSID {
+				continue
+			}
+			for id, st := range clients {
+				all[id] = st // states are replaced, never mutated, so sharing is safe
+			}
 		}
 	}
 	r.mu.Unlock()
@@ -217,20 +238,22 @@ func (r *Registry) Remove(docID, sid string) []byte {
 }
 
 func (r *Registry) remove(docID, sid string) []byte {
-	clients := r.docs[docID][sid]
-	if len(clients) == 0 {
+	doc := r.docs[docID]
+	if doc == nil || len(doc.states[sid]) == 0 {
 		return nil
 	}
-	gone := make(map[uint64]json.RawMessage, len(clients))
-	for id := range clients {
+	gone := make(map[uint64]json.RawMessage, len(doc.states[sid]))
+	for id := range doc.states[sid] {
 		gone[id] = json.RawMessage("null")
+		delete(doc.owner, id)
 	}
-	r.forget(docID, sid)
+	delete(doc.states, sid)
+	r.tidy(doc, docID, sid)
 	return encode(gone)
 }
 
 // RemoveSocket forgets everything of sid (on disconnect) and returns the removal update
-// for each document it had states in.
+// for each document it had states in, or nil.
 func (r *Registry) RemoveSocket(sid string) map[string][]byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -244,6 +267,13 @@ func (r *Registry) RemoveSocket(sid string) map[string][]byte {
 		}
 	}
 	return out
+}
+
+// size reports how many documents and sockets the registry tracks (for tests).
+func (r *Registry) size() (docs, sockets int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.docs), len(r.sids)
 }
 
 // encode writes states as one JSON object in ascending client id order, nil if empty.
