@@ -4,7 +4,7 @@
 
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startServer, databases } from './helpers/server.mjs'
+import { startServer, databases, TEST_TIMEOUT } from './helpers/server.mjs'
 import { signup, createNote, setGrants } from './helpers/api.mjs'
 import { DocClient } from './helpers/ydoc.mjs'
 import { expectOk } from './helpers/socket.mjs'
@@ -48,7 +48,7 @@ for (const db of databases()) {
       return Promise.all(accounts.map(u => DocClient.open(server.url, u, `note:${note.id}`)))
     }
 
-    test('relay, leave and disconnect removal, and no ghosts for a new joiner', async () => {
+    test('relay, leave and disconnect removal, and no ghosts for a new joiner', { timeout: TEST_TIMEOUT }, async () => {
       const [ann, bob, cat, dan] = await openAll()
       try {
         await ann.join(); await bob.join(); await cat.join()
@@ -100,7 +100,7 @@ for (const db of databases()) {
       }
     })
 
-    test('a client removing its own state (null) is relayed and not sent to later joiners', async () => {
+    test('a client removing its own state (null) is relayed and not sent to later joiners', { timeout: TEST_TIMEOUT }, async () => {
       const [ann, bob, cat] = await openAll()
       try {
         await ann.join(); await bob.join()

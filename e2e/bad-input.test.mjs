@@ -4,7 +4,7 @@
 
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startServer, databases, waitUntil } from './helpers/server.mjs'
+import { startServer, databases, waitUntil, TEST_TIMEOUT } from './helpers/server.mjs'
 import { signup, createNote, setGrants } from './helpers/api.mjs'
 import { Client } from './helpers/socket.mjs'
 import { DocClient, Y, prng, sameBytes } from './helpers/ydoc.mjs'
@@ -117,7 +117,7 @@ for (const db of databases()) {
       fresh.close()
     }
 
-    test('malformed and hostile update bytes get error acks', async () => {
+    test('malformed and hostile update bytes get error acks', { timeout: TEST_TIMEOUT }, async () => {
       const r = await room()
       try {
         const since = r.b.client.mark()
@@ -133,7 +133,7 @@ for (const db of databases()) {
       }
     })
 
-    test('wrong payload shapes and unknown document ids get error acks', async () => {
+    test('wrong payload shapes and unknown document ids get error acks', { timeout: TEST_TIMEOUT }, async () => {
       const r = await room()
       const { v1 } = sampleUpdates()
       const update = Array.from(v1)
@@ -170,7 +170,7 @@ for (const db of databases()) {
       }
     })
 
-    test('awareness that is not a map of client id to object|null gets error acks', async () => {
+    test('awareness that is not a map of client id to object|null gets error acks', { timeout: TEST_TIMEOUT }, async () => {
       const r = await room()
       try {
         const since = r.b.client.mark()
@@ -192,7 +192,7 @@ for (const db of databases()) {
       }
     })
 
-    test('an unauthenticated socket is refused', async () => {
+    test('an unauthenticated socket is refused', { timeout: TEST_TIMEOUT }, async () => {
       const note = await createNote(server.url, owner.token, { title: 'anon', content: { md: 'secret' } })
       const anon = await Client.connect(server.url, 'not-a-token')
       try {
@@ -226,7 +226,7 @@ for (const db of databases()) {
       return Y.encodeStateAsUpdate(d)
     }
 
-    test('a message over --max-message-bytes and a document past --max-document-bytes are refused', async () => {
+    test('a message over --max-message-bytes and a document past --max-document-bytes are refused', { timeout: TEST_TIMEOUT }, async () => {
       const note = await createNote(server.url, owner.token, { title: 'limits', content: { md: '' } })
       await setGrants(server.url, owner.token, note.id, [{ userId: observer.id, permission: 'write' }])
       const a = await DocClient.open(server.url, owner, `note:${note.id}`)

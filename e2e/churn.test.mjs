@@ -4,7 +4,7 @@
 
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startServer, databases, waitUntil } from './helpers/server.mjs'
+import { startServer, databases, waitUntil, TEST_TIMEOUT } from './helpers/server.mjs'
 import { signup, createNote } from './helpers/api.mjs'
 import { Client, expectOk } from './helpers/socket.mjs'
 import { DocClient } from './helpers/ydoc.mjs'
@@ -25,7 +25,7 @@ for (const db of databases()) {
     })
     after(async () => { await server?.cleanup() })
 
-    test(`goroutines return to baseline after ${CYCLES} connect/disconnect cycles`, async () => {
+    test(`goroutines return to baseline after ${CYCLES} connect/disconnect cycles`, { timeout: TEST_TIMEOUT }, async () => {
       const note = await createNote(server.url, owner.token, { title: 'churn', content: { md: 'churn' } })
       const documentId = `note:${note.id}`
       // Keep the document loaded throughout so its owner goroutine is part of the baseline.

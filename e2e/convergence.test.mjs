@@ -3,7 +3,7 @@
 
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startServer, databases, waitUntil } from './helpers/server.mjs'
+import { startServer, databases, waitUntil, TEST_TIMEOUT } from './helpers/server.mjs'
 import { signup, createNote, setGrants } from './helpers/api.mjs'
 import { DocClient, randomEdit, prng, sameBytes, normalizePM, plainText } from './helpers/ydoc.mjs'
 
@@ -44,7 +44,7 @@ for (const db of databases()) {
     })
     after(async () => { await server?.cleanup() })
 
-    test(`${CLIENTS} clients × ${EDITS_PER_CLIENT} random edits converge, new joiner included (seed ${SEED})`, async () => {
+    test(`${CLIENTS} clients × ${EDITS_PER_CLIENT} random edits converge, new joiner included (seed ${SEED})`, { timeout: TEST_TIMEOUT }, async () => {
       const note = await createNote(server.url, owner.token, { title: 'random', content: { md: 'start\n\nsecond paragraph' } })
       await setGrants(server.url, owner.token, note.id, others.map(u => ({ userId: u.id, permission: 'write' })))
       const accounts = [owner, ...others.slice(0, CLIENTS - 1)]

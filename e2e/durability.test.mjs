@@ -4,7 +4,7 @@
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { startServer, databases, waitUntil } from './helpers/server.mjs'
+import { startServer, databases, waitUntil, TEST_TIMEOUT } from './helpers/server.mjs'
 import { signup, createNote } from './helpers/api.mjs'
 import { DocClient, Y, randomEdit, prng, sameBytes, normalizePM } from './helpers/ydoc.mjs'
 
@@ -41,7 +41,7 @@ for (const db of databases()) {
       }
     }
 
-    test('SIGTERM after acks: exit 0, every acked update is there after restart', async () => {
+    test('SIGTERM after acks: exit 0, every acked update is there after restart', { timeout: TEST_TIMEOUT }, async () => {
       const note = await createNote(server.url, owner.token, { title: 'sigterm', content: { md: 'before restart' } })
       const a = await editAndFlush(note.id, 200, 1)
       a.detach() // the server going away must not change a's copy
@@ -52,7 +52,7 @@ for (const db of databases()) {
       await assertRestored(note.id, a)
     })
 
-    test('kill -9 after acks: every acked update is there after restart', async () => {
+    test('kill -9 after acks: every acked update is there after restart', { timeout: TEST_TIMEOUT }, async () => {
       const note = await createNote(server.url, owner.token, { title: 'kill', content: { md: 'before crash' } })
       const a = await editAndFlush(note.id, 200, 2)
       a.detach()
@@ -65,7 +65,7 @@ for (const db of databases()) {
     // Stream inserts with several in flight, crash the server mid-stream, and
     // check that every insert whose ack arrived is in the restored document.
     for (const how of ['SIGTERM', 'kill -9']) {
-      test(`${how} while updates are in flight: every acked update survives`, async () => {
+      test(`${how} while updates are in flight: every acked update survives`, { timeout: TEST_TIMEOUT }, async () => {
         const note = await createNote(server.url, owner.token, { title: 'stream', content: { md: '' } })
         const a = await DocClient.open(server.url, owner, `note:${note.id}`)
         await a.join()

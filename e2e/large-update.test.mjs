@@ -5,7 +5,7 @@
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { startServer, databases, waitUntil } from './helpers/server.mjs'
+import { startServer, databases, waitUntil, TEST_TIMEOUT } from './helpers/server.mjs'
 import { signup, createNote, setGrants } from './helpers/api.mjs'
 import { DocClient, Y, plainText, sameBytes } from './helpers/ydoc.mjs'
 import { expectOk } from './helpers/socket.mjs'
@@ -23,7 +23,7 @@ for (const db of databases()) {
     })
     after(async () => { await server?.cleanup() })
 
-    test('a 2 MB paste is acked, reaches another client and survives a restart', async () => {
+    test('a 2 MB paste is acked, reaches another client and survives a restart', { timeout: TEST_TIMEOUT }, async () => {
       const note = await createNote(server.url, owner.token, { title: 'paste', content: { md: 'short' } })
       await setGrants(server.url, owner.token, note.id, [{ userId: reader.id, permission: 'write' }])
       const a = await DocClient.open(server.url, owner, `note:${note.id}`)
@@ -64,7 +64,7 @@ for (const db of databases()) {
       }
     })
 
-    test('an update sent as a binary attachment is stored and relayed as a JSON int array', async () => {
+    test('an update sent as a binary attachment is stored and relayed as a JSON int array', { timeout: TEST_TIMEOUT }, async () => {
       const note = await createNote(server.url, owner.token, { title: 'binary', content: { md: '' } })
       await setGrants(server.url, owner.token, note.id, [{ userId: reader.id, permission: 'write' }])
       const a = await DocClient.open(server.url, owner, `note:${note.id}`)

@@ -3,7 +3,7 @@
 
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startServer, databases } from './helpers/server.mjs'
+import { startServer, databases, TEST_TIMEOUT } from './helpers/server.mjs'
 import { signup, createNote, setGrants } from './helpers/api.mjs'
 import { DocClient, Y, sameBytes, normalizePM } from './helpers/ydoc.mjs'
 import { Client } from './helpers/socket.mjs'
@@ -20,7 +20,7 @@ for (const db of databases()) {
     })
     after(async () => { await server?.cleanup() })
 
-    test('a read-only user joins and receives, but its updates are refused, not stored, not relayed', async () => {
+    test('a read-only user joins and receives, but its updates are refused, not stored, not relayed', { timeout: TEST_TIMEOUT }, async () => {
       const note = await createNote(server.url, owner.token, { title: 'ro', content: { md: 'read me' } })
       await setGrants(server.url, owner.token, note.id, [{ userId: reader.id, permission: 'read' }])
       const w = await DocClient.open(server.url, owner, `note:${note.id}`)
@@ -55,7 +55,7 @@ for (const db of databases()) {
       }
     })
 
-    test('a user without a grant cannot join or write', async () => {
+    test('a user without a grant cannot join or write', { timeout: TEST_TIMEOUT }, async () => {
       const note = await createNote(server.url, owner.token, { title: 'private', content: { md: 'private' } })
       const w = await DocClient.open(server.url, owner, `note:${note.id}`)
       const s = await Client.connect(server.url, stranger.token)

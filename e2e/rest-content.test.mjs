@@ -4,7 +4,7 @@
 
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startServer, databases, waitUntil } from './helpers/server.mjs'
+import { startServer, databases, waitUntil, TEST_TIMEOUT } from './helpers/server.mjs'
 import { signup, createNote, setGrants, getNote, updateNote } from './helpers/api.mjs'
 import { DocClient, Y, normalizePM, plainText, sameBytes } from './helpers/ydoc.mjs'
 
@@ -40,7 +40,7 @@ for (const db of databases()) {
       return { note, a, b }
     }
 
-    test('a REST JSON content update reaches live clients as a CRDT update', async () => {
+    test('a REST JSON content update reaches live clients as a CRDT update', { timeout: TEST_TIMEOUT }, async () => {
       const { note, a, b } = await live('old text that goes away')
       try {
         const since = [a.client.mark(), b.client.mark()]
@@ -65,7 +65,7 @@ for (const db of databases()) {
       }
     })
 
-    test('a REST Markdown content update reaches live clients, and live edits continue on top', async () => {
+    test('a REST Markdown content update reaches live clients, and live edits continue on top', { timeout: TEST_TIMEOUT }, async () => {
       const { note, a, b } = await live('before')
       try {
         await updateNote(server.url, owner.token, note.id, { data: { content: { md: '## From markdown\n\nplain words' } } })
@@ -85,7 +85,7 @@ for (const db of databases()) {
       }
     })
 
-    test('data.content (md, html, json) is rendered from the CRDT', async () => {
+    test('data.content (md, html, json) is rendered from the CRDT', { timeout: TEST_TIMEOUT }, async () => {
       const { note, a, b } = await live('first line')
       try {
         const p = new Y.XmlElement('paragraph')

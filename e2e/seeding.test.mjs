@@ -4,7 +4,7 @@
 
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startServer, databases } from './helpers/server.mjs'
+import { startServer, databases, TEST_TIMEOUT } from './helpers/server.mjs'
 import { signup, createNote, setGrants } from './helpers/api.mjs'
 import { DocClient, Y, normalizePM, plainText, sameBytes, EMPTY_STATE } from './helpers/ydoc.mjs'
 
@@ -70,7 +70,7 @@ for (const db of databases()) {
       return { clients, states: joins.map(j => j.state.state) }
     }
 
-    test('two clients joining a JSON note at once get exactly one copy of the seeded content', async () => {
+    test('two clients joining a JSON note at once get exactly one copy of the seeded content', { timeout: TEST_TIMEOUT }, async () => {
       const note = await createNote(server.url, owner.token, { title: 'json', content: { json: SEED_JSON } })
       const { clients, states } = await joinAtOnce(note, [owner, writers[0]])
       try {
@@ -91,7 +91,7 @@ for (const db of databases()) {
       }
     })
 
-    test('five clients joining a Markdown note at once get exactly one copy', async () => {
+    test('five clients joining a Markdown note at once get exactly one copy', { timeout: TEST_TIMEOUT }, async () => {
       const note = await createNote(server.url, owner.token, { title: 'md', content: { md: SEED_MD } })
       const { clients, states } = await joinAtOnce(note, [owner, ...writers])
       try {
@@ -108,7 +108,7 @@ for (const db of databases()) {
       }
     })
 
-    test('an empty note has the empty state [0,0]', async () => {
+    test('an empty note has the empty state [0,0]', { timeout: TEST_TIMEOUT }, async () => {
       const note = await createNote(server.url, owner.token, { title: 'empty', content: { md: '' } })
       const c = await DocClient.open(server.url, owner, `note:${note.id}`)
       try {
@@ -121,7 +121,7 @@ for (const db of databases()) {
       }
     })
 
-    test('the seed is not repeated after a restart, and edits on top of it survive', async () => {
+    test('the seed is not repeated after a restart, and edits on top of it survive', { timeout: TEST_TIMEOUT }, async () => {
       const note = await createNote(server.url, owner.token, { title: 'restart', content: { json: SEED_JSON } })
       const a = await DocClient.open(server.url, owner, `note:${note.id}`)
       await a.join()

@@ -216,3 +216,6 @@ export async function startServer (opts) {
   }
   return server
 }
+
+/** Per-test timeout, so a server that never answers fails a test instead of hanging the suite. */
+export const TEST_TIMEOUT = 120000
