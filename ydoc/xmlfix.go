@@ -80,6 +80,27 @@ func newXMLElement(name string) *y.YXmlElement {
 	}
 }
 
+// applyUpdate applies a peer's update to doc. Use it instead of
+// y.ApplyUpdate: after every remote transaction the library runs an old port
+// of yjs's formatting cleanup that deletes formatting items yjs 13.6 keeps,
+// so the server's document silently diverges from every browser's (seen on
+// a y-prosemirror edit log; yjs itself deletes nothing there) and it emits an
+// extra server-made update. Applying inside our own transaction and marking
+// it local skips that cleanup; the only other effect of "remote" is clearing
+// the search markers (cached positions) of the changed types, done here.
+// Peers that do run yjs's cleanup send their deletions as normal updates.
+func applyUpdate(doc *y.Doc, update []byte, origin any) {
+	doc.Transact(func(tr *y.Transaction) {
+		y.ApplyUpdate(doc, update, origin)
+		for t := range tr.Changed {
+			if at, ok := t.(y.IAbstractType); ok {
+				at.SetSearchMarker(nil)
+			}
+		}
+		tr.Local = true
+	}, origin)
+}
+
 // newDoc makes a Doc with gc on and the library's default gc filter (a nil
 // filter panics on the first delete). clientID 0 means a random client id.
 func newDoc(clientID uint64) *y.Doc {

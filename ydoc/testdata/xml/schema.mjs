@@ -17,7 +17,7 @@ export const schema = new Schema({
     listItem: { content: 'paragraph block*', defining: true },
     taskList: { content: 'taskItem+', group: 'block list' },
     taskItem: { attrs: { checked: { default: false } }, content: 'paragraph block*', defining: true },
-    hardBreak: { inline: true, group: 'inline', selectable: false },
+    hardBreak: { inline: true, group: 'inline', selectable: false, marks: '' },
     image: { attrs: { src: {}, alt: { default: null }, title: { default: null } }, group: 'block' }
   },
   marks: {
