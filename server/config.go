@@ -1,0 +1,125 @@
+package server
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/quire/quire/auth"
+)
+
+// Defaults (protocol §9.1).
+const (
+	AddrDefault             = "127.0.0.1:8080"
+	DataDirDefault          = "./quire-data"
+	MaxMessageBytesDefault  = 16 << 20
+	MaxDocumentBytesDefault = 64 << 20
+	LogLevelDefault         = "info"
+	ShutdownTimeoutDefault  = 10 * time.Second
+)
+
+// Config is everything a Quire server is built from. cmd/quire fills it
+// from flags and environment; tests fill it directly.
+type Config struct {
+	// Addr is the listen address (--addr). Zero: AddrDefault. Port 0 picks
+	// a free port (see Server.Addr).
+	Addr string
+	// DataDir holds the SQLite database and the generated secret
+	// (--data-dir). Zero: DataDirDefault.
+	DataDir string
+	// DatabaseURL selects PostgreSQL (postgres://…) (--database-url).
+	// Zero: SQLite at <DataDir>/quire.db.
+	DatabaseURL string
+	// RedisURL lets several instances share rooms (--redis-url). Zero: one
+	// instance. Not used yet.
+	RedisURL string
+	// Secret signs tokens (--secret). Zero: read from <DataDir>/secret,
+	// created with 32 random bytes at first start.
+	Secret string
+	// MaxMessageBytes bounds one Socket.IO message (--max-message-bytes).
+	// Zero: MaxMessageBytesDefault.
+	MaxMessageBytes int
+	// MaxDocumentBytes bounds one document's encoded state
+	// (--max-document-bytes). Zero: MaxDocumentBytesDefault.
+	MaxDocumentBytes int
+	// LogLevel is debug, info, warn or error (--log-level); cmd/quire
+	// builds the logger from it. Zero: LogLevelDefault.
+	LogLevel string
+	// Version is reported in /metrics. Zero: "dev".
+	Version string
+
+	// Test knobs.
+
+	// ShutdownTimeout bounds Stop when its context has no deadline.
+	// Zero: ShutdownTimeoutDefault.
+	ShutdownTimeout time.Duration
+	// TokenTTL of issued tokens. Zero: auth.TokenTTLDefault.
+	TokenTTL time.Duration
+	// PasswordParams is the argon2id cost. Zero: auth.DefaultParams;
+	// tests use auth.LowCostParams.
+	PasswordParams auth.Params
+	// MaxNoteBodyBytes and MaxAuthBodyBytes cap REST bodies. Zero: the api
+	// package defaults (8 MiB, 64 KiB).
+	MaxNoteBodyBytes int64
+	MaxAuthBodyBytes int64
+	// Now is the clock of tokens and timestamps. Nil: time.Now.
+	Now func() time.Time
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	c.Addr = cmp.Or(c.Addr, AddrDefault)
+	c.DataDir = cmp.Or(c.DataDir, DataDirDefault)
+	c.MaxMessageBytes = cmp.Or(c.MaxMessageBytes, MaxMessageBytesDefault)
+	c.MaxDocumentBytes = cmp.Or(c.MaxDocumentBytes, MaxDocumentBytesDefault)
+	c.LogLevel = cmp.Or(c.LogLevel, LogLevelDefault)
+	c.Version = cmp.Or(c.Version, "dev")
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, ShutdownTimeoutDefault)
+	return c
+}
+
+// Validate reports the first bad setting, naming its flag.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("--addr %q: want host:port", c.Addr)
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		return errors.New("--data-dir must not be empty")
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return errors.New("--database-url: want postgres://… or postgresql://… (or unset for SQLite)")
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		return errors.New("--redis-url: want redis://… or rediss://…")
+	}
+	if c.Secret != "" && len(c.Secret) < auth.MinSecretBytes {
+		return fmt.Errorf("--secret must be at least %d bytes", auth.MinSecretBytes)
+	}
+	if c.MaxMessageBytes < 1024 {
+		return errors.New("--max-message-bytes must be at least 1024")
+	}
+	if c.MaxDocumentBytes < 1024 {
+		return errors.New("--max-document-bytes must be at least 1024")
+	}
+	if _, err := ParseLogLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if c.ShutdownTimeout < 0 || c.TokenTTL < 0 || c.MaxNoteBodyBytes < 0 || c.MaxAuthBodyBytes < 0 {
+		return errors.New("durations and body limits must not be negative")
+	}
+	return nil
+}
+
+// ParseLogLevel turns --log-level into a slog level.
+func ParseLogLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	switch strings.ToLower(s) {
+	case "debug", "info", "warn", "error":
+		return l, l.UnmarshalText([]byte(s))
+	}
+	return l, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+}

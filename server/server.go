@@ -1,0 +1,235 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/quire/quire/api"
+	"github.com/quire/quire/auth"
+	"github.com/quire/quire/storage"
+	"github.com/quire/quire/web"
+)
+
+// Server is one running Quire instance.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	store    storage.Store
+	auth     *auth.Authenticator
+	registry *prometheus.Registry
+	http     *http.Server
+
+	mu       sync.Mutex
+	ln       net.Listener
+	served   chan struct{} // closed when Serve returns
+	started  bool
+	stopOnce sync.Once
+	stopErr  error
+
+	internalErrors atomic.Int64
+}
+
+// New validates cfg, opens (and migrates) the store and builds every part.
+// Nothing listens until Start.
+func New(cfg Config, logger *slog.Logger) (*Server, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	secret, err := ResolveSecret(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	store, err := storage.Open(ctx, cfg.DatabaseURL, cfg.DataDir, logger)
+	if err != nil {
+		return nil, err
+	}
+	s, err := build(cfg, logger, store, secret)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) (*Server, error) {
+	s := &Server{cfg: cfg, log: logger.With("component", "server"), store: store, registry: prometheus.NewRegistry()}
+	if err := s.registry.Register(collectors.NewGoCollector()); err != nil {
+		return nil, err
+	}
+	if err := s.registry.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, err
+	}
+	a, err := auth.NewAuthenticator(auth.Config{
+		Store: store, Secret: secret, TokenTTL: cfg.TokenTTL, Password: cfg.PasswordParams, Now: cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.auth = a
+
+	// Live documents and Socket.IO (packages ydoc and realtime) are wired
+	// here once they build: ydoc.NewManager(ydoc.Config{Store, Logger,
+	// Registry: s.registry, MaxDocumentBytes, Broadcast: rt.Broadcast}),
+	// realtime.New(realtime.Config{Auth: a, Store, Docs: docs, Awareness:
+	// awareness.NewRegistry(), Logger, Registry: s.registry,
+	// MaxMessageBytes}); mux.Handle("/ws/socket.io/", rt.Handler());
+	// api.Config{Live: docs, OnRevoke: rt.DisconnectUser}.
+	restAPI, err := api.New(api.Config{
+		Store: store, Auth: a, Logger: logger,
+		MaxNoteBodyBytes: cfg.MaxNoteBodyBytes, MaxAuthBodyBytes: cfg.MaxAuthBodyBytes,
+		Now: cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	w, err := web.New(web.Config{Store: store, Registry: s.registry, Version: cfg.Version, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	restAPI.Register(mux)
+	w.Register(mux)
+
+	s.http = &http.Server{
+		Handler:           w.Instrument(s.recoverer(mux), s.logRequest),
+		ReadHeaderTimeout: 10 * time.Second,
+		// No ReadTimeout/WriteTimeout: they would cut long-lived sockets;
+		// bodies are capped by size instead, and idle keep-alives by:
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Store is the open store (tests read it back).
+func (s *Server) Store() storage.Store { return s.store }
+
+// Auth is the server's authenticator (tests issue tokens with it).
+func (s *Server) Auth() *auth.Authenticator { return s.auth }
+
+// Registry is the metrics registry served at /metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// InternalErrors counts 500 answers and recovered panics since New; tests
+// assert it stays zero whatever they send.
+func (s *Server) InternalErrors() int64 { return s.internalErrors.Load() }
+
+// Start listens on Config.Addr and serves in the background.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return nil
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("server: listen on --addr %s: %w", s.cfg.Addr, err)
+	}
+	s.ln, s.started, s.served = ln, true, make(chan struct{})
+	go func() {
+		defer close(s.served)
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("serve failed", "err", err)
+		}
+	}()
+	s.log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "version", s.cfg.Version)
+	return nil
+}
+
+// Addr is the address listened on (with the real port when Config.Addr
+// asked for port 0), or "" before Start.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Stop stops accepting, lets requests in flight finish, then closes the
+// store. It waits at most until ctx is done or, without a deadline,
+// Config.ShutdownTimeout. Safe to call more than once and without Start.
+func (s *Server) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+			defer cancel()
+		}
+		s.log.InfoContext(ctx, "stopping")
+		var errs []error
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("server: shutdown: %w", err))
+			_ = s.http.Close() // past the deadline: cut what is left
+		}
+		s.mu.Lock()
+		served := s.served
+		s.mu.Unlock()
+		if served != nil {
+			<-served
+		}
+		// Realtime (close sockets) and then ydoc (flush documents) stop
+		// here, before the store closes.
+		if err := s.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("server: close store: %w", err))
+		}
+		s.stopErr = errors.Join(errs...)
+		s.log.Info("stopped")
+	})
+	return s.stopErr
+}
+
+// recoverer turns a handler panic into a 500 (if nothing was sent yet) and
+// an error log, so one bad request cannot take the process down.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.internalErrors.Add(1)
+			s.log.ErrorContext(r.Context(), "handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+			if rec, ok := w.(*web.Recorder); !ok || !rec.WroteHeader() {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusInternalServerError)
+				_, _ = w.Write([]byte(`{"detail":"internal error"}` + "\n"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) logRequest(r *http.Request, status int, d time.Duration) {
+	route := r.Pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	level := slog.LevelDebug // one line per request: debug (STYLE rule 12)
+	if status == http.StatusInternalServerError {
+		s.internalErrors.Add(1)
+		level = slog.LevelError
+	}
+	s.log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "status", status, "duration", d)
+}

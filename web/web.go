@@ -1,0 +1,180 @@
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/quire/quire/storage"
+)
+
+//go:embed all:dist
+var dist embed.FS
+
+// Pinger is what /healthz asks (storage.Store has it).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Config configures the web endpoints.
+type Config struct {
+	// Store answers /healthz; if it is a storage.StatsReporter its pool
+	// statistics are exported too. Required.
+	Store Pinger
+	// Registry receives the metrics and is served at /metrics. Required.
+	Registry *prometheus.Registry
+	// Version goes into quire_build_info. Empty: "dev".
+	Version string
+	// Logger: nil discards.
+	Logger *slog.Logger
+	// Assets overrides the embedded browser app (tests). Nil: web/dist.
+	Assets fs.FS
+}
+
+// Web holds the handlers and metrics.
+type Web struct {
+	cfg      Config
+	log      *slog.Logger
+	assets   fs.FS
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// New registers the metrics and returns the handlers.
+func New(cfg Config) (*Web, error) {
+	if cfg.Store == nil || cfg.Registry == nil {
+		return nil, errors.New("web: Config.Store and Config.Registry are required")
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	assets := cfg.Assets
+	if assets == nil {
+		sub, err := fs.Sub(dist, "dist")
+		if err != nil {
+			return nil, err
+		}
+		assets = sub
+	}
+	w := &Web{
+		cfg:    cfg,
+		log:    log.With("component", "web"),
+		assets: assets,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "quire", Subsystem: "web", Name: "http_requests_total",
+			Help: "HTTP requests answered, by route pattern and status code.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "quire", Subsystem: "web", Name: "http_request_duration_seconds",
+			Help:    "Time to answer HTTP requests, by route pattern (WebSocket sessions excluded).",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route"}),
+	}
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "quire", Name: "build_info",
+		Help: "Always 1; labels name the build.",
+	}, []string{"version", "go"})
+	build.WithLabelValues(cfg.Version, runtime.Version()).Set(1)
+	cs := []prometheus.Collector{w.requests, w.duration, build}
+	if sr, ok := cfg.Store.(storage.StatsReporter); ok {
+		cs = append(cs, newPoolCollector(sr))
+	}
+	for _, c := range cs {
+		if err := cfg.Registry.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// Register adds /healthz, /metrics and the browser app to mux.
+func (w *Web) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", w.healthz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(w.cfg.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", w.app) // any method, so that "/api/" stays more specific
+}
+
+func (w *Web) healthz(rw http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	rw.Header().Set("Content-Type", "application/json")
+	rw.Header().Set("Cache-Control", "no-store")
+	if err := w.cfg.Store.Ping(ctx); err != nil {
+		w.log.WarnContext(r.Context(), "health check failed", "err", err)
+		rw.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = rw.Write([]byte(`{"status":false}` + "\n"))
+		return
+	}
+	_, _ = rw.Write([]byte(`{"status":true}` + "\n"))
+}
+
+// app serves the embedded files; a path with no such file and no extension
+// is a client route and gets index.html. /api/ and /ws/ never fall back.
+func (w *Web) app(rw http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		rw.Header().Set("Allow", "GET, HEAD")
+		http.Error(rw, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	p := r.URL.Path
+	if strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/ws/") {
+		http.NotFound(rw, r)
+		return
+	}
+	name := strings.TrimPrefix(path.Clean(p), "/")
+	if name == "" {
+		name = "index.html"
+	}
+	if st, err := fs.Stat(w.assets, name); err != nil || st.IsDir() {
+		if path.Ext(name) != "" {
+			http.NotFound(rw, r)
+			return
+		}
+		name = "index.html"
+	}
+	if name == "index.html" {
+		rw.Header().Set("Cache-Control", "no-cache")
+	}
+	http.ServeFileFS(rw, r, w.assets, name)
+}
+
+// Instrument counts and times every request by its mux route pattern and
+// calls done (if set) with the outcome, for request logging.
+func (w *Web) Instrument(next http.Handler, done func(r *http.Request, status int, d time.Duration)) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &Recorder{ResponseWriter: rw}
+		defer func() {
+			// The mux sets r.Pattern on this same request while routing.
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			status := rec.Status()
+			d := time.Since(start)
+			w.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+			if !rec.hijacked {
+				w.duration.WithLabelValues(route).Observe(d.Seconds())
+			}
+			if done != nil {
+				done(r, status, d)
+			}
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
