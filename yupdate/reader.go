@@ -100,10 +100,15 @@ func (r *reader) count(what string) (int, error) {
 // bytes reads a varint length and that many bytes.
 func (r *reader) bytes(what string, max int) ([]byte, error) {
 	start := r.pos
-	n, err := r.count(what + " length")
+	v, err := r.uint()
 	if err != nil {
 		return nil, err
 	}
+	if v > uint64(r.remaining()) {
+		r.pos = start
+		return nil, r.errf("%s length %d exceeds the %d remaining bytes", what, v, r.remaining())
+	}
+	n := int(v)
 	if n > max {
 		r.pos = start
 		return nil, r.errf("%s of %d bytes exceeds the limit of %d", what, n, max)

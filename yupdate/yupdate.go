@@ -295,7 +295,10 @@ func (p *parser) id() error {
 	if err != nil {
 		return err
 	}
-	p.deps = append(p.deps, ID{client, clock})
+	// Most origins point at structs read just before; dropping those now keeps deps small.
+	if id := (ID{client, clock}); !p.creates(id) {
+		p.deps = append(p.deps, id)
+	}
 	return nil
 }
 
