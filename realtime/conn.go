@@ -1,0 +1,292 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+
+	"github.com/quire/quire/storage"
+)
+
+// conn is the per-socket state. Its events run one at a time, in arrival
+// order, on a worker goroutine that exists only while events are pending (an
+// idle socket costs no goroutine of ours). Fields below "worker-owned" are
+// touched only by that worker.
+type conn struct {
+	srv  *Server
+	sock *socket.Socket
+	sid  string
+	user atomic.Pointer[storage.User] // nil: unauthenticated; read by Broadcast
+
+	mu        sync.Mutex
+	pending   []func()
+	running   bool
+	closed    bool // disconnected: the cleanup task is queued, nothing else is accepted
+	gone      atomic.Bool
+	closeOnce sync.Once
+
+	// worker-owned
+	docs map[string]struct{} // documents joined (rooms doc_<id>)
+}
+
+// task is one queued event.
+type task func()
+
+func (s *Server) onConnection(sock *socket.Socket) {
+	c := &conn{srv: s, sock: sock, sid: string(sock.Id())}
+	s.conns.Store(c.sid, c)
+	s.met.connected.Inc()
+
+	token := ""
+	if a, ok := asFields(sock.Handshake().Auth); ok {
+		token, _ = a.str("token")
+	}
+	// Authentication is the first task, so events that arrive meanwhile
+	// wait behind it and see its result.
+	c.enqueue(func() { c.authenticate(token) }, false)
+	_ = sock.OnAny(c.onEvent)
+	_ = sock.On("disconnect", func(...any) { c.disconnected() })
+	if !sock.Connected() { // closed before the listener was in place
+		c.disconnected()
+	}
+}
+
+// disconnected queues the cleanup once, behind the socket's pending events.
+func (c *conn) disconnected() {
+	c.closeOnce.Do(func() {
+		c.gone.Store(true)
+		c.enqueue(c.cleanup, true)
+	})
+}
+
+// onEvent runs on the library's per-socket goroutine: it only queues.
+// Waiting there would also block the socket's incoming acks (defect 4).
+func (c *conn) onEvent(args ...any) {
+	if len(args) == 0 {
+		return
+	}
+	received := time.Now()
+	name, _ := args[0].(string)
+	args = args[1:]
+	var ack socket.Ack
+	if n := len(args); n > 0 {
+		if a, ok := args[n-1].(socket.Ack); ok {
+			ack, args = a, args[:n-1]
+		}
+	}
+	var payload any
+	if len(args) > 0 {
+		payload = args[0]
+	}
+	if !c.enqueue(func() { c.handle(name, payload, ack, received) }, false) {
+		if !c.gone.Load() {
+			c.srv.reject(c, name, reasonOverflow)
+			c.sock.Disconnect(true)
+		}
+	}
+}
+
+// enqueue adds t to the socket's queue, starting the worker if idle. It
+// fails when the socket is closed or the queue is full. last marks the
+// cleanup task: it is always accepted, and nothing after it.
+func (c *conn) enqueue(t task, last bool) bool {
+	c.mu.Lock()
+	if c.closed || (!last && len(c.pending) >= c.srv.cfg.QueueSize) {
+		c.mu.Unlock()
+		return false
+	}
+	c.closed = last
+	if c.running {
+		c.pending = append(c.pending, t)
+		c.mu.Unlock()
+		return true
+	}
+	c.running = true
+	c.srv.workers.Add(1)
+	c.mu.Unlock()
+	go c.work(t)
+	return true
+}
+
+func (c *conn) work(t task) {
+	defer c.srv.workers.Done()
+	for {
+		c.run(t)
+		c.mu.Lock()
+		if len(c.pending) == 0 {
+			c.pending = nil
+			c.running = false
+			c.mu.Unlock()
+			return
+		}
+		t = c.pending[0]
+		c.pending[0] = nil
+		c.pending = c.pending[1:]
+		c.mu.Unlock()
+	}
+}
+
+func (c *conn) run(t task) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.srv.log.Error("socket task panicked", "socket", c.sid, "err", fmt.Sprint(r))
+		}
+	}()
+	t()
+}
+
+// reply is a handler's result: reason "" means success, with optional
+// extra fields for the ack.
+type reply struct {
+	reason string
+	extra  map[string]any
+}
+
+func ok() reply                         { return reply{} }
+func okWith(extra map[string]any) reply { return reply{extra: extra} }
+func fail(reason string) reply          { return reply{reason: reason} }
+
+var ackOK = json.RawMessage(`{"ok":true}`)
+
+func (r reply) ackPayload() any {
+	if r.reason != "" {
+		return map[string]any{"ok": false, "error": r.reason}
+	}
+	if r.extra == nil {
+		return ackOK
+	}
+	m := make(map[string]any, len(r.extra)+1)
+	for k, v := range r.extra {
+		m[k] = v
+	}
+	m["ok"] = true
+	return m
+}
+
+// handler handles one event's payload for an authenticated socket (or any
+// socket, for user-join).
+type handler func(c *conn, ctx context.Context, payload any) reply
+
+func (c *conn) handle(name string, payload any, ack socket.Ack, received time.Time) {
+	label := eventLabel(name)
+	c.srv.met.events.WithLabelValues(label).Inc()
+	defer func() {
+		c.srv.met.latency.WithLabelValues(label).Observe(time.Since(received).Seconds())
+	}()
+	if c.gone.Load() && name != evDocUpdate {
+		return // nobody to answer; updates are still applied so no edit is lost
+	}
+	ctx, cancel := context.WithTimeout(c.srv.baseCtx, c.srv.cfg.EventTimeout)
+	defer cancel()
+
+	var r reply
+	h, known := handlers[name]
+	switch {
+	case !known:
+		r = fail(reasonUnknownEvent)
+	case c.user.Load() == nil && name != evUserJoin:
+		r = fail(reasonUnauthenticated)
+	default:
+		r = c.safeCall(h, ctx, payload)
+	}
+	if r.reason != "" {
+		c.srv.reject(c, name, r.reason)
+	}
+	if ack != nil {
+		ack([]any{r.ackPayload()}, nil)
+	}
+}
+
+func (c *conn) safeCall(h handler, ctx context.Context, payload any) (r reply) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.srv.log.Error("event handler panicked", "socket", c.sid, "err", fmt.Sprint(p))
+			r = fail(reasonInternal)
+		}
+	}()
+	return h(c, ctx, payload)
+}
+
+// reject counts a refused event and logs it at Warn, rate-limited.
+func (s *Server) reject(c *conn, event, reason string) {
+	s.met.rejected.WithLabelValues(reason).Inc()
+	if logNow, suppressed := s.warn.allow(reason); logNow {
+		attrs := []any{"reason", reason, "event", eventLabel(event), "socket", c.sid}
+		if u := c.user.Load(); u != nil {
+			attrs = append(attrs, "user", u.ID)
+		}
+		if suppressed > 0 {
+			attrs = append(attrs, "suppressed", suppressed)
+		}
+		s.log.Warn("refused socket event", attrs...)
+	}
+}
+
+// authenticate checks the handshake token; a bad one leaves the socket
+// unauthenticated (it stays connected, as Open WebUI's always_connect).
+func (c *conn) authenticate(token string) {
+	if token == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.srv.baseCtx, c.srv.cfg.EventTimeout)
+	defer cancel()
+	u, _, err := c.srv.cfg.Auth.Verify(ctx, token)
+	if err != nil {
+		c.srv.log.Debug("socket token refused", "socket", c.sid, "err", err)
+		return
+	}
+	c.setUser(u)
+}
+
+// setUser makes u the socket's account: room user:<id> and presence.
+func (c *conn) setUser(u *storage.User) {
+	if c.gone.Load() {
+		return
+	}
+	if old := c.user.Load(); old != nil {
+		if old.ID == u.ID {
+			c.user.Store(u)
+			return
+		}
+		c.sock.Leave(socket.Room(userRoom(old.ID)))
+		c.srv.cfg.Presence.Disconnect(old.ID, c.sid)
+	}
+	c.user.Store(u)
+	c.sock.Join(socket.Room(userRoom(u.ID)))
+	c.srv.cfg.Presence.Connect(u.ID, c.sid)
+}
+
+// cleanup runs last, after every event the socket sent: leave each document
+// (awareness removal and ydoc:user:left to its room), presence, state.
+func (c *conn) cleanup() {
+	s := c.srv
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.EventTimeout)
+	defer cancel()
+	for docID := range c.docs {
+		c.leaveDoc(ctx, docID)
+	}
+	if rest := s.cfg.Awareness.RemoveSocket(c.sid); len(rest) > 0 {
+		s.log.Debug("awareness left outside joined documents", "socket", c.sid, "docs", len(rest))
+	}
+	if u := c.user.Load(); u != nil {
+		s.cfg.Presence.Disconnect(u.ID, c.sid)
+	}
+	s.conns.Delete(c.sid)
+	s.met.connected.Dec()
+}
+
+// logErr logs an internal failure once per call site and reason.
+func (c *conn) logErr(msg string, err error, attrs ...any) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	c.srv.log.LogAttrs(context.Background(), slog.LevelError, msg,
+		slog.String("socket", c.sid), slog.Any("err", err), slog.Group("ctx", attrs...))
+}

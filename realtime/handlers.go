@@ -1,0 +1,300 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+
+	"github.com/quire/quire/auth"
+	"github.com/quire/quire/awareness"
+	"github.com/quire/quire/storage"
+)
+
+// Event names (shared/protocol.md §2).
+const (
+	evUserJoin       = "user-join"
+	evHeartbeat      = "heartbeat"
+	evJoinNote       = "join-note"
+	evDocJoin        = "ydoc:document:join"
+	evDocState       = "ydoc:document:state"
+	evDocUpdate      = "ydoc:document:update"
+	evDocLeave       = "ydoc:document:leave"
+	evAwareness      = "ydoc:awareness:update"
+	evUserJoined     = "ydoc:user:joined"
+	evUserLeft       = "ydoc:user:left"
+	otherEventsLabel = "other"
+)
+
+var handlers map[string]handler
+
+func init() {
+	handlers = map[string]handler{
+		evUserJoin:  (*conn).onUserJoin,
+		evHeartbeat: (*conn).onHeartbeat,
+		evJoinNote:  (*conn).onJoinNote,
+		evDocJoin:   (*conn).onDocJoin,
+		evDocState:  (*conn).onDocState,
+		evDocUpdate: (*conn).onDocUpdate,
+		evDocLeave:  (*conn).onDocLeave,
+		evAwareness: (*conn).onAwareness,
+	}
+}
+
+// eventLabel keeps metric labels to the known event names.
+func eventLabel(name string) string {
+	if _, ok := handlers[name]; ok {
+		return name
+	}
+	return otherEventsLabel
+}
+
+// onUserJoin: {auth:{token}} → the socket becomes that account's; ack
+// {id, name, role}.
+func (c *conn) onUserJoin(ctx context.Context, payload any) reply {
+	f, ok := asFields(payload)
+	if !ok {
+		return fail(reasonInvalidPayload)
+	}
+	u, ok := c.verifyPayloadToken(ctx, f)
+	if !ok {
+		return fail(reasonUnauthenticated)
+	}
+	c.setUser(u)
+	return okWith(map[string]any{"id": u.ID, "name": u.Name, "role": u.Role})
+}
+
+// verifyPayloadToken checks f.auth.token.
+func (c *conn) verifyPayloadToken(ctx context.Context, f fields) (*storage.User, bool) {
+	a, ok := asFields(f["auth"])
+	if !ok {
+		return nil, false
+	}
+	token, ok := a.str("token")
+	if !ok || token == "" {
+		return nil, false
+	}
+	u, _, err := c.srv.cfg.Auth.Verify(ctx, token)
+	return u, err == nil
+}
+
+func (c *conn) onHeartbeat(ctx context.Context, _ any) reply {
+	now := time.Now()
+	c.srv.cfg.Presence.Touch(c.sid, now)
+	if err := c.srv.cfg.Store.TouchUser(ctx, c.user.Load().ID, now.Unix()); err != nil {
+		c.logErr("touch user failed", err)
+		return fail(reasonUnavailable)
+	}
+	return ok()
+}
+
+// onJoinNote: {note_id, auth?} → room note:<id> with read access.
+func (c *conn) onJoinNote(ctx context.Context, payload any) reply {
+	f, isObj := asFields(payload)
+	noteID, isStr := f.str("note_id")
+	if !isObj || !isStr || noteID == "" || len(noteID) > maxIDLen {
+		return fail(reasonInvalidPayload)
+	}
+	u := c.user.Load()
+	if _, has := f["auth"]; has { // upstream checks the payload's token
+		if u, isObj = c.verifyPayloadToken(ctx, f); !isObj {
+			return fail(reasonUnauthenticated)
+		}
+	}
+	if r := c.checkNote(ctx, u, noteID, storage.PermRead); r.reason != "" {
+		return r
+	}
+	c.sock.Join(socket.Room(noteRoom(noteID)))
+	return ok()
+}
+
+// checkNote: the note exists and u has perm on it.
+func (c *conn) checkNote(ctx context.Context, u *storage.User, noteID, perm string) reply {
+	n, err := c.srv.cfg.Store.GetNote(ctx, noteID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return fail(reasonUnknownDocument)
+	case err != nil:
+		c.logErr("note lookup failed", err, "note", noteID)
+		return fail(reasonUnavailable)
+	case !auth.CanAccessNote(u, n, perm):
+		return fail(reasonForbidden)
+	}
+	return ok()
+}
+
+// onDocJoin: read access → state to the sender, then everyone's awareness,
+// then ydoc:user:joined to the others.
+func (c *conn) onDocJoin(ctx context.Context, payload any) reply {
+	f, isObj := asFields(payload)
+	if !isObj {
+		return fail(reasonInvalidPayload)
+	}
+	docID, noteID, valid := f.documentID()
+	if !valid {
+		return fail(reasonUnknownDocument)
+	}
+	u := c.user.Load()
+	if r := c.checkNote(ctx, u, noteID, storage.PermRead); r.reason != "" {
+		return r
+	}
+	st, err := c.srv.cfg.Docs.Join(ctx, docID, c.sid)
+	if err != nil {
+		return fail(c.docReason(err, docID))
+	}
+	if c.docs == nil {
+		c.docs = make(map[string]struct{}, 1)
+	}
+	c.docs[docID] = struct{}{}
+	room := docRoom(docID)
+	c.sock.Join(socket.Room(room))
+	c.sendState(docID, st)
+	if states := c.srv.cfg.Awareness.States(docID, c.sid); states != nil {
+		c.emit(evAwareness, newObject(len(states)*4).
+			str("document_id", docID).str("user_id", "").ints("update", states).done())
+	}
+	name, _ := f.str("user_name")
+	color, _ := f.str("user_color")
+	c.srv.toRoom(room, c.sid, evUserJoined, newObject(0).
+		str("document_id", docID).
+		str("user_id", u.ID).
+		str("user_name", cmpOr(name, u.Name, "Anonymous")).
+		str("user_color", cmpOr(color, "#000000")).done())
+	return ok()
+}
+
+func cmpOr(vs ...string) string {
+	for _, v := range vs {
+		if v != "" && len(v) <= maxIDLen {
+			return v
+		}
+	}
+	return ""
+}
+
+func (c *conn) sendState(docID string, st DocState) {
+	sessions := c.srv.roomMembers(docRoom(docID))
+	o := newObject(len(st.JSON)+24*len(sessions)).str("document_id", docID).raw("state", st.JSON)
+	o.key("sessions")
+	o.buf = append(o.buf, '[')
+	for i, sid := range sessions {
+		if i > 0 {
+			o.buf = append(o.buf, ',')
+		}
+		o.buf = appendString(o.buf, sid)
+	}
+	o.buf = append(o.buf, ']')
+	c.emit(evDocState, o.done())
+}
+
+func (c *conn) emit(event string, payload any) {
+	if err := c.sock.Emit(event, payload); err != nil {
+		c.logErr("emit failed", err, "event", event)
+	}
+}
+
+// joined returns the payload's document if this socket joined it.
+func (c *conn) joined(payload any) (f fields, docID, noteID string, r reply) {
+	f, isObj := asFields(payload)
+	if !isObj {
+		return nil, "", "", fail(reasonInvalidPayload)
+	}
+	docID, noteID, valid := f.documentID()
+	if !valid {
+		return nil, "", "", fail(reasonUnknownDocument)
+	}
+	if _, in := c.docs[docID]; !in {
+		return nil, "", "", fail(reasonNotJoined)
+	}
+	return f, docID, noteID, ok()
+}
+
+func (c *conn) onDocState(ctx context.Context, payload any) reply {
+	_, docID, _, r := c.joined(payload)
+	if r.reason != "" {
+		return r
+	}
+	st, err := c.srv.cfg.Docs.State(ctx, docID)
+	if err != nil {
+		return fail(c.docReason(err, docID))
+	}
+	c.sendState(docID, st)
+	return ok()
+}
+
+// onDocUpdate: write access, then the update is stored, applied and relayed
+// by the manager (through Broadcast) before the ack. A content-only update
+// is accepted and ignored: the server renders content from the CRDT.
+func (c *conn) onDocUpdate(ctx context.Context, payload any) reply {
+	f, docID, noteID, r := c.joined(payload)
+	if r.reason != "" {
+		return r
+	}
+	update, present, valid := f.bytesField("update")
+	if !valid {
+		return fail(reasonInvalidUpdate)
+	}
+	if !present {
+		if _, hasData := asFields(f["data"]); hasData {
+			return ok()
+		}
+		return fail(reasonInvalidPayload)
+	}
+	if r := c.checkNote(ctx, c.user.Load(), noteID, storage.PermWrite); r.reason != "" {
+		return r
+	}
+	if err := c.srv.cfg.Docs.Apply(ctx, docID, c.sid, update); err != nil {
+		return fail(c.docReason(err, docID))
+	}
+	return ok()
+}
+
+func (c *conn) onDocLeave(ctx context.Context, payload any) reply {
+	_, docID, _, r := c.joined(payload)
+	if r.reason != "" {
+		return r
+	}
+	c.leaveDoc(ctx, docID)
+	return ok()
+}
+
+// leaveDoc: room, manager, awareness removal and ydoc:user:left to the room.
+func (c *conn) leaveDoc(ctx context.Context, docID string) {
+	delete(c.docs, docID)
+	room := docRoom(docID)
+	c.sock.Leave(socket.Room(room))
+	c.srv.cfg.Docs.Leave(ctx, docID, c.sid)
+	userID := ""
+	if u := c.user.Load(); u != nil {
+		userID = u.ID
+	}
+	if gone := c.srv.cfg.Awareness.Remove(docID, c.sid); gone != nil {
+		c.srv.toRoom(room, c.sid, evAwareness, newObject(len(gone)*4).
+			str("document_id", docID).str("user_id", userID).ints("update", gone).done())
+	}
+	c.srv.toRoom(room, c.sid, evUserLeft, newObject(0).
+		str("document_id", docID).str("user_id", userID).done())
+}
+
+// onAwareness: validated by the registry, remembered, relayed to the others.
+func (c *conn) onAwareness(_ context.Context, payload any) reply {
+	f, docID, _, r := c.joined(payload)
+	if r.reason != "" {
+		return r
+	}
+	update, present, valid := f.bytesField("update")
+	if !present || !valid {
+		return fail(reasonInvalidAwareness)
+	}
+	if err := c.srv.cfg.Awareness.Apply(docID, c.sid, update); err != nil {
+		if errors.Is(err, awareness.ErrInvalid) {
+			return fail(reasonInvalidAwareness)
+		}
+		c.logErr("awareness apply failed", err, "doc", docID)
+		return fail(reasonInternal)
+	}
+	c.srv.toRoom(docRoom(docID), c.sid, evAwareness, newObject(len(update)*4).
+		str("document_id", docID).str("user_id", c.user.Load().ID).ints("update", update).done())
+	return ok()
+}

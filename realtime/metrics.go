@@ -1,0 +1,46 @@
+package realtime
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	connected      prometheus.Gauge
+	events         *prometheus.CounterVec
+	rejected       *prometheus.CounterVec
+	broadcastBytes prometheus.Counter
+	latency        *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		connected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "quire", Subsystem: "realtime", Name: "connected_sockets",
+			Help: "Socket.IO sockets connected now.",
+		}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "quire", Subsystem: "realtime", Name: "events_total",
+			Help: "Events received, by event name (unknown names as \"other\").",
+		}, []string{"event"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "quire", Subsystem: "realtime", Name: "rejected_total",
+			Help: "Events refused, by reason.",
+		}, []string{"reason"}),
+		broadcastBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "quire", Subsystem: "realtime", Name: "broadcast_bytes_total",
+			Help: "Payload bytes serialised for room broadcasts (once per broadcast).",
+		}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "quire", Subsystem: "realtime", Name: "event_duration_seconds",
+			Help:    "Time from receiving an event to finishing it (queueing included).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+		}, []string{"event"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.connected, m.events, m.rejected, m.broadcastBytes, m.latency} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

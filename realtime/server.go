@@ -1,0 +1,217 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	engine "github.com/zishang520/socket.io/servers/engine/v3"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// Server is the Socket.IO endpoint. Create it with New, mount Handler, call
+// Start, and Stop on shutdown.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	met     *metrics
+	io      *socket.Server
+	handler http.Handler
+	warn    *warnLimiter
+
+	// baseCtx is the parent of every event's context; cancelled by Stop.
+	baseCtx context.Context
+	cancel  context.CancelFunc
+
+	running atomic.Bool // accepting requests: between Start and Stop
+	workers sync.WaitGroup
+	conns   sync.Map // sid → *conn
+}
+
+// New builds a Server from cfg (defaults applied).
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	met, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("realtime: metrics: %w", err)
+	}
+	s := &Server{
+		cfg:  cfg,
+		log:  cfg.Logger.With("component", "realtime"),
+		met:  met,
+		warn: newWarnLimiter(10 * time.Second),
+	}
+	s.baseCtx, s.cancel = context.WithCancel(context.Background())
+
+	opts := socket.DefaultServerOptions()
+	opts.SetServeClient(false)
+	opts.SetPath(cfg.Path)
+	opts.SetPingInterval(cfg.PingInterval)
+	opts.SetPingTimeout(cfg.PingTimeout)
+	opts.SetMaxHttpBufferSize(cfg.MaxMessageBytes)
+	if cfg.EnablePolling {
+		opts.SetTransports(types.NewSet[transports.TransportCtor](engine.Polling))
+		opts.SetAllowUpgrades(false)
+	} else {
+		opts.SetTransports(types.NewSet[transports.TransportCtor](engine.WebSocket))
+		opts.SetAllowUpgrades(false)
+	}
+	if len(cfg.CORSOrigins) > 0 {
+		var origin any = cfg.CORSOrigins
+		if slices.Contains(cfg.CORSOrigins, "*") {
+			origin = "*"
+		}
+		opts.SetCors(&types.Cors{Origin: origin, Credentials: origin != "*"})
+	}
+	s.io = socket.NewServer(nil, opts)
+	s.handler = s.io.ServeHandler(opts)
+	_ = s.io.On("connection", func(args ...any) {
+		if sock, ok := args[0].(*socket.Socket); ok {
+			s.onConnection(sock)
+		}
+	})
+	return s, nil
+}
+
+// Handler serves Engine.IO at Config.Path; mount it at that path plus "/".
+// It answers 503 before Start and after Stop.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.running.Load() {
+			http.Error(w, "realtime: not running", http.StatusServiceUnavailable)
+			return
+		}
+		s.handler.ServeHTTP(w, r)
+	})
+}
+
+// Start begins accepting connections. Idempotent.
+func (s *Server) Start(context.Context) error {
+	if s.baseCtx.Err() != nil {
+		return fmt.Errorf("realtime: Start after Stop")
+	}
+	s.running.Store(true)
+	return nil
+}
+
+// Stop refuses new requests, closes every socket (their cleanup runs) and
+// waits for the socket workers, all bounded by ctx: the library does not
+// answer a pending long-poll on close (shared/DEPENDENCIES.md, defect 2).
+// Idempotent.
+func (s *Server) Stop(ctx context.Context) error {
+	s.running.Store(false)
+	closed := make(chan struct{})
+	go func() {
+		s.io.Close(nil)
+		close(closed)
+	}()
+	drained := make(chan struct{})
+	go func() {
+		<-closed
+		s.workers.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.cancel() // abort in-flight handlers
+		return fmt.Errorf("realtime: stop: %w", ctx.Err())
+	}
+}
+
+// DisconnectUser closes every live socket of the account at once (sign-out,
+// role change, deletion). The browser reconnects and re-authenticates.
+func (s *Server) DisconnectUser(userID string) {
+	s.io.In(socket.Room(userRoom(userID))).DisconnectSockets(true)
+}
+
+// Broadcast relays a stored update to the document's room except exceptSID
+// ("" for server-made updates). It is ydoc.Config.Broadcast: called by the
+// document owner in apply order. The payload is serialised once here and the
+// library encodes the packet once for all recipients.
+func (s *Server) Broadcast(docID string, update []byte, exceptSID string) {
+	userID := ""
+	if c, ok := s.conns.Load(exceptSID); ok {
+		if u := c.(*conn).user.Load(); u != nil {
+			userID = u.ID
+		}
+	}
+	p := newObject(len(update)*4+len(docID)).
+		str("document_id", docID).
+		str("user_id", userID).
+		ints("update", update).
+		str("socket_id", exceptSID).
+		done()
+	s.toRoom(docRoom(docID), exceptSID, evDocUpdate, p)
+}
+
+// toRoom emits a pre-encoded payload to room, except socket exceptSID.
+func (s *Server) toRoom(room, exceptSID, event string, payload json.RawMessage) {
+	op := s.io.To(socket.Room(room))
+	if exceptSID != "" {
+		op = op.Except(socket.Room(exceptSID))
+	}
+	s.met.broadcastBytes.Add(float64(len(payload)))
+	if err := op.Emit(event, payload); err != nil {
+		s.log.Error("broadcast failed", "event", event, "err", err)
+	}
+}
+
+// roomMembers lists the local sockets in room, sorted.
+func (s *Server) roomMembers(room string) []string {
+	ids, ok := s.io.Sockets().Adapter().Rooms().Load(socket.Room(room))
+	if !ok {
+		return []string{}
+	}
+	out := make([]string, 0, ids.Len())
+	for _, id := range ids.Keys() {
+		out = append(out, string(id))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func userRoom(userID string) string { return "user:" + userID }
+func docRoom(docID string) string   { return "doc_" + docID }
+func noteRoom(noteID string) string { return "note:" + noteID }
+
+// warnLimiter logs refused input at Warn at most once per interval per
+// reason, counting what it suppressed, so hostile clients cannot flood logs.
+type warnLimiter struct {
+	every time.Duration
+	mu    sync.Mutex
+	last  map[string]time.Time
+	quiet map[string]int
+}
+
+func newWarnLimiter(every time.Duration) *warnLimiter {
+	return &warnLimiter{every: every, last: map[string]time.Time{}, quiet: map[string]int{}}
+}
+
+// allow reports whether to log reason now, and how many were suppressed.
+func (w *warnLimiter) allow(reason string) (bool, int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	if now.Sub(w.last[reason]) < w.every {
+		w.quiet[reason]++
+		return false, 0
+	}
+	w.last[reason] = now
+	n := w.quiet[reason]
+	w.quiet[reason] = 0
+	return true, n
+}

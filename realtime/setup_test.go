@@ -1,0 +1,164 @@
+package realtime_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/quire/quire/auth"
+	"github.com/quire/quire/awareness"
+	"github.com/quire/quire/realtime"
+	"github.com/quire/quire/storage"
+)
+
+// testBundle is a running realtime server with its real dependencies and a
+// few accounts and one note:
+// owner owns the note, reader has a read grant, writer a write grant,
+// stranger nothing.
+type testBundle struct {
+	srv    *realtime.Server
+	url    string
+	store  storage.Store
+	auth   *auth.Authenticator
+	docs   *testDocs
+	aw     *awareness.Registry
+	reg    *prometheus.Registry
+	note   *storage.Note
+	tokens map[string]string // "owner", "reader", "writer", "stranger"
+	users  map[string]*storage.User
+}
+
+func setup(t testing.TB, opts ...func(*realtime.Config)) *testBundle {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	store, err := storage.OpenSQLite(ctx, filepath.Join(t.TempDir(), "quire.db"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	a, err := auth.NewAuthenticator(auth.Config{Store: store, Secret: bytes.Repeat([]byte("k"), 32), Password: auth.LowCostParams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &testBundle{store: store, auth: a, aw: awareness.NewRegistry(), reg: prometheus.NewRegistry(),
+		tokens: map[string]string{}, users: map[string]*storage.User{}}
+	for _, name := range []string{"owner", "reader", "writer", "stranger"} {
+		u := &storage.User{Email: name + "@example.com", Name: name, Role: storage.RoleUser, SessionStamp: auth.NewSessionStamp()}
+		if err := store.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		tok, err := a.Issue(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.users[name], b.tokens[name] = u, tok
+	}
+	b.note = &storage.Note{UserID: b.users["owner"].ID, Title: "t", Data: json.RawMessage(`{}`), Meta: json.RawMessage(`{}`),
+		AccessGrants: []storage.AccessGrant{
+			{PrincipalType: "user", PrincipalID: b.users["reader"].ID, Permission: storage.PermRead},
+			{PrincipalType: "user", PrincipalID: b.users["writer"].ID, Permission: storage.PermWrite},
+		}}
+	if err := store.CreateNote(ctx, b.note); err != nil {
+		t.Fatal(err)
+	}
+	b.docs = newTestDocs()
+	cfg := realtime.Config{Auth: a, Store: store, Docs: b.docs, Awareness: b.aw, Logger: log, Registry: b.reg}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	b.srv, err = realtime.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.docs.broadcast = b.srv.Broadcast
+	mux := http.NewServeMux()
+	mux.Handle("/ws/socket.io/", b.srv.Handler())
+	hs := httptest.NewServer(mux)
+	if err := b.srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := b.srv.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+		hs.Close()
+	})
+	b.url = hs.URL
+	return b
+}
+
+// node runs a test script with the real socket.io-client and decodes the
+// JSON object it prints into out.
+func node(t testing.TB, out any, script string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("node", append([]string{filepath.Join("testdata", script)}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		t.Fatalf("node %s: %v\nstdout: %s\nstderr: %s", script, err, stdout.String(), stderr.String())
+	}
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		t.Fatalf("node %s: bad output %q: %v", script, stdout.String(), err)
+	}
+}
+
+// counter reads a counter or gauge value from the bundle's registry.
+func (b *testBundle) metric(t testing.TB, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := b.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
+					continue next
+				}
+			}
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	return 0
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}

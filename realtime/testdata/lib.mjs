@@ -1,0 +1,75 @@
+// Shared helpers for the realtime tests: real socket.io-client sockets with
+// an event recorder, ack calls with a timeout, and waiting for events.
+import { io } from 'socket.io-client';
+
+export const PATH = '/ws/socket.io';
+
+// connect opens a socket (websocket only unless transports is given) and
+// resolves once the Socket.IO CONNECT is acknowledged.
+export function connect(url, token, { transports = ['websocket'], timeout = 10000 } = {}) {
+  const opts = { path: PATH, transports, reconnection: false, forceNew: true, timeout };
+  if (token !== undefined) opts.auth = { token };
+  const socket = io(url, opts);
+  const rec = recorder(socket);
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('connect timeout')), timeout);
+    socket.once('connect', () => { clearTimeout(t); resolve({ socket, rec }); });
+    socket.once('connect_error', (e) => { clearTimeout(t); reject(e); });
+  });
+}
+
+// recorder keeps every incoming event in order and lets callers wait.
+export function recorder(socket) {
+  const events = [];
+  const waiters = [];
+  socket.onAny((name, ...args) => {
+    events.push({ name, data: args[0] });
+    for (const w of waiters.slice()) w();
+  });
+  socket.on('disconnect', (reason) => {
+    events.push({ name: 'disconnect', data: reason });
+    for (const w of waiters.slice()) w();
+  });
+  return {
+    events,
+    of: (name) => events.filter((e) => e.name === name).map((e) => e.data),
+    // waitFor resolves with the n-th (1-based) matching event's data.
+    waitFor(name, pred = () => true, { n = 1, timeout = 10000 } = {}) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const hits = events.filter((e) => e.name === name && pred(e.data));
+          if (hits.length >= n) {
+            waiters.splice(waiters.indexOf(check), 1);
+            clearTimeout(t);
+            resolve(hits[n - 1].data);
+            return true;
+          }
+          return false;
+        };
+        const t = setTimeout(() => {
+          waiters.splice(waiters.indexOf(check), 1);
+          reject(new Error(`timeout waiting for ${name} x${n}`));
+        }, timeout);
+        waiters.push(check);
+        check();
+      });
+    },
+  };
+}
+
+// call emits with an ack and resolves with the ack's first argument.
+export function call(socket, event, data, timeout = 10000) {
+  return socket.timeout(timeout).emitWithAck(event, data);
+}
+
+export function out(obj) {
+  process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+// main runs fn and prints its result (or the error) as JSON, then exits.
+export function main(fn) {
+  fn().then(
+    (r) => { out(r); process.exit(0); },
+    (e) => { out({ error: String(e && e.stack || e) }); process.exit(1); },
+  );
+}
