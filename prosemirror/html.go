@@ -23,14 +23,18 @@ func writeHTML(sb *strings.Builder, n *Node) {
 	}
 	wrap := func(open, close string) {
 		sb.WriteString(open)
-		for _, c := range n.Content {
-			writeHTML(sb, c)
+		if len(n.Content) > 0 && isInline(n.Content[0]) {
+			writeInlineHTML(sb, n.Content)
+		} else {
+			for _, c := range n.Content {
+				writeHTML(sb, c)
+			}
 		}
 		sb.WriteString(close)
 	}
 	switch n.Type {
 	case TypeText:
-		writeTextHTML(sb, n)
+		writeInlineHTML(sb, []*Node{n})
 	case TypeDoc:
 		wrap("", "")
 	case TypeParagraph:
@@ -89,42 +93,82 @@ func writeHTML(sb *strings.Builder, n *Node) {
 	}
 }
 
-func writeTextHTML(sb *strings.Builder, n *Node) {
-	var closes []string
-	for _, m := range n.Marks {
-		var open, close string
-		switch m.Type {
-		case MarkBold:
-			open, close = "<strong>", "</strong>"
-		case MarkItalic:
-			open, close = "<em>", "</em>"
-		case MarkStrike:
-			open, close = "<s>", "</s>"
-		case MarkCode:
-			open, close = "<code>", "</code>"
-		case MarkUnderline:
-			open, close = "<u>", "</u>"
-		case MarkLink:
-			href, _ := m.Attrs["href"].(string)
-			if !safeURL(href, true) {
-				continue
-			}
-			open = `<a href="` + html.EscapeString(href) + `"`
-			if t, _ := m.Attrs["target"].(string); t != "" {
-				open += ` target="` + html.EscapeString(t) + `"`
-			}
-			open += ` rel="noopener noreferrer nofollow">`
-			close = "</a>"
-		default:
-			continue
+// writeInlineHTML writes inline nodes, keeping a mark's element open across
+// neighbours that share it, as ProseMirror's DOMSerializer does: "<strong>a
+// <em>b</em></strong>", not one element per text node.
+func writeInlineHTML(sb *strings.Builder, nodes []*Node) {
+	var open []Mark
+	closeTo := func(keep int) {
+		for i := len(open) - 1; i >= keep; i-- {
+			sb.WriteString(markCloseHTML(open[i]))
 		}
-		sb.WriteString(open)
-		closes = append(closes, close)
+		open = open[:keep]
 	}
-	sb.WriteString(html.EscapeString(n.Text))
-	for i := len(closes) - 1; i >= 0; i-- {
-		sb.WriteString(closes[i])
+	for _, n := range nodes {
+		var marks []Mark
+		for _, m := range n.Marks {
+			if markOpenHTML(m) != "" {
+				marks = append(marks, m)
+			}
+		}
+		closeTo(commonPrefix(open, marks))
+		for _, m := range marks[len(open):] {
+			sb.WriteString(markOpenHTML(m))
+			open = append(open, m)
+		}
+		if n.Type == TypeText {
+			sb.WriteString(html.EscapeString(n.Text))
+		} else {
+			writeHTML(sb, n)
+		}
 	}
+	closeTo(0)
+}
+
+// markOpenHTML is the opening tag of m, or "" for marks not rendered
+// (unknown, or a link to an unsafe URL, whose text stays).
+func markOpenHTML(m Mark) string {
+	switch m.Type {
+	case MarkBold:
+		return "<strong>"
+	case MarkItalic:
+		return "<em>"
+	case MarkStrike:
+		return "<s>"
+	case MarkCode:
+		return "<code>"
+	case MarkUnderline:
+		return "<u>"
+	case MarkLink:
+		href, _ := m.Attrs["href"].(string)
+		if !safeURL(href, true) {
+			return ""
+		}
+		open := `<a href="` + html.EscapeString(href) + `"`
+		if t, _ := m.Attrs["target"].(string); t != "" {
+			open += ` target="` + html.EscapeString(t) + `"`
+		}
+		return open + ` rel="noopener noreferrer nofollow">`
+	}
+	return ""
+}
+
+func markCloseHTML(m Mark) string {
+	switch m.Type {
+	case MarkBold:
+		return "</strong>"
+	case MarkItalic:
+		return "</em>"
+	case MarkStrike:
+		return "</s>"
+	case MarkCode:
+		return "</code>"
+	case MarkUnderline:
+		return "</u>"
+	case MarkLink:
+		return "</a>"
+	}
+	return ""
 }
 
 // safeURL accepts relative URLs and http(s); mailto too when link is set.

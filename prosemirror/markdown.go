@@ -149,8 +149,10 @@ func (c *mdConverter) list(l *ast.List) *Node {
 	for it := l.FirstChild(); it != nil; it = it.NextSibling() {
 		item := &Node{Type: TypeListItem}
 		if task {
+			cb := checkBox(it)
 			item.Type = TypeTaskItem
-			item.Attrs = map[string]any{"checked": checkBox(it).IsChecked}
+			item.Attrs = map[string]any{"checked": cb.IsChecked}
+			cb.Parent().RemoveChild(cb.Parent(), cb)
 		}
 		item.Content = c.blocks(it)
 		// listItem and taskItem start with a paragraph.
@@ -290,7 +292,19 @@ func plainInline(nodes []*Node) string {
 	return sb.String()
 }
 
-// unescape resolves backslash escapes and character references.
+// unescape resolves backslash escapes and character references in one pass,
+// so that an escaped "\&amp;" stays literal.
 func unescape(v []byte) []byte {
-	return util.UnescapePunctuations(util.ResolveEntityNames(util.ResolveNumericReferences(v)))
+	resolve := func(b []byte) []byte { return util.ResolveEntityNames(util.ResolveNumericReferences(b)) }
+	var out []byte
+	start := 0
+	for i := 0; i+1 < len(v); i++ {
+		if v[i] == '\\' && util.IsPunct(v[i+1]) {
+			out = append(out, resolve(v[start:i])...)
+			out = append(out, v[i+1])
+			i++
+			start = i + 1
+		}
+	}
+	return append(out, resolve(v[start:])...)
 }

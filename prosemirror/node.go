@@ -14,8 +14,8 @@ type Node struct {
 	Type    string         `json:"type"`
 	Attrs   map[string]any `json:"attrs,omitempty"`
 	Content []*Node        `json:"content,omitempty"`
-	Text    string         `json:"text,omitempty"`
 	Marks   []Mark         `json:"marks,omitempty"`
+	Text    string         `json:"text,omitempty"` // last, in ProseMirror's own key order
 }
 
 // Mark is one ProseMirror mark in its JSON shape.

@@ -36,12 +36,33 @@ func isInline(n *Node) bool {
 // Markdown has no empty paragraph.
 func blocksMarkdown(blocks []*Node) []string {
 	var out []string
+	alt, prev := false, ""
 	for _, b := range blocks {
-		if s := blockMarkdown(b); s != "" {
+		var s string
+		if list := listKind(b); list != "" {
+			// Two lists in a row would merge into one unless their bullet
+			// or delimiter differs.
+			alt = list == prev && !alt
+			s, prev = listMarkdown(b, alt), list
+		} else {
+			s, prev = blockMarkdown(b), ""
+		}
+		if s != "" {
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// listKind groups the list types Markdown cannot tell apart when adjacent.
+func listKind(n *Node) string {
+	switch n.Type {
+	case TypeBulletList, TypeTaskList:
+		return "bullet"
+	case TypeOrderedList:
+		return "ordered"
+	}
+	return ""
 }
 
 func blockMarkdown(b *Node) string {
@@ -68,7 +89,7 @@ func blockMarkdown(b *Node) string {
 	case TypeImage:
 		return imageMarkdown(b)
 	case TypeBulletList, TypeOrderedList, TypeTaskList:
-		return listMarkdown(b)
+		return listMarkdown(b, false)
 	case TypeText, TypeHardBreak:
 		return inlineMarkdown([]*Node{b})
 	}
@@ -79,19 +100,25 @@ func blockMarkdown(b *Node) string {
 	return strings.Join(blocksMarkdown(b.Content), "\n\n")
 }
 
-func listMarkdown(l *Node) string {
+// listMarkdown writes a tight list; alt selects the other bullet ("*") or
+// delimiter (")").
+func listMarkdown(l *Node, alt bool) string {
 	start := intAttr(l.Attrs, "start", 1)
+	bullet, delim := "-", "."
+	if alt {
+		bullet, delim = "*", ")"
+	}
 	items := make([]string, 0, len(l.Content))
 	for i, it := range l.Content {
-		marker := "- "
+		marker := bullet + " "
 		switch {
 		case l.Type == TypeOrderedList:
-			marker = strconv.Itoa(start+i) + ". "
+			marker = strconv.Itoa(start+i) + delim + " "
 		case l.Type == TypeTaskList || it.Type == TypeTaskItem:
 			if checked, _ := it.Attrs["checked"].(bool); checked {
-				marker = "- [x] "
+				marker = bullet + " [x] "
 			} else {
-				marker = "- [ ] "
+				marker = bullet + " [ ] "
 			}
 		}
 		// An item of several paragraphs needs blank lines between them.
@@ -103,6 +130,10 @@ func listMarkdown(l *Node) string {
 		indent := strings.Repeat(" ", len(marker))
 		if l.Type == TypeTaskList {
 			indent = "  " // continuation of "- [ ] " aligns with the bullet's content
+		}
+		if body == "" {
+			items = append(items, strings.TrimRight(marker, " "))
+			continue
 		}
 		items = append(items, marker+prefixLines(body, indent, "")[len(indent):])
 	}
@@ -169,6 +200,8 @@ func inlineMarkdown(nodes []*Node) string {
 	for _, n := range nodes {
 		switch n.Type {
 		case TypeHardBreak:
+			// Delimiters cannot close at the start of the next line.
+			closeTo(0)
 			sb.WriteString(pending)
 			pending = ""
 			sb.WriteString("\\\n")
@@ -182,11 +215,6 @@ func inlineMarkdown(nodes []*Node) string {
 			sb.WriteString(escapeText(plainInline(n.Content)))
 			continue
 		}
-		lead, core, trail := splitSpace(n.Text)
-		if core == "" {
-			pending += n.Text
-			continue
-		}
 		var marks, code []Mark
 		for _, m := range n.Marks {
 			switch m.Type {
@@ -197,19 +225,21 @@ func inlineMarkdown(nodes []*Node) string {
 				marks = append(marks, m)
 			}
 		}
-		keep := 0
-		for keep < len(open) && keep < len(marks) && SameMarks(open[keep:keep+1], marks[keep:keep+1]) {
-			keep++
-		}
-		closeTo(keep)
+		closeTo(commonPrefix(open, marks))
 		sb.WriteString(pending)
 		pending = ""
+		lead, core, trail := splitSpace(n.Text)
+		if core == "" {
+			// Whitespace opens nothing; it sits outside marks it lacks.
+			pending = n.Text
+			continue
+		}
 		if len(code) > 0 {
 			// Spaces are content inside a code span.
 			lead, core, trail = "", n.Text, ""
 		}
 		sb.WriteString(lead)
-		for _, m := range marks[keep:] {
+		for _, m := range marks[len(open):] {
 			sb.WriteString(markOpen(m))
 			open = append(open, m)
 		}
@@ -223,6 +253,15 @@ func inlineMarkdown(nodes []*Node) string {
 	closeTo(0)
 	sb.WriteString(pending)
 	return sb.String()
+}
+
+// commonPrefix is how many leading marks a and b share.
+func commonPrefix(a, b []Mark) int {
+	k := 0
+	for k < len(a) && k < len(b) && SameMarks(a[k:k+1], b[k:k+1]) {
+		k++
+	}
+	return k
 }
 
 func splitSpace(s string) (lead, core, trail string) {
