@@ -230,25 +230,28 @@ func TestHostileSmallInputs(t *testing.T) {
 	}
 	cases["deep any"] = append(deep, 126, 0)
 	for name, b := range cases {
-		var m0, m1 runtime.MemStats
-		runtime.ReadMemStats(&m0)
 		_, err := Parse(b, Limits{})
-		runtime.ReadMemStats(&m1)
 		if name == "huge deleted length ok?" {
 			noErr(t, err, "a long deleted run is legal")
 			continue
 		}
 		invalid(t, err, name)
 		t.Logf("%s: %v", name, err)
-		alloc := m1.TotalAlloc - m0.TotalAlloc
-		check(t, alloc < uint64(64*len(b)+16<<10), name, "allocated", alloc)
+		// Average over runs: one giant make would show, GC noise would not.
+		const runs = 50
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		for range runs {
+			_, _ = Parse(b, Limits{})
+		}
+		runtime.ReadMemStats(&m1)
+		perRun := (m1.TotalAlloc - m0.TotalAlloc) / runs
+		check(t, perRun < uint64(64*len(b)+4096), name, "allocated", perRun)
 		_, err = ParseStateVector(b, Limits{})
 		if err != nil {
 			invalid(t, err)
 		}
 	}
-	allocs := testing.AllocsPerRun(100, func() { _, _ = Parse(cases["huge struct count"], Limits{}) })
-	check(t, allocs <= 10, "allocs", allocs)
 }
 
 func TestLimits(t *testing.T) {
