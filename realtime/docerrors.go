@@ -1,5 +1,3 @@
-//go:build !noydoc
-
 package realtime
 
 import (

@@ -10,6 +10,7 @@ import (
 	"github.com/quire/quire/auth"
 	"github.com/quire/quire/awareness"
 	"github.com/quire/quire/storage"
+	"github.com/quire/quire/ydoc"
 )
 
 // Event names (shared/protocol.md §2).
@@ -173,7 +174,7 @@ func cmpOr(vs ...string) string {
 	return ""
 }
 
-func (c *conn) sendState(docID string, st DocState) {
+func (c *conn) sendState(docID string, st ydoc.State) {
 	sessions := c.srv.roomMembers(docRoom(docID))
 	o := newObject(len(st.JSON)+24*len(sessions)).str("document_id", docID).raw("state", st.JSON)
 	o.key("sessions")

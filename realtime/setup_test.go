@@ -19,6 +19,7 @@ import (
 	"github.com/quire/quire/awareness"
 	"github.com/quire/quire/realtime"
 	"github.com/quire/quire/storage"
+	"github.com/quire/quire/ydoc"
 )
 
 // testBundle is a running realtime server with its real dependencies and a
@@ -30,7 +31,7 @@ type testBundle struct {
 	url    string
 	store  storage.Store
 	auth   *auth.Authenticator
-	docs   *testDocs
+	docs   *ydoc.Manager
 	aw     *awareness.Registry
 	reg    *prometheus.Registry
 	note   *storage.Note
@@ -72,7 +73,15 @@ func setup(t testing.TB, opts ...func(*realtime.Config)) *testBundle {
 	if err := store.CreateNote(ctx, b.note); err != nil {
 		t.Fatal(err)
 	}
-	b.docs = newTestDocs()
+	var rt *realtime.Server
+	b.docs, err = ydoc.NewManager(ydoc.Config{Store: store, Logger: log, Registry: b.reg,
+		Broadcast: func(docID string, update []byte, exceptSID string) { rt.Broadcast(docID, update, exceptSID) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.docs.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	cfg := realtime.Config{Auth: a, Store: store, Docs: b.docs, Awareness: b.aw, Logger: log, Registry: b.reg}
 	for _, o := range opts {
 		o(&cfg)
@@ -81,7 +90,7 @@ func setup(t testing.TB, opts ...func(*realtime.Config)) *testBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.docs.broadcast = b.srv.Broadcast
+	rt = b.srv
 	mux := http.NewServeMux()
 	mux.Handle("/ws/socket.io/", b.srv.Handler())
 	hs := httptest.NewServer(mux)
@@ -93,6 +102,9 @@ func setup(t testing.TB, opts ...func(*realtime.Config)) *testBundle {
 		defer cancel()
 		if err := b.srv.Stop(ctx); err != nil {
 			t.Errorf("stop: %v", err)
+		}
+		if err := b.docs.Stop(ctx); err != nil {
+			t.Errorf("stop documents: %v", err)
 		}
 		hs.Close()
 	})

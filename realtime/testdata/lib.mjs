@@ -73,3 +73,14 @@ export function main(fn) {
     (e) => { out({ error: String(e && e.stack || e) }); process.exit(1); },
   );
 }
+
+// lateText joins doc with a fresh socket and returns the text of Y.Text
+// name (or Y.XmlFragment when xml) in the state the server sends.
+export async function lateState(url, token, doc) {
+  const c = await connect(url, token);
+  const ack = await call(c.socket, 'ydoc:document:join', { document_id: doc });
+  if (!ack.ok) throw new Error('late join: ' + JSON.stringify(ack));
+  const st = await c.rec.waitFor('ydoc:document:state');
+  c.socket.close();
+  return st;
+}
