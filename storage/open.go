@@ -1,0 +1,168 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/quire/quire/migrations"
+)
+
+// SQLiteFileName is the database file Open creates in the data directory.
+const SQLiteFileName = "quire.db"
+
+// Open opens the store databaseURL names and migrates it: an empty URL
+// means SQLite at <dataDir>/quire.db, postgres:// or postgresql:// means
+// PostgreSQL. Any other URL is an error.
+func Open(ctx context.Context, databaseURL, dataDir string, logger *slog.Logger) (Store, error) {
+	switch {
+	case databaseURL == "":
+		s, err := OpenSQLite(ctx, filepath.Join(dataDir, SQLiteFileName), logger)
+		if err != nil {
+			return nil, err // not a typed nil inside the interface
+		}
+		return s, nil
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		s, err := OpenPostgres(ctx, databaseURL, logger)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	default:
+		scheme, _, _ := strings.Cut(databaseURL, ":")
+		return nil, fmt.Errorf("storage: unsupported database URL scheme %q: want postgres:// or postgresql://, or empty for SQLite", scheme)
+	}
+}
+
+// PoolStats describes a driver's connection pool, for metrics.
+type PoolStats struct {
+	MaxOpen      int           // connection limit
+	Open         int           // connections open now
+	InUse        int           // connections serving a query now
+	Idle         int           // connections open and idle
+	WaitCount    int64         // total acquisitions that had to wait
+	WaitDuration time.Duration // total time spent waiting for a connection
+}
+
+// StatsReporter is implemented by stores that have a connection pool (both
+// drivers). Find it by type assertion: store.(storage.StatsReporter).
+type StatsReporter interface {
+	PoolStats() PoolStats
+}
+
+// interpretMigrateError maps migrations' sentinel onto ours.
+func interpretMigrateError(err error) error {
+	if errors.Is(err, migrations.ErrSchemaTooNew) {
+		return fmt.Errorf("%w (%w)", ErrSchemaTooNew, err)
+	}
+	return err
+}
+
+// jsonOrEmpty is the stored form of Data and Meta: never empty.
+func jsonOrEmpty(m json.RawMessage) json.RawMessage {
+	if len(m) == 0 {
+		return json.RawMessage("{}")
+	}
+	return m
+}
+
+// normalizeNote fills what storage guarantees about a note before writing.
+func normalizeNote(n *Note) {
+	if n.ID == "" {
+		n.ID = uuid.NewString()
+	}
+	n.Data = jsonOrEmpty(n.Data)
+	n.Meta = jsonOrEmpty(n.Meta)
+	if n.CreatedAt == 0 {
+		n.CreatedAt = time.Now().UnixNano()
+	}
+	if n.UpdatedAt == 0 {
+		n.UpdatedAt = n.CreatedAt
+	}
+}
+
+// normalizeUser fills what storage guarantees about an account before
+// inserting it (Role is decided by the driver).
+func normalizeUser(u *User) {
+	if u.ID == "" {
+		u.ID = uuid.NewString()
+	}
+	u.Email = strings.ToLower(u.Email)
+	if u.CreatedAt == 0 {
+		u.CreatedAt = time.Now().Unix()
+	}
+	if u.UpdatedAt == 0 {
+		u.UpdatedAt = u.CreatedAt
+	}
+	if u.LastActiveAt == 0 {
+		u.LastActiveAt = u.CreatedAt
+	}
+}
+
+// dedupeGrants keeps one grant per principal (the table's key), the
+// strongest permission winning, in first-seen order.
+func dedupeGrants(grants []AccessGrant) []AccessGrant {
+	out := make([]AccessGrant, 0, len(grants))
+	at := make(map[[2]string]int, len(grants))
+	for _, g := range grants {
+		k := [2]string{g.PrincipalType, g.PrincipalID}
+		if i, ok := at[k]; ok {
+			if g.Permission == PermWrite {
+				out[i].Permission = PermWrite
+			}
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, g)
+	}
+	return out
+}
+
+// noteDocID is the document log of a note.
+func noteDocID(noteID string) string { return "note:" + noteID }
+
+// pageBounds clamps ListNotesOptions to non-negative values; limit -1 means none.
+func pageBounds(opt ListNotesOptions) (skip, limit int) {
+	skip, limit = max(opt.Skip, 0), opt.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	return skip, limit
+}
+
+// firstRole is the role of an account created without one.
+func firstRole(othersExist bool) string {
+	if othersExist {
+		return RoleUser
+	}
+	return RoleAdmin
+}
+
+// fnError carries UpdateNote's callback error through the transaction
+// helper unwrapped, so callers see exactly what fn returned.
+type fnError struct{ err error }
+
+func (e fnError) Error() string { return e.err.Error() }
+
+func derefNotes(ps []*Note) []Note {
+	notes := make([]Note, len(ps))
+	for i, n := range ps {
+		notes[i] = *n
+	}
+	return notes
+}
+
+// nonNilBytes: a nil []byte would be stored as NULL.
+func nonNilBytes(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
