@@ -210,7 +210,13 @@ export class Collab {
     this.destroyed = true
     clearTimeout(this.awarenessTimer)
     for (const [ev, fn] of Object.entries(this.handlers)) this.socket.off(ev, fn)
-    if (this.socket.connected) {
+    if (this.socket.connected && this.joined) {
+      // Say goodbye explicitly so that no caret of ours lingers anywhere.
+      this.socket.emit('ydoc:awareness:update', {
+        document_id: this.documentId,
+        user_id: this.socket.id,
+        update: Array.from(new TextEncoder().encode(JSON.stringify({ [this.awareness.clientID]: null })))
+      })
       this.socket.emit('ydoc:document:leave', { document_id: this.documentId, user_id: this.user.id })
     }
     this.awareness.destroy()

@@ -1,0 +1,268 @@
+// The notes app in a real browser (Debian's chromium via playwright-core)
+// against the real binary: two people editing one note live, carets and
+// presence, offline edits, a server restart, a read-only reader, errors in
+// words, and the keystroke-to-screen latency between two browsers.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { startServer } from './lib/browser-server.mjs'
+import { CHROMIUM, Person, launch, screenshotPath } from './lib/browser-app.mjs'
+
+const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install -y chromium)`
+
+// setup starts a server and a browser for one test, both stopped after it.
+async function setup (t, args = []) {
+  const server = await startServer(args)
+  t.after(() => server.cleanup())
+  const browser = await launch()
+  t.after(() => browser.close())
+  return { server, browser, person: (name) => new Person(browser, server.url, name).signUp() }
+}
+
+// converge waits until every person's editor holds the same document and
+// `check(blocks)` holds on it; returns the blocks.
+async function converge (people, check, what) {
+  const deadline = Date.now() + 20000
+  let docs = []
+  for (;;) {
+    docs = await Promise.all(people.map((p) => p.doc()))
+    if (docs.every((d) => d === docs[0])) {
+      const blocks = await people[0].blocks()
+      if (check(blocks)) return blocks
+    }
+    if (Date.now() > deadline) {
+      assert.fail(`${what}: documents did not converge:\n${docs.join('\n')}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+// without returns s without the characters in chars.
+const without = (s, chars) => [...s].filter((c) => !chars.includes(c)).join('')
+
+async function openFromList (person, title) {
+  await person.page.goto(person.base + '/#/')
+  await person.page.locator('li.note', { hasText: title }).getByRole('link').click()
+  await person.waitEditor()
+}
+
+test('two people edit a shared note live; offline edits merge; all survives a restart', { skip, timeout: 180000 }, async (t) => {
+  const { server, person } = await setup(t)
+  const alice = await person('Alice')
+  const bob = await person('Bob')
+
+  const id = await alice.createNote('Plans')
+  await alice.caretAtEnd(0)
+  await alice.type('First paragraph.')
+  await alice.page.keyboard.press('Enter')
+  await alice.type('Second paragraph.')
+  await alice.waitState('save', 'saved')
+  await alice.share('Plans', bob, 'write')
+  if (alice.shareFellBackToId) t.diagnostic('no GET /api/v1/users/search on this server: shared by user id')
+  await alice.open(id)
+  await openFromList(bob, 'Plans')
+  await converge([alice, bob], (b) => b[0] === 'First paragraph.' && b[1] === 'Second paragraph.', 'Bob opens the note')
+
+  // Both type at the same time at the end of the same paragraph.
+  await alice.caretAtEnd(0)
+  await bob.caretAtEnd(0)
+  const aText = ' abcdefghij'
+  const bText = ' 0123456789'
+  await Promise.all([alice.type(aText, 25), bob.type(bText, 25)])
+  let blocks = await converge([alice, bob], (b) => b[0].length === 'First paragraph.'.length + 22, 'same paragraph')
+  assert.ok(without(blocks[0], ' 0123456789').endsWith('abcdefghij'), `Alice's keystrokes stay in order: ${blocks[0]}`)
+  assert.ok(without(blocks[0], ' abcdefghij').endsWith('0123456789'), `Bob's keystrokes stay in order: ${blocks[0]}`)
+
+  // ... and in different paragraphs.
+  await alice.caretAtEnd(1)
+  await bob.caretAtEnd(0)
+  await Promise.all([alice.type(' [alice was here]'), bob.type(' [bob was here]')])
+  blocks = await converge([alice, bob], (b) => b[0].endsWith(' [bob was here]') && b[1].endsWith(' [alice was here]'), 'different paragraphs')
+
+  // Each sees the other's caret with a name label, and both in the presence row.
+  await alice.page.locator('.caret[data-name="Bob"]').waitFor()
+  await bob.page.locator('.caret[data-name="Alice"]').waitFor()
+  assert.equal(await alice.page.locator('.caret[data-name="Bob"] .caret-label').textContent(), 'Bob')
+  await alice.page.getByTestId('presence').locator('[data-name="Bob"]').waitFor()
+  await bob.page.getByTestId('presence').locator('[data-name="Alice"]').waitFor()
+  await alice.waitState('save', 'saved')
+  await bob.waitState('save', 'saved')
+  assert.equal(await alice.state('connection'), 'connected')
+  await alice.page.screenshot({ path: screenshotPath('two-users-alice.png') })
+  await bob.page.screenshot({ path: screenshotPath('two-users-bob.png') })
+
+  // Bob goes offline and types; Alice types meanwhile; back online, both merge.
+  await bob.context.setOffline(true)
+  await bob.waitState('connection', 'offline')
+  await bob.caretAtEnd(1)
+  await bob.type(' (bob offline)')
+  await bob.waitState('save', 'unsaved')
+  await alice.caretAtEnd(0)
+  await alice.type(' (alice meanwhile)')
+  await alice.waitState('save', 'saved')
+  assert.ok(!(await alice.blocks()).join('\n').includes('bob offline'), 'offline edits stay local')
+  assert.ok(!(await bob.blocks()).join('\n').includes('alice meanwhile'), 'the offline page gets nothing')
+  await bob.page.screenshot({ path: screenshotPath('two-users-bob-offline.png') })
+  await bob.context.setOffline(false)
+  await bob.waitState('connection', 'connected')
+  await bob.waitState('save', 'saved')
+  blocks = await converge([alice, bob], (b) => b[0].includes('(alice meanwhile)') && b[1].includes('(bob offline)'), 'after reconnect')
+
+  // The server restarts; both pages reconnect, and after a reload see everything.
+  const before = await alice.doc()
+  await alice.watchConnection()
+  await bob.watchConnection()
+  await server.restart()
+  await alice.waitReconnected()
+  await bob.waitReconnected()
+  await alice.caretAtEnd(1)
+  await alice.type(' (after restart)')
+  await alice.waitState('save', 'saved')
+  await converge([alice, bob], (b) => b[1].endsWith(' (after restart)'), 'live after restart')
+  const live = await alice.doc()
+  assert.notEqual(live, before)
+  await Promise.all([alice.page.reload(), bob.page.reload()])
+  await Promise.all([alice.waitEditor(), bob.waitEditor()])
+  await converge([alice, bob], (b) => b[1].endsWith(' (after restart)'), 'after reload')
+  assert.equal(await alice.doc(), live)
+  await alice.page.screenshot({ path: screenshotPath('two-users-alice-after-restart.png') })
+  assert.deepEqual([...alice.errors, ...bob.errors], [], 'no page errors')
+})
+
+test('notes list: create, rename, delete; Markdown shortcuts make structure', { skip, timeout: 120000 }, async (t) => {
+  const { person } = await setup(t)
+  const alice = await person('Alice')
+  const id = await alice.createNote('Draft')
+  await alice.caretAtEnd(0)
+  await alice.type('## Heading two')
+  await alice.page.keyboard.press('Enter')
+  await alice.type('- one')
+  await alice.page.keyboard.press('Enter')
+  await alice.type('two')
+  await alice.page.keyboard.press('Enter')
+  await alice.page.keyboard.press('Enter')
+  await alice.type('some **bold** and *italic* and `code`')
+  await alice.page.keyboard.press('Enter')
+  await alice.type('```js ')
+  await alice.type('let x = 1')
+  await alice.waitState('save', 'saved')
+  const doc = JSON.parse(await alice.doc())
+  const types = doc.content.map((n) => n.type)
+  assert.deepEqual(types, ['heading', 'bulletList', 'paragraph', 'codeBlock'], JSON.stringify(doc))
+  assert.equal(doc.content[0].attrs.level, 2)
+  assert.equal(doc.content[1].content.length, 2)
+  const marks = doc.content[2].content.filter((n) => n.marks).map((n) => [n.text, n.marks[0].type])
+  assert.deepEqual(marks, [['bold', 'bold'], ['italic', 'italic'], ['code', 'code']])
+  assert.equal(doc.content[3].attrs.language, 'js')
+
+  // Rename from the title field, see it in the list; rename from the list.
+  await alice.page.getByTestId('title').fill('Renamed draft')
+  await alice.page.waitForResponse((r) => r.url().includes(`/notes/${id}/update`) && r.ok())
+  await alice.page.goto(alice.base + '/#/')
+  const row = alice.page.locator(`li.note[data-id="${id}"]`)
+  await row.filter({ hasText: 'Renamed draft' }).waitFor()
+  await row.getByRole('button', { name: 'Rename' }).click()
+  await row.getByLabel('New title').fill('Final')
+  await row.getByLabel('New title').press('Enter')
+  await row.filter({ hasText: 'Final' }).waitFor()
+
+  // Delete asks for a second click.
+  const final = row
+  await final.getByRole('button', { name: 'Delete' }).click()
+  await final.getByRole('button', { name: 'Really delete?' }).click()
+  await alice.page.getByText('No notes yet').waitFor()
+})
+
+test('a reader sees the note and live changes but cannot type', { skip, timeout: 120000 }, async (t) => {
+  const { person } = await setup(t)
+  const alice = await person('Alice')
+  const carol = await person('Carol')
+  const id = await alice.createNote('Read me')
+  await alice.caretAtEnd(0)
+  await alice.type('Visible to readers.')
+  await alice.waitState('save', 'saved')
+  await alice.share('Read me', carol, 'read')
+  await alice.open(id)
+  await openFromList(carol, 'Read me')
+  await converge([alice, carol], (b) => b[0] === 'Visible to readers.', 'reader opens')
+  assert.equal(await carol.page.locator('.ProseMirror').getAttribute('contenteditable'), 'false')
+  await carol.page.getByText('Read only').waitFor()
+  assert.ok(await carol.page.getByRole('button', { name: /^Bold/ }).isDisabled())
+  await alice.page.getByTestId('presence').locator('[data-name="Carol"]').waitFor()
+
+  await alice.caretAtEnd(0)
+  await alice.type(' Live!')
+  await converge([alice, carol], (b) => b[0] === 'Visible to readers. Live!', 'live change reaches the reader')
+
+  // Carol tries to type; Alice's next keystrokes arrive, Carol's never exist.
+  await carol.page.locator('.ProseMirror > *').first().click()
+  await carol.page.keyboard.type('zzz')
+  await alice.type(' Marker.')
+  await converge([alice, carol], (b) => b[0] === 'Visible to readers. Live! Marker.', 'reader cannot type')
+  await carol.page.screenshot({ path: screenshotPath('reader-carol.png') })
+})
+
+test('server refusals are shown in words: no access, document too large', { skip, timeout: 120000 }, async (t) => {
+  const { person } = await setup(t, ['--max-document-bytes', '4096'])
+  const alice = await person('Alice')
+  const dave = await person('Dave')
+  const id = await alice.createNote('Private')
+  await alice.caretAtEnd(0)
+  await alice.type('Secret.')
+  await alice.waitState('save', 'saved')
+
+  await dave.page.goto(`${dave.base}/#/notes/${encodeURIComponent(id)}`)
+  const banner = dave.page.getByTestId('error')
+  await banner.waitFor()
+  assert.match(await banner.textContent(), /You do not have access to this note|does not exist/)
+  assert.equal(await dave.page.locator('.ProseMirror').count(), 0)
+
+  // One paste larger than the document limit is refused and reported.
+  await alice.caretAtEnd(0)
+  await alice.page.keyboard.insertText(' ' + 'lorem ipsum '.repeat(500))
+  await alice.waitState('save', 'error')
+  assert.match(await alice.page.getByTestId('error').textContent(), /too large/)
+  await alice.page.screenshot({ path: screenshotPath('error-too-large.png') })
+})
+
+test('bench: keystroke in one browser to the character in another (200 keys)', { skip, timeout: 180000 }, async (t) => {
+  const { person } = await setup(t)
+  const alice = await person('Alice')
+  const bob = await person('Bob')
+  const id = await alice.createNote('Latency')
+  await alice.share('Latency', bob, 'write')
+  await alice.open(id)
+  await bob.open(id)
+  await alice.caretAtEnd(0)
+
+  // Stamps are taken inside the pages (one machine clock): keydown in
+  // Alice's page, and the DOM change that shows the character in Bob's.
+  await alice.page.evaluate(() => {
+    window.keyStamps = []
+    document.addEventListener('keydown', () => window.keyStamps.push(performance.timeOrigin + performance.now()), true)
+  })
+  await bob.page.evaluate(() => {
+    window.seenStamps = []
+    const view = window.quire.view
+    const base = view.state.doc.textContent.length
+    new MutationObserver(() => {
+      const now = performance.timeOrigin + performance.now()
+      const n = window.quire.view.state.doc.textContent.length - base
+      while (window.seenStamps.length < n) window.seenStamps.push(now)
+    }).observe(view.dom, { childList: true, subtree: true, characterData: true })
+  })
+  const N = 200
+  for (let i = 0; i < N; i++) {
+    await alice.page.keyboard.press(String.fromCharCode(97 + (i % 26)))
+    await bob.page.waitForFunction((n) => window.seenStamps.length >= n, i + 1, { polling: 2 })
+  }
+  const keys = await alice.page.evaluate(() => window.keyStamps)
+  const seen = await bob.page.evaluate(() => window.seenStamps)
+  assert.equal(keys.length, N)
+  const lat = keys.map((k, i) => seen[i] - k).sort((x, y) => x - y)
+  const pct = (p) => lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)]
+  const line = `keystroke A → B latency over ${N} keys: p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${lat.at(-1).toFixed(1)} ms`
+  console.log(line)
+  t.diagnostic(line)
+  await converge([alice, bob], (b) => b[0].length === N, 'bench text')
+})
