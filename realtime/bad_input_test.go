@@ -1,0 +1,73 @@
+package realtime_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// Malformed events get error acks, are counted, and neither disconnect the
+// sender nor disturb another client editing the same document.
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var r struct {
+		Acks        map[string]map[string]any
+		AStillWorks map[string]any
+		AConnected  bool
+		BAcksOk     int
+		BText       string
+		BGotUpdates int
+	}
+	node(t, &r, "garbage.mjs", b.url, b.note.ID, b.tokens["writer"], b.tokens["owner"])
+	want := map[string]string{
+		"updateString":        "invalid_payload",
+		"updateNumber":        "invalid_payload",
+		"updateNull":          "invalid_payload",
+		"updateArray":         "invalid_payload",
+		"docIdNumber":         "unknown_document",
+		"docIdObject":         "unknown_document",
+		"updateAsString":      "invalid_update",
+		"updateOver255":       "invalid_update",
+		"updateNegative":      "invalid_update",
+		"updateFraction":      "invalid_update",
+		"updateNested":        "invalid_update",
+		"updateDeep":          "invalid_update",
+		"updateHugeJunk":      "invalid_update",
+		"updateHostileLength": "invalid_update",
+		"updateNeither":       "invalid_payload",
+		"awarenessNotJSON":    "invalid_awareness",
+		"awarenessNotObject":  "invalid_awareness",
+		"awarenessBadKey":     "invalid_awareness",
+		"awarenessOver255":    "invalid_awareness",
+		"awarenessMissing":    "invalid_awareness",
+		"userJoinString":      "invalid_payload",
+		"userJoinBadToken":    "unauthenticated",
+		"joinNoteMissing":     "invalid_payload",
+		"unknownEvent":        "unknown_event",
+		"leaveNotJoined":      "not_joined",
+	}
+	total := 0.0
+	for k, reason := range want {
+		if w := (map[string]any{"ok": false, "error": reason}); !equalJSON(r.Acks[k], w) {
+			t.Errorf("%s: ack %v, want %v", k, r.Acks[k], w)
+		}
+	}
+	if len(r.Acks) != len(want) {
+		t.Errorf("got %d acks, want %d", len(r.Acks), len(want))
+	}
+	for _, reason := range []string{"invalid_payload", "unknown_document", "invalid_update", "invalid_awareness", "unauthenticated", "unknown_event", "not_joined"} {
+		total += b.metric(t, "quire_realtime_rejected_total", map[string]string{"reason": reason})
+	}
+	if total != float64(len(want)) {
+		t.Errorf("rejected_total sums to %v, want %d", total, len(want))
+	}
+	if !equalJSON(r.AStillWorks, map[string]any{"ok": true}) || !r.AConnected {
+		t.Errorf("sender after garbage: ack %v connected %v", r.AStillWorks, r.AConnected)
+	}
+	if r.BAcksOk != 20 || r.BText != strings.Repeat("b", 20) {
+		t.Errorf("other client: %d acks ok, text %q", r.BAcksOk, r.BText)
+	}
+	if r.BGotUpdates != 0 {
+		t.Errorf("other client received %d relayed updates; garbage must not be relayed", r.BGotUpdates)
+	}
+}
