@@ -3,13 +3,479 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/quire/quire/migrations"
 )
 
-// PostgresStore is the PostgreSQL Store (in progress).
-type PostgresStore struct{ Store }
+var _ Store = (*PostgresStore)(nil)
+var _ StatsReporter = (*PostgresStore)(nil)
 
-// OpenPostgres opens the PostgreSQL store (in progress).
+// PostgresStore is the PostgreSQL Store, on a pgx connection pool.
+type PostgresStore struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+}
+
+// firstAccountLock is the advisory lock key CreateUser holds while it
+// decides whether an account is the first ("quire" + 1).
+const firstAccountLock = 0x717569726501
+
+// OpenPostgres connects to the database at url (postgres:// or
+// postgresql://, libpq parameters allowed) and migrates it.
 func OpenPostgres(ctx context.Context, url string, logger *slog.Logger) (*PostgresStore, error) {
-	return nil, errors.New("storage: postgres driver not implemented yet")
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("component", "storage")
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("storage: parse postgres url: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("storage: connect to postgres %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	db := stdlib.OpenDBFromPool(pool) // goose speaks database/sql
+	err = migrations.Migrate(ctx, db, migrations.DialectPostgres, logger)
+	db.Close() // leaves the pool open
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("storage: migrate postgres: %w", interpretMigrateError(err))
+	}
+	return &PostgresStore{pool: pool, logger: logger}, nil
+}
+
+// interpretPostgresError maps driver errors onto the package's sentinels.
+func interpretPostgresError(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
+		return fmt.Errorf("%w (%w)", ErrConflict, err)
+	}
+	return err
+}
+
+func pgErr(op string, err error) error {
+	return fmt.Errorf("storage: %s: %w", op, interpretPostgresError(err))
+}
+
+func (s *PostgresStore) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return pgErr("ping", err)
+	}
+	return nil
+}
+
+func (s *PostgresStore) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// PoolStats reports the pgx pool.
+func (s *PostgresStore) PoolStats() PoolStats {
+	st := s.pool.Stat()
+	return PoolStats{
+		MaxOpen:      int(st.MaxConns()),
+		Open:         int(st.TotalConns()),
+		InUse:        int(st.AcquiredConns()),
+		Idle:         int(st.IdleConns()),
+		WaitCount:    st.EmptyAcquireCount(),
+		WaitDuration: st.EmptyAcquireWaitTime(),
+	}
+}
+
+// Users.
+
+func (s *PostgresStore) CreateUser(ctx context.Context, u *User) error {
+	normalizeUser(u)
+	role := u.Role
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Serialise account creation so "no account yet" stays true until
+		// this insert commits: two racing first signups make one admin.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(firstAccountLock)); err != nil {
+			return err
+		}
+		if role == "" {
+			var exists bool
+			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM users)").Scan(&exists); err != nil {
+				return err
+			}
+			role = firstRole(exists)
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO users ("+userColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+			u.ID, u.Email, u.Name, role, u.PasswordHash, u.SessionStamp, u.CreatedAt, u.UpdatedAt, u.LastActiveAt)
+		return err
+	})
+	if err != nil {
+		return pgErr("create user", err)
+	}
+	u.Role = role
+	return nil
+}
+
+func (s *PostgresStore) GetUser(ctx context.Context, id string) (*User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, "SELECT "+userColumns+" FROM users WHERE id = $1", id))
+	if err != nil {
+		return nil, pgErr("get user", err)
+	}
+	return u, nil
+}
+
+func (s *PostgresStore) GetUserByEmail(ctx context.Context, email string) (*User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, "SELECT "+userColumns+" FROM users WHERE email = $1", strings.ToLower(email)))
+	if err != nil {
+		return nil, pgErr("get user by email", err)
+	}
+	return u, nil
+}
+
+func (s *PostgresStore) ListUsers(ctx context.Context) ([]User, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+userColumns+" FROM users ORDER BY created_at, id")
+	if err != nil {
+		return nil, pgErr("list users", err)
+	}
+	users, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (User, error) {
+		u, err := scanUser(row)
+		if err != nil {
+			return User{}, err
+		}
+		return *u, nil
+	})
+	if err != nil {
+		return nil, pgErr("list users", err)
+	}
+	return users, nil
+}
+
+// execOne runs a single-row write; no row matched is ErrNotFound.
+func (s *PostgresStore) execOne(ctx context.Context, op, query string, args ...any) error {
+	tag, err := s.pool.Exec(ctx, query, args...)
+	if err != nil {
+		return pgErr(op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("storage: %s: %w", op, ErrNotFound)
+	}
+	return nil
+}
+
+func (s *PostgresStore) UpdateUserRole(ctx context.Context, id, role, newStamp string) error {
+	return s.execOne(ctx, "update user role", "UPDATE users SET role = $1, session_stamp = $2, updated_at = $3 WHERE id = $4",
+		role, newStamp, time.Now().Unix(), id)
+}
+
+func (s *PostgresStore) SetSessionStamp(ctx context.Context, id, stamp string) error {
+	return s.execOne(ctx, "set session stamp", "UPDATE users SET session_stamp = $1 WHERE id = $2", stamp, id)
+}
+
+func (s *PostgresStore) TouchUser(ctx context.Context, id string, at int64) error {
+	return s.execOne(ctx, "touch user", "UPDATE users SET last_active_at = $1 WHERE id = $2", at, id)
+}
+
+// Token revocations.
+
+func (s *PostgresStore) RevokeToken(ctx context.Context, jti string, expiresAt int64) error {
+	// One statement: purge expired rows (cheap with the index) and upsert.
+	_, err := s.pool.Exec(ctx, `WITH purged AS (DELETE FROM revoked_tokens WHERE expires_at < $3 AND jti <> $1)
+		INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2)
+		ON CONFLICT (jti) DO UPDATE SET expires_at = GREATEST(revoked_tokens.expires_at, excluded.expires_at)`,
+		jti, expiresAt, time.Now().Unix())
+	if err != nil {
+		return pgErr("revoke token", err)
+	}
+	return nil
+}
+
+func (s *PostgresStore) IsTokenRevoked(ctx context.Context, jti string) (bool, error) {
+	var revoked bool
+	err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1)", jti).Scan(&revoked)
+	if err != nil {
+		return false, pgErr("is token revoked", err)
+	}
+	return revoked, nil
+}
+
+// Notes.
+
+type pgQuerier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// loadGrantsPG fills the grants of notes with one query.
+func loadGrantsPG(ctx context.Context, q pgQuerier, notes []*Note) error {
+	if len(notes) == 0 {
+		return nil
+	}
+	byID := make(map[string]*Note, len(notes))
+	ids := make([]string, len(notes))
+	for i, n := range notes {
+		byID[n.ID], ids[i] = n, n.ID
+	}
+	rows, err := q.Query(ctx, `SELECT note_id, principal_type, principal_id, permission FROM note_access
+		WHERE note_id = ANY($1) ORDER BY note_id, principal_type, principal_id`, ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var noteID string
+		var g AccessGrant
+		if err := rows.Scan(&noteID, &g.PrincipalType, &g.PrincipalID, &g.Permission); err != nil {
+			return err
+		}
+		n := byID[noteID]
+		n.AccessGrants = append(n.AccessGrants, g)
+	}
+	return rows.Err()
+}
+
+func insertGrantsPG(ctx context.Context, tx pgx.Tx, noteID string, grants []AccessGrant) error {
+	grants = dedupeGrants(grants)
+	if len(grants) == 0 {
+		return nil
+	}
+	types, ids, perms := make([]string, len(grants)), make([]string, len(grants)), make([]string, len(grants))
+	for i, g := range grants {
+		types[i], ids[i], perms[i] = g.PrincipalType, g.PrincipalID, g.Permission
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO note_access (note_id, principal_type, principal_id, permission)
+		SELECT $1, t, i, p FROM unnest($2::text[], $3::text[], $4::text[]) AS u(t, i, p)`, noteID, types, ids, perms)
+	return err
+}
+
+func (s *PostgresStore) CreateNote(ctx context.Context, n *Note) error {
+	normalizeNote(n)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "INSERT INTO notes ("+noteColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
+			n.ID, n.UserID, n.Title, string(n.Data), string(n.Meta), n.CreatedAt, n.UpdatedAt)
+		if err != nil {
+			return err
+		}
+		return insertGrantsPG(ctx, tx, n.ID, n.AccessGrants)
+	})
+	if err != nil {
+		return pgErr("create note", err)
+	}
+	n.AccessGrants = dedupeGrants(n.AccessGrants)
+	return nil
+}
+
+// getNotePG reads a note and its grants; forUpdate locks the note's row.
+func getNotePG(ctx context.Context, q pgQuerier, id string, forUpdate bool) (*Note, error) {
+	query := "SELECT " + noteColumns + " FROM notes WHERE id = $1"
+	if forUpdate {
+		query += " FOR UPDATE"
+	}
+	n, err := scanNote(q.QueryRow(ctx, query, id))
+	if err != nil {
+		return nil, err
+	}
+	if err := loadGrantsPG(ctx, q, []*Note{n}); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// readTx runs fn in a read-only transaction with one snapshot.
+func (s *PostgresStore) readTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+func (s *PostgresStore) GetNote(ctx context.Context, id string) (*Note, error) {
+	var n *Note
+	err := s.readTx(ctx, func(tx pgx.Tx) (err error) {
+		n, err = getNotePG(ctx, tx, id, false)
+		return err
+	})
+	if err != nil {
+		return nil, pgErr("get note", err)
+	}
+	return n, nil
+}
+
+func (s *PostgresStore) ListNotes(ctx context.Context, opt ListNotesOptions) ([]Note, error) {
+	skip, limit := pageBounds(opt)
+	var limitArg *int // NULL: no limit
+	if limit >= 0 {
+		limitArg = &limit
+	}
+	query := "SELECT " + noteColumns + " FROM notes"
+	args := []any{limitArg, skip}
+	if !opt.All {
+		query += ` WHERE user_id = $3 OR EXISTS (SELECT 1 FROM note_access a
+			WHERE a.note_id = notes.id AND a.principal_type = 'user' AND a.principal_id = $3)`
+		args = append(args, opt.UserID)
+	}
+	query += " ORDER BY updated_at DESC, id LIMIT $1 OFFSET $2"
+	var notes []*Note
+	err := s.readTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		notes, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Note, error) { return scanNote(row) })
+		if err != nil {
+			return err
+		}
+		return loadGrantsPG(ctx, tx, notes)
+	})
+	if err != nil {
+		return nil, pgErr("list notes", err)
+	}
+	return derefNotes(notes), nil
+}
+
+func (s *PostgresStore) UpdateNote(ctx context.Context, id string, fn func(*Note) error) (*Note, error) {
+	var n *Note
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
+		if n, err = getNotePG(ctx, tx, id, true); err != nil {
+			return err
+		}
+		if err := fn(n); err != nil {
+			return fnError{err}
+		}
+		n.Data, n.Meta = jsonOrEmpty(n.Data), jsonOrEmpty(n.Meta)
+		_, err = tx.Exec(ctx, "UPDATE notes SET title = $1, data = $2, meta = $3, updated_at = $4 WHERE id = $5",
+			n.Title, string(n.Data), string(n.Meta), n.UpdatedAt, id)
+		return err
+	})
+	if err != nil {
+		var fe fnError
+		if errors.As(err, &fe) {
+			return nil, fe.err
+		}
+		return nil, pgErr("update note", err)
+	}
+	return n, nil
+}
+
+func (s *PostgresStore) SetNoteAccess(ctx context.Context, id string, grants []AccessGrant) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Lock the note: concurrent replacements apply one after the other.
+		var one int
+		if err := tx.QueryRow(ctx, "SELECT 1 FROM notes WHERE id = $1 FOR UPDATE", id).Scan(&one); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM note_access WHERE note_id = $1", id); err != nil {
+			return err
+		}
+		return insertGrantsPG(ctx, tx, id, grants)
+	})
+	if err != nil {
+		return pgErr("set note access", err)
+	}
+	return nil
+}
+
+func (s *PostgresStore) DeleteNote(ctx context.Context, id string) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "DELETE FROM notes WHERE id = $1", id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		// Grants go by ON DELETE CASCADE; the document log has no foreign key.
+		_, err = tx.Exec(ctx, "DELETE FROM doc_updates WHERE doc_id = $1", noteDocID(id))
+		return err
+	})
+	if err != nil {
+		return pgErr("delete note", err)
+	}
+	return nil
+}
+
+// Document logs.
+
+// AppendUpdates inserts every row with one statement (one round trip, one
+// commit). unnest yields the rows in array order and the identity is drawn
+// as they are inserted, so the sorted new ids match the input order.
+func (s *PostgresStore) AppendUpdates(ctx context.Context, updates []DocUpdate) ([]int64, error) {
+	if len(updates) == 0 {
+		return nil, nil
+	}
+	docIDs := make([]string, len(updates))
+	data := make([][]byte, len(updates))
+	for i, u := range updates {
+		docIDs[i], data[i] = u.DocID, nonNilBytes(u.Data)
+	}
+	rows, err := s.pool.Query(ctx, `INSERT INTO doc_updates (doc_id, data, created_at)
+		SELECT d, b, $3 FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS u(d, b, ord) ORDER BY ord
+		RETURNING id`, docIDs, data, time.Now().UnixNano())
+	if err != nil {
+		return nil, pgErr("append updates", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, pgErr("append updates", err)
+	}
+	if len(ids) != len(updates) {
+		return nil, fmt.Errorf("storage: append updates: inserted %d rows, want %d", len(ids), len(updates))
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+func (s *PostgresStore) LoadDocument(ctx context.Context, docID string) (DocState, error) {
+	rows, err := s.pool.Query(ctx, "SELECT id, data, snapshot FROM doc_updates WHERE doc_id = $1 ORDER BY snapshot DESC, id", docID)
+	if err != nil {
+		return DocState{}, pgErr("load document", err)
+	}
+	records, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (DocRecord, error) {
+		var r DocRecord
+		err := row.Scan(&r.ID, &r.Data, &r.Snapshot)
+		r.Data = nonNilBytes(r.Data)
+		return r, err
+	})
+	if err != nil {
+		return DocState{}, pgErr("load document", err)
+	}
+	return DocState{Records: records}, nil
+}
+
+// Compact is one statement, so insert and delete commit together.
+func (s *PostgresStore) Compact(ctx context.Context, docID string, merged []byte, readIDs []int64) error {
+	_, err := s.pool.Exec(ctx, `WITH snapshot AS (
+			INSERT INTO doc_updates (doc_id, data, snapshot, created_at) VALUES ($1, $2, true, $3)
+		)
+		DELETE FROM doc_updates WHERE doc_id = $1 AND id = ANY($4)`,
+		docID, nonNilBytes(merged), time.Now().UnixNano(), nonNilInt64s(readIDs))
+	if err != nil {
+		return pgErr("compact", err)
+	}
+	return nil
+}
+
+func (s *PostgresStore) DeleteDocument(ctx context.Context, docID string) error {
+	if _, err := s.pool.Exec(ctx, "DELETE FROM doc_updates WHERE doc_id = $1", docID); err != nil {
+		return pgErr("delete document", err)
+	}
+	return nil
+}
+
+// nonNilInt64s: a nil slice would be sent as NULL, and id = ANY(NULL) is
+// NULL rather than false (harmless here, but explicit is clearer).
+func nonNilInt64s(ids []int64) []int64 {
+	if ids == nil {
+		return []int64{}
+	}
+	return ids
 }

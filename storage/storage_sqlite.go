@@ -420,7 +420,8 @@ func (s *SQLiteStore) UpdateNote(ctx context.Context, id string, fn func(*Note) 
 		return err
 	})
 	if err != nil {
-		if fe, ok := err.(fnError); ok {
+		var fe fnError
+		if errors.As(err, &fe) {
 			return nil, fe.err
 		}
 		return nil, sqliteErr("update note", err)

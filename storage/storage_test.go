@@ -60,7 +60,7 @@ type backend struct {
 	name    string
 	dialect migrations.Dialect
 	open    func(ctx context.Context) (storage.Store, error) // a new store on the same database
-	rawDB   func(t *testing.T) *sql.DB                      // the same database without the store
+	rawDB   func(t *testing.T) *sql.DB                       // the same database without the store
 }
 
 func (b backend) mustOpen(t *testing.T) storage.Store {
