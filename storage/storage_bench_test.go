@@ -1,0 +1,64 @@
+package storage_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quire/quire/storage"
+	"github.com/quire/quire/storage/storagetest"
+)
+
+// BenchmarkAppendUpdates measures group commit: one op is one AppendUpdates
+// call (one durable transaction) of batch small updates spread over docs
+// documents.
+func BenchmarkAppendUpdates(b *testing.B) {
+	ctx := context.Background()
+	opens := map[string]func(b *testing.B) storage.Store{
+		"sqlite": func(b *testing.B) storage.Store {
+			s, err := storage.OpenSQLite(ctx, filepath.Join(b.TempDir(), "quire.db"), nil)
+			require.NoError(b, err)
+			return s
+		},
+	}
+	if os.Getenv(storagetest.EnvDatabaseURL) != "" {
+		opens["postgres"] = func(b *testing.B) storage.Store {
+			s, err := storage.OpenPostgres(ctx, storagetest.NewPostgres(b), nil)
+			require.NoError(b, err)
+			return s
+		}
+	}
+	for _, backend := range []string{"sqlite", "postgres"} {
+		open, ok := opens[backend]
+		if !ok {
+			continue
+		}
+		for _, batch := range []int{1, 64} {
+			for _, docs := range []int{1, 1000} {
+				b.Run(fmt.Sprintf("%s/batch=%d/docs=%d", backend, batch, docs), func(b *testing.B) {
+					s := open(b)
+					defer s.Close()
+					// A typing update is a few dozen bytes.
+					data := []byte("\x01\x01\xa7\xd4\xc1\xe6\x0b\x05\x84\xa7\xd4\xc1\xe6\x0b\x04\x01x\x00")
+					ups := make([]storage.DocUpdate, batch)
+					next := 0
+					b.ReportAllocs()
+					for b.Loop() {
+						for i := range ups {
+							ups[i] = storage.DocUpdate{DocID: fmt.Sprintf("note:bench-%d", next%docs), Data: data}
+							next++
+						}
+						if _, err := s.AppendUpdates(ctx, ups); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "updates/s")
+				})
+			}
+		}
+	}
+}
