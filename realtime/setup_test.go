@@ -17,6 +17,7 @@ import (
 
 	"github.com/quire/quire/auth"
 	"github.com/quire/quire/awareness"
+	"github.com/quire/quire/presence"
 	"github.com/quire/quire/realtime"
 	"github.com/quire/quire/storage"
 	"github.com/quire/quire/ydoc"
@@ -27,16 +28,17 @@ import (
 // owner owns the note, reader has a read grant, writer a write grant,
 // stranger nothing.
 type testBundle struct {
-	srv    *realtime.Server
-	url    string
-	store  storage.Store
-	auth   *auth.Authenticator
-	docs   *ydoc.Manager
-	aw     *awareness.Registry
-	reg    *prometheus.Registry
-	note   *storage.Note
-	tokens map[string]string // "owner", "reader", "writer", "stranger"
-	users  map[string]*storage.User
+	srv      *realtime.Server
+	url      string
+	store    storage.Store
+	auth     *auth.Authenticator
+	docs     *ydoc.Manager
+	aw       *awareness.Registry
+	reg      *prometheus.Registry
+	presence *presence.Memory
+	note     *storage.Note
+	tokens   map[string]string // "owner", "reader", "writer", "stranger"
+	users    map[string]*storage.User
 }
 
 func setup(t testing.TB, opts ...func(*realtime.Config)) *testBundle {
@@ -82,7 +84,8 @@ func setup(t testing.TB, opts ...func(*realtime.Config)) *testBundle {
 	if err := b.docs.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cfg := realtime.Config{Auth: a, Store: store, Docs: b.docs, Awareness: b.aw, Logger: log, Registry: b.reg}
+	b.presence = presence.NewMemory()
+	cfg := realtime.Config{Auth: a, Store: store, Docs: b.docs, Awareness: b.aw, Presence: b.presence, Logger: log, Registry: b.reg}
 	for _, o := range opts {
 		o(&cfg)
 	}
