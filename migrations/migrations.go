@@ -30,8 +30,10 @@ const (
 // have, so a newer Quire migrated it. Nothing is applied.
 var ErrSchemaTooNew = errors.New("migrations: database schema is newer than this binary")
 
+// Files holds the migrations, one directory per dialect.
+//
 //go:embed postgres/*.sql sqlite/*.sql
-var files embed.FS
+var Files embed.FS
 
 // Migrate applies every pending migration of dialect to db. Running it again
 // is a no-op. On PostgreSQL a session advisory lock serialises instances that
@@ -94,7 +96,7 @@ func newProvider(db *sql.DB, dialect Dialect) (*goose.Provider, error) {
 	default:
 		return nil, fmt.Errorf("migrations: unknown dialect %q", dialect)
 	}
-	dir, err := fs.Sub(files, string(dialect))
+	dir, err := fs.Sub(Files, string(dialect))
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}

@@ -3,4 +3,8 @@
 // collaborative document's append-only update log), and its two drivers:
 // embedded SQLite (modernc.org/sqlite, the default) and PostgreSQL (pgx).
 // The conformance suite in storage/storagetest runs against both.
+//
+// Open picks the driver from the database URL. Both drivers migrate on open
+// (package migrations) and refuse a database a newer binary migrated
+// (ErrSchemaTooNew). Both also implement StatsReporter, for pool metrics.
 package storage

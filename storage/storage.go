@@ -119,6 +119,8 @@ type Store interface {
 	// when it is the first account, else RoleUser; decided in the same
 	// transaction as the insert, so two racing first signups make one admin.
 	// The chosen role is written back to u. ErrConflict if the email is taken.
+	// The email is lower-cased; an empty ID gets a UUID and zero timestamps
+	// get the current time (all written back).
 	CreateUser(ctx context.Context, u *User) error
 	GetUser(ctx context.Context, id string) (*User, error)
 	GetUserByEmail(ctx context.Context, email string) (*User, error)
@@ -136,6 +138,8 @@ type Store interface {
 	IsTokenRevoked(ctx context.Context, jti string) (bool, error)
 
 	// CreateNote inserts n with its grants. ErrConflict if the id exists.
+	// Nil Data/Meta become "{}", an empty ID a UUID, zero timestamps now;
+	// grants are deduplicated per principal (write beats read).
 	CreateNote(ctx context.Context, n *Note) error
 	// GetNote returns the note with its grants, or ErrNotFound.
 	GetNote(ctx context.Context, id string) (*Note, error)
@@ -143,9 +147,12 @@ type Store interface {
 	// UpdateNote reads the note, calls fn on it and writes back Title, Data,
 	// Meta and UpdatedAt, all in one transaction (so concurrent updaters
 	// never lose each other's fields). fn returning an error aborts with
-	// that error and changes nothing. Returns the stored note.
+	// that error and changes nothing. Returns the stored note. fn must be
+	// quick and must not call the Store: it runs with the note's row locked
+	// (on SQLite, while the single writer is held).
 	UpdateNote(ctx context.Context, id string, fn func(*Note) error) (*Note, error)
-	// SetNoteAccess replaces the note's grants.
+	// SetNoteAccess replaces the note's grants (deduplicated as in
+	// CreateNote). ErrNotFound if the note is absent.
 	SetNoteAccess(ctx context.Context, id string, grants []AccessGrant) error
 	// DeleteNote removes the note, its grants and its document log
 	// ("note:<id>"). ErrNotFound if absent.
