@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -192,6 +193,13 @@ func TestOpen(t *testing.T) {
 		require.NoError(t, s.Ping(ctx))
 		stats := s.(storage.StatsReporter).PoolStats()
 		require.Positive(t, stats.MaxOpen)
+	})
+	t.Run("PostgresqlScheme", func(t *testing.T) {
+		url := storagetest.NewPostgres(t)
+		s, err := storage.Open(ctx, "postgresql://"+strings.TrimPrefix(url, "postgres://"), "", nil)
+		require.NoError(t, err)
+		defer s.Close()
+		require.IsType(t, &storage.PostgresStore{}, s)
 	})
 	t.Run("PostgresUnreachable", func(t *testing.T) {
 		s, err := storage.Open(ctx, "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2", "", nil)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -398,6 +399,35 @@ func testUpdateNote(t *testing.T, b *bundle) {
 		_, err := s.UpdateNote(ctx, newID(), func(*storage.Note) error { called = true; return nil })
 		require.ErrorIs(t, err, storage.ErrNotFound)
 		require.False(t, called)
+	})
+	t.Run("ReadsDoNotWaitForIt", func(t *testing.T) {
+		t.Parallel()
+		n := newNote(t, s, newID(), 1)
+		d := "note:" + n.ID
+		_, err := s.AppendUpdates(ctx, []storage.DocUpdate{{DocID: d, Data: []byte{1}}})
+		require.NoError(t, err)
+		readsDone := make(chan error, 1)
+		_, err = s.UpdateNote(ctx, n.ID, func(*storage.Note) error {
+			// While the note is locked (on SQLite: the writer held), reads
+			// from another goroutine still complete.
+			go func() {
+				_, err := s.GetNote(ctx, n.ID)
+				if err == nil {
+					_, err = s.LoadDocument(ctx, d)
+				}
+				if err == nil {
+					_, err = s.ListNotes(ctx, storage.ListNotesOptions{UserID: n.UserID})
+				}
+				readsDone <- err
+			}()
+			select {
+			case err := <-readsDone:
+				return err
+			case <-time.After(30 * time.Second):
+				return errors.New("reads waited for the write transaction")
+			}
+		})
+		require.NoError(t, err)
 	})
 	t.Run("ConcurrentUpdatersLoseNothing", func(t *testing.T) {
 		t.Parallel()
