@@ -301,7 +301,8 @@ async function notePage (id) {
 
   show(header(h('a', { href: '#/', class: 'back' }, '← Notes'), titleInput, readonly, connBadge, saveBadge),
     h('main', { class: 'note-page' },
-      h('div', { class: 'note-bar' }, presence, shareBtn), shareBox, banner, toolbar, linkForm, mount))
+      h('div', { class: 'note-bar' }, presence, shareBtn), shareBox,
+      h('div', { class: 'sticky' }, banner, toolbar, linkForm), mount))
 
   let cancelled = false
   let collab = null
