@@ -153,7 +153,7 @@ func ok() reply                         { return reply{} }
 func okWith(extra map[string]any) reply { return reply{extra: extra} }
 func fail(reason string) reply          { return reply{reason: reason} }
 
-var ackOK = json.RawMessage(`{"ok":true}`)
+var ackOK = json.RawMessage(`{"ok":true}`) // acks go through json.Marshal; small
 
 func (r reply) ackPayload() any {
 	if r.reason != "" {

@@ -68,15 +68,24 @@ func (f fields) bytesField(key string) (b []byte, present, ok bool) {
 	return nil, true, false
 }
 
+// byteText holds "0,".."255," : each byte's decimal text and a comma.
+var byteText [256]string
+
+func init() {
+	for i := range byteText {
+		byteText[i] = strconv.Itoa(i) + ","
+	}
+}
+
 // appendInts appends b as a JSON array of numbers, the wire form of Yjs
 // bytes, without reflection.
 func appendInts(dst, b []byte) []byte {
 	dst = append(dst, '[')
-	for i, c := range b {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = strconv.AppendUint(dst, uint64(c), 10)
+	for _, c := range b {
+		dst = append(dst, byteText[c]...)
+	}
+	if len(b) > 0 {
+		dst = dst[:len(dst)-1] // the last comma
 	}
 	return append(dst, ']')
 }
@@ -112,5 +121,5 @@ func (o *object) ints(k string, b []byte) *object {
 }
 func (o *object) raw(k string, v []byte) *object { o.key(k); o.buf = append(o.buf, v...); return o }
 
-// done returns the object as a payload the Socket.IO encoder embeds verbatim.
-func (o *object) done() json.RawMessage { return append(o.buf, '}') }
+// done returns the object as a payload the Socket.IO encoder writes verbatim.
+func (o *object) done() preEncoded { return append(o.buf, '}') }

@@ -2,7 +2,6 @@ package realtime
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	engine "github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -60,6 +60,7 @@ func New(cfg Config) (*Server, error) {
 	opts.SetPingInterval(cfg.PingInterval)
 	opts.SetPingTimeout(cfg.PingTimeout)
 	opts.SetMaxHttpBufferSize(cfg.MaxMessageBytes)
+	opts.SetParser(rawParser{parser.NewParser()})
 	if cfg.EnablePolling {
 		opts.SetTransports(types.NewSet[transports.TransportCtor](engine.Polling))
 		opts.SetAllowUpgrades(false)
@@ -159,7 +160,7 @@ func (s *Server) Broadcast(docID string, update []byte, exceptSID string) {
 }
 
 // toRoom emits a pre-encoded payload to room, except socket exceptSID.
-func (s *Server) toRoom(room, exceptSID, event string, payload json.RawMessage) {
+func (s *Server) toRoom(room, exceptSID, event string, payload preEncoded) {
 	op := s.io.To(socket.Room(room))
 	if exceptSID != "" {
 		op = op.Except(socket.Room(exceptSID))

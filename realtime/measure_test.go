@@ -1,0 +1,84 @@
+package realtime_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Measurements, not assertions: run with QUIRE_MEASURE=1, e.g.
+//
+//	QUIRE_MEASURE=1 go test ./realtime -run Measure -v -count=1
+func measuring(t *testing.T) {
+	if os.Getenv("QUIRE_MEASURE") == "" {
+		t.Skip("set QUIRE_MEASURE=1 to measure")
+	}
+}
+
+// Fan-out latency for 50 editors in one document (50 updates/s for 10 s).
+func TestMeasureFanout(t *testing.T) {
+	measuring(t)
+	b := setup(t)
+	var r map[string]any
+	node(t, &r, "fanout.mjs", b.url, b.note.ID, b.tokens["writer"], "50", "50", "10")
+	t.Logf("fan-out: %v", r)
+	t.Logf("broadcast bytes: %.0f", b.metric(t, "quire_realtime_broadcast_bytes_total", nil))
+}
+
+// RSS and goroutines per idle authenticated websocket connection (2,000).
+func TestMeasureIdleConnections(t *testing.T) {
+	measuring(t)
+	const n = 2000
+	b := setup(t)
+	runtime.GC()
+	rss0, g0 := vmRSS(t), runtime.NumGoroutine()
+	var ms0 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+
+	cmd := exec.Command("node", filepath.Join("testdata", "idle.mjs"), b.url, b.tokens["writer"], strconv.Itoa(n))
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); _ = cmd.Wait() }()
+	sc := bufio.NewScanner(stdout)
+	var ready struct{ Ready int }
+	if !sc.Scan() || json.Unmarshal(sc.Bytes(), &ready) != nil || ready.Ready != n {
+		t.Fatalf("idle clients: %q", sc.Text())
+	}
+	waitFor(t, "all sockets registered", 20*time.Second, func() bool {
+		return b.metric(t, "quire_realtime_connected_sockets", nil) == n
+	})
+	time.Sleep(time.Second) // let connection setup goroutines finish
+	runtime.GC()
+	rss1, g1 := vmRSS(t), runtime.NumGoroutine()
+	var ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms1)
+	t.Logf("%d idle connections: RSS %.1f → %.1f MB (%.1f KB each), heap %.1f KB each, goroutines %.2f each",
+		n, float64(rss0)/1024, float64(rss1)/1024, float64(rss1-rss0)/n,
+		float64(ms1.HeapAlloc-ms0.HeapAlloc)/1024/n, float64(g1-g0)/n)
+}
+
+// vmRSS reads the process's resident set in KB.
+func vmRSS(t *testing.T) int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
