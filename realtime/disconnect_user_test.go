@@ -19,6 +19,9 @@ func TestDisconnectUser(t *testing.T) {
 	for _, transport := range []string{"websocket", "polling"} {
 		t.Run(transport, func(t *testing.T) {
 			t.Parallel()
+			if transport == "polling" {
+				skipPollingUnderRace(t)
+			}
 			b := setup(t, func(c *realtime.Config) { c.EnablePolling = transport == "polling" })
 			cmd := exec.Command("node", filepath.Join("testdata", "revoke.mjs"), b.url, b.tokens["writer"], b.tokens["reader"], transport)
 			stdout, err := cmd.StdoutPipe()

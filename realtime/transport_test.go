@@ -32,6 +32,7 @@ func TestTransports(t *testing.T) {
 	})
 	t.Run("polling only", func(t *testing.T) {
 		t.Parallel()
+		skipPollingUnderRace(t)
 		b := setup(t, func(c *realtime.Config) { c.EnablePolling = true })
 		code, body := get(t, b.url)
 		if code != http.StatusOK || !strings.Contains(body, `"upgrades":[]`) || !strings.Contains(body, `"pingInterval":25000`) ||
