@@ -119,8 +119,14 @@ export class Person {
   state (testId) { return this.page.getByTestId(testId).getAttribute('data-state') }
 
   async waitState (testId, value) {
-    await this.page.waitForFunction(([id, v]) =>
-      document.querySelector(`[data-testid="${id}"]`)?.dataset.state === v, [testId, value])
+    try {
+      await this.page.waitForFunction(([id, v]) =>
+        document.querySelector(`[data-testid="${id}"]`)?.dataset.state === v, [testId, value])
+    } catch (err) {
+      const now = await this.state(testId).catch(() => '?')
+      const banner = await this.page.getByTestId('error').textContent().catch(() => '')
+      throw new Error(`${this.name}: ${testId} never became "${value}" (it is "${now}"${banner ? ', banner: ' + banner : ''}): ${err.message}`)
+    }
   }
 
   // watchConnection records every connection state the page shows from now on;
@@ -135,8 +141,13 @@ export class Person {
   }
 
   async waitReconnected () {
-    await this.page.waitForFunction(() => window.connSeen.some((s) => s !== 'connected') &&
-      document.querySelector('[data-testid="connection"]').dataset.state === 'connected')
+    try {
+      await this.page.waitForFunction(() => window.connSeen.some((s) => s !== 'connected') &&
+        document.querySelector('[data-testid="connection"]').dataset.state === 'connected')
+    } catch (err) {
+      const seen = await this.page.evaluate(() => window.connSeen.join(' → ')).catch(() => '?')
+      throw new Error(`${this.name}: no reconnect seen (states: ${seen || 'none'}): ${err.message}`)
+    }
   }
 
   async close () { await this.context?.close() }
