@@ -82,7 +82,8 @@ test('two people edit a shared note live; offline edits merge; all survives a re
   // Each sees the other's caret with a name label, and both in the presence row.
   await alice.page.locator('.caret[data-name="Bob"]').waitFor()
   await bob.page.locator('.caret[data-name="Alice"]').waitFor()
-  assert.equal(await alice.page.locator('.caret[data-name="Bob"] .caret-label').textContent(), 'Bob')
+  const label = await alice.page.locator('.caret[data-name="Bob"]').evaluate((el) => getComputedStyle(el, '::after').content)
+  assert.equal(label, '"Bob"', 'the caret is labelled with the name')
   await alice.page.getByTestId('presence').locator('[data-name="Bob"]').waitFor()
   await bob.page.getByTestId('presence').locator('[data-name="Alice"]').waitFor()
   await alice.waitState('save', 'saved')

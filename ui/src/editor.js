@@ -192,12 +192,11 @@ function toolbarPlugin (bar, items, editable) {
   })
 }
 
-// caret draws a remote person's caret with their name.
+// caret draws a remote person's caret with their name. It holds no text
+// nodes (the label is CSS generated content): the browser can never put a
+// typed character inside it, where ProseMirror would not see it.
 function caret (user) {
-  const el = h('span', { class: 'caret', style: `border-color:${user.color}`, 'data-name': user.name })
-  const label = h('span', { class: 'caret-label', style: `background-color:${user.color}` }, user.name)
-  el.append('\u2060', label, '\u2060')
-  return el
+  return h('span', { class: 'caret', style: `--c:${user.color}`, 'data-name': user.name })
 }
 
 // createEditor mounts the editor for a synced Y.Doc into `mount`.
