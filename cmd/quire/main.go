@@ -1,0 +1,251 @@
+// Command quire is the Quire server: collaborative notes over Open WebUI's
+// protocol, stored in embedded SQLite or PostgreSQL.
+//
+//	quire [serve] [flags]       run the server (the default command)
+//	quire migrate [flags]       bring the database schema up to date
+//	quire token --email E       print a signed token for an account
+//	quire version               print the version
+//
+// Every flag has an environment variable (QUIRE_ADDR, …); a flag beats it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/quire/quire/auth"
+	"github.com/quire/quire/server"
+	"github.com/quire/quire/storage"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(ctx, args, getenv, stderr)
+	case "migrate":
+		err = migrate(ctx, args, getenv, stdout, stderr)
+	case "token":
+		err = token(ctx, args, getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "quire %s %s\n", buildVersion(), runtime.Version())
+	case "help":
+		usage(stdout)
+	default:
+		fmt.Fprintf(stderr, "quire: unknown command %q\n\n", cmd)
+		usage(stderr)
+		return 2
+	}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case err != nil:
+		fmt.Fprintf(stderr, "quire %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+var errUsage = errors.New("usage")
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  quire [serve] [flags]     run the server (default)
+  quire migrate [flags]     migrate the database and exit
+  quire token --email E     print a signed token for the account E
+  quire version             print the version
+
+Run "quire serve --help" for the flags.
+`)
+}
+
+// settings are the flags shared by every command that touches data.
+type settings struct {
+	fs  *flag.FlagSet
+	cfg server.Config
+	// envs maps a flag name to its environment variables, first wins.
+	envs map[string][]string
+}
+
+func newSettings(name string, stderr io.Writer, serveFlags bool) *settings {
+	s := &settings{fs: flag.NewFlagSet("quire "+name, flag.ContinueOnError), envs: map[string][]string{}}
+	s.fs.SetOutput(stderr)
+	str := func(p *string, flagName, def, env, help string, more ...string) {
+		s.fs.StringVar(p, flagName, def, fmt.Sprintf("%s (env %s)", help, strings.Join(append([]string{env}, more...), ", ")))
+		s.envs[flagName] = append([]string{env}, more...)
+	}
+	num := func(p *int, flagName string, def int, env, help string) {
+		s.fs.IntVar(p, flagName, def, fmt.Sprintf("%s (env %s)", help, env))
+		s.envs[flagName] = []string{env}
+	}
+	c := &s.cfg
+	str(&c.DataDir, "data-dir", server.DataDirDefault, "QUIRE_DATA_DIR", "directory of the SQLite database and the generated secret")
+	str(&c.DatabaseURL, "database-url", "", "QUIRE_DATABASE_URL", "PostgreSQL URL postgres://…; empty: SQLite <data-dir>/quire.db")
+	str(&c.Secret, "secret", "", "QUIRE_SECRET", "token signing key; empty: generated once into <data-dir>/secret", "WEBUI_SECRET_KEY")
+	str(&c.LogLevel, "log-level", server.LogLevelDefault, "QUIRE_LOG_LEVEL", "debug, info, warn or error")
+	if serveFlags {
+		str(&c.Addr, "addr", server.AddrDefault, "QUIRE_ADDR", "listen address host:port")
+		str(&c.RedisURL, "redis-url", "", "QUIRE_REDIS_URL", "Redis URL redis://… to share rooms between instances; empty: one instance")
+		num(&c.MaxMessageBytes, "max-message-bytes", server.MaxMessageBytesDefault, "QUIRE_MAX_MESSAGE_BYTES", "largest Socket.IO message in bytes")
+		num(&c.MaxDocumentBytes, "max-document-bytes", server.MaxDocumentBytesDefault, "QUIRE_MAX_DOCUMENT_BYTES", "largest encoded document state in bytes")
+	}
+	return s
+}
+
+// parse parses args, then fills every flag not given from its environment
+// variable: a flag beats the variable, the variable beats the default.
+func (s *settings) parse(args []string, getenv func(string) string) error {
+	if err := s.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if s.fs.NArg() > 0 {
+		fmt.Fprintf(s.fs.Output(), "unexpected arguments: %q\n", s.fs.Args())
+		return errUsage
+	}
+	set := map[string]bool{}
+	s.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for name, envs := range s.envs {
+		if set[name] {
+			continue
+		}
+		for _, env := range envs {
+			if v := getenv(env); v != "" {
+				if err := s.fs.Set(name, v); err != nil {
+					return fmt.Errorf("%s=%q: %w", env, v, err)
+				}
+				break
+			}
+		}
+	}
+	s.cfg.Version = buildVersion()
+	s.cfg = s.cfg.WithDefaults()
+	return s.cfg.Validate()
+}
+
+func (s *settings) logger(w io.Writer) *slog.Logger {
+	level, _ := server.ParseLogLevel(s.cfg.LogLevel) // validated in parse
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	s := newSettings("serve", stderr, true)
+	if err := s.parse(args, getenv); err != nil {
+		return err
+	}
+	log := s.logger(stderr)
+	srv, err := server.New(s.cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		_ = srv.Stop(context.Background())
+		return err
+	}
+	<-ctx.Done()
+	signal.Reset(os.Interrupt, syscall.SIGTERM) // a second signal kills at once
+	log.Info("signal received, shutting down")
+	stopCtx, cancel := context.WithTimeout(context.Background(), server.ShutdownTimeoutDefault)
+	defer cancel()
+	return srv.Stop(stopCtx)
+}
+
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	s := newSettings("migrate", stderr, false)
+	if err := s.parse(args, getenv); err != nil {
+		return err
+	}
+	// Opening a store migrates it.
+	st, err := storage.Open(ctx, s.cfg.DatabaseURL, s.cfg.DataDir, s.logger(stderr))
+	if err != nil {
+		return err
+	}
+	if err := st.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "database is up to date")
+	return nil
+}
+
+func token(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	s := newSettings("token", stderr, false)
+	var email string
+	var ttl time.Duration
+	s.fs.StringVar(&email, "email", "", "email of the account (required)")
+	s.fs.DurationVar(&ttl, "ttl", auth.TokenTTLDefault, "token lifetime")
+	if err := s.parse(args, getenv); err != nil {
+		return err
+	}
+	if email == "" {
+		fmt.Fprintln(stderr, "--email is required")
+		return errUsage
+	}
+	secret, err := server.ResolveSecret(s.cfg)
+	if err != nil {
+		return err
+	}
+	st, err := storage.Open(ctx, s.cfg.DatabaseURL, s.cfg.DataDir, s.logger(stderr))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := st.GetUserByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("no account with email %s", email)
+	}
+	if err != nil {
+		return err
+	}
+	if u.Role != storage.RoleAdmin && u.Role != storage.RoleUser {
+		return fmt.Errorf("account %s is %s; its tokens would be refused", email, u.Role)
+	}
+	a, err := auth.NewAuthenticator(auth.Config{Store: st, Secret: secret, TokenTTL: ttl})
+	if err != nil {
+		return err
+	}
+	tok, err := a.Issue(ctx, u)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quire/quire/server"
+	"github.com/quire/quire/storage"
+)
+
+func runCmd(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, func(k string) string { return env[k] }, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	code, out, _ := runCmd(t, nil, "version")
+	require.Equal(t, 0, code)
+	require.Regexp(t, `^quire \S+ go1\.\d+`, out)
+}
+
+func TestUnknownCommandAndBadFlags(t *testing.T) {
+	t.Parallel()
+	code, _, errs := runCmd(t, nil, "frobnicate")
+	require.Equal(t, 2, code)
+	require.Contains(t, errs, "unknown command")
+
+	code, _, _ = runCmd(t, nil, "serve", "--no-such-flag")
+	require.Equal(t, 2, code)
+
+	code, _, errs = runCmd(t, nil, "serve", "--log-level", "loud", "--data-dir", t.TempDir())
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "--log-level")
+
+	code, _, errs = runCmd(t, map[string]string{"QUIRE_MAX_MESSAGE_BYTES": "lots"}, "serve", "--data-dir", t.TempDir())
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "QUIRE_MAX_MESSAGE_BYTES")
+}
+
+func TestHelpDocumentsEveryFlag(t *testing.T) {
+	t.Parallel()
+	code, _, errs := runCmd(t, nil, "serve", "--help")
+	require.Equal(t, 0, code)
+	for _, f := range []string{"addr", "data-dir", "database-url", "redis-url", "secret", "max-message-bytes", "max-document-bytes", "log-level"} {
+		require.Contains(t, errs, "-"+f+" ", f)
+	}
+	for _, env := range []string{"QUIRE_ADDR", "QUIRE_DATA_DIR", "QUIRE_DATABASE_URL", "QUIRE_REDIS_URL", "QUIRE_SECRET", "WEBUI_SECRET_KEY", "QUIRE_MAX_MESSAGE_BYTES", "QUIRE_MAX_DOCUMENT_BYTES", "QUIRE_LOG_LEVEL"} {
+		require.Contains(t, errs, env)
+	}
+	require.Contains(t, errs, `(default "127.0.0.1:8080")`)
+	require.Contains(t, errs, `(default 16777216)`)
+}
+
+func TestFlagBeatsEnv(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"QUIRE_ADDR": "127.0.0.1:9999", "QUIRE_LOG_LEVEL": "debug", "WEBUI_SECRET_KEY": "from-webui-0123456789"}
+	s := newSettings("serve", &bytes.Buffer{}, true)
+	require.NoError(t, s.parse([]string{"--addr", "127.0.0.1:7777"}, func(k string) string { return env[k] }))
+	require.Equal(t, "127.0.0.1:7777", s.cfg.Addr)
+	require.Equal(t, "debug", s.cfg.LogLevel)
+	require.Equal(t, "from-webui-0123456789", s.cfg.Secret)
+	require.Equal(t, server.MaxMessageBytesDefault, s.cfg.MaxMessageBytes)
+
+	env["QUIRE_SECRET"] = "from-quire-0123456789"
+	s = newSettings("serve", &bytes.Buffer{}, true)
+	require.NoError(t, s.parse(nil, func(k string) string { return env[k] }))
+	require.Equal(t, "from-quire-0123456789", s.cfg.Secret, "QUIRE_SECRET beats WEBUI_SECRET_KEY")
+	require.Equal(t, "127.0.0.1:9999", s.cfg.Addr)
+}
+
+func TestMigrateAndToken(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{"QUIRE_DATA_DIR": dir}
+	code, out, errs := runCmd(t, env, "migrate")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "up to date")
+	require.FileExists(t, filepath.Join(dir, storage.SQLiteFileName))
+
+	code, _, errs = runCmd(t, env, "token", "--email", "nobody@example.com")
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "no account")
+
+	code, _, _ = runCmd(t, env, "token")
+	require.Equal(t, 2, code, "--email is required")
+
+	// Make an account, then a token for it, and check the server takes it.
+	ctx := context.Background()
+	st, err := storage.Open(ctx, "", dir, nil)
+	require.NoError(t, err)
+	u := &storage.User{Email: "ada@example.com", Name: "Ada", PasswordHash: "x", SessionStamp: "stamp"}
+	require.NoError(t, st.CreateUser(ctx, u))
+	require.NoError(t, st.Close())
+
+	code, out, errs = runCmd(t, env, "token", "--email", "ADA@example.com")
+	require.Equal(t, 0, code, errs)
+	tok := strings.TrimSpace(out)
+	require.Regexp(t, `^[\w-]+\.[\w-]+\.[\w-]+$`, tok)
+
+	srv, err := server.New(server.Config{DataDir: dir, Addr: "127.0.0.1:0"}, nil)
+	require.NoError(t, err)
+	got, _, err := srv.Auth().Verify(ctx, tok)
+	require.NoError(t, err, "the token verifies with the secret kept in the data dir")
+	require.Equal(t, u.ID, got.ID)
+	require.NoError(t, srv.Stop(ctx))
+}
+
+// TestBinaryServeAndSignal builds the real binary, serves on a free port and
+// checks SIGTERM stops it with exit code 0.
+func TestBinaryServeAndSignal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "quire")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	out, err = exec.Command(bin, "version").Output()
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(out), "quire "), "%s", out)
+
+	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--data-dir", t.TempDir())
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	// The server logs the address it listens on.
+	addrRe := regexp.MustCompile(`msg=listening .*addr=(\S+)`)
+	addrc := make(chan string, 1)
+	go func() {
+		lines := bufio.NewScanner(stderr)
+		for lines.Scan() { // read to the end: keeps the pipe drained
+			t.Log(lines.Text())
+			if m := addrRe.FindStringSubmatch(lines.Text()); m != nil {
+				addrc <- m[1]
+			}
+		}
+		close(addrc)
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case <-time.After(30 * time.Second):
+	}
+	require.NotEmpty(t, addr, "no listening line")
+	resp, err := http.Get("http://" + addr + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "exit status after SIGTERM")
+		for range addrc { // the reader is done before the test ends
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("quire did not stop after SIGTERM")
+	}
+	_ = os.Remove(bin)
+}
