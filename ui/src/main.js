@@ -353,11 +353,29 @@ async function notePage (id) {
     }, 500)
   })
 
-  stopConn = app.connection.subscribe((state) => {
+  // Note metadata changes (a rename by someone else) arrive as events:note
+  // in the note's room, which join-note enters on every connect.
+  const socket = app.connection.socket
+  const joinNote = () => socket.emit('join-note', { note_id: id })
+  const onNoteEvent = (n) => {
+    if (n?.id === id && typeof n.title === 'string' && document.activeElement !== titleInput) {
+      titleInput.value = n.title
+      document.title = (n.title || 'Untitled') + ' · Quire'
+    }
+  }
+  socket.on('connect', joinNote)
+  socket.on('events:note', onNoteEvent)
+  if (socket.connected) joinNote()
+  const stopState = app.connection.subscribe((state) => {
     connBadge.textContent = CONNECTION_TEXT[state]
     connBadge.className = 'badge conn-' + state
     connBadge.dataset.state = state
   })
+  stopConn = () => {
+    stopState()
+    socket.off('connect', joinNote)
+    socket.off('events:note', onNoteEvent)
+  }
 
   const color = colorFor(app.user.id)
 
