@@ -149,7 +149,7 @@ test('notes list: create, rename, delete; Markdown shortcuts make structure', { 
   await alice.type('two')
   await alice.page.keyboard.press('Enter')
   await alice.page.keyboard.press('Enter')
-  await alice.type('some **bold** and *italic* and `code`')
+  await alice.type('some **bold** and *italic* and `code` and [a link](https://example.com/x)')
   await alice.page.keyboard.press('Enter')
   await alice.type('```js ')
   await alice.type('let x = 1')
@@ -160,7 +160,8 @@ test('notes list: create, rename, delete; Markdown shortcuts make structure', { 
   assert.equal(doc.content[0].attrs.level, 2)
   assert.equal(doc.content[1].content.length, 2)
   const marks = doc.content[2].content.filter((n) => n.marks).map((n) => [n.text, n.marks[0].type])
-  assert.deepEqual(marks, [['bold', 'bold'], ['italic', 'italic'], ['code', 'code']])
+  assert.deepEqual(marks, [['bold', 'bold'], ['italic', 'italic'], ['code', 'code'], ['a link', 'link']])
+  assert.equal(doc.content[2].content.at(-1).marks[0].attrs.href, 'https://example.com/x')
   assert.equal(doc.content[3].attrs.language, 'js')
 
   // Rename from the title field, see it in the list; rename from the list.

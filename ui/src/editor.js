@@ -196,7 +196,12 @@ function toolbarPlugin (bar, items, editable) {
 // nodes (the label is CSS generated content): the browser can never put a
 // typed character inside it, where ProseMirror would not see it.
 function caret (user) {
-  return h('span', { class: 'caret', style: `--c:${user.color}`, 'data-name': user.name })
+  return h('span', { class: 'caret', style: `--c:${safeColor(user.color)}`, 'data-name': String(user.name ?? '') })
+}
+
+// safeColor admits only #rrggbb: awareness states come from other people.
+export function safeColor (c) {
+  return /^#[0-9a-fA-F]{6}$/.test(c) ? c : '#888888'
 }
 
 // createEditor mounts the editor for a synced Y.Doc into `mount`.

@@ -3,7 +3,7 @@
 import { api, session, APIError } from './api.js'
 import { Connection } from './connection.js'
 import { Collab } from './collab.js'
-import { createEditor, setLink } from './editor.js'
+import { createEditor, safeColor, setLink } from './editor.js'
 import { h, replace } from './dom.js'
 
 const COLORS = ['#e11d48', '#d97706', '#16a34a', '#0891b2', '#2563eb', '#7c3aed', '#c026d3', '#db2777', '#0d9488', '#65a30d']
@@ -395,7 +395,7 @@ async function notePage (id) {
 
   const renderPresence = () => {
     replace(presence, collab.people().map((p) =>
-      h('span', { class: 'person', style: `--c:${p.color}`, title: p.name, 'data-name': p.name },
+      h('span', { class: 'person', style: `--c:${safeColor(p.color)}`, title: p.name, 'data-name': p.name },
         h('span', { class: 'dot' }), p.self ? `${p.name} (you)` : p.name)))
   }
 
