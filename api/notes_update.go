@@ -10,6 +10,7 @@ import (
 	"github.com/quire/quire/auth"
 	"github.com/quire/quire/prosemirror"
 	"github.com/quire/quire/storage"
+	"github.com/quire/quire/ydoc"
 )
 
 // updateNote applies {title?, data?, meta?, access_grants?} with write
@@ -68,7 +69,7 @@ func (a *API) updateNote(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 
 	if f.Data != nil && a.cfg.Live != nil && contentChanged(n, f.Data) {
-		if err := a.replaceContent(r.Context(), n.ID, newDoc); err != nil {
+		if err := a.replaceContent(r.Context(), n.ID, newDoc, f.Data); err != nil {
 			a.liveError(w, r, err)
 			return
 		}
@@ -107,13 +108,17 @@ func (a *API) updateNote(w http.ResponseWriter, r *http.Request, s *session) {
 	a.writeNote(w, r, n.ID, s.user)
 }
 
-// replaceContent hands the new content to the live document. A
-// Markdown-only edit has no ProseMirror JSON yet.
-// TODO: convert data.content.md with package prosemirror's Markdown
-// parser once it lands.
-func (a *API) replaceContent(ctx context.Context, noteID string, doc *prosemirror.Node) error {
+// replaceContent hands the new content to the live document: the
+// ProseMirror JSON if sent, else the Markdown converted. Content with
+// neither (html alone) is stored but not made live.
+func (a *API) replaceContent(ctx context.Context, noteID string, doc *prosemirror.Node, patch map[string]any) error {
 	if doc == nil {
-		return nil
+		c, _ := patch["content"].(map[string]any) // shape checked by checkContent
+		md, ok := c["md"].(string)
+		if !ok {
+			return nil
+		}
+		doc = prosemirror.FromMarkdown(md)
 	}
 	return a.cfg.Live.ReplaceContent(ctx, "note:"+noteID, doc)
 }
@@ -225,9 +230,18 @@ func (a *API) updateAccess(w http.ResponseWriter, r *http.Request, s *session) {
 	a.writeNote(w, r, n.ID, s.user)
 }
 
-// liveError answers a refused live edit. The live document's errors are
-// not input errors the caller can fix by changing the body, except size.
+// liveError answers a live edit the document manager refused; nothing was
+// stored.
 func (a *API) liveError(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.WarnContext(r.Context(), "live document refused a REST edit", "err", err)
-	writeError(w, http.StatusServiceUnavailable, "The note is busy; try again")
+	switch {
+	case errors.Is(err, ydoc.ErrTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "The note would grow past the document size limit")
+	case errors.Is(err, ydoc.ErrInvalidUpdate):
+		writeError(w, http.StatusBadRequest, "The content cannot be applied to the note")
+	case errors.Is(err, ydoc.ErrUnknownDocument):
+		writeError(w, http.StatusNotFound, msgNotFound)
+	default: // ErrBusy, ErrUnavailable, ErrClosed, a cancelled request
+		writeError(w, http.StatusServiceUnavailable, "The note is busy; try again")
+	}
 }

@@ -16,8 +16,11 @@ import (
 
 	"github.com/quire/quire/api"
 	"github.com/quire/quire/auth"
+	"github.com/quire/quire/awareness"
+	"github.com/quire/quire/realtime"
 	"github.com/quire/quire/storage"
 	"github.com/quire/quire/web"
+	"github.com/quire/quire/ydoc"
 )
 
 // Server is one running Quire instance.
@@ -27,6 +30,8 @@ type Server struct {
 	store    storage.Store
 	auth     *auth.Authenticator
 	registry *prometheus.Registry
+	docs     *ydoc.Manager
+	rt       *realtime.Server
 	http     *http.Server
 
 	mu       sync.Mutex
@@ -82,16 +87,26 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 	}
 	s.auth = a
 
-	// Live documents and Socket.IO (packages ydoc and realtime) are wired
-	// here once they build: ydoc.NewManager(ydoc.Config{Store, Logger,
-	// Registry: s.registry, MaxDocumentBytes, Broadcast: rt.Broadcast}),
-	// realtime.New(realtime.Config{Auth: a, Store, Docs: docs, Awareness:
-	// awareness.NewRegistry(), Logger, Registry: s.registry,
-	// MaxMessageBytes}); mux.Handle("/ws/socket.io/", rt.Handler());
-	// api.Config{Live: docs, OnRevoke: rt.DisconnectUser}.
+	// The documents relay through the Socket.IO server, which is built
+	// after them; Broadcast only runs after Start, when s.rt is set.
+	s.docs, err = ydoc.NewManager(ydoc.Config{
+		Store: store, Logger: logger, Registry: s.registry, MaxDocumentBytes: cfg.MaxDocumentBytes,
+		Broadcast: func(docID string, update []byte, exceptSID string) { s.rt.Broadcast(docID, update, exceptSID) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.rt, err = realtime.New(realtime.Config{
+		Auth: a, Store: store, Docs: s.docs, Awareness: awareness.NewRegistry(),
+		Logger: logger, Registry: s.registry, MaxMessageBytes: int64(cfg.MaxMessageBytes),
+	})
+	if err != nil {
+		return nil, err
+	}
 	restAPI, err := api.New(api.Config{
 		Store: store, Auth: a, Logger: logger,
 		MaxNoteBodyBytes: cfg.MaxNoteBodyBytes, MaxAuthBodyBytes: cfg.MaxAuthBodyBytes,
+		Live: s.docs, OnRevoke: s.rt.DisconnectUser,
 		Now: cfg.Now,
 	})
 	if err != nil {
@@ -105,6 +120,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 	mux := http.NewServeMux()
 	restAPI.Register(mux)
 	w.Register(mux)
+	mux.Handle(realtime.PathDefault+"/", s.rt.Handler())
 
 	s.http = &http.Server{
 		Handler:           w.Instrument(s.recoverer(mux), s.logRequest),
@@ -137,6 +153,12 @@ func (s *Server) Start(ctx context.Context) error {
 	defer s.mu.Unlock()
 	if s.started {
 		return nil
+	}
+	if err := s.docs.Start(ctx); err != nil {
+		return err
+	}
+	if err := s.rt.Start(ctx); err != nil {
+		return err
 	}
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Addr)
 	if err != nil {
@@ -176,7 +198,14 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 		s.log.InfoContext(ctx, "stopping")
 		var errs []error
-		if err := s.http.Shutdown(ctx); err != nil {
+		// Stop accepting at once; sockets are closed meanwhile, since a
+		// pending long-poll would otherwise hold Shutdown to its deadline.
+		shut := make(chan error, 1)
+		go func() { shut <- s.http.Shutdown(ctx) }()
+		if err := s.rt.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		if err := <-shut; err != nil {
 			errs = append(errs, fmt.Errorf("server: shutdown: %w", err))
 			_ = s.http.Close() // past the deadline: cut what is left
 		}
@@ -186,8 +215,10 @@ func (s *Server) Stop(ctx context.Context) error {
 		if served != nil {
 			<-served
 		}
-		// Realtime (close sockets) and then ydoc (flush documents) stop
-		// here, before the store closes.
+		// Every accepted update is durable before the store closes.
+		if err := s.docs.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
 		if err := s.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("server: close store: %w", err))
 		}
