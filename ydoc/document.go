@@ -345,13 +345,21 @@ func (d *document) apply(c *command) {
 		d.write(&entry{cmd: c, update: c.update, sid: c.sid, upd: u, held: r})
 		return
 	}
-	if err := d.integrate(c.update, u); err != nil {
-		d.m.log.Error("update crashed the document; rebuilt it from storage", "doc", d.id, "socket", c.sid, "err", err)
+	if err := d.applyRaw(c.update, u); err != nil {
+		d.m.log.Error("update crashed the document; rebuilding it from storage", "doc", d.id, "socket", c.sid, "err", err)
+		d.rebuild()
 		d.refuse(c, reasonPanic, ErrInvalidUpdate)
 		return
 	}
+	d.m.met.updatesApplied.Inc()
+	d.changed()
+	// Queue this update before the held ones it unblocks: relay order is
+	// dependency order.
 	d.write(&entry{cmd: c, update: c.update, sid: c.sid, upd: u, applied: true})
-	d.release(true)
+	if err := d.release(true); err != nil {
+		d.m.log.Error("held update crashed the document; rebuilding it from storage", "doc", d.id, "err", err)
+		d.rebuild()
+	}
 }
 
 // contains reports whether everything u inserts is in the document and it
@@ -372,22 +380,6 @@ func (d *document) contains(u *yupdate.Update) bool {
 func (d *document) hold(r *row) {
 	d.held = append(d.held, r)
 	d.m.met.heldUpdates.Inc()
-}
-
-// integrate applies a live update whose dependencies are present, then
-// every held row that it unblocks. On a panic the Doc is rebuilt from
-// storage and the error returned.
-func (d *document) integrate(data []byte, u *yupdate.Update) error {
-	err := d.applyRaw(data, u)
-	if err == nil {
-		d.m.met.updatesApplied.Inc()
-		d.changed()
-		err = d.release(true)
-	}
-	if err != nil {
-		d.rebuild()
-	}
-	return err
 }
 
 // release applies every held row whose dependencies are now present (each

@@ -1,0 +1,755 @@
+package ydoc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	y "github.com/skyterra/y-crdt"
+	"github.com/stretchr/testify/require"
+
+	"github.com/quire/quire/prosemirror"
+	"github.com/quire/quire/storage"
+	"github.com/quire/quire/storage/storagetest"
+)
+
+// storeKind opens a fresh store of one driver.
+type storeKind struct {
+	name string
+	open func(t testing.TB) storage.Store
+}
+
+// storeKinds: SQLite always, PostgreSQL when QUIRE_TEST_DATABASE_URL is set.
+func storeKinds() []storeKind {
+	return []storeKind{
+		{"sqlite", func(t testing.TB) storage.Store {
+			t.Helper()
+			s, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "quire.db"), slog.New(slog.DiscardHandler))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		}},
+		{"postgres", func(t testing.TB) storage.Store {
+			t.Helper()
+			url := storagetest.NewPostgres(t)
+			s, err := storage.OpenPostgres(context.Background(), url, slog.New(slog.DiscardHandler))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		}},
+	}
+}
+
+// eachStore runs f as a subtest per driver.
+func eachStore(t *testing.T, f func(t *testing.T, open func(testing.TB) storage.Store)) {
+	for _, k := range storeKinds() {
+		t.Run(k.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, k.open)
+		})
+	}
+}
+
+// sent is one Broadcast call.
+type sent struct {
+	docID, except string
+	update        []byte
+}
+
+// recorder collects Broadcast calls.
+type recorder struct {
+	mu   sync.Mutex
+	sent []sent
+}
+
+func (r *recorder) broadcast(docID string, update []byte, except string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sent = append(r.sent, sent{docID, except, update})
+}
+
+func (r *recorder) all() []sent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]sent(nil), r.sent...)
+}
+
+type testBundle struct {
+	store storage.Store
+	m     *Manager
+	rec   *recorder
+	reg   *prometheus.Registry
+}
+
+// startManager starts a Manager on store; cfg's Store, Broadcast and
+// Registry are filled in. It stops in t.Cleanup.
+func startManager(t testing.TB, store storage.Store, cfg Config) *testBundle {
+	t.Helper()
+	b := &testBundle{store: store, rec: &recorder{}, reg: prometheus.NewRegistry()}
+	cfg.Store, cfg.Broadcast, cfg.Registry = store, b.rec.broadcast, b.reg
+	m, err := NewManager(cfg)
+	require.NoError(t, err)
+	require.NoError(t, m.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, m.Stop(context.Background())) })
+	b.m = m
+	return b
+}
+
+// newNote stores a note with the given data and returns its document id.
+func newNote(t testing.TB, store storage.Store, data string) string {
+	t.Helper()
+	n := &storage.Note{ID: uuid.NewString(), UserID: "u1", Title: "t", Data: json.RawMessage(data)}
+	require.NoError(t, store.CreateNote(context.Background(), n))
+	return "note:" + n.ID
+}
+
+// peer is a Go Y.Doc standing in for a browser.
+type peer struct {
+	doc  *y.Doc
+	last []byte // the update of its latest local change
+}
+
+func newPeer() *peer {
+	p := &peer{doc: newDoc(0)}
+	p.doc.On("update", y.NewObserverHandler(func(v ...any) {
+		if v[1] != "remote" {
+			p.last = bytes.Clone(v[0].([]byte))
+		}
+	}))
+	return p
+}
+
+func (p *peer) insert(at int, s string) []byte {
+	p.doc.GetText("t").Insert(at, s, nil)
+	return p.last
+}
+
+func (p *peer) delete(at, n int) []byte {
+	p.doc.GetText("t").Delete(at, n)
+	return p.last
+}
+
+func (p *peer) apply(update []byte) { y.ApplyUpdate(p.doc, update, "remote") }
+
+func (p *peer) text() string { return p.doc.GetText("t").ToString() }
+
+// textOf decodes a full state and returns its "t" text.
+func textOf(t testing.TB, st State) string {
+	t.Helper()
+	p := newPeer()
+	p.apply(st.Update)
+	return p.text()
+}
+
+func rowCount(t testing.TB, store storage.Store, docID string) int {
+	t.Helper()
+	st, err := store.LoadDocument(context.Background(), docID)
+	require.NoError(t, err)
+	return len(st.Records)
+}
+
+func TestEmptyDocumentStateIsZeroZero(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		b := startManager(t, open(t), Config{})
+		ctx := context.Background()
+		doc := newNote(t, b.store, `{}`)
+		st, err := b.m.Join(ctx, doc, "s1")
+		require.NoError(t, err)
+		require.Equal(t, []byte{0, 0}, st.Update)
+		require.Equal(t, "[0,0]", string(st.JSON))
+		require.Equal(t, 0, rowCount(t, b.store, doc), "an empty note is not seeded")
+
+		st2, err := b.m.State(ctx, doc)
+		require.NoError(t, err)
+		require.Same(t, &st.JSON[0], &st2.JSON[0], "one version is encoded once and shared")
+	})
+}
+
+func TestDocumentIDs(t *testing.T) {
+	t.Parallel()
+	b := startManager(t, storeKinds()[0].open(t), Config{})
+	ctx := context.Background()
+	doc := newNote(t, b.store, `{}`)
+	p := newPeer()
+	require.NoError(t, b.m.Apply(ctx, doc, "s1", p.insert(0, "x")))
+	st, err := b.m.State(ctx, "note_"+doc[len("note:"):])
+	require.NoError(t, err)
+	require.Equal(t, "x", textOf(t, st), "note_<id> is the same document as note:<id>")
+	for _, bad := range []string{"chat:1", "note:", "note_", "notes:1", "note:a b", ""} {
+		_, err := b.m.Join(ctx, bad, "s1")
+		require.ErrorIs(t, err, ErrUnknownDocument, bad)
+	}
+	_, err = b.m.Join(ctx, "note:"+uuid.NewString(), "s1")
+	require.ErrorIs(t, err, ErrUnknownDocument, "a note that does not exist")
+}
+
+func TestApplyBroadcastsAndState(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		b := startManager(t, open(t), Config{})
+		ctx := context.Background()
+		doc := newNote(t, b.store, `{}`)
+		_, err := b.m.Join(ctx, doc, "a")
+		require.NoError(t, err)
+
+		a, other := newPeer(), newPeer()
+		for _, u := range [][]byte{a.insert(0, "hello"), a.insert(5, " world"), a.delete(0, 1)} {
+			require.NoError(t, b.m.Apply(ctx, doc, "a", u))
+		}
+		sent := b.rec.all()
+		require.Len(t, sent, 3)
+		for _, s := range sent {
+			require.Equal(t, doc, s.docID)
+			require.Equal(t, "a", s.except)
+			other.apply(s.update)
+		}
+		require.Equal(t, "ello world", other.text())
+
+		st, err := b.m.State(ctx, doc)
+		require.NoError(t, err)
+		require.Equal(t, "ello world", textOf(t, st))
+		var nums []int
+		require.NoError(t, json.Unmarshal(st.JSON, &nums))
+		require.Len(t, nums, len(st.Update))
+		for i, n := range nums {
+			require.Equal(t, int(st.Update[i]), n)
+		}
+		require.Equal(t, 3, rowCount(t, b.store, doc))
+		require.Equal(t, 3.0, metricValue(t, b.m.met.updatesApplied))
+
+		// A duplicate is acknowledged, not stored, not relayed.
+		require.NoError(t, b.m.Apply(ctx, doc, "a", sent[0].update))
+		require.Equal(t, 3, rowCount(t, b.store, doc))
+		require.Len(t, b.rec.all(), 3)
+	})
+}
+
+func TestApplyXMLFragment(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		b := startManager(t, open(t), Config{})
+		ctx := context.Background()
+		doc := newNote(t, b.store, `{}`)
+		a := newPeer()
+		want := mustPM(t, `{"type":"doc","content":[
+			{"type":"heading","attrs":{"level":1},"content":[{"type":"text","text":"Title"}]},
+			{"type":"paragraph","content":[{"type":"text","text":"some "},{"type":"text","marks":[{"type":"bold"}],"text":"bold"}]}]}`)
+		require.NoError(t, replaceProseMirror(a.doc, want))
+		require.NoError(t, b.m.Apply(ctx, doc, "a", a.last))
+		edited := mustPM(t, `{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"rewritten"}]}]}`)
+		require.NoError(t, replaceProseMirror(a.doc, edited))
+		require.NoError(t, b.m.Apply(ctx, doc, "a", a.last))
+
+		st, err := b.m.State(ctx, doc)
+		require.NoError(t, err)
+		got := newPeer()
+		got.apply(st.Update)
+		requirePM(t, edited, readProseMirror(got.doc))
+
+		relayed := newPeer()
+		for _, s := range b.rec.all() {
+			relayed.apply(s.update)
+		}
+		requirePM(t, edited, readProseMirror(relayed.doc))
+	})
+}
+
+func TestPersistenceAcrossManagers(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		store := open(t)
+		ctx := context.Background()
+		doc := newNote(t, store, `{}`)
+		first := startManager(t, store, Config{})
+		a := newPeer()
+		for i := range 20 {
+			require.NoError(t, first.m.Apply(ctx, doc, "a", a.insert(i, "x")))
+		}
+		require.NoError(t, first.m.Stop(ctx))
+		require.NoError(t, first.m.Stop(ctx), "Stop is idempotent")
+		require.ErrorIs(t, first.m.Apply(ctx, doc, "a", a.insert(0, "y")), ErrClosed)
+
+		second := startManager(t, store, Config{})
+		st, err := second.m.Join(ctx, doc, "b")
+		require.NoError(t, err)
+		require.Equal(t, a.text()[1:], textOf(t, st), "every applied update survives; the refused one does not")
+	})
+}
+
+func TestOutOfOrderDeliveryIsHeld(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		b := startManager(t, open(t), Config{})
+		ctx := context.Background()
+		doc := newNote(t, b.store, `{}`)
+		a := newPeer()
+		ins := a.insert(0, "abc")
+		del := a.delete(1, 1)
+		more := a.insert(2, "!") // depends on ins only through the same client
+
+		require.NoError(t, b.m.Apply(ctx, doc, "a", del), "stored and acknowledged, but held")
+		require.NoError(t, b.m.Apply(ctx, doc, "a", more))
+		require.Equal(t, 2, rowCount(t, b.store, doc))
+		require.Empty(t, b.rec.all(), "held updates are not relayed")
+		require.Equal(t, 2.0, metricValue(t, b.m.met.heldUpdates))
+		st, err := b.m.State(ctx, doc)
+		require.NoError(t, err)
+		require.Equal(t, []byte{0, 0}, st.Update)
+
+		require.NoError(t, b.m.Apply(ctx, doc, "a", ins))
+		require.Equal(t, 0.0, metricValue(t, b.m.met.heldUpdates))
+		st, err = b.m.State(ctx, doc)
+		require.NoError(t, err)
+		require.Equal(t, a.text(), textOf(t, st))
+		require.Equal(t, "ac!", textOf(t, st))
+
+		// Relay order is apply order: the insert first, then what it unblocked.
+		relayed := b.rec.all()
+		require.Len(t, relayed, 3)
+		require.Equal(t, ins, relayed[0].update)
+		in := newPeer()
+		for _, s := range relayed {
+			in.apply(s.update)
+		}
+		require.Equal(t, "ac!", in.text())
+	})
+}
+
+func TestHeldUpdateSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		store := open(t)
+		ctx := context.Background()
+		doc := newNote(t, store, `{}`)
+		a := newPeer()
+		ins := a.insert(0, "abc")
+		del := a.delete(0, 1)
+
+		first := startManager(t, store, Config{})
+		require.NoError(t, first.m.Apply(ctx, doc, "a", del))
+		require.NoError(t, first.m.Stop(ctx))
+
+		second := startManager(t, store, Config{})
+		st, err := second.m.Join(ctx, doc, "b")
+		require.NoError(t, err)
+		require.Equal(t, []byte{0, 0}, st.Update, "the stored delete is held again on load")
+		require.NoError(t, second.m.Apply(ctx, doc, "a", ins))
+		st, err = second.m.State(ctx, doc)
+		require.NoError(t, err)
+		require.Equal(t, "bc", textOf(t, st))
+	})
+}
+
+func TestInvalidAndOversizeUpdates(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		b := startManager(t, open(t), Config{MaxDocumentBytes: 300})
+		ctx := context.Background()
+		doc := newNote(t, b.store, `{}`)
+		hostile := [][]byte{
+			{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, // huge varint count
+			{1, 1, 0, 0, 4, 0xff, 0xff, 0xff, 0x7f},                // string length past the end
+			{0, 0, 0},                                              // trailing byte
+			{},
+			[]byte("not yjs"),
+		}
+		for _, h := range hostile {
+			require.ErrorIs(t, b.m.Apply(ctx, doc, "a", h), ErrInvalidUpdate, "%v", h)
+		}
+		a := newPeer()
+		require.ErrorIs(t, b.m.Apply(ctx, doc, "a", a.insert(0, string(make([]byte, 400)))), ErrTooLarge)
+		small := newPeer()
+		require.NoError(t, b.m.Apply(ctx, doc, "b", small.insert(0, "ok")))
+		require.Equal(t, 1, rowCount(t, b.store, doc), "nothing refused was stored")
+		require.Equal(t, float64(len(hostile)), metricValue(t, b.m.met.updatesRefused.WithLabelValues(reasonInvalid)))
+		require.Equal(t, 1.0, metricValue(t, b.m.met.updatesRefused.WithLabelValues(reasonTooLarge)))
+		st, err := b.m.State(ctx, doc)
+		require.NoError(t, err)
+		require.Equal(t, "ok", textOf(t, st))
+	})
+}
+
+func TestConcurrentAppliers(t *testing.T) {
+	t.Parallel()
+	const writers, perWriter = 8, 200
+	for _, docs := range []int{1, 50} {
+		t.Run(fmt.Sprintf("%d docs", docs), func(t *testing.T) {
+			t.Parallel()
+			eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+				store := open(t)
+				b := startManager(t, store, Config{})
+				ctx := context.Background()
+				ids := make([]string, docs)
+				for i := range ids {
+					ids[i] = newNote(t, store, `{}`)
+				}
+				// Each writer has one peer per document and types one
+				// character at a time, round robin over the documents.
+				type want struct {
+					client uint64
+					n      int
+				}
+				wants := make([][]want, docs)
+				var mu sync.Mutex
+				var wg sync.WaitGroup
+				errs := make(chan error, writers)
+				for range writers {
+					peers := make([]*peer, docs)
+					for i := range peers {
+						peers[i] = newPeer()
+					}
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for n := range perWriter {
+							i := n % docs
+							if err := b.m.Apply(ctx, ids[i], "s", peers[i].insert(0, "x")); err != nil {
+								errs <- err
+								return
+							}
+						}
+						mu.Lock()
+						defer mu.Unlock()
+						for i, p := range peers {
+							wants[i] = append(wants[i], want{uint64(p.doc.ClientID), len(p.text())})
+						}
+					}()
+				}
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					require.NoError(t, err)
+				}
+				check := func(m *Manager) {
+					for i, id := range ids {
+						st, err := m.State(ctx, id)
+						require.NoError(t, err)
+						p := newPeer()
+						p.apply(st.Update)
+						total := 0
+						for _, w := range wants[i] {
+							require.Equal(t, w.n, y.GetState(p.doc.Store, y.Number(w.client)), "client %d in %s", w.client, id)
+							total += w.n
+						}
+						require.Equal(t, total, len(p.text()))
+					}
+				}
+				check(b.m)
+				require.Equal(t, float64(writers*perWriter), metricValue(t, b.m.met.updatesApplied))
+				require.NoError(t, b.m.Stop(ctx))
+				check(startManager(t, store, Config{}).m)
+			})
+		})
+	}
+}
+
+func TestIdleUnloadAndReload(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		b := startManager(t, open(t), Config{IdleTimeout: 20 * time.Millisecond})
+		ctx := context.Background()
+		doc := newNote(t, b.store, `{}`)
+		_, err := b.m.Join(ctx, doc, "s1")
+		require.NoError(t, err)
+		a := newPeer()
+		require.NoError(t, b.m.Apply(ctx, doc, "s1", a.insert(0, "kept")))
+		require.True(t, b.m.live(doc))
+
+		b.m.Leave(ctx, doc, "s1")
+		require.Eventually(t, func() bool { return !b.m.live(doc) }, 10*time.Second, 5*time.Millisecond)
+		require.Equal(t, 0.0, metricValue(t, b.m.met.liveDocuments))
+
+		st, err := b.m.Join(ctx, doc, "s2")
+		require.NoError(t, err)
+		require.Equal(t, "kept", textOf(t, st))
+		require.True(t, b.m.live(doc))
+		require.Equal(t, 1.0, metricValue(t, b.m.met.liveDocuments))
+	})
+}
+
+func TestSessionKeepsDocumentLoaded(t *testing.T) {
+	t.Parallel()
+	b := startManager(t, storeKinds()[0].open(t), Config{IdleTimeout: 10 * time.Millisecond})
+	ctx := context.Background()
+	doc, other := newNote(t, b.store, `{}`), newNote(t, b.store, `{}`)
+	_, err := b.m.Join(ctx, doc, "s1")
+	require.NoError(t, err)
+	_, err = b.m.State(ctx, other) // loaded without a session
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return !b.m.live(other) }, 10*time.Second, 5*time.Millisecond)
+	require.True(t, b.m.live(doc), "a document with a session outlives an idle one")
+}
+
+func TestCompactionKeepsContent(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		store := open(t)
+		b := startManager(t, store, Config{CompactRows: 10})
+		ctx := context.Background()
+		doc := newNote(t, store, `{}`)
+		a := newPeer()
+		for i := range 60 {
+			if i%7 == 6 {
+				require.NoError(t, b.m.Apply(ctx, doc, "a", a.delete(0, 1)))
+				continue
+			}
+			require.NoError(t, b.m.Apply(ctx, doc, "a", a.insert(0, fmt.Sprint(i%10))))
+		}
+		require.Eventually(t, func() bool {
+			return metricValue(t, b.m.met.compactions) >= 1 && rowCount(t, store, doc) <= 11
+		}, 10*time.Second, 5*time.Millisecond)
+		st, err := b.m.State(ctx, doc)
+		require.NoError(t, err)
+		require.Equal(t, a.text(), textOf(t, st))
+		require.NoError(t, b.m.Stop(ctx))
+
+		rows, err := store.LoadDocument(ctx, doc)
+		require.NoError(t, err)
+		require.Less(t, len(rows.Records), 60)
+		require.True(t, rows.Records[0].Snapshot)
+		st, err = startManager(t, store, Config{}).m.State(ctx, doc)
+		require.NoError(t, err)
+		require.Equal(t, a.text(), textOf(t, st))
+	})
+}
+
+func TestSeeding(t *testing.T) {
+	t.Parallel()
+	pmJSON := `{"type":"doc","content":[{"type":"heading","attrs":{"level":2},"content":[{"type":"text","text":"Plan"}]},` +
+		`{"type":"paragraph","content":[{"type":"text","marks":[{"type":"bold"}],"text":"first"}]}]}`
+	md := "# Hello\n\nsome *text*\n\n- one\n- two\n"
+	cases := []struct {
+		name, data string
+		want       *prosemirror.Node
+	}{
+		{"json", `{"content":{"json":` + pmJSON + `,"md":"ignored"}}`, mustPM(t, pmJSON)},
+		{"md", `{"content":{"md":` + jsonString(md) + `,"json":null}}`, prosemirror.FromMarkdown(md)},
+	}
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		store := open(t)
+		ctx := context.Background()
+		for _, c := range cases {
+			doc := newNote(t, store, c.data)
+			first := startManager(t, store, Config{})
+			second := startManager(t, store, Config{})
+			st1, err := first.m.Join(ctx, doc, "a")
+			require.NoError(t, err)
+			p := newPeer()
+			p.apply(st1.Update)
+			requirePM(t, c.want, readProseMirror(p.doc))
+			require.Equal(t, 1, rowCount(t, store, doc))
+
+			st2, err := second.m.Join(ctx, doc, "b")
+			require.NoError(t, err)
+			require.Equal(t, st1.Update, st2.Update, "the second manager loads the seed")
+			require.Equal(t, 1, rowCount(t, store, doc), "seeded once")
+			require.Empty(t, first.rec.all(), "seeding never broadcasts")
+			require.Empty(t, second.rec.all())
+		}
+	})
+}
+
+func TestRenderWritesNoteContent(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		store := open(t)
+		b := startManager(t, store, Config{RenderDebounce: time.Millisecond, RenderMaxWait: time.Millisecond})
+		ctx := context.Background()
+		doc := newNote(t, store, `{"files":[{"id":"f1"}],"content":{"md":""}}`)
+		a := newPeer()
+		want := mustPM(t, `{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"rendered "},{"type":"text","marks":[{"type":"italic"}],"text":"here"}]}]}`)
+		require.NoError(t, replaceProseMirror(a.doc, want))
+		require.NoError(t, b.m.Apply(ctx, doc, "a", a.last))
+
+		require.Eventually(t, func() bool {
+			return noteContentOf(t, store, doc).MD == want.Markdown()
+		}, 10*time.Second, 5*time.Millisecond)
+		got := noteContentOf(t, store, doc)
+		require.Equal(t, want.HTML(), got.HTML)
+		requirePM(t, want, got.JSON)
+		n, err := store.GetNote(ctx, doc[len("note:"):])
+		require.NoError(t, err)
+		require.JSONEq(t, `[{"id":"f1"}]`, string(dataKey(t, n.Data, "files")), "other data keys are kept")
+	})
+}
+
+func TestStopFlushesPendingRender(t *testing.T) {
+	t.Parallel()
+	store := storeKinds()[0].open(t)
+	b := startManager(t, store, Config{RenderDebounce: time.Hour, RenderMaxWait: time.Hour})
+	ctx := context.Background()
+	doc := newNote(t, store, `{}`)
+	want := mustPM(t, `{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"flushed"}]}]}`)
+	require.NoError(t, b.m.ReplaceContent(ctx, doc, want))
+	require.Empty(t, noteContentOf(t, store, doc).MD)
+	require.NoError(t, b.m.Stop(ctx))
+	require.Equal(t, want.Markdown(), noteContentOf(t, store, doc).MD)
+}
+
+func TestReplaceContent(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		store := open(t)
+		b := startManager(t, store, Config{})
+		ctx := context.Background()
+		doc := newNote(t, store, `{"content":{"md":"old text"}}`)
+		st, err := b.m.Join(ctx, doc, "a")
+		require.NoError(t, err)
+		browser := newPeer()
+		browser.apply(st.Update)
+
+		want := mustPM(t, `{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"from REST"}]}]}`)
+		require.NoError(t, b.m.ReplaceContent(ctx, doc, want))
+		sent := b.rec.all()
+		require.Len(t, sent, 1)
+		require.Equal(t, "", sent[0].except, "REST edits go to everyone")
+		browser.apply(sent[0].update)
+		requirePM(t, want, readProseMirror(browser.doc))
+		require.Equal(t, 2, rowCount(t, store, doc), "seed + the edit")
+
+		require.NoError(t, b.m.ReplaceContent(ctx, doc, want))
+		require.Len(t, b.rec.all(), 2, "a replace rewrites the tree even when the content is equal")
+	})
+}
+
+func TestPanicInsideOwnerRebuildsDocument(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		store := open(t)
+		b := startManager(t, store, Config{})
+		var poison sync.Map
+		b.m.hookApply = func(update []byte) {
+			if _, bad := poison.Load(string(update)); bad {
+				panic("test: poisoned update")
+			}
+		}
+		ctx := context.Background()
+		doc := newNote(t, store, `{}`)
+		a := newPeer()
+		require.NoError(t, b.m.Apply(ctx, doc, "a", a.insert(0, "before")))
+
+		other := newPeer()
+		bad := other.insert(0, "boom")
+		poison.Store(string(bad), true)
+		require.ErrorIs(t, b.m.Apply(ctx, doc, "b", bad), ErrInvalidUpdate)
+		require.Equal(t, 1.0, metricValue(t, b.m.met.updatesRefused.WithLabelValues(reasonPanic)))
+		require.Equal(t, 1, rowCount(t, store, doc), "the update that crashed was not stored")
+
+		require.NoError(t, b.m.Apply(ctx, doc, "a", a.insert(6, " after")))
+		st, err := b.m.State(ctx, doc)
+		require.NoError(t, err)
+		require.Equal(t, "before after", textOf(t, st))
+	})
+}
+
+func TestClosedAndBusy(t *testing.T) {
+	t.Parallel()
+	store := storeKinds()[0].open(t)
+	m, err := NewManager(Config{Store: store})
+	require.NoError(t, err)
+	ctx := context.Background()
+	doc := newNote(t, store, `{}`)
+	_, err = m.Join(ctx, doc, "s")
+	require.ErrorIs(t, err, ErrClosed, "before Start")
+	require.NoError(t, m.Stop(ctx))
+	require.ErrorIs(t, m.Start(ctx), ErrClosed)
+
+	_, err = NewManager(Config{})
+	require.Error(t, err, "a store is required")
+
+	// A full inbox refuses at once instead of queueing without bound.
+	b := startManager(t, store, Config{InboxSize: 1})
+	block := make(chan struct{})
+	var unblock sync.Once
+	t.Cleanup(func() { unblock.Do(func() { close(block) }) })
+	entered := make(chan struct{}, 1)
+	b.m.hookApply = func([]byte) {
+		select {
+		case entered <- struct{}{}:
+			<-block
+		default:
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.m.Apply(ctx, doc, "s", newPeer().insert(0, "a")) }()
+	<-entered // the owner is stuck inside the first apply
+	busy := false
+	for range 3 { // the first call may take the one free slot
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		err := b.m.Apply(short, doc, "s", newPeer().insert(0, "c"))
+		cancel()
+		if errors.Is(err, ErrBusy) {
+			busy = true
+			break
+		}
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	}
+	require.True(t, busy, "a full inbox answers ErrBusy")
+	unblock.Do(func() { close(block) })
+	require.NoError(t, <-done)
+}
+
+func mustPM(t testing.TB, s string) *prosemirror.Node {
+	t.Helper()
+	n, err := prosemirror.Parse([]byte(s))
+	require.NoError(t, err)
+	return n
+}
+
+func requirePM(t testing.TB, want, got *prosemirror.Node) {
+	t.Helper()
+	w, err := json.Marshal(want)
+	require.NoError(t, err)
+	g, err := json.Marshal(got)
+	require.NoError(t, err)
+	require.JSONEq(t, string(w), string(g))
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func dataKey(t testing.TB, data json.RawMessage, key string) json.RawMessage {
+	t.Helper()
+	var m map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(data, &m))
+	return m[key]
+}
+
+func noteContentOf(t testing.TB, store storage.Store, docID string) prosemirror.Content {
+	t.Helper()
+	n, err := store.GetNote(context.Background(), docID[len("note:"):])
+	require.NoError(t, err)
+	var c prosemirror.Content
+	if raw := dataKey(t, n.Data, "content"); raw != nil {
+		require.NoError(t, json.Unmarshal(raw, &c))
+	}
+	return c
+}
+
+// metricValue reads a gauge's or counter's current value.
+func metricValue(t testing.TB, c prometheus.Metric) float64 {
+	t.Helper()
+	var m dto.Metric
+	require.NoError(t, c.Write(&m))
+	switch {
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	}
+	t.Fatalf("not a gauge or counter: %v", c.Desc())
+	return 0
+}
