@@ -441,4 +441,11 @@ async function route () {
 }
 
 window.addEventListener('hashchange', route)
+// Leave the document properly when the page goes away; a page restored
+// from the back/forward cache starts over.
+window.addEventListener('pagehide', () => {
+  app.page?.()
+  app.page = null
+})
+window.addEventListener('pageshow', (e) => { if (e.persisted) route() })
 route()
