@@ -541,14 +541,14 @@ func (d *document) complete() {
 func (d *document) replace(c *command) {
 	var before, upd []byte
 	var rerr error
-	d.m.editMu.Lock()
+	editMu.Lock()
 	err := d.guard(func() {
 		before = y.EncodeStateVector(d.doc, nil, y.NewUpdateEncoderV1())
 		if rerr = replaceProseMirror(d.doc, c.pm); rerr == nil {
 			upd = y.EncodeStateAsUpdate(d.doc, before)
 		}
 	})
-	d.m.editMu.Unlock()
+	editMu.Unlock()
 	if err == nil && rerr != nil {
 		err = rerr
 	}

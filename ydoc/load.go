@@ -63,13 +63,13 @@ func (d *document) seed() (*storage.DocRecord, error) {
 		return nil, nil
 	}
 	var upd []byte
-	d.m.editMu.Lock()
+	editMu.Lock()
 	err = protect(func() error {
 		var err error
 		upd, err = seedUpdate(pm)
 		return err
 	})
-	d.m.editMu.Unlock()
+	editMu.Unlock()
 	if err != nil {
 		d.m.log.Warn("seed document; starting empty", "doc", d.id, "err", err)
 		return nil, nil

@@ -101,16 +101,18 @@ type State struct {
 	JSON   []byte // the same bytes as a JSON array of numbers
 }
 
+// editMu serialises local edits (seeding, REST content) process-wide:
+// y-crdt bumps a package-level counter (GlobalSearchMarkerTimestamp) on
+// every index-based edit, so two documents edited locally at once race.
+// Applying remote updates does not touch it.
+var editMu sync.Mutex
+
 // Manager holds the live documents. Safe for concurrent use.
 type Manager struct {
 	cfg    Config
 	log    *slog.Logger
 	met    *metrics
 	writer *writer
-
-	// editMu serialises server-made edits (seeding, REST content) across
-	// documents: they build Y structures outside the update decoder.
-	editMu sync.Mutex
 
 	mu      sync.Mutex // guards the fields below; held only around map work and inbox sends
 	docs    map[string]*document

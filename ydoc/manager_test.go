@@ -129,13 +129,26 @@ func newPeer() *peer {
 	return p
 }
 
+// Local edits hold editMu, as the Manager's do (see editMu).
 func (p *peer) insert(at int, s string) []byte {
+	editMu.Lock()
+	defer editMu.Unlock()
 	p.doc.GetText("t").Insert(at, s, nil)
 	return p.last
 }
 
 func (p *peer) delete(at, n int) []byte {
+	editMu.Lock()
+	defer editMu.Unlock()
 	p.doc.GetText("t").Delete(at, n)
+	return p.last
+}
+
+func (p *peer) replace(t testing.TB, pm *prosemirror.Node) []byte {
+	t.Helper()
+	editMu.Lock()
+	defer editMu.Unlock()
+	require.NoError(t, replaceProseMirror(p.doc, pm))
 	return p.last
 }
 
@@ -245,11 +258,9 @@ func TestApplyXMLFragment(t *testing.T) {
 		want := mustPM(t, `{"type":"doc","content":[
 			{"type":"heading","attrs":{"level":1},"content":[{"type":"text","text":"Title"}]},
 			{"type":"paragraph","content":[{"type":"text","text":"some "},{"type":"text","marks":[{"type":"bold"}],"text":"bold"}]}]}`)
-		require.NoError(t, replaceProseMirror(a.doc, want))
-		require.NoError(t, b.m.Apply(ctx, doc, "a", a.last))
+		require.NoError(t, b.m.Apply(ctx, doc, "a", a.replace(t, want)))
 		edited := mustPM(t, `{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"rewritten"}]}]}`)
-		require.NoError(t, replaceProseMirror(a.doc, edited))
-		require.NoError(t, b.m.Apply(ctx, doc, "a", a.last))
+		require.NoError(t, b.m.Apply(ctx, doc, "a", a.replace(t, edited)))
 
 		st, err := b.m.State(ctx, doc)
 		require.NoError(t, err)
@@ -569,8 +580,7 @@ func TestRenderWritesNoteContent(t *testing.T) {
 		doc := newNote(t, store, `{"files":[{"id":"f1"}],"content":{"md":""}}`)
 		a := newPeer()
 		want := mustPM(t, `{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"rendered "},{"type":"text","marks":[{"type":"italic"}],"text":"here"}]}]}`)
-		require.NoError(t, replaceProseMirror(a.doc, want))
-		require.NoError(t, b.m.Apply(ctx, doc, "a", a.last))
+		require.NoError(t, b.m.Apply(ctx, doc, "a", a.replace(t, want)))
 
 		require.Eventually(t, func() bool {
 			return noteContentOf(t, store, doc).MD == want.Markdown()
