@@ -1,0 +1,127 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/quire/quire/quiretest"
+	"github.com/quire/quire/storage"
+	"github.com/quire/quire/web"
+)
+
+func get(t *testing.T, url string) (int, http.Header, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func TestHealthzAndMetrics(t *testing.T) {
+	t.Parallel()
+	for _, b := range quiretest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			s := quiretest.New(t, b.Opts...)
+			code, _, body := get(t, s.URL+"/healthz")
+			require.Equal(t, http.StatusOK, code)
+			require.JSONEq(t, `{"status":true}`, body)
+			s.Do("GET", "/api/v1/notes/", "", nil) // a 401, counted under its route
+
+			code, _, body = get(t, s.URL+"/metrics")
+			require.Equal(t, http.StatusOK, code)
+			require.Contains(t, body, `quire_build_info{go="`+runtime.Version()+`",version="dev"} 1`)
+			require.Regexp(t, `quire_web_http_requests_total\{code="200",route="GET /healthz"\} [1-9]`, body)
+			require.Regexp(t, `quire_web_http_requests_total\{code="401",route="GET /api/v1/notes/\{\$\}"\} 1`, body)
+			require.Contains(t, body, `quire_web_http_request_duration_seconds_bucket{route="GET /healthz"`)
+			require.Regexp(t, `quire_storage_pool_open_connections [0-9]`, body)
+			require.Contains(t, body, "go_goroutines")
+			require.NotRegexp(t, regexp.MustCompile(`route="[^"]*[0-9a-f]{8}-[0-9a-f]{4}`), body, "no ids in labels")
+		})
+	}
+}
+
+func TestHealthzFailsWhenTheDatabaseDoes(t *testing.T) {
+	t.Parallel()
+	st, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "quire.db"), nil)
+	require.NoError(t, err)
+	w, err := web.New(web.Config{Store: st, Registry: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	w.Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	code, _, _ := get(t, srv.URL+"/healthz")
+	require.Equal(t, http.StatusOK, code)
+	require.NoError(t, st.Close())
+	code, _, body := get(t, srv.URL+"/healthz")
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.JSONEq(t, `{"status":false}`, body)
+}
+
+func TestApp(t *testing.T) {
+	t.Parallel()
+	st, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "quire.db"), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	w, err := web.New(web.Config{Store: st, Registry: prometheus.NewRegistry(), Assets: fstest.MapFS{
+		"index.html":    {Data: []byte("<p>app</p>")},
+		"assets/app.js": {Data: []byte("console.log(1)")},
+	}})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "api", http.StatusTeapot) })
+	w.Register(mux)
+	srv := httptest.NewServer(w.Instrument(mux, nil))
+	defer srv.Close()
+
+	for path, want := range map[string]string{
+		"/": "<p>app</p>", "/notes/123": "<p>app</p>", "/deep/client/route": "<p>app</p>",
+		"/assets/app.js": "console.log(1)",
+	} {
+		code, _, body := get(t, srv.URL+path)
+		require.Equal(t, http.StatusOK, code, path)
+		require.Equal(t, want, body, path)
+	}
+	for _, path := range []string{"/missing.js", "/assets/nope.css", "/ws/anything", "/ws/socket.io/x"} {
+		code, _, body := get(t, srv.URL+path)
+		require.Equal(t, http.StatusNotFound, code, path)
+		require.NotContains(t, body, "app</p>", path)
+	}
+	code, _, body := get(t, srv.URL+"/api/v1/whatever")
+	require.Equal(t, http.StatusTeapot, code, "/api/ is never the app")
+	require.False(t, strings.Contains(body, "app</p>"))
+
+	resp, err := http.Post(srv.URL+"/", "text/plain", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+}
+
+func TestEmbeddedAppIsServed(t *testing.T) {
+	t.Parallel()
+	s := quiretest.New(t)
+	code, h, body := get(t, s.URL+"/")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, h.Get("Content-Type"), "text/html")
+	require.Contains(t, strings.ToLower(body), "<!doctype html>")
+	code, _, body2 := get(t, s.URL+"/some/client/route")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, body, body2)
+	code, _, _ = get(t, s.URL+"/api/v1/unknown")
+	require.Equal(t, http.StatusNotFound, code)
+}
