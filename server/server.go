@@ -140,6 +140,9 @@ func (s *Server) Store() storage.Store { return s.store }
 // Auth is the server's authenticator (tests issue tokens with it).
 func (s *Server) Auth() *auth.Authenticator { return s.auth }
 
+// Docs is the live document manager.
+func (s *Server) Docs() *ydoc.Manager { return s.docs }
+
 // Registry is the metrics registry served at /metrics.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 

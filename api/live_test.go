@@ -1,0 +1,60 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quire/quire/quiretest"
+)
+
+// TestRESTContentEditReachesTheLiveDocument: a content edit over REST
+// becomes a CRDT update of note:<id>, and the note's content is then
+// rendered from the document.
+func TestRESTContentEditReachesTheLiveDocument(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, s *quiretest.Server) {
+		ctx := context.Background()
+		bob := s.SignUp("Bob")
+		var n note
+		s.JSON("POST", "/api/v1/notes/create", bob.Token, map[string]any{
+			"title": "live", "data": map[string]any{"content": map[string]any{"md": "first words"}},
+		}, http.StatusOK, &n)
+		docID := "note:" + n.ID
+		before, err := s.Docs().State(ctx, docID)
+		require.NoError(t, err)
+
+		s.JSON("POST", "/api/v1/notes/"+n.ID+"/update", bob.Token, map[string]any{
+			"data": map[string]any{"content": map[string]any{"md": "# Changed heading"}},
+		}, http.StatusOK, nil)
+		after, err := s.Docs().State(ctx, docID)
+		require.NoError(t, err)
+		require.False(t, bytes.Equal(before.Update, after.Update), "the document changed")
+
+		// The server renders the merged document back into data.content.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var got note
+			s.JSON("GET", "/api/v1/notes/"+n.ID, bob.Token, nil, http.StatusOK, &got)
+			c, _ := got.Data["content"].(map[string]any)
+			html, _ := c["html"].(string)
+			if strings.Contains(html, "Changed heading") && strings.Contains(html, "<h1") {
+				require.NotContains(t, html, "first words")
+				break
+			}
+			require.True(t, time.Now().Before(deadline), "content never rendered from the document: %v", got.Data)
+			time.Sleep(50 * time.Millisecond)
+		}
+
+		// A title-only edit leaves the document alone.
+		s.JSON("POST", "/api/v1/notes/"+n.ID+"/update", bob.Token, map[string]any{"title": "renamed"}, http.StatusOK, nil)
+		again, err := s.Docs().State(ctx, docID)
+		require.NoError(t, err)
+		require.Equal(t, after.Update, again.Update)
+	})
+}
