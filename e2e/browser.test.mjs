@@ -180,6 +180,18 @@ test('notes list: create, rename, delete; Markdown shortcuts make structure', { 
   await final.getByRole('button', { name: 'Delete' }).click()
   await final.getByRole('button', { name: 'Really delete?' }).click()
   await alice.page.getByText('No notes yet').waitFor()
+
+  // Sign out, a wrong password is refused in words, the right one signs in.
+  await alice.page.getByRole('button', { name: 'Sign out' }).click()
+  await alice.page.getByRole('button', { name: 'Sign in' }).waitFor()
+  await alice.page.getByPlaceholder('you@example.com').fill(alice.email)
+  await alice.page.getByPlaceholder('Password').fill('wrong password')
+  await alice.page.getByRole('button', { name: 'Sign in' }).click()
+  await alice.page.getByText('Wrong email or password.').waitFor()
+  await alice.page.getByPlaceholder('Password').fill(alice.password)
+  await alice.page.getByRole('button', { name: 'Sign in' }).click()
+  await alice.page.getByTestId('me').filter({ hasText: 'Alice' }).waitFor()
+  await alice.page.getByText('No notes yet').waitFor()
 })
 
 test('a reader sees the note and live changes but cannot type', { skip, timeout: 120000 }, async (t) => {
