@@ -5,7 +5,7 @@ import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { startServer, databases, waitUntil, TEST_TIMEOUT } from './helpers/server.mjs'
 import { signup, createNote, setGrants } from './helpers/api.mjs'
-import { DocClient, randomEdit, prng, sameBytes, normalizePM, plainText } from './helpers/ydoc.mjs'
+import { DocClient, randomEdit, prng, sameBytes, normalizePM, plainText, deletionDiff } from './helpers/ydoc.mjs'
 
 const CLIENTS = 4
 const EDITS_PER_CLIENT = 100
@@ -72,6 +72,7 @@ for (const db of databases()) {
         const late = await DocClient.open(server.url, others[CLIENTS - 1], `note:${note.id}`)
         await late.join()
         clients.push(late)
+        assert.deepEqual(deletionDiff(clients[0].doc, late.doc), [], 'the server state must hold exactly the editors\' deletions')
         assert.ok(sameBytes(late.stateVector(), clients[0].stateVector()), 'a new joiner must get the converged state')
         assertSameContent(clients, 'new joiner')
       } finally {

@@ -124,6 +124,32 @@ export function sameBytes (a, b) {
 }
 
 /**
+ * Items deleted in one doc but not the other, described by id and content
+ * (e.g. "deleted only in b: 12345:67 ContentFormat bold={}").
+ */
+export function deletionDiff (a, b) {
+  const dsOf = d => Y.decodeUpdate(Y.encodeStateAsUpdate(d)).ds
+  const out = []
+  for (const [from, other, label] of [[a, b, 'b'], [b, a, 'a']]) {
+    const otherDS = dsOf(other)
+    for (const [client, ranges] of dsOf(from).clients) {
+      for (const r of ranges) {
+        for (let k = r.clock; k < r.clock + r.len; k++) {
+          if (Y.isDeleted(otherDS, Y.createID(client, k))) continue
+          let what = ''
+          try {
+            const c = Y.getItem(other.store, Y.createID(client, k)).content
+            what = c.constructor.name + (c.key !== undefined ? ` ${c.key}=${JSON.stringify(c.value)}` : '')
+          } catch {}
+          out.push(`deleted only in ${label === 'b' ? 'a' : 'b'}: ${client}:${k} ${what}`)
+        }
+      }
+    }
+  }
+  return out
+}
+
+/**
  * Drop what ProseMirror treats as absent (empty attrs, empty marks/content
  * arrays) so JSON from different producers compares structurally.
  */
@@ -224,19 +250,23 @@ export function randomEdit (doc, rand) {
       if (els.length) els[Math.floor(rand() * els.length)].setAttribute('level', 1 + Math.floor(rand() * 6))
     } else {
       const t = all[Math.floor(rand() * all.length)]
-      const len = t.length
+      // Positions are UTF-16 offsets; like a real editor, never split a surrogate pair.
+      const str = t.toDelta().map(d => d.insert).join('')
+      const len = str.length
+      const safe = i => (i > 0 && i < len && /[\uD800-\uDBFF]/.test(str[i - 1])) ? i + 1 : i
       const q = rand()
       if (q < 0.55 || len === 0) {
         const marks = rand() < 0.2 ? { bold: {} } : rand() < 0.1 ? { italic: {} } : undefined
-        t.insert(Math.floor(rand() * (len + 1)), WORDS[Math.floor(rand() * WORDS.length)], marks)
+        t.insert(safe(Math.floor(rand() * (len + 1))), WORDS[Math.floor(rand() * WORDS.length)], marks)
       } else if (q < 0.8) {
-        const at = Math.floor(rand() * len)
-        t.delete(at, Math.min(len - at, 1 + Math.floor(rand() * 4)))
+        const at = safe(Math.floor(rand() * len))
+        const end = safe(Math.min(len, at + 1 + Math.floor(rand() * 4)))
+        if (end > at) t.delete(at, end - at)
       } else {
-        const at = Math.floor(rand() * len)
-        const n = Math.min(len - at, 1 + Math.floor(rand() * 6))
+        const at = safe(Math.floor(rand() * len))
+        const end = safe(Math.min(len, at + 1 + Math.floor(rand() * 6)))
         const mark = rand() < 0.5 ? 'bold' : 'italic'
-        t.format(at, n, { [mark]: rand() < 0.7 ? {} : null })
+        if (end > at) t.format(at, end - at, { [mark]: rand() < 0.7 ? {} : null })
       }
     }
   })
