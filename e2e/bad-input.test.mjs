@@ -226,21 +226,36 @@ for (const db of databases()) {
       return Y.encodeStateAsUpdate(d)
     }
 
-    test('a message over --max-message-bytes and a document past --max-document-bytes are refused', { timeout: TEST_TIMEOUT }, async () => {
+    async function limitRoom () {
       const note = await createNote(server.url, owner.token, { title: 'limits', content: { md: '' } })
       await setGrants(server.url, owner.token, note.id, [{ userId: observer.id, permission: 'write' }])
       const a = await DocClient.open(server.url, owner, `note:${note.id}`)
       const b = await DocClient.open(server.url, observer, `note:${note.id}`)
+      await a.join()
+      await b.join()
+      return { note, a, b }
+    }
+
+    test('a message over --max-message-bytes gets an error ack and is not relayed', { timeout: TEST_TIMEOUT }, async () => {
+      const { a, b } = await limitRoom()
       try {
-        await a.join()
-        await b.join()
         const since = b.client.mark()
-
         // ~100 KB binary → ~360 KB of JSON: over the message limit.
-        const tooBigMessage = standaloneUpdate(100 * 1024)
-        assertErrorAck(await a.send(tooBigMessage), 'message over --max-message-bytes')
+        assertErrorAck(await a.send(standaloneUpdate(100 * 1024)), 'message over --max-message-bytes')
         assert.equal(await server.health(), 200)
+        // The socket stays usable and the observer got nothing.
+        assert.deepEqual(await a.send(standaloneUpdate(10)), { ok: true })
+        await b.client.waitFor('ydoc:document:update', () => true, { since })
+        assert.equal(b.client.received('ydoc:document:update', () => true, since).length, 1)
+      } finally {
+        a.close(); b.close()
+      }
+    })
 
+    test('an update growing the document past --max-document-bytes gets an error ack', { timeout: TEST_TIMEOUT }, async () => {
+      const { note, a, b } = await limitRoom()
+      try {
+        const since = b.client.mark()
         // Growing past the document limit in 50 KB steps (each message fits).
         let accepted = 0
         let refused = false

@@ -28,13 +28,14 @@ for (const db of databases()) {
       await setGrants(server.url, owner.token, note.id, [{ userId: reader.id, permission: 'write' }])
       const a = await DocClient.open(server.url, owner, `note:${note.id}`)
       const b = await DocClient.open(server.url, reader, `note:${note.id}`)
+      let pasted
       try {
         await a.join()
         await b.join()
         a.detach() // send the one update by hand to check its size and ack
         let update
         a.doc.once('update', u => { update = u })
-        const pasted = randomBytes(PASTE_BYTES * 3 / 4).toString('base64') // 2 MiB of ASCII
+        pasted = randomBytes(PASTE_BYTES * 3 / 4).toString('base64') // 2 MiB of ASCII
         a.doc.transact(() => {
           const p = new Y.XmlElement('paragraph')
           const t = new Y.XmlText()
