@@ -338,6 +338,7 @@ async function notePage (id) {
   titleInput.value = note.title || ''
   titleInput.disabled = !writable
   readonly.hidden = writable
+  saveBadge.hidden = !writable // a reader has nothing to save
   shareBtn.hidden = !owner
   document.title = (note.title || 'Untitled') + ' · Quire'
 
