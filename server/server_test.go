@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
 	"github.com/quire/quire/quiretest"
@@ -96,4 +98,19 @@ func TestRealtimeIsMounted(t *testing.T) {
 	r := s.Do("GET", "/ws/socket.io/?EIO=4&transport=polling", "", nil)
 	require.NotEqual(t, http.StatusNotFound, r.Status, "%s", r.Body)
 	require.NotContains(t, string(r.Body), "<html")
+}
+
+// TestWebSocketThroughMiddleware: the request metrics and logging wrappers
+// pass the hijack through, so an Engine.IO WebSocket opens.
+func TestWebSocketThroughMiddleware(t *testing.T) {
+	t.Parallel()
+	s := quiretest.New(t)
+	c, resp, err := websocket.DefaultDialer.Dial("ws://"+s.Addr()+"/ws/socket.io/?EIO=4&transport=websocket", nil)
+	require.NoError(t, err)
+	defer c.Close()
+	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+	_, msg, err := c.ReadMessage()
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(msg), "0{"), "Engine.IO open packet, got %q", msg)
+	require.Contains(t, string(msg), `"sid":`)
 }
