@@ -37,8 +37,15 @@ export class Client {
 
   /** Emit with an ack; resolves with the ack's first argument. */
   call (event, payload, { timeout = 15000 } = {}) {
-    return this.socket.timeout(timeout).emitWithAck(event, payload)
+    if (!this.socket.connected) return Promise.reject(new Error(`${event}: socket is not connected`))
+    let onDisconnect
+    const dropped = new Promise((resolve, reject) => {
+      onDisconnect = reason => reject(new Error(`${event}: server closed the socket before the ack (${reason})`))
+      this.socket.once('disconnect', onDisconnect)
+    })
+    const acked = this.socket.timeout(timeout).emitWithAck(event, payload)
       .catch(err => { throw new Error(`no ack for ${event} within ${timeout} ms (${err.message})`) })
+    return Promise.race([acked, dropped]).finally(() => this.socket.off('disconnect', onDisconnect))
   }
 
   emit (event, payload) { this.socket.emit(event, payload) }
