@@ -2,11 +2,14 @@ package server_test
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
@@ -113,4 +116,50 @@ func TestWebSocketThroughMiddleware(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(string(msg), "0{"), "Engine.IO open packet, got %q", msg)
 	require.Contains(t, string(msg), `"sid":`)
+}
+
+// TestSignOutDisconnectsSockets: sign-out and role changes reach the
+// Socket.IO server (api's OnRevoke), which drops the account's sockets.
+func TestSignOutDisconnectsSockets(t *testing.T) {
+	t.Parallel()
+	s := quiretest.New(t)
+	admin := s.SignUp("Admin")
+	bob := s.SignUp("Bob")
+	connect := func(token string) *websocket.Conn {
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+s.Addr()+"/ws/socket.io/?EIO=4&transport=websocket", nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		_, msg, err := c.ReadMessage() // Engine.IO open
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(string(msg), "0"), "%q", msg)
+		require.NoError(t, c.WriteMessage(websocket.TextMessage, []byte(`40{"token":"`+token+`"}`)))
+		_, msg, err = c.ReadMessage()
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(string(msg), "40"), "Socket.IO connect accepted, got %q", msg)
+		return c
+	}
+	// waitDropped reads until the server disconnects the socket: a
+	// Socket.IO disconnect packet or the connection closing.
+	waitDropped := func(c *websocket.Conn) {
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(30*time.Second))) // hang guard only
+		for {
+			_, msg, err := c.ReadMessage()
+			var ne net.Error
+			require.False(t, errors.As(err, &ne) && ne.Timeout(), "the socket was not dropped")
+			if err != nil || string(msg) == "41" {
+				return
+			}
+			if string(msg) == "2" { // Engine.IO ping
+				_ = c.WriteMessage(websocket.TextMessage, []byte("3"))
+			}
+		}
+	}
+
+	c := connect(bob.Token)
+	s.JSON("GET", "/api/v1/auths/signout", bob.Token, nil, http.StatusOK, nil)
+	waitDropped(c)
+
+	c = connect(s.SignIn(bob.Email))
+	s.JSON("POST", "/api/v1/users/"+bob.ID+"/update/role", admin.Token, map[string]string{"role": "pending"}, http.StatusOK, nil)
+	waitDropped(c)
 }
