@@ -85,6 +85,8 @@ func TestBadInput(t *testing.T) {
 			{"create md type", "POST", "/api/v1/notes/create", bob.Token, `{"title":"x","data":{"content":{"md":1}}}`, 400},
 			{"create bad pm json", "POST", "/api/v1/notes/create", bob.Token, `{"title":"x","data":{"content":{"json":{"type":"paragraph"}}}}`, 400},
 			{"create NUL in data", "POST", "/api/v1/notes/create", bob.Token, `{"title":"x","data":{"k":"a\u0000"}}`, 400},
+			{"create huge number", "POST", "/api/v1/notes/create", bob.Token, `{"title":"x","meta":{"n":1e400}}`, 400},
+			{"create underflowing number", "POST", "/api/v1/notes/create", bob.Token, `{"title":"x","data":{"n":[1e-400]}}`, 400},
 			{"create long title", "POST", "/api/v1/notes/create", bob.Token, `{"title":"` + strings.Repeat("t", 1001) + `"}`, 400},
 			{"create oversize", "POST", "/api/v1/notes/create", bob.Token, big, 413},
 			{"create grants type", "POST", "/api/v1/notes/create", bob.Token, `{"title":"x","access_grants":{}}`, 400},

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -130,11 +131,14 @@ func decodeObject(raw json.RawMessage) (map[string]any, error) {
 	return m, nil
 }
 
-// cleanValue reports whether every string (keys too) in v is storable.
+// cleanValue reports whether every string (keys too) and number in v is
+// storable in both databases and readable by any JSON client.
 func cleanValue(v any) bool {
 	switch v := v.(type) {
 	case string:
 		return cleanText(v)
+	case json.Number:
+		return cleanNumber(v)
 	case map[string]any:
 		for k, e := range v {
 			if !cleanText(k) || !cleanValue(e) {
@@ -186,6 +190,21 @@ func checkContent(data map[string]any) (*prosemirror.Node, error) {
 		return nil, errors.New("data.content.json is not a valid ProseMirror document")
 	}
 	return doc, nil
+}
+
+// cleanNumber: a number must be a finite double that did not underflow to
+// zero (JavaScript clients read it as one; PostgreSQL refuses huge exponents).
+func cleanNumber(n json.Number) bool {
+	s := string(n)
+	if len(s) > 64 {
+		return false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return false
+	}
+	mantissa, _, _ := strings.Cut(strings.ToLower(s), "e")
+	return f != 0 || !strings.ContainsAny(mantissa, "123456789")
 }
 
 func checkTitle(t string) error {
@@ -249,7 +268,7 @@ func (a *API) createNote(w http.ResponseWriter, r *http.Request, s *session) {
 		meta = map[string]any{}
 	}
 	if !cleanValue(data) || !cleanValue(meta) {
-		writeError(w, http.StatusBadRequest, "data and meta must not contain NUL characters")
+		writeError(w, http.StatusBadRequest, msgBadValue)
 		return
 	}
 	if _, err := checkContent(data); err != nil {

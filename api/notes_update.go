@@ -40,7 +40,7 @@ func (a *API) updateNote(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 	}
 	if !cleanValue(map[string]any(f.Data)) || !cleanValue(map[string]any(f.Meta)) {
-		writeError(w, http.StatusBadRequest, "data and meta must not contain NUL characters")
+		writeError(w, http.StatusBadRequest, msgBadValue)
 		return
 	}
 	var newDoc *prosemirror.Node

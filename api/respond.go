@@ -46,6 +46,7 @@ const (
 	msgAdminOnly       = "Only an admin may do this"
 	msgBadCredentials  = "Incorrect email or password"
 	msgEmailTaken      = "This email is already registered"
+	msgBadValue        = "data and meta must not contain NUL characters or numbers beyond double precision"
 )
 
 // decode reads one JSON value from the (size-capped) body into v. Unknown
