@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 	"time"
 
 	y "github.com/skyterra/y-crdt"
@@ -83,13 +82,10 @@ type document struct {
 	m      *Manager
 	id     string // "note:<id>"
 	noteID string
-	inbox  chan *command
+	inbox  *inbox
 	kick   chan struct{} // writer: some requests are done
 	bg     chan func()   // results of background work, run on the owner
 	stop   chan struct{} // closed by Manager.Stop
-
-	leaveMu sync.Mutex
-	leaves  []string // leaves that found the inbox full
 
 	// --- owner only ---
 	doc      *y.Doc
@@ -122,7 +118,7 @@ func newDocument(m *Manager, id, noteID string) *document {
 		m:        m,
 		id:       id,
 		noteID:   noteID,
-		inbox:    make(chan *command, m.cfg.InboxSize),
+		inbox:    newInbox(m.cfg.InboxSize),
 		kick:     make(chan struct{}, 1),
 		bg:       make(chan func(), 4),
 		stop:     make(chan struct{}),
@@ -136,13 +132,6 @@ func (d *document) wake() {
 	case d.kick <- struct{}{}:
 	default:
 	}
-}
-
-func (d *document) leaveLater(sid string) {
-	d.leaveMu.Lock()
-	d.leaves = append(d.leaves, sid)
-	d.leaveMu.Unlock()
-	d.wake()
 }
 
 func (d *document) run() {
@@ -159,11 +148,12 @@ func (d *document) run() {
 	d.idleTimer.Reset(d.m.cfg.IdleTimeout)
 	for {
 		select {
-		case c := <-d.inbox:
-			d.handle(c)
+		case <-d.inbox.ready:
+			if c := d.inbox.pop(); c != nil {
+				d.handle(c)
+			}
 		case <-d.kick:
 			d.complete()
-			d.takeLeaves()
 		case f := <-d.bg:
 			f()
 		case <-d.renderTimer.C:
@@ -192,13 +182,10 @@ func (d *document) run() {
 // the registry (a later command then retries the load).
 func (d *document) failAll(err error) {
 	for {
-		select {
-		case c := <-d.inbox:
+		if c := d.inbox.pop(); c != nil {
 			c.done(State{}, err)
-		default:
-			if d.m.unregister(d) {
-				return
-			}
+		} else if d.m.unregister(d) {
+			return
 		}
 	}
 }
@@ -207,11 +194,9 @@ func (d *document) failAll(err error) {
 // in flight, a pending render and a running compaction.
 func (d *document) drain() {
 	for {
-		select {
-		case c := <-d.inbox:
+		if c := d.inbox.pop(); c != nil {
 			d.handle(c)
 			continue
-		default:
 		}
 		if len(d.inflight) > 0 {
 			<-d.kick
@@ -277,16 +262,6 @@ func (d *document) leave(sid string) {
 	delete(d.sessions, sid)
 	if len(d.sessions) == 0 {
 		d.idleTimer.Reset(d.m.cfg.IdleTimeout)
-	}
-}
-
-func (d *document) takeLeaves() {
-	d.leaveMu.Lock()
-	leaves := d.leaves
-	d.leaves = nil
-	d.leaveMu.Unlock()
-	for _, sid := range leaves {
-		d.leave(sid)
 	}
 }
 

@@ -231,11 +231,7 @@ func (m *Manager) Leave(ctx context.Context, docID, sid string) {
 	if d == nil || m.state != stateRunning {
 		return
 	}
-	select {
-	case d.inbox <- &command{kind: cmdLeave, sid: sid}:
-	default:
-		d.leaveLater(sid) // a full inbox must not leave the session registered forever
-	}
+	d.inbox.push(&command{kind: cmdLeave, sid: sid}, true)
 }
 
 // State returns the document's full state (loading it if needed).
@@ -288,9 +284,7 @@ func (m *Manager) do(ctx context.Context, docID string, c *command) (State, erro
 			d.run()
 		}()
 	}
-	select {
-	case d.inbox <- c:
-	default:
+	if !d.inbox.push(c, false) {
 		m.mu.Unlock()
 		if c.kind == cmdApply || c.kind == cmdReplace {
 			m.met.updatesRefused.WithLabelValues(reasonBusy).Inc()
@@ -312,7 +306,7 @@ func (m *Manager) do(ctx context.Context, docID string, c *command) (State, erro
 func (m *Manager) unregister(d *document) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(d.inbox) > 0 {
+	if d.inbox.len() > 0 {
 		return false
 	}
 	if m.docs[d.id] == d {
