@@ -54,6 +54,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.RedisURL != "" {
+		logger.Warn("--redis-url is not supported yet: running as a single instance")
+	}
 	secret, err := ResolveSecret(cfg)
 	if err != nil {
 		return nil, err
