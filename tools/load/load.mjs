@@ -49,6 +49,19 @@ function quantiles (xs) {
   return { n: s.length, p50: r(q(0.5)), p99: r(q(0.99)), max: r(s.at(-1) ?? null) }
 }
 
+// Connects that timed out and were retried (a known socket.io library stall, DEPENDENCIES.md).
+let connectRetries = 0
+async function connect (url, token) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await Client.connect(url, token, { timeout: 10000 })
+    } catch (err) {
+      if (attempt >= 3) throw err
+      connectRetries++
+    }
+  }
+}
+
 const mb = bytes => Math.round(bytes / 1048576 * 10) / 10
 
 // ---------------------------------------------------------------------------
@@ -59,9 +72,9 @@ if (opt.child) {
   const cfg = JSON.parse(opt.child)
   const clients = []
   for (let i = 0; i < cfg.count; i++) {
-    clients.push(await Client.connect(cfg.url, cfg.token, { timeout: 30000 }))
+    clients.push(await connect(cfg.url, cfg.token))
   }
-  process.send({ type: 'ready' })
+  process.send({ type: 'ready', connectRetries })
   process.on('message', async msg => {
     if (msg.type === 'go' && cfg.kind === 'coldjoin') {
       while (now() < msg.at) await sleep(Math.max(0, Math.min(5, msg.at - now())))
@@ -91,7 +104,7 @@ async function spawnWorkers (total, workers, cfg) {
     const count = Math.floor(total / workers) + (w < total % workers ? 1 : 0)
     const child = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify({ ...cfg, count })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     child.ready = new Promise((resolve, reject) => {
-      child.on('message', m => m.type === 'ready' && resolve())
+      child.on('message', m => { if (m.type === 'ready') { connectRetries += m.connectRetries; resolve() } })
       child.on('exit', code => reject(new Error(`worker exited ${code}`)))
     })
     children.push(child)
@@ -109,6 +122,7 @@ async function main () {
     const run = { fanout, docs, coldjoin, idle }[opt.scenario]
     if (!run) throw new Error(`unknown --scenario ${opt.scenario}`)
     Object.assign(report, await run(server, admin))
+    report.connect_retries = connectRetries
   } finally {
     await server.cleanup()
   }
@@ -144,7 +158,7 @@ async function fanout (server, admin) {
   const acks = []
   const clients = []
   for (let i = 0; i < n; i++) {
-    const c = await Client.connect(server.url, admin.token)
+    const c = await connect(server.url, admin.token)
     expectOk(await c.call('ydoc:document:join', { document_id: documentId, user_id: admin.id }))
     c.socket.on('ydoc:document:update', d => {
       const t = sentAt.get(d.update.join(','))
@@ -206,7 +220,7 @@ async function docs (server, admin) {
   }
   const pairs = []
   for (let i = 0; i < d; i++) {
-    pairs.push(await Promise.all([0, 1].map(() => Client.connect(server.url, admin.token))))
+    pairs.push(await Promise.all([0, 1].map(() => connect(server.url, admin.token))))
     for (const c of pairs[i]) { c.socket.offAny(); c.events.length = 0 }
   }
   await sleep(1000)
@@ -274,7 +288,7 @@ async function coldjoin (server, admin) {
   const note = await createNote(server.url, admin.token, { title: 'big', content: { md: 'big document' } })
   const documentId = `note:${note.id}`
   // Build the document: paragraphs of ~1 KB text, 64 per update.
-  const builder = await Client.connect(server.url, admin.token)
+  const builder = await connect(server.url, admin.token)
   expectOk(await builder.call('ydoc:document:join', { document_id: documentId, user_id: admin.id }))
   const doc = new Y.Doc()
   let last
