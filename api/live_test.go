@@ -51,10 +51,26 @@ func TestRESTContentEditReachesTheLiveDocument(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 
-		// A title-only edit leaves the document alone.
+		// A title-only edit, or echoing the stored content back, leaves the
+		// document alone.
+		var cur note
+		s.JSON("GET", "/api/v1/notes/"+n.ID, bob.Token, nil, http.StatusOK, &cur)
 		s.JSON("POST", "/api/v1/notes/"+n.ID+"/update", bob.Token, map[string]any{"title": "renamed"}, http.StatusOK, nil)
+		s.JSON("POST", "/api/v1/notes/"+n.ID+"/update", bob.Token, map[string]any{"data": cur.Data}, http.StatusOK, nil)
 		again, err := s.Docs().State(ctx, docID)
 		require.NoError(t, err)
 		require.Equal(t, after.Update, again.Update)
+
+		// ProseMirror JSON wins over Markdown when both are sent.
+		pm := map[string]any{"type": "doc", "content": []any{map[string]any{"type": "paragraph",
+			"content": []any{map[string]any{"type": "text", "text": "from json"}}}}}
+		s.JSON("POST", "/api/v1/notes/"+n.ID+"/update", bob.Token, map[string]any{
+			"data": map[string]any{"content": map[string]any{"json": pm, "md": "ignored"}},
+		}, http.StatusOK, nil)
+		last, err := s.Docs().State(ctx, docID)
+		require.NoError(t, err)
+		require.NotEqual(t, again.Update, last.Update)
+		require.Contains(t, string(last.Update), "from json")
+		require.NotContains(t, string(last.Update), "ignored")
 	})
 }

@@ -139,20 +139,30 @@ func sameGrants(a, b []storage.AccessGrant) bool {
 	return true
 }
 
-// contentChanged reports whether patch sets a data.content different from
-// the stored one.
+// contentChanged reports whether patch sets the document to something
+// new: its ProseMirror JSON if sent (compared with the stored JSON), else
+// its Markdown (compared with the stored Markdown). Re-sending what is
+// stored, as clients that echo the whole note do, is no edit.
 func contentChanged(n *storage.Note, patch map[string]any) bool {
-	c, ok := patch["content"]
+	next, _ := patch["content"].(map[string]any) // shape checked by checkContent
+	if next == nil {
+		return false
+	}
+	cur := map[string]any{}
+	if stored, err := decodeObject(n.Data); err == nil {
+		cur, _ = stored["content"].(map[string]any)
+	}
+	if j, ok := next["json"]; ok && j != nil {
+		a, errA := marshalObject(map[string]any{"j": cur["json"]})
+		b, errB := marshalObject(map[string]any{"j": j})
+		return errA != nil || errB != nil || !bytes.Equal(a, b)
+	}
+	md, ok := next["md"].(string)
 	if !ok {
 		return false
 	}
-	cur, err := decodeObject(n.Data)
-	if err != nil {
-		return true
-	}
-	a, errA := marshalObject(map[string]any{"c": cur["content"]})
-	b, errB := marshalObject(map[string]any{"c": c})
-	return errA != nil || errB != nil || !bytes.Equal(a, b)
+	old, _ := cur["md"].(string)
+	return md != old
 }
 
 // merge shallow-merges patch into the stored object raw.

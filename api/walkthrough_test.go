@@ -116,7 +116,7 @@ func TestWalkthrough(t *testing.T) {
 		s.JSON("GET", "/api/v1/notes/", tok, nil, http.StatusOK, &list)
 		require.Equal(t, ids[0], list[0].ID, "the updated note is now the newest")
 
-		// Share it with the admin's... no: with a third user, read only.
+		// Share it with a third user, read only.
 		carol := s.SignUp("Carol")
 		s.JSON("GET", "/api/v1/notes/"+ids[0], carol.Token, nil, http.StatusNotFound, nil)
 		var shared note
