@@ -18,6 +18,7 @@ import (
 
 	"github.com/quire/quire/server"
 	"github.com/quire/quire/storage"
+	"github.com/quire/quire/storage/storagetest"
 )
 
 func runCmd(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
@@ -178,4 +179,14 @@ func TestBinaryServeAndSignal(t *testing.T) {
 		t.Fatal("quire did not stop after SIGTERM")
 	}
 	_ = os.Remove(bin)
+}
+
+func TestMigratePostgres(t *testing.T) {
+	t.Parallel()
+	url := storagetest.NewPostgres(t) // skips without QUIRE_TEST_DATABASE_URL
+	code, out, errs := runCmd(t, map[string]string{"QUIRE_DATABASE_URL": url, "QUIRE_DATA_DIR": t.TempDir()}, "migrate")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "up to date")
+	code, _, errs = runCmd(t, nil, "migrate", "--database-url", url, "--data-dir", t.TempDir())
+	require.Equal(t, 0, code, "migrating twice is a no-op: %s", errs)
 }
