@@ -247,6 +247,29 @@ func (s *Server) SignIn(email string) string {
 	return u.Token
 }
 
+// CreateNote creates a note owned by the token's account with Markdown
+// content md, and returns its id (its document is "note:<id>").
+func (s *Server) CreateNote(token, title, md string) string {
+	s.t.Helper()
+	var n struct {
+		ID string `json:"id"`
+	}
+	s.JSON(http.MethodPost, "/api/v1/notes/create", token, map[string]any{
+		"title": title, "data": map[string]any{"content": map[string]any{"md": md}},
+	}, http.StatusOK, &n)
+	return n.ID
+}
+
+// Share gives the account userID permission perm ("read" or "write") on
+// the note, replacing its other grants; token must be the owner's or an
+// admin's.
+func (s *Server) Share(token, noteID, userID, perm string) {
+	s.t.Helper()
+	s.JSON(http.MethodPost, "/api/v1/notes/"+noteID+"/access/update", token, map[string]any{
+		"access_grants": []map[string]string{{"principal_type": "user", "principal_id": userID, "permission": perm}},
+	}, http.StatusOK, nil)
+}
+
 // logWriter sends log lines to t.Log until close.
 type logWriter struct {
 	mu     sync.Mutex
