@@ -24,6 +24,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		status, buf = http.StatusInternalServerError, *bytes.NewBufferString(`{"detail":"internal error"}`)
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
