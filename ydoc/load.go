@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	y "github.com/skyterra/y-crdt"
-
 	"github.com/quire/quire/prosemirror"
 	"github.com/quire/quire/storage"
 	"github.com/quire/quire/yupdate"
@@ -171,7 +169,7 @@ func (d *document) applyRaw(data []byte, u *yupdate.Update) error {
 		if d.m.hookApply != nil {
 			d.m.hookApply(data)
 		}
-		y.ApplyUpdate(d.doc, data, nil)
+		applyUpdate(d.doc, data, nil)
 		return nil
 	})
 	if err != nil {
