@@ -51,6 +51,9 @@ type Config struct {
 	LogLevel string
 	// Version is reported in /metrics. Zero: "dev".
 	Version string
+	// PprofAddr, when set, serves net/http/pprof on its own listener
+	// (--pprof-addr), never on the public one. Zero: off.
+	PprofAddr string
 
 	// Test knobs.
 
@@ -86,6 +89,11 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("--addr %q: want host:port", c.Addr)
+	}
+	if c.PprofAddr != "" {
+		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
+			return fmt.Errorf("--pprof-addr %q: want host:port", c.PprofAddr)
+		}
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
 		return errors.New("--data-dir must not be empty")

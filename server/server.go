@@ -33,6 +33,7 @@ type Server struct {
 	docs     *ydoc.Manager
 	rt       *realtime.Server
 	http     *http.Server
+	pprof    *http.Server // nil unless Config.PprofAddr
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -183,6 +184,12 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: listen on --addr %s: %w", s.cfg.Addr, err)
 	}
+	if s.cfg.PprofAddr != "" {
+		if err := s.startPprof(ctx); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	s.ln, s.started, s.served = ln, true, make(chan struct{})
 	go func() {
 		defer close(s.served)
@@ -217,6 +224,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 		s.log.InfoContext(ctx, "stopping")
 		var errs []error
+		if s.pprof != nil {
+			_ = s.pprof.Close()
+		}
 		// Stop accepting at once; sockets are closed meanwhile, since a
 		// pending long-poll would otherwise hold Shutdown to its deadline.
 		shut := make(chan error, 1)

@@ -122,6 +122,7 @@ func newSettings(name string, stderr io.Writer, serveFlags bool) *settings {
 	str(&c.LogLevel, "log-level", server.LogLevelDefault, "QUIRE_LOG_LEVEL", "debug, info, warn or error")
 	if serveFlags {
 		str(&c.Addr, "addr", server.AddrDefault, "QUIRE_ADDR", "listen address host:port")
+		str(&c.PprofAddr, "pprof-addr", "", "QUIRE_PPROF_ADDR", "serve Go profiles (/debug/pprof/) on this separate host:port; empty: off")
 		str(&c.RedisURL, "redis-url", "", "QUIRE_REDIS_URL", "Redis URL redis://… to share rooms between instances; empty: one instance")
 		num(&c.MaxMessageBytes, "max-message-bytes", server.MaxMessageBytesDefault, "QUIRE_MAX_MESSAGE_BYTES", "largest Socket.IO message in bytes")
 		num(&c.MaxDocumentBytes, "max-document-bytes", server.MaxDocumentBytesDefault, "QUIRE_MAX_DOCUMENT_BYTES", "largest encoded document state in bytes")
