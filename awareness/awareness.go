@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"sync"
@@ -67,7 +68,9 @@ func Validate(update []byte, maxBytes int) (map[uint64]json.RawMessage, error) {
 	if _, err := dec.Token(); err != nil { // the closing brace
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if _, err := dec.Token(); err == nil {
+	// Anything but the end of input after the object, even bytes that are
+	// not JSON at all, is refused: the update is relayed as sent.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: data after the object", ErrInvalid)
 	}
 	return states, nil
