@@ -14,7 +14,7 @@ const compactRetry = time.Minute
 // dependencies) stay as they are. Store.Compact inserts the snapshot and
 // deletes those rows in one transaction, so a crash loses nothing.
 func (d *document) maybeCompact() {
-	if d.compacting || d.broken || len(d.applied)+len(d.held) <= d.m.cfg.CompactRows ||
+	if d.compacting || d.broken || d.forgotten || len(d.applied)+len(d.held) <= d.m.cfg.CompactRows ||
 		time.Now().Before(d.compactAfter) {
 		return
 	}

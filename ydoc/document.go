@@ -20,6 +20,7 @@ const (
 	cmdState
 	cmdApply
 	cmdReplace
+	cmdForget
 )
 
 // command is one request to a document's owner.
@@ -109,6 +110,7 @@ type document struct {
 	compacting   bool
 	compactAfter time.Time
 	broken       bool // rebuild failed: refuse everything, unload when answered
+	forgotten    bool // the note was deleted: refuse everything, unload when quiet
 	lastActivity time.Time
 	idleTimer    *time.Timer
 }
@@ -175,7 +177,36 @@ func (d *document) run() {
 			d.unloaded()
 			return
 		}
+		if d.forgotten && len(d.inflight) == 0 && !d.rendering && !d.compacting {
+			d.discard()
+			return
+		}
 	}
+}
+
+// forget (cmdForget) stops serving a deleted note's document: nothing more
+// is accepted and a pending render is dropped.
+func (d *document) forget() {
+	d.forgotten = true
+	d.dirty = false
+	d.renderTimer.Stop()
+	clear(d.sessions)
+}
+
+// discard unloads a forgotten document once its writes, render and
+// compaction are done, deleting any rows they stored after the note was
+// deleted (DeleteNote removed the log; an update in flight may have
+// appended to it again).
+func (d *document) discard() {
+	ctx, cancel := d.ctx()
+	err := d.m.cfg.Store.DeleteDocument(ctx, d.id)
+	cancel()
+	if err != nil {
+		d.m.log.Error("delete the log of a deleted note", "doc", d.id, "err", err)
+	}
+	d.failWaiters()
+	d.failAll(ErrUnknownDocument)
+	d.unloaded()
 }
 
 // failAll answers every queued command with err until the document leaves
@@ -243,6 +274,10 @@ func (d *document) handle(c *command) {
 		c.done(State{}, ErrUnavailable)
 		return
 	}
+	if d.forgotten && c.kind != cmdLeave {
+		c.done(State{}, ErrUnknownDocument)
+		return
+	}
 	switch c.kind {
 	case cmdJoin:
 		d.sessions[c.sid] = struct{}{}
@@ -255,6 +290,9 @@ func (d *document) handle(c *command) {
 		d.apply(c)
 	case cmdReplace:
 		d.replace(c)
+	case cmdForget:
+		d.forget()
+		c.done(State{}, nil)
 	}
 }
 
@@ -497,7 +535,7 @@ func (d *document) complete() {
 	if len(d.inflight) == 0 {
 		d.inflight = nil // let the backing array go
 	}
-	if rebuild {
+	if rebuild && !d.forgotten {
 		d.rebuild()
 	}
 	for len(d.waiters) > 0 && d.waiters[0].after <= d.doneSeq && !d.broken {

@@ -260,6 +260,32 @@ func (m *Manager) ReplaceContent(ctx context.Context, docID string, doc *prosemi
 	return err
 }
 
+// Forget drops the live document of a deleted note (call it after
+// Store.DeleteNote): its pending render is dropped, every later command
+// gets ErrUnknownDocument, and once the writes in flight are done it
+// unloads and deletes any rows they stored. Not live: nothing to do.
+func (m *Manager) Forget(ctx context.Context, docID string) error {
+	id, _, err := normalizeDocID(docID)
+	if err != nil {
+		return err
+	}
+	c := &command{kind: cmdForget, reply: make(chan result, 1)}
+	m.mu.Lock()
+	d := m.docs[id]
+	if d == nil || m.state != stateRunning {
+		m.mu.Unlock()
+		return nil
+	}
+	d.inbox.push(c, true) // like leaves: a full inbox must not keep it alive
+	m.mu.Unlock()
+	select {
+	case r := <-c.reply:
+		return r.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // do sends c to the document's owner (starting one if the document is not
 // live) and waits for its reply.
 func (m *Manager) do(ctx context.Context, docID string, c *command) (State, error) {

@@ -13,7 +13,7 @@ import (
 // note's data.content in the background; one render runs at a time per
 // document, a change meanwhile re-arms the debounce.
 func (d *document) render() {
-	if !d.dirty || d.broken {
+	if !d.dirty || d.broken || d.forgotten {
 		return
 	}
 	if d.rendering {
