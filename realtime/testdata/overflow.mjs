@@ -1,13 +1,15 @@
 // overflow.mjs URL NOTE TOKEN N : emit N updates at once (no waiting) and
 // report whether the server disconnected the socket.
 import * as Y from 'yjs';
-import { connect, call, main } from './lib.mjs';
+import { connect, main } from './lib.mjs';
 
 main(async () => {
   const [url, note, token, nStr] = process.argv.slice(2);
   const doc = `note:${note}`;
   const c = await connect(url, token);
-  await call(c.socket, 'ydoc:document:join', { document_id: doc });
+  // A plain ack callback, not emitWithAck: the overflow disconnect must
+  // not surface as a rejected join promise if it overtakes the join ack.
+  await new Promise((resolve) => c.socket.emit('ydoc:document:join', { document_id: doc }, resolve));
   const d = new Y.Doc();
   const ups = [];
   d.on('update', (u) => ups.push(Array.from(u)));
