@@ -206,6 +206,9 @@ func (c *conn) joined(payload any) (f fields, docID, noteID string, r reply) {
 		return nil, "", "", fail(reasonUnknownDocument)
 	}
 	if _, in := c.docs[docID]; !in {
+		if _, gone := c.deleted[docID]; gone {
+			return nil, "", "", fail(reasonUnknownDocument)
+		}
 		return nil, "", "", fail(reasonNotJoined)
 	}
 	return f, docID, noteID, ok()
