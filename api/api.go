@@ -25,6 +25,13 @@ type LiveDocuments interface {
 	ReplaceContent(ctx context.Context, docID string, doc *prosemirror.Node) error
 }
 
+// documentForgetter is LiveDocuments' optional extra (ydoc.Manager has it):
+// drop a deleted note's live document, so that nothing more is stored or
+// rendered into it.
+type documentForgetter interface {
+	Forget(ctx context.Context, docID string) error
+}
+
 // Config configures the API.
 type Config struct {
 	Store  storage.Store       // required
@@ -39,6 +46,9 @@ type Config struct {
 	// NoteEvents, if set, is called after a note is updated (the server
 	// emits events:note with it).
 	NoteEvents func(n *storage.Note)
+	// NoteDeleted, if set, is called after a note was deleted (the server
+	// removes every socket from its rooms).
+	NoteDeleted func(noteID string)
 	// OnRevoke, if set, is called after an account's tokens were revoked
 	// (sign-out, role change), to disconnect its live sockets.
 	OnRevoke func(userID string)

@@ -196,6 +196,16 @@ func (a *API) deleteNote(w http.ResponseWriter, r *http.Request, s *session) {
 		a.internalError(w, r, "delete note", err)
 		return
 	}
+	// The note is gone: its live document and sockets go with it. Neither
+	// failure can bring the note back, so they are logged, not answered.
+	if f, ok := a.cfg.Live.(documentForgetter); ok {
+		if err := f.Forget(r.Context(), "note:"+n.ID); err != nil {
+			a.log.WarnContext(r.Context(), "forget deleted note's document", "note", n.ID, "err", err)
+		}
+	}
+	if a.cfg.NoteDeleted != nil {
+		a.cfg.NoteDeleted(n.ID)
+	}
 	writeJSON(w, http.StatusOK, true)
 }
 
@@ -236,6 +246,11 @@ func (a *API) updateAccess(w http.ResponseWriter, r *http.Request, s *session) {
 	} else if err != nil {
 		a.internalError(w, r, "set note access", err)
 		return
+	}
+	if a.cfg.NoteEvents != nil {
+		// Sockets that lost read access leave the note's rooms there.
+		n.AccessGrants = grants
+		a.cfg.NoteEvents(n)
 	}
 	a.writeNote(w, r, n.ID, s.user)
 }

@@ -110,7 +110,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 	restAPI, err := api.New(api.Config{
 		Store: store, Auth: a, Logger: logger,
 		MaxNoteBodyBytes: cfg.MaxNoteBodyBytes, MaxAuthBodyBytes: cfg.MaxAuthBodyBytes,
-		Live: s.docs, OnRevoke: s.rt.DisconnectUser, NoteEvents: s.noteEvents(),
+		Live: s.docs, OnRevoke: s.rt.DisconnectUser, NoteEvents: s.rt.EmitNote, NoteDeleted: s.rt.NoteDeleted,
 		Now: cfg.Now,
 	})
 	if err != nil {
@@ -136,19 +136,6 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	return s, nil
-}
-
-// noteEmitter is the optional realtime extra that emits events:note to a
-// note's room; found by type assertion so either side can land first.
-type noteEmitter interface {
-	EmitNote(n *storage.Note)
-}
-
-func (s *Server) noteEvents() func(*storage.Note) {
-	if e, ok := any(s.rt).(noteEmitter); ok {
-		return e.EmitNote
-	}
-	return nil
 }
 
 // Store is the open store (tests read it back).
