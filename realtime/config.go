@@ -49,9 +49,10 @@ type Config struct {
 
 	// Path is the Engine.IO path; zero: PathDefault.
 	Path string
-	// MaxMessageBytes bounds one incoming message (Engine.IO
-	// maxHttpBufferSize); a larger frame closes that connection. Zero:
-	// MaxMessageBytesDefault.
+	// MaxMessageBytes bounds one incoming message (its packet text plus
+	// binary attachments): a larger event is refused with "too_large"; a
+	// frame over the Engine.IO limit, max(2×, +1 MiB) of it, closes that
+	// connection. Zero: MaxMessageBytesDefault.
 	MaxMessageBytes int64
 	// EnablePolling switches to HTTP long-polling only, without upgrades
 	// (Open WebUI's ENABLE_WEBSOCKET_SUPPORT=false). False: websocket only.

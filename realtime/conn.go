@@ -189,7 +189,10 @@ func (c *conn) handle(name string, payload any, ack socket.Ack, received time.Ti
 
 	var r reply
 	h, known := handlers[name]
+	_, big := payload.(tooLarge)
 	switch {
+	case big:
+		r = fail(reasonTooLarge)
 	case !known:
 		r = fail(reasonUnknownEvent)
 	case c.user.Load() == nil && name != evUserJoin:

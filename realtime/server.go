@@ -59,8 +59,8 @@ func New(cfg Config) (*Server, error) {
 	opts.SetPath(cfg.Path)
 	opts.SetPingInterval(cfg.PingInterval)
 	opts.SetPingTimeout(cfg.PingTimeout)
-	opts.SetMaxHttpBufferSize(cfg.MaxMessageBytes)
-	opts.SetParser(rawParser{parser.NewParser()})
+	opts.SetMaxHttpBufferSize(engineLimit(cfg.MaxMessageBytes))
+	opts.SetParser(sizedParser{rawParser{parser.NewParser()}, cfg.MaxMessageBytes})
 	if cfg.EnablePolling {
 		opts.SetTransports(types.NewSet[transports.TransportCtor](engine.Polling))
 		opts.SetAllowUpgrades(false)

@@ -36,7 +36,7 @@ func TestTransports(t *testing.T) {
 		b := setup(t, func(c *realtime.Config) { c.EnablePolling = true })
 		code, body := get(t, b.url)
 		if code != http.StatusOK || !strings.Contains(body, `"upgrades":[]`) || !strings.Contains(body, `"pingInterval":25000`) ||
-			!strings.Contains(body, `"pingTimeout":20000`) || !strings.Contains(body, `"maxPayload":16777216`) {
+			!strings.Contains(body, `"pingTimeout":20000`) || !strings.Contains(body, `"maxPayload":33554432`) { // the engine's hard limit: 2 × 16 MiB
 			t.Errorf("polling handshake: %d %s", code, body)
 		}
 	})
