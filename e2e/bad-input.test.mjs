@@ -241,12 +241,27 @@ for (const db of databases()) {
       try {
         const since = b.client.mark()
         // ~100 KB binary → ~360 KB of JSON: over the message limit.
-        assertErrorAck(await a.send(standaloneUpdate(100 * 1024)), 'message over --max-message-bytes')
+        assert.deepEqual(await a.send(standaloneUpdate(100 * 1024)), { ok: false, error: 'too_large' })
+        // As a binary attachment (~100 KB, under the limit as text) and
+        // over it (~300 KB): attachments count too.
+        assert.deepEqual(await a.send(standaloneUpdate(300 * 1024), { binary: true }), { ok: false, error: 'too_large' })
         assert.equal(await server.health(), 200)
         // The socket stays usable and the observer got nothing.
         assert.deepEqual(await a.send(standaloneUpdate(10)), { ok: true })
         await b.client.waitFor('ydoc:document:update', () => true, { since })
         assert.equal(b.client.received('ydoc:document:update', () => true, since).length, 1)
+      } finally {
+        a.close(); b.close()
+      }
+    })
+
+    test('a frame over the engine limit (max(2x, +1 MiB) of --max-message-bytes) closes that connection only', { timeout: TEST_TIMEOUT }, async () => {
+      const { a, b } = await limitRoom()
+      try {
+        // ~600 KB binary → ~2 MB of JSON: past 256 KiB + 1 MiB.
+        await assert.rejects(a.send(standaloneUpdate(600 * 1024)), /closed the socket/)
+        assert.deepEqual(await b.send(standaloneUpdate(10)), { ok: true })
+        assert.equal(await server.health(), 200)
       } finally {
         a.close(); b.close()
       }
