@@ -21,8 +21,11 @@ var mdParser = goldmark.New(goldmark.WithExtensions(extension.Strikethrough, ext
 func FromMarkdown(md string) *Node {
 	src := []byte(md)
 	root := mdParser.Parse(text.NewReader(src))
-	c := mdConverter{src: src}
+	c := mdConverter{src: src, joined: map[*Node]*strings.Builder{}}
 	doc := &Node{Type: TypeDoc, Content: c.blocks(root)}
+	for n, b := range c.joined {
+		n.Text = b.String()
+	}
 	if len(doc.Content) == 0 {
 		doc.Content = []*Node{{Type: TypeParagraph}}
 	}
@@ -31,6 +34,10 @@ func FromMarkdown(md string) *Node {
 
 type mdConverter struct {
 	src []byte
+	// joined holds the text of nodes that appendText grew: joining with
+	// += would copy the text so far each time, quadratic in a paragraph of
+	// many short pieces (each unmatched "*" or "[" is one).
+	joined map[*Node]*strings.Builder
 }
 
 // blocks converts the block children of parent.
@@ -190,12 +197,12 @@ func (c *mdConverter) inline(out []*Node, n ast.Node, marks []Mark) []*Node {
 		if !n.IsRaw() {
 			v = unescape(v)
 		}
-		out = appendText(out, string(v), marks)
+		out = c.appendText(out, string(v), marks)
 		if n.HardLineBreak() {
 			out = append(out, &Node{Type: TypeHardBreak})
 		} else if n.SoftLineBreak() {
 			// A soft break is a space once rendered; Tiptap stores it as one.
-			out = appendText(out, " ", marks)
+			out = c.appendText(out, " ", marks)
 		}
 		return out
 	case *ast.String:
@@ -203,7 +210,7 @@ func (c *mdConverter) inline(out []*Node, n ast.Node, marks []Mark) []*Node {
 		if !n.IsRaw() && !n.IsCode() {
 			v = unescape(v)
 		}
-		return appendText(out, string(v), marks)
+		return c.appendText(out, string(v), marks)
 	case *ast.CodeSpan:
 		var sb bytes.Buffer
 		for t := n.FirstChild(); t != nil; t = t.NextSibling() {
@@ -214,7 +221,7 @@ func (c *mdConverter) inline(out []*Node, n ast.Node, marks []Mark) []*Node {
 				sb.Write(t.Value)
 			}
 		}
-		return appendText(out, sb.String(), withMark(marks, Mark{Type: MarkCode}))
+		return c.appendText(out, sb.String(), withMark(marks, Mark{Type: MarkCode}))
 	case *ast.Emphasis:
 		m := Mark{Type: MarkItalic}
 		if n.Level >= 2 {
@@ -233,10 +240,10 @@ func (c *mdConverter) inline(out []*Node, n ast.Node, marks []Mark) []*Node {
 		if n.AutoLinkType == ast.AutoLinkEmail && !strings.HasPrefix(strings.ToLower(href), "mailto:") {
 			href = "mailto:" + href
 		}
-		return appendText(out, label, withMark(marks, Mark{Type: MarkLink, Attrs: map[string]any{"href": href}}))
+		return c.appendText(out, label, withMark(marks, Mark{Type: MarkLink, Attrs: map[string]any{"href": href}}))
 	case *ast.Image:
 		attrs := map[string]any{"src": string(unescape(n.Destination)), "alt": nil, "title": nil}
-		if alt := plainInline(c.inlines(n, nil)); alt != "" {
+		if alt := c.plainInline(c.inlines(n, nil)); alt != "" {
 			attrs["alt"] = alt
 		}
 		if len(n.Title) > 0 {
@@ -249,13 +256,13 @@ func (c *mdConverter) inline(out []*Node, n ast.Node, marks []Mark) []*Node {
 			seg := n.Segments.At(i)
 			sb.Write(seg.Value(c.src))
 		}
-		return appendText(out, sb.String(), marks)
+		return c.appendText(out, sb.String(), marks)
 	case *east.TaskCheckBox:
 		// Consumed by list; inside a non-task list keep it as text.
 		if n.IsChecked {
-			return appendText(out, "[x] ", marks)
+			return c.appendText(out, "[x] ", marks)
 		}
-		return appendText(out, "[ ] ", marks)
+		return c.appendText(out, "[ ] ", marks)
 	}
 	return append(out, c.inlines(n, marks)...)
 }
@@ -269,12 +276,18 @@ func withMark(marks []Mark, m Mark) []Mark {
 
 // appendText appends a text node, joining it to the previous one when the
 // marks match (ProseMirror never keeps two such nodes side by side).
-func appendText(out []*Node, s string, marks []Mark) []*Node {
+func (c *mdConverter) appendText(out []*Node, s string, marks []Mark) []*Node {
 	if s == "" {
 		return out
 	}
 	if k := len(out) - 1; k >= 0 && out[k].Type == TypeText && SameMarks(out[k].Marks, marks) {
-		out[k].Text += s
+		b := c.joined[out[k]]
+		if b == nil {
+			b = &strings.Builder{}
+			b.WriteString(out[k].Text)
+			c.joined[out[k]] = b
+		}
+		b.WriteString(s)
 		return out
 	}
 	var ms []Mark
@@ -284,9 +297,23 @@ func appendText(out []*Node, s string, marks []Mark) []*Node {
 	return append(out, &Node{Type: TypeText, Text: s, Marks: ms})
 }
 
+// plainInline is the text of finished inline nodes.
 func plainInline(nodes []*Node) string {
 	var sb strings.Builder
 	for _, n := range nodes {
+		sb.WriteString(n.Text)
+	}
+	return sb.String()
+}
+
+// plainInline is the text of inline nodes still being converted.
+func (c *mdConverter) plainInline(nodes []*Node) string {
+	var sb strings.Builder
+	for _, n := range nodes {
+		if b := c.joined[n]; b != nil {
+			sb.WriteString(b.String())
+			continue
+		}
 		sb.WriteString(n.Text)
 	}
 	return sb.String()
