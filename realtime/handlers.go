@@ -10,7 +10,6 @@ import (
 	"github.com/quire/quire/auth"
 	"github.com/quire/quire/awareness"
 	"github.com/quire/quire/storage"
-	"github.com/quire/quire/ydoc"
 )
 
 // Event names (shared/protocol.md §2).
@@ -112,7 +111,7 @@ func (c *conn) onJoinNote(ctx context.Context, payload any) reply {
 
 // checkNote: the note exists and u has perm on it.
 func (c *conn) checkNote(ctx context.Context, u *storage.User, noteID, perm string) reply {
-	n, err := c.srv.cfg.Store.GetNote(ctx, noteID)
+	n, err := c.srv.noteAccess(ctx, noteID)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return fail(reasonUnknownDocument)
@@ -172,21 +171,6 @@ func cmpOr(vs ...string) string {
 		}
 	}
 	return ""
-}
-
-func (c *conn) sendState(docID string, st ydoc.State) {
-	sessions := c.srv.roomMembers(docRoom(docID))
-	o := newObject(len(st.JSON)+24*len(sessions)).str("document_id", docID).raw("state", st.JSON)
-	o.key("sessions")
-	o.buf = append(o.buf, '[')
-	for i, sid := range sessions {
-		if i > 0 {
-			o.buf = append(o.buf, ',')
-		}
-		o.buf = appendString(o.buf, sid)
-	}
-	o.buf = append(o.buf, ']')
-	c.emit(evDocState, o.done())
 }
 
 func (c *conn) emit(event string, payload any) {

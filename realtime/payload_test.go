@@ -45,3 +45,22 @@ func TestRawEncoderMatchesLibrary(t *testing.T) {
 		}
 	}
 }
+
+// The state packet is what Emit would write for the same payload.
+func TestStatePacketMatchesEmit(t *testing.T) {
+	state := []byte("[1,2,255]")
+	o := newObject(0).str("document_id", "note:ü\"x").raw("state", state)
+	o.key("sessions")
+	o.buf = append(o.buf, `["a","b\""]`...)
+	want := rawParser{parser.NewParser()}.NewEncoder().Encode(&parser.Packet{
+		Type: parser.EVENT, Nsp: "/", Data: []any{evDocState, o.done()},
+	})[0].String()
+	sessions := []string{"a", "b\""}
+	size := statePacketSize("note:ü\"x", state, sessions)
+	if got := appendStatePacket(make([]byte, 0, size), "note:ü\"x", state, sessions); string(got) != want || cap(got) != size {
+		t.Errorf("state packet %q (cap %d, want %d), want %q", got, cap(got), size, want)
+	}
+	if got := string(appendStatePacket(nil, "note:x", []byte("[0,0]"), nil)); got != `2["ydoc:document:state",{"document_id":"note:x","state":[0,0],"sessions":[]}]` {
+		t.Errorf("empty state packet %q", got)
+	}
+}
