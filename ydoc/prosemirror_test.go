@@ -122,7 +122,7 @@ const richDoc = `{"type":"doc","content":[
 func TestSeedUpdateLoadsInYjs(t *testing.T) {
 	t.Parallel()
 	pm := mustParse(t, richDoc)
-	update, err := seedUpdate(pm)
+	update, err := seedLocked(pm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,13 +138,13 @@ func TestSeedUpdateLoadsInYjs(t *testing.T) {
 
 func TestSeedUpdateIsDeterministic(t *testing.T) {
 	t.Parallel()
-	first, err := seedUpdate(mustParse(t, richDoc))
+	first, err := seedLocked(mustParse(t, richDoc))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Many runs, so that Go's random map order would show if it leaked in.
 	for range 20 {
-		again, err := seedUpdate(mustParse(t, richDoc))
+		again, err := seedLocked(mustParse(t, richDoc))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,7 +152,7 @@ func TestSeedUpdateIsDeterministic(t *testing.T) {
 			t.Fatalf("seeding the same document twice gave different bytes (%d vs %d bytes)", len(first), len(again))
 		}
 	}
-	other, err := seedUpdate(mustParse(t, `{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"x"}]}]}`))
+	other, err := seedLocked(mustParse(t, `{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"x"}]}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func captureUpdates(doc *y.Doc) *[][]byte {
 
 func TestReplaceProseMirrorUpdateAppliesInYjs(t *testing.T) {
 	t.Parallel()
-	seed, err := seedUpdate(mustParse(t, richDoc))
+	seed, err := seedLocked(mustParse(t, richDoc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestReplaceProseMirrorUpdateAppliesInYjs(t *testing.T) {
 	next := mustParse(t, `{"type":"doc","content":[
 	  {"type":"heading","attrs":{"level":1},"content":[{"type":"text","text":"New"}]},
 	  {"type":"paragraph","content":[{"type":"text","marks":[{"type":"italic"}],"text":"replaced"}]}]}`)
-	if err := replaceProseMirror(doc, next); err != nil {
+	if err := replaceLocked(doc, next); err != nil {
 		t.Fatal(err)
 	}
 	if len(*updates) != 1 {
@@ -200,10 +200,10 @@ func TestReplaceProseMirrorUpdateAppliesInYjs(t *testing.T) {
 func TestReplaceProseMirrorRejectsNonDoc(t *testing.T) {
 	t.Parallel()
 	doc := newDoc(0)
-	if err := replaceProseMirror(doc, &prosemirror.Node{Type: "paragraph"}); err == nil {
+	if err := replaceLocked(doc, &prosemirror.Node{Type: "paragraph"}); err == nil {
 		t.Fatal("replace accepted a paragraph as the root")
 	}
-	if err := replaceProseMirror(doc, nil); err == nil {
+	if err := replaceLocked(doc, nil); err == nil {
 		t.Fatal("replace accepted nil")
 	}
 }
@@ -213,7 +213,7 @@ func TestMarkdownNoteRoundTripsThroughYDoc(t *testing.T) {
 	md := "# Notes\n\nSome **bold**, *italic*, ~~gone~~ and `code` with a [link](https://example.com).\n\n" +
 		"- one\n- two\n  1. nested\n\n- [x] done\n- [ ] todo\n\n> quoted\n\n```go\nx := 1\n```\n\n---\n"
 	pm := prosemirror.FromMarkdown(md)
-	update, err := seedUpdate(pm)
+	update, err := seedLocked(pm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,4 +227,19 @@ func TestMarkdownNoteRoundTripsThroughYDoc(t *testing.T) {
 	res := runCheck(t, [][]byte{update}, pm)
 	requireJSONEqual(t, pm, res.JSON)
 	requireJSONEqual(t, res.ExpectRoot, res.Root)
+}
+
+// seedLocked and replaceLocked make local edits as the Manager does, under
+// editMu: y-crdt bumps a package-level counter on index-based edits, so
+// parallel tests editing unlocked race (go test -race).
+func seedLocked(pm *prosemirror.Node) ([]byte, error) {
+	editMu.Lock()
+	defer editMu.Unlock()
+	return seedUpdate(pm)
+}
+
+func replaceLocked(doc *y.Doc, pm *prosemirror.Node) error {
+	editMu.Lock()
+	defer editMu.Unlock()
+	return replaceProseMirror(doc, pm)
 }

@@ -92,6 +92,10 @@ func TestLibraryApplyUpdateDivergesOnEditLog(t *testing.T) {
 	updates, log := loadEditLog(t)
 	doc := newDoc(0)
 	events := captureUpdates(doc)
+	// y.ApplyUpdate's cleanup edits text by index, which bumps y-crdt's
+	// global marker counter: hold editMu like any local edit.
+	editMu.Lock()
+	defer editMu.Unlock()
 	for i, u := range updates {
 		if applyCounting(doc, u, y.ApplyUpdate) {
 			t.Fatalf("update %d panicked", i)
