@@ -142,23 +142,25 @@ func BenchmarkMemoryPerDocument(b *testing.B) {
 			_, err := bundle.m.Join(ctx, id, "s")
 			require.NoError(b, err)
 		}
-		before := liveHeap()
+		before, stackBefore := liveHeap()
 		for _, id := range ids[1:] {
 			_, err := bundle.m.Join(ctx, id, "s")
 			require.NoError(b, err)
 		}
-		after := liveHeap()
+		after, stackAfter := liveHeap()
 		b.ReportMetric(float64(after-before)/float64(n-1), "heap-bytes/doc")
+		b.ReportMetric(float64(stackAfter-stackBefore)/float64(n-1), "stack-bytes/doc")
 		require.NoError(b, bundle.m.Stop(ctx))
 	}
 }
 
-func liveHeap() uint64 {
+// liveHeap returns the live heap and the goroutine stacks in use.
+func liveHeap() (heap, stacks uint64) {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
+	return ms.HeapAlloc, ms.StackInuse
 }
 
 // typeInto appends s to the peer's text named name.
