@@ -98,6 +98,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/auths/signout", a.authed(a.signout))
 
 	mux.HandleFunc("GET /api/v1/users/{$}", a.authed(a.listUsers))
+	mux.HandleFunc("GET /api/v1/users/search", a.authed(a.searchUsers))
 	mux.HandleFunc("POST /api/v1/users/{id}/update/role", a.authed(a.updateRole))
 
 	mux.HandleFunc("POST /api/v1/notes/create", a.authed(a.createNote))

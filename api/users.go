@@ -2,7 +2,10 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/quire/quire/auth"
 	"github.com/quire/quire/storage"
@@ -37,6 +40,50 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, s *session) {
 	out := make([]userModel, len(users))
 	for i := range users {
 		out[i] = newUserModel(&users[i])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": out, "total": len(out)})
+}
+
+// Search limits: Open WebUI's share dialog asks for a handful of matches,
+// and a bounded query keeps the LIKE scan cheap.
+const (
+	searchUsersLimit    = 20
+	maxSearchQueryRunes = 100
+)
+
+// searchUser is an account as any signed-in user sees it in a search:
+// enough to pick someone to share with, nothing more.
+type searchUser struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// searchUsers answers Open WebUI's GET /api/v1/users/search?query= for any
+// signed-in user (the share dialog resolves an email with it). Pending
+// accounts are included: they can be shared with now and read once an
+// admin approves them.
+func (a *API) searchUsers(w http.ResponseWriter, r *http.Request, s *session) {
+	q := strings.TrimSpace(r.URL.Query().Get("query"))
+	switch {
+	case q == "":
+		writeError(w, http.StatusBadRequest, "query is required")
+		return
+	case !cleanText(q):
+		writeError(w, http.StatusBadRequest, "query must be UTF-8 text without NUL characters")
+		return
+	case utf8.RuneCountInString(q) > maxSearchQueryRunes:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("query must be at most %d characters", maxSearchQueryRunes))
+		return
+	}
+	users, err := a.cfg.Store.SearchUsers(r.Context(), q, searchUsersLimit)
+	if err != nil {
+		a.internalError(w, r, "search users", err)
+		return
+	}
+	out := make([]searchUser, len(users))
+	for i, u := range users {
+		out[i] = searchUser{ID: u.ID, Name: u.Name, Email: u.Email}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"users": out, "total": len(out)})
 }

@@ -106,6 +106,14 @@ func normalizeUser(u *User) {
 	}
 }
 
+// likeEscaper escapes LIKE's wildcards and its escape character (\, named
+// in each query's ESCAPE clause) so that a pattern matches them literally.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
+
+// containsPattern is a LIKE pattern (ESCAPE '\') matching any text that
+// contains q.
+func containsPattern(q string) string { return "%" + likeEscaper.Replace(q) + "%" }
+
 // dedupeGrants keeps one grant per principal (the table's key), the
 // strongest permission winning, in first-seen order.
 func dedupeGrants(grants []AccessGrant) []AccessGrant {

@@ -125,6 +125,12 @@ type Store interface {
 	GetUser(ctx context.Context, id string) (*User, error)
 	GetUserByEmail(ctx context.Context, email string) (*User, error)
 	ListUsers(ctx context.Context) ([]User, error)
+	// SearchUsers returns the accounts (pending ones included) whose email
+	// or name contains query, case-insensitively (lower() of the database:
+	// ASCII only on SQLite), ordered by lower-cased name (byte order) then
+	// id, at most limit of them (limit <= 0: no limit). The query matches
+	// literally: % and _ are not wildcards. An empty query matches everyone.
+	SearchUsers(ctx context.Context, query string, limit int) ([]User, error)
 	// UpdateUserRole sets the role and rotates the session stamp to newStamp.
 	UpdateUserRole(ctx context.Context, id, role, newStamp string) error
 	// SetSessionStamp rotates the account's session stamp (revoke all tokens).

@@ -163,6 +163,31 @@ func (s *PostgresStore) ListUsers(ctx context.Context) ([]User, error) {
 	return users, nil
 }
 
+func (s *PostgresStore) SearchUsers(ctx context.Context, query string, limit int) ([]User, error) {
+	var limitArg *int // NULL: no limit
+	if limit > 0 {
+		limitArg = &limit
+	}
+	// COLLATE "C": byte order, as SQLite, whatever the database's collation.
+	rows, err := s.pool.Query(ctx, "SELECT "+userColumns+` FROM users
+		WHERE email LIKE lower($1) ESCAPE '\' OR lower(name) LIKE lower($1) ESCAPE '\'
+		ORDER BY lower(name) COLLATE "C", id COLLATE "C" LIMIT $2`, containsPattern(query), limitArg)
+	if err != nil {
+		return nil, pgErr("search users", err)
+	}
+	users, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (User, error) {
+		u, err := scanUser(row)
+		if err != nil {
+			return User{}, err
+		}
+		return *u, nil
+	})
+	if err != nil {
+		return nil, pgErr("search users", err)
+	}
+	return users, nil
+}
+
 // execOne runs a single-row write; no row matched is ErrNotFound.
 func (s *PostgresStore) execOne(ctx context.Context, op, query string, args ...any) error {
 	tag, err := s.pool.Exec(ctx, query, args...)

@@ -212,6 +212,31 @@ func (s *SQLiteStore) ListUsers(ctx context.Context) ([]User, error) {
 	return users, nil
 }
 
+func (s *SQLiteStore) SearchUsers(ctx context.Context, query string, limit int) ([]User, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.r.QueryContext(ctx, "SELECT "+userColumns+` FROM users
+		WHERE email LIKE lower(?1) ESCAPE '\' OR lower(name) LIKE lower(?1) ESCAPE '\'
+		ORDER BY lower(name), id LIMIT ?2`, containsPattern(query), limit)
+	if err != nil {
+		return nil, sqliteErr("search users", err)
+	}
+	defer rows.Close()
+	users := []User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, sqliteErr("search users", err)
+		}
+		users = append(users, *u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, sqliteErr("search users", err)
+	}
+	return users, nil
+}
+
 // execOne runs a single-row write; no row matched is ErrNotFound.
 func (s *SQLiteStore) execOne(ctx context.Context, op, query string, args ...any) error {
 	res, err := s.w.ExecContext(ctx, query, args...)

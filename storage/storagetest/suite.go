@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		require.NoError(t, shared.Ping(context.Background()))
 	})
 	t.Run("Users", func(t *testing.T) { t.Parallel(); testUsers(t, b) })
+	t.Run("SearchUsers", func(t *testing.T) { t.Parallel(); testSearchUsers(t, b) })
 	t.Run("FirstAccount", func(t *testing.T) { t.Parallel(); testFirstAccount(t, b) })
 	t.Run("Tokens", func(t *testing.T) { t.Parallel(); testTokens(t, b) })
 	t.Run("Notes", func(t *testing.T) { t.Parallel(); testNotes(t, b) })
@@ -157,6 +158,58 @@ func testUsers(t *testing.T, b *bundle) {
 		require.NoError(t, err)
 		require.Contains(t, users, *a)
 		require.Contains(t, users, *c)
+	})
+}
+
+func testSearchUsers(t *testing.T, b *bundle) {
+	ctx := context.Background()
+	s := b.open(t) // an empty database: the results are exactly these accounts
+	add := func(id, email, name, role string) {
+		t.Helper()
+		require.NoError(t, s.CreateUser(ctx, &storage.User{ID: id, Email: email, Name: name, Role: role, CreatedAt: 1}))
+	}
+	add("u1", "ada@example.com", "Ada Lovelace", storage.RoleAdmin)
+	add("u2", "bob@example.org", "bob", storage.RoleUser)
+	add("u3", "pct@example.com", "100% sure", storage.RolePending)
+	add("u4", "under_score@example.com", "Carol", storage.RoleUser)
+	add("u5", "back@example.com", `back\slash`, storage.RoleUser)
+	add("u0", "zed@example.net", "Bob", storage.RoleUser)
+
+	search := func(q string, limit int) []string {
+		t.Helper()
+		users, err := s.SearchUsers(ctx, q, limit)
+		require.NoError(t, err, "query %q", q)
+		ids := []string{}
+		for _, u := range users {
+			ids = append(ids, u.ID)
+		}
+		return ids
+	}
+
+	t.Run("EmailOrName", func(t *testing.T) {
+		require.Equal(t, []string{"u1"}, search("ADA@EXAMPLE.COM", 0), "email, any case")
+		require.Equal(t, []string{"u1"}, search("lovelace", 0), "name substring, any case")
+		require.Equal(t, []string{"u2"}, search(".ORG", 0))
+		// "bob" and "Bob" tie on lower(name): id breaks the tie.
+		require.Equal(t, []string{"u0", "u2"}, search("BOB", 0))
+		require.Equal(t, []string{"u3"}, search("pct@", 0), "pending accounts are found too")
+		require.Empty(t, search("nobody", 0))
+	})
+	t.Run("WildcardsAreLiteral", func(t *testing.T) {
+		require.Equal(t, []string{"u3"}, search("%", 0))
+		require.Equal(t, []string{"u3"}, search("0% s", 0))
+		require.Equal(t, []string{"u4"}, search("_", 0))
+		require.Equal(t, []string{"u4"}, search("r_s", 0))
+		require.Empty(t, search("a_a", 0), "_ is not any character")
+		require.Equal(t, []string{"u5"}, search(`\`, 0))
+		require.Equal(t, []string{"u5"}, search(`k\s`, 0))
+		require.Empty(t, search(`\%`, 0), "the escape character is literal too")
+	})
+	t.Run("OrderAndLimit", func(t *testing.T) {
+		all := []string{"u3", "u1", "u5", "u0", "u2", "u4"} // "100% sure" < "ada…" < "back…" < "bob" (u0, u2) < "carol"
+		require.Equal(t, all, search("", 0), "empty query: everyone")
+		require.Equal(t, all[:2], search("", 2))
+		require.Equal(t, all[:3], search("@example.", 3))
 	})
 }
 
