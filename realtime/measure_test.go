@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,9 +36,12 @@ func TestMeasureFanout(t *testing.T) {
 // RSS and goroutines per idle authenticated websocket connection (2,000).
 func TestMeasureIdleConnections(t *testing.T) {
 	measuring(t)
+	if os.Getenv("QUIRE_MEASURE_PROFILE") != "" {
+		runtime.MemProfileRate = 64 // fine-grained: per-connection allocations are small
+	}
 	const n = 2000
 	b := setup(t)
-	runtime.GC()
+	gcTwice()
 	rss0, g0 := vmRSS(t), runtime.NumGoroutine()
 	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
@@ -58,13 +62,34 @@ func TestMeasureIdleConnections(t *testing.T) {
 		return b.metric(t, "quire_realtime_connected_sockets", nil) == n
 	})
 	time.Sleep(time.Second) // let connection setup goroutines finish
-	runtime.GC()
+	gcTwice()
 	rss1, g1 := vmRSS(t), runtime.NumGoroutine()
 	var ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms1)
 	t.Logf("%d idle connections: RSS %.1f → %.1f MB (%.1f KB each), heap %.1f KB each, goroutines %.2f each",
 		n, float64(rss0)/1024, float64(rss1)/1024, float64(rss1-rss0)/n,
 		float64(ms1.HeapAlloc-ms0.HeapAlloc)/1024/n, float64(g1-g0)/n)
+	writeProfiles(t)
+}
+
+// writeProfiles saves heap and goroutine profiles to $QUIRE_MEASURE_PROFILE
+// (a directory), if set: go tool pprof -sample_index=inuse_space DIR/heap.pprof
+func writeProfiles(t *testing.T) {
+	dir := os.Getenv("QUIRE_MEASURE_PROFILE")
+	if dir == "" {
+		return
+	}
+	for _, name := range []string{"heap", "goroutine"} {
+		f, err := os.Create(filepath.Join(dir, name+".pprof"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	t.Logf("profiles written to %s", dir)
 }
 
 // vmRSS reads the process's resident set in KB.
@@ -81,4 +106,11 @@ func vmRSS(t *testing.T) int64 {
 	}
 	t.Fatal("no VmRSS")
 	return 0
+}
+
+// gcTwice collects twice, so sync.Pool victim caches are freed too and the
+// heap figure is what the connections keep.
+func gcTwice() {
+	runtime.GC()
+	runtime.GC()
 }
