@@ -43,3 +43,32 @@ func TestFromMarkdownImageAltJoined(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", j, want)
 	}
 }
+
+// TestFromMarkdownDepthBounded: however deeply the Markdown nests
+// blockquotes and lists, the document made from it passes Parse (whose
+// MaxDepth the rest of the server relies on) and keeps the text.
+func TestFromMarkdownDepthBounded(t *testing.T) {
+	t.Parallel()
+	var lists strings.Builder
+	for i := range 150 {
+		lists.WriteString(strings.Repeat("  ", i) + "- [x](https://e.com) **item**\n")
+	}
+	for name, md := range map[string]string{
+		"blockquotes":      strings.Repeat(">", 10000) + " deep [x](https://e.com)",
+		"lists":            lists.String(),
+		"quoted lists":     strings.Repeat("> - ", 2000) + "deep",
+		"max nesting fits": strings.Repeat(">", maxMarkdownNesting) + " **[x](https://e.com)**",
+	} {
+		doc := FromMarkdown(md)
+		j, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Parse(j); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if !strings.Contains(string(j), `"deep`) && !strings.Contains(string(j), `"item"`) && !strings.Contains(string(j), `"x"`) {
+			t.Errorf("%s: text lost: %.200s", name, j)
+		}
+	}
+}

@@ -38,7 +38,15 @@ type mdConverter struct {
 	// += would copy the text so far each time, quadratic in a paragraph of
 	// many short pieces (each unmatched "*" or "[" is one).
 	joined map[*Node]*strings.Builder
+	// nest counts the blockquotes and lists around the block converted now.
+	nest int
 }
+
+// maxMarkdownNesting bounds the blockquotes and lists FromMarkdown nests
+// (each list level is two nodes): deeper ones are flattened into their
+// parent, so that the result always passes Parse's MaxDepth and a line of
+// ">>>>…" cannot make a tree as deep as the input is long.
+const maxMarkdownNesting = (MaxDepth - 4) / 2
 
 // blocks converts the block children of parent.
 func (c *mdConverter) blocks(parent ast.Node) []*Node {
@@ -76,6 +84,14 @@ func (c *mdConverter) block(b ast.Node) []*Node {
 			return nil
 		}
 		return []*Node{{Type: TypeParagraph, Content: []*Node{{Type: TypeText, Text: body}}}}
+	case *ast.Blockquote, *ast.List:
+		if c.nest >= maxMarkdownNesting {
+			return c.flatten(b)
+		}
+		c.nest++
+		defer func() { c.nest-- }()
+	}
+	switch b := b.(type) {
 	case *ast.Blockquote:
 		content := c.blocks(b)
 		if len(content) == 0 {
@@ -136,6 +152,20 @@ func trimHardBreaks(p *Node) {
 	for len(p.Content) > 0 && p.Content[len(p.Content)-1].Type == TypeHardBreak {
 		p.Content = p.Content[:len(p.Content)-1]
 	}
+}
+
+// flatten converts a container nested too deep as its blocks alone (a
+// list: each item's blocks in turn).
+func (c *mdConverter) flatten(b ast.Node) []*Node {
+	l, ok := b.(*ast.List)
+	if !ok {
+		return c.blocks(b)
+	}
+	var out []*Node
+	for it := l.FirstChild(); it != nil; it = it.NextSibling() {
+		out = append(out, c.blocks(it)...)
+	}
+	return out
 }
 
 func (c *mdConverter) list(l *ast.List) *Node {
