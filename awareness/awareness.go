@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/quire/quire/internal/jsondepth"
 )
 
 // ErrInvalid is wrapped by every validation error.
@@ -60,7 +62,7 @@ func Validate(update []byte, maxBytes int) (map[uint64]json.RawMessage, error) {
 		if err := dec.Decode(&v); err != nil {
 			return nil, fmt.Errorf("%w: client %d: %v", ErrInvalid, id, err)
 		}
-		if string(v) != "null" && (v[0] != '{' || depth(v) > maxDepth) {
+		if string(v) != "null" && (v[0] != '{' || jsondepth.Max(v) > maxDepth) {
 			return nil, fmt.Errorf("%w: client %d: state is not an object (or nests deeper than %d)", ErrInvalid, id, maxDepth)
 		}
 		states[id] = v
@@ -88,26 +90,6 @@ func clientID(s string) (uint64, bool) {
 	}
 	id, err := strconv.ParseUint(s, 10, 64)
 	return id, err == nil && id <= maxUint53
-}
-
-// depth is the deepest array/object nesting of valid JSON v.
-func depth(v []byte) int {
-	d, deepest, inString := 0, 0, false
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case inString && c == '\\':
-			i++
-		case c == '"':
-			inString = !inString
-		case inString:
-		case c == '[' || c == '{':
-			d++
-			deepest = max(deepest, d)
-		case c == ']' || c == '}':
-			d--
-		}
-	}
-	return deepest
 }
 
 // MaxClientsPerSocket bounds the client ids one socket may hold in one document. A

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/quire/quire/internal/jsondepth"
 )
 
 // Limits on documents accepted from clients.
@@ -26,7 +28,7 @@ func Parse(raw []byte) (*Node, error) {
 		return nil, fmt.Errorf("%w: %d bytes, over %d", ErrInvalid, len(raw), MaxBytes)
 	}
 	// Bound nesting before json allocates a deep tree.
-	if d := jsonDepth(raw); d > 2*MaxDepth+2 {
+	if d := jsondepth.Max(raw); d > 2*MaxDepth+2 {
 		return nil, fmt.Errorf("%w: nested deeper than %d", ErrInvalid, MaxDepth)
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -45,34 +47,6 @@ func Parse(raw []byte) (*Node, error) {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return &n, nil
-}
-
-// jsonDepth is the maximum bracket nesting of raw, ignoring strings.
-func jsonDepth(raw []byte) int {
-	depth, max, inString, escaped := 0, 0, false, false
-	for _, c := range raw {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-			if depth > max {
-				max = depth
-			}
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return max
 }
 
 func validate(n *Node, depth int, count *int) error {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+
+	"github.com/quire/quire/internal/jsondepth"
 )
 
 // ErrInvalid is wrapped by every parse error; the message names the fault and its offset.
@@ -425,7 +427,7 @@ func (p *parser) json(undefinedOK bool) error {
 		r.pos = at
 		return r.errf("content is not valid JSON")
 	}
-	if jsonDepth(s) > maxDepth {
+	if jsondepth.Max(s) > maxDepth {
 		r.pos = at
 		return r.errf("JSON nested deeper than %d", maxDepth)
 	}
@@ -583,25 +585,4 @@ func (p *parser) creates(d ID) bool {
 		return 0
 	})
 	return i < len(rs) && rs[i].Clock <= d.Clock && d.Clock < rs[i].End()
-}
-
-// jsonDepth is the deepest array/object nesting of valid JSON s.
-func jsonDepth(s []byte) int {
-	depth, deepest, inString := 0, 0, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case inString && c == '\\':
-			i++
-		case c == '"':
-			inString = !inString
-		case inString:
-		case c == '[' || c == '{':
-			depth++
-			deepest = max(deepest, depth)
-		case c == ']' || c == '}':
-			depth--
-		}
-	}
-	return deepest
 }
