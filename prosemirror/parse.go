@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/quire/quire/internal/jsondepth"
 )
@@ -36,7 +37,8 @@ func Parse(raw []byte) (*Node, error) {
 	if err := dec.Decode(&n); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if dec.More() {
+	// More() is false before a stray "}" or "]": only the end of input ends it.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: trailing data", ErrInvalid)
 	}
 	if n.Type != TypeDoc {
