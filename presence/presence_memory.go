@@ -1,16 +1,33 @@
 package presence
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"time"
 )
 
-// Memory is the single-instance Manager: two maps under one mutex.
+// SweepIntervalDefault is how often a started Memory forgets expired
+// sockets.
+const SweepIntervalDefault = 30 * time.Second
+
+// Memory is the single-instance Manager: two maps under one mutex. Online
+// skips expired sockets at once; Sweep (run periodically between Start and
+// Stop) deletes them.
 type Memory struct {
+	// Now is the clock; nil: time.Now. Set before first use.
+	Now func() time.Time
+	// Timeout: a socket silent for longer is expired; zero: TimeoutDefault.
+	Timeout time.Duration
+	// SweepInterval between Start's sweeps; zero: SweepIntervalDefault.
+	SweepInterval time.Duration
+
 	mu     sync.Mutex
 	byUser map[string]map[string]struct{} // user id → sids
 	seen   map[string]socketSeen          // sid → owner and last heartbeat
+
+	stop chan struct{} // non-nil while started
+	done chan struct{} // closed when the sweeper returns
 }
 
 type socketSeen struct {
@@ -28,9 +45,28 @@ func NewMemory() *Memory {
 	}
 }
 
+func (m *Memory) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+func (m *Memory) timeout() time.Duration {
+	if m.Timeout > 0 {
+		return m.Timeout
+	}
+	return TimeoutDefault
+}
+
 func (m *Memory) Connect(userID, sid string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.liveLocked(userID, sid)
+}
+
+// liveLocked records sid as userID's, live now.
+func (m *Memory) liveLocked(userID, sid string) {
 	if old, ok := m.seen[sid]; ok && old.userID != userID {
 		m.removeLocked(old.userID, sid)
 	}
@@ -40,7 +76,7 @@ func (m *Memory) Connect(userID, sid string) {
 		m.byUser[userID] = sids
 	}
 	sids[sid] = struct{}{}
-	m.seen[sid] = socketSeen{userID: userID, at: time.Now()}
+	m.seen[sid] = socketSeen{userID: userID, at: m.now()}
 }
 
 func (m *Memory) Disconnect(userID, sid string) {
@@ -61,22 +97,91 @@ func (m *Memory) removeLocked(userID, sid string) {
 	}
 }
 
-func (m *Memory) Touch(sid string, at time.Time) {
+func (m *Memory) Touch(userID, sid string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if s, ok := m.seen[sid]; ok {
-		s.at = at
-		m.seen[sid] = s
-	}
+	m.liveLocked(userID, sid)
 }
 
 func (m *Memory) Online() []string {
+	oldest := m.now().Add(-m.timeout())
 	m.mu.Lock()
 	ids := make([]string, 0, len(m.byUser))
-	for id := range m.byUser {
-		ids = append(ids, id)
+	for id, sids := range m.byUser {
+		for sid := range sids {
+			if !m.seen[sid].at.Before(oldest) {
+				ids = append(ids, id)
+				break
+			}
+		}
 	}
 	m.mu.Unlock()
 	slices.Sort(ids)
 	return ids
+}
+
+// Sockets is the number of sockets held, expired ones included until swept.
+func (m *Memory) Sockets() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.seen)
+}
+
+// Sweep deletes the expired sockets.
+func (m *Memory) Sweep() {
+	oldest := m.now().Add(-m.timeout())
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for sid, s := range m.seen {
+		if s.at.Before(oldest) {
+			m.removeLocked(s.userID, sid)
+		}
+	}
+}
+
+// Start sweeps every SweepInterval until Stop. Idempotent.
+func (m *Memory) Start(context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stop != nil {
+		return nil
+	}
+	m.stop, m.done = make(chan struct{}), make(chan struct{})
+	every := m.SweepInterval
+	if every <= 0 {
+		every = SweepIntervalDefault
+	}
+	go func(stop <-chan struct{}, done chan<- struct{}) {
+		defer close(done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				m.Sweep()
+			}
+		}
+	}(m.stop, m.done)
+	return nil
+}
+
+// Stop ends the sweeps started by Start and waits for the sweeper (or ctx).
+// Idempotent; safe without Start.
+func (m *Memory) Stop(ctx context.Context) error {
+	m.mu.Lock()
+	stop, done := m.stop, m.done
+	m.stop = nil
+	m.mu.Unlock()
+	if stop == nil {
+		return nil
+	}
+	close(stop)
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -79,10 +79,15 @@ func (c *conn) verifyPayloadToken(ctx context.Context, f fields) (*storage.User,
 	return u, err == nil
 }
 
+// onHeartbeat: {} → the socket stays in presence; the account's
+// last_active_at is written at most once per touchEvery.
 func (c *conn) onHeartbeat(ctx context.Context, _ any) reply {
-	now := time.Now()
-	c.srv.cfg.Presence.Touch(c.sid, now)
-	if err := c.srv.cfg.Store.TouchUser(ctx, c.user.Load().ID, now.Unix()); err != nil {
+	u, now := c.user.Load(), time.Now()
+	c.srv.cfg.Presence.Touch(u.ID, c.sid)
+	if !c.srv.touch.allow(u.ID, now) {
+		return ok()
+	}
+	if err := c.srv.cfg.Store.TouchUser(ctx, u.ID, now.Unix()); err != nil {
 		c.logErr("touch user failed", err)
 		return fail(reasonUnavailable)
 	}

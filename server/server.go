@@ -17,6 +17,7 @@ import (
 	"github.com/quire/quire/api"
 	"github.com/quire/quire/auth"
 	"github.com/quire/quire/awareness"
+	"github.com/quire/quire/presence"
 	"github.com/quire/quire/realtime"
 	"github.com/quire/quire/storage"
 	"github.com/quire/quire/web"
@@ -31,6 +32,7 @@ type Server struct {
 	auth     *auth.Authenticator
 	registry *prometheus.Registry
 	docs     *ydoc.Manager
+	presence *presence.Memory
 	rt       *realtime.Server
 	http     *http.Server
 	pprof    *http.Server // nil unless Config.PprofAddr
@@ -100,8 +102,10 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 	if err != nil {
 		return nil, err
 	}
+	s.presence = presence.NewMemory()
+	s.presence.Now = cfg.Now
 	s.rt, err = realtime.New(realtime.Config{
-		Auth: a, Store: store, Docs: s.docs, Awareness: awareness.NewRegistry(),
+		Auth: a, Store: store, Docs: s.docs, Awareness: awareness.NewRegistry(), Presence: s.presence,
 		Logger: logger, Registry: s.registry, MaxMessageBytes: int64(cfg.MaxMessageBytes),
 	})
 	if err != nil {
@@ -111,7 +115,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 		Store: store, Auth: a, Logger: logger,
 		MaxNoteBodyBytes: cfg.MaxNoteBodyBytes, MaxAuthBodyBytes: cfg.MaxAuthBodyBytes,
 		Live: s.docs, OnRevoke: s.rt.DisconnectUser, NoteEvents: s.rt.EmitNote, NoteDeleted: s.rt.NoteDeleted,
-		Now: cfg.Now,
+		Online: s.presence.Online, Now: cfg.Now,
 	})
 	if err != nil {
 		return nil, err
@@ -162,6 +166,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return nil
 	}
 	if err := s.docs.Start(ctx); err != nil {
+		return err
+	}
+	if err := s.presence.Start(ctx); err != nil {
 		return err
 	}
 	if err := s.rt.Start(ctx); err != nil {
@@ -224,6 +231,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		if err := <-shut; err != nil {
 			errs = append(errs, fmt.Errorf("server: shutdown: %w", err))
 			_ = s.http.Close() // past the deadline: cut what is left
+		}
+		if err := s.presence.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("server: stop presence: %w", err))
 		}
 		s.mu.Lock()
 		served := s.served

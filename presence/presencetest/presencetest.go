@@ -5,16 +5,37 @@ package presencetest
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/quire/quire/presence"
 )
 
-// Run runs the suite; newManager returns a fresh, empty Manager per case.
-func Run(t *testing.T, newManager func(t *testing.T) presence.Manager) {
+// Clock is the fake clock a case drives; safe for concurrent use.
+type Clock struct{ ns atomic.Int64 }
+
+// Now is the clock's time; pass it to the Manager as its clock.
+func (c *Clock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// Sweeper is the optional extra of a Manager that deletes expired sockets
+// (presence.Memory); the suite checks a sweep changes no answer.
+type Sweeper interface{ Sweep() }
+
+// Run runs the suite. newManager returns a fresh, empty Manager per case
+// that reads time from now and expires sockets after
+// presence.TimeoutDefault.
+func Run(t *testing.T, newManager func(t *testing.T, now func() time.Time) presence.Manager) {
+	setup := func(t *testing.T) (presence.Manager, *Clock) {
+		c := &Clock{}
+		c.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+		return newManager(t, c.Now), c
+	}
 	t.Run("ConnectDisconnect", func(t *testing.T) {
-		m := newManager(t)
+		m, _ := setup(t)
 		m.Connect("u1", "s1")
 		m.Connect("u1", "s2")
 		m.Connect("u2", "s3")
@@ -27,29 +48,82 @@ func Run(t *testing.T, newManager func(t *testing.T) presence.Manager) {
 		expect(t, m)
 	})
 	t.Run("UnknownPairsIgnored", func(t *testing.T) {
-		m := newManager(t)
+		m, _ := setup(t)
 		m.Connect("u1", "s1")
 		m.Disconnect("u2", "s1") // wrong owner
 		m.Disconnect("u1", "nope")
-		m.Touch("nope", time.Now())
 		expect(t, m, "u1")
 	})
 	t.Run("Reconnect", func(t *testing.T) {
-		m := newManager(t)
+		m, _ := setup(t)
 		m.Connect("u1", "s1")
 		m.Connect("u2", "s1") // the socket re-authenticated as another account
 		expect(t, m, "u2")
+		m.Touch("u3", "s1")
+		expect(t, m, "u3")
+	})
+	t.Run("Expiry", func(t *testing.T) {
+		m, clock := setup(t)
+		m.Connect("u1", "s1")
+		clock.Advance(presence.TimeoutDefault)
+		expect(t, m, "u1") // silent for exactly the timeout: still live
+		clock.Advance(time.Second)
+		expect(t, m)
+		sweep(m)
+		expect(t, m)
+		m.Disconnect("u1", "s1") // after expiry: harmless
+		expect(t, m)
+	})
+	t.Run("HeartbeatKeepsLive", func(t *testing.T) {
+		m, clock := setup(t)
+		m.Connect("u1", "s1")
+		for range 10 { // ten times the timeout, with a heartbeat every 30 s
+			for range presence.TimeoutDefault / (30 * time.Second) {
+				clock.Advance(30 * time.Second)
+				m.Touch("u1", "s1")
+			}
+			sweep(m)
+			expect(t, m, "u1")
+		}
+		clock.Advance(presence.TimeoutDefault + time.Second)
+		expect(t, m)
+	})
+	t.Run("ExpiryPerSocket", func(t *testing.T) {
+		m, clock := setup(t)
+		m.Connect("u1", "stale")
+		m.Connect("u2", "other")
+		clock.Advance(presence.TimeoutDefault / 2)
+		m.Connect("u1", "fresh")
+		clock.Advance(presence.TimeoutDefault/2 + time.Second)
+		expect(t, m, "u1") // its fresh socket keeps it online
+		sweep(m)
+		expect(t, m, "u1")
+		m.Disconnect("u1", "fresh")
+		expect(t, m)
+	})
+	t.Run("TouchRevivesExpired", func(t *testing.T) {
+		m, clock := setup(t)
+		m.Connect("u1", "s1")
+		clock.Advance(presence.TimeoutDefault + time.Second)
+		sweep(m)
+		expect(t, m)
+		m.Touch("u1", "s1") // the socket was alive after all
+		expect(t, m, "u1")
+		m.Disconnect("u1", "s1")
+		expect(t, m)
 	})
 	t.Run("Concurrent", func(t *testing.T) {
-		m := newManager(t)
+		m, clock := setup(t)
 		var wg sync.WaitGroup
 		for i := range 8 {
 			wg.Go(func() {
 				sid := string(rune('a' + i))
 				for range 200 {
 					m.Connect("u", sid)
-					m.Touch(sid, time.Now())
+					m.Touch("u", sid)
+					clock.Advance(time.Second)
 					_ = m.Online()
+					sweep(m)
 					m.Disconnect("u", sid)
 				}
 			})
@@ -57,6 +131,12 @@ func Run(t *testing.T, newManager func(t *testing.T) presence.Manager) {
 		wg.Wait()
 		expect(t, m)
 	})
+}
+
+func sweep(m presence.Manager) {
+	if s, ok := m.(Sweeper); ok {
+		s.Sweep()
+	}
 }
 
 func expect(t *testing.T, m presence.Manager, want ...string) {

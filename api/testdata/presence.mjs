@@ -1,0 +1,22 @@
+// presence.mjs URL TOKEN
+// Connects one socket with TOKEN and prints {"ready":true}; then per stdin
+// line: "heartbeat" sends one and prints its ack, "close" disconnects and
+// prints {"closed":true}.
+import * as readline from 'node:readline';
+import { io } from 'socket.io-client';
+
+const [url, token] = process.argv.slice(2);
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const socket = io(url, { path: '/ws/socket.io', transports: ['websocket'], reconnection: false, forceNew: true, auth: { token } });
+await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('connect_error', reject); });
+out({ ready: true });
+
+for await (const line of readline.createInterface({ input: process.stdin })) {
+  if (line === 'heartbeat') {
+    out({ ack: await socket.timeout(10000).emitWithAck('heartbeat', {}) });
+  } else if (line === 'close') {
+    socket.disconnect();
+    out({ closed: true });
+    process.exit(0);
+  }
+}

@@ -1,0 +1,99 @@
+package api_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quire/quire/presence"
+	"github.com/quire/quire/quiretest"
+	"github.com/quire/quire/server"
+)
+
+// A real socket.io-client socket: its account is listed in
+// /api/v1/users/active while the socket lives, its heartbeat writes the
+// account's last_active_at, and it is gone after disconnect. A socket
+// silent for longer than presence.TimeoutDefault (a fake server clock) is
+// not listed until its next heartbeat.
+func TestActiveUsers(t *testing.T) {
+	t.Parallel()
+	for _, b := range quiretest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			var clock atomic.Int64
+			clock.Store(time.Now().UnixNano())
+			now := func() time.Time { return time.Unix(0, clock.Load()) }
+			s := quiretest.New(t, append(b.Opts, quiretest.WithConfig(func(c *server.Config) { c.Now = now }))...)
+			alice, bob := s.SignUp("Alice"), s.SignUp("Bob")
+			active := func() []string {
+				t.Helper()
+				var r struct {
+					UserIDs []string `json:"user_ids"`
+				}
+				s.JSON("GET", "/api/v1/users/active", bob.Token, nil, http.StatusOK, &r)
+				require.NotNil(t, r.UserIDs, "an array, never null")
+				return r.UserIDs
+			}
+			s.JSON("GET", "/api/v1/users/active", "", nil, http.StatusUnauthorized, nil)
+			require.Empty(t, active())
+
+			ctx := context.Background()
+			require.NoError(t, s.Store().TouchUser(ctx, alice.ID, 1))
+			step := nodeScript(t, "presence.mjs", "ws"+s.URL[len("http"):], alice.Token)
+			require.Equal(t, true, step("")["ready"])
+			require.Equal(t, []string{alice.ID}, active())
+
+			require.Equal(t, map[string]any{"ok": true}, step("heartbeat")["ack"])
+			u, err := s.Store().GetUser(ctx, alice.ID)
+			require.NoError(t, err)
+			require.Greater(t, u.LastActiveAt, int64(1), "the heartbeat wrote last_active_at")
+
+			clock.Add(int64(presence.TimeoutDefault + time.Second))
+			require.Empty(t, active(), "silent for longer than the timeout")
+			require.Equal(t, map[string]any{"ok": true}, step("heartbeat")["ack"])
+			require.Equal(t, []string{alice.ID}, active(), "its heartbeat brings it back")
+
+			require.Equal(t, true, step("close")["closed"])
+			deadline := time.Now().Add(10 * time.Second)
+			for len(active()) != 0 {
+				require.False(t, time.Now().After(deadline), "still listed after disconnect: %v", active())
+				time.Sleep(5 * time.Millisecond)
+			}
+			require.Zero(t, s.InternalErrors())
+		})
+	}
+}
+
+// nodeScript runs testdata/<name> with args and returns step: write signal
+// (unless "") as a line to its stdin, then read its next JSON line.
+func nodeScript(t *testing.T, name string, args ...string) func(signal string) map[string]any {
+	t.Helper()
+	cmd := exec.Command("node", append([]string{filepath.Join("testdata", name)}, args...)...)
+	in, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { in.Close(); _ = cmd.Wait() })
+	lines := bufio.NewScanner(stdout)
+	return func(signal string) map[string]any {
+		t.Helper()
+		if signal != "" {
+			_, err := io.WriteString(in, signal+"\n")
+			require.NoError(t, err)
+		}
+		require.True(t, lines.Scan(), "%s ended", name)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(lines.Bytes(), &m), lines.Text())
+		return m
+	}
+}
