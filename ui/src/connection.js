@@ -3,7 +3,11 @@
 //   connecting | connected | reconnecting | offline
 // When the browser reports that it is offline the socket is closed at once
 // (instead of waiting for ping timeouts) and reopened when it is back online.
+// While connected it sends Open WebUI's `heartbeat` every 30 s: the server
+// drops a socket silent for 120 s from presence.
 import { io } from 'socket.io-client'
+
+const HEARTBEAT_MS = 30000
 
 export class Connection {
   constructor (token) {
@@ -19,7 +23,13 @@ export class Connection {
       randomizationFactor: 0.5,
       autoConnect: false
     })
-    this.socket.on('connect', () => this.set('connected'))
+    this.socket.on('connect', () => {
+      this.socket.emit('heartbeat', {})
+      this.set('connected')
+    })
+    this.heartbeat = setInterval(() => {
+      if (this.socket.connected) this.socket.emit('heartbeat', {})
+    }, HEARTBEAT_MS)
     this.socket.on('disconnect', () => this.set(navigator.onLine ? 'reconnecting' : 'offline'))
     this.socket.on('connect_error', () => this.set(navigator.onLine ? 'reconnecting' : 'offline'))
     this.onOffline = () => {
@@ -49,6 +59,7 @@ export class Connection {
   }
 
   close () {
+    clearInterval(this.heartbeat)
     window.removeEventListener('offline', this.onOffline)
     window.removeEventListener('online', this.onOnline)
     this.listeners.clear()
