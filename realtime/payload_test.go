@@ -64,3 +64,13 @@ func TestStatePacketMatchesEmit(t *testing.T) {
 		t.Errorf("empty state packet %q", got)
 	}
 }
+
+func TestEventPacketMatchesEncoder(t *testing.T) {
+	payload := newObject(0).str("document_id", "note:x").ints("update", []byte{1, 2}).done()
+	want := rawParser{parser.NewParser()}.NewEncoder().Encode(&parser.Packet{
+		Type: parser.EVENT, Nsp: "/", Data: []any{evDocUpdate, payload},
+	})[0].String()
+	if got := string(appendEventPacket(nil, evDocUpdate, payload)); got != want {
+		t.Errorf("event packet %q, want %q", got, want)
+	}
+}

@@ -241,14 +241,8 @@ func (s *Server) Broadcast(docID string, update []byte, exceptSID string) {
 
 // toRoom emits a pre-encoded payload to room, except socket exceptSID.
 func (s *Server) toRoom(room, exceptSID, event string, payload preEncoded) {
-	op := s.io.To(socket.Room(room))
-	if exceptSID != "" {
-		op = op.Except(socket.Room(exceptSID))
-	}
 	s.met.broadcastBytes.Add(float64(len(payload)))
-	if err := op.Emit(event, payload); err != nil {
-		s.log.Error("broadcast failed", "event", event, "err", err)
-	}
+	s.toRoomDirect(room, exceptSID, event, payload)
 }
 
 // roomMembers lists the local sockets in room, sorted.
