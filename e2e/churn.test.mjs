@@ -34,8 +34,21 @@ for (const db of databases()) {
 
       // One cycle: connect, and (every other time) join, send awareness, then
       // disconnect, half of those without leaving first.
+      // About 1 in 1,000-4,000 websocket connects never gets the library's
+      // CONNECT reply (DEPENDENCIES.md, socket.io defect 1); browsers
+      // reconnect, so a cycle does too, once, and the stalls are counted.
+      let stalls = 0
+      const connect = async () => {
+        try {
+          return await Client.connect(server.url, owner.token, { timeout: 5000 })
+        } catch (err) {
+          if (!/timed out/.test(err.message)) throw err
+          stalls++
+          return Client.connect(server.url, owner.token, { timeout: 10000 })
+        }
+      }
       const cycle = async i => {
-        const c = await Client.connect(server.url, owner.token, { timeout: 10000, reconnection: true })
+        const c = await connect()
         try {
           if (i % 2 === 0) {
             expectOk(await c.call('ydoc:document:join', { document_id: documentId, user_id: owner.id }), 'join')
@@ -70,7 +83,9 @@ for (const db of databases()) {
           try { await cycle(i) } catch (err) { failures.push(`${i}: ${err.message}`) }
         }
       }))
-      assert.deepEqual(failures, [], 'every cycle must connect and get its acks')
+      assert.deepEqual(failures, [], 'every cycle must connect (with one retry) and get its acks')
+      assert.ok(stalls <= CYCLES / 100, `${stalls} stalled connects in ${CYCLES}: far above the library's known rate`)
+      if (stalls > 0) console.log(`# churn: ${stalls} stalled connect(s) retried in ${CYCLES} cycles`)
 
       let last
       await waitUntil(async () => {
