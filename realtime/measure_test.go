@@ -66,9 +66,9 @@ func TestMeasureIdleConnections(t *testing.T) {
 	rss1, g1 := vmRSS(t), runtime.NumGoroutine()
 	var ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms1)
-	t.Logf("%d idle connections: RSS %.1f → %.1f MB (%.1f KB each), heap %.1f KB each, goroutines %.2f each",
+	t.Logf("%d idle connections: RSS %.1f → %.1f MB (%.1f KB each), heap %.1f KB each, stacks %.1f KB each, goroutines %.2f each",
 		n, float64(rss0)/1024, float64(rss1)/1024, float64(rss1-rss0)/n,
-		float64(ms1.HeapAlloc-ms0.HeapAlloc)/1024/n, float64(g1-g0)/n)
+		float64(ms1.HeapAlloc-ms0.HeapAlloc)/1024/n, float64(ms1.StackInuse-ms0.StackInuse)/1024/n, float64(g1-g0)/n)
 	writeProfiles(t)
 }
 
