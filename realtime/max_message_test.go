@@ -43,7 +43,7 @@ func TestMaxMessageBytes(t *testing.T) {
 	if len(st.Records) != 1 { // the other client's small update
 		t.Errorf("stored rows = %d, want 1", len(st.Records))
 	}
-	waitFor(t, "sockets to be cleaned up", 5*time.Second, func() bool {
+	waitFor(t, "sockets to be cleaned up", 20*time.Second, func() bool {
 		return b.metric(t, "quire_realtime_connected_sockets", nil) == 0
 	})
 }

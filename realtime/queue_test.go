@@ -20,7 +20,7 @@ func TestQueueOverflowDisconnects(t *testing.T) {
 	if got := b.metric(t, "quire_realtime_rejected_total", map[string]string{"reason": "queue_overflow"}); got < 1 {
 		t.Errorf("rejected queue_overflow = %v", got)
 	}
-	waitFor(t, "socket cleanup", 5*time.Second, func() bool {
+	waitFor(t, "socket cleanup", 20*time.Second, func() bool {
 		return b.metric(t, "quire_realtime_connected_sockets", nil) == 0
 	})
 }

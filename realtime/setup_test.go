@@ -126,6 +126,9 @@ func node(t testing.TB, out any, script string, args ...string) {
 	if err != nil {
 		t.Fatalf("node %s: %v\nstdout: %s\nstderr: %s", script, err, stdout.String(), stderr.String())
 	}
+	if stderr.Len() > 0 { // e.g. "# stalled connect retried" (testdata/lib.mjs)
+		t.Logf("node %s stderr: %s", script, stderr.String())
+	}
 	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
 		t.Fatalf("node %s: bad output %q: %v", script, stdout.String(), err)
 	}

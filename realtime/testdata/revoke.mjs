@@ -9,7 +9,7 @@ const a1 = await connect(url, tokA, { transports });
 const a2 = await connect(url, tokA, { transports });
 const b = await connect(url, tokB, { transports });
 // user-join with an ack: the socket is authenticated (in user:<id>) once it answers.
-for (const c of [a1, a2, b]) await c.socket.timeout(5000).emitWithAck('user-join', { auth: { token: c === b ? tokB : tokA } });
+for (const c of [a1, a2, b]) await c.socket.timeout(15000).emitWithAck('user-join', { auth: { token: c === b ? tokB : tokA } });
 out({ ready: true });
 await Promise.all([a1, a2].map((c) => c.rec.waitFor('disconnect', () => true, { timeout: 10000 })));
 out({ a1: a1.socket.connected, a2: a2.socket.connected, b: b.socket.connected,
