@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -33,8 +34,16 @@ func TestNoteEventsOverREST(t *testing.T) {
 		require.NoError(t, err)
 		stdout, err := cmd.StdoutPipe()
 		require.NoError(t, err)
+		var stderr bytes.Buffer // read only after Wait
+		cmd.Stderr = &stderr
 		require.NoError(t, cmd.Start())
-		t.Cleanup(func() { in.Close(); _ = cmd.Wait() })
+		t.Cleanup(func() {
+			in.Close()
+			_ = cmd.Wait()
+			if stderr.Len() > 0 { // e.g. "# stalled connect retried" (realtime/testdata/lib.mjs)
+				t.Logf("node stderr: %s", stderr.String())
+			}
+		})
 		lines := bufio.NewScanner(stdout)
 		step := func(signal string) map[string]any {
 			t.Helper()

@@ -4,17 +4,15 @@
 // test just did over REST, prints what the sockets saw.
 import * as Y from 'yjs';
 import * as readline from 'node:readline';
-import { io } from 'socket.io-client';
+// connect retries one stalled connect (the library's known defect), like a browser.
+import { connect } from '../../realtime/testdata/lib.mjs';
 
 const [url, note, ...tokens] = process.argv.slice(2);
 const doc = `note:${note}`;
-const open = (token) => new Promise((resolve, reject) => {
-  const socket = io(url, { path: '/ws/socket.io', transports: ['websocket'], reconnection: false, forceNew: true, auth: { token } });
-  const events = [];
-  socket.onAny((name, data) => events.push({ name, data }));
-  socket.once('connect', () => resolve({ socket, events, of: (n) => events.filter((e) => e.name === n).map((e) => e.data) }));
-  socket.once('connect_error', reject);
-});
+const open = async (token) => {
+  const { socket, rec } = await connect(url, token);
+  return { socket, events: rec.events, of: rec.of };
+};
 const call = (c, ev, data) => c.socket.timeout(10000).emitWithAck(ev, data);
 const until = async (cond) => { while (!cond()) await new Promise((r) => setTimeout(r, 5)); };
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');

@@ -3,12 +3,12 @@
 // line: "heartbeat" sends one and prints its ack, "close" disconnects and
 // prints {"closed":true}.
 import * as readline from 'node:readline';
-import { io } from 'socket.io-client';
+// connect retries one stalled connect (the library's known defect), like a browser.
+import { connect } from '../../realtime/testdata/lib.mjs';
 
 const [url, token] = process.argv.slice(2);
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
-const socket = io(url, { path: '/ws/socket.io', transports: ['websocket'], reconnection: false, forceNew: true, auth: { token } });
-await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('connect_error', reject); });
+const { socket } = await connect(url, token);
 out({ ready: true });
 
 for await (const line of readline.createInterface({ input: process.stdin })) {
