@@ -40,11 +40,11 @@ for (const db of databases()) {
       let stalls = 0
       const connect = async () => {
         try {
-          return await Client.connect(server.url, owner.token, { timeout: 5000 })
+          return await Client.connect(server.url, owner.token, { timeout: 5000, retry: false })
         } catch (err) {
           if (!/timed out/.test(err.message)) throw err
           stalls++
-          return Client.connect(server.url, owner.token, { timeout: 10000 })
+          return Client.connect(server.url, owner.token, { timeout: 10000, retry: false })
         }
       }
       const cycle = async i => {
