@@ -22,7 +22,7 @@ async function setup (t, args = []) {
 // converge waits until every person's editor holds the same document and
 // `check(blocks)` holds on it; returns the blocks.
 async function converge (people, check, what) {
-  const deadline = Date.now() + 20000
+  const deadline = Date.now() + 60000
   let docs = []
   for (;;) {
     docs = await Promise.all(people.map((p) => p.doc()))

@@ -15,7 +15,7 @@ const SEED = Number(process.env.QUIRE_E2E_SEED || Date.now() % 1e9)
 async function allDelivered (clients) {
   const total = clients.reduce((n, c) => n + c.sent, 0)
   await waitUntil(() => clients.every(c => c.remoteUpdates >= total - c.sent), {
-    timeout: 20000,
+    timeout: 60000,
     what: 'every update to reach every other client'
   })
   for (const c of clients) {

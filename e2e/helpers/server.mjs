@@ -53,7 +53,7 @@ export const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
  * Poll fn until it returns a truthy value; return that value. Throws with
  * `what` (and the last error fn threw, if any) after `timeout` ms.
  */
-export async function waitUntil (fn, { timeout = 10000, interval = 25, what = 'condition' } = {}) {
+export async function waitUntil (fn, { timeout = 20000, interval = 25, what = 'condition' } = {}) {
   const deadline = Date.now() + timeout
   let lastErr
   for (;;) {

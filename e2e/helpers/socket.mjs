@@ -99,7 +99,7 @@ export class Client {
   }
 
   /** Wait for an event named `event` whose data satisfies pred. */
-  waitFor (event, pred = () => true, { timeout = 10000, since = 0 } = {}) {
+  waitFor (event, pred = () => true, { timeout = 20000, since = 0 } = {}) {
     return new Promise((resolve, reject) => {
       let i = since
       const check = () => {
