@@ -82,6 +82,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.io = socket.NewServer(nil, opts)
 	s.handler = s.io.ServeHandler(opts)
+	// Registered after the library's own listener (ServeHandler binds it),
+	// so by the time this runs the Socket.IO client listens for data.
+	_ = s.io.Engine().On("connection", func(args ...any) {
+		if es, ok := args[0].(engine.Socket); ok {
+			if d, ok := es.Request().Response().(*detachingWriter); ok {
+				d.openGate()
+			}
+		}
+	})
 	_ = s.io.On("connection", func(args ...any) {
 		if sock, ok := args[0].(*socket.Socket); ok {
 			s.onConnection(sock)
@@ -99,7 +108,7 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		if isWebSocketUpgrade(r) {
-			w = &detachingWriter{w: w}
+			w = &detachingWriter{w: w, gate: make(chan struct{})}
 		}
 		s.handler.ServeHTTP(w, r)
 	})
@@ -112,9 +121,44 @@ func (s *Server) Handler() http.Handler {
 // none of which gorilla uses after the hijack (the library sets its own
 // buffer sizes). Forgetting the response once hijacked frees ~10 KB of heap
 // per idle connection.
+//
+// It also gates the hijacked connection's reads (see gatedConn).
 type detachingWriter struct {
-	mu sync.Mutex
-	w  http.ResponseWriter // nil once hijacked
+	mu       sync.Mutex
+	w        http.ResponseWriter // nil once hijacked
+	gate     chan struct{}       // closed once the Socket.IO client is attached
+	gateOnce sync.Once
+}
+
+func (d *detachingWriter) openGate() { d.gateOnce.Do(func() { close(d.gate) }) }
+
+// gatedConn holds back the first read of a websocket connection until the
+// library has attached its Socket.IO client to the new engine socket. The
+// engine sends the Engine.IO OPEN packet and starts reading before it emits
+// "connection", and only that listener subscribes to incoming data: a
+// client answering OPEN quickly with its CONNECT packet lost it and never
+// got a reply (DEPENDENCIES.md, socket.io defect 1's stalled connects).
+type gatedConn struct {
+	net.Conn
+	gate   <-chan struct{}
+	passed bool // only the transport's single reader goroutine reads
+}
+
+// gateTimeout bounds the wait should "connection" never fire (a refused
+// handshake): the read then proceeds as the library would have.
+const gateTimeout = 10 * time.Second
+
+func (g *gatedConn) Read(p []byte) (int, error) {
+	if !g.passed {
+		t := time.NewTimer(gateTimeout)
+		select {
+		case <-g.gate:
+		case <-t.C:
+		}
+		t.Stop()
+		g.passed = true
+	}
+	return g.Conn.Read(p)
 }
 
 func (d *detachingWriter) inner() http.ResponseWriter {
@@ -154,10 +198,14 @@ func (d *detachingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, errors.New("realtime: response does not implement http.Hijacker")
 	}
 	c, brw, err := h.Hijack()
-	if err == nil {
-		d.w = nil
+	if err != nil {
+		return c, brw, err
 	}
-	return c, brw, err
+	d.w = nil
+	if brw.Reader.Buffered() > 0 {
+		return c, brw, nil // gorilla refuses such a handshake anyway
+	}
+	return &gatedConn{Conn: c, gate: d.gate}, brw, nil
 }
 
 // isWebSocketUpgrade reports whether r asks for a websocket (RFC 6455 4.2.1).

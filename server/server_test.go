@@ -136,6 +136,18 @@ func TestSignOutDisconnectsSockets(t *testing.T) {
 		_, msg, err = c.ReadMessage()
 		require.NoError(t, err)
 		require.True(t, strings.HasPrefix(string(msg), "40"), "Socket.IO connect accepted, got %q", msg)
+		// The token is checked on the socket's ordered queue, after the
+		// CONNECT reply: an ok ack for a heartbeat sent after it proves the
+		// socket is authenticated (in user:<id>) before the test revokes.
+		require.NoError(t, c.WriteMessage(websocket.TextMessage, []byte(`421["heartbeat",{}]`)))
+		for {
+			_, msg, err = c.ReadMessage()
+			require.NoError(t, err)
+			if strings.HasPrefix(string(msg), "431") {
+				require.Contains(t, string(msg), `"ok":true`, "heartbeat ack")
+				break
+			}
+		}
 		return c
 	}
 	// waitDropped reads until the server disconnects the socket: a
