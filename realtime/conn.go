@@ -117,7 +117,7 @@ func (c *conn) enqueue(t task, last bool) bool {
 }
 
 func (c *conn) work(t task) {
-	defer c.srv.workers.Done()
+	defer c.srv.workers.Add(-1)
 	for {
 		c.run(t)
 		c.mu.Lock()
@@ -246,7 +246,21 @@ func (c *conn) authenticate(token string) {
 		c.srv.log.Debug("socket token refused", "socket", c.sid, "err", err)
 		return
 	}
+	c.adopt(ctx, token, u)
+}
+
+// adopt makes u the socket's account, then checks the token once more. A
+// revocation rotates the account's stamp and then drops the sockets in
+// user:<id>; one that ran between the first check and the join found no
+// socket to drop, and the second check catches it.
+func (c *conn) adopt(ctx context.Context, token string, u *storage.User) bool {
 	c.setUser(u)
+	if _, _, err := c.srv.cfg.Auth.Verify(ctx, token); err != nil {
+		c.srv.log.Debug("token revoked while the socket authenticated", "socket", c.sid, "user", u.ID)
+		c.sock.Disconnect(true)
+		return false
+	}
+	return true
 }
 
 // setUser makes u the socket's account: room user:<id> and presence.

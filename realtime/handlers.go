@@ -57,26 +57,25 @@ func (c *conn) onUserJoin(ctx context.Context, payload any) reply {
 	if !ok {
 		return fail(reasonInvalidPayload)
 	}
-	u, ok := c.verifyPayloadToken(ctx, f)
-	if !ok {
+	u, token, ok := c.verifyPayloadToken(ctx, f)
+	if !ok || !c.adopt(ctx, token, u) {
 		return fail(reasonUnauthenticated)
 	}
-	c.setUser(u)
 	return okWith(map[string]any{"id": u.ID, "name": u.Name, "role": u.Role})
 }
 
 // verifyPayloadToken checks f.auth.token.
-func (c *conn) verifyPayloadToken(ctx context.Context, f fields) (*storage.User, bool) {
+func (c *conn) verifyPayloadToken(ctx context.Context, f fields) (*storage.User, string, bool) {
 	a, ok := asFields(f["auth"])
 	if !ok {
-		return nil, false
+		return nil, "", false
 	}
 	token, ok := a.str("token")
 	if !ok || token == "" {
-		return nil, false
+		return nil, "", false
 	}
 	u, _, err := c.srv.cfg.Auth.Verify(ctx, token)
-	return u, err == nil
+	return u, token, err == nil
 }
 
 // onHeartbeat: {} → the socket stays in presence; the account's
@@ -103,7 +102,7 @@ func (c *conn) onJoinNote(ctx context.Context, payload any) reply {
 	}
 	u := c.user.Load()
 	if _, has := f["auth"]; has { // upstream checks the payload's token
-		if u, isObj = c.verifyPayloadToken(ctx, f); !isObj {
+		if u, _, isObj = c.verifyPayloadToken(ctx, f); !isObj {
 			return fail(reasonUnauthenticated)
 		}
 	}

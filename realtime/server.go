@@ -37,7 +37,10 @@ type Server struct {
 	cancel  context.CancelFunc
 
 	running atomic.Bool // accepting requests: between Start and Stop
-	workers sync.WaitGroup
+	// workers counts running socket workers. Not a WaitGroup: a late
+	// disconnect may start a worker while Stop waits, which a WaitGroup
+	// forbids (Add from zero concurrent with Wait).
+	workers atomic.Int64
 	conns   sync.Map // sid → *conn
 }
 
@@ -248,7 +251,12 @@ func (s *Server) Stop(ctx context.Context) error {
 	drained := make(chan struct{})
 	go func() {
 		<-closed
-		s.workers.Wait()
+		for s.workers.Load() > 0 {
+			if ctx.Err() != nil {
+				return // Stop answers ctx.Err()
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 		close(drained)
 	}()
 	select {
