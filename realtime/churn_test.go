@@ -40,13 +40,13 @@ func TestChurn(t *testing.T) {
 	if r.Failures > 2+n/500 {
 		t.Fatalf("%d of %d cycles failed: %v", r.Failures, n, r.Errors)
 	}
-	waitFor(t, "sockets to close", 20*time.Second, func() bool {
+	waitFor(t, "sockets to close", 60*time.Second, func() bool {
 		return b.metric(t, "quire_realtime_connected_sockets", nil) == 0
 	})
 	const slackG = 10
 	var g int
 	var heap uint64
-	waitFor(t, "goroutines to return to baseline", 20*time.Second, func() bool {
+	waitFor(t, "goroutines to return to baseline", 60*time.Second, func() bool {
 		g, heap = settle()
 		return g <= baseG+slackG
 	})
