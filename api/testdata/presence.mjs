@@ -20,3 +20,6 @@ for await (const line of readline.createInterface({ input: process.stdin })) {
     process.exit(0);
   }
 }
+// stdin closed without "close" (the test failed): exit, or the open socket
+// keeps this process, and the test's cmd.Wait, alive.
+process.exit(0);
