@@ -70,4 +70,7 @@ func (d *document) compacted(ids, snapshots []int64, merged, sizeAt int, err err
 	}
 	d.size = merged + max(d.size-sizeAt, 0)
 	d.m.log.Debug("compacted document", "doc", d.id, "rows", len(ids), "bytes", merged)
+	// Rows committed while this one ran were not compacted (maybeCompact
+	// skips while compacting): check again now, not only on the next write.
+	d.maybeCompact()
 }
