@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -42,8 +43,16 @@ func TestAccessChangeReachesJoinedSockets(t *testing.T) {
 		require.NoError(t, err)
 		stdout, err := cmd.StdoutPipe()
 		require.NoError(t, err)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
 		require.NoError(t, cmd.Start())
-		t.Cleanup(func() { in.Close(); _ = cmd.Wait() })
+		t.Cleanup(func() {
+			in.Close()
+			_ = cmd.Wait()
+			if stderr.Len() > 0 {
+				t.Logf("accesschange.mjs stderr:\n%s", stderr.String())
+			}
+		})
 		lines := bufio.NewScanner(stdout)
 		read := func() map[string]any {
 			t.Helper()
