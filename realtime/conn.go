@@ -54,7 +54,13 @@ func (s *Server) onConnection(sock *socket.Socket) {
 	c.enqueue(func() { c.authenticate(token) }, false)
 	_ = sock.OnAny(c.onEvent)
 	_ = sock.On("disconnect", func(...any) { c.disconnected() })
-	if !sock.Connected() { // closed before the listener was in place
+	// The library can finish a namespace connect after the transport has
+	// closed, and then never emits "disconnect" for that socket (the churn
+	// test saw sockets that were never cleaned up). The engine socket's own
+	// close is the ground truth: clean up on it too (disconnected runs once).
+	engineConn := sock.Conn()
+	_ = engineConn.Once("close", func(...any) { c.disconnected() })
+	if !sock.Connected() || engineConn.ReadyState() == "closed" { // closed before the listeners were in place
 		c.disconnected()
 	}
 }
