@@ -216,6 +216,21 @@ func checkTitle(t string) error {
 
 // checkGrants validates grants (user principals that exist, read or write)
 // and drops exact duplicates.
+// grantsOrAnswer checks the grants sent; on a refusal it answers the
+// request (400/404 as checkGrants says, 500 on a storage fault) and
+// reports false.
+func (a *API) grantsOrAnswer(w http.ResponseWriter, r *http.Request, in []grantForm) ([]storage.AccessGrant, bool) {
+	grants, status, err := a.checkGrants(r, in)
+	if status == http.StatusInternalServerError {
+		a.internalError(w, r, "check grants", err)
+		return nil, false
+	} else if err != nil {
+		writeError(w, status, err.Error())
+		return nil, false
+	}
+	return grants, true
+}
+
 func (a *API) checkGrants(r *http.Request, in []grantForm) ([]storage.AccessGrant, int, error) {
 	if len(in) > MaxGrants {
 		return nil, http.StatusBadRequest, fmt.Errorf("at most %d access grants", MaxGrants)
@@ -277,13 +292,8 @@ func (a *API) createNote(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	var grants []storage.AccessGrant
 	if f.AccessGrants != nil {
-		var status int
-		var err error
-		if grants, status, err = a.checkGrants(r, *f.AccessGrants); status == http.StatusInternalServerError {
-			a.internalError(w, r, "check grants", err)
-			return
-		} else if err != nil {
-			writeError(w, status, err.Error())
+		var ok bool
+		if grants, ok = a.grantsOrAnswer(w, r, *f.AccessGrants); !ok {
 			return
 		}
 	}

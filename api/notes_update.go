@@ -53,13 +53,8 @@ func (a *API) updateNote(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	var grants []storage.AccessGrant
 	if f.AccessGrants != nil {
-		var status int
-		var err error
-		if grants, status, err = a.checkGrants(r, *f.AccessGrants); status == http.StatusInternalServerError {
-			a.internalError(w, r, "check grants", err)
-			return
-		} else if err != nil {
-			writeError(w, status, err.Error())
+		var ok bool
+		if grants, ok = a.grantsOrAnswer(w, r, *f.AccessGrants); !ok {
 			return
 		}
 		if !canShare(s.user, n) && !sameGrants(grants, n.AccessGrants) {
@@ -232,12 +227,8 @@ func (a *API) updateAccess(w http.ResponseWriter, r *http.Request, s *session) {
 		writeError(w, http.StatusBadRequest, "access_grants is required")
 		return
 	}
-	grants, status, err := a.checkGrants(r, *f.AccessGrants)
-	if status == http.StatusInternalServerError {
-		a.internalError(w, r, "check grants", err)
-		return
-	} else if err != nil {
-		writeError(w, status, err.Error())
+	grants, ok := a.grantsOrAnswer(w, r, *f.AccessGrants)
+	if !ok {
 		return
 	}
 	if err := a.cfg.Store.SetNoteAccess(r.Context(), n.ID, grants); errors.Is(err, storage.ErrNotFound) {
