@@ -30,6 +30,7 @@ type conn struct {
 	running   bool
 	closed    bool // disconnected: the cleanup task is queued, nothing else is accepted
 	gone      atomic.Bool
+	kicked    atomic.Bool // the server closed it, and logged why
 	closeOnce sync.Once
 
 	// worker-owned
@@ -53,16 +54,63 @@ func (s *Server) onConnection(sock *socket.Socket) {
 	// wait behind it and see its result.
 	c.enqueue(func() { c.authenticate(token) }, false)
 	_ = sock.OnAny(c.onEvent)
-	_ = sock.On("disconnect", func(...any) { c.disconnected() })
+	_ = sock.On("disconnect", func(args ...any) {
+		c.logClose("socket", args)
+		c.disconnected()
+	})
 	// The library can finish a namespace connect after the transport has
 	// closed, and then never emits "disconnect" for that socket (the churn
 	// test saw sockets that were never cleaned up). The engine socket's own
 	// close is the ground truth: clean up on it too (disconnected runs once).
 	engineConn := sock.Conn()
-	_ = engineConn.Once("close", func(...any) { c.disconnected() })
+	if d, ok := engineConn.Request().Response().(*detachingWriter); ok {
+		d.nsp.open() // the namespace is registered: let the client's events in
+	}
+	_ = engineConn.Once("close", func(args ...any) {
+		c.logClose("engine", args)
+		c.disconnected()
+	})
 	if !sock.Connected() || engineConn.ReadyState() == "closed" { // closed before the listeners were in place
 		c.disconnected()
 	}
+}
+
+// logClose logs why a socket or its engine connection closed: at Debug when
+// the client went away, at Info when the server or the transport ended it,
+// so an unexpected drop is always explained in the log.
+func (c *conn) logClose(layer string, args []any) {
+	reason, _ := firstString(args)
+	var err error
+	if len(args) > 1 {
+		err, _ = args[1].(error)
+	}
+	level := slog.LevelInfo
+	switch {
+	case reason == "transport close", reason == "client namespace disconnect":
+		level = slog.LevelDebug // the client went away
+	case c.kicked.Load(), !c.srv.running.Load():
+		level = slog.LevelDebug // we closed it and said why, or we are stopping
+	}
+	attrs := []slog.Attr{slog.String("socket", c.sid), slog.String("layer", layer), slog.String("reason", reason)}
+	if err != nil {
+		attrs = append(attrs, slog.Any("err", err))
+	}
+	c.srv.log.LogAttrs(context.Background(), level, "socket closed", attrs...)
+}
+
+func firstString(args []any) (string, bool) {
+	if len(args) == 0 {
+		return "", false
+	}
+	s, ok := args[0].(string)
+	return s, ok
+}
+
+// kick closes the socket from the server side, saying why in the log.
+func (c *conn) kick(why string, attrs ...any) {
+	c.kicked.Store(true)
+	c.srv.log.Info("disconnecting socket: "+why, append([]any{"socket", c.sid}, attrs...)...)
+	c.sock.Disconnect(true)
 }
 
 // disconnected queues the cleanup once, behind the socket's pending events.
@@ -95,7 +143,7 @@ func (c *conn) onEvent(args ...any) {
 	if !c.enqueue(func() { c.handle(name, payload, ack, received) }, false) {
 		if !c.gone.Load() {
 			c.srv.reject(c, name, reasonOverflow)
-			c.sock.Disconnect(true)
+			c.kick("event queue full", "queue", c.srv.cfg.QueueSize)
 		}
 	}
 }
@@ -262,8 +310,7 @@ func (c *conn) authenticate(token string) {
 func (c *conn) adopt(ctx context.Context, token string, u *storage.User) bool {
 	c.setUser(u)
 	if _, _, err := c.srv.cfg.Auth.Verify(ctx, token); err != nil {
-		c.srv.log.Debug("token revoked while the socket authenticated", "socket", c.sid, "user", u.ID)
-		c.sock.Disconnect(true)
+		c.kick("token revoked while it authenticated", "user", u.ID, "err", err)
 		return false
 	}
 	return true

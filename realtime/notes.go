@@ -91,7 +91,7 @@ func (s *Server) evict(noteID string, keep func(*storage.User) bool, deleted boo
 			}
 			lost = append(lost, sid)
 			if !c.enqueue(func() { c.leaveNote(noteID, docID, deleted) }, false) && !c.gone.Load() {
-				c.sock.Disconnect(true)
+				c.kick("event queue full while it lost access", "note", noteID)
 			}
 		}
 	}

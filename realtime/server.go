@@ -90,7 +90,10 @@ func New(cfg Config) (*Server, error) {
 	_ = s.io.Engine().On("connection", func(args ...any) {
 		if es, ok := args[0].(engine.Socket); ok {
 			if d, ok := es.Request().Response().(*detachingWriter); ok {
-				d.openGate()
+				d.engine.open()
+				// A connection that closes before its namespace connect
+				// must not keep its reader waiting.
+				_ = es.Once("close", func(...any) { d.nsp.open() })
 			}
 		}
 	})
@@ -111,7 +114,7 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		if isWebSocketUpgrade(r) {
-			w = &detachingWriter{w: w, gate: make(chan struct{})}
+			w = newDetachingWriter(w)
 		}
 		s.handler.ServeHTTP(w, r)
 	})
@@ -127,41 +130,73 @@ func (s *Server) Handler() http.Handler {
 //
 // It also gates the hijacked connection's reads (see gatedConn).
 type detachingWriter struct {
-	mu       sync.Mutex
-	w        http.ResponseWriter // nil once hijacked
-	gate     chan struct{}       // closed once the Socket.IO client is attached
-	gateOnce sync.Once
+	mu     sync.Mutex
+	w      http.ResponseWriter // nil once hijacked
+	engine gate                // opened once the Socket.IO client is attached
+	nsp    gate                // opened once the namespace socket is registered
 }
 
-func (d *detachingWriter) openGate() { d.gateOnce.Do(func() { close(d.gate) }) }
+func newDetachingWriter(w http.ResponseWriter) *detachingWriter {
+	return &detachingWriter{w: w, engine: newGate(), nsp: newGate()}
+}
 
-// gatedConn holds back the first read of a websocket connection until the
-// library has attached its Socket.IO client to the new engine socket. The
-// engine sends the Engine.IO OPEN packet and starts reading before it emits
-// "connection", and only that listener subscribes to incoming data: a
-// client answering OPEN quickly with its CONNECT packet lost it and never
-// got a reply (DEPENDENCIES.md, socket.io defect 1's stalled connects).
+// gate is a channel closed at most once.
+type gate struct {
+	ch   chan struct{}
+	once *sync.Once
+}
+
+func newGate() gate  { return gate{ch: make(chan struct{}), once: new(sync.Once)} }
+func (g gate) open() { g.once.Do(func() { close(g.ch) }) }
+func (g gate) wait(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-g.ch:
+	case <-t.C:
+	}
+}
+
+// gatedConn holds back two reads of a websocket connection, each until the
+// library is ready for what the read brings (DEPENDENCIES.md, socket.io
+// defect 1's stalled and dropped connects):
+//
+//   - The first read waits until the library has attached its Socket.IO
+//     client to the new engine socket. The engine sends the Engine.IO OPEN
+//     packet and starts reading before it emits "connection", and only that
+//     listener subscribes to incoming data: a client answering OPEN quickly
+//     with its CONNECT packet lost it and never got a reply.
+//   - The read after the one that brought the client's CONNECT waits until
+//     the namespace socket is registered. The library sends the CONNECT
+//     reply and only then records the namespace in the client; an event the
+//     client sent on receiving the reply could be decoded in between, and
+//     the library answered it by force-closing the connection ("invalid
+//     state"). A Socket.IO client sends nothing between its CONNECT and the
+//     reply, so this read carries no data the library needs for the connect.
 type gatedConn struct {
 	net.Conn
-	gate   <-chan struct{}
-	passed bool // only the transport's single reader goroutine reads
+	engine, nsp gate
+	stage       int // reads passed: only the transport's single reader goroutine reads
 }
 
-// gateTimeout bounds the wait should "connection" never fire (a refused
-// handshake): the read then proceeds as the library would have.
+// gateTimeout bounds each wait should the awaited event never come (a
+// refused handshake, an unknown namespace): the read then proceeds as the
+// library would have.
 const gateTimeout = 10 * time.Second
 
 func (g *gatedConn) Read(p []byte) (int, error) {
-	if !g.passed {
-		t := time.NewTimer(gateTimeout)
-		select {
-		case <-g.gate:
-		case <-t.C:
-		}
-		t.Stop()
-		g.passed = true
+	switch g.stage {
+	case 0:
+		g.engine.wait(gateTimeout)
+	case 1:
+		g.nsp.wait(gateTimeout)
+		g.stage = 2
 	}
-	return g.Conn.Read(p)
+	n, err := g.Conn.Read(p)
+	if g.stage == 0 && (n > 0 || err != nil) {
+		g.stage = 1
+	}
+	return n, err
 }
 
 func (d *detachingWriter) inner() http.ResponseWriter {
@@ -208,7 +243,7 @@ func (d *detachingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if brw.Reader.Buffered() > 0 {
 		return c, brw, nil // gorilla refuses such a handshake anyway
 	}
-	return &gatedConn{Conn: c, gate: d.gate}, brw, nil
+	return &gatedConn{Conn: c, engine: d.engine, nsp: d.nsp}, brw, nil
 }
 
 // isWebSocketUpgrade reports whether r asks for a websocket (RFC 6455 4.2.1).
@@ -272,7 +307,15 @@ func (s *Server) Stop(ctx context.Context) error {
 // DisconnectUser closes every live socket of the account at once (sign-out,
 // role change, deletion). The browser reconnects and re-authenticates.
 func (s *Server) DisconnectUser(userID string) {
-	s.io.In(socket.Room(userRoom(userID))).DisconnectSockets(true)
+	room := userRoom(userID)
+	members := s.roomMembers(room)
+	for _, sid := range members {
+		if c, ok := s.conns.Load(sid); ok {
+			c.(*conn).kicked.Store(true)
+		}
+	}
+	s.log.Info("disconnecting the account's sockets", "user", userID, "sockets", len(members))
+	s.io.In(socket.Room(room)).DisconnectSockets(true)
 }
 
 // Broadcast relays a stored update to the document's room except exceptSID
