@@ -18,9 +18,9 @@ func (d *document) maybeCompact() {
 		time.Now().Before(d.compactAfter) {
 		return
 	}
-	st := d.currentState()
-	if d.broken {
-		return
+	st, err := d.currentState()
+	if err != nil || d.broken {
+		return // rebuilt: d.applied no longer matches what st would hold
 	}
 	ids := slices.Clone(d.applied)
 	slices.Sort(ids)

@@ -304,22 +304,33 @@ func (d *document) leave(sid string) {
 }
 
 // currentState encodes the document once per version.
-func (d *document) currentState() State {
+func (d *document) currentState() (State, error) {
 	if d.state == nil {
 		var upd []byte
-		if err := d.guard(func() { upd = y.EncodeStateAsUpdate(d.doc, nil) }); err != nil {
-			upd = []byte{0, 0} // rebuilt by guard; try again next time
-			return State{Update: upd, JSON: appendJSONBytes(nil, upd)}
+		if err := d.guard(func() {
+			if d.m.hookEncode != nil {
+				d.m.hookEncode()
+			}
+			upd = y.EncodeStateAsUpdate(d.doc, nil)
+		}); err != nil {
+			// Rebuilt by guard. Never answer [0,0] here: that would show an
+			// empty document to a joiner, and a compaction would store it.
+			return State{}, err
 		}
 		d.state = &State{Update: upd, JSON: appendJSONBytes(make([]byte, 0, 4*len(upd)+2), upd)}
 	}
-	return *d.state
+	return *d.state, nil
 }
 
 // replyState answers with the current state once everything it contains
 // is durable.
 func (d *document) replyState(c *command) {
-	st := d.currentState()
+	st, err := d.currentState()
+	if err != nil {
+		d.m.log.Error("encoding the document state crashed; rebuilt it from storage", "doc", d.id, "err", err)
+		d.refuse(c, reasonPanic, ErrUnavailable)
+		return
+	}
 	if len(d.inflight) == 0 {
 		c.done(st, nil)
 		return
@@ -555,23 +566,35 @@ func (d *document) replace(c *command) {
 	var before, upd []byte
 	var rerr error
 	editMu.Lock()
-	err := d.guard(func() {
+	err := protect(func() error {
 		before = y.EncodeStateVector(d.doc, nil, y.NewUpdateEncoderV1())
 		if rerr = replaceProseMirror(d.doc, c.pm); rerr == nil {
 			upd = y.EncodeStateAsUpdate(d.doc, before)
 		}
+		return nil
 	})
-	editMu.Unlock()
-	if err == nil && rerr != nil {
-		err = rerr
-	}
-	if err != nil {
-		d.m.log.Warn("replace content", "doc", d.id, "err", err)
+	editMu.Unlock() // before any rebuild below: that reads storage
+	limit := d.m.cfg.MaxDocumentBytes
+	switch {
+	case err != nil:
+		d.m.log.Error("replacing the content crashed the document; rebuilding it from storage", "doc", d.id, "err", err)
+		d.rebuild()
+		d.refuse(c, reasonPanic, ErrInvalidUpdate)
+		return
+	case rerr != nil:
+		d.m.log.Warn("replace content", "doc", d.id, "err", rerr)
+		d.rebuild() // the edit may have been half made
 		d.refuse(c, reasonInvalid, ErrInvalidUpdate)
+		return
+	case len(upd) > limit || d.size+len(upd) > limit:
+		// Already applied to the Doc: drop it there too, as apply never
+		// lets an update in that would grow the document past the limit.
+		d.rebuild()
+		d.refuse(c, reasonTooLarge, ErrTooLarge)
 		return
 	}
 	d.syncStateVector()
-	u, err := yupdate.Parse(upd, yupdate.Limits{MaxBytes: max(d.m.cfg.MaxDocumentBytes, len(upd))})
+	u, err := yupdate.Parse(upd, yupdate.Limits{MaxBytes: max(limit, len(upd))})
 	if err != nil || len(u.Structs) == 0 && len(u.Deletes) == 0 {
 		c.done(State{}, nil) // nothing changed
 		return

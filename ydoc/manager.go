@@ -126,6 +126,9 @@ type Manager struct {
 	// hookApply, if set (tests), runs inside the panic guard before every
 	// update is applied.
 	hookApply func(update []byte)
+	// hookEncode, if set (tests), runs inside the panic guard before the
+	// document's full state is encoded.
+	hookEncode func()
 }
 
 const (

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -762,4 +764,73 @@ func metricValue(t testing.TB, c prometheus.Metric) float64 {
 	}
 	t.Fatalf("not a gauge or counter: %v", c.Desc())
 	return 0
+}
+
+// A crash while encoding the state answers an error, never the empty
+// document [0,0], and the document is rebuilt and served again.
+func TestPanicWhileEncodingStateIsAnError(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		store := open(t)
+		b := startManager(t, store, Config{})
+		var crash atomic.Bool
+		b.m.hookEncode = func() {
+			if crash.Swap(false) {
+				panic("test: encoding crashed")
+			}
+		}
+		ctx := context.Background()
+		doc := newNote(t, store, `{}`)
+		a := newPeer()
+		require.NoError(t, b.m.Apply(ctx, doc, "a", a.insert(0, "kept")))
+
+		crash.Store(true)
+		st, err := b.m.State(ctx, doc)
+		require.ErrorIs(t, err, ErrUnavailable)
+		require.Empty(t, st.Update, "no state, not an empty one")
+		require.Equal(t, 1.0, metricValue(t, b.m.met.updatesRefused.WithLabelValues(reasonPanic)))
+
+		st, err = b.m.State(ctx, doc)
+		require.NoError(t, err)
+		require.Equal(t, "kept", textOf(t, st))
+	})
+}
+
+// A REST content edit that would grow the document past MaxDocumentBytes is
+// refused like an oversize update: nothing stored, relayed or left in the
+// live document.
+func TestReplaceContentTooLarge(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		store := open(t)
+		b := startManager(t, store, Config{MaxDocumentBytes: 2048})
+		ctx := context.Background()
+		doc := newNote(t, store, `{"content":{"md":"small"}}`)
+		before, err := b.m.Join(ctx, doc, "a")
+		require.NoError(t, err)
+		rows := rowCount(t, store, doc)
+
+		big := mustPM(t, `{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"`+strings.Repeat("x", 4096)+`"}]}]}`)
+		require.ErrorIs(t, b.m.ReplaceContent(ctx, doc, big), ErrTooLarge)
+		require.Equal(t, 1.0, metricValue(t, b.m.met.updatesRefused.WithLabelValues(reasonTooLarge)))
+		require.Empty(t, b.rec.all(), "nothing relayed")
+		require.Equal(t, rows, rowCount(t, store, doc), "nothing stored")
+		after, err := b.m.State(ctx, doc)
+		require.NoError(t, err)
+		requirePM(t, pmOf(before), pmOf(after)) // the live document is as before
+		require.Contains(t, pmOf(after).Markdown(), "small")
+
+		small := mustPM(t, `{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"fits"}]}]}`)
+		require.NoError(t, b.m.ReplaceContent(ctx, doc, small))
+		st, err := b.m.State(ctx, doc)
+		require.NoError(t, err)
+		requirePM(t, small, pmOf(st))
+	})
+}
+
+// pmOf reads a state the way a browser would.
+func pmOf(st State) *prosemirror.Node {
+	p := newPeer()
+	p.apply(st.Update)
+	return readProseMirror(p.doc)
 }
