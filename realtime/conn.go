@@ -34,8 +34,8 @@ type conn struct {
 	closeOnce sync.Once
 
 	// worker-owned
-	docs    map[string]struct{} // documents joined (rooms doc_<id>)
-	deleted map[string]struct{} // documents left because their note was deleted
+	docs    map[string]docAccess // documents joined (rooms doc_<id>), with the socket's permission (access.go)
+	deleted map[string]struct{}  // documents left because their note was deleted
 }
 
 // task is one queued event.

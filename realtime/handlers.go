@@ -129,7 +129,8 @@ func (c *conn) checkNote(ctx context.Context, u *storage.User, noteID, perm stri
 }
 
 // onDocJoin: read access → state to the sender, then everyone's awareness,
-// then ydoc:user:joined to the others.
+// then ydoc:user:joined to the others. The permission read here is kept
+// for the document's later events (access.go).
 func (c *conn) onDocJoin(ctx context.Context, payload any) reply {
 	f, isObj := asFields(payload)
 	if !isObj {
@@ -140,7 +141,11 @@ func (c *conn) onDocJoin(ctx context.Context, payload any) reply {
 		return fail(reasonUnknownDocument)
 	}
 	u := c.user.Load()
-	if r := c.checkNote(ctx, u, noteID, storage.PermRead); r.reason != "" {
+	access, r := c.loadAccess(ctx, u, noteID)
+	if r.reason == "" {
+		r = access.allows(permRead)
+	}
+	if r.reason != "" {
 		return r
 	}
 	st, err := c.srv.cfg.Docs.Join(ctx, docID, c.sid)
@@ -148,9 +153,9 @@ func (c *conn) onDocJoin(ctx context.Context, payload any) reply {
 		return fail(c.docReason(err, docID))
 	}
 	if c.docs == nil {
-		c.docs = make(map[string]struct{}, 1)
+		c.docs = make(map[string]docAccess, 1)
 	}
-	c.docs[docID] = struct{}{}
+	c.docs[docID] = access
 	room := docRoom(docID)
 	c.sock.Join(socket.Room(room))
 	c.sendState(docID, st)
@@ -203,7 +208,10 @@ func (c *conn) joined(payload any) (f fields, docID, noteID string, r reply) {
 }
 
 func (c *conn) onDocState(ctx context.Context, payload any) reply {
-	_, docID, _, r := c.joined(payload)
+	_, docID, noteID, r := c.joined(payload)
+	if r.reason == "" {
+		r = c.checkJoined(ctx, docID, noteID, permRead)
+	}
 	if r.reason != "" {
 		return r
 	}
@@ -233,7 +241,7 @@ func (c *conn) onDocUpdate(ctx context.Context, payload any) reply {
 		}
 		return fail(reasonInvalidPayload)
 	}
-	if r := c.checkNote(ctx, c.user.Load(), noteID, storage.PermWrite); r.reason != "" {
+	if r := c.checkJoined(ctx, docID, noteID, permWrite); r.reason != "" {
 		return r
 	}
 	if err := c.srv.cfg.Docs.Apply(ctx, docID, c.sid, update); err != nil {
@@ -270,14 +278,17 @@ func (c *conn) leaveDoc(ctx context.Context, docID string) {
 }
 
 // onAwareness: validated by the registry, remembered, relayed to the others.
-func (c *conn) onAwareness(_ context.Context, payload any) reply {
-	f, docID, _, r := c.joined(payload)
+func (c *conn) onAwareness(ctx context.Context, payload any) reply {
+	f, docID, noteID, r := c.joined(payload)
 	if r.reason != "" {
 		return r
 	}
 	update, present, valid := f.bytesField("update")
 	if !present || !valid {
 		return fail(reasonInvalidAwareness)
+	}
+	if r := c.checkJoined(ctx, docID, noteID, permRead); r.reason != "" {
+		return r
 	}
 	if err := c.srv.cfg.Awareness.Apply(docID, c.sid, update); err != nil {
 		if errors.Is(err, awareness.ErrInvalid) {

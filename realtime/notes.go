@@ -32,10 +32,12 @@ func orEmptyObject(m json.RawMessage) json.RawMessage {
 	return m
 }
 
-// EmitNote is called after a note changed over REST: sockets whose account
-// can no longer read it leave its rooms (note:<id> and its document, as on
+// EmitNote is called after a note changed over REST: every socket's cached
+// permission on it is invalidated (access.go), sockets whose account can no
+// longer read it leave its rooms (note:<id> and its document, as on
 // ydoc:document:leave), then the rest of note:<id> gets events:note.
 func (s *Server) EmitNote(n *storage.Note) {
+	accessChanged(n.ID) // before returning: the caller's answer means the new access is in force
 	lost := s.evict(n.ID, func(u *storage.User) bool {
 		return u != nil && auth.CanAccessNote(u, n, storage.PermRead)
 	}, false)
@@ -64,6 +66,7 @@ func (s *Server) EmitNote(n *storage.Note) {
 // NoteDeleted removes every socket from the deleted note's rooms; their
 // further events for its document are refused as unknown_document.
 func (s *Server) NoteDeleted(noteID string) {
+	accessChanged(noteID)
 	s.evict(noteID, func(*storage.User) bool { return false }, true)
 }
 
