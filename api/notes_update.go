@@ -13,12 +13,40 @@ import (
 	"github.com/quire/quire/ydoc"
 )
 
+// msgNoShare answers a grant change by someone who may not share.
+const msgNoShare = "Only the owner or an admin may change who can access a note"
+
+// refusal is an answer decided inside the UpdateNote callback.
+type refusal struct {
+	status int
+	msg    string
+}
+
+func (e *refusal) Error() string { return e.msg }
+
+// updateRefusal checks u may update n (as locked in the transaction) and,
+// if setGrants, set its grants to grants. Pure: the callback that calls it
+// must not use the store.
+func updateRefusal(u *storage.User, n *storage.Note, grants []storage.AccessGrant, setGrants bool) *refusal {
+	switch {
+	case !auth.CanAccessNote(u, n, storage.PermRead):
+		return &refusal{http.StatusNotFound, msgNotFound}
+	case !auth.CanAccessNote(u, n, storage.PermWrite):
+		return &refusal{http.StatusForbidden, msgForbidden}
+	case setGrants && !canShare(u, n) && !sameGrants(grants, n.AccessGrants):
+		return &refusal{http.StatusForbidden, msgNoShare}
+	}
+	return nil
+}
+
 // updateNote applies {title?, data?, meta?, access_grants?} with write
 // access. data and meta are shallow-merged into the stored ones (Open
 // WebUI). Changing access_grants needs the owner or an admin, unless the
 // grants sent equal the stored ones (clients echo the whole note back).
 // A changed data.content goes to the live document first, so a refused
-// edit changes nothing.
+// edit changes nothing. Access is checked early (the live edit relies on
+// it) and again on the locked row, where the fields and grants are
+// written in one transaction: a revocation committed in between wins.
 func (a *API) updateNote(w http.ResponseWriter, r *http.Request, s *session) {
 	n := a.loadNote(w, r, s.user)
 	if n == nil {
@@ -58,7 +86,7 @@ func (a *API) updateNote(w http.ResponseWriter, r *http.Request, s *session) {
 			return
 		}
 		if !canShare(s.user, n) && !sameGrants(grants, n.AccessGrants) {
-			writeError(w, http.StatusForbidden, "Only the owner or an admin may change who can access a note")
+			writeError(w, http.StatusForbidden, msgNoShare)
 			return
 		}
 	}
@@ -70,6 +98,12 @@ func (a *API) updateNote(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 	}
 	updated, err := a.cfg.Store.UpdateNote(r.Context(), n.ID, func(cur *storage.Note) error {
+		if ref := updateRefusal(s.user, cur, grants, f.AccessGrants != nil); ref != nil {
+			return ref
+		}
+		if f.AccessGrants != nil && canShare(s.user, cur) {
+			cur.AccessGrants = grants // replaced in this transaction if changed
+		}
 		if f.Title != nil {
 			cur.Title = *f.Title
 		}
@@ -83,19 +117,16 @@ func (a *API) updateNote(w http.ResponseWriter, r *http.Request, s *session) {
 		cur.UpdatedAt = max(a.cfg.Now().UnixNano(), cur.UpdatedAt+1)
 		return nil
 	})
-	if errors.Is(err, storage.ErrNotFound) {
+	var ref *refusal
+	if errors.As(err, &ref) {
+		writeError(w, ref.status, ref.msg)
+		return
+	} else if errors.Is(err, storage.ErrNotFound) {
 		writeError(w, http.StatusNotFound, msgNotFound)
 		return
 	} else if err != nil {
 		a.internalError(w, r, "update note", err)
 		return
-	}
-	if f.AccessGrants != nil && !sameGrants(grants, n.AccessGrants) {
-		if err := a.cfg.Store.SetNoteAccess(r.Context(), n.ID, grants); err != nil {
-			a.internalError(w, r, "set note access", err)
-			return
-		}
-		updated.AccessGrants = grants
 	}
 	if a.cfg.NoteEvents != nil {
 		a.cfg.NoteEvents(updated)
@@ -215,7 +246,7 @@ func (a *API) updateAccess(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	if !canShare(s.user, n) {
-		writeError(w, http.StatusForbidden, "Only the owner or an admin may change who can access a note")
+		writeError(w, http.StatusForbidden, msgNoShare)
 		return
 	}
 	var f accessForm

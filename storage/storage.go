@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 )
 
 // Sentinel errors. Drivers translate their own errors into these (one
@@ -51,6 +52,21 @@ type AccessGrant struct {
 	PrincipalType string `json:"principal_type"` // "user" (groups are not modelled yet)
 	PrincipalID   string `json:"principal_id"`
 	Permission    string `json:"permission"` // PermRead or PermWrite
+}
+
+// grantsChanged reports whether next, deduplicated, is a different set of
+// grants than stored (already deduplicated, as read), and returns it.
+func grantsChanged(stored, next []AccessGrant) ([]AccessGrant, bool) {
+	next = dedupeGrants(next)
+	if len(next) != len(stored) {
+		return next, true
+	}
+	for _, g := range next {
+		if !slices.Contains(stored, g) {
+			return next, true
+		}
+	}
+	return next, false
 }
 
 // Note is a note with its access grants. Timestamps are Unix nanoseconds.
@@ -152,10 +168,13 @@ type Store interface {
 	ListNotes(ctx context.Context, opt ListNotesOptions) ([]Note, error)
 	// UpdateNote reads the note, calls fn on it and writes back Title, Data,
 	// Meta and UpdatedAt, all in one transaction (so concurrent updaters
-	// never lose each other's fields). fn returning an error aborts with
-	// that error and changes nothing. Returns the stored note. fn must be
-	// quick and must not call the Store: it runs with the note's row locked
-	// (on SQLite, while the single writer is held).
+	// never lose each other's fields). If fn left AccessGrants a different
+	// set than the stored one, the grants are replaced (deduplicated as in
+	// CreateNote) in the same transaction. fn sees the note as locked, so
+	// access checks made in fn hold at commit. fn returning an error aborts
+	// with that error and changes nothing. Returns the stored note. fn must
+	// be quick and must not call the Store: it runs with the note's row
+	// locked (on SQLite, while the single writer is held).
 	UpdateNote(ctx context.Context, id string, fn func(*Note) error) (*Note, error)
 	// SetNoteAccess replaces the note's grants (deduplicated as in
 	// CreateNote). ErrNotFound if the note is absent.
@@ -173,10 +192,11 @@ type Store interface {
 	// when nothing is stored.
 	LoadDocument(ctx context.Context, docID string) (DocState, error)
 	// Compact inserts merged as a snapshot row and deletes exactly the rows
-	// whose ids are given, in one transaction. A racing compaction can only
-	// leave extra snapshot rows, which are mergeable duplicates: nothing is
-	// lost.
-	Compact(ctx context.Context, docID string, merged []byte, readIDs []int64) error
+	// whose ids are given, in one transaction, and returns the snapshot
+	// row's id (the caller's next compaction may delete it: its content is
+	// the caller's). A racing compaction can only leave extra snapshot rows,
+	// which are mergeable duplicates: nothing is lost.
+	Compact(ctx context.Context, docID string, merged []byte, readIDs []int64) (int64, error)
 	// DeleteDocument removes a document's whole log.
 	DeleteDocument(ctx context.Context, docID string) error
 }

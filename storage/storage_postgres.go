@@ -373,13 +373,24 @@ func (s *PostgresStore) UpdateNote(ctx context.Context, id string, fn func(*Note
 		if n, err = getNotePG(ctx, tx, id, true); err != nil {
 			return err
 		}
+		stored := slices.Clone(n.AccessGrants) // fn may edit the slice in place
 		if err := fn(n); err != nil {
 			return fnError{err}
 		}
 		n.Data, n.Meta = jsonOrEmpty(n.Data), jsonOrEmpty(n.Meta)
 		_, err = tx.Exec(ctx, "UPDATE notes SET title = $1, data = $2, meta = $3, updated_at = $4 WHERE id = $5",
 			n.Title, string(n.Data), string(n.Meta), n.UpdatedAt, id)
-		return err
+		if err != nil {
+			return err
+		}
+		var changed bool
+		if n.AccessGrants, changed = grantsChanged(stored, n.AccessGrants); !changed {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM note_access WHERE note_id = $1", id); err != nil {
+			return err
+		}
+		return insertGrantsPG(ctx, tx, id, n.AccessGrants)
 	})
 	if err != nil {
 		var fe fnError
@@ -476,17 +487,22 @@ func (s *PostgresStore) LoadDocument(ctx context.Context, docID string) (DocStat
 	return DocState{Records: records}, nil
 }
 
-// Compact is one statement, so insert and delete commit together.
-func (s *PostgresStore) Compact(ctx context.Context, docID string, merged []byte, readIDs []int64) error {
-	_, err := s.pool.Exec(ctx, `WITH snapshot AS (
-			INSERT INTO doc_updates (doc_id, data, snapshot, created_at) VALUES ($1, $2, true, $3)
+// Compact is one statement, so insert and delete commit together. A
+// data-modifying WITH runs to completion whether or not it is read, and the
+// DELETE's snapshot cannot see the new row.
+func (s *PostgresStore) Compact(ctx context.Context, docID string, merged []byte, readIDs []int64) (int64, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `WITH snapshot AS (
+			INSERT INTO doc_updates (doc_id, data, snapshot, created_at) VALUES ($1, $2, true, $3) RETURNING id
+		), gone AS (
+			DELETE FROM doc_updates WHERE doc_id = $1 AND id = ANY($4)
 		)
-		DELETE FROM doc_updates WHERE doc_id = $1 AND id = ANY($4)`,
-		docID, nonNilBytes(merged), time.Now().UnixNano(), nonNilInt64s(readIDs))
+		SELECT id FROM snapshot`,
+		docID, nonNilBytes(merged), time.Now().UnixNano(), nonNilInt64s(readIDs)).Scan(&id)
 	if err != nil {
-		return pgErr("compact", err)
+		return 0, pgErr("compact", err)
 	}
-	return nil
+	return id, nil
 }
 
 func (s *PostgresStore) DeleteDocument(ctx context.Context, docID string) error {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -436,13 +437,24 @@ func (s *SQLiteStore) UpdateNote(ctx context.Context, id string, fn func(*Note) 
 		if n, err = getNoteSQL(ctx, tx, id); err != nil {
 			return err
 		}
+		stored := slices.Clone(n.AccessGrants) // fn may edit the slice in place
 		if err := fn(n); err != nil {
 			return fnError{err}
 		}
 		n.Data, n.Meta = jsonOrEmpty(n.Data), jsonOrEmpty(n.Meta)
 		_, err = tx.ExecContext(ctx, "UPDATE notes SET title = ?, data = ?, meta = ?, updated_at = ? WHERE id = ?",
 			n.Title, string(n.Data), string(n.Meta), n.UpdatedAt, id)
-		return err
+		if err != nil {
+			return err
+		}
+		var changed bool
+		if n.AccessGrants, changed = grantsChanged(stored, n.AccessGrants); !changed {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM note_access WHERE note_id = ?", id); err != nil {
+			return err
+		}
+		return insertGrantsSQL(ctx, tx, id, n.AccessGrants)
 	})
 	if err != nil {
 		var fe fnError
@@ -547,11 +559,15 @@ func (s *SQLiteStore) LoadDocument(ctx context.Context, docID string) (DocState,
 	return st, nil
 }
 
-func (s *SQLiteStore) Compact(ctx context.Context, docID string, merged []byte, readIDs []int64) error {
+func (s *SQLiteStore) Compact(ctx context.Context, docID string, merged []byte, readIDs []int64) (int64, error) {
+	var id int64
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO doc_updates (doc_id, data, snapshot, created_at) VALUES (?, ?, 1, ?)",
+		res, err := tx.ExecContext(ctx, "INSERT INTO doc_updates (doc_id, data, snapshot, created_at) VALUES (?, ?, 1, ?)",
 			docID, nonNilBytes(merged), time.Now().UnixNano())
-		if err != nil || len(readIDs) == 0 {
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil || len(readIDs) == 0 {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, "DELETE FROM doc_updates WHERE doc_id = ? AND id IN (SELECT value FROM json_each(?))",
@@ -559,9 +575,9 @@ func (s *SQLiteStore) Compact(ctx context.Context, docID string, merged []byte, 
 		return err
 	})
 	if err != nil {
-		return sqliteErr("compact", err)
+		return 0, sqliteErr("compact", err)
 	}
-	return nil
+	return id, nil
 }
 
 func (s *SQLiteStore) DeleteDocument(ctx context.Context, docID string) error {

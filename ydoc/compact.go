@@ -31,27 +31,15 @@ func (d *document) maybeCompact() {
 	d.m.goBackground(func() {
 		ctx, cancel := d.ctx()
 		defer cancel()
-		err := store.Compact(ctx, docID, st.Update, ids)
-		var snapshots []int64
-		if err == nil {
-			// Compact does not return the new row's id; read it back so the
-			// next compaction includes this snapshot.
-			if ds, lerr := store.LoadDocument(ctx, docID); lerr == nil {
-				for _, r := range ds.Records {
-					if r.Snapshot {
-						snapshots = append(snapshots, r.ID)
-					}
-				}
-			} else {
-				d.m.log.Warn("read back compacted document", "doc", docID, "err", lerr)
-			}
-		}
-		d.bg <- func() { d.compacted(ids, snapshots, len(st.Update), sizeAt, err) }
+		snapshot, err := store.Compact(ctx, docID, st.Update, ids)
+		d.bg <- func() { d.compacted(ids, snapshot, len(st.Update), sizeAt, err) }
 	})
 }
 
-// compacted records a finished compaction on the owner.
-func (d *document) compacted(ids, snapshots []int64, merged, sizeAt int, err error) {
+// compacted records a finished compaction on the owner. Only this
+// compaction's snapshot joins d.applied: its content is in d.doc. A
+// snapshot another instance wrote is not, so it must never be deleted here.
+func (d *document) compacted(ids []int64, snapshot int64, merged, sizeAt int, err error) {
 	d.compacting = false
 	if err != nil {
 		d.m.log.Error("compact document", "doc", d.id, "err", err)
@@ -63,10 +51,8 @@ func (d *document) compacted(ids, snapshots []int64, merged, sizeAt int, err err
 		_, found := slices.BinarySearch(ids, id)
 		return found
 	})
-	for _, id := range snapshots {
-		if !slices.Contains(d.applied, id) {
-			d.applied = append(d.applied, id)
-		}
+	if !slices.Contains(d.applied, snapshot) { // a rebuild may have read it already
+		d.applied = append(d.applied, snapshot)
 	}
 	d.size = merged + max(d.size-sizeAt, 0)
 	d.m.log.Debug("compacted document", "doc", d.id, "rows", len(ids), "bytes", merged)

@@ -513,6 +513,78 @@ func testUpdateNote(t *testing.T, b *bundle) {
 		require.NoError(t, json.Unmarshal(stored.Meta, &meta))
 		require.Len(t, meta, writers+1, "every writer's key and the original one: %s", stored.Meta)
 	})
+	t.Run("ChangesGrants", func(t *testing.T) {
+		t.Parallel()
+		n := newNote(t, s, newID(), 1, userGrant("keep", storage.PermRead), userGrant("drop", storage.PermWrite))
+		want := []storage.AccessGrant{userGrant("keep", storage.PermWrite), userGrant("new", storage.PermWrite)}
+		got, err := s.UpdateNote(ctx, n.ID, func(n *storage.Note) error {
+			n.Title = "shared"
+			for i, g := range n.AccessGrants { // edited in place
+				if g.PrincipalID == "keep" {
+					n.AccessGrants[i].Permission = storage.PermWrite
+				} else {
+					n.AccessGrants[i] = userGrant("new", storage.PermRead)
+				}
+			}
+			n.AccessGrants = append(n.AccessGrants, userGrant("new", storage.PermWrite)) // write beats read
+			return nil
+		})
+		require.NoError(t, err)
+		require.ElementsMatch(t, want, got.AccessGrants, "returned deduplicated")
+		stored, err := s.GetNote(ctx, n.ID)
+		require.NoError(t, err)
+		require.Equal(t, "shared", stored.Title)
+		require.ElementsMatch(t, want, stored.AccessGrants)
+
+		got, err = s.UpdateNote(ctx, n.ID, func(n *storage.Note) error { n.AccessGrants = nil; return nil })
+		require.NoError(t, err)
+		require.Equal(t, []storage.AccessGrant{}, got.AccessGrants)
+		stored, err = s.GetNote(ctx, n.ID)
+		require.NoError(t, err)
+		require.Empty(t, stored.AccessGrants, "nil clears the grants")
+	})
+	t.Run("GrantsKeptUnlessChanged", func(t *testing.T) {
+		t.Parallel()
+		grants := []storage.AccessGrant{userGrant("a", storage.PermRead), userGrant("b", storage.PermWrite)}
+		n := newNote(t, s, newID(), 1, grants...)
+		_, err := s.UpdateNote(ctx, n.ID, func(n *storage.Note) error { n.Title = "t2"; return nil })
+		require.NoError(t, err)
+		_, err = s.UpdateNote(ctx, n.ID, func(n *storage.Note) error {
+			slices.Reverse(n.AccessGrants) // the same set
+			return nil
+		})
+		require.NoError(t, err)
+		boom := errors.New("boom")
+		_, err = s.UpdateNote(ctx, n.ID, func(n *storage.Note) error { n.AccessGrants = nil; return boom })
+		require.ErrorIs(t, err, boom)
+		stored, err := s.GetNote(ctx, n.ID)
+		require.NoError(t, err)
+		require.ElementsMatch(t, grants, stored.AccessGrants)
+	})
+	t.Run("ConcurrentGrantersLoseNothing", func(t *testing.T) {
+		t.Parallel()
+		// fn reads the grants of the locked row: read-modify-write of
+		// grants by racing updaters keeps every one.
+		n := newNote(t, s, newID(), 1)
+		const writers = 8
+		var wg sync.WaitGroup
+		errs := make([]error, writers)
+		for i := range writers {
+			wg.Go(func() {
+				_, errs[i] = s.UpdateNote(ctx, n.ID, func(n *storage.Note) error {
+					n.AccessGrants = append(n.AccessGrants, userGrant(fmt.Sprintf("u%d", i), storage.PermRead))
+					return nil
+				})
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			require.NoError(t, err)
+		}
+		stored, err := s.GetNote(ctx, n.ID)
+		require.NoError(t, err)
+		require.Len(t, stored.AccessGrants, writers)
+	})
 }
 
 func testNoteAccess(t *testing.T, b *bundle) {
@@ -677,6 +749,13 @@ func requireAllPresent(t testing.TB, s storage.Store, docID string, n int) stora
 	return doc
 }
 
+func compact(t testing.TB, s storage.Store, docID string, merged []byte, ids []int64) int64 {
+	t.Helper()
+	id, err := s.Compact(context.Background(), docID, merged, ids)
+	require.NoError(t, err)
+	return id
+}
+
 func testCompact(t *testing.T, b *bundle) {
 	ctx := context.Background()
 	s := b.store
@@ -688,7 +767,7 @@ func testCompact(t *testing.T, b *bundle) {
 		read, err := s.LoadDocument(ctx, d)
 		require.NoError(t, err)
 		appendN(t, s, d, 3, 4) // arrives between the read and the compaction
-		require.NoError(t, s.Compact(ctx, d, merge(read), read.IDs()))
+		compact(t, s, d, merge(read), read.IDs())
 
 		doc := requireAllPresent(t, s, d, 4)
 		require.Len(t, doc.Records, 2)
@@ -700,10 +779,38 @@ func testCompact(t *testing.T, b *bundle) {
 		// Compacting again folds the snapshot in too.
 		read, err = s.LoadDocument(ctx, d)
 		require.NoError(t, err)
-		require.NoError(t, s.Compact(ctx, d, merge(read), read.IDs()))
+		compact(t, s, d, merge(read), read.IDs())
 		doc = requireAllPresent(t, s, d, 4)
 		require.Len(t, doc.Records, 1)
 		require.True(t, doc.Records[0].Snapshot)
+	})
+	t.Run("ReturnsSnapshotID", func(t *testing.T) {
+		t.Parallel()
+		d, other := "note:"+newID(), "note:"+newID()
+		appendN(t, s, other, 0, 1)
+		appendN(t, s, d, 0, 4)
+		read, err := s.LoadDocument(ctx, d)
+		require.NoError(t, err)
+		rows := read.Records
+		otherBefore, err := s.LoadDocument(ctx, other)
+		require.NoError(t, err)
+
+		first := compact(t, s, d, []byte("<0><1>"), []int64{rows[0].ID, rows[1].ID})
+		doc, err := s.LoadDocument(ctx, d)
+		require.NoError(t, err)
+		require.Equal(t, []storage.DocRecord{{ID: first, Data: []byte("<0><1>"), Snapshot: true}, rows[2], rows[3]},
+			doc.Records, "the returned id is the snapshot row's; the rows not given are untouched")
+
+		// The returned id is what a caller passes to fold its own snapshot
+		// into the next one.
+		second := compact(t, s, d, []byte("<0><1><2>"), []int64{first, rows[2].ID})
+		require.Greater(t, second, first)
+		doc, err = s.LoadDocument(ctx, d)
+		require.NoError(t, err)
+		require.Equal(t, []storage.DocRecord{{ID: second, Data: []byte("<0><1><2>"), Snapshot: true}, rows[3]}, doc.Records)
+		otherAfter, err := s.LoadDocument(ctx, other)
+		require.NoError(t, err)
+		require.Equal(t, otherBefore, otherAfter, "another document's rows are untouched")
 	})
 	t.Run("OnlyItsDocument", func(t *testing.T) {
 		t.Parallel()
@@ -711,7 +818,7 @@ func testCompact(t *testing.T, b *bundle) {
 		ids, err := s.AppendUpdates(ctx, []storage.DocUpdate{{DocID: d, Data: []byte{1}}, {DocID: other, Data: []byte{2}}})
 		require.NoError(t, err)
 		// Ids of another document are never deleted.
-		require.NoError(t, s.Compact(ctx, d, []byte{1}, ids))
+		compact(t, s, d, []byte{1}, ids)
 		doc, err := s.LoadDocument(ctx, other)
 		require.NoError(t, err)
 		require.Len(t, doc.Records, 1)
@@ -723,9 +830,9 @@ func testCompact(t *testing.T, b *bundle) {
 		read, err := s.LoadDocument(ctx, d)
 		require.NoError(t, err)
 		var wg sync.WaitGroup
-		errs := make([]error, 2)
+		errs, ids := make([]error, 2), make([]int64, 2)
 		for i := range errs {
-			wg.Go(func() { errs[i] = s.Compact(ctx, d, merge(read), read.IDs()) })
+			wg.Go(func() { ids[i], errs[i] = s.Compact(ctx, d, merge(read), read.IDs()) })
 		}
 		wg.Wait()
 		require.NoError(t, errs[0])
@@ -733,6 +840,7 @@ func testCompact(t *testing.T, b *bundle) {
 		doc := requireAllPresent(t, s, d, 10)
 		require.Len(t, doc.Records, 2, "two duplicate snapshots, every update row gone")
 		require.True(t, doc.Records[0].Snapshot && doc.Records[1].Snapshot)
+		require.ElementsMatch(t, ids, doc.IDs(), "each compaction returned its own snapshot's id")
 	})
 	t.Run("RacingFromOverlappingReads", func(t *testing.T) {
 		t.Parallel()
@@ -743,13 +851,13 @@ func testCompact(t *testing.T, b *bundle) {
 		appendN(t, s, d, 5, 10)
 		second, err := s.LoadDocument(ctx, d)
 		require.NoError(t, err)
-		require.NoError(t, s.Compact(ctx, d, merge(second), second.IDs()))
+		compact(t, s, d, merge(second), second.IDs())
 		appendN(t, s, d, 10, 12)
-		require.NoError(t, s.Compact(ctx, d, merge(first), first.IDs()))
+		compact(t, s, d, merge(first), first.IDs())
 		third, err := s.LoadDocument(ctx, d)
 		require.NoError(t, err)
 		appendN(t, s, d, 12, 13)
-		require.NoError(t, s.Compact(ctx, d, merge(third), third.IDs()))
+		compact(t, s, d, merge(third), third.IDs())
 		requireAllPresent(t, s, d, 13)
 	})
 	t.Run("ConcurrentWithAppends", func(t *testing.T) {
@@ -772,7 +880,7 @@ func testCompact(t *testing.T, b *bundle) {
 				for range 10 {
 					read, err := s.LoadDocument(ctx, d)
 					if err == nil && !read.Empty() {
-						err = s.Compact(ctx, d, merge(read), read.IDs())
+						_, err = s.Compact(ctx, d, merge(read), read.IDs())
 					}
 					if err != nil {
 						compactErrs[c] = err
