@@ -17,6 +17,7 @@ import (
 	"github.com/quire/quire/auth"
 	"github.com/quire/quire/prosemirror"
 	"github.com/quire/quire/storage"
+	"github.com/quire/quire/wire"
 )
 
 // Note limits.
@@ -31,19 +32,12 @@ const (
 	listMDRunes = 1000
 )
 
-// noteModel is Open WebUI's NoteModel (timestamps in nanoseconds), plus
-// write_access on a single note and the owner in listings.
+// noteModel is Open WebUI's NoteModel, plus write_access on a single note
+// and the owner in listings.
 type noteModel struct {
-	ID           string                `json:"id"`
-	UserID       string                `json:"user_id"`
-	Title        string                `json:"title"`
-	Data         json.RawMessage       `json:"data"`
-	Meta         json.RawMessage       `json:"meta"`
-	AccessGrants []storage.AccessGrant `json:"access_grants"`
-	CreatedAt    int64                 `json:"created_at"`
-	UpdatedAt    int64                 `json:"updated_at"`
-	WriteAccess  *bool                 `json:"write_access,omitempty"`
-	User         *noteOwner            `json:"user,omitempty"`
+	wire.Note
+	WriteAccess *bool      `json:"write_access,omitempty"`
+	User        *noteOwner `json:"user,omitempty"`
 }
 
 type noteOwner struct {
@@ -52,21 +46,7 @@ type noteOwner struct {
 	Email string `json:"email,omitempty"`
 }
 
-func newNoteModel(n *storage.Note) noteModel {
-	grants := n.AccessGrants
-	if grants == nil {
-		grants = []storage.AccessGrant{}
-	}
-	return noteModel{ID: n.ID, UserID: n.UserID, Title: n.Title, Data: orEmpty(n.Data), Meta: orEmpty(n.Meta),
-		AccessGrants: grants, CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt}
-}
-
-func orEmpty(m json.RawMessage) json.RawMessage {
-	if len(m) == 0 {
-		return json.RawMessage("{}")
-	}
-	return m
-}
+func newNoteModel(n *storage.Note) noteModel { return noteModel{Note: wire.NoteOf(n)} }
 
 // noteForm is the body of create and update; nil fields are absent.
 type noteForm struct {

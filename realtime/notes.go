@@ -8,29 +8,10 @@ import (
 
 	"github.com/quire/quire/auth"
 	"github.com/quire/quire/storage"
+	"github.com/quire/quire/wire"
 )
 
 const evNote = "events:note"
-
-// noteEvent is Open WebUI's NoteModel, the shape GET /api/v1/notes/{id}
-// answers without write_access (which depends on the reader).
-type noteEvent struct {
-	ID           string                `json:"id"`
-	UserID       string                `json:"user_id"`
-	Title        string                `json:"title"`
-	Data         json.RawMessage       `json:"data"`
-	Meta         json.RawMessage       `json:"meta"`
-	AccessGrants []storage.AccessGrant `json:"access_grants"`
-	CreatedAt    int64                 `json:"created_at"`
-	UpdatedAt    int64                 `json:"updated_at"`
-}
-
-func orEmptyObject(m json.RawMessage) json.RawMessage {
-	if len(m) == 0 {
-		return json.RawMessage("{}")
-	}
-	return m
-}
 
 // EmitNote is called after a note changed over REST: every socket's cached
 // permission on it is invalidated (access.go), sockets whose account can no
@@ -41,12 +22,7 @@ func (s *Server) EmitNote(n *storage.Note) {
 	lost := s.evict(n.ID, func(u *storage.User) bool {
 		return u != nil && auth.CanAccessNote(u, n, storage.PermRead)
 	}, false)
-	grants := n.AccessGrants
-	if grants == nil {
-		grants = []storage.AccessGrant{}
-	}
-	b, err := json.Marshal(noteEvent{ID: n.ID, UserID: n.UserID, Title: n.Title, Data: orEmptyObject(n.Data),
-		Meta: orEmptyObject(n.Meta), AccessGrants: grants, CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt})
+	b, err := json.Marshal(wire.NoteOf(n))
 	if err != nil {
 		s.log.Error("encode note event", "note", n.ID, "err", err)
 		return
