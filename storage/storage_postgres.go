@@ -150,13 +150,7 @@ func (s *PostgresStore) ListUsers(ctx context.Context) ([]User, error) {
 	if err != nil {
 		return nil, pgErr("list users", err)
 	}
-	users, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (User, error) {
-		u, err := scanUser(row)
-		if err != nil {
-			return User{}, err
-		}
-		return *u, nil
-	})
+	users, err := pgCollectUsers(rows)
 	if err != nil {
 		return nil, pgErr("list users", err)
 	}
@@ -175,17 +169,21 @@ func (s *PostgresStore) SearchUsers(ctx context.Context, query string, limit int
 	if err != nil {
 		return nil, pgErr("search users", err)
 	}
-	users, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (User, error) {
+	users, err := pgCollectUsers(rows)
+	if err != nil {
+		return nil, pgErr("search users", err)
+	}
+	return users, nil
+}
+
+func pgCollectUsers(rows pgx.Rows) ([]User, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (User, error) {
 		u, err := scanUser(row)
 		if err != nil {
 			return User{}, err
 		}
 		return *u, nil
 	})
-	if err != nil {
-		return nil, pgErr("search users", err)
-	}
-	return users, nil
 }
 
 // execOne runs a single-row write; no row matched is ErrNotFound.

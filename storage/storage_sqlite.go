@@ -198,16 +198,8 @@ func (s *SQLiteStore) ListUsers(ctx context.Context) ([]User, error) {
 	if err != nil {
 		return nil, sqliteErr("list users", err)
 	}
-	defer rows.Close()
-	var users []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, sqliteErr("list users", err)
-		}
-		users = append(users, *u)
-	}
-	if err := rows.Err(); err != nil {
+	users, err := sqliteCollectUsers(rows)
+	if err != nil {
 		return nil, sqliteErr("list users", err)
 	}
 	return users, nil
@@ -223,19 +215,25 @@ func (s *SQLiteStore) SearchUsers(ctx context.Context, query string, limit int) 
 	if err != nil {
 		return nil, sqliteErr("search users", err)
 	}
+	users, err := sqliteCollectUsers(rows)
+	if err != nil {
+		return nil, sqliteErr("search users", err)
+	}
+	return users, nil
+}
+
+// sqliteCollectUsers reads and closes rows; no rows is an empty slice, not nil.
+func sqliteCollectUsers(rows *sql.Rows) ([]User, error) {
 	defer rows.Close()
 	users := []User{}
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
-			return nil, sqliteErr("search users", err)
+			return nil, err
 		}
 		users = append(users, *u)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, sqliteErr("search users", err)
-	}
-	return users, nil
+	return users, rows.Err()
 }
 
 // execOne runs a single-row write; no row matched is ErrNotFound.
