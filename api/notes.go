@@ -330,6 +330,16 @@ func (a *API) loadNote(w http.ResponseWriter, r *http.Request, u *storage.User) 
 	return n
 }
 
+// loadWritableNote is loadNote, then 403 without write access.
+func (a *API) loadWritableNote(w http.ResponseWriter, r *http.Request, u *storage.User) *storage.Note {
+	n := a.loadNote(w, r, u)
+	if n != nil && !auth.CanAccessNote(u, n, storage.PermWrite) {
+		writeError(w, http.StatusForbidden, msgForbidden)
+		return nil
+	}
+	return n
+}
+
 func (a *API) getNote(w http.ResponseWriter, r *http.Request, s *session) {
 	n := a.loadNote(w, r, s.user)
 	if n == nil {

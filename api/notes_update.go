@@ -48,12 +48,8 @@ func updateRefusal(u *storage.User, n *storage.Note, grants []storage.AccessGran
 // it) and again on the locked row, where the fields and grants are
 // written in one transaction: a revocation committed in between wins.
 func (a *API) updateNote(w http.ResponseWriter, r *http.Request, s *session) {
-	n := a.loadNote(w, r, s.user)
+	n := a.loadWritableNote(w, r, s.user)
 	if n == nil {
-		return
-	}
-	if !auth.CanAccessNote(s.user, n, storage.PermWrite) {
-		writeError(w, http.StatusForbidden, msgForbidden)
 		return
 	}
 	var f noteForm
@@ -207,12 +203,8 @@ func merge(raw []byte, patch map[string]any) ([]byte, error) {
 }
 
 func (a *API) deleteNote(w http.ResponseWriter, r *http.Request, s *session) {
-	n := a.loadNote(w, r, s.user)
+	n := a.loadWritableNote(w, r, s.user)
 	if n == nil {
-		return
-	}
-	if !auth.CanAccessNote(s.user, n, storage.PermWrite) {
-		writeError(w, http.StatusForbidden, msgForbidden)
 		return
 	}
 	if err := a.cfg.Store.DeleteNote(r.Context(), n.ID); errors.Is(err, storage.ErrNotFound) {
