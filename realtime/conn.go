@@ -62,10 +62,9 @@ func (s *Server) onConnection(sock *socket.Socket) {
 	// closed, and then never emits "disconnect" for that socket (the churn
 	// test saw sockets that were never cleaned up). The engine socket's own
 	// close is the ground truth: clean up on it too (disconnected runs once).
+	// The namespace is recorded: let the client's next packets in (decoder.go).
+	openConnectGate(sock.Handshake().Auth)
 	engineConn := sock.Conn()
-	if d, ok := engineConn.Request().Response().(*detachingWriter); ok {
-		d.nsp.open() // the namespace is registered: let the client's events in
-	}
 	_ = engineConn.Once("close", func(args ...any) {
 		c.logClose("engine", args)
 		c.disconnected()

@@ -1,6 +1,9 @@
 package realtime
 
 import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -20,11 +23,12 @@ type tooLarge struct{}
 // sizedParser is rawParser with a decoder that measures each packet.
 type sizedParser struct {
 	rawParser
-	limit int64
+	limit    int64
+	timeouts prometheus.Counter // connect gates that ran out
 }
 
 func (p sizedParser) NewDecoder() parser.Decoder {
-	d := &sizedDecoder{EventEmitter: types.NewEventEmitter(), inner: p.rawParser.NewDecoder(), limit: p.limit}
+	d := &sizedDecoder{EventEmitter: types.NewEventEmitter(), inner: p.rawParser.NewDecoder(), limit: p.limit, timeouts: p.timeouts}
 	_ = d.inner.On("decoded", d.decoded)
 	return d
 }
@@ -33,14 +37,44 @@ func (p sizedParser) NewDecoder() parser.Decoder {
 // packet being decoded and, when a whole event was over the limit, drops
 // its payload before re-emitting it. One per client; the library calls Add
 // from one goroutine and the decoder emits "decoded" within Add.
+//
+// It also holds back what follows a CONNECT until the namespace socket is
+// registered. The library writes the CONNECT reply before it records the
+// namespace in its client, and force-closed the connection ("invalid
+// state") when the client's first event, sent on receiving the reply, was
+// decoded in between. The decoder marks the CONNECT's auth with a gate
+// (connectGateKey); our connection handler, which the library calls once
+// the namespace is recorded, opens it (openConnectGate). Held at the
+// message level, this works for every transport and however a message was
+// split on the wire.
 type sizedDecoder struct {
 	types.EventEmitter // the client listens here
 	inner              parser.Decoder
 	limit              int64
 	size               int64
+	timeouts           prometheus.Counter
+	connecting         atomic.Pointer[gate] // set from a CONNECT until its socket exists
+}
+
+// connectGateKey is the handshake auth key under which a CONNECT carries
+// its gate to the connection handler; a client's own value is overwritten.
+const connectGateKey = "\x00quire-connect-gate"
+
+// openConnectGate opens and removes the gate a CONNECT's auth carries.
+func openConnectGate(auth map[string]any) {
+	if g, ok := auth[connectGateKey].(*gate); ok {
+		g.open()
+	}
+	delete(auth, connectGateKey)
 }
 
 func (d *sizedDecoder) Add(data any) error {
+	if g := d.connecting.Load(); g != nil {
+		if !g.wait(gateTimeout) {
+			d.timeouts.Inc()
+		}
+		d.connecting.CompareAndSwap(g, nil)
+	}
 	d.size += rawSize(data)
 	err := d.inner.Add(data)
 	if err != nil {
@@ -50,7 +84,18 @@ func (d *sizedDecoder) Add(data any) error {
 }
 
 func (d *sizedDecoder) decoded(args ...any) {
-	if p, ok := args[0].(*parser.Packet); ok && d.size > d.limit &&
+	p, _ := args[0].(*parser.Packet)
+	if p != nil && p.Type == parser.CONNECT && p.Nsp == "/" { // other namespaces are refused at once
+		auth, isMap := p.Data.(map[string]any)
+		if !isMap || auth == nil {
+			auth = map[string]any{} // the library would have read no auth either
+			p.Data = auth
+		}
+		g := newGate()
+		auth[connectGateKey] = &g
+		d.connecting.Store(&g)
+	}
+	if p != nil && d.size > d.limit &&
 		(p.Type == parser.EVENT || p.Type == parser.BINARY_EVENT) {
 		var name any = ""
 		if a, isSlice := p.Data.([]any); isSlice && len(a) > 0 {
@@ -62,7 +107,14 @@ func (d *sizedDecoder) decoded(args ...any) {
 	d.Emit("decoded", args...)
 }
 
-func (d *sizedDecoder) Destroy() { d.inner.Destroy() }
+// Destroy is called when the connection closes: a reader held for a
+// connect that will not happen goes on (and finds the connection closed).
+func (d *sizedDecoder) Destroy() {
+	if g := d.connecting.Load(); g != nil {
+		g.open()
+	}
+	d.inner.Destroy()
+}
 
 func rawSize(data any) int64 {
 	switch v := data.(type) {

@@ -8,6 +8,7 @@ type metrics struct {
 	rejected       *prometheus.CounterVec
 	broadcastBytes prometheus.Counter
 	latency        *prometheus.HistogramVec
+	gateTimeouts   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -33,11 +34,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time from receiving an event to finishing it (queueing included).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 		}, []string{"event"}),
+		gateTimeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "quire", Subsystem: "realtime", Name: "gate_timeouts_total",
+			Help: "Connections whose held read went on after the fallback wait, not because the library got ready (gate: engine or connect). Should stay 0.",
+		}, []string{"gate"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.connected, m.events, m.rejected, m.broadcastBytes, m.latency} {
+	for _, c := range []prometheus.Collector{m.connected, m.events, m.rejected, m.broadcastBytes, m.latency, m.gateTimeouts} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

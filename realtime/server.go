@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	engine "github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
@@ -68,7 +69,7 @@ func New(cfg Config) (*Server, error) {
 	opts.SetPingInterval(cfg.PingInterval)
 	opts.SetPingTimeout(cfg.PingTimeout)
 	opts.SetMaxHttpBufferSize(engineLimit(cfg.MaxMessageBytes))
-	opts.SetParser(sizedParser{rawParser{parser.NewParser()}, cfg.MaxMessageBytes})
+	opts.SetParser(sizedParser{rawParser{parser.NewParser()}, cfg.MaxMessageBytes, met.gateTimeouts.WithLabelValues("connect")})
 	if cfg.EnablePolling {
 		opts.SetTransports(types.NewSet[transports.TransportCtor](engine.Polling))
 		opts.SetAllowUpgrades(false)
@@ -90,10 +91,7 @@ func New(cfg Config) (*Server, error) {
 	_ = s.io.Engine().On("connection", func(args ...any) {
 		if es, ok := args[0].(engine.Socket); ok {
 			if d, ok := es.Request().Response().(*detachingWriter); ok {
-				d.engine.open()
-				// A connection that closes before its namespace connect
-				// must not keep its reader waiting.
-				_ = es.Once("close", func(...any) { d.nsp.open() })
+				d.gate.open()
 			}
 		}
 	})
@@ -114,7 +112,7 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		if isWebSocketUpgrade(r) {
-			w = newDetachingWriter(w)
+			w = newDetachingWriter(w, s.met.gateTimeouts.WithLabelValues("engine"))
 		}
 		s.handler.ServeHTTP(w, r)
 	})
@@ -128,16 +126,16 @@ func (s *Server) Handler() http.Handler {
 // buffer sizes). Forgetting the response once hijacked frees ~10 KB of heap
 // per idle connection.
 //
-// It also gates the hijacked connection's reads (see gatedConn).
+// It also gates the hijacked connection's first read (see gatedConn).
 type detachingWriter struct {
-	mu     sync.Mutex
-	w      http.ResponseWriter // nil once hijacked
-	engine gate                // opened once the Socket.IO client is attached
-	nsp    gate                // opened once the namespace socket is registered
+	mu       sync.Mutex
+	w        http.ResponseWriter // nil once hijacked
+	gate     gate                // opened once the Socket.IO client is attached
+	timeouts prometheus.Counter
 }
 
-func newDetachingWriter(w http.ResponseWriter) *detachingWriter {
-	return &detachingWriter{w: w, engine: newGate(), nsp: newGate()}
+func newDetachingWriter(w http.ResponseWriter, timeouts prometheus.Counter) *detachingWriter {
+	return &detachingWriter{w: w, gate: newGate(), timeouts: timeouts}
 }
 
 // gate is a channel closed at most once.
@@ -148,55 +146,45 @@ type gate struct {
 
 func newGate() gate  { return gate{ch: make(chan struct{}), once: new(sync.Once)} }
 func (g gate) open() { g.once.Do(func() { close(g.ch) }) }
-func (g gate) wait(d time.Duration) {
+
+// wait returns once the gate is open (true), or after d (false).
+func (g gate) wait(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-g.ch:
+		return true
 	case <-t.C:
+		return false
 	}
 }
 
-// gatedConn holds back two reads of a websocket connection, each until the
-// library is ready for what the read brings (DEPENDENCIES.md, socket.io
-// defect 1's stalled and dropped connects):
-//
-//   - The first read waits until the library has attached its Socket.IO
-//     client to the new engine socket. The engine sends the Engine.IO OPEN
-//     packet and starts reading before it emits "connection", and only that
-//     listener subscribes to incoming data: a client answering OPEN quickly
-//     with its CONNECT packet lost it and never got a reply.
-//   - The read after the one that brought the client's CONNECT waits until
-//     the namespace socket is registered. The library sends the CONNECT
-//     reply and only then records the namespace in the client; an event the
-//     client sent on receiving the reply could be decoded in between, and
-//     the library answered it by force-closing the connection ("invalid
-//     state"). A Socket.IO client sends nothing between its CONNECT and the
-//     reply, so this read carries no data the library needs for the connect.
+// gatedConn holds back the first read of a websocket connection until the
+// library has attached its Socket.IO client to the new engine socket. The
+// engine sends the Engine.IO OPEN packet and starts reading before it emits
+// "connection", and only that listener subscribes to incoming data: a
+// client answering OPEN quickly with its CONNECT packet lost it and never
+// got a reply (DEPENDENCIES.md, socket.io defect 1's stalled connects).
+// What follows the CONNECT is held by sizedDecoder.
 type gatedConn struct {
 	net.Conn
-	engine, nsp gate
-	stage       int // reads passed: only the transport's single reader goroutine reads
+	gate     gate
+	timeouts prometheus.Counter
+	passed   bool // only the transport's single reader goroutine reads
 }
 
-// gateTimeout bounds each wait should the awaited event never come (a
-// refused handshake, an unknown namespace): the read then proceeds as the
-// library would have.
+// gateTimeout bounds a wait should the awaited event never come (a refused
+// handshake): the read then proceeds as the library would have.
 const gateTimeout = 10 * time.Second
 
 func (g *gatedConn) Read(p []byte) (int, error) {
-	switch g.stage {
-	case 0:
-		g.engine.wait(gateTimeout)
-	case 1:
-		g.nsp.wait(gateTimeout)
-		g.stage = 2
+	if !g.passed {
+		if !g.gate.wait(gateTimeout) {
+			g.timeouts.Inc()
+		}
+		g.passed = true
 	}
-	n, err := g.Conn.Read(p)
-	if g.stage == 0 && (n > 0 || err != nil) {
-		g.stage = 1
-	}
-	return n, err
+	return g.Conn.Read(p)
 }
 
 func (d *detachingWriter) inner() http.ResponseWriter {
@@ -243,7 +231,7 @@ func (d *detachingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if brw.Reader.Buffered() > 0 {
 		return c, brw, nil // gorilla refuses such a handshake anyway
 	}
-	return &gatedConn{Conn: c, engine: d.engine, nsp: d.nsp}, brw, nil
+	return &gatedConn{Conn: c, gate: d.gate, timeouts: d.timeouts}, brw, nil
 }
 
 // isWebSocketUpgrade reports whether r asks for a websocket (RFC 6455 4.2.1).
