@@ -8,14 +8,28 @@ import (
 // compactRetry is how long a failed compaction waits before the next try.
 const compactRetry = time.Minute
 
+// compaction is a snapshot on its way to Store.Compact.
+type compaction struct {
+	st     State
+	ids    []int64 // the stored rows the snapshot replaces
+	sizeAt int
+	after  uint64 // entry seq that must be stored first
+	gen    uint64 // the Doc the snapshot was taken from
+}
+
 // maybeCompact starts a background compaction once the log has more than
 // CompactRows rows. The snapshot is the owner's current state, taken on the
 // owner, with the ids of exactly the rows it contains; held rows (missing
 // dependencies) stay as they are. Store.Compact inserts the snapshot and
 // deletes those rows in one transaction, so a crash loses nothing.
+//
+// The state also holds the updates still being written. Such a snapshot is
+// stored only once they are (compactionReady): were one of them to fail,
+// the snapshot would make durable an update its sender was told was
+// refused. Their own rows stay in the log until the next compaction.
 func (d *document) maybeCompact() {
-	if d.compacting || d.broken || d.forgotten || len(d.applied)+len(d.held) <= d.m.cfg.CompactRows ||
-		time.Now().Before(d.compactAfter) {
+	if d.compacting || d.compactWait != nil || d.broken || d.forgotten ||
+		len(d.applied)+len(d.held) <= d.m.cfg.CompactRows || time.Now().Before(d.compactAfter) {
 		return
 	}
 	st, err := d.currentState()
@@ -25,14 +39,37 @@ func (d *document) maybeCompact() {
 	ids := slices.Clone(d.applied)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	sizeAt := d.size
+	job := &compaction{st: st, ids: ids, sizeAt: d.size, gen: d.gen}
+	if n := len(d.inflight); n > 0 {
+		job.after = d.inflight[n-1].seq
+		d.compactWait = job
+		return
+	}
+	d.startCompaction(job)
+}
+
+// compactionReady starts the waiting compaction once the writes its
+// snapshot holds are stored, and drops it if the Doc was rebuilt meanwhile
+// (a write failed, or a panic): the snapshot may hold what storage refused.
+func (d *document) compactionReady() {
+	j := d.compactWait
+	if j == nil || (j.after > d.doneSeq && !d.broken) {
+		return
+	}
+	d.compactWait = nil
+	if j.gen == d.gen && !d.broken && !d.forgotten {
+		d.startCompaction(j)
+	}
+}
+
+func (d *document) startCompaction(j *compaction) {
 	d.compacting = true
 	store, docID := d.m.cfg.Store, d.id
 	d.m.goBackground(func() {
 		ctx, cancel := d.ctx()
 		defer cancel()
-		snapshot, err := store.Compact(ctx, docID, st.Update, ids)
-		d.bg <- func() { d.compacted(ids, snapshot, len(st.Update), sizeAt, err) }
+		snapshot, err := store.Compact(ctx, docID, j.st.Update, j.ids)
+		d.bg <- func() { d.compacted(j.ids, snapshot, len(j.st.Update), j.sizeAt, err) }
 	})
 }
 

@@ -108,6 +108,7 @@ type document struct {
 	rendering    bool
 	renderTimer  *time.Timer
 	compacting   bool
+	compactWait  *compaction // taken, waiting for the writes it holds (compact.go)
 	compactAfter time.Time
 	broken       bool // rebuild failed: refuse everything, unload when answered
 	forgotten    bool // the note was deleted: refuse everything, unload when quiet
@@ -264,7 +265,7 @@ func (d *document) unloaded() {
 // idle: no sessions, nothing in flight, nothing to render, for IdleTimeout.
 func (d *document) idle() bool {
 	return len(d.sessions) == 0 && len(d.inflight) == 0 && len(d.waiters) == 0 &&
-		!d.dirty && !d.rendering && !d.compacting &&
+		!d.dirty && !d.rendering && !d.compacting && d.compactWait == nil &&
 		time.Since(d.lastActivity) >= d.m.cfg.IdleTimeout
 }
 
@@ -558,6 +559,7 @@ func (d *document) complete() {
 		}
 		w.cmd.done(w.st, nil)
 	}
+	d.compactionReady()
 	d.maybeCompact()
 }
 

@@ -834,3 +834,72 @@ func pmOf(st State) *prosemirror.Node {
 	p.apply(st.Update)
 	return readProseMirror(p.doc)
 }
+
+// scriptedStore holds the write of one update until released, and fails the
+// write of another.
+type scriptedStore struct {
+	storage.Store
+	hold, fail []byte
+	holding    chan struct{} // closed once the held write has begun
+	release    chan struct{}
+	refuse     chan struct{} // the failing write waits for this
+}
+
+func (s *scriptedStore) AppendUpdates(ctx context.Context, ups []storage.DocUpdate) ([]int64, error) {
+	for _, u := range ups {
+		switch {
+		case bytes.Equal(u.Data, s.hold):
+			close(s.holding)
+			<-s.release
+		case bytes.Equal(u.Data, s.fail):
+			<-s.refuse
+			return nil, errors.New("test: write refused")
+		}
+	}
+	return s.Store.AppendUpdates(ctx, ups)
+}
+
+// A compaction whose snapshot was taken while an update was still being
+// written is not stored when that write fails: the snapshot would make
+// durable an update its sender was told was refused.
+func TestCompactionWaitsForWritesItHolds(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		raw := open(t)
+		ctx := context.Background()
+		doc := newNote(t, raw, `{}`)
+		a := newPeer()
+		store := &scriptedStore{Store: raw, holding: make(chan struct{}), release: make(chan struct{}), refuse: make(chan struct{})}
+		b := startManager(t, store, Config{CompactRows: 5})
+		for i := range 5 {
+			require.NoError(t, b.m.Apply(ctx, doc, "a", a.insert(0, fmt.Sprint(i))))
+		}
+		store.hold = a.insert(0, "6")
+		stored := a.text()
+		store.fail = a.insert(0, "Z")
+
+		held := make(chan error, 1)
+		go func() { held <- b.m.Apply(ctx, doc, "a", store.hold) }()
+		<-store.holding // its batch is closed: the next update goes in the next one
+		failed := make(chan error, 1)
+		go func() { failed <- b.m.Apply(ctx, doc, "a", store.fail) }()
+		// The second update is applied (and so in any snapshot) before the
+		// first one's write is let go: its own write is then in flight when
+		// the first completes and the log goes over CompactRows.
+		require.Eventually(t, func() bool { return metricValue(t, b.m.met.updatesApplied) == 7 }, 10*time.Second, time.Millisecond)
+		close(store.release)
+		require.NoError(t, <-held)
+		// The owner has finished completing the first update, with the
+		// second still being written: a repeated update is answered on the
+		// owner at once, so once it is, maybeCompact has run.
+		require.NoError(t, b.m.Apply(ctx, doc, "a", store.hold))
+		close(store.refuse)
+		require.ErrorIs(t, <-failed, ErrUnavailable)
+
+		require.Eventually(t, func() bool { return metricValue(t, b.m.met.compactions) >= 1 }, 10*time.Second, 5*time.Millisecond)
+		require.NoError(t, b.m.Stop(ctx))
+		st, err := startManager(t, raw, Config{}).m.State(ctx, doc)
+		require.NoError(t, err)
+		require.Equal(t, stored, textOf(t, st), "the refused update must not be stored")
+	})
+}
