@@ -43,10 +43,12 @@ func updateRefusal(u *storage.User, n *storage.Note, grants []storage.AccessGran
 // access. data and meta are shallow-merged into the stored ones (Open
 // WebUI). Changing access_grants needs the owner or an admin, unless the
 // grants sent equal the stored ones (clients echo the whole note back).
-// A changed data.content goes to the live document first, so a refused
-// edit changes nothing. Access is checked early (the live edit relies on
-// it) and again on the locked row, where the fields and grants are
-// written in one transaction: a revocation committed in between wins.
+// A changed data.content goes to the live document first, so a content
+// edit the document refuses changes nothing. Access is checked early (the
+// live edit relies on it) and again on the locked row, where the fields
+// and grants are written in one transaction: a revocation committed in
+// between refuses the fields, though a live edit made before it stands
+// (docs/invariants.md, 16).
 func (a *API) updateNote(w http.ResponseWriter, r *http.Request, s *session) {
 	n := a.loadWritableNote(w, r, s.user)
 	if n == nil {
