@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,6 +67,33 @@ func interpretMigrateError(err error) error {
 }
 
 // jsonOrEmpty is the stored form of Data and Meta: never empty.
+// withContent is data with its "content" key set to content, every other
+// key kept byte for byte.
+func withContent(data, content json.RawMessage) (json.RawMessage, error) {
+	m := map[string]json.RawMessage{}
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, fmt.Errorf("storage: note data is not a JSON object: %w", err)
+		}
+	}
+	if m == nil { // data was null
+		m = map[string]json.RawMessage{}
+	}
+	m["content"] = content
+	return json.Marshal(m)
+}
+
+// sortedContents is contents in note id order: rows are locked in one order
+// by every batch, so two instances' batches cannot deadlock.
+func sortedContents(contents []NoteContent) []int {
+	order := make([]int, len(contents))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(contents[a].NoteID, contents[b].NoteID) })
+	return order
+}
+
 func jsonOrEmpty(m json.RawMessage) json.RawMessage {
 	if len(m) == 0 {
 		return json.RawMessage("{}")

@@ -69,6 +69,13 @@ func grantsChanged(stored, next []AccessGrant) ([]AccessGrant, bool) {
 	return next, false
 }
 
+// NoteContent is a rendering of a note's live document for SetNoteContents.
+type NoteContent struct {
+	NoteID    string
+	Content   json.RawMessage // the JSON value of data.content
+	UpdatedAt int64
+}
+
 // Note is a note with its access grants. Timestamps are Unix nanoseconds.
 type Note struct {
 	ID           string
@@ -176,6 +183,14 @@ type Store interface {
 	// be quick and must not call the Store: it runs with the note's row
 	// locked (on SQLite, while the single writer is held).
 	UpdateNote(ctx context.Context, id string, fn func(*Note) error) (*Note, error)
+	// SetNoteContents writes each note's data.content (keeping the other
+	// data keys, as Open WebUI's shallow merge) and updated_at, all in one
+	// transaction: the server's rendering of many documents costs one
+	// commit. The result has one entry per input: nil, ErrNotFound for a
+	// note that is gone, or the error that stored data was not a JSON
+	// object (that note is left as it was). A failed transaction is the
+	// second result, and then nothing was written.
+	SetNoteContents(ctx context.Context, contents []NoteContent) ([]error, error)
 	// SetNoteAccess replaces the note's grants (deduplicated as in
 	// CreateNote). ErrNotFound if the note is absent.
 	SetNoteAccess(ctx context.Context, id string, grants []AccessGrant) error

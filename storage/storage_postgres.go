@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -398,6 +399,37 @@ func (s *PostgresStore) UpdateNote(ctx context.Context, id string, fn func(*Note
 		return nil, pgErr("update note", err)
 	}
 	return n, nil
+}
+
+func (s *PostgresStore) SetNoteContents(ctx context.Context, contents []NoteContent) ([]error, error) {
+	errs := make([]error, len(contents))
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, i := range sortedContents(contents) {
+			c := contents[i]
+			var data string
+			err := tx.QueryRow(ctx, "SELECT data FROM notes WHERE id = $1 FOR UPDATE", c.NoteID).Scan(&data)
+			if errors.Is(err, pgx.ErrNoRows) {
+				errs[i] = ErrNotFound
+				continue
+			} else if err != nil {
+				return err
+			}
+			merged, err := withContent(json.RawMessage(data), c.Content)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			if _, err := tx.Exec(ctx, "UPDATE notes SET data = $1, updated_at = $2 WHERE id = $3",
+				string(merged), c.UpdatedAt, c.NoteID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, pgErr("set note contents", err)
+	}
+	return errs, nil
 }
 
 func (s *PostgresStore) SetNoteAccess(ctx context.Context, id string, grants []AccessGrant) error {

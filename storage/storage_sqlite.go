@@ -464,6 +464,37 @@ func (s *SQLiteStore) UpdateNote(ctx context.Context, id string, fn func(*Note) 
 	return n, nil
 }
 
+func (s *SQLiteStore) SetNoteContents(ctx context.Context, contents []NoteContent) ([]error, error) {
+	errs := make([]error, len(contents))
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		for _, i := range sortedContents(contents) {
+			c := contents[i]
+			var data string
+			err := tx.QueryRowContext(ctx, "SELECT data FROM notes WHERE id = ?", c.NoteID).Scan(&data)
+			if errors.Is(err, sql.ErrNoRows) {
+				errs[i] = ErrNotFound
+				continue
+			} else if err != nil {
+				return err
+			}
+			merged, err := withContent(json.RawMessage(data), c.Content)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE notes SET data = ?, updated_at = ? WHERE id = ?",
+				string(merged), c.UpdatedAt, c.NoteID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, sqliteErr("set note contents", err)
+	}
+	return errs, nil
+}
+
 func (s *SQLiteStore) SetNoteAccess(ctx context.Context, id string, grants []AccessGrant) error {
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		var exists bool

@@ -113,6 +113,8 @@ type Manager struct {
 	log    *slog.Logger
 	met    *metrics
 	writer *writer
+	// contents stores renderings (render.go)
+	contents *contentWriter
 
 	mu      sync.Mutex // guards the fields below; held only around map work and inbox sends
 	docs    map[string]*document
@@ -150,12 +152,13 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	log := cfg.Logger.With("component", "ydoc")
 	return &Manager{
-		cfg:     cfg,
-		log:     log,
-		met:     met,
-		writer:  newWriter(cfg.Store, log, met),
-		docs:    make(map[string]*document),
-		stopped: make(chan struct{}),
+		cfg:      cfg,
+		log:      log,
+		met:      met,
+		writer:   newWriter(cfg.Store, log, met),
+		contents: newContentWriter(cfg.Store, log),
+		docs:     make(map[string]*document),
+		stopped:  make(chan struct{}),
 	}, nil
 }
 
@@ -171,6 +174,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	m.state = stateRunning
 	m.goBackground(m.writer.run)
+	m.goBackground(m.contents.run)
 	m.log.InfoContext(ctx, "document manager started")
 	return nil
 }
@@ -192,6 +196,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 			m.owners.Wait()
 			if wasRunning {
 				close(m.writer.in) // no owner is left to send
+				close(m.contents.in)
 			}
 			m.others.Wait()
 			m.log.Info("document manager stopped")

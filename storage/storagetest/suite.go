@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/quire/quire/storage"
@@ -37,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 	t.Run("Notes", func(t *testing.T) { t.Parallel(); testNotes(t, b) })
 	t.Run("ListNotes", func(t *testing.T) { t.Parallel(); testListNotes(t, b) })
 	t.Run("UpdateNote", func(t *testing.T) { t.Parallel(); testUpdateNote(t, b) })
+	t.Run("SetNoteContents", func(t *testing.T) { t.Parallel(); testSetNoteContents(t, b) })
 	t.Run("NoteAccess", func(t *testing.T) { t.Parallel(); testNoteAccess(t, b) })
 	t.Run("DeleteNote", func(t *testing.T) { t.Parallel(); testDeleteNote(t, b) })
 	t.Run("Documents", func(t *testing.T) { t.Parallel(); testDocuments(t, b) })
@@ -406,6 +408,91 @@ func testListNotes(t *testing.T, b *bundle) {
 	got, err = s.ListNotes(ctx, storage.ListNotesOptions{UserID: newID()})
 	require.NoError(t, err)
 	require.Empty(t, got)
+}
+
+func testSetNoteContents(t *testing.T, b *bundle) {
+	ctx := context.Background()
+	s := b.store
+
+	t.Run("WritesContentKeepsTheRest", func(t *testing.T) {
+		t.Parallel()
+		a := newNote(t, s, newID(), 1, userGrant("g", storage.PermRead))
+		b := newNote(t, s, newID(), 1)
+		gone := newID()
+		bad := &storage.Note{ID: newID(), UserID: "u", Title: "t", Data: json.RawMessage(`["not","an","object"]`)}
+		require.NoError(t, s.CreateNote(ctx, bad))
+		_, err := s.UpdateNote(ctx, a.ID, func(n *storage.Note) error {
+			n.Data = json.RawMessage(`{"content":{"md":"old"},"files":[1],"x":{"y":true}}`)
+			return nil
+		})
+		require.NoError(t, err)
+
+		errs, err := s.SetNoteContents(ctx, []storage.NoteContent{
+			{NoteID: a.ID, Content: json.RawMessage(`{"md":"new a"}`), UpdatedAt: 50},
+			{NoteID: gone, Content: json.RawMessage(`{"md":"?"}`), UpdatedAt: 50},
+			{NoteID: bad.ID, Content: json.RawMessage(`{"md":"?"}`), UpdatedAt: 50},
+			{NoteID: b.ID, Content: json.RawMessage(`{"md":"new b"}`), UpdatedAt: 60},
+		})
+		require.NoError(t, err)
+		require.Len(t, errs, 4)
+		require.NoError(t, errs[0])
+		require.ErrorIs(t, errs[1], storage.ErrNotFound)
+		require.Error(t, errs[2], "data that is not an object is refused")
+		require.NoError(t, errs[3])
+
+		got, err := s.GetNote(ctx, a.ID)
+		require.NoError(t, err)
+		require.JSONEq(t, `{"content":{"md":"new a"},"files":[1],"x":{"y":true}}`, string(got.Data))
+		require.Equal(t, int64(50), got.UpdatedAt)
+		require.Equal(t, a.Title, got.Title)
+		require.Equal(t, a.Meta, got.Meta)
+		require.Equal(t, []storage.AccessGrant{userGrant("g", storage.PermRead)}, got.AccessGrants)
+		got, err = s.GetNote(ctx, b.ID)
+		require.NoError(t, err)
+		require.JSONEq(t, `{"content":{"md":"new b"}}`, string(got.Data))
+		require.Equal(t, int64(60), got.UpdatedAt)
+		got, err = s.GetNote(ctx, bad.ID)
+		require.NoError(t, err)
+		require.Equal(t, `["not","an","object"]`, string(got.Data), "left as it was")
+	})
+	t.Run("Empty", func(t *testing.T) {
+		t.Parallel()
+		errs, err := s.SetNoteContents(ctx, nil)
+		require.NoError(t, err)
+		require.Empty(t, errs)
+	})
+	t.Run("ConcurrentBatchesLoseNothing", func(t *testing.T) {
+		t.Parallel()
+		// Overlapping batches in opposite orders: rows are locked in one
+		// order, so no deadlock, and each note ends with one batch's value.
+		notes := make([]*storage.Note, 6)
+		for i := range notes {
+			notes[i] = newNote(t, s, newID(), 1)
+		}
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() {
+				batch := make([]storage.NoteContent, len(notes))
+				for i, n := range notes {
+					if w%2 == 1 {
+						n = notes[len(notes)-1-i]
+					}
+					batch[i] = storage.NoteContent{NoteID: n.ID, Content: json.RawMessage(fmt.Sprintf(`{"md":"w%d"}`, w)), UpdatedAt: int64(10 + w)}
+				}
+				errs, err := s.SetNoteContents(ctx, batch)
+				assert.NoError(t, err)
+				for _, e := range errs {
+					assert.NoError(t, e)
+				}
+			})
+		}
+		wg.Wait()
+		for _, n := range notes {
+			got, err := s.GetNote(ctx, n.ID)
+			require.NoError(t, err)
+			require.Regexp(t, `^\{"content":\{"md":"w[0-3]"\}\}$`, string(got.Data))
+		}
+	})
 }
 
 func testUpdateNote(t *testing.T, b *bundle) {
