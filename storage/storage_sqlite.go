@@ -34,7 +34,13 @@ var _ StatsReporter = (*SQLiteStore)(nil)
 type SQLiteStore struct {
 	w, r   *sql.DB
 	logger *slog.Logger
+	// appendStmt is AppendUpdates' insert, prepared once on the writer:
+	// preparing it in every transaction was ~9% of the CPU of a busy
+	// document (fan-out profile).
+	appendStmt *sql.Stmt
 }
+
+const appendSQL = "INSERT INTO doc_updates (doc_id, data, created_at) VALUES (?, ?, ?)"
 
 // OpenSQLite opens (creating it and its directory if needed) the SQLite
 // database at path and migrates it. Commits are fsynced (WAL,
@@ -63,6 +69,10 @@ func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*SQLiteS
 	if err := migrations.Migrate(ctx, w, migrations.DialectSQLite, logger); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("storage: migrate sqlite: %w", interpretMigrateError(err))
+	}
+	if s.appendStmt, err = w.PrepareContext(ctx, appendSQL); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("storage: prepare sqlite statements: %w", err)
 	}
 	s.r, err = sql.Open("sqlite", path+"?_pragma=query_only(1)&"+common)
 	if err != nil {
@@ -125,7 +135,7 @@ func (s *SQLiteStore) Ping(ctx context.Context) error {
 }
 
 func (s *SQLiteStore) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.appendStmt.Close(), s.r.Close(), s.w.Close())
 }
 
 // PoolStats sums the writer and the reader pools.
@@ -545,11 +555,7 @@ func (s *SQLiteStore) AppendUpdates(ctx context.Context, updates []DocUpdate) ([
 	ids := make([]int64, len(updates))
 	now := time.Now().UnixNano()
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, "INSERT INTO doc_updates (doc_id, data, created_at) VALUES (?, ?, ?)")
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
+		stmt := tx.StmtContext(ctx, s.appendStmt) // closed with the transaction
 		for i, u := range updates {
 			res, err := stmt.ExecContext(ctx, u.DocID, nonNilBytes(u.Data), now)
 			if err != nil {
