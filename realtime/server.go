@@ -113,6 +113,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		if isWebSocketUpgrade(r) {
 			w = newDetachingWriter(w, s.met.gateTimeouts.WithLabelValues("engine"))
+			r = withUpgradeHeadersOnly(r)
 		}
 		s.handler.ServeHTTP(w, r)
 	})
@@ -232,6 +233,28 @@ func (d *detachingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return c, brw, nil // gorilla refuses such a handshake anyway
 	}
 	return &gatedConn{Conn: c, gate: d.gate, timeouts: d.timeouts}, brw, nil
+}
+
+// upgradeHeaders are the request headers a websocket connection needs: the
+// upgrade itself, the origin check, and the client address behind a proxy.
+var upgradeHeaders = []string{"Connection", "Upgrade", "Sec-Websocket-Key", "Sec-Websocket-Version",
+	"Sec-Websocket-Extensions", "Sec-Websocket-Protocol", "Origin", "X-Forwarded-For", "X-Real-Ip"}
+
+// withUpgradeHeadersOnly is r with only upgradeHeaders. The library keeps
+// each connection's request, and a copy of its headers in the handshake,
+// for the connection's whole life: a browser's cookies and user agent cost
+// every idle connection a few KB for nothing (Quire reads the token from
+// the handshake's auth, never from a cookie).
+func withUpgradeHeadersOnly(r *http.Request) *http.Request {
+	h := make(http.Header, len(upgradeHeaders))
+	for _, k := range upgradeHeaders {
+		if v := r.Header[k]; len(v) > 0 {
+			h[k] = v
+		}
+	}
+	r2 := r.WithContext(r.Context())
+	r2.Header = h
+	return r2
 }
 
 // isWebSocketUpgrade reports whether r asks for a websocket (RFC 6455 4.2.1).
