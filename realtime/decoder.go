@@ -53,6 +53,7 @@ type sizedDecoder struct {
 	limit              int64
 	size               int64
 	timeouts           prometheus.Counter
+	binaryPending      bool                 // a binary packet's attachments are being collected: no fast path
 	connecting         atomic.Pointer[gate] // set from a CONNECT until its socket exists
 }
 
@@ -76,15 +77,28 @@ func (d *sizedDecoder) Add(data any) error {
 		d.connecting.CompareAndSwap(g, nil)
 	}
 	d.size += rawSize(data)
+	if !d.binaryPending {
+		if p := fastUpdate(data); p != nil {
+			d.decoded(p)
+			return nil
+		}
+		if t, ok := firstByte(data); ok && (t == '0'+byte(parser.BINARY_EVENT) || t == '0'+byte(parser.BINARY_ACK)) {
+			d.binaryPending = true // until that packet is decoded, or refused
+		}
+	}
 	err := d.inner.Add(data)
 	if err != nil {
 		d.size = 0
+		d.binaryPending = false
 	}
 	return err
 }
 
 func (d *sizedDecoder) decoded(args ...any) {
 	p, _ := args[0].(*parser.Packet)
+	if p != nil && (p.Type == parser.BINARY_EVENT || p.Type == parser.BINARY_ACK) {
+		d.binaryPending = false
+	}
 	if p != nil && p.Type == parser.CONNECT && p.Nsp == "/" { // other namespaces are refused at once
 		auth, isMap := p.Data.(map[string]any)
 		if !isMap || auth == nil {
@@ -114,6 +128,21 @@ func (d *sizedDecoder) Destroy() {
 		g.open()
 	}
 	d.inner.Destroy()
+}
+
+// firstByte is the packet type digit of a text packet.
+func firstByte(data any) (byte, bool) {
+	switch v := data.(type) {
+	case string:
+		if len(v) > 0 {
+			return v[0], true
+		}
+	case *types.StringBuffer:
+		if b := v.Bytes(); len(b) > 0 {
+			return b[0], true
+		}
+	}
+	return 0, false
 }
 
 func rawSize(data any) int64 {

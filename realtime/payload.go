@@ -62,6 +62,8 @@ func (f fields) bytesField(key string) (b []byte, present, ok bool) {
 			b[i] = byte(x)
 		}
 		return b, true, true
+	case []byte: // fastUpdate's decoding
+		return v, true, true
 	case types.BufferInterface:
 		return v.Bytes(), true, true
 	}
