@@ -83,6 +83,35 @@ func withContent(data, content json.RawMessage) (json.RawMessage, error) {
 	return json.Marshal(m)
 }
 
+// setContents is SetNoteContents' work inside a driver's transaction: for
+// each note, in id order, read its data (found is false when the note is
+// gone), merge the content in, write it back. A note's own problem is its
+// entry in errs; an error of read or write aborts the transaction.
+func setContents(contents []NoteContent, read func(id string) (data string, found bool, err error),
+	write func(c NoteContent, data string) error) (errs []error, err error) {
+	errs = make([]error, len(contents))
+	for _, i := range sortedContents(contents) {
+		c := contents[i]
+		data, found, err := read(c.NoteID)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			errs[i] = ErrNotFound
+			continue
+		}
+		merged, err := withContent(json.RawMessage(data), c.Content)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		if err := write(c, string(merged)); err != nil {
+			return nil, err
+		}
+	}
+	return errs, nil
+}
+
 // sortedContents is contents in note id order: rows are locked in one order
 // by every batch, so two instances' batches cannot deadlock.
 func sortedContents(contents []NoteContent) []int {

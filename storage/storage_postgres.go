@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -402,29 +401,20 @@ func (s *PostgresStore) UpdateNote(ctx context.Context, id string, fn func(*Note
 }
 
 func (s *PostgresStore) SetNoteContents(ctx context.Context, contents []NoteContent) ([]error, error) {
-	errs := make([]error, len(contents))
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		for _, i := range sortedContents(contents) {
-			c := contents[i]
+	var errs []error
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
+		errs, err = setContents(contents, func(id string) (string, bool, error) {
 			var data string
-			err := tx.QueryRow(ctx, "SELECT data FROM notes WHERE id = $1 FOR UPDATE", c.NoteID).Scan(&data)
+			err := tx.QueryRow(ctx, "SELECT data FROM notes WHERE id = $1 FOR UPDATE", id).Scan(&data)
 			if errors.Is(err, pgx.ErrNoRows) {
-				errs[i] = ErrNotFound
-				continue
-			} else if err != nil {
-				return err
+				return "", false, nil
 			}
-			merged, err := withContent(json.RawMessage(data), c.Content)
-			if err != nil {
-				errs[i] = err
-				continue
-			}
-			if _, err := tx.Exec(ctx, "UPDATE notes SET data = $1, updated_at = $2 WHERE id = $3",
-				string(merged), c.UpdatedAt, c.NoteID); err != nil {
-				return err
-			}
-		}
-		return nil
+			return data, err == nil, err
+		}, func(c NoteContent, data string) error {
+			_, err := tx.Exec(ctx, "UPDATE notes SET data = $1, updated_at = $2 WHERE id = $3", data, c.UpdatedAt, c.NoteID)
+			return err
+		})
+		return err
 	})
 	if err != nil {
 		return nil, pgErr("set note contents", err)

@@ -475,29 +475,20 @@ func (s *SQLiteStore) UpdateNote(ctx context.Context, id string, fn func(*Note) 
 }
 
 func (s *SQLiteStore) SetNoteContents(ctx context.Context, contents []NoteContent) ([]error, error) {
-	errs := make([]error, len(contents))
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		for _, i := range sortedContents(contents) {
-			c := contents[i]
+	var errs []error
+	err := s.writeTx(ctx, func(tx *sql.Tx) (err error) {
+		errs, err = setContents(contents, func(id string) (string, bool, error) {
 			var data string
-			err := tx.QueryRowContext(ctx, "SELECT data FROM notes WHERE id = ?", c.NoteID).Scan(&data)
+			err := tx.QueryRowContext(ctx, "SELECT data FROM notes WHERE id = ?", id).Scan(&data)
 			if errors.Is(err, sql.ErrNoRows) {
-				errs[i] = ErrNotFound
-				continue
-			} else if err != nil {
-				return err
+				return "", false, nil
 			}
-			merged, err := withContent(json.RawMessage(data), c.Content)
-			if err != nil {
-				errs[i] = err
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, "UPDATE notes SET data = ?, updated_at = ? WHERE id = ?",
-				string(merged), c.UpdatedAt, c.NoteID); err != nil {
-				return err
-			}
-		}
-		return nil
+			return data, err == nil, err
+		}, func(c NoteContent, data string) error {
+			_, err := tx.ExecContext(ctx, "UPDATE notes SET data = ?, updated_at = ? WHERE id = ?", data, c.UpdatedAt, c.NoteID)
+			return err
+		})
+		return err
 	})
 	if err != nil {
 		return nil, sqliteErr("set note contents", err)
