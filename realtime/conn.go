@@ -58,12 +58,12 @@ func (s *Server) onConnection(sock *socket.Socket) {
 		c.logClose("socket", args)
 		c.disconnected()
 	})
+	// The namespace is recorded: let the client's next packets in (decoder.go).
+	openConnectGate(sock.Handshake().Auth)
 	// The library can finish a namespace connect after the transport has
 	// closed, and then never emits "disconnect" for that socket (the churn
 	// test saw sockets that were never cleaned up). The engine socket's own
 	// close is the ground truth: clean up on it too (disconnected runs once).
-	// The namespace is recorded: let the client's next packets in (decoder.go).
-	openConnectGate(sock.Handshake().Auth)
 	engineConn := sock.Conn()
 	_ = engineConn.Once("close", func(args ...any) {
 		c.logClose("engine", args)

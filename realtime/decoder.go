@@ -77,12 +77,12 @@ func (d *sizedDecoder) Add(data any) error {
 		d.connecting.CompareAndSwap(g, nil)
 	}
 	d.size += rawSize(data)
-	if !d.binaryPending {
-		if p := fastUpdate(data); p != nil {
+	if text, isText := textBytes(data); isText && !d.binaryPending {
+		if p := fastUpdate(text); p != nil {
 			d.decoded(p)
 			return nil
 		}
-		if t, ok := firstByte(data); ok && (t == '0'+byte(parser.BINARY_EVENT) || t == '0'+byte(parser.BINARY_ACK)) {
+		if len(text) > 0 && (text[0] == '0'+byte(parser.BINARY_EVENT) || text[0] == '0'+byte(parser.BINARY_ACK)) {
 			d.binaryPending = true // until that packet is decoded, or refused
 		}
 	}
@@ -130,19 +130,15 @@ func (d *sizedDecoder) Destroy() {
 	d.inner.Destroy()
 }
 
-// firstByte is the packet type digit of a text packet.
-func firstByte(data any) (byte, bool) {
+// textBytes is a text packet's bytes (a string is copied once).
+func textBytes(data any) ([]byte, bool) {
 	switch v := data.(type) {
 	case string:
-		if len(v) > 0 {
-			return v[0], true
-		}
+		return []byte(v), true
 	case *types.StringBuffer:
-		if b := v.Bytes(); len(b) > 0 {
-			return b[0], true
-		}
+		return v.Bytes(), true
 	}
-	return 0, false
+	return nil, false
 }
 
 func rawSize(data any) int64 {

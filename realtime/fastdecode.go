@@ -5,14 +5,13 @@ import (
 	"strconv"
 
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
-	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 // maxAckIDDigits bounds the ack ids taken here, well inside the library's
 // own limit (it refuses 20 digits and more); longer ones go to the library.
 const maxAckIDDigits = 15
 
-// fastUpdate decodes the commonest packet, a ydoc:document:update event in
+// fastUpdate decodes the commonest text packet, a ydoc:document:update event in
 // the default namespace with its update as a JSON array of integers,
 // without the library's generic decoder: that copies every message whole
 // for a debug log and boxes each byte of the update as a float64 (~13% of
@@ -20,16 +19,7 @@ const maxAckIDDigits = 15
 // and for anything it is not sure about; the library then decodes it, so
 // what is accepted and what is refused stay the library's
 // (TestFastUpdateAgreesWithLibrary, FuzzFastUpdate).
-func fastUpdate(data any) *parser.Packet {
-	var b []byte
-	switch v := data.(type) {
-	case string:
-		b = []byte(v)
-	case *types.StringBuffer:
-		b = v.Bytes()
-	default:
-		return nil
-	}
+func fastUpdate(b []byte) *parser.Packet {
 	if len(b) < 3 || b[0] != '0'+byte(parser.EVENT) {
 		return nil
 	}
