@@ -1,13 +1,8 @@
 package api_test
 
 import (
-	"bufio"
-	"encoding/json"
-	"io"
 	"net/http"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -37,31 +32,9 @@ func TestAccessChangeReachesJoinedSockets(t *testing.T) {
 		s.JSON("POST", "/api/v1/notes/"+id+"/access/update", alice.Token,
 			map[string]any{"access_grants": grants(bob, carol)}, http.StatusOK, nil)
 
-		cmd := exec.Command("node", filepath.Join("..", "realtime", "testdata", "accesschange.mjs"), s.URL, id,
+		step, send := nodeScript(t, filepath.Join("..", "realtime", "testdata", "accesschange.mjs"), s.URL, id,
 			bob.Token, carol.Token, alice.Token)
-		in, err := cmd.StdinPipe()
-		require.NoError(t, err)
-		stdout, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		require.NoError(t, cmd.Start())
-		t.Cleanup(func() {
-			in.Close()
-			_ = cmd.Wait()
-			if stderr.Len() > 0 {
-				t.Logf("accesschange.mjs stderr:\n%s", stderr.String())
-			}
-		})
-		lines := bufio.NewScanner(stdout)
-		read := func() map[string]any {
-			t.Helper()
-			require.True(t, lines.Scan(), "script ended")
-			var m map[string]any
-			require.NoError(t, json.Unmarshal(lines.Bytes(), &m), lines.Text())
-			return m
-		}
-		ready := read()
+		ready := step("")
 		require.Equal(t, true, ready["ready"])
 		require.Equal(t, map[string]any{"writer": map[string]any{"ok": true},
 			"reader": map[string]any{"ok": false, "error": "forbidden"}}, ready["warm"])
@@ -79,9 +52,7 @@ func TestAccessChangeReachesJoinedSockets(t *testing.T) {
 			},
 		} {
 			change()
-			_, err := io.WriteString(in, "swap\n")
-			require.NoError(t, err)
-			r := read()
+			r := step("swap")
 			require.Equal(t, float64(round+1), r["round"], "%v", r)
 			require.Equal(t, forbidden, r["oldWriterAck"], "round %d: the downgraded writer's update", round+1)
 			require.Equal(t, okAck, r["newWriterAck"], "round %d: the upgraded reader's update", round+1)
@@ -91,7 +62,6 @@ func TestAccessChangeReachesJoinedSockets(t *testing.T) {
 			require.Contains(t, r["text"], r["newText"], "round %d", round+1)
 			require.NotContains(t, r["text"], r["oldText"], "round %d: a refused update was stored", round+1)
 		}
-		_, err = io.WriteString(in, "done\n")
-		require.NoError(t, err)
+		send("done")
 	})
 }

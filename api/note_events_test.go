@@ -1,13 +1,8 @@
 package api_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -28,34 +23,8 @@ func TestNoteEventsOverREST(t *testing.T) {
 		id := s.CreateNote(alice.Token, "first", "some text")
 		s.Share(alice.Token, id, bob.ID, "read")
 
-		cmd := exec.Command("node", filepath.Join("testdata", "notesocket.mjs"), "ws"+s.URL[len("http"):], id,
+		step, _ := nodeScript(t, filepath.Join("testdata", "notesocket.mjs"), "ws"+s.URL[len("http"):], id,
 			alice.Token, bob.Token, carol.Token)
-		in, err := cmd.StdinPipe()
-		require.NoError(t, err)
-		stdout, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		var stderr bytes.Buffer // read only after Wait
-		cmd.Stderr = &stderr
-		require.NoError(t, cmd.Start())
-		t.Cleanup(func() {
-			in.Close()
-			_ = cmd.Wait()
-			if stderr.Len() > 0 { // e.g. "# stalled connect retried" (realtime/testdata/lib.mjs)
-				t.Logf("node stderr: %s", stderr.String())
-			}
-		})
-		lines := bufio.NewScanner(stdout)
-		step := func(signal string) map[string]any {
-			t.Helper()
-			if signal != "" {
-				_, err := io.WriteString(in, signal+"\n")
-				require.NoError(t, err)
-			}
-			require.True(t, lines.Scan(), "script ended")
-			var m map[string]any
-			require.NoError(t, json.Unmarshal(lines.Bytes(), &m), lines.Text())
-			return m
-		}
 		require.Equal(t, true, step("")["ready"])
 
 		s.JSON("POST", "/api/v1/notes/"+id+"/update", alice.Token, map[string]any{"title": "renamed"}, http.StatusOK, nil)

@@ -49,7 +49,7 @@ func TestActiveUsers(t *testing.T) {
 
 			ctx := context.Background()
 			require.NoError(t, s.Store().TouchUser(ctx, alice.ID, 1))
-			step := nodeScript(t, "presence.mjs", "ws"+s.URL[len("http"):], alice.Token)
+			step, _ := nodeScript(t, filepath.Join("testdata", "presence.mjs"), "ws"+s.URL[len("http"):], alice.Token)
 			require.Equal(t, true, step("")["ready"])
 			// The CONNECT reply can precede the socket's authentication (the
 			// first task on its worker), which puts it in presence: poll.
@@ -80,11 +80,12 @@ func TestActiveUsers(t *testing.T) {
 	}
 }
 
-// nodeScript runs testdata/<name> with args and returns step: write signal
-// (unless "") as a line to its stdin, then read its next JSON line.
-func nodeScript(t *testing.T, name string, args ...string) func(signal string) map[string]any {
+// nodeScript runs the node script at path (from the package directory)
+// with args. step writes signal (unless "") as a line to its stdin, then
+// reads its next JSON line; send only writes.
+func nodeScript(t *testing.T, path string, args ...string) (step func(signal string) map[string]any, send func(signal string)) {
 	t.Helper()
-	cmd := exec.Command("node", append([]string{filepath.Join("testdata", name)}, args...)...)
+	cmd := exec.Command("node", append([]string{path}, args...)...)
 	in, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()
@@ -96,19 +97,24 @@ func nodeScript(t *testing.T, name string, args ...string) func(signal string) m
 		in.Close()
 		_ = cmd.Wait()
 		if stderr.Len() > 0 { // e.g. "# stalled connect retried" (realtime/testdata/lib.mjs)
-			t.Logf("node stderr: %s", stderr.String())
+			t.Logf("%s stderr:\n%s", filepath.Base(path), stderr.String())
 		}
 	})
 	lines := bufio.NewScanner(stdout)
-	return func(signal string) map[string]any {
+	send = func(signal string) {
+		t.Helper()
+		_, err := io.WriteString(in, signal+"\n")
+		require.NoError(t, err)
+	}
+	step = func(signal string) map[string]any {
 		t.Helper()
 		if signal != "" {
-			_, err := io.WriteString(in, signal+"\n")
-			require.NoError(t, err)
+			send(signal)
 		}
-		require.True(t, lines.Scan(), "%s ended", name)
+		require.True(t, lines.Scan(), "%s ended", filepath.Base(path))
 		var m map[string]any
 		require.NoError(t, json.Unmarshal(lines.Bytes(), &m), lines.Text())
 		return m
 	}
+	return step, send
 }

@@ -1,10 +1,8 @@
 package realtime_test
 
 import (
-	"bufio"
 	"context"
 	"io"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -32,22 +30,7 @@ type accessRound struct {
 // observer joined, and checks its warm-up: A may write, B may not.
 func startAccessScript(t *testing.T, script, url, noteID, tokA, tokB, tokObs string) *noteScript {
 	t.Helper()
-	cmd := exec.Command("node", script, url, noteID, tokA, tokB, tokObs)
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = testWriter{t}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close(); _ = cmd.Wait() })
-	s := &noteScript{t: t, in: in, lines: bufio.NewScanner(stdout)}
-	s.lines.Buffer(nil, 1<<20)
+	s := startScript(t, script, url, noteID, tokA, tokB, tokObs)
 	var ready struct {
 		Ready bool
 		Warm  struct{ Writer, Reader map[string]any }

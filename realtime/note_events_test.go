@@ -22,8 +22,20 @@ type noteScript struct {
 
 func startNoteScript(t *testing.T, b *testBundle) *noteScript {
 	t.Helper()
-	cmd := exec.Command("node", filepath.Join("testdata", "noteevents.mjs"), b.url, b.note.ID,
+	s := startScript(t, filepath.Join("testdata", "noteevents.mjs"), b.url, b.note.ID,
 		b.tokens["owner"], b.tokens["reader"], b.tokens["writer"])
+	var ready struct{ Ready bool }
+	s.read(&ready)
+	if !ready.Ready {
+		t.Fatal("script not ready")
+	}
+	return s
+}
+
+// startScript runs a node script that the test drives line by line.
+func startScript(t *testing.T, script string, args ...string) *noteScript {
+	t.Helper()
+	cmd := exec.Command("node", append([]string{script}, args...)...)
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -39,11 +51,6 @@ func startNoteScript(t *testing.T, b *testBundle) *noteScript {
 	t.Cleanup(func() { in.Close(); _ = cmd.Wait() })
 	s := &noteScript{t: t, in: in, lines: bufio.NewScanner(stdout)}
 	s.lines.Buffer(nil, 1<<20)
-	var ready struct{ Ready bool }
-	s.read(&ready)
-	if !ready.Ready {
-		t.Fatal("script not ready")
-	}
 	return s
 }
 

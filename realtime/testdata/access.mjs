@@ -2,7 +2,7 @@
 // A stranger's join is refused with no state; a reader joins but its update
 // is refused and not relayed, while the writer's update is relayed.
 import * as Y from 'yjs';
-import { connect, call, main, lateState } from './lib.mjs';
+import { connect, call, main, lateState, textUpdate } from './lib.mjs';
 
 main(async () => {
   const [url, note, readerTok, strangerTok, writerTok] = process.argv.slice(2);
@@ -24,16 +24,9 @@ main(async () => {
   const otherDoc = await call(writer.socket, 'ydoc:document:join', { document_id: 'chat:abc' });
   const missing = await call(writer.socket, 'ydoc:document:join', { document_id: 'note:does-not-exist' });
 
-  const mk = (text) => {
-    const d = new Y.Doc();
-    let u;
-    d.on('update', (x) => { u = x; });
-    d.getText('t').insert(0, text);
-    return Array.from(u);
-  };
-  const readerUpdate = await call(reader.socket, 'ydoc:document:update', { document_id: doc, update: mk('reader') });
+  const readerUpdate = await call(reader.socket, 'ydoc:document:update', { document_id: doc, update: textUpdate('reader') });
   const readerContentOnly = await call(reader.socket, 'ydoc:document:update', { document_id: doc, data: { content: { md: 'x' } } });
-  const wu = mk('writer');
+  const wu = textUpdate('writer');
   const writerUpdate = await call(writer.socket, 'ydoc:document:update', { document_id: doc, update: wu });
   const writerContentOnly = await call(writer.socket, 'ydoc:document:update', { document_id: doc, data: { content: { md: 'x' } } });
   // The reader sees the writer's update; had the reader's been relayed the

@@ -8,20 +8,13 @@
 // writes.
 import * as Y from 'yjs';
 import * as readline from 'node:readline';
-import { connect, call, out, lateState } from './lib.mjs';
+import { connect, call, out, lateState, textUpdate } from './lib.mjs';
 
 const [url, note, tokA, tokB, tokObs] = process.argv.slice(2);
 const doc = `note:${note}`;
-const update = (text) => {
-  const d = new Y.Doc();
-  let u;
-  d.on('update', (x) => { u = x; });
-  d.getText('t').insert(0, text);
-  return Array.from(u);
-};
 const must = async (p, what) => { const r = await p; if (!r.ok) throw new Error(what + ' ' + JSON.stringify(r)); return r; };
 const sent = {}; // text → the update array sent for it
-const send = (c, text) => call(c.socket, 'ydoc:document:update', { document_id: doc, update: (sent[text] = update(text)) });
+const send = (c, text) => call(c.socket, 'ydoc:document:update', { document_id: doc, update: (sent[text] = textUpdate(text)) });
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
 const a = await connect(url, tokA);

@@ -1,6 +1,7 @@
 // Shared helpers for the realtime tests: real socket.io-client sockets with
 // an event recorder, ack calls with a timeout, and waiting for events.
 import { io } from 'socket.io-client';
+import * as Y from 'yjs';
 
 export const PATH = '/ws/socket.io';
 
@@ -122,4 +123,14 @@ export async function lateState(url, token, doc) {
   const st = await c.rec.waitFor('ydoc:document:state');
   c.socket.close();
   return st;
+}
+
+// textUpdate is the Yjs update of a fresh document with text inserted into
+// its Y.Text 't', as a JSON int array (the wire form).
+export function textUpdate(text) {
+  const d = new Y.Doc();
+  let u;
+  d.on('update', (x) => { u = x; });
+  d.getText('t').insert(0, text);
+  return Array.from(u);
 }

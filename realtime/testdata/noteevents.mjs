@@ -4,9 +4,8 @@
 // each stdin line reports what followed the server-side action:
 //   "revoked": the server dropped READER's access and emitted the note.
 //   "deleted": the note was deleted.
-import * as Y from 'yjs';
 import * as readline from 'node:readline';
-import { connect, call, out } from './lib.mjs';
+import { connect, call, out, textUpdate } from './lib.mjs';
 
 const [url, note, tokOwner, tokReader, tokWriter] = process.argv.slice(2);
 const doc = `note:${note}`;
@@ -25,13 +24,6 @@ await must(call(reader.socket, 'ydoc:awareness:update', { document_id: doc, user
 await owner.rec.waitFor('ydoc:awareness:update');
 out({ ready: true });
 
-const update = (text) => {
-  const d = new Y.Doc();
-  let u;
-  d.on('update', (x) => { u = x; });
-  d.getText('t').insert(0, text);
-  return Array.from(u);
-};
 
 const lines = readline.createInterface({ input: process.stdin });
 for await (const line of lines) {
@@ -48,7 +40,7 @@ for await (const line of lines) {
       ownerAwarenessAfter: owner.rec.of('ydoc:awareness:update').length });
   } else if (line === 'deleted') {
     const ownerLeft = await owner.rec.waitFor('ydoc:user:left', (m) => m.document_id === doc, { n: 2 });
-    const updateAck = await call(owner.socket, 'ydoc:document:update', { document_id: doc, update: update('after delete') });
+    const updateAck = await call(owner.socket, 'ydoc:document:update', { document_id: doc, update: textUpdate('after delete') });
     const joinAck = await call(owner.socket, 'ydoc:document:join', { document_id: doc });
     out({ ownerLeft, updateAck, joinAck });
     break;
