@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quire/quire/quiretest"
+	"github.com/quire/quire/server"
 )
 
 // TestRESTContentEditReachesTheLiveDocument: a content edit over REST
@@ -73,4 +74,43 @@ func TestRESTContentEditReachesTheLiveDocument(t *testing.T) {
 		require.Contains(t, string(last.Update), "from json")
 		require.NotContains(t, string(last.Update), "ignored")
 	})
+}
+
+// A REST content edit that would grow the live document past
+// --max-document-bytes is answered 413 and changes nothing: not the note's
+// fields, not the live document, not its stored log.
+func TestRESTContentEditTooLarge(t *testing.T) {
+	t.Parallel()
+	for _, b := range quiretest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			s := quiretest.New(t, append(b.Opts, quiretest.WithConfig(func(c *server.Config) { c.MaxDocumentBytes = 4096 }))...)
+			ctx := context.Background()
+			bob := s.SignUp("Bob")
+			id := s.CreateNote(bob.Token, "small", "a small note")
+			docID := "note:" + id
+			before, err := s.Docs().State(ctx, docID)
+			require.NoError(t, err)
+			rows, err := s.Store().LoadDocument(ctx, docID)
+			require.NoError(t, err)
+			var stored note
+			s.JSON("GET", "/api/v1/notes/"+id, bob.Token, nil, http.StatusOK, &stored)
+
+			s.JSON("POST", "/api/v1/notes/"+id+"/update", bob.Token, map[string]any{
+				"title": "renamed",
+				"data":  map[string]any{"content": map[string]any{"md": strings.Repeat("many words ", 1000)}},
+			}, http.StatusRequestEntityTooLarge, nil)
+
+			after, err := s.Docs().State(ctx, docID)
+			require.NoError(t, err)
+			require.Equal(t, before.Update, after.Update, "the live document changed")
+			rowsAfter, err := s.Store().LoadDocument(ctx, docID)
+			require.NoError(t, err)
+			require.Equal(t, len(rows.Records), len(rowsAfter.Records), "something was stored")
+			var got note
+			s.JSON("GET", "/api/v1/notes/"+id, bob.Token, nil, http.StatusOK, &got)
+			require.Equal(t, stored, got, "the note changed")
+			require.Zero(t, s.InternalErrors())
+		})
+	}
 }

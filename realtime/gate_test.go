@@ -113,6 +113,21 @@ func TestDecoderGateOtherNamespaceAndDestroy(t *testing.T) {
 		t.Fatal("a CONNECT to another namespace held the next packet")
 	}
 
+	// A client cannot plant its own value under the gate's key: it is
+	// replaced, so the connection handler only ever opens a real gate.
+	d3 := p.NewDecoder()
+	var planted *parser.Packet
+	_ = d3.On("decoded", func(args ...any) { planted = args[0].(*parser.Packet) })
+	if err := d3.Add("0{\"\\u0000quire-connect-gate\":\"x\",\"token\":\"t\"}"); err != nil {
+		t.Fatal(err)
+	}
+	if auth := planted.Data.(map[string]any); auth["token"] != "t" || len(auth) != 2 {
+		t.Fatalf("auth = %v, want the token and one gate under the client's key", auth)
+	} else if _, ok := auth[connectGateKey].(*gate); !ok {
+		t.Fatalf("the client's value under %q was kept: %v", connectGateKey, auth)
+	}
+	openConnectGate(planted.Data.(map[string]any))
+
 	d2 := p.NewDecoder()
 	_ = d2.On("decoded", func(...any) {})
 	if err := d2.Add(`0`); err != nil { // no auth at all
