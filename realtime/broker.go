@@ -1,0 +1,101 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+)
+
+// Broker is the rooms engine's one seam: every message to a room (a
+// document, a note, a user's sockets, a channel, one socket) and every
+// command that concerns sockets on any instance goes through it. The memory
+// broker serves one process; a Redis broker fans out between instances
+// (STYLE rule 2; centrifuge splits its brokers the same way).
+//
+// Delivery is by subscription: an instance subscribes to a room while it
+// has local sockets in it, and its BrokerHandler receives every message
+// published to that room by any instance, its own included. Commands reach
+// every instance.
+//
+// Guarantees every implementation keeps (realtime/brokertest checks them):
+//   - A message published by this instance to a room it subscribes to has
+//     reached the local handler when Publish returns: fan-out to local
+//     sockets never waits for a network hop.
+//   - Messages and commands published by one goroutine arrive at each
+//     instance in the order published, across rooms too.
+//   - A message reaches each subscribed instance at most once.
+//   - Message fields arrive as published (Payload and Attachments byte for
+//     byte, Except, Origin). Handlers must not modify them: an in-process
+//     delivery shares the slices.
+type Broker interface {
+	// Start registers the handler that receives this instance's messages and
+	// commands until Stop. Called once, before anything else.
+	Start(ctx context.Context, h BrokerHandler) error
+	// Publish sends m to every instance subscribed to m.Room.
+	Publish(ctx context.Context, m Message) error
+	// Command sends c to every instance, this one included.
+	Command(ctx context.Context, c Command) error
+	// Subscribe and Unsubscribe set whether this instance receives room's
+	// messages. Both are idempotent; the caller counts its local sockets.
+	Subscribe(ctx context.Context, room string) error
+	Unsubscribe(ctx context.Context, room string) error
+	// Stop ends delivery; later calls answer ErrBrokerStopped. Idempotent.
+	Stop(ctx context.Context) error
+}
+
+// BrokerHandler receives what a Broker delivers to this instance. Calls
+// for one publisher come in publish order; a handler must not block for
+// long (it holds up the messages behind it).
+type BrokerHandler interface {
+	HandleMessage(m Message)
+	HandleCommand(c Command)
+}
+
+// ErrBrokerStopped answers calls on a stopped Broker.
+var ErrBrokerStopped = errors.New("realtime: broker stopped")
+
+// Message is one Socket.IO event for the sockets of a room.
+type Message struct {
+	// Room names the recipients: docRoom, noteRoom, userRoom, …
+	Room string
+	// Event is the Socket.IO event name.
+	Event string
+	// Payload is the event's JSON argument, already encoded.
+	Payload []byte
+	// Attachments are the binary attachments Payload's placeholders refer
+	// to, in order; nil for a text event.
+	Attachments [][]byte
+	// Except is a socket id the message must not reach (its sender), or "".
+	Except string
+	// Origin says who sent it, so no receiver looks the sender up again.
+	Origin Origin
+}
+
+// Origin is who caused a message or command.
+type Origin struct {
+	// Instance is the publishing instance's id.
+	Instance string
+	// SID and UserID are the sending socket and its account; both "" for
+	// what the server itself makes (seeding, REST edits, expiry).
+	SID    string
+	UserID string
+}
+
+// CommandKind says what a Command asks every instance to do.
+type CommandKind uint8
+
+const (
+	// CommandDisconnectUser closes every socket of UserID (sign-out, role
+	// change, deletion).
+	CommandDisconnectUser CommandKind = iota + 1
+	// CommandAccessChanged makes every instance forget what it cached of
+	// NoteID's access (grants changed, note deleted).
+	CommandAccessChanged
+)
+
+// Command is an instruction for every instance.
+type Command struct {
+	Kind   CommandKind
+	UserID string
+	NoteID string
+	Origin Origin
+}
