@@ -1,0 +1,474 @@
+package realtime
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisBrokerConfig configures a RedisBroker.
+type RedisBrokerConfig struct {
+	// Client is the Redis connection pool; the broker takes one connection
+	// for its subscriptions and one at a time for publishing. Required.
+	Client *redis.Client
+	// Prefix starts every channel name, so deployments (and test runs)
+	// sharing one Redis stay apart. Zero: "quire:".
+	Prefix string
+	// Instance identifies this server among the deployment's; it must be
+	// unique (a random id per process does). Required.
+	Instance string
+	// Logger. Nil: discard.
+	Logger *slog.Logger
+	// QueueSize bounds the messages waiting to be published to Redis; when
+	// full, Publish drops the remote copy (local delivery has happened) and
+	// counts it. Zero: 65536.
+	QueueSize int
+}
+
+// RedisBroker is the Broker of several instances sharing a Redis: local
+// delivery is direct, remote delivery goes through Redis pub/sub, one
+// channel per room plus one for commands. One goroutine publishes, in
+// order, on one connection, so one instance's messages reach every other
+// in the order it published them; one subscription connection receives,
+// so they are handled in that order.
+//
+// Redis pub/sub keeps nothing: a message published while a subscriber's
+// connection is down is lost to it. What must not be lost (document
+// updates) is durable in the database before it is published, and an
+// instance fills a gap from there (issue 12); the broker only reports
+// reconnections through Dropped and the log.
+type RedisBroker struct {
+	cfg   RedisBrokerConfig
+	log   *slog.Logger
+	queue chan redisOut
+
+	mu      sync.Mutex
+	h       BrokerHandler
+	rooms   map[string]struct{}
+	waiters map[string][]chan struct{} // channel → Subscribe calls awaiting Redis's confirmation
+	ps      *redis.PubSub
+	stopped bool
+
+	stopping  chan struct{} // closed by Stop: the publisher drains and ends
+	published chan struct{} // closed when the publisher has ended
+	done      chan struct{} // closed when both goroutines have ended
+	stopOnce  sync.Once
+	cancel    context.CancelFunc
+
+	dropped  int64 // remote copies dropped: queue full or Redis away (under mu)
+	lastWarn time.Time
+}
+
+type redisOut struct {
+	channel string
+	frame   []byte
+}
+
+var _ Broker = (*RedisBroker)(nil)
+
+// NewRedisBroker checks cfg; nothing connects until Start.
+func NewRedisBroker(cfg RedisBrokerConfig) (*RedisBroker, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("realtime: redis broker needs a client")
+	}
+	if cfg.Instance == "" {
+		return nil, errors.New("realtime: redis broker needs an instance id")
+	}
+	cfg.Prefix = cmp.Or(cfg.Prefix, "quire:")
+	cfg.QueueSize = cmp.Or(cfg.QueueSize, 1<<16)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &RedisBroker{
+		cfg: cfg, log: cfg.Logger.With("component", "broker", "instance", cfg.Instance),
+		queue: make(chan redisOut, cfg.QueueSize),
+		rooms: map[string]struct{}{}, waiters: map[string][]chan struct{}{},
+		stopping: make(chan struct{}), published: make(chan struct{}), done: make(chan struct{}),
+	}, nil
+}
+
+func (b *RedisBroker) roomChannel(room string) string { return b.cfg.Prefix + "room:" + room }
+func (b *RedisBroker) commandChannel() string         { return b.cfg.Prefix + "commands" }
+
+// Start implements Broker: it subscribes to the command channel and waits
+// for Redis to confirm, so a Command published after Start reaches it.
+func (b *RedisBroker) Start(ctx context.Context, h BrokerHandler) error {
+	if h == nil {
+		return errors.New("realtime: broker handler is nil")
+	}
+	b.mu.Lock()
+	if b.stopped {
+		b.mu.Unlock()
+		return ErrBrokerStopped
+	}
+	if b.h != nil {
+		b.mu.Unlock()
+		return errors.New("realtime: broker already started")
+	}
+	b.h = h
+	b.ps = b.cfg.Client.Subscribe(context.Background())
+	runCtx, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
+	wait := b.addWaiterLocked(b.commandChannel())
+	b.mu.Unlock()
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); b.receive(b.ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))) }()
+	go func() { defer wg.Done(); b.publish(runCtx) }()
+	go func() { wg.Wait(); close(b.done) }()
+
+	if err := b.ps.Subscribe(ctx, b.commandChannel()); err != nil {
+		return fmt.Errorf("realtime: redis subscribe: %w", err)
+	}
+	return b.await(ctx, wait)
+}
+
+// Publish implements Broker.
+func (b *RedisBroker) Publish(_ context.Context, m Message) error {
+	if m.Room == "" {
+		return errors.New("realtime: publish to an empty room name")
+	}
+	h, local, err := b.handlerFor(m.Room)
+	if err != nil {
+		return err
+	}
+	if local {
+		h.HandleMessage(m)
+	}
+	b.enqueue(redisOut{b.roomChannel(m.Room), b.encodeMessage(m)})
+	return nil
+}
+
+// Command implements Broker.
+func (b *RedisBroker) Command(_ context.Context, c Command) error {
+	h, _, err := b.handlerFor("")
+	if err != nil {
+		return err
+	}
+	h.HandleCommand(c)
+	b.enqueue(redisOut{b.commandChannel(), b.encodeCommand(c)})
+	return nil
+}
+
+// Subscribe implements Broker; it returns once Redis has confirmed, so a
+// message another instance publishes afterwards arrives.
+func (b *RedisBroker) Subscribe(ctx context.Context, room string) error {
+	b.mu.Lock()
+	if b.stopped || b.h == nil {
+		b.mu.Unlock()
+		return ErrBrokerStopped
+	}
+	if _, ok := b.rooms[room]; ok {
+		b.mu.Unlock()
+		return nil
+	}
+	b.rooms[room] = struct{}{}
+	ch := b.roomChannel(room)
+	wait := b.addWaiterLocked(ch)
+	b.mu.Unlock()
+	if err := b.ps.Subscribe(ctx, ch); err != nil {
+		b.mu.Lock()
+		delete(b.rooms, room)
+		b.mu.Unlock()
+		return fmt.Errorf("realtime: redis subscribe: %w", err)
+	}
+	return b.await(ctx, wait)
+}
+
+// Unsubscribe implements Broker. Delivery stops at once (the receiver
+// checks the room); Redis is told without waiting.
+func (b *RedisBroker) Unsubscribe(ctx context.Context, room string) error {
+	b.mu.Lock()
+	if b.stopped || b.h == nil {
+		b.mu.Unlock()
+		return ErrBrokerStopped
+	}
+	if _, ok := b.rooms[room]; !ok {
+		b.mu.Unlock()
+		return nil
+	}
+	delete(b.rooms, room)
+	b.mu.Unlock()
+	if err := b.ps.Unsubscribe(ctx, b.roomChannel(room)); err != nil {
+		return fmt.Errorf("realtime: redis unsubscribe: %w", err)
+	}
+	return nil
+}
+
+// Stop implements Broker: it publishes what is queued (bounded by ctx),
+// then closes the subscription. It does not close the client.
+func (b *RedisBroker) Stop(ctx context.Context) error {
+	b.stopOnce.Do(func() {
+		b.mu.Lock()
+		b.stopped = true
+		started := b.h != nil
+		b.h = nil
+		b.mu.Unlock()
+		if !started {
+			close(b.done)
+			return
+		}
+		close(b.stopping)
+		select {
+		case <-b.published:
+		case <-ctx.Done():
+		}
+		b.cancel()
+		_ = b.ps.Close() // ends receive
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+		}
+	})
+	return nil
+}
+
+// Dropped is how many remote copies were lost (queue full, Redis away).
+func (b *RedisBroker) Dropped() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.dropped
+}
+
+func (b *RedisBroker) handlerFor(room string) (BrokerHandler, bool, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped || b.h == nil {
+		return nil, false, ErrBrokerStopped
+	}
+	_, ok := b.rooms[room]
+	return b.h, ok, nil
+}
+
+func (b *RedisBroker) addWaiterLocked(channel string) chan struct{} {
+	w := make(chan struct{})
+	b.waiters[channel] = append(b.waiters[channel], w)
+	return w
+}
+
+func (b *RedisBroker) await(ctx context.Context, w chan struct{}) error {
+	select {
+	case <-w:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("realtime: redis subscribe: %w", ctx.Err())
+	case <-b.done:
+		return ErrBrokerStopped
+	}
+}
+
+// enqueue hands a frame to the publisher without blocking the caller (a
+// document's owner goroutine): a full queue drops it and counts.
+func (b *RedisBroker) enqueue(o redisOut) {
+	select {
+	case b.queue <- o:
+	default:
+		b.drop(1, "publish queue full")
+	}
+}
+
+func (b *RedisBroker) drop(n int, why string) {
+	b.mu.Lock()
+	b.dropped += int64(n)
+	warn := time.Since(b.lastWarn) > 10*time.Second
+	if warn {
+		b.lastWarn = time.Now()
+	}
+	total := b.dropped
+	b.mu.Unlock()
+	if warn {
+		b.log.Warn("redis: messages to other instances dropped", "reason", why, "dropped_total", total)
+	}
+}
+
+// publish sends queued frames in order, as many per pipeline as are
+// waiting, on one connection at a time. Once Stop is called it sends what
+// is queued and ends.
+func (b *RedisBroker) publish(ctx context.Context) {
+	defer close(b.published)
+	batch := make([]redisOut, 0, 256)
+	for {
+		batch = batch[:0]
+		select {
+		case o := <-b.queue:
+			batch = append(batch, o)
+		case <-b.stopping:
+			for len(b.queue) > 0 && len(batch) < cap(batch) {
+				batch = append(batch, <-b.queue)
+			}
+			if len(batch) == 0 {
+				return
+			}
+		}
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case o := <-b.queue:
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		pipe := b.cfg.Client.Pipeline()
+		for _, o := range batch {
+			pipe.Publish(ctx, o.channel, o.frame)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			b.drop(len(batch), "redis: "+err.Error())
+		}
+	}
+}
+
+// receive hands what other instances published to the handler, in order.
+func (b *RedisBroker) receive(in <-chan any) {
+	for v := range in {
+		switch v := v.(type) {
+		case *redis.Subscription:
+			if v.Kind != "subscribe" {
+				continue
+			}
+			b.mu.Lock()
+			ws := b.waiters[v.Channel]
+			delete(b.waiters, v.Channel)
+			b.mu.Unlock()
+			for _, w := range ws {
+				close(w)
+			}
+		case *redis.Message:
+			b.deliver(v)
+		}
+	}
+}
+
+func (b *RedisBroker) deliver(v *redis.Message) {
+	f := frameReader{b: []byte(v.Payload)}
+	kind, sender := f.byte(), f.str()
+	if f.err != nil {
+		b.log.Error("redis: malformed frame", "channel", v.Channel)
+		return
+	}
+	if sender == b.cfg.Instance {
+		return // delivered locally when published
+	}
+	switch kind {
+	case frameMessage:
+		m := Message{Room: f.str(), Event: f.str(), Payload: f.bytes(), Except: f.str(),
+			Origin: Origin{Instance: f.str(), SID: f.str(), UserID: f.str()}}
+		if n := f.uvarint(); n > 0 && f.err == nil {
+			m.Attachments = make([][]byte, 0, min(n, 64))
+			for i := uint64(0); i < n && f.err == nil; i++ {
+				m.Attachments = append(m.Attachments, f.bytes())
+			}
+		}
+		if f.err != nil {
+			b.log.Error("redis: malformed message frame", "channel", v.Channel)
+			return
+		}
+		if h, local, err := b.handlerFor(m.Room); err == nil && local {
+			h.HandleMessage(m)
+		}
+	case frameCommand:
+		c := Command{Kind: CommandKind(f.byte()), UserID: f.str(), NoteID: f.str(),
+			Origin: Origin{Instance: f.str(), SID: f.str(), UserID: f.str()}}
+		if f.err != nil {
+			b.log.Error("redis: malformed command frame", "channel", v.Channel)
+			return
+		}
+		if h, _, err := b.handlerFor(""); err == nil {
+			h.HandleCommand(c)
+		}
+	}
+}
+
+// Frames: a kind byte, the sender instance, then the fields, each string
+// or byte slice as a uvarint length and its bytes.
+const (
+	frameMessage byte = 1
+	frameCommand byte = 2
+)
+
+func (b *RedisBroker) encodeMessage(m Message) []byte {
+	n := 64 + len(b.cfg.Instance) + len(m.Room) + len(m.Event) + len(m.Payload) + len(m.Except) +
+		len(m.Origin.Instance) + len(m.Origin.SID) + len(m.Origin.UserID)
+	for _, a := range m.Attachments {
+		n += len(a) + binary.MaxVarintLen64
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, frameMessage)
+	buf = appendField(buf, b.cfg.Instance)
+	for _, s := range []string{m.Room, m.Event, string(m.Payload), m.Except, m.Origin.Instance, m.Origin.SID, m.Origin.UserID} {
+		buf = appendField(buf, s)
+	}
+	buf = binary.AppendUvarint(buf, uint64(len(m.Attachments)))
+	for _, a := range m.Attachments {
+		buf = appendField(buf, string(a))
+	}
+	return buf
+}
+
+func (b *RedisBroker) encodeCommand(c Command) []byte {
+	buf := []byte{frameCommand}
+	buf = appendField(buf, b.cfg.Instance)
+	buf = append(buf, byte(c.Kind))
+	for _, s := range []string{c.UserID, c.NoteID, c.Origin.Instance, c.Origin.SID, c.Origin.UserID} {
+		buf = appendField(buf, s)
+	}
+	return buf
+}
+
+func appendField(buf []byte, s string) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
+}
+
+// frameReader reads a frame; the first fault sticks in err.
+type frameReader struct {
+	b   []byte
+	err error
+}
+
+var errFrame = errors.New("truncated frame")
+
+func (f *frameReader) byte() byte {
+	if f.err != nil || len(f.b) == 0 {
+		f.err = errFrame
+		return 0
+	}
+	c := f.b[0]
+	f.b = f.b[1:]
+	return c
+}
+
+func (f *frameReader) uvarint() uint64 {
+	if f.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(f.b)
+	if n <= 0 {
+		f.err = errFrame
+		return 0
+	}
+	f.b = f.b[n:]
+	return v
+}
+
+func (f *frameReader) bytes() []byte {
+	n := f.uvarint()
+	if f.err != nil || n > uint64(len(f.b)) {
+		f.err = errFrame
+		return nil
+	}
+	out := f.b[:n:n]
+	f.b = f.b[n:]
+	return out
+}
+
+func (f *frameReader) str() string { return string(f.bytes()) }
