@@ -26,9 +26,9 @@ import (
 // this: two concurrent changes can reach EmitNote in the other order than
 // they reached storage. Account changes (role, sign-out, deletion) drop the
 // sockets (DisconnectUser); a socket whose account object changed
-// (user-join) recomputes too. Epochs are per process: with several
-// instances, the fan-out that carries events:note to the others must call
-// accessChanged there too.
+// (user-join) recomputes too. Epochs are per Server; the bump reaches every
+// instance as a broker command (CommandAccessChanged), delivered to this
+// one before EmitNote returns.
 
 // perm is a cached permission level.
 type perm uint8
@@ -46,26 +46,30 @@ type docAccess struct {
 	perm  perm
 }
 
-// accessEpochs are the notes' access epochs, hashed into shards: a bump
-// also invalidates the other notes of its shard (and the same notes of
-// other Servers in the process), which costs them one storage read each,
-// never a wrong answer.
-var (
-	accessEpochs    [4096]atomic.Uint64
-	accessEpochSeed = maphash.MakeSeed()
-)
-
-func accessEpoch(noteID string) *atomic.Uint64 {
-	return &accessEpochs[maphash.String(accessEpochSeed, noteID)%uint64(len(accessEpochs))]
+// accessEpochs are a Server's notes' access epochs, hashed into shards: a
+// bump also invalidates the other notes of its shard, which costs them one
+// storage read each, never a wrong answer.
+type accessEpochs struct {
+	seed   maphash.Seed
+	shards [4096]atomic.Uint64
 }
 
-// accessChanged invalidates every socket's cached permission on the note.
-func accessChanged(noteID string) { accessEpoch(noteID).Add(1) }
+func newAccessEpochs() *accessEpochs { return &accessEpochs{seed: maphash.MakeSeed()} }
+
+func (e *accessEpochs) of(noteID string) *atomic.Uint64 {
+	return &e.shards[maphash.String(e.seed, noteID)%uint64(len(e.shards))]
+}
+
+// accessEpoch is the note's epoch on this server.
+func (s *Server) accessEpoch(noteID string) *atomic.Uint64 { return s.epochs.of(noteID) }
+
+// accessChanged invalidates every local socket's cached permission on the note.
+func (s *Server) accessChanged(noteID string) { s.epochs.of(noteID).Add(1) }
 
 // loadAccess reads u's permission on the note from storage, stamped with
 // the epoch read first.
 func (c *conn) loadAccess(ctx context.Context, u *storage.User, noteID string) (docAccess, reply) {
-	epoch := accessEpoch(noteID).Load()
+	epoch := c.srv.accessEpoch(noteID).Load()
 	n, err := c.srv.noteAccess(ctx, noteID)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -98,7 +102,7 @@ func (a docAccess) allows(want perm) reply {
 func (c *conn) checkJoined(ctx context.Context, docID, noteID string, want perm) reply {
 	a := c.docs[docID]
 	u := c.user.Load()
-	if a.user == u && a.epoch == accessEpoch(noteID).Load() {
+	if a.user == u && a.epoch == c.srv.accessEpoch(noteID).Load() {
 		return a.allows(want)
 	}
 	a, r := c.loadAccess(ctx, u, noteID)

@@ -88,8 +88,10 @@ const (
 	// change, deletion).
 	CommandDisconnectUser CommandKind = iota + 1
 	// CommandAccessChanged makes every instance forget what it cached of
-	// NoteID's access (grants changed, note deleted).
+	// NoteID's access and evict the sockets that lost read access.
 	CommandAccessChanged
+	// CommandNoteDeleted evicts every socket from NoteID's rooms.
+	CommandNoteDeleted
 )
 
 // Command is an instruction for every instance.

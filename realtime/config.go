@@ -3,6 +3,8 @@ package realtime
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"time"
@@ -67,6 +69,11 @@ type Config struct {
 	QueueSize int
 	// EventTimeout bounds the handling of one event. Zero: EventTimeoutDefault.
 	EventTimeout time.Duration
+	// Broker carries every room message and command (broker.go). Nil: a
+	// MemoryBroker of this instance alone. The Server starts and stops it.
+	Broker Broker
+	// Instance names this server among a deployment's. Zero: random.
+	Instance string
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -82,6 +89,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Presence == nil {
 		c.Presence = presence.NewMemory()
+	}
+	if c.Instance == "" {
+		c.Instance = randomInstance()
+	}
+	if c.Broker == nil {
+		c.Broker = NewMemoryBroker(c.Instance)
 	}
 	return c
 }
@@ -103,4 +116,11 @@ func (c Config) Validate() error {
 		return errors.New("realtime: Config.QueueSize must be positive")
 	}
 	return nil
+}
+
+// randomInstance is a process-unique instance id.
+func randomInstance() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -32,10 +32,39 @@ type conn struct {
 	gone      atomic.Bool
 	kicked    atomic.Bool // the server closed it, and logged why
 	closeOnce sync.Once
+	// leaving counts, per room, evictions queued but not yet done (under
+	// mu); nLeaving is their total, so fan-out skips the lock at zero.
+	leaving  map[string]int
+	nLeaving atomic.Int32
 
 	// worker-owned
 	docs    map[string]docAccess // documents joined (rooms doc_<id>), with the socket's permission (access.go)
 	deleted map[string]struct{}  // documents left because their note was deleted
+}
+
+// markLeaving adds d to the pending evictions from each room.
+func (c *conn) markLeaving(rooms []string, d int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.leaving == nil {
+		c.leaving = make(map[string]int, len(rooms))
+	}
+	for _, r := range rooms {
+		if c.leaving[r] += d; c.leaving[r] <= 0 {
+			delete(c.leaving, r)
+		}
+	}
+	c.nLeaving.Add(int32(d * len(rooms)))
+}
+
+// isLeaving reports whether an eviction from room is pending.
+func (c *conn) isLeaving(room string) bool {
+	if c.nLeaving.Load() == 0 {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leaving[room] > 0
 }
 
 // task is one queued event.

@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
@@ -13,43 +14,54 @@ import (
 
 const evNote = "events:note"
 
-// EmitNote is called after a note changed over REST: every socket's cached
-// permission on it is invalidated (access.go), sockets whose account can no
-// longer read it leave its rooms (note:<id> and its document, as on
-// ydoc:document:leave), then the rest of note:<id> gets events:note.
+// EmitNote is called after a note changed over REST. Every instance drops
+// its sockets' cached permission on it (access.go) and evicts the sockets
+// whose account can no longer read it from its rooms (note:<id> and its
+// document, as on ydoc:document:leave), this one before EmitNote returns;
+// then the rest of note:<id> gets events:note.
 func (s *Server) EmitNote(n *storage.Note) {
-	accessChanged(n.ID) // before returning: the caller's answer means the new access is in force
-	lost := s.evict(n.ID, func(u *storage.User) bool {
-		return u != nil && auth.CanAccessNote(u, n, storage.PermRead)
-	}, false)
+	s.command(Command{Kind: CommandAccessChanged, NoteID: n.ID})
 	b, err := json.Marshal(wire.NoteOf(n))
 	if err != nil {
 		s.log.Error("encode note event", "note", n.ID, "err", err)
 		return
 	}
-	// The evicted sockets leave on their own workers, maybe after this
-	// emit: exclude them here so a revoked reader never sees the note.
-	op := s.io.To(socket.Room(noteRoom(n.ID)))
-	for _, sid := range lost {
-		op = op.Except(socket.Room(sid))
-	}
-	s.met.broadcastBytes.Add(float64(len(b)))
-	if err := op.Emit(evNote, preEncoded(b)); err != nil {
-		s.log.Error("broadcast failed", "event", evNote, "err", err)
-	}
+	s.publish(Message{Room: noteRoom(n.ID), Event: evNote, Payload: b, Origin: s.origin("")})
 }
 
-// NoteDeleted removes every socket from the deleted note's rooms; their
-// further events for its document are refused as unknown_document.
+// NoteDeleted removes every socket from the deleted note's rooms, on every
+// instance; their further events for its document are refused as
+// unknown_document.
 func (s *Server) NoteDeleted(noteID string) {
-	accessChanged(noteID)
-	s.evict(noteID, func(*storage.User) bool { return false }, true)
+	s.command(Command{Kind: CommandNoteDeleted, NoteID: noteID})
+}
+
+// evictLost evicts the local sockets that can no longer read the note, as
+// storage says now (a deleted note evicts everyone).
+func (s *Server) evictLost(noteID string) {
+	ctx, cancel := context.WithTimeout(s.baseCtx, s.cfg.EventTimeout)
+	defer cancel()
+	n, err := s.noteAccess(ctx, noteID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		s.evict(noteID, func(*storage.User) bool { return false }, true)
+	case err != nil:
+		// Cannot tell who lost access: the epoch moved, so every socket's
+		// next event on the note reads its access from storage again.
+		s.log.Error("note lookup for eviction failed", "note", noteID, "err", err)
+	default:
+		s.evict(noteID, func(u *storage.User) bool {
+			return u != nil && auth.CanAccessNote(u, n, storage.PermRead)
+		}, false)
+	}
 }
 
 // evict makes every local socket in note:<id> or doc_note:<id> whose
 // account keep refuses leave both rooms, through its own worker (the
-// rooms it joined are worker-owned), and returns their ids. A socket
-// whose queue is full is disconnected instead: losing access must not wait.
+// rooms it joined are worker-owned), and returns their ids. Until the
+// worker has left, the socket is marked leaving both rooms, so nothing
+// sent to them reaches it meanwhile. A socket whose queue is full is
+// disconnected instead: losing access must not wait.
 func (s *Server) evict(noteID string, keep func(*storage.User) bool, deleted bool) []string {
 	docID := "note:" + noteID
 	var lost []string
@@ -69,7 +81,12 @@ func (s *Server) evict(noteID string, keep func(*storage.User) bool, deleted boo
 				continue
 			}
 			lost = append(lost, sid)
-			if !c.enqueue(func() { c.leaveNote(noteID, docID, deleted) }, false) && !c.gone.Load() {
+			rooms := []string{noteRoom(noteID), docRoom(docID)}
+			c.markLeaving(rooms, 1)
+			if !c.enqueue(func() {
+				defer c.markLeaving(rooms, -1)
+				c.leaveNote(noteID, docID, deleted)
+			}, false) && !c.gone.Load() {
 				c.kick("event queue full while it lost access", "note", noteID)
 			}
 		}

@@ -43,6 +43,10 @@ type Server struct {
 	// forbids (Add from zero concurrent with Wait).
 	workers atomic.Int64
 	conns   sync.Map // sid → *conn
+
+	broker Broker
+	rooms  roomSubscriptions
+	epochs *accessEpochs
 }
 
 // New builds a Server from cfg (defaults applied).
@@ -56,10 +60,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("realtime: metrics: %w", err)
 	}
 	s := &Server{
-		cfg:  cfg,
-		log:  cfg.Logger.With("component", "realtime"),
-		met:  met,
-		warn: newWarnLimiter(10 * time.Second),
+		cfg:    cfg,
+		log:    cfg.Logger.With("component", "realtime"),
+		met:    met,
+		warn:   newWarnLimiter(10 * time.Second),
+		broker: cfg.Broker,
+		epochs: newAccessEpochs(),
 	}
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
 
@@ -95,6 +101,7 @@ func New(cfg Config) (*Server, error) {
 			}
 		}
 	})
+	s.rooms.watch(s, s.io.Sockets().Adapter())
 	_ = s.io.On("connection", func(args ...any) {
 		if sock, ok := args[0].(*socket.Socket); ok {
 			s.onConnection(sock)
@@ -274,10 +281,16 @@ func headerHasToken(h http.Header, name, token string) bool {
 	return false
 }
 
-// Start begins accepting connections. Idempotent.
-func (s *Server) Start(context.Context) error {
+// Start starts the broker and begins accepting connections. Idempotent.
+func (s *Server) Start(ctx context.Context) error {
 	if s.baseCtx.Err() != nil {
 		return fmt.Errorf("realtime: Start after Stop")
+	}
+	if s.running.Load() {
+		return nil
+	}
+	if err := s.broker.Start(ctx, delivery{s}); err != nil {
+		return fmt.Errorf("realtime: start broker: %w", err)
 	}
 	s.running.Store(true)
 	return nil
@@ -308,16 +321,26 @@ func (s *Server) Stop(ctx context.Context) error {
 	select {
 	case <-drained:
 		s.cancel()
-		return nil
 	case <-ctx.Done():
 		s.cancel() // abort in-flight handlers
+		_ = s.broker.Stop(ctx)
 		return fmt.Errorf("realtime: stop: %w", ctx.Err())
 	}
+	if err := s.broker.Stop(ctx); err != nil {
+		return fmt.Errorf("realtime: stop broker: %w", err)
+	}
+	return nil
 }
 
 // DisconnectUser closes every live socket of the account at once (sign-out,
-// role change, deletion). The browser reconnects and re-authenticates.
+// role change, deletion), on every instance. The browser reconnects and
+// re-authenticates.
 func (s *Server) DisconnectUser(userID string) {
+	s.command(Command{Kind: CommandDisconnectUser, UserID: userID})
+}
+
+// disconnectLocal closes this instance's sockets of the account.
+func (s *Server) disconnectLocal(userID string) {
 	room := userRoom(userID)
 	members := s.roomMembers(room)
 	for _, sid := range members {
@@ -331,28 +354,23 @@ func (s *Server) DisconnectUser(userID string) {
 
 // Broadcast relays a stored update to the document's room except exceptSID
 // ("" for server-made updates). It is ydoc.Config.Broadcast: called by the
-// document owner in apply order. The payload is serialised once here and the
-// library encodes the packet once for all recipients.
+// document owner in apply order. The payload is serialised once here and
+// the packet is framed once for all recipients (toRoomDirect).
 func (s *Server) Broadcast(docID string, update []byte, exceptSID string) {
-	userID := ""
-	if c, ok := s.conns.Load(exceptSID); ok {
-		if u := c.(*conn).user.Load(); u != nil {
-			userID = u.ID
-		}
-	}
+	o := s.origin(exceptSID)
 	p := newObject(len(update)*4+len(docID)).
 		str("document_id", docID).
-		str("user_id", userID).
+		str("user_id", o.UserID).
 		ints("update", update).
 		str("socket_id", exceptSID).
 		done()
-	s.toRoom(docRoom(docID), exceptSID, evDocUpdate, p)
+	s.publish(Message{Room: docRoom(docID), Event: evDocUpdate, Payload: p, Except: exceptSID, Origin: o})
 }
 
-// toRoom emits a pre-encoded payload to room, except socket exceptSID.
+// toRoom sends a pre-encoded payload to room, except the sending socket
+// exceptSID (also the message's origin), through the broker.
 func (s *Server) toRoom(room, exceptSID, event string, payload preEncoded) {
-	s.met.broadcastBytes.Add(float64(len(payload)))
-	s.toRoomDirect(room, exceptSID, event, payload)
+	s.publish(Message{Room: room, Event: event, Payload: payload, Except: exceptSID, Origin: s.origin(exceptSID)})
 }
 
 // roomMembers lists the local sockets in room, sorted.

@@ -78,7 +78,8 @@ func (s sharedText) Clone() types.BufferInterface { return newSharedText(s.Bytes
 // websocket transport then builds a gorilla PreparedMessage per recipient
 // (a throwaway connection and a frame copy each): 18% of the CPU with 200
 // editors in one document, plus the garbage. Here each recipient gets the
-// shared packet through the plain framing path. Local rooms only, as now.
+// shared packet through the plain framing path. The broker calls it with
+// what it delivers to this instance (rooms.go).
 func (s *Server) toRoomDirect(room, exceptSID, event string, payload preEncoded) {
 	ids, ok := s.io.Sockets().Adapter().Rooms().Load(socket.Room(room))
 	if !ok {
@@ -90,8 +91,10 @@ func (s *Server) toRoomDirect(room, exceptSID, event string, payload preEncoded)
 		if string(id) == exceptSID {
 			continue
 		}
-		if c, ok := s.conns.Load(string(id)); ok {
-			c.(*conn).sock.Client().WriteToEngine([]types.BufferInterface{newSharedText(pkt)}, opts)
+		if v, ok := s.conns.Load(string(id)); ok {
+			if c := v.(*conn); !c.isLeaving(room) {
+				c.sock.Client().WriteToEngine([]types.BufferInterface{newSharedText(pkt)}, opts)
+			}
 		}
 	}
 }

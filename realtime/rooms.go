@@ -1,0 +1,145 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+
+	"github.com/quire/quire/storage"
+)
+
+// This file joins the Socket.IO rooms to the Broker: what the server sends
+// to a room is published, what the broker delivers is written to the local
+// sockets in the room, and the instance subscribes to a room while it has
+// sockets there.
+
+// delivery is the Server's BrokerHandler.
+type delivery struct{ s *Server }
+
+// HandleMessage writes m to this instance's sockets in m.Room.
+func (d delivery) HandleMessage(m Message) {
+	d.s.met.broadcastBytes.Add(float64(len(m.Payload)))
+	d.s.toRoomDirect(m.Room, m.Except, m.Event, preEncoded(m.Payload))
+}
+
+// HandleCommand does c to this instance's sockets.
+func (d delivery) HandleCommand(c Command) {
+	s := d.s
+	switch c.Kind {
+	case CommandDisconnectUser:
+		s.disconnectLocal(c.UserID)
+	case CommandAccessChanged:
+		s.accessChanged(c.NoteID)
+		s.evictLost(c.NoteID)
+	case CommandNoteDeleted:
+		s.accessChanged(c.NoteID)
+		s.evict(c.NoteID, func(*storage.User) bool { return false }, true)
+	default:
+		s.log.Warn("unknown broker command", "kind", c.Kind)
+	}
+}
+
+// publish sends m through the broker.
+func (s *Server) publish(m Message) {
+	if err := s.broker.Publish(s.baseCtx, m); err != nil {
+		level := errorLevel(err)
+		s.log.Log(s.baseCtx, level, "publish failed", "room", m.Room, "event", m.Event, "err", err)
+	}
+}
+
+// command sends c to every instance through the broker; should the broker
+// refuse it (stopped), this instance still acts on it.
+func (s *Server) command(c Command) {
+	c.Origin = Origin{Instance: s.cfg.Instance}
+	if err := s.broker.Command(s.baseCtx, c); err != nil {
+		s.log.Log(s.baseCtx, errorLevel(err), "broker command failed; applied here only", "kind", c.Kind, "err", err)
+		delivery{s}.HandleCommand(c)
+	}
+}
+
+// origin is a message's origin when socket sid sent it ("" for the server).
+func (s *Server) origin(sid string) Origin {
+	o := Origin{Instance: s.cfg.Instance, SID: sid}
+	if sid != "" {
+		if c, ok := s.conns.Load(sid); ok {
+			if u := c.(*conn).user.Load(); u != nil {
+				o.UserID = u.ID
+			}
+		}
+	}
+	return o
+}
+
+// roomSubscriptions keeps the broker subscribed to exactly the shared
+// rooms that have local sockets. The adapter announces joins and a room's
+// deletion from the goroutines that join and leave, which can race;
+// each announcement makes the subscription match the room as it is now,
+// one at a time, so the last one leaves it right.
+type roomSubscriptions struct {
+	mu         sync.Mutex
+	subscribed map[string]struct{}
+}
+
+func (r *roomSubscriptions) watch(s *Server, a socket.Adapter) {
+	r.subscribed = map[string]struct{}{}
+	sync := func(args ...any) {
+		if len(args) == 0 {
+			return
+		}
+		if room, ok := args[0].(socket.Room); ok && sharedRoom(string(room)) {
+			r.sync(s, string(room))
+		}
+	}
+	// Not "create-room": the adapter announces it before the first socket
+	// is in the room.
+	_ = a.On("join-room", sync)
+	_ = a.On("delete-room", sync)
+}
+
+func (r *roomSubscriptions) sync(s *Server, room string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids, exists := s.io.Sockets().Adapter().Rooms().Load(socket.Room(room))
+	want := exists && ids.Len() > 0
+	_, have := r.subscribed[room]
+	if want == have {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.baseCtx, s.cfg.EventTimeout)
+	defer cancel()
+	var err error
+	if want {
+		if err = s.broker.Subscribe(ctx, room); err == nil {
+			r.subscribed[room] = struct{}{}
+		}
+	} else {
+		delete(r.subscribed, room) // whatever the broker says, nothing local is left to deliver to
+		err = s.broker.Unsubscribe(ctx, room)
+	}
+	if err != nil {
+		s.log.Log(ctx, errorLevel(err), "broker subscription failed", "room", room, "subscribe", want, "err", err)
+	}
+}
+
+// sharedRoom: rooms that messages are published to. A socket's own room
+// (its id) is not one: what is for one socket is written to it directly.
+func sharedRoom(room string) bool {
+	for _, p := range []string{"doc_", "note:", "user:", "channel:", "chat:"} {
+		if strings.HasPrefix(room, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// errorLevel: a stopped broker (shutdown) is expected, anything else is not.
+func errorLevel(err error) slog.Level {
+	if errors.Is(err, ErrBrokerStopped) || errors.Is(err, context.Canceled) {
+		return slog.LevelDebug
+	}
+	return slog.LevelError
+}
