@@ -14,6 +14,8 @@ import (
 	"github.com/google/uuid"
 )
 
+var _ Channels = (*sqlChannels)(nil)
+
 // sqlChannels implements Channels for both drivers over database/sql. The
 // queries are plain SQL that SQLite and PostgreSQL run alike (booleans are
 // INTEGER 0/1 on SQLite, which database/sql converts); each driver supplies
@@ -214,16 +216,29 @@ func (s *sqlChannels) GetChannel(ctx context.Context, id string) (*Channel, erro
 }
 
 func (s *sqlChannels) ListChannels(ctx context.Context, opt ListChannelsOptions) ([]ChannelListing, error) {
-	// Both counts use message_channel_top / message_channel_created: an
-	// index range per channel, not a scan of its messages' rows.
+	// The channels come from the member's rows (channel_member_user) and,
+	// with IncludePublic, the public ones (channel_public); only All reads
+	// every channel. Both per-channel figures are an index range of that
+	// channel's messages (message_channel_created), not a scan.
+	args := []any{opt.UserID, opt.UserID}
+	where := ""
+	switch {
+	case opt.All:
+	case opt.IncludePublic:
+		where = "WHERE c.id IN (SELECT channel_id FROM channel_member WHERE user_id = ? UNION SELECT id FROM channel WHERE type = '' AND is_private = FALSE)"
+		args = append(args, opt.UserID)
+	default:
+		where = "WHERE c.id IN (SELECT channel_id FROM channel_member WHERE user_id = ?)"
+		args = append(args, opt.UserID)
+	}
 	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+channelColumns+`,
 		m.user_id, m.role, m.is_active, m.last_read_at, m.joined_at,
 		(SELECT count(*) FROM message x WHERE x.channel_id = c.id AND x.parent_id IS NULL
 			AND x.created_at > COALESCE(m.last_read_at, 0) AND x.user_id <> ?),
 		COALESCE((SELECT max(x.created_at) FROM message x WHERE x.channel_id = c.id), 0)
 		FROM channel c LEFT JOIN channel_member m ON m.channel_id = c.id AND m.user_id = ?
-		WHERE m.user_id IS NOT NULL OR ? OR (? AND c.type = '' AND c.is_private = FALSE)
-		ORDER BY c.created_at, c.id`), opt.UserID, opt.UserID, opt.All, opt.IncludePublic)
+		`+where+`
+		ORDER BY c.created_at, c.id`), args...)
 	if err != nil {
 		return nil, s.err("list channels", err)
 	}
@@ -376,9 +391,12 @@ func (s *sqlChannels) PostMessage(ctx context.Context, m *Message) error {
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		// The parent and the quoted message must be in the same channel:
 		// the foreign keys alone would accept another channel's message.
+		// No row lock: a message's channel never changes, and the foreign
+		// keys refuse a parent deleted meanwhile (a lock would serialise
+		// every reply to a busy thread).
 		if m.ParentID != "" {
 			var root sql.NullString
-			err := tx.QueryRowContext(ctx, s.q("SELECT parent_id FROM message WHERE id = ? AND channel_id = ?"+s.forUpdate), m.ParentID, m.ChannelID).Scan(&root)
+			err := tx.QueryRowContext(ctx, s.q("SELECT parent_id FROM message WHERE id = ? AND channel_id = ?"), m.ParentID, m.ChannelID).Scan(&root)
 			if err != nil {
 				return err
 			}
@@ -388,7 +406,7 @@ func (s *sqlChannels) PostMessage(ctx context.Context, m *Message) error {
 		}
 		if m.ReplyToID != "" {
 			var id string
-			err := tx.QueryRowContext(ctx, s.q("SELECT id FROM message WHERE id = ? AND channel_id = ?"+s.forUpdate), m.ReplyToID, m.ChannelID).Scan(&id)
+			err := tx.QueryRowContext(ctx, s.q("SELECT id FROM message WHERE id = ? AND channel_id = ?"), m.ReplyToID, m.ChannelID).Scan(&id)
 			if err != nil {
 				return err
 			}

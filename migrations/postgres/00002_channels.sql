@@ -19,6 +19,8 @@ CREATE TABLE channel (
     created_at  bigint NOT NULL,
     updated_at  bigint NOT NULL
 );
+-- Public channels, listed to everyone.
+CREATE INDEX channel_public ON channel (type, is_private);
 
 CREATE TABLE channel_member (
     channel_id   text NOT NULL REFERENCES channel (id) ON DELETE CASCADE,

@@ -19,6 +19,8 @@ CREATE TABLE channel (
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL
 ) STRICT;
+-- Public channels, listed to everyone.
+CREATE INDEX channel_public ON channel (type, is_private);
 
 CREATE TABLE channel_member (
     channel_id   TEXT NOT NULL REFERENCES channel (id) ON DELETE CASCADE,

@@ -155,6 +155,11 @@ func testListChannels(t *testing.T, b *bundle) {
 		require.NotNil(t, l.Member)
 		require.Equal(t, storage.MemberMember, l.Member.Role)
 		require.True(t, l.Channel.IsPrivate)
+		// With IncludePublic a member still sees its private channel, and
+		// its membership on the public one.
+		both := storage.ListChannelsOptions{UserID: bob.ID, IncludePublic: true}
+		require.NotNil(t, listingOf(t, s, both, private.ID))
+		require.NotNil(t, listingOf(t, s, both, public.ID).Member)
 	})
 
 	t.Run("UnreadCounts", func(t *testing.T) {
