@@ -143,7 +143,8 @@ type Channels interface {
 	// GetChannelMember returns the account's membership (its role), or
 	// ErrNotFound when it is not a member.
 	GetChannelMember(ctx context.Context, channelID, userID string) (*ChannelMember, error)
-	// ListChannelMembers returns the channel's members, in joining order.
+	// ListChannelMembers returns the channel's members, in joining order
+	// (then by account id); none for an unknown channel.
 	ListChannelMembers(ctx context.Context, channelID string) ([]ChannelMember, error)
 	// FindDM returns the DM channel created for exactly these two accounts
 	// (in either order; the same id twice is a DM with oneself), or

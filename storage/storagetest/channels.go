@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -479,6 +480,32 @@ func testMessages(t *testing.T, b *bundle) {
 
 		_, err = s.UpdateMessage(ctx, newID(), func(*storage.Message) error { return nil })
 		require.ErrorIs(t, err, storage.ErrNotFound)
+	})
+
+	t.Run("ConcurrentUpdatersLoseNothing", func(t *testing.T) {
+		m := post(t, s, c.ID, alice.ID, "", 15)
+		const writers, each = 12, 4
+		var wg sync.WaitGroup
+		errs := make(chan error, writers*each)
+		for range writers {
+			wg.Go(func() {
+				for range each {
+					_, err := s.UpdateMessage(ctx, m.ID, func(m *storage.Message) error {
+						m.Content += "x"
+						return nil
+					})
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		got, err := s.GetMessage(ctx, m.ID)
+		require.NoError(t, err)
+		require.Equal(t, m.Content+strings.Repeat("x", writers*each), got.Content)
 	})
 
 	t.Run("DeleteClearsQuotes", func(t *testing.T) {
