@@ -1,6 +1,8 @@
 // Package storage defines Store, the one interface for everything Quire
-// persists (accounts, token revocations, notes with access grants, and each
-// collaborative document's append-only update log), and its two drivers:
+// persists, split by concern: Accounts (accounts and token revocations),
+// Notes (notes with access grants), DocLog (each collaborative document's
+// append-only update log) and Channels (chat channels, members, messages,
+// reactions). Store embeds them, and it has two drivers:
 // embedded SQLite (modernc.org/sqlite, the default) and PostgreSQL (pgx).
 // The conformance suite in storage/storagetest runs against both.
 //

@@ -24,6 +24,7 @@ var _ StatsReporter = (*PostgresStore)(nil)
 type PostgresStore struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
+	*sqlChannels
 }
 
 // firstAccountLock is the advisory lock key CreateUser holds while it
@@ -56,7 +57,7 @@ func OpenPostgres(ctx context.Context, url string, logger *slog.Logger) (*Postgr
 		pool.Close()
 		return nil, fmt.Errorf("storage: migrate postgres: %w", interpretMigrateError(err))
 	}
-	return &PostgresStore{pool: pool, logger: logger}, nil
+	return &PostgresStore{pool: pool, logger: logger, sqlChannels: newPostgresChannels(pool)}, nil
 }
 
 // interpretPostgresError maps driver errors onto the package's sentinels.
@@ -65,8 +66,13 @@ func interpretPostgresError(err error) error {
 		return ErrNotFound
 	}
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
-		return fmt.Errorf("%w (%w)", ErrConflict, err)
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505": // unique_violation
+			return fmt.Errorf("%w (%w)", ErrConflict, err)
+		case "23503": // foreign_key_violation: a reference to a row that is not there
+			return fmt.Errorf("%w (%w)", ErrNotFound, err)
+		}
 	}
 	return err
 }
@@ -83,8 +89,9 @@ func (s *PostgresStore) Ping(ctx context.Context) error {
 }
 
 func (s *PostgresStore) Close() error {
+	err := s.sqlChannels.w.Close() // leaves the pool open
 	s.pool.Close()
-	return nil
+	return err
 }
 
 // PoolStats reports the pgx pool.

@@ -38,6 +38,7 @@ type SQLiteStore struct {
 	// preparing it in every transaction was ~9% of the CPU of a busy
 	// document (fan-out profile).
 	appendStmt *sql.Stmt
+	*sqlChannels
 }
 
 const appendSQL = "INSERT INTO doc_updates (doc_id, data, created_at) VALUES (?, ?, ?)"
@@ -82,6 +83,7 @@ func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*SQLiteS
 	readers := max(4, 2*runtime.GOMAXPROCS(0))
 	s.r.SetMaxOpenConns(readers)
 	s.r.SetMaxIdleConns(readers)
+	s.sqlChannels = newSQLiteChannels(s.w, s.r)
 	return s, nil
 }
 
@@ -95,6 +97,8 @@ func interpretSQLiteError(err error) error {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("%w (%w)", ErrConflict, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY: // a reference to a row that is not there
+			return fmt.Errorf("%w (%w)", ErrNotFound, err)
 		}
 	}
 	return err

@@ -1,0 +1,57 @@
+package storage
+
+import "context"
+
+// Roles of an account.
+const (
+	RoleAdmin   = "admin"
+	RoleUser    = "user"
+	RolePending = "pending"
+)
+
+// User is an account. Timestamps are Unix seconds, as Open WebUI's user table.
+type User struct {
+	ID           string
+	Email        string // stored lower-cased; unique
+	Name         string
+	Role         string // RoleAdmin, RoleUser or RolePending
+	PasswordHash string
+	// SessionStamp is copied into every token issued for this account;
+	// rotating it (sign-out, role change) revokes every token issued before.
+	SessionStamp string
+	CreatedAt    int64
+	UpdatedAt    int64
+	LastActiveAt int64
+}
+
+// Accounts holds user accounts and token revocations (sessions). Accounts
+// are never deleted (there is no DeleteUser), so nothing cascades from them.
+type Accounts interface {
+	// CreateUser inserts u. If u.Role is empty the account becomes RoleAdmin
+	// when it is the first account, else RoleUser; decided in the same
+	// transaction as the insert, so two racing first signups make one admin.
+	// The chosen role is written back to u. ErrConflict if the email is taken.
+	// The email is lower-cased; an empty ID gets a UUID and zero timestamps
+	// get the current time (all written back).
+	CreateUser(ctx context.Context, u *User) error
+	GetUser(ctx context.Context, id string) (*User, error)
+	GetUserByEmail(ctx context.Context, email string) (*User, error)
+	ListUsers(ctx context.Context) ([]User, error)
+	// SearchUsers returns the accounts (pending ones included) whose email
+	// or name contains query, case-insensitively (lower() of the database:
+	// ASCII only on SQLite), ordered by lower-cased name (byte order) then
+	// id, at most limit of them (limit <= 0: no limit). The query matches
+	// literally: % and _ are not wildcards. An empty query matches everyone.
+	SearchUsers(ctx context.Context, query string, limit int) ([]User, error)
+	// UpdateUserRole sets the role and rotates the session stamp to newStamp.
+	UpdateUserRole(ctx context.Context, id, role, newStamp string) error
+	// SetSessionStamp rotates the account's session stamp (revoke all tokens).
+	SetSessionStamp(ctx context.Context, id, stamp string) error
+	// TouchUser sets last_active_at (Unix seconds).
+	TouchUser(ctx context.Context, id string, at int64) error
+
+	// RevokeToken records that the token with this jti is revoked until
+	// expiresAt (Unix seconds); rows past expiry may be purged.
+	RevokeToken(ctx context.Context, jti string, expiresAt int64) error
+	IsTokenRevoked(ctx context.Context, jti string) (bool, error)
+}
