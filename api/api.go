@@ -49,9 +49,9 @@ type Config struct {
 	// NoteDeleted, if set, is called after a note was deleted (the server
 	// removes every socket from its rooms).
 	NoteDeleted func(noteID string)
-	// Online, if set, lists the accounts with a live socket, sorted (the
-	// server passes presence's Online); nil: nobody is listed.
-	Online func() []string
+	// Presence, if set, answers who is online and which models are in use
+	// (the server passes its presence.Manager); nil: nobody, nothing.
+	Presence Presence
 	// OnRevoke, if set, is called after an account's tokens were revoked
 	// (sign-out, role change), to disconnect its live sockets.
 	OnRevoke func(userID string)
@@ -103,6 +103,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/users/{$}", a.authed(a.listUsers))
 	mux.HandleFunc("GET /api/v1/users/search", a.authed(a.searchUsers))
 	mux.HandleFunc("GET /api/v1/users/active", a.authed(a.activeUsers))
+	mux.HandleFunc("GET /api/usage", a.authed(a.usage))
 	mux.HandleFunc("POST /api/v1/users/{id}/update/role", a.authed(a.updateRole))
 
 	mux.HandleFunc("POST /api/v1/notes/create", a.authed(a.createNote))

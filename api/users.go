@@ -88,16 +88,6 @@ func (a *API) searchUsers(w http.ResponseWriter, r *http.Request, s *session) {
 	writeJSON(w, http.StatusOK, map[string]any{"users": out, "total": len(out)})
 }
 
-// activeUsers answers GET /api/v1/users/active for any signed-in user: the
-// accounts with at least one live socket (§9.6).
-func (a *API) activeUsers(w http.ResponseWriter, r *http.Request, _ *session) {
-	ids := []string{}
-	if a.cfg.Online != nil {
-		ids = append(ids, a.cfg.Online()...)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"user_ids": ids})
-}
-
 type roleForm struct {
 	Role string `json:"role"`
 }

@@ -11,20 +11,24 @@ import (
 // sockets.
 const SweepIntervalDefault = 30 * time.Second
 
-// Memory is the single-instance Manager: two maps under one mutex. Online
-// skips expired sockets at once; Sweep (run periodically between Start and
-// Stop) deletes them.
+// Memory is the single-instance Manager: a few maps under one mutex.
+// Online and Models skip what expired at once; Sweep (run periodically
+// between Start and Stop) deletes it.
 type Memory struct {
 	// Now is the clock; nil: time.Now. Set before first use.
 	Now func() time.Time
 	// Timeout: a socket silent for longer is expired; zero: TimeoutDefault.
 	Timeout time.Duration
+	// UsageTimeout: a model is in use this long after a socket's latest
+	// UseModel; zero: UsageTimeoutDefault.
+	UsageTimeout time.Duration
 	// SweepInterval between Start's sweeps; zero: SweepIntervalDefault.
 	SweepInterval time.Duration
 
 	mu     sync.Mutex
-	byUser map[string]map[string]struct{} // user id → sids
-	seen   map[string]socketSeen          // sid → owner and last heartbeat
+	byUser map[string]map[string]struct{}  // user id → sids
+	seen   map[string]socketSeen           // sid → owner and last heartbeat
+	usage  map[string]map[string]time.Time // sid → model → latest UseModel
 
 	stop chan struct{} // non-nil while started
 	done chan struct{} // closed when the sweeper returns
@@ -42,6 +46,7 @@ func NewMemory() *Memory {
 	return &Memory{
 		byUser: make(map[string]map[string]struct{}),
 		seen:   make(map[string]socketSeen),
+		usage:  make(map[string]map[string]time.Time),
 	}
 }
 
@@ -59,10 +64,19 @@ func (m *Memory) timeout() time.Duration {
 	return TimeoutDefault
 }
 
-func (m *Memory) Connect(userID, sid string) {
+func (m *Memory) usageTimeout() time.Duration {
+	if m.UsageTimeout > 0 {
+		return m.UsageTimeout
+	}
+	return UsageTimeoutDefault
+}
+
+// Connect implements Manager.
+func (m *Memory) Connect(_ context.Context, userID, sid string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.liveLocked(userID, sid)
+	return nil
 }
 
 // liveLocked records sid as userID's, live now.
@@ -79,12 +93,15 @@ func (m *Memory) liveLocked(userID, sid string) {
 	m.seen[sid] = socketSeen{userID: userID, at: m.now()}
 }
 
-func (m *Memory) Disconnect(userID, sid string) {
+// Disconnect implements Manager.
+func (m *Memory) Disconnect(_ context.Context, userID, sid string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if s, ok := m.seen[sid]; ok && s.userID == userID {
 		m.removeLocked(userID, sid)
 	}
+	delete(m.usage, sid)
+	return nil
 }
 
 func (m *Memory) removeLocked(userID, sid string) {
@@ -97,13 +114,51 @@ func (m *Memory) removeLocked(userID, sid string) {
 	}
 }
 
-func (m *Memory) Touch(userID, sid string) {
+// Touch implements Manager.
+func (m *Memory) Touch(_ context.Context, userID, sid string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.liveLocked(userID, sid)
+	return nil
 }
 
-func (m *Memory) Online() []string {
+// UseModel implements Manager.
+func (m *Memory) UseModel(_ context.Context, sid, model string) error {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	models := m.usage[sid]
+	if models == nil {
+		models = make(map[string]time.Time, 1)
+		m.usage[sid] = models
+	}
+	models[model] = now
+	return nil
+}
+
+// Models implements Manager.
+func (m *Memory) Models(context.Context) ([]string, error) {
+	oldest := m.now().Add(-m.usageTimeout())
+	m.mu.Lock()
+	in := make(map[string]struct{})
+	for _, models := range m.usage {
+		for model, at := range models {
+			if !at.Before(oldest) {
+				in[model] = struct{}{}
+			}
+		}
+	}
+	m.mu.Unlock()
+	out := make([]string, 0, len(in))
+	for model := range in {
+		out = append(out, model)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Online implements Manager.
+func (m *Memory) Online(context.Context) ([]string, error) {
 	oldest := m.now().Add(-m.timeout())
 	m.mu.Lock()
 	ids := make([]string, 0, len(m.byUser))
@@ -117,7 +172,7 @@ func (m *Memory) Online() []string {
 	}
 	m.mu.Unlock()
 	slices.Sort(ids)
-	return ids
+	return ids, nil
 }
 
 // Sockets is the number of sockets held, expired ones included until swept.
@@ -127,14 +182,25 @@ func (m *Memory) Sockets() int {
 	return len(m.seen)
 }
 
-// Sweep deletes the expired sockets.
+// Sweep deletes the expired sockets and model uses.
 func (m *Memory) Sweep() {
-	oldest := m.now().Add(-m.timeout())
+	now := m.now()
+	oldest, oldestUse := now.Add(-m.timeout()), now.Add(-m.usageTimeout())
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for sid, s := range m.seen {
 		if s.at.Before(oldest) {
 			m.removeLocked(s.userID, sid)
+		}
+	}
+	for sid, models := range m.usage {
+		for model, at := range models {
+			if at.Before(oldestUse) {
+				delete(models, model)
+			}
+		}
+		if len(models) == 0 {
+			delete(m.usage, sid)
 		}
 	}
 }

@@ -28,7 +28,9 @@ func TestMemorySweeper(t *testing.T) {
 	if err := m.Stop(ctx); err != nil { // before Start: nothing to stop
 		t.Fatal(err)
 	}
-	m.Connect("u1", "s1")
+	if err := m.Connect(ctx, "u1", "s1"); err != nil {
+		t.Fatal(err)
+	}
 	if err := m.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package realtime_test
 
 import (
+	"context"
 	"os"
 	"runtime"
 	"strconv"
@@ -62,7 +63,7 @@ func TestChurn(t *testing.T) {
 	if heap > baseHeap+slackHeap {
 		t.Errorf("heap %d MB after %d cycles, baseline %d MB", heap>>20, n, baseHeap>>20)
 	}
-	if online := b.presence.Online(); len(online) != 0 {
+	if online, _ := b.presence.Online(context.Background()); len(online) != 0 {
 		t.Errorf("presence still lists %v", online)
 	}
 	if got := b.aw.States("note:"+b.note.ID, ""); got != nil {

@@ -25,6 +25,9 @@ const (
 	PingTimeoutDefault     = 20 * time.Second
 	QueueSizeDefault       = 256
 	EventTimeoutDefault    = 30 * time.Second
+	// PresenceIntervalDefault: presence changes reach watchers batched at
+	// most this often (§9.6).
+	PresenceIntervalDefault = time.Second
 )
 
 // Verifier checks a socket's token; *auth.Authenticator satisfies it.
@@ -74,6 +77,9 @@ type Config struct {
 	Broker Broker
 	// Instance names this server among a deployment's. Zero: random.
 	Instance string
+	// PresenceInterval between presence diffs sent to watchers. Zero:
+	// PresenceIntervalDefault.
+	PresenceInterval time.Duration
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -84,6 +90,7 @@ func (c Config) WithDefaults() Config {
 	c.PingTimeout = cmp.Or(c.PingTimeout, PingTimeoutDefault)
 	c.QueueSize = cmp.Or(c.QueueSize, QueueSizeDefault)
 	c.EventTimeout = cmp.Or(c.EventTimeout, EventTimeoutDefault)
+	c.PresenceInterval = cmp.Or(c.PresenceInterval, PresenceIntervalDefault)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

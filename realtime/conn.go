@@ -12,6 +12,7 @@ import (
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
+	"github.com/quire/quire/presence"
 	"github.com/quire/quire/storage"
 )
 
@@ -355,11 +356,26 @@ func (c *conn) setUser(u *storage.User) {
 			return
 		}
 		c.sock.Leave(socket.Room(userRoom(old.ID)))
-		c.srv.cfg.Presence.Disconnect(old.ID, c.sid)
+		c.srv.presenceDo("disconnect", func(ctx context.Context, p presence.Manager) error {
+			return p.Disconnect(ctx, old.ID, c.sid)
+		})
 	}
 	c.user.Store(u)
 	c.sock.Join(socket.Room(userRoom(u.ID)))
-	c.srv.cfg.Presence.Connect(u.ID, c.sid)
+	c.srv.presenceDo("connect", func(ctx context.Context, p presence.Manager) error { return p.Connect(ctx, u.ID, c.sid) })
+}
+
+// presenceDo runs a presence change, bounded by EventTimeout; a failure
+// (a presence store away) is logged, never fails the socket's event:
+// expiry and the next heartbeat put presence right again.
+func (s *Server) presenceDo(op string, f func(context.Context, presence.Manager) error) {
+	ctx, cancel := context.WithTimeout(s.baseCtx, s.cfg.EventTimeout)
+	defer cancel()
+	if err := f(ctx, s.cfg.Presence); err != nil {
+		if ok, quiet := s.warn.allow("presence " + op); ok {
+			s.log.Error("presence update failed", "op", op, "err", err, "suppressed", quiet)
+		}
+	}
 }
 
 // cleanup runs last, after every event the socket sent: leave each document
@@ -375,7 +391,7 @@ func (c *conn) cleanup() {
 		s.log.Debug("awareness left outside joined documents", "socket", c.sid, "docs", len(rest))
 	}
 	if u := c.user.Load(); u != nil {
-		s.cfg.Presence.Disconnect(u.ID, c.sid)
+		s.presenceDo("disconnect", func(ctx context.Context, p presence.Manager) error { return p.Disconnect(ctx, u.ID, c.sid) })
 	}
 	s.conns.Delete(c.sid)
 	s.met.connected.Dec()

@@ -31,14 +31,16 @@ var handlers map[string]handler
 
 func init() {
 	handlers = map[string]handler{
-		evUserJoin:  (*conn).onUserJoin,
-		evHeartbeat: (*conn).onHeartbeat,
-		evJoinNote:  (*conn).onJoinNote,
-		evDocJoin:   (*conn).onDocJoin,
-		evDocState:  (*conn).onDocState,
-		evDocUpdate: (*conn).onDocUpdate,
-		evDocLeave:  (*conn).onDocLeave,
-		evAwareness: (*conn).onAwareness,
+		evUserJoin:      (*conn).onUserJoin,
+		evHeartbeat:     (*conn).onHeartbeat,
+		evJoinNote:      (*conn).onJoinNote,
+		evDocJoin:       (*conn).onDocJoin,
+		evDocState:      (*conn).onDocState,
+		evDocUpdate:     (*conn).onDocUpdate,
+		evDocLeave:      (*conn).onDocLeave,
+		evAwareness:     (*conn).onAwareness,
+		evUsage:         (*conn).onUsage,
+		evPresenceWatch: (*conn).onPresenceWatch,
 	}
 }
 
@@ -82,7 +84,10 @@ func (c *conn) verifyPayloadToken(ctx context.Context, f fields) (*storage.User,
 // last_active_at is written at most once per touchEvery.
 func (c *conn) onHeartbeat(ctx context.Context, _ any) reply {
 	u, now := c.user.Load(), time.Now()
-	c.srv.cfg.Presence.Touch(u.ID, c.sid)
+	if err := c.srv.cfg.Presence.Touch(ctx, u.ID, c.sid); err != nil {
+		c.logErr("presence heartbeat failed", err)
+		return fail(reasonUnavailable)
+	}
 	if !c.srv.touch.allow(u.ID, now) {
 		return ok()
 	}

@@ -9,6 +9,8 @@ type metrics struct {
 	broadcastBytes prometheus.Counter
 	latency        *prometheus.HistogramVec
 	gateTimeouts   *prometheus.CounterVec
+	// presenceBatches counts presence diffs sent to the watchers' room.
+	presenceBatches prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -38,11 +40,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "quire", Subsystem: "realtime", Name: "gate_timeouts_total",
 			Help: "Connections whose held read went on after the fallback wait, not because the library got ready (gate: engine or connect). Should stay 0.",
 		}, []string{"gate"}),
+		presenceBatches: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "quire", Subsystem: "realtime", Name: "presence_batches_total",
+			Help: "Presence diffs sent to watchers (at most one per presence interval).",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.connected, m.events, m.rejected, m.broadcastBytes, m.latency, m.gateTimeouts} {
+	for _, c := range []prometheus.Collector{m.connected, m.events, m.rejected, m.broadcastBytes, m.latency, m.gateTimeouts, m.presenceBatches} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -128,6 +128,9 @@ func (r *roomSubscriptions) sync(s *Server, room string) {
 // sharedRoom: rooms that messages are published to. A socket's own room
 // (its id) is not one: what is for one socket is written to it directly.
 func sharedRoom(room string) bool {
+	if room == presenceRoomName {
+		return true
+	}
 	for _, p := range []string{"doc_", "note:", "user:", "channel:", "chat:"} {
 		if strings.HasPrefix(room, p) {
 			return true

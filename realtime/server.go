@@ -293,6 +293,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("realtime: start broker: %w", err)
 	}
 	s.running.Store(true)
+	go s.watchPresence(s.baseCtx, s.cfg.PresenceInterval)
 	return nil
 }
 

@@ -32,7 +32,7 @@ type Server struct {
 	auth     *auth.Authenticator
 	registry *prometheus.Registry
 	docs     *ydoc.Manager
-	presence *presence.Memory
+	presence presence.Manager
 	rt       *realtime.Server
 	http     *http.Server
 	pprof    *http.Server // nil unless Config.PprofAddr
@@ -102,8 +102,9 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 	if err != nil {
 		return nil, err
 	}
-	s.presence = presence.NewMemory()
-	s.presence.Now = cfg.Now
+	pm := presence.NewMemory()
+	pm.Now = cfg.Now
+	s.presence = pm
 	s.rt, err = realtime.New(realtime.Config{
 		Auth: a, Store: store, Docs: s.docs, Awareness: awareness.NewRegistry(), Presence: s.presence,
 		Logger: logger, Registry: s.registry, MaxMessageBytes: int64(cfg.MaxMessageBytes),
@@ -115,7 +116,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 		Store: store, Auth: a, Logger: logger,
 		MaxNoteBodyBytes: cfg.MaxNoteBodyBytes, MaxAuthBodyBytes: cfg.MaxAuthBodyBytes,
 		Live: s.docs, OnRevoke: s.rt.DisconnectUser, NoteEvents: s.rt.EmitNote, NoteDeleted: s.rt.NoteDeleted,
-		Online: s.presence.Online, Now: cfg.Now,
+		Presence: s.presence, Now: cfg.Now,
 	})
 	if err != nil {
 		return nil, err

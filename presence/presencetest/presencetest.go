@@ -3,6 +3,7 @@
 package presencetest
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,7 @@ type Sweeper interface{ Sweep() }
 // that reads time from now and expires sockets after
 // presence.TimeoutDefault.
 func Run(t *testing.T, newManager func(t *testing.T, now func() time.Time) presence.Manager) {
+	ctx := context.Background()
 	setup := func(t *testing.T) (presence.Manager, *Clock) {
 		c := &Clock{}
 		c.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
@@ -36,51 +38,51 @@ func Run(t *testing.T, newManager func(t *testing.T, now func() time.Time) prese
 	}
 	t.Run("ConnectDisconnect", func(t *testing.T) {
 		m, _ := setup(t)
-		m.Connect("u1", "s1")
-		m.Connect("u1", "s2")
-		m.Connect("u2", "s3")
+		do(t, m.Connect(ctx, "u1", "s1"))
+		do(t, m.Connect(ctx, "u1", "s2"))
+		do(t, m.Connect(ctx, "u2", "s3"))
 		expect(t, m, "u1", "u2")
-		m.Disconnect("u1", "s1")
+		do(t, m.Disconnect(ctx, "u1", "s1"))
 		expect(t, m, "u1", "u2") // s2 still live
-		m.Disconnect("u1", "s2")
+		do(t, m.Disconnect(ctx, "u1", "s2"))
 		expect(t, m, "u2")
-		m.Disconnect("u2", "s3")
+		do(t, m.Disconnect(ctx, "u2", "s3"))
 		expect(t, m)
 	})
 	t.Run("UnknownPairsIgnored", func(t *testing.T) {
 		m, _ := setup(t)
-		m.Connect("u1", "s1")
-		m.Disconnect("u2", "s1") // wrong owner
-		m.Disconnect("u1", "nope")
+		do(t, m.Connect(ctx, "u1", "s1"))
+		do(t, m.Disconnect(ctx, "u2", "s1")) // wrong owner
+		do(t, m.Disconnect(ctx, "u1", "nope"))
 		expect(t, m, "u1")
 	})
 	t.Run("Reconnect", func(t *testing.T) {
 		m, _ := setup(t)
-		m.Connect("u1", "s1")
-		m.Connect("u2", "s1") // the socket re-authenticated as another account
+		do(t, m.Connect(ctx, "u1", "s1"))
+		do(t, m.Connect(ctx, "u2", "s1")) // the socket re-authenticated as another account
 		expect(t, m, "u2")
-		m.Touch("u3", "s1")
+		do(t, m.Touch(ctx, "u3", "s1"))
 		expect(t, m, "u3")
 	})
 	t.Run("Expiry", func(t *testing.T) {
 		m, clock := setup(t)
-		m.Connect("u1", "s1")
+		do(t, m.Connect(ctx, "u1", "s1"))
 		clock.Advance(presence.TimeoutDefault)
 		expect(t, m, "u1") // silent for exactly the timeout: still live
 		clock.Advance(time.Second)
 		expect(t, m)
 		sweep(m)
 		expect(t, m)
-		m.Disconnect("u1", "s1") // after expiry: harmless
+		do(t, m.Disconnect(ctx, "u1", "s1")) // after expiry: harmless
 		expect(t, m)
 	})
 	t.Run("HeartbeatKeepsLive", func(t *testing.T) {
 		m, clock := setup(t)
-		m.Connect("u1", "s1")
+		do(t, m.Connect(ctx, "u1", "s1"))
 		for range 10 { // ten times the timeout, with a heartbeat every 30 s
 			for range presence.TimeoutDefault / (30 * time.Second) {
 				clock.Advance(30 * time.Second)
-				m.Touch("u1", "s1")
+				do(t, m.Touch(ctx, "u1", "s1"))
 			}
 			sweep(m)
 			expect(t, m, "u1")
@@ -90,27 +92,57 @@ func Run(t *testing.T, newManager func(t *testing.T, now func() time.Time) prese
 	})
 	t.Run("ExpiryPerSocket", func(t *testing.T) {
 		m, clock := setup(t)
-		m.Connect("u1", "stale")
-		m.Connect("u2", "other")
+		do(t, m.Connect(ctx, "u1", "stale"))
+		do(t, m.Connect(ctx, "u2", "other"))
 		clock.Advance(presence.TimeoutDefault / 2)
-		m.Connect("u1", "fresh")
+		do(t, m.Connect(ctx, "u1", "fresh"))
 		clock.Advance(presence.TimeoutDefault/2 + time.Second)
 		expect(t, m, "u1") // its fresh socket keeps it online
 		sweep(m)
 		expect(t, m, "u1")
-		m.Disconnect("u1", "fresh")
+		do(t, m.Disconnect(ctx, "u1", "fresh"))
 		expect(t, m)
 	})
 	t.Run("TouchRevivesExpired", func(t *testing.T) {
 		m, clock := setup(t)
-		m.Connect("u1", "s1")
+		do(t, m.Connect(ctx, "u1", "s1"))
 		clock.Advance(presence.TimeoutDefault + time.Second)
 		sweep(m)
 		expect(t, m)
-		m.Touch("u1", "s1") // the socket was alive after all
+		do(t, m.Touch(ctx, "u1", "s1")) // the socket was alive after all
 		expect(t, m, "u1")
-		m.Disconnect("u1", "s1")
+		do(t, m.Disconnect(ctx, "u1", "s1"))
 		expect(t, m)
+	})
+	t.Run("UsageExpires", func(t *testing.T) {
+		m, clock := setup(t)
+		do(t, m.Connect(ctx, "u1", "s1"))
+		expectModels(t, m)
+		do(t, m.UseModel(ctx, "s1", "gpt"))
+		do(t, m.UseModel(ctx, "s1", "llama"))
+		expectModels(t, m, "gpt", "llama")
+		clock.Advance(presence.UsageTimeoutDefault)
+		do(t, m.UseModel(ctx, "s1", "llama")) // refreshed
+		expectModels(t, m, "gpt", "llama")    // exactly the timeout: still in use
+		clock.Advance(time.Second)
+		expectModels(t, m, "llama")
+		sweep(m)
+		expectModels(t, m, "llama")
+		clock.Advance(presence.UsageTimeoutDefault)
+		expectModels(t, m)
+	})
+	t.Run("UsageOfSeveralSockets", func(t *testing.T) {
+		m, clock := setup(t)
+		do(t, m.Connect(ctx, "u1", "s1"))
+		do(t, m.Connect(ctx, "u2", "s2"))
+		do(t, m.UseModel(ctx, "s1", "gpt"))
+		clock.Advance(2 * time.Second)
+		do(t, m.UseModel(ctx, "s2", "gpt"))
+		clock.Advance(2 * time.Second) // s1's use expired, s2's holds it
+		expectModels(t, m, "gpt")
+		do(t, m.Disconnect(ctx, "u2", "s2")) // dropped on disconnect at once
+		expectModels(t, m)
+		expect(t, m, "u1")
 	})
 	t.Run("Concurrent", func(t *testing.T) {
 		m, clock := setup(t)
@@ -119,18 +151,44 @@ func Run(t *testing.T, newManager func(t *testing.T, now func() time.Time) prese
 			wg.Go(func() {
 				sid := string(rune('a' + i))
 				for range 200 {
-					m.Connect("u", sid)
-					m.Touch("u", sid)
+					do(t, m.Connect(ctx, "u", sid))
+					do(t, m.Touch(ctx, "u", sid))
+					do(t, m.UseModel(ctx, sid, "model"))
+					_, _ = m.Models(ctx)
 					clock.Advance(time.Second)
-					_ = m.Online()
+					_, _ = m.Online(ctx)
 					sweep(m)
-					m.Disconnect("u", sid)
+					do(t, m.Disconnect(ctx, "u", sid))
 				}
 			})
 		}
 		wg.Wait()
 		expect(t, m)
+		expectModels(t, m)
 	})
+}
+
+// do fails the test on a Manager error (the memory one has none; a Redis
+// one could). Errorf, not Fatal: Concurrent calls it from goroutines.
+func do(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Errorf("presence: %v", err)
+	}
+}
+
+func expectModels(t *testing.T, m presence.Manager, want ...string) {
+	t.Helper()
+	if want == nil {
+		want = []string{}
+	}
+	got, err := m.Models(context.Background())
+	if err != nil {
+		t.Fatalf("Models: %v", err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Models() = %v, want %v", got, want)
+	}
 }
 
 func sweep(m presence.Manager) {
@@ -144,7 +202,11 @@ func expect(t *testing.T, m presence.Manager, want ...string) {
 	if want == nil {
 		want = []string{}
 	}
-	if got := m.Online(); !slices.Equal(got, want) {
+	got, err := m.Online(context.Background())
+	if err != nil {
+		t.Fatalf("Online: %v", err)
+	}
+	if !slices.Equal(got, want) {
 		t.Fatalf("Online() = %v, want %v", got, want)
 	}
 }
