@@ -75,31 +75,26 @@ func (r *Recorder) Commands() []realtime.Command {
 // WaitMessages waits until at least n messages arrived, then returns them.
 func (r *Recorder) WaitMessages(t testing.TB, n int) []realtime.Message {
 	t.Helper()
-	deadline := time.After(waitFor)
-	for {
-		if got := r.Messages(); len(got) >= n {
-			return got
-		}
-		select {
-		case <-r.notified:
-		case <-deadline:
-			t.Fatalf("waited for %d messages, have %d", n, len(r.Messages()))
-		}
-	}
+	return waitLen(t, r, "messages", n, r.Messages)
 }
 
 // WaitCommands waits until at least n commands arrived, then returns them.
 func (r *Recorder) WaitCommands(t testing.TB, n int) []realtime.Command {
 	t.Helper()
+	return waitLen(t, r, "commands", n, r.Commands)
+}
+
+func waitLen[T any](t testing.TB, r *Recorder, what string, n int, got func() []T) []T {
+	t.Helper()
 	deadline := time.After(waitFor)
 	for {
-		if got := r.Commands(); len(got) >= n {
-			return got
+		if g := got(); len(g) >= n {
+			return g
 		}
 		select {
 		case <-r.notified:
 		case <-deadline:
-			t.Fatalf("waited for %d commands, have %d", n, len(r.Commands()))
+			t.Fatalf("waited for %d %s, have %d", n, what, len(got()))
 		}
 	}
 }
