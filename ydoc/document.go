@@ -567,10 +567,11 @@ func (d *document) complete() {
 func (d *document) replace(c *command) {
 	var before, upd []byte
 	var rerr error
+	changed := false
 	editMu.Lock()
 	err := protect(func() error {
 		before = y.EncodeStateVector(d.doc, nil, y.NewUpdateEncoderV1())
-		if rerr = replaceProseMirror(d.doc, c.pm); rerr == nil {
+		if changed, rerr = replaceProseMirror(d.doc, c.pm); rerr == nil && changed {
 			upd = y.EncodeStateAsUpdate(d.doc, before)
 		}
 		return nil
@@ -587,6 +588,9 @@ func (d *document) replace(c *command) {
 		d.m.log.Warn("replace content", "doc", d.id, "err", rerr)
 		d.rebuild() // the edit may have been half made
 		d.refuse(c, reasonInvalid, ErrInvalidUpdate)
+		return
+	case !changed:
+		c.done(State{}, nil) // the same content: no update, no write, no broadcast
 		return
 	case len(upd) > limit || d.size+len(upd) > limit:
 		// Already applied to the Doc: drop it there too, as apply never
