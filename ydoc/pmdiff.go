@@ -217,7 +217,9 @@ type chars struct {
 	keys  []int64
 }
 
-func (c *chars) add(r rune, marks []prosemirror.Mark) {
+// addRun appends s's characters, all with the same marks; the mark set is
+// encoded once per run, not per character.
+func (c *chars) addRun(s string, embed bool, marks []prosemirror.Mark) {
 	k := markKey(marks)
 	idx := slices.Index(c.sets, k)
 	if idx < 0 {
@@ -225,8 +227,15 @@ func (c *chars) add(r rune, marks []prosemirror.Mark) {
 		c.sets = append(c.sets, k)
 		c.nodes = append(c.nodes, marks)
 	}
-	c.runes = append(c.runes, r)
-	c.marks = append(c.marks, idx)
+	if embed {
+		c.runes = append(c.runes, -1)
+		c.marks = append(c.marks, idx)
+		return
+	}
+	for _, r := range s {
+		c.runes = append(c.runes, r)
+		c.marks = append(c.marks, idx)
+	}
 }
 
 // markKey is a canonical encoding of a sorted mark set; empty attrs count
@@ -253,14 +262,7 @@ func charsOf(t *y.YXmlText, shared *chars) *chars {
 	}
 	for _, op := range t.ToDelta(nil, nil, nil) {
 		s, ok := op.Insert.(string)
-		if !ok {
-			c.add(-1, nil)
-			continue
-		}
-		marks := attributesToMarks(op.Attributes)
-		for _, r := range s {
-			c.add(r, marks)
-		}
+		c.addRun(s, !ok, attributesToMarks(op.Attributes))
 	}
 	c.pack()
 	return c
@@ -272,9 +274,7 @@ func wantChars(nodes []*prosemirror.Node, shared *chars) *chars {
 		c.sets, c.nodes = shared.sets, shared.nodes
 	}
 	for _, n := range nodes {
-		for _, r := range n.Text {
-			c.add(r, n.Marks)
-		}
+		c.addRun(n.Text, false, n.Marks)
 	}
 	c.pack()
 	return c

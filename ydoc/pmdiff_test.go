@@ -1,6 +1,9 @@
 package ydoc
 
 import (
+	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 
 	y "github.com/skyterra/y-crdt"
@@ -214,5 +217,79 @@ func TestDiffIdenticalIsNoChange(t *testing.T) {
 	editMu.Unlock()
 	if err != nil || changed || len(*ups) != 0 {
 		t.Fatalf("identical replace: changed=%v err=%v updates=%d", changed, err, len(*ups))
+	}
+}
+
+// Random pairs of trees drawn from a small pool of blocks, so that equal,
+// same-kind and different blocks all meet: the diff always reaches the new
+// tree, and real yjs applies its update to the old state with that result.
+func TestDiffRandomTrees(t *testing.T) {
+	t.Parallel()
+	rnd := rand.New(rand.NewPCG(8, 1))
+	text := func() string {
+		words := []string{"a", "b", "quick", "é", "😀", " ", "fox"}
+		var parts []string
+		for range 1 + rnd.IntN(3) {
+			mark := []string{"", "", `,"marks":[{"type":"bold"}]`, `,"marks":[{"type":"link","attrs":{"href":"https://x.test"}}]`}[rnd.IntN(4)]
+			parts = append(parts, `{"type":"text","text":"`+words[rnd.IntN(len(words))]+`"`+mark+`}`)
+		}
+		return strings.Join(parts, ",")
+	}
+	var block func(d int) string
+	block = func(d int) string {
+		switch k := rnd.IntN(7); {
+		case k == 0:
+			return `{"type":"heading","attrs":{"level":` + strconv.Itoa(1+rnd.IntN(2)) + `},"content":[` + text() + `]}`
+		case k == 1 && d < 2:
+			return `{"type":"bulletList","content":[{"type":"listItem","content":[` + block(d+1) + `]}]}`
+		case k == 2 && d < 2:
+			return `{"type":"blockquote","content":[` + block(d+1) + `,` + block(d+1) + `]}`
+		case k == 3:
+			return `{"type":"paragraph","content":[` + text() + `,{"type":"hardBreak"},` + text() + `]}`
+		case k == 4:
+			return `{"type":"paragraph"}`
+		}
+		return `{"type":"paragraph","content":[` + text() + `]}`
+	}
+	pool := make([]string, 8)
+	for i := range pool {
+		pool[i] = block(0)
+	}
+	tree := func() string {
+		var bs []string
+		for range rnd.IntN(6) {
+			bs = append(bs, pool[rnd.IntN(len(pool))])
+		}
+		return `{"type":"doc","content":[` + strings.Join(bs, ",") + `]}`
+	}
+	checked := 0
+	for i := range 300 {
+		from, to := mustParse(t, tree()), mustParse(t, tree())
+		seed, err := seedLocked(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		server := newDoc(0)
+		y.ApplyUpdate(server, seed, nil)
+		ups := captureUpdates(server)
+		if err := replaceLocked(server, to); err != nil {
+			t.Fatal(err)
+		}
+		want := readProseMirror(server)
+		normal := newDoc(0) // to as a fresh seed reads it: the normal form
+		toSeed, err := seedLocked(to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y.ApplyUpdate(normal, toSeed, nil)
+		requireJSONEqual(t, readProseMirror(normal), want)
+		if i%50 == 0 && len(*ups) > 0 { // a few through yjs (a node process each)
+			checked++
+			res := runCheck(t, append([][]byte{seed}, *ups...), nil)
+			requireJSONEqual(t, want, res.JSON)
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no random edit went through yjs")
 	}
 }
