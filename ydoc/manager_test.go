@@ -23,6 +23,7 @@ import (
 	"github.com/quire/quire/prosemirror"
 	"github.com/quire/quire/storage"
 	"github.com/quire/quire/storage/storagetest"
+	"github.com/quire/quire/yupdate"
 )
 
 // storeKind opens a fresh store of one driver.
@@ -641,6 +642,17 @@ func TestReplaceContent(t *testing.T) {
 		after, err := b.m.State(ctx, doc)
 		require.NoError(t, err)
 		require.Equal(t, before.Update, after.Update)
+
+		// An append carries only itself, not the deletions of earlier edits.
+		more := mustPM(t, `{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"from REST"}]},{"type":"paragraph","content":[{"type":"text","text":"more"}]}]}`)
+		require.NoError(t, b.m.ReplaceContent(ctx, doc, more))
+		sent = b.rec.all()
+		require.Len(t, sent, 2)
+		u, err := yupdate.Parse(sent[1].update, yupdate.Limits{MaxBytes: len(sent[1].update)})
+		require.NoError(t, err)
+		require.Empty(t, u.Deletes, "an append deletes nothing")
+		browser.apply(sent[1].update)
+		requirePM(t, more, readProseMirror(browser.doc))
 	})
 }
 
