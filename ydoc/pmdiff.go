@@ -1,7 +1,10 @@
 package ydoc
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
+	"hash"
 	"slices"
 
 	y "github.com/skyterra/y-crdt"
@@ -41,29 +44,46 @@ func unitsOf(nodes []*prosemirror.Node) []unit {
 	return out
 }
 
+// differ compares subtrees by signature: a digest of a child's content,
+// computed once per child and remembered, so that comparing at every level of
+// a deep tree stays linear in its size. Signatures of the live tree are taken
+// before anything below them changes and never asked for again afterwards.
+type differ struct {
+	have map[any]sig
+	want map[*prosemirror.Node]sig
+}
+
+type sig [sha256.Size]byte
+
 // diffChildren makes parent's children match nodes and reports whether it
 // changed anything. It runs inside the caller's transaction.
 func diffChildren(parent *y.YXmlFragment, nodes []*prosemirror.Node, d int) bool {
+	df := &differ{have: map[any]sig{}, want: map[*prosemirror.Node]sig{}}
+	return df.children(parent, nodes, d)
+}
+
+func (df *differ) children(parent *y.YXmlFragment, nodes []*prosemirror.Node, d int) bool {
 	have := parent.ToArray()
 	want := unitsOf(nodes)
+	same := func(h any, u unit) bool { return df.haveSig(h, d) == df.wantSig(u) }
 	l := 0
-	for l < len(have) && l < len(want) && sameUnit(have[l], want[l], d) {
+	for l < len(have) && l < len(want) && same(have[l], want[l]) {
 		l++
 	}
 	r := 0
-	for r < len(have)-l && r < len(want)-l && sameUnit(have[len(have)-1-r], want[len(want)-1-r], d) {
+	for r < len(have)-l && r < len(want)-l && same(have[len(have)-1-r], want[len(want)-1-r]) {
 		r++
 	}
 	have, want = have[l:len(have)-r], want[l:len(want)-r]
 	changed := false
 	i := 0
 	for i < len(have) && i < len(want) && sameKind(have[i], want[i]) {
-		changed = updateUnit(have[i], want[i], d) || changed
+		changed = df.update(have[i], want[i], d) || changed
 		i++
 	}
 	j := 0
 	for j < len(have)-i && j < len(want)-i && sameKind(have[len(have)-1-j], want[len(want)-1-j]) {
-		changed = updateUnit(have[len(have)-1-j], want[len(want)-1-j], d) || changed
+		changed = df.update(have[len(have)-1-j], want[len(want)-1-j], d) || changed
 		j++
 	}
 	at := l + i
@@ -108,55 +128,133 @@ func sameKind(h any, u unit) bool {
 	return false
 }
 
-func sameUnit(h any, u unit, d int) bool {
-	if d > maxTreeDepth {
-		return false
+// haveSig is the signature of a live child; one deeper than maxTreeDepth,
+// or of a type no ProseMirror node makes, equals no wanted child.
+func (df *differ) haveSig(h any, d int) sig {
+	if s, ok := df.have[h]; ok {
+		return s
 	}
+	w := newSigWriter()
 	switch h := h.(type) {
 	case *y.YXmlElement:
-		if u.el == nil || h.NodeName != u.el.Type || !sameAttrs(h.GetAttributes(), u.el.Attrs) {
-			return false
+		if d > maxTreeDepth {
+			w.field("deep")
+			break
 		}
-		kids := h.ToArray()
-		want := unitsOf(u.el.Content)
-		if len(kids) != len(want) {
-			return false
-		}
-		for i := range kids {
-			if !sameUnit(kids[i], want[i], d+1) {
-				return false
+		w.field("element")
+		w.field(h.NodeName)
+		attrs := h.GetAttributes()
+		for _, k := range sortedKeys(attrs) {
+			if v := attrs[k]; v != nil {
+				w.field(k)
+				w.json(jsonValue(v))
 			}
 		}
-		return true
-	case *y.YXmlText:
-		if u.el != nil {
-			return false
+		for _, c := range h.ToArray() {
+			w.sig(df.haveSig(c, d+1))
 		}
-		w := wantChars(u.text, nil)
-		return slices.Equal(charsOf(h, w).keys, w.keys)
+	case *y.YXmlText:
+		w.field("text")
+		var runs textRuns
+		for _, op := range h.ToDelta(nil, nil, nil) {
+			if s, ok := op.Insert.(string); ok {
+				runs.add(s, markKey(attributesToMarks(op.Attributes)))
+			} else {
+				runs.add("\x00embed", "embed") // no wanted mark set is "embed"
+			}
+		}
+		runs.write(w)
+	default:
+		w.field("other")
 	}
-	return false
+	s := w.sum()
+	df.have[h] = s
+	return s
 }
 
-// sameAttrs compares attributes the way readChildren and writeChildren see
-// them: a nil value is no attribute.
-func sameAttrs(have y.Object, want map[string]any) bool {
-	n := 0
-	for k, v := range want {
-		if v == nil {
-			continue
-		}
-		n++
-		if hv := have[k]; hv == nil || !sameJSON(jsonValue(hv), v) {
-			return false
-		}
+func (df *differ) wantSig(u unit) sig {
+	key := u.el
+	if key == nil {
+		key = u.text[0]
 	}
-	for _, v := range have {
-		if v != nil {
-			n--
-		}
+	if s, ok := df.want[key]; ok {
+		return s
 	}
-	return n == 0
+	w := newSigWriter()
+	if u.el != nil {
+		w.field("element")
+		w.field(u.el.Type)
+		for _, k := range sortedKeys(u.el.Attrs) {
+			if v := u.el.Attrs[k]; v != nil {
+				w.field(k)
+				w.json(v)
+			}
+		}
+		for _, c := range unitsOf(u.el.Content) {
+			w.sig(df.wantSig(c))
+		}
+	} else {
+		w.field("text")
+		var runs textRuns
+		for _, n := range u.text {
+			runs.add(n.Text, markKey(n.Marks))
+		}
+		runs.write(w)
+	}
+	s := w.sum()
+	df.want[key] = s
+	return s
+}
+
+// textRuns is a text in normal form: no empty runs, adjacent runs with the
+// same marks joined (as readProseMirror and ProseMirror see it).
+type textRuns struct{ text, marks []string }
+
+func (r *textRuns) add(s, marks string) {
+	if s == "" {
+		return
+	}
+	if k := len(r.text) - 1; k >= 0 && r.marks[k] == marks {
+		r.text[k] += s
+		return
+	}
+	r.text = append(r.text, s)
+	r.marks = append(r.marks, marks)
+}
+
+func (r *textRuns) write(w *sigWriter) {
+	for i := range r.text {
+		w.field(r.marks[i])
+		w.field(r.text[i])
+	}
+}
+
+// sigWriter hashes length-prefixed fields, so no two field lists collide by
+// concatenation.
+type sigWriter struct{ h hash.Hash }
+
+func newSigWriter() *sigWriter { return &sigWriter{h: sha256.New()} }
+
+func (w *sigWriter) field(s string) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+	w.h.Write(n[:])
+	w.h.Write([]byte(s))
+}
+
+func (w *sigWriter) json(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte("\x00unencodable")
+	}
+	w.field(string(b))
+}
+
+func (w *sigWriter) sig(s sig) { w.field(string(s[:])) }
+
+func (w *sigWriter) sum() (s sig) {
+	copy(s[:], w.h.Sum(nil))
+	return s
 }
 
 func sameJSON(a, b any) bool {
@@ -165,10 +263,10 @@ func sameJSON(a, b any) bool {
 	return errA == nil && errB == nil && string(ja) == string(jb)
 }
 
-func updateUnit(h any, u unit, d int) bool {
+func (df *differ) update(h any, u unit, d int) bool {
 	switch h := h.(type) {
 	case *y.YXmlElement:
-		return updateElement(h, u.el, d)
+		return df.updateElement(h, u.el, d)
 	case *y.YXmlText:
 		return updateText(h, u.text)
 	}
@@ -176,7 +274,7 @@ func updateUnit(h any, u unit, d int) bool {
 }
 
 // updateElement brings el's attributes and children in line with n.
-func updateElement(el *y.YXmlElement, n *prosemirror.Node, d int) bool {
+func (df *differ) updateElement(el *y.YXmlElement, n *prosemirror.Node, d int) bool {
 	changed := false
 	have := el.GetAttributes()
 	keys := make([]string, 0, len(have))
@@ -203,7 +301,7 @@ func updateElement(el *y.YXmlElement, n *prosemirror.Node, d int) bool {
 	if d+1 > maxTreeDepth {
 		return changed
 	}
-	return diffChildren(&el.YXmlFragment, n.Content, d+1) || changed
+	return df.children(&el.YXmlFragment, n.Content, d+1) || changed
 }
 
 // chars is a text's characters (runes; an embed is -1, which no wanted
