@@ -311,6 +311,7 @@ type chars struct {
 	runes []rune
 	marks []int // index into sets
 	sets  []string
+	index map[string]int // sets' positions: a text may hold many distinct sets
 	nodes [][]prosemirror.Mark
 	keys  []int64
 }
@@ -319,10 +320,11 @@ type chars struct {
 // encoded once per run, not per character.
 func (c *chars) addRun(s string, embed bool, marks []prosemirror.Mark) {
 	k := markKey(marks)
-	idx := slices.Index(c.sets, k)
-	if idx < 0 {
+	idx, ok := c.index[k]
+	if !ok {
 		idx = len(c.sets)
 		c.sets = append(c.sets, k)
+		c.index[k] = idx
 		c.nodes = append(c.nodes, marks)
 	}
 	if embed {
@@ -354,9 +356,9 @@ func markKey(marks []prosemirror.Mark) string {
 // charsOf reads t's delta. Mark sets are interned in shared (the wanted
 // side's table when comparing) so equal sets get equal indexes.
 func charsOf(t *y.YXmlText, shared *chars) *chars {
-	c := &chars{}
+	c := &chars{index: map[string]int{}}
 	if shared != nil {
-		c.sets, c.nodes = shared.sets, shared.nodes
+		c.sets, c.nodes, c.index = shared.sets, shared.nodes, shared.index
 	}
 	for _, op := range t.ToDelta(nil, nil, nil) {
 		s, ok := op.Insert.(string)
@@ -367,9 +369,9 @@ func charsOf(t *y.YXmlText, shared *chars) *chars {
 }
 
 func wantChars(nodes []*prosemirror.Node, shared *chars) *chars {
-	c := &chars{}
+	c := &chars{index: map[string]int{}}
 	if shared != nil {
-		c.sets, c.nodes = shared.sets, shared.nodes
+		c.sets, c.nodes, c.index = shared.sets, shared.nodes, shared.index
 	}
 	for _, n := range nodes {
 		c.addRun(n.Text, false, n.Marks)
