@@ -85,6 +85,90 @@ for (const db of databases()) {
       }
     })
 
+    // An edit made against the client's current state but not sent yet: it
+    // is concurrent with whatever the server does before it arrives.
+    function typedOffline (dc, edit) {
+      const fork = new Y.Doc()
+      Y.applyUpdate(fork, Y.encodeStateAsUpdate(dc.doc))
+      const sv = Y.encodeStateVector(fork)
+      edit(fork.getXmlFragment('prosemirror'))
+      return Y.encodeStateAsUpdate(fork, sv)
+    }
+    const textOf = (fragment, i) => fragment.get(i).toArray().find(x => x instanceof Y.XmlText)
+    const typeAtEnd = (i, s) => f => { const t = textOf(f, i); t.insert(t.length, s) }
+    async function deliver (dc, update) {
+      Y.applyUpdate(dc.doc, update, 'server') // not re-sent by the binding
+      const ack = await dc.send(update)
+      assert.equal(ack?.ok, true, JSON.stringify(ack))
+    }
+    const para = s => ({ type: 'paragraph', content: [{ type: 'text', text: s }] })
+    async function converged (clients, want, note) {
+      for (const [i, c] of clients.entries()) {
+        await waitUntil(() => JSON.stringify(normalizePM(c.pmJSON())) === JSON.stringify(normalizePM(want)), {
+          what: `client ${i} to converge; has ${JSON.stringify(c.pmJSON())}`
+        })
+      }
+      const fresh = await DocClient.open(server.url, owner, `note:${note.id}`)
+      await fresh.join()
+      assert.deepEqual(normalizePM(fresh.pmJSON()), normalizePM(want))
+      fresh.close()
+    }
+
+    test('a REST edit that appends a paragraph keeps what two editors type into paragraphs 1 and 2, once', { timeout: TEST_TIMEOUT }, async () => {
+      const { note, a, b } = await live('first\n\nsecond')
+      try {
+        const base = a.pmJSON()
+        assert.deepEqual(normalizePM(base), { type: 'doc', content: [para('first'), para('second')] })
+        const typedA = typedOffline(a, typeAtEnd(0, ' typed by a'))
+        const typedB = typedOffline(b, typeAtEnd(1, ' typed by b'))
+        await updateNote(server.url, owner.token, note.id, { data: { content: { json: { type: 'doc', content: [...base.content, para('appended')] } } } })
+        await deliver(a, typedA)
+        await deliver(b, typedB)
+        await converged([a, b], { type: 'doc', content: [para('first typed by a'), para('second typed by b'), para('appended')] }, note)
+      } finally {
+        a.close(); b.close()
+      }
+    })
+
+    test('a REST edit of one word in a paragraph keeps what is typed at its end, once', { timeout: TEST_TIMEOUT }, async () => {
+      const { note, a, b } = await live('the quick brown fox')
+      try {
+        const typed = typedOffline(b, typeAtEnd(0, ' jumps'))
+        await updateNote(server.url, owner.token, note.id, { data: { content: { json: { type: 'doc', content: [para('the slow brown fox')] } } } })
+        await deliver(b, typed)
+        await converged([a, b], { type: 'doc', content: [para('the slow brown fox jumps')] }, note)
+      } finally {
+        a.close(); b.close()
+      }
+    })
+
+    test('a REST edit identical to the live content is no update: nothing relayed, the same state', { timeout: TEST_TIMEOUT }, async () => {
+      const { note, a, b } = await live('## Title\n\nsome **bold** and *it*\n\n- one\n  - two\n\n> quoted')
+      try {
+        const first = await DocClient.open(server.url, owner, `note:${note.id}`)
+        const { state: before } = await first.join()
+        first.close()
+        const seen = a.remoteUpdates
+        // Empty attrs, as some editors send them, make the JSON differ from any
+        // stored rendering byte for byte, so the edit always reaches the live document.
+        const same = a.pmJSON()
+        same.content = same.content.map(n => ({ attrs: {}, ...n }))
+        await updateNote(server.url, owner.token, note.id, { data: { content: { json: same } } })
+        const again = await DocClient.open(server.url, owner, `note:${note.id}`)
+        const { state: after } = await again.join()
+        again.close()
+        assert.ok(sameBytes(new Uint8Array(after.state), new Uint8Array(before.state)), 'the document state changed')
+        // The server relays a REST update before it answers, and one socket
+        // keeps order: once b's later edit reaches a, a REST relay would have too.
+        typeAtEnd(1, '!')(b.fragment)
+        await b.flush()
+        await waitUntil(() => a.remoteUpdates > seen, { what: 'b\'s edit to reach a' })
+        assert.equal(a.remoteUpdates, seen + 1, 'a received an update for the identical REST edit')
+      } finally {
+        a.close(); b.close()
+      }
+    })
+
     test('data.content (md, html, json) is rendered from the CRDT', { timeout: TEST_TIMEOUT }, async () => {
       const { note, a, b } = await live('first line')
       try {

@@ -1,6 +1,7 @@
 package ydoc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -565,14 +566,21 @@ func (d *document) complete() {
 
 // replace turns a ProseMirror document into a CRDT update made here.
 func (d *document) replace(c *command) {
-	var before, upd []byte
+	var upd []byte
 	var rerr error
+	changed := false
 	editMu.Lock()
 	err := protect(func() error {
-		before = y.EncodeStateVector(d.doc, nil, y.NewUpdateEncoderV1())
-		if rerr = replaceProseMirror(d.doc, c.pm); rerr == nil {
-			upd = y.EncodeStateAsUpdate(d.doc, before)
-		}
+		// The transaction's own update: EncodeStateAsUpdate(doc, sv) would
+		// carry every deletion the document ever had.
+		h := y.NewObserverHandler(func(v ...any) {
+			if b, ok := v[0].([]byte); ok {
+				upd = bytes.Clone(b)
+			}
+		})
+		d.doc.On("update", h)
+		defer d.doc.Off("update", h)
+		changed, rerr = replaceProseMirror(d.doc, c.pm)
 		return nil
 	})
 	editMu.Unlock() // before any rebuild below: that reads storage
@@ -587,6 +595,9 @@ func (d *document) replace(c *command) {
 		d.m.log.Warn("replace content", "doc", d.id, "err", rerr)
 		d.rebuild() // the edit may have been half made
 		d.refuse(c, reasonInvalid, ErrInvalidUpdate)
+		return
+	case !changed || len(upd) == 0:
+		c.done(State{}, nil) // the same content: no update, no write, no broadcast
 		return
 	case len(upd) > limit || d.size+len(upd) > limit:
 		// Already applied to the Doc: drop it there too, as apply never

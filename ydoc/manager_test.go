@@ -23,6 +23,7 @@ import (
 	"github.com/quire/quire/prosemirror"
 	"github.com/quire/quire/storage"
 	"github.com/quire/quire/storage/storagetest"
+	"github.com/quire/quire/yupdate"
 )
 
 // storeKind opens a fresh store of one driver.
@@ -150,7 +151,8 @@ func (p *peer) replace(t testing.TB, pm *prosemirror.Node) []byte {
 	t.Helper()
 	editMu.Lock()
 	defer editMu.Unlock()
-	require.NoError(t, replaceProseMirror(p.doc, pm))
+	_, err := replaceProseMirror(p.doc, pm)
+	require.NoError(t, err)
 	return p.last
 }
 
@@ -630,8 +632,51 @@ func TestReplaceContent(t *testing.T) {
 		requirePM(t, want, readProseMirror(browser.doc))
 		require.Equal(t, 2, rowCount(t, store, doc), "seed + the edit")
 
+		// The same content again is no update at all: no broadcast, no row,
+		// the same state byte for byte.
+		before, err := b.m.State(ctx, doc)
+		require.NoError(t, err)
 		require.NoError(t, b.m.ReplaceContent(ctx, doc, want))
-		require.Len(t, b.rec.all(), 2, "a replace rewrites the tree even when the content is equal")
+		require.Len(t, b.rec.all(), 1, "an identical REST edit broadcasts nothing")
+		require.Equal(t, 2, rowCount(t, store, doc), "an identical REST edit stores nothing")
+		after, err := b.m.State(ctx, doc)
+		require.NoError(t, err)
+		require.Equal(t, before.Update, after.Update)
+
+		// An append carries only itself, not the deletions of earlier edits.
+		more := mustPM(t, `{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"from REST"}]},{"type":"paragraph","content":[{"type":"text","text":"more"}]}]}`)
+		require.NoError(t, b.m.ReplaceContent(ctx, doc, more))
+		sent = b.rec.all()
+		require.Len(t, sent, 2)
+		u, err := yupdate.Parse(sent[1].update, yupdate.Limits{MaxBytes: len(sent[1].update)})
+		require.NoError(t, err)
+		require.Empty(t, u.Deletes, "an append deletes nothing")
+		browser.apply(sent[1].update)
+		requirePM(t, more, readProseMirror(browser.doc))
+	})
+}
+
+// An identical edit of a richer document (marks, attributes, nested lists,
+// hard breaks) as the server itself reads it back is no update either.
+func TestReplaceContentIdenticalRichDocument(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		store := open(t)
+		b := startManager(t, store, Config{})
+		ctx := context.Background()
+		doc := newNote(t, store, `{"content":{"md":"## Title\n\nsome **bold** and *it* [link](https://x.test)  \nnext\n\n- a\n  - b\n- c\n\n> quoted"}}`)
+		st, err := b.m.State(ctx, doc)
+		require.NoError(t, err)
+		rows := rowCount(t, store, doc)
+		same := pmOf(st)
+		raw, err := json.Marshal(same)
+		require.NoError(t, err)
+		require.NoError(t, b.m.ReplaceContent(ctx, doc, mustPM(t, string(raw))))
+		require.Empty(t, b.rec.all())
+		require.Equal(t, rows, rowCount(t, store, doc))
+		after, err := b.m.State(ctx, doc)
+		require.NoError(t, err)
+		require.Equal(t, st.Update, after.Update)
 	})
 }
 

@@ -46,33 +46,31 @@ func fragment(doc *y.Doc) (*y.YXmlFragment, error) {
 // The bytes depend only on pm.
 func seedUpdate(pm *prosemirror.Node) ([]byte, error) {
 	doc := newDoc(SeedClientID)
-	if err := replaceProseMirror(doc, pm); err != nil {
+	if _, err := replaceProseMirror(doc, pm); err != nil {
 		return nil, err
 	}
 	return y.EncodeStateAsUpdate(doc, nil), nil
 }
 
-// replaceProseMirror replaces the fragment's content with pm's children in
-// one transaction: delete every child, then insert the new tree. The caller
-// captures the resulting update from the doc's "update" event.
-func replaceProseMirror(doc *y.Doc, pm *prosemirror.Node) (err error) {
+// replaceProseMirror makes the fragment hold pm's children, in one
+// transaction, by applying only the difference (see diffChildren): children
+// that did not change keep their items, so concurrent edits to them survive.
+// It reports whether anything changed; an identical tree changes nothing.
+func replaceProseMirror(doc *y.Doc, pm *prosemirror.Node) (changed bool, err error) {
 	if pm == nil || pm.Type != prosemirror.TypeDoc {
-		return errors.New("ydoc: replace needs a doc node")
+		return false, errors.New("ydoc: replace needs a doc node")
 	}
 	if depth(pm, 0) > maxTreeDepth {
-		return errTooDeep
+		return false, errTooDeep
 	}
 	frag, err := fragment(doc)
 	if err != nil {
-		return err
+		return false, err
 	}
 	doc.Transact(func(*y.Transaction) {
-		if n := frag.GetLength(); n > 0 {
-			frag.Delete(0, n)
-		}
-		writeChildren(frag, pm.Content)
+		changed = diffChildren(frag, pm.Content, 0)
 	}, nil)
-	return nil
+	return changed, nil
 }
 
 func depth(n *prosemirror.Node, d int) int {
@@ -101,7 +99,7 @@ func writeChildren(parent *y.YXmlFragment, nodes []*prosemirror.Node) {
 			}
 			text := y.NewYXmlText()
 			parent.Push(y.ArrayAny{text})
-			writeText(text, nodes[i:j])
+			writeText(text, 0, nodes[i:j])
 			i = j
 			continue
 		}
@@ -118,11 +116,10 @@ func writeChildren(parent *y.YXmlFragment, nodes []*prosemirror.Node) {
 	}
 }
 
-// writeText inserts each text node, then applies its marks one at a time in
-// rank order. Single-key attribute maps keep the bytes deterministic: the
-// library iterates Go maps when it writes formatting items.
-func writeText(t *y.YXmlText, nodes []*prosemirror.Node) {
-	off := 0
+// writeText inserts each text node at off onwards, then applies its marks one
+// at a time in rank order. Single-key attribute maps keep the bytes
+// deterministic: the library iterates Go maps when it writes formatting items.
+func writeText(t *y.YXmlText, off int, nodes []*prosemirror.Node) {
 	for _, n := range nodes {
 		if n.Text == "" {
 			continue

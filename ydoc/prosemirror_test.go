@@ -241,5 +241,6 @@ func seedLocked(pm *prosemirror.Node) ([]byte, error) {
 func replaceLocked(doc *y.Doc, pm *prosemirror.Node) error {
 	editMu.Lock()
 	defer editMu.Unlock()
-	return replaceProseMirror(doc, pm)
+	_, err := replaceProseMirror(doc, pm)
+	return err
 }
