@@ -2,6 +2,7 @@ package awareness
 
 import (
 	"bytes"
+	"container/list"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,23 +97,45 @@ func clientID(s string) (uint64, bool) {
 // browser tab has one Y.Doc, so one id; a few more allow for odd clients.
 const MaxClientsPerSocket = 8
 
+// DefaultMaxDormant is used when Registry.MaxDormant is zero.
+const DefaultMaxDormant = 1 << 16
+
 // ErrTooManyClients is returned when a socket claims more than MaxClientsPerSocket ids.
 var ErrTooManyClients = errors.New("awareness: too many client ids for one socket")
 
+// ErrForeignClient is returned when an update names a client id another account owns.
+var ErrForeignClient = errors.New("awareness: client id belongs to another account")
+
 // Registry remembers the last awareness state of every client id per document, grouped by
-// the socket that sent it. It is safe for concurrent use.
+// the socket that sent it, and which account owns each client id. It is safe for
+// concurrent use.
 type Registry struct {
 	// MaxBytes limits one update; zero means DefaultMaxBytes.
 	MaxBytes int
+	// MaxDormant bounds the client ids, over all documents, whose state was removed but
+	// whose owner is remembered (so that account, reconnecting, takes its id back and no
+	// other can); past it the longest dormant are forgotten. Zero means DefaultMaxDormant.
+	MaxDormant int
 
-	mu   sync.Mutex
-	docs map[string]*document
-	sids map[string]map[string]struct{} // socket → documents it has states in
+	mu      sync.Mutex
+	docs    map[string]*document
+	sids    map[string]map[string]struct{} // socket → documents it has states in
+	dormant list.List                      // of *client, longest dormant first
 }
 
 type document struct {
-	states map[string]map[uint64]json.RawMessage // socket → client id → state
-	owner  map[uint64]string                     // client id → socket
+	states  map[string]map[uint64]json.RawMessage // socket → client id → live state
+	clients map[uint64]*client                    // every client id owned, live or dormant
+}
+
+// client is one client id of a document: the account that first sent it, and the socket
+// holding its live state ("" when dormant: removed, but still that account's).
+type client struct {
+	user  string
+	sid   string
+	docID string
+	id    uint64
+	elem  *list.Element // in Registry.dormant while dormant
 }
 
 // NewRegistry returns an empty registry.
@@ -120,50 +143,72 @@ func NewRegistry() *Registry {
 	return &Registry{docs: map[string]*document{}, sids: map[string]map[string]struct{}{}}
 }
 
-// Apply validates update and records it as socket sid's latest states in docID. A state
-// makes sid the owner of that client id (a reconnecting browser keeps its id under a new
-// socket); null removes the id only if sid owns it, so no socket can erase another's cursor.
-// Nothing is recorded when an error is returned.
-func (r *Registry) Apply(docID, sid string, update []byte) error {
+// isRemoval: null, or the empty object (the form removals are relayed in), removes a state.
+func isRemoval(st json.RawMessage) bool {
+	if string(st) == "null" {
+		return true
+	}
+	return len(bytes.Trim(st[1:len(st)-1], " \t\r\n")) == 0
+}
+
+// Apply validates update and records it as socket sid's (of account user) latest states in
+// docID. A client id belongs to the account that first sent a state for it: an update
+// naming an id another account owns is refused whole (ErrForeignClient); the owner, from
+// any of its sockets, may set or remove it. A removal (null or {}) keeps the ownership.
+// Apply returns exactly what it changed, in the form relayed to the room (removals as {},
+// client id order), or nil when nothing changed. Nothing is recorded when an error is
+// returned.
+func (r *Registry) Apply(docID, sid, user string, update []byte) ([]byte, error) {
 	states, err := Validate(update, r.MaxBytes)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	doc := r.docs[docID]
 	if doc == nil {
-		doc = &document{states: map[string]map[uint64]json.RawMessage{}, owner: map[uint64]string{}}
+		doc = &document{states: map[string]map[uint64]json.RawMessage{}, clients: map[uint64]*client{}}
 	}
 	mine := doc.states[sid]
 	added := 0
 	for id, st := range states {
-		if _, ok := mine[id]; !ok && string(st) != "null" {
+		if c := doc.clients[id]; c != nil && c.user != user {
+			return nil, ErrForeignClient
+		}
+		if _, ok := mine[id]; !ok && !isRemoval(st) {
 			added++
 		}
 	}
 	if len(mine)+added > MaxClientsPerSocket {
-		return ErrTooManyClients
+		return nil, ErrTooManyClients
 	}
+	applied := make(map[uint64]json.RawMessage, len(states))
 	for id, st := range states {
-		owner, owned := doc.owner[id]
-		if string(st) == "null" {
-			if owned && owner == sid {
-				delete(mine, id)
-				delete(doc.owner, id)
+		c := doc.clients[id]
+		if isRemoval(st) {
+			if c != nil && c.sid != "" {
+				r.release(doc, docID, id, c)
+				applied[id] = emptyState
 			}
 			continue
 		}
-		if owned && owner != sid {
-			delete(doc.states[owner], id)
-			r.tidy(doc, docID, owner)
+		if c == nil {
+			c = &client{user: user, docID: docID, id: id}
+			doc.clients[id] = c
+		} else if c.sid == "" {
+			r.dormant.Remove(c.elem)
+			c.elem = nil
+		} else if c.sid != sid { // the same account's other (older) socket
+			delete(doc.states[c.sid], id)
+			r.tidy(doc, docID, c.sid)
 		}
+		c.sid = sid
 		if mine == nil {
 			mine = map[uint64]json.RawMessage{}
 			doc.states[sid] = mine
 		}
 		mine[id] = st // Decode copied it out of the caller's buffer
-		doc.owner[id] = sid
+		applied[id] = st
 	}
 	if len(mine) > 0 {
 		if r.sids[sid] == nil {
@@ -172,13 +217,46 @@ func (r *Registry) Apply(docID, sid string, update []byte) error {
 		r.sids[sid][docID] = struct{}{}
 	}
 	r.tidy(doc, docID, sid)
-	if len(doc.states) > 0 {
+	if len(doc.clients) > 0 {
 		r.docs[docID] = doc
 	}
-	return nil
+	r.trimDormant()
+	return encode(applied), nil
 }
 
-// tidy deletes sid's entry in doc if it holds no states, and doc itself once it is empty.
+var emptyState = json.RawMessage("{}")
+
+// release makes live client id of doc dormant: its state is gone, its owner stays.
+func (r *Registry) release(doc *document, docID string, id uint64, c *client) {
+	delete(doc.states[c.sid], id)
+	r.tidy(doc, docID, c.sid)
+	r.makeDormant(c)
+}
+
+func (r *Registry) makeDormant(c *client) {
+	c.sid = ""
+	c.elem = r.dormant.PushBack(c)
+}
+
+// trimDormant forgets the longest dormant owners past MaxDormant.
+func (r *Registry) trimDormant() {
+	limit := r.MaxDormant
+	if limit <= 0 {
+		limit = DefaultMaxDormant
+	}
+	for r.dormant.Len() > limit {
+		c := r.dormant.Remove(r.dormant.Front()).(*client)
+		if doc := r.docs[c.docID]; doc != nil {
+			delete(doc.clients, c.id)
+			if len(doc.clients) == 0 {
+				delete(r.docs, c.docID)
+			}
+		}
+	}
+}
+
+// tidy deletes sid's entry in doc if it holds no states, and doc itself once it has no
+// client ids, live or dormant.
 func (r *Registry) tidy(doc *document, docID, sid string) {
 	if len(doc.states[sid]) > 0 {
 		return
@@ -190,7 +268,7 @@ func (r *Registry) tidy(doc *document, docID, sid string) {
 			delete(r.sids, sid)
 		}
 	}
-	if len(doc.states) == 0 {
+	if len(doc.clients) == 0 {
 		delete(r.docs, docID)
 	}
 }
@@ -214,8 +292,8 @@ func (r *Registry) States(docID, exceptSID string) []byte {
 	return encode(all)
 }
 
-// Remove forgets sid's states in docID and returns the update that removes its client
-// ids ({"<id>":null,…}) for the room, or nil if it had none.
+// Remove forgets sid's states in docID and returns the update that empties its client
+// ids ({"<id>":{},…}) for the room, or nil if it had none. The ids stay their account's.
 func (r *Registry) Remove(docID, sid string) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -229,11 +307,14 @@ func (r *Registry) remove(docID, sid string) []byte {
 	}
 	gone := make(map[uint64]json.RawMessage, len(doc.states[sid]))
 	for id := range doc.states[sid] {
-		gone[id] = json.RawMessage("null")
-		delete(doc.owner, id)
+		gone[id] = emptyState
+		if c := doc.clients[id]; c != nil {
+			r.makeDormant(c)
+		}
 	}
 	delete(doc.states, sid)
 	r.tidy(doc, docID, sid)
+	r.trimDormant()
 	return encode(gone)
 }
 

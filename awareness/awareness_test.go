@@ -10,11 +10,19 @@ import (
 	"testing"
 )
 
-func mustApply(tb testing.TB, r *Registry, doc, sid, update string) {
+// mustApply applies update as socket sid of an account named after the socket.
+func mustApply(tb testing.TB, r *Registry, doc, sid, update string) []byte {
 	tb.Helper()
-	if err := r.Apply(doc, sid, []byte(update)); err != nil {
+	return mustApplyAs(tb, r, doc, sid, "user-"+sid, update)
+}
+
+func mustApplyAs(tb testing.TB, r *Registry, doc, sid, user, update string) []byte {
+	tb.Helper()
+	applied, err := r.Apply(doc, sid, user, []byte(update))
+	if err != nil {
 		tb.Fatalf("Apply(%s, %s, %s): %v", doc, sid, update, err)
 	}
+	return applied
 }
 
 func same(tb testing.TB, want string, got []byte) {
@@ -111,45 +119,100 @@ func TestRegistryLifecycle(t *testing.T) {
 	same(t, "", r.States("note:b", "s1"))
 	same(t, "", r.States("note:none", ""))
 
-	same(t, `{"20":null}`, r.Remove("note:a", "s2"))
+	same(t, `{"20":{}}`, r.Remove("note:a", "s2"))
 	same(t, "", r.Remove("note:a", "s2"))
 	same(t, "", r.States("note:a", "s1"))
 
 	removed := r.RemoveSocket("s1")
-	want := map[string][]byte{"note:a": []byte(`{"10":null}`), "note:b": []byte(`{"10":null}`)}
+	want := map[string][]byte{"note:a": []byte(`{"10":{}}`), "note:b": []byte(`{"10":{}}`)}
 	if !reflect.DeepEqual(want, removed) {
 		t.Fatalf("RemoveSocket: %q", removed)
 	}
 	if r.RemoveSocket("s1") != nil {
 		t.Fatal("second RemoveSocket returned updates")
 	}
-	if d, s := r.size(); d != 0 || s != 0 {
-		t.Fatalf("registry keeps %d documents, %d sockets", d, s)
+	// Only the owners of the removed ids are left, until MaxDormant pushes them out.
+	if d, s := r.size(); d != 2 || s != 0 || r.dormant.Len() != 3 {
+		t.Fatalf("registry keeps %d documents, %d sockets, %d dormant", d, s, r.dormant.Len())
+	}
+	r.MaxDormant = 1
+	r.trimDormant()
+	if d, _ := r.size(); d != 1 || r.dormant.Len() != 1 {
+		t.Fatalf("registry keeps %d documents, %d dormant", d, r.dormant.Len())
 	}
 }
 
-func TestRegistryNullAndOwnership(t *testing.T) {
+// Removals are relayed as {} (never null: the stock editor's cursor plugin throws on a
+// null state); a client id is its first account's, from any socket of that account.
+func TestRegistryRemovalsAndOwnership(t *testing.T) {
 	t.Parallel()
 	r := NewRegistry()
-	mustApply(t, r, "d", "s1", `{"1":{"a":1}}`)
-	mustApply(t, r, "d", "s2", `{"1":null,"2":{"b":2}}`) // s2 cannot erase s1's client
+	same(t, `{"1":{"a":1}}`, mustApplyAs(t, r, "d", "s1", "ann", `{"1":{"a":1}}`))
+	same(t, `{"2":{"b":2}}`, mustApplyAs(t, r, "d", "s2", "bob", `{"2":{"b":2}}`))
+
+	// Another account can neither erase nor take ann's client; the whole update is
+	// refused, bob's own part included.
+	for _, u := range []string{`{"1":null}`, `{"1":{}}`, `{"1":{"x":1}}`, `{"1":null,"2":{"b":3}}`} {
+		if _, err := r.Apply("d", "s2", "bob", []byte(u)); !errors.Is(err, ErrForeignClient) {
+			t.Fatalf("%s from another account: %v", u, err)
+		}
+	}
 	same(t, `{"1":{"a":1},"2":{"b":2}}`, r.States("d", ""))
 
-	mustApply(t, r, "d", "s1", `{"1":null}`) // the owner can
+	// The owner removes with null or {}: what is applied, and relayed, is {}.
+	same(t, `{"1":{}}`, mustApplyAs(t, r, "d", "s1", "ann", `{"1":null}`))
 	same(t, `{"2":{"b":2}}`, r.States("d", ""))
+	same(t, "", mustApplyAs(t, r, "d", "s1", "ann", `{"1":{}}`)) // nothing left to remove
 	same(t, "", r.Remove("d", "s1"))
+	// A removal does not give the id away.
+	if _, err := r.Apply("d", "s2", "bob", []byte(`{"1":{"x":1}}`)); !errors.Is(err, ErrForeignClient) {
+		t.Fatalf("taking a removed client: %v", err)
+	}
+	// A removal of an id nobody has is a no-op, and does not claim it.
+	same(t, "", mustApplyAs(t, r, "d", "s2", "bob", `{"9":null}`))
+	same(t, `{"9":{"c":1}}`, mustApplyAs(t, r, "d", "s1", "ann", `{"9":{"c":1}}`))
+	same(t, `{"9":{}}`, mustApplyAs(t, r, "d", "s1", "ann", `{"9":null}`))
 
-	// A reconnecting tab keeps its client id under a new socket: the new socket owns it,
-	// and the old socket's departure must not remove the live cursor.
-	mustApply(t, r, "d", "old", `{"7":{"c":1}}`)
-	mustApply(t, r, "d", "new", `{"7":{"c":2}}`)
+	// A reconnecting tab keeps its client id under a new socket of the same account, and
+	// the old socket's departure must not remove the live cursor.
+	mustApplyAs(t, r, "d", "old", "cat", `{"7":{"c":1}}`)
+	mustApplyAs(t, r, "d", "new", "cat", `{"7":{"c":2}}`)
 	same(t, "", r.Remove("d", "old"))
 	same(t, `{"2":{"b":2},"7":{"c":2}}`, r.States("d", ""))
-	same(t, `{"7":null}`, r.Remove("d", "new"))
-	same(t, `{"2":null}`, r.Remove("d", "s2"))
-	if d, s := r.size(); d != 0 || s != 0 {
-		t.Fatalf("registry keeps %d documents, %d sockets", d, s)
+	same(t, `{"7":{}}`, r.Remove("d", "new"))
+	// Gone from the room, still cat's: cat's next socket takes it back, bob cannot.
+	if _, err := r.Apply("d", "s2", "bob", []byte(`{"7":{"x":1}}`)); !errors.Is(err, ErrForeignClient) {
+		t.Fatalf("taking a disconnected account's client: %v", err)
 	}
+	same(t, `{"7":{"c":3}}`, mustApplyAs(t, r, "d", "newer", "cat", `{"7":{"c":3}}`))
+	same(t, `{"7":{}}`, r.Remove("d", "newer"))
+	same(t, `{"2":{}}`, r.Remove("d", "s2"))
+	if d, s := r.size(); d != 1 || s != 0 || r.dormant.Len() != 4 {
+		t.Fatalf("registry keeps %d documents, %d sockets, %d dormant", d, s, r.dormant.Len())
+	}
+}
+
+// Dormant owners are bounded over the registry, the longest dormant go first, and a
+// document whose last owner went is forgotten.
+func TestRegistryDormantBound(t *testing.T) {
+	t.Parallel()
+	r := NewRegistry()
+	r.MaxDormant = 10
+	mustApplyAs(t, r, "old", "s0", "ann", `{"1":{"a":1}}`)
+	same(t, `{"1":{}}`, r.Remove("old", "s0"))
+	for i := range 50 {
+		id := 100 + i
+		mustApplyAs(t, r, "d", "s", "bob", fmt.Sprintf(`{"%d":{"i":1}}`, id))
+		mustApplyAs(t, r, "d", "s", "bob", fmt.Sprintf(`{"%d":null}`, id))
+	}
+	if d, _ := r.size(); d != 1 || r.dormant.Len() != 10 || len(r.docs["d"].clients) != 10 {
+		t.Fatalf("%d documents, %d dormant", d, r.dormant.Len())
+	}
+	// The newest are kept: 149 is still bob's, 100 is free again.
+	if _, err := r.Apply("d", "x", "cat", []byte(`{"149":{"c":1}}`)); !errors.Is(err, ErrForeignClient) {
+		t.Fatalf("recent dormant id: %v", err)
+	}
+	mustApplyAs(t, r, "d", "x", "cat", `{"100":{"c":1}}`)
 }
 
 func TestRegistryRejects(t *testing.T) {
@@ -157,7 +220,7 @@ func TestRegistryRejects(t *testing.T) {
 	r := NewRegistry()
 	mustApply(t, r, "d", "s", `{"1":{"a":1}}`)
 	for _, bad := range []string{`{"2":5}`, `[1]`, "\xff", `{"x":{}}`} {
-		if err := r.Apply("d", "s", []byte(bad)); !errors.Is(err, ErrInvalid) {
+		if _, err := r.Apply("d", "s", "user-s", []byte(bad)); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("%q: %v", bad, err)
 		}
 	}
@@ -165,15 +228,15 @@ func TestRegistryRejects(t *testing.T) {
 
 	var many []string
 	for i := range MaxClientsPerSocket + 1 {
-		many = append(many, fmt.Sprintf(`"%d":{}`, 100+i))
+		many = append(many, fmt.Sprintf(`"%d":{"i":1}`, 100+i))
 	}
-	err := r.Apply("d", "s", []byte("{"+strings.Join(many, ",")+"}"))
+	_, err := r.Apply("d", "s", "u", []byte("{"+strings.Join(many, ",")+"}"))
 	if !errors.Is(err, ErrTooManyClients) {
 		t.Fatalf("too many: %v", err)
 	}
 	same(t, `{"1":{"a":1}}`, r.States("d", "")) // nothing of the refused update kept
 	r.MaxBytes = 10
-	if err := r.Apply("d", "s", []byte(`{"1":{"a":12345}}`)); !errors.Is(err, ErrInvalid) {
+	if _, err := r.Apply("d", "s", "user-s", []byte(`{"1":{"a":12345}}`)); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("over MaxBytes: %v", err)
 	}
 }
@@ -182,7 +245,7 @@ func TestRegistryKeepsNoAlias(t *testing.T) {
 	t.Parallel()
 	r := NewRegistry()
 	buf := []byte(`{"1":{"a":1}}`)
-	if err := r.Apply("d", "s", buf); err != nil {
+	if _, err := r.Apply("d", "s", "u", buf); err != nil {
 		t.Fatal(err)
 	}
 	copy(buf, `{"1":{"a":9}}`)
@@ -200,7 +263,7 @@ func TestRegistryConcurrent(t *testing.T) {
 			sid := fmt.Sprintf("s%d", w)
 			for i := range 200 {
 				doc := fmt.Sprintf("note:%d", i%5)
-				if err := r.Apply(doc, sid, []byte(fmt.Sprintf(`{"%d":{"i":%d}}`, w, i))); err != nil {
+				if _, err := r.Apply(doc, sid, sid, []byte(fmt.Sprintf(`{"%d":{"i":%d}}`, w, i))); err != nil {
 					t.Error(err)
 					return
 				}
@@ -213,8 +276,11 @@ func TestRegistryConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if d, s := r.size(); d != 0 || s != 0 {
-		t.Fatalf("registry keeps %d documents, %d sockets", d, s)
+	if d, s := r.size(); d != 5 || s != 0 || r.dormant.Len() != 5*8 {
+		t.Fatalf("registry keeps %d documents, %d sockets, %d dormant", d, s, r.dormant.Len())
+	}
+	for i := range 5 {
+		same(t, "", r.States(fmt.Sprintf("note:%d", i), ""))
 	}
 }
 

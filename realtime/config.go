@@ -28,6 +28,13 @@ const (
 	// PresenceIntervalDefault: presence changes reach watchers batched at
 	// most this often (§9.6).
 	PresenceIntervalDefault = time.Second
+	AuthTimeoutDefault      = 10 * time.Second
+	MaxDocumentsDefault     = 64
+	EventRateDefault        = 500
+	EventBurstDefault       = 1000
+	AwarenessRateDefault    = 30
+	AwarenessBurstDefault   = 30
+	MaxRateStrikesDefault   = 100
 )
 
 // Verifier checks a socket's token; *auth.Authenticator satisfies it.
@@ -72,6 +79,32 @@ type Config struct {
 	QueueSize int
 	// EventTimeout bounds the handling of one event. Zero: EventTimeoutDefault.
 	EventTimeout time.Duration
+	// AuthTimeout closes a socket that has not authenticated (handshake
+	// auth.token or user-join) this long after connecting. Zero:
+	// AuthTimeoutDefault; negative: never.
+	AuthTimeout time.Duration
+	// MaxDocuments bounds the documents one socket may have joined at once;
+	// one more join is refused with "too_many_documents". Zero:
+	// MaxDocumentsDefault.
+	MaxDocuments int
+	// EventRate and EventBurst bound every event of one socket (a token
+	// bucket: EventRate a second, EventBurst at once); over it an event is
+	// refused with "rate_limited". Generous: editors send tens a second.
+	// Zero: EventRateDefault, EventBurstDefault.
+	EventRate  float64
+	EventBurst int
+	// AwarenessRate and AwarenessBurst bound one socket's awareness updates
+	// per document; over it an update is refused with "rate_limited" and not
+	// relayed. Zero: AwarenessRateDefault, AwarenessBurstDefault.
+	AwarenessRate  float64
+	AwarenessBurst int
+	// MaxRateStrikes closes a socket that keeps going over a rate: each
+	// rate_limited refusal adds a strike, strikes leak 15 a second, and a
+	// socket with more than MaxRateStrikes is closed. Zero:
+	// MaxRateStrikesDefault.
+	MaxRateStrikes int
+	// Now is the rate limiters' clock. Nil: time.Now.
+	Now func() time.Time
 	// Broker carries every room message and command (broker.go). Nil: a
 	// MemoryBroker of this instance alone. The Server starts and stops it.
 	Broker Broker
@@ -91,6 +124,16 @@ func (c Config) WithDefaults() Config {
 	c.QueueSize = cmp.Or(c.QueueSize, QueueSizeDefault)
 	c.EventTimeout = cmp.Or(c.EventTimeout, EventTimeoutDefault)
 	c.PresenceInterval = cmp.Or(c.PresenceInterval, PresenceIntervalDefault)
+	c.AuthTimeout = cmp.Or(c.AuthTimeout, AuthTimeoutDefault)
+	c.MaxDocuments = cmp.Or(c.MaxDocuments, MaxDocumentsDefault)
+	c.EventRate = cmp.Or(c.EventRate, EventRateDefault)
+	c.EventBurst = cmp.Or(c.EventBurst, EventBurstDefault)
+	c.AwarenessRate = cmp.Or(c.AwarenessRate, AwarenessRateDefault)
+	c.AwarenessBurst = cmp.Or(c.AwarenessBurst, AwarenessBurstDefault)
+	c.MaxRateStrikes = cmp.Or(c.MaxRateStrikes, MaxRateStrikesDefault)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -121,6 +164,8 @@ func (c Config) Validate() error {
 		return errors.New("realtime: --max-message-bytes must be positive")
 	case c.QueueSize < 0:
 		return errors.New("realtime: Config.QueueSize must be positive")
+	case c.MaxDocuments < 0, c.EventRate < 0, c.EventBurst < 0, c.AwarenessRate < 0, c.AwarenessBurst < 0, c.MaxRateStrikes < 0:
+		return errors.New("realtime: Config's limits must be positive")
 	}
 	return nil
 }

@@ -38,9 +38,17 @@ type conn struct {
 	leaving  map[string]int
 	nLeaving atomic.Int32
 
+	// unapproved: the handshake token was an account waiting for approval;
+	// its events are refused with account_pending, not unauthenticated.
+	unapproved atomic.Bool
+	authTimer  *time.Timer // closes the socket if it does not authenticate
+
 	// worker-owned
-	docs    map[string]docAccess // documents joined (rooms doc_<id>), with the socket's permission (access.go)
-	deleted map[string]struct{}  // documents left because their note was deleted
+	docs      map[string]docAccess // documents joined (rooms doc_<id>), with the socket's permission (access.go)
+	deleted   map[string]struct{}  // documents left because their note was deleted
+	eventRate bucket               // every event (limits.go)
+	awRate    map[string]*bucket   // awareness per joined document
+	strikes   strikes              // rate_limited refusals
 }
 
 // markLeaving adds d to the pending evictions from each room.
@@ -83,6 +91,9 @@ func (s *Server) onConnection(sock *socket.Socket) {
 	// Authentication is the first task, so events that arrive meanwhile
 	// wait behind it and see its result.
 	c.enqueue(func() { c.authenticate(token) }, false)
+	if d := s.cfg.AuthTimeout; d > 0 {
+		c.authTimer = time.AfterFunc(d, func() { c.enqueue(c.checkAuthenticated, false) })
+	}
 	_ = sock.OnAny(c.onEvent)
 	_ = sock.On("disconnect", func(args ...any) {
 		c.logClose("socket", args)
@@ -172,6 +183,7 @@ func (c *conn) onEvent(args ...any) {
 	if !c.enqueue(func() { c.handle(name, payload, ack, received) }, false) {
 		if !c.gone.Load() {
 			c.srv.reject(c, name, reasonOverflow)
+			c.srv.met.closed.WithLabelValues(closeOverflow).Inc()
 			c.kick("event queue full", "queue", c.srv.cfg.QueueSize)
 		}
 	}
@@ -273,11 +285,16 @@ func (c *conn) handle(name string, payload any, ack socket.Ack, received time.Ti
 	var r reply
 	h, known := handlers[name]
 	_, big := payload.(tooLarge)
+	now := c.srv.cfg.Now()
 	switch {
+	case !c.allowEvent(now):
+		r = fail(reasonRateLimited)
 	case big:
 		r = fail(reasonTooLarge)
 	case !known:
 		r = fail(reasonUnknownEvent)
+	case c.user.Load() == nil && name != evUserJoin && c.unapproved.Load():
+		r = fail(reasonPending)
 	case c.user.Load() == nil && name != evUserJoin:
 		r = fail(reasonUnauthenticated)
 	default:
@@ -288,6 +305,9 @@ func (c *conn) handle(name string, payload any, ack socket.Ack, received time.Ti
 	}
 	if ack != nil {
 		ack([]any{r.ackPayload()}, nil)
+	}
+	if r.reason == reasonRateLimited {
+		c.rateLimited(now)
 	}
 }
 
@@ -329,7 +349,18 @@ func (c *conn) authenticate(token string) {
 		c.srv.log.Debug("socket token refused", "socket", c.sid, "err", err)
 		return
 	}
+	if !approved(u) {
+		c.unapproved.Store(true)
+		return
+	}
 	c.adopt(ctx, token, u)
+}
+
+// approved: only accounts an admin let in (role user or admin) may use
+// sockets; a pending one (or any other role) gets account_pending on every
+// event, whatever the Verifier lets through.
+func approved(u *storage.User) bool {
+	return u.Role == storage.RoleUser || u.Role == storage.RoleAdmin
 }
 
 // adopt makes u the socket's account, then checks the token once more. A
@@ -384,6 +415,9 @@ func (c *conn) cleanup() {
 	s := c.srv
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.EventTimeout)
 	defer cancel()
+	if c.authTimer != nil {
+		c.authTimer.Stop()
+	}
 	for docID := range c.docs {
 		c.leaveDoc(ctx, docID)
 	}

@@ -74,7 +74,8 @@ func TestDocumentJoinAccess(t *testing.T) {
 	if !r.RelayedMatches || r.Relayed.DocumentID != doc || !r.Relayed.SocketID || r.Relayed.UserID != b.users["writer"].ID {
 		t.Errorf("relayed: %+v matches=%v", r.Relayed, r.RelayedMatches)
 	}
-	want := map[string]any{"document_id": doc, "user_id": b.users["writer"].ID, "user_name": "n", "user_color": "#123456"}
+	// The stored name, not the "n" the client claimed.
+	want := map[string]any{"document_id": doc, "user_id": b.users["writer"].ID, "user_name": "writer", "user_color": "#123456"}
 	if len(r.Joined) < 1 || !equalJSON(r.Joined[0], want) {
 		t.Errorf("reader saw user:joined %v, want first %v", r.Joined, want)
 	}

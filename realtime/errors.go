@@ -15,6 +15,19 @@ const (
 	reasonBusy             = "busy"
 	reasonUnavailable      = "unavailable"
 	reasonInternal         = "internal"
+	// reasonPending: the account waits for an admin's approval (role pending).
+	reasonPending = "account_pending"
+	// reasonRateLimited: over the socket's event or awareness rate.
+	reasonRateLimited = "rate_limited"
+	// reasonTooManyDocuments: the socket has joined Config.MaxDocuments.
+	reasonTooManyDocuments = "too_many_documents"
 	// reasonOverflow is never acked: the socket is disconnected.
 	reasonOverflow = "queue_overflow"
+)
+
+// Reasons the server closes a socket (quire_realtime_closed_total).
+const (
+	closeRateLimited = "rate_limited"
+	closeAuthTimeout = "auth_timeout"
+	closeOverflow    = "queue_overflow"
 )

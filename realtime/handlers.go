@@ -60,6 +60,10 @@ func (c *conn) onUserJoin(ctx context.Context, payload any) reply {
 		return fail(reasonInvalidPayload)
 	}
 	u, token, ok := c.verifyPayloadToken(ctx, f)
+	if ok && !approved(u) {
+		c.unapproved.Store(true)
+		return fail(reasonPending)
+	}
 	if !ok || !c.adopt(ctx, token, u) {
 		return fail(reasonUnauthenticated)
 	}
@@ -110,6 +114,9 @@ func (c *conn) onJoinNote(ctx context.Context, payload any) reply {
 		if u, _, isObj = c.verifyPayloadToken(ctx, f); !isObj {
 			return fail(reasonUnauthenticated)
 		}
+		if !approved(u) {
+			return fail(reasonPending)
+		}
 	}
 	if r := c.checkNote(ctx, u, noteID, storage.PermRead); r.reason != "" {
 		return r
@@ -145,6 +152,9 @@ func (c *conn) onDocJoin(ctx context.Context, payload any) reply {
 	if !valid {
 		return fail(reasonUnknownDocument)
 	}
+	if _, in := c.docs[docID]; !in && len(c.docs) >= c.srv.cfg.MaxDocuments {
+		return fail(reasonTooManyDocuments)
+	}
 	u := c.user.Load()
 	access, r := c.loadAccess(ctx, u, noteID)
 	if r.reason == "" {
@@ -168,12 +178,12 @@ func (c *conn) onDocJoin(ctx context.Context, payload any) reply {
 		c.emit(evAwareness, newObject(len(states)*4).
 			str("document_id", docID).str("user_id", "").ints("update", states).done())
 	}
-	name, _ := f.str("user_name")
+	// The name is the account's stored one, never the one the client claims.
 	color, _ := f.str("user_color")
 	c.srv.toRoom(room, c.sid, evUserJoined, newObject(0).
 		str("document_id", docID).
 		str("user_id", u.ID).
-		str("user_name", cmpOr(name, u.Name, "Anonymous")).
+		str("user_name", cmpOr(u.Name, "Anonymous")).
 		str("user_color", cmpOr(color, "#000000")).done())
 	return ok()
 }
@@ -267,6 +277,7 @@ func (c *conn) onDocLeave(ctx context.Context, payload any) reply {
 // leaveDoc: room, manager, awareness removal and ydoc:user:left to the room.
 func (c *conn) leaveDoc(ctx context.Context, docID string) {
 	delete(c.docs, docID)
+	delete(c.awRate, docID)
 	room := docRoom(docID)
 	c.sock.Leave(socket.Room(room))
 	c.srv.cfg.Docs.Leave(ctx, docID, c.sid)
@@ -282,7 +293,9 @@ func (c *conn) leaveDoc(ctx context.Context, docID string) {
 		str("document_id", docID).str("user_id", userID).done())
 }
 
-// onAwareness: validated by the registry, remembered, relayed to the others.
+// onAwareness: validated by the registry, remembered, and what it applied
+// relayed to the others (removals as {}). A client id another account owns
+// refuses the whole update.
 func (c *conn) onAwareness(ctx context.Context, payload any) reply {
 	f, docID, noteID, r := c.joined(payload)
 	if r.reason != "" {
@@ -295,14 +308,23 @@ func (c *conn) onAwareness(ctx context.Context, payload any) reply {
 	if r := c.checkJoined(ctx, docID, noteID, permRead); r.reason != "" {
 		return r
 	}
-	if err := c.srv.cfg.Awareness.Apply(docID, c.sid, update); err != nil {
-		if errors.Is(err, awareness.ErrInvalid) {
-			return fail(reasonInvalidAwareness)
-		}
+	if !c.allowAwareness(docID) {
+		return fail(reasonRateLimited)
+	}
+	userID := c.user.Load().ID
+	applied, err := c.srv.cfg.Awareness.Apply(docID, c.sid, userID, update)
+	switch {
+	case errors.Is(err, awareness.ErrInvalid), errors.Is(err, awareness.ErrTooManyClients):
+		return fail(reasonInvalidAwareness)
+	case errors.Is(err, awareness.ErrForeignClient):
+		return fail(reasonForbidden)
+	case err != nil:
 		c.logErr("awareness apply failed", err, "doc", docID)
 		return fail(reasonInternal)
 	}
-	c.srv.toRoom(docRoom(docID), c.sid, evAwareness, newObject(len(update)*4).
-		str("document_id", docID).str("user_id", c.user.Load().ID).ints("update", update).done())
+	if applied != nil {
+		c.srv.toRoom(docRoom(docID), c.sid, evAwareness, newObject(len(applied)*4).
+			str("document_id", docID).str("user_id", userID).ints("update", applied).done())
+	}
 	return ok()
 }

@@ -11,6 +11,7 @@ type metrics struct {
 	gateTimeouts   *prometheus.CounterVec
 	// presenceBatches counts presence diffs sent to the watchers' room.
 	presenceBatches prometheus.Counter
+	closed          *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -44,11 +45,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "quire", Subsystem: "realtime", Name: "presence_batches_total",
 			Help: "Presence diffs sent to watchers (at most one per presence interval).",
 		}),
+		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "quire", Subsystem: "realtime", Name: "closed_total",
+			Help: "Sockets the server closed for misbehaving, by reason (rate_limited, auth_timeout, queue_overflow).",
+		}, []string{"reason"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.connected, m.events, m.rejected, m.broadcastBytes, m.latency, m.gateTimeouts, m.presenceBatches} {
+	for _, c := range []prometheus.Collector{m.connected, m.events, m.rejected, m.broadcastBytes, m.latency, m.gateTimeouts, m.presenceBatches, m.closed} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -99,7 +99,7 @@ func TestNoteEventsAndRevocation(t *testing.T) {
 	want := map[string]any{
 		"ownerNote": map[string]any{"id": n.ID, "user_id": n.UserID, "title": "renamed", "data": map[string]any{}, "meta": map[string]any{},
 			"access_grants": writerOnly, "created_at": n.CreatedAt, "updated_at": n.UpdatedAt},
-		"removal":             map[string]any{"7": nil},
+		"removal":             map[string]any{"7": map[string]any{}},
 		"left":                map[string]any{"document_id": doc, "user_id": b.users["reader"].ID},
 		"readerLeft":          map[string]any{"document_id": doc, "user_id": b.users["reader"].ID},
 		"readerAck":           map[string]any{"ok": false, "error": "not_joined"},

@@ -10,9 +10,10 @@ main(async () => {
   const watch = await call(watcher.socket, 'presence:watch', {});
   const beat = setInterval(() => call(watcher.socket, 'heartbeat', {}), 200);
   const silent = await connect(url, silentToken);
-  await call(silent.socket, 'user-join', { auth: { token: silentToken } });
-  const came = (await watcher.rec.waitFor('events', (e) => e.data.type === 'presence' && e.data.data.online.length > 0)).data.data.online;
-  const expired = (await watcher.rec.waitFor('events', (e) => e.data.type === 'presence' && e.data.data.offline.length > 0)).data.data.offline;
+  const { id } = await call(silent.socket, 'user-join', { auth: { token: silentToken } });
+  const presence = (e) => e.data.type === 'presence';
+  const came = (await watcher.rec.waitFor('events', (e) => presence(e) && e.data.data.online.includes(id))).data.data.online;
+  const expired = (await watcher.rec.waitFor('events', (e) => presence(e) && e.data.data.offline.length > 0)).data.data.offline;
   if (!silent.socket.connected) throw new Error('the silent socket was disconnected');
   clearInterval(beat);
   return { watch, came, expired };

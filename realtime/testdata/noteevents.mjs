@@ -29,7 +29,7 @@ const lines = readline.createInterface({ input: process.stdin });
 for await (const line of lines) {
   if (line === 'revoked') {
     const ev = await owner.rec.waitFor('events:note');
-    const removal = await owner.rec.waitFor('ydoc:awareness:update', (m) => dec(m.update)['7'] === null);
+    const removal = await owner.rec.waitFor('ydoc:awareness:update', (m) => JSON.stringify(dec(m.update)['7']) === '{}');
     const left = await owner.rec.waitFor('ydoc:user:left');
     const readerLeft = await reader.rec.waitFor('ydoc:user:left');
     // Round trips after the emit: had events:note gone to them, it would be here first.

@@ -1,5 +1,7 @@
 // A small awareness object speaking Open WebUI's SimpleAwareness wire format:
 // an update is the UTF-8 bytes of JSON {"<clientID>": state | null, ...}.
+// The server removes a client with the empty state {} (protocol §9.4), so
+// null, {} and anything not an object all remove it here.
 // It offers the part of y-protocols' Awareness API that y-prosemirror's
 // yCursorPlugin uses (doc, clientID, getLocalState, setLocalStateField,
 // getStates, on/off 'change' | 'update').
@@ -61,7 +63,7 @@ export class Awareness {
       const id = Number(key)
       if (!Number.isSafeInteger(id) || id === this.clientID) continue
       const had = this.states.has(id)
-      if (state === null || typeof state !== 'object') {
+      if (state === null || typeof state !== 'object' || Object.keys(state).length === 0) {
         if (had) {
           this.states.delete(id)
           diff.removed.push(id)

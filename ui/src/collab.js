@@ -11,7 +11,9 @@ import * as Y from 'yjs'
 import { Awareness } from './awareness.js'
 
 const ACK_TIMEOUT_MS = 15000
-const AWARENESS_DELAY_MS = 20
+// At most 20 awareness updates a second: the server refuses more than 30
+// a second per document (realtime.Config.AwarenessRate).
+const AWARENESS_DELAY_MS = 50
 
 export class Collab {
   constructor ({ connection, documentId, user, color, onChange }) {
