@@ -55,7 +55,7 @@ func TestBadInput(t *testing.T) {
 		}{
 			// Accounts.
 			{"signup malformed", "POST", "/api/v1/auths/signup", "", `{"name":`, 400},
-			{"signup empty body", "POST", "/api/v1/auths/signup", "", ``, 400},
+			{"signup empty body", "POST", "/api/v1/auths/signup", "", ``, 415}, // no body, so no JSON label
 			{"signup array", "POST", "/api/v1/auths/signup", "", `[]`, 400},
 			{"signup trailing", "POST", "/api/v1/auths/signup", "", `{"name":"n","email":"x@y.co","password":"12345678"} {}`, 400},
 			{"signup wrong type", "POST", "/api/v1/auths/signup", "", `{"name":1,"email":"x@y.co","password":"12345678"}`, 400},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -53,7 +54,14 @@ const (
 // decode reads one JSON value from the (size-capped) body into v. Unknown
 // fields are ignored for compatibility with Open WebUI clients; anything
 // else wrong is an error whose text is safe to show.
+//
+// The body must be labelled application/json: a form or text/plain post
+// from another site's page is sent without a CORS preflight, so only a
+// JSON label proves the caller went through one.
 func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) (status int, err error) {
+	if mt, _, perr := mime.ParseMediaType(r.Header.Get("Content-Type")); perr != nil || mt != "application/json" {
+		return http.StatusUnsupportedMediaType, errors.New("request body must be sent with Content-Type: application/json")
+	}
 	body := http.MaxBytesReader(w, r.Body, limit)
 	dec := json.NewDecoder(body)
 	if err := dec.Decode(v); err != nil {

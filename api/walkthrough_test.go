@@ -1,8 +1,11 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -152,4 +155,40 @@ func TestWalkthrough(t *testing.T) {
 		s.JSON("GET", "/api/v1/auths/signout", tok, nil, http.StatusOK, nil)
 		s.JSON("GET", "/api/v1/auths/", tok, nil, http.StatusUnauthorized, nil)
 	})
+}
+
+// TestREADMEWalkthroughRunsTwice runs the README's curl walk-through, as
+// written, against a real server, twice: the second run signs in instead
+// of signing up, and every step (Bob's id included) succeeds.
+func TestREADMEWalkthroughRunsTwice(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"bash", "curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (a stated prerequisite)", tool)
+		}
+	}
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(readme), "## A walk-through with curl")
+	require.True(t, ok)
+	_, rest, ok = strings.Cut(rest, "```sh\n")
+	require.True(t, ok)
+	script, _, ok := strings.Cut(rest, "```")
+	require.True(t, ok)
+
+	s := quiretest.New(t)
+	for run := range 2 {
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+		cmd.Env = append(os.Environ(), "Q="+s.URL)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "run %d:\n%s", run+1, out)
+		require.Regexp(t, `Ada's token: [\w-]+\.[\w-]+\.[\w-]+; Bob's id: [0-9a-f-]{8,}`, string(out), "run %d", run+1)
+		require.Contains(t, string(out), `"Plan v2"`)
+		require.Contains(t, string(out), `"permission":"write"`)
+		require.NotContains(t, string(out), "detail", "run %d:\n%s", run+1, out)
+	}
+	users, err := s.Store().ListUsers(context.Background())
+	require.NoError(t, err)
+	require.Len(t, users, 2, "the second run signed in")
+	require.Zero(t, s.InternalErrors())
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: starts or installs what the tests
 # need (PostgreSQL, Redis, Chromium, npm packages), then runs gofmt, go vet,
-# go test -race and the end-to-end tests against the built binary.
+# go test -race and the end-to-end tests against the built binary. Both
+# test stages always run; a summary of each ends the output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,13 +14,40 @@ apt_install() {
 }
 
 ensure_postgres() {
-	if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then return; fi
-	log "starting PostgreSQL"
-	command -v pg_ctlcluster >/dev/null || apt_install postgresql
-	local v; v=$(ls /etc/postgresql | head -n1)
-	pg_ctlcluster --skip-systemctl-redirect "$v" main start || true
-	for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && return; sleep 1; done
-	echo "PostgreSQL did not start" >&2; exit 1
+	if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+		log "starting PostgreSQL"
+		command -v pg_ctlcluster >/dev/null || apt_install postgresql
+		local v; v=$(ls /etc/postgresql | head -n1)
+		pg_ctlcluster --skip-systemctl-redirect "$v" main start || true
+		local up=
+		for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && { up=1; break; }; sleep 1; done
+		[ -n "$up" ] || { echo "PostgreSQL did not start" >&2; exit 1; }
+	fi
+	[ -z "${QUIRE_TEST_DATABASE_URL:-}" ] || return 0
+	# This machine's PostgreSQL trusts 127.0.0.1; a stock Debian install
+	# wants a password there, so give the postgres role one (through the
+	# local socket, as the postgres OS user) and put it in the URL.
+	local trust="postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	local pw="postgres://postgres:quire-test@127.0.0.1:5432/postgres?sslmode=disable"
+	if ! command -v psql >/dev/null || pg_connects "$trust"; then
+		QUIRE_TEST_DATABASE_URL=$trust
+		return 0
+	fi
+	if ! pg_connects "$pw"; then
+		log "setting a password for the postgres role"
+		as_postgres psql -q -c "ALTER ROLE postgres PASSWORD 'quire-test'"
+	fi
+	pg_connects "$pw" || { echo "cannot connect to PostgreSQL as postgres on 127.0.0.1 (set QUIRE_TEST_DATABASE_URL)" >&2; exit 1; }
+	QUIRE_TEST_DATABASE_URL=$pw
+}
+
+pg_connects() { PGCONNECT_TIMEOUT=5 psql "$1" -w -Atqc 'select 1' >/dev/null 2>&1; }
+
+as_postgres() {
+	if [ "$(id -un)" = postgres ]; then "$@"
+	elif command -v runuser >/dev/null; then runuser -u postgres -- "$@"
+	else su postgres -c "$(printf '%q ' "$@")"
+	fi
 }
 
 ensure_redis() {
@@ -51,7 +79,7 @@ ensure_redis
 ensure_chromium
 ensure_node_modules
 
-export QUIRE_TEST_DATABASE_URL="${QUIRE_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"
+export QUIRE_TEST_DATABASE_URL
 export QUIRE_TEST_REDIS_URL="${QUIRE_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
 
 log "gofmt"
@@ -71,16 +99,30 @@ if [ -f ui/build.mjs ]; then
 	fi
 fi
 
+# Both stages run whatever the first one gives, so that one failing Go
+# package does not hide the end-to-end results; the summary says which failed.
 log "go test -race"
-go test -race -count=1 -timeout 10m ./...
+go_log=$(mktemp)
+trap 'rm -f "$go_log"' EXIT
+go_status=0
+go test -race -count=1 -timeout 10m ./... 2>&1 | tee "$go_log" || go_status=$?
+go_failed=$(grep -oE '^FAIL\s+\S+' "$go_log" | awk '{print $2}' | sort -u | tr '\n' ' ' || true)
 
+e2e_status=0
 log "building bin/quire"
-go build -o bin/quire ./cmd/quire
-
-shopt -s nullglob
-e2e=(e2e/*.test.mjs)
-if [ ${#e2e[@]} -gt 0 ]; then
-	log "end-to-end tests (node --test)"
-	QUIRE_BIN="$PWD/bin/quire" node --test --test-concurrency=2 "${e2e[@]}"
+if go build -o bin/quire ./cmd/quire; then
+	shopt -s nullglob
+	e2e=(e2e/*.test.mjs)
+	if [ ${#e2e[@]} -gt 0 ]; then
+		log "end-to-end tests (node --test)"
+		QUIRE_BIN="$PWD/bin/quire" node --test --test-concurrency=2 "${e2e[@]}" || e2e_status=$?
+	fi
+else
+	e2e_status=1
 fi
+
+log "summary"
+if [ "$go_status" -eq 0 ]; then echo "go test: passed"; else echo "go test: FAILED ${go_failed:-(see above)}"; fi
+if [ "$e2e_status" -eq 0 ]; then echo "end-to-end: passed"; else echo "end-to-end: FAILED (see the node --test output above)"; fi
+if [ "$go_status" -ne 0 ] || [ "$e2e_status" -ne 0 ]; then exit 1; fi
 log "all tests passed"

@@ -20,6 +20,8 @@ const (
 	MaxDocumentBytesDefault = 64 << 20
 	LogLevelDefault         = "info"
 	ShutdownTimeoutDefault  = 10 * time.Second
+	ReadTimeoutDefault      = 30 * time.Second
+	MaxConnsPerIPDefault    = 256
 )
 
 // Config is everything a Quire server is built from. cmd/quire fills it
@@ -54,6 +56,19 @@ type Config struct {
 	// PprofAddr, when set, serves net/http/pprof on its own listener
 	// (--pprof-addr), never on the public one. Zero: off.
 	PprofAddr string
+	// MetricsAddr, when set, serves /metrics on its own listener
+	// (--metrics-addr) and the public one answers 404 there. Zero: /metrics
+	// on Addr.
+	MetricsAddr string
+	// PublicURL is the URL users open (--public-url); when set, requests
+	// and socket upgrades whose Host is not its host are refused (421), so
+	// a DNS-rebound name cannot reach the server. Zero: any Host.
+	PublicURL string
+	// MaxConnsPerIP caps the open connections of one client address
+	// (--max-conns-per-ip); loopback addresses are exempt (a local reverse
+	// proxy's connections all come from loopback). Zero:
+	// MaxConnsPerIPDefault; negative: no cap.
+	MaxConnsPerIP int
 
 	// Test knobs.
 
@@ -71,6 +86,14 @@ type Config struct {
 	MaxAuthBodyBytes int64
 	// Now is the clock of tokens and timestamps. Nil: time.Now.
 	Now func() time.Time
+	// ReadTimeout bounds the reading of one request body (websocket
+	// upgrades and bodiless requests excepted). Zero: ReadTimeoutDefault.
+	ReadTimeout time.Duration
+	// LimitLoopback applies MaxConnsPerIP to loopback addresses too.
+	LimitLoopback bool
+	// Polling serves Socket.IO over HTTP long-polling only (realtime
+	// Config.EnablePolling).
+	Polling bool
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -82,6 +105,8 @@ func (c Config) WithDefaults() Config {
 	c.LogLevel = cmp.Or(c.LogLevel, LogLevelDefault)
 	c.Version = cmp.Or(c.Version, "dev")
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, ShutdownTimeoutDefault)
+	c.ReadTimeout = cmp.Or(c.ReadTimeout, ReadTimeoutDefault)
+	c.MaxConnsPerIP = cmp.Or(c.MaxConnsPerIP, MaxConnsPerIPDefault)
 	return c
 }
 
@@ -93,6 +118,16 @@ func (c Config) Validate() error {
 	if c.PprofAddr != "" {
 		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
 			return fmt.Errorf("--pprof-addr %q: want host:port", c.PprofAddr)
+		}
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr %q: want host:port", c.MetricsAddr)
+		}
+	}
+	if c.PublicURL != "" {
+		if _, _, ok := parsePublicURL(c.PublicURL); !ok {
+			return fmt.Errorf("--public-url %q: want http://host[:port] or https://host[:port]", c.PublicURL)
 		}
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
@@ -116,7 +151,7 @@ func (c Config) Validate() error {
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		return err
 	}
-	if c.ShutdownTimeout < 0 || c.TokenTTL < 0 || c.MaxNoteBodyBytes < 0 || c.MaxAuthBodyBytes < 0 {
+	if c.ShutdownTimeout < 0 || c.ReadTimeout < 0 || c.TokenTTL < 0 || c.MaxNoteBodyBytes < 0 || c.MaxAuthBodyBytes < 0 {
 		return errors.New("durations and body limits must not be negative")
 	}
 	return nil

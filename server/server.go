@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,13 +38,18 @@ type Server struct {
 	rt       *realtime.Server
 	http     *http.Server
 	pprof    *http.Server // nil unless Config.PprofAddr
+	metrics  *http.Server // nil unless Config.MetricsAddr
+	refused  *prometheus.CounterVec
 
-	mu       sync.Mutex
-	ln       net.Listener
-	served   chan struct{} // closed when Serve returns
-	started  bool
-	stopOnce sync.Once
-	stopErr  error
+	publicScheme, publicHost string // of Config.PublicURL; "" when unset
+
+	mu          sync.Mutex
+	ln          net.Listener
+	metricsAddr string
+	served      chan struct{} // closed when Serve returns
+	started     bool
+	stopOnce    sync.Once
+	stopErr     error
 
 	internalErrors atomic.Int64
 }
@@ -64,6 +71,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := PrepareDataDir(cfg); err != nil {
+		return nil, err
+	}
 	ctx := context.Background()
 	store, err := storage.Open(ctx, cfg.DatabaseURL, cfg.DataDir, logger)
 	if err != nil {
@@ -79,6 +89,14 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 
 func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) (*Server, error) {
 	s := &Server{cfg: cfg, log: logger.With("component", "server"), store: store, registry: prometheus.NewRegistry()}
+	s.publicScheme, s.publicHost, _ = parsePublicURL(cfg.PublicURL)
+	s.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "quire", Subsystem: "server", Name: "refused_total",
+		Help: "Connections or requests refused before routing: per_ip (over --max-conns-per-ip), host (not the --public-url host).",
+	}, []string{"reason"})
+	if err := s.registry.Register(s.refused); err != nil {
+		return nil, err
+	}
 	if err := s.registry.Register(collectors.NewGoCollector()); err != nil {
 		return nil, err
 	}
@@ -108,6 +126,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 	s.rt, err = realtime.New(realtime.Config{
 		Auth: a, Store: store, Docs: s.docs, Awareness: awareness.NewRegistry(), Presence: s.presence,
 		Logger: logger, Registry: s.registry, MaxMessageBytes: int64(cfg.MaxMessageBytes),
+		EnablePolling: cfg.Polling,
 	})
 	if err != nil {
 		return nil, err
@@ -129,10 +148,19 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 	mux := http.NewServeMux()
 	restAPI.Register(mux)
 	w.Register(mux)
+	if cfg.MetricsAddr == "" {
+		w.RegisterMetrics(mux)
+	} else {
+		// Not the app's client-route fallback either.
+		mux.HandleFunc("/metrics", http.NotFound)
+		mm := http.NewServeMux()
+		w.RegisterMetrics(mm)
+		s.metrics = &http.Server{Handler: mm, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+	}
 	mux.Handle(realtime.PathDefault+"/", s.rt.Handler())
 
 	s.http = &http.Server{
-		Handler:           w.Instrument(s.recoverer(mux), s.logRequest),
+		Handler:           s.hardened(w.Instrument(s.recoverer(mux), s.logRequest)),
 		ReadHeaderTimeout: 10 * time.Second,
 		// No ReadTimeout/WriteTimeout: they would cut long-lived sockets;
 		// bodies are capped by size instead, and idle keep-alives by:
@@ -185,6 +213,28 @@ func (s *Server) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	if s.metrics != nil {
+		mln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			if s.pprof != nil {
+				_ = s.pprof.Close()
+			}
+			return fmt.Errorf("server: listen on --metrics-addr %s: %w", s.cfg.MetricsAddr, err)
+		}
+		s.metricsAddr = mln.Addr().String()
+		go func() {
+			if err := s.metrics.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("metrics listener failed", "err", err)
+			}
+		}()
+	}
+	if s.cfg.MaxConnsPerIP > 0 {
+		ln = &limitListener{
+			Listener: ln, max: s.cfg.MaxConnsPerIP, limitLoopback: s.cfg.LimitLoopback,
+			refused: s.refused.WithLabelValues("per_ip"), log: s.log, open: map[string]int{},
+		}
+	}
 	s.ln, s.started, s.served = ln, true, make(chan struct{})
 	go func() {
 		defer close(s.served)
@@ -192,8 +242,47 @@ func (s *Server) Start(ctx context.Context) error {
 			s.log.Error("serve failed", "err", err)
 		}
 	}()
-	s.log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "version", s.cfg.Version)
+	s.logStart(ctx, ln.Addr().String())
 	return nil
+}
+
+// logStart says where to point a browser and where the data and the
+// signing key live, so a first run needs no guessing.
+func (s *Server) logStart(ctx context.Context, addr string) {
+	open := "http://" + addr + "/"
+	if s.cfg.PublicURL != "" {
+		open = s.cfg.PublicURL
+	}
+	db := "sqlite " + filepath.Join(s.cfg.DataDir, storage.SQLiteFileName)
+	if s.cfg.DatabaseURL != "" {
+		db = "postgres " + redactURL(s.cfg.DatabaseURL)
+	}
+	secret := "from --secret / QUIRE_SECRET"
+	if s.cfg.Secret == "" {
+		secret = filepath.Join(s.cfg.DataDir, SecretFileName)
+	}
+	attrs := []any{"addr", addr, "open", open, "database", db, "secret", secret, "version", s.cfg.Version}
+	if s.metricsAddr != "" {
+		attrs = append(attrs, "metrics", "http://"+s.metricsAddr+"/metrics")
+	}
+	s.log.InfoContext(ctx, "listening", attrs...)
+}
+
+// redactURL drops the password from a database URL for logs.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// MetricsAddr is the address /metrics is served on when Config.MetricsAddr
+// is set (with the real port), or "".
+func (s *Server) MetricsAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.metricsAddr
 }
 
 // Addr is the address listened on (with the real port when Config.Addr
@@ -221,6 +310,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		var errs []error
 		if s.pprof != nil {
 			_ = s.pprof.Close()
+		}
+		if s.metrics != nil {
+			_ = s.metrics.Close()
 		}
 		// Stop accepting at once; sockets are closed meanwhile, since a
 		// pending long-poll would otherwise hold Shutdown to its deadline.

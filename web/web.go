@@ -102,11 +102,23 @@ func New(cfg Config) (*Web, error) {
 	return w, nil
 }
 
-// Register adds /healthz, /metrics and the browser app to mux.
+// ContentSecurityPolicy is sent with the browser app's files. The app
+// loads only its own script and stylesheet and talks only to its own origin
+// (fetch and the Socket.IO websocket); its icon is a data: URL, and the
+// editor's remote cursors set inline style attributes.
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+	"img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// Register adds /healthz and the browser app to mux.
 func (w *Web) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", w.healthz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(w.cfg.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", w.app) // any method, so that "/api/" stays more specific
+}
+
+// RegisterMetrics adds /metrics to mux (the public one, or the one of
+// --metrics-addr).
+func (w *Web) RegisterMetrics(mux *http.ServeMux) {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(w.cfg.Registry, promhttp.HandlerOpts{}))
 }
 
 func (w *Web) healthz(rw http.ResponseWriter, r *http.Request) {
@@ -150,6 +162,7 @@ func (w *Web) app(rw http.ResponseWriter, r *http.Request) {
 	if name == "index.html" {
 		rw.Header().Set("Cache-Control", "no-cache")
 	}
+	rw.Header().Set("Content-Security-Policy", ContentSecurityPolicy)
 	http.ServeFileFS(rw, r, w.assets, name)
 }
 

@@ -5,6 +5,7 @@
 //	quire migrate [flags]       bring the database schema up to date
 //	quire token --email E       print a signed token for an account
 //	quire version               print the version
+//	quire help                  print the commands and the serve flags
 //
 // Every flag has an environment variable (QUIRE_ADDR, …); a flag beats it.
 package main
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
+	} else if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		cmd = "help"
 	}
 	var err error
 	switch cmd {
@@ -64,8 +67,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = token(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "quire %s %s\n", buildVersion(), runtime.Version())
-	case "help":
+	case "help", "-h", "-help", "--help":
 		usage(stdout)
+		return 0
 	default:
 		fmt.Fprintf(stderr, "quire: unknown command %q\n\n", cmd)
 		usage(stderr)
@@ -85,14 +89,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 var errUsage = errors.New("usage")
 
+// usage lists the commands and then the serve flags, so that one
+// "quire --help" answers how to run it.
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   quire [serve] [flags]     run the server (default)
   quire migrate [flags]     migrate the database and exit
   quire token --email E     print a signed token for the account E
   quire version             print the version
+  quire help                print this help
 
-Run "quire serve --help" for the flags.
+Flags of serve (a flag beats its environment variable):
+`)
+	s := newSettings("serve", w, true)
+	s.fs.SetOutput(w)
+	s.fs.PrintDefaults()
+	fmt.Fprint(w, `
+migrate and token take --data-dir, --database-url, --secret and --log-level;
+"quire token --help" shows its own.
 `)
 }
 
@@ -126,6 +140,9 @@ func newSettings(name string, stderr io.Writer, serveFlags bool) *settings {
 		str(&c.RedisURL, "redis-url", "", "QUIRE_REDIS_URL", "Redis URL redis://… to share rooms between instances; empty: one instance")
 		num(&c.MaxMessageBytes, "max-message-bytes", server.MaxMessageBytesDefault, "QUIRE_MAX_MESSAGE_BYTES", "largest Socket.IO message in bytes")
 		num(&c.MaxDocumentBytes, "max-document-bytes", server.MaxDocumentBytesDefault, "QUIRE_MAX_DOCUMENT_BYTES", "largest encoded document state in bytes")
+		str(&c.MetricsAddr, "metrics-addr", "", "QUIRE_METRICS_ADDR", "serve /metrics on this separate host:port (and not on --addr); empty: on --addr")
+		str(&c.PublicURL, "public-url", "", "QUIRE_PUBLIC_URL", "URL users open, e.g. https://notes.example.com; when set, requests for any other Host are refused", "WEBUI_URL")
+		num(&c.MaxConnsPerIP, "max-conns-per-ip", server.MaxConnsPerIPDefault, "QUIRE_MAX_CONNS_PER_IP", "open connections allowed per client address, loopback exempt; -1: no cap")
 	}
 	return s
 }
@@ -195,6 +212,9 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	if err := s.parse(args, getenv); err != nil {
 		return err
 	}
+	if err := server.PrepareDataDir(s.cfg); err != nil {
+		return err
+	}
 	// Opening a store migrates it.
 	st, err := storage.Open(ctx, s.cfg.DatabaseURL, s.cfg.DataDir, s.logger(stderr))
 	if err != nil {
@@ -222,6 +242,9 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	secret, err := server.ResolveSecret(s.cfg)
 	if err != nil {
+		return err
+	}
+	if err := server.PrepareDataDir(s.cfg); err != nil {
 		return err
 	}
 	st, err := storage.Open(ctx, s.cfg.DatabaseURL, s.cfg.DataDir, s.logger(stderr))

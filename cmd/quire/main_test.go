@@ -67,6 +67,21 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	require.Contains(t, errs, `(default 16777216)`)
 }
 
+// TestHelpListsCommandsAndServeFlags: "quire --help", "quire -h" and
+// "quire help" print, on stdout, every command and the serve flags.
+func TestHelpListsCommandsAndServeFlags(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"-help"}} {
+		code, out, _ := runCmd(t, nil, args...)
+		require.Equal(t, 0, code, args)
+		for _, want := range []string{"quire [serve]", "quire migrate", "quire token --email", "quire version",
+			"-addr ", "-data-dir ", "-database-url ", "-max-conns-per-ip ", "-public-url ", "-metrics-addr ",
+			"QUIRE_PUBLIC_URL", "WEBUI_URL", "QUIRE_MAX_CONNS_PER_IP", "QUIRE_METRICS_ADDR"} {
+			require.Contains(t, out, want, "%v", args)
+		}
+	}
+}
+
 func TestFlagBeatsEnv(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"QUIRE_ADDR": "127.0.0.1:9999", "QUIRE_LOG_LEVEL": "debug", "WEBUI_SECRET_KEY": "from-webui-0123456789"}
@@ -137,31 +152,37 @@ func TestBinaryServeAndSignal(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(string(out), "quire "), "%s", out)
 
-	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--data-dir", t.TempDir())
+	dataDir := t.TempDir()
+	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--data-dir", dataDir)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 
 	// The server logs the address it listens on.
-	addrRe := regexp.MustCompile(`msg=listening .*addr=(\S+)`)
-	addrc := make(chan string, 1)
+	addrRe := regexp.MustCompile(`msg=listening .* addr=(\S+)`)
+	addrc := make(chan [2]string, 1)
 	go func() {
 		lines := bufio.NewScanner(stderr)
 		for lines.Scan() { // read to the end: keeps the pipe drained
 			t.Log(lines.Text())
 			if m := addrRe.FindStringSubmatch(lines.Text()); m != nil {
-				addrc <- m[1]
+				addrc <- [2]string{m[1], lines.Text()}
 			}
 		}
 		close(addrc)
 	}()
-	var addr string
+	var addr, line string
 	select {
-	case addr = <-addrc:
+	case got := <-addrc:
+		addr, line = got[0], got[1]
 	case <-time.After(30 * time.Second):
 	}
 	require.NotEmpty(t, addr, "no listening line")
+	// The start-up line says what to open and where data and secret live.
+	require.Contains(t, line, "open=http://"+addr+"/")
+	require.Contains(t, line, `database="sqlite `+filepath.Join(dataDir, storage.SQLiteFileName)+`"`)
+	require.Contains(t, line, "secret="+filepath.Join(dataDir, server.SecretFileName))
 	resp, err := http.Get("http://" + addr + "/healthz")
 	require.NoError(t, err)
 	resp.Body.Close()

@@ -38,6 +38,11 @@ export class Person {
     this.page = await this.context.newPage()
     this.errors = []
     this.page.on('pageerror', (err) => this.errors.push(String(err)))
+    // The server sends a Content-Security-Policy; chromium reports what it
+    // blocks on the console, and the app must need nothing it forbids.
+    this.page.on('console', (msg) => {
+      if (/Content Security Policy/i.test(msg.text())) this.errors.push('CSP: ' + msg.text())
+    })
     await this.page.goto(this.base + '/')
     await this.page.getByRole('button', { name: 'Create an account' }).click()
     await this.page.getByPlaceholder('Your name').fill(this.name)
