@@ -8,6 +8,7 @@ import (
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
 	"github.com/quire/quire/auth"
+	"github.com/quire/quire/internal/docid"
 	"github.com/quire/quire/storage"
 	"github.com/quire/quire/wire"
 )
@@ -63,7 +64,7 @@ func (s *Server) evictLost(noteID string) {
 // sent to them reaches it meanwhile. A socket whose queue is full is
 // disconnected instead: losing access must not wait.
 func (s *Server) evict(noteID string, keep func(*storage.User) bool, deleted bool) []string {
-	docID := "note:" + noteID
+	docID := docid.Note(noteID)
 	var lost []string
 	seen := map[string]bool{}
 	for _, room := range []string{noteRoom(noteID), docRoom(docID)} {

@@ -3,9 +3,10 @@ package realtime
 import (
 	"encoding/json"
 	"strconv"
-	"strings"
 
 	"github.com/zishang520/socket.io/v3/pkg/types"
+
+	"github.com/quire/quire/internal/docid"
 )
 
 // fields is a decoded event payload: a JSON object.
@@ -26,21 +27,14 @@ func (f fields) str(key string) (string, bool) {
 // maxIDLen bounds ids taken from payloads (note ids are UUIDs).
 const maxIDLen = 200
 
-// documentID reads and normalises document_id: "note_<id>" becomes
-// "note:<id>"; anything but a non-empty note id is refused.
+// documentID reads and normalises document_id (docid.Parse): "note_<id>"
+// becomes "note:<id>"; anything but a valid note document id is refused.
 func (f fields) documentID() (docID, noteID string, ok bool) {
 	id, ok := f.str("document_id")
-	if !ok || len(id) > maxIDLen {
+	if !ok {
 		return "", "", false
 	}
-	if rest, found := strings.CutPrefix(id, "note_"); found {
-		id = "note:" + rest
-	}
-	noteID, found := strings.CutPrefix(id, "note:")
-	if !found || noteID == "" {
-		return "", "", false
-	}
-	return id, noteID, true
+	return docid.Parse(id)
 }
 
 // bytesField reads a Yjs or awareness payload: a JSON array of integers

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/quire/quire/internal/docid"
 	"github.com/quire/quire/migrations"
 )
 
@@ -191,7 +192,7 @@ func dedupeGrants(grants []AccessGrant) []AccessGrant {
 }
 
 // noteDocID is the document log of a note.
-func noteDocID(noteID string) string { return "note:" + noteID }
+func noteDocID(noteID string) string { return docid.Note(noteID) }
 
 // pageBounds clamps ListNotesOptions to non-negative values; limit -1 means none.
 func pageBounds(opt ListNotesOptions) (skip, limit int) {

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/quire/quire/internal/docid"
 	"github.com/quire/quire/prosemirror"
 	"github.com/quire/quire/storage"
 )
@@ -358,25 +358,14 @@ func (m *Manager) live(docID string) bool {
 	return ok
 }
 
-// maxNoteIDBytes bounds the note id part of a document id.
-const maxNoteIDBytes = 256
-
-// normalizeDocID accepts "note:<id>" and Open WebUI's key form "note_<id>"
-// and returns "note:<id>" and the note id.
+// normalizeDocID accepts what docid.Parse does and returns "note:<id>"
+// and the note id.
 func normalizeDocID(docID string) (id, noteID string, err error) {
-	noteID, ok := strings.CutPrefix(docID, "note:")
+	id, noteID, ok := docid.Parse(docID)
 	if !ok {
-		noteID, ok = strings.CutPrefix(docID, "note_")
-	}
-	if !ok || noteID == "" || len(noteID) > maxNoteIDBytes {
 		return "", "", ErrUnknownDocument
 	}
-	for i := 0; i < len(noteID); i++ {
-		if c := noteID[i]; c <= ' ' || c >= 0x7f {
-			return "", "", ErrUnknownDocument
-		}
-	}
-	return "note:" + noteID, noteID, nil
+	return id, noteID, nil
 }
 
 // appendJSONBytes writes b as a JSON array of numbers ("[0,0]").
