@@ -1,8 +1,6 @@
 package realtime
 
 import (
-	"sync/atomic"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -28,7 +26,8 @@ type sizedParser struct {
 }
 
 func (p sizedParser) NewDecoder() parser.Decoder {
-	d := &sizedDecoder{EventEmitter: types.NewEventEmitter(), inner: p.rawParser.NewDecoder(), limit: p.limit, timeouts: p.timeouts}
+	d := &sizedDecoder{EventEmitter: types.NewEventEmitter(), inner: p.rawParser.NewDecoder(), limit: p.limit,
+		connectGate: connectGate{timeouts: p.timeouts}}
 	_ = d.inner.On("decoded", d.decoded)
 	return d
 }
@@ -39,43 +38,18 @@ func (p sizedParser) NewDecoder() parser.Decoder {
 // from one goroutine and the decoder emits "decoded" within Add.
 //
 // It also holds back what follows a CONNECT until the namespace socket is
-// registered. The library writes the CONNECT reply before it records the
-// namespace in its client, and force-closed the connection ("invalid
-// state") when the client's first event, sent on receiving the reply, was
-// decoded in between. The decoder marks the CONNECT's auth with a gate
-// (connectGateKey); our connection handler, which the library calls once
-// the namespace is recorded, opens it (openConnectGate). Held at the
-// message level, this works for every transport and however a message was
-// split on the wire.
+// registered (connectGate, workaround_connectgate.go).
 type sizedDecoder struct {
 	types.EventEmitter // the client listens here
 	inner              parser.Decoder
 	limit              int64
 	size               int64
-	timeouts           prometheus.Counter
-	binaryPending      bool                 // a binary packet's attachments are being collected: no fast path
-	connecting         atomic.Pointer[gate] // set from a CONNECT until its socket exists
-}
-
-// connectGateKey is the handshake auth key under which a CONNECT carries
-// its gate to the connection handler; a client's own value is overwritten.
-const connectGateKey = "\x00quire-connect-gate"
-
-// openConnectGate opens and removes the gate a CONNECT's auth carries.
-func openConnectGate(auth map[string]any) {
-	if g, ok := auth[connectGateKey].(*gate); ok {
-		g.open()
-	}
-	delete(auth, connectGateKey)
+	binaryPending      bool // a binary packet's attachments are being collected: no fast path
+	connectGate
 }
 
 func (d *sizedDecoder) Add(data any) error {
-	if g := d.connecting.Load(); g != nil {
-		if !g.wait(gateTimeout) {
-			d.timeouts.Inc()
-		}
-		d.connecting.CompareAndSwap(g, nil)
-	}
+	d.connectGate.hold()
 	d.size += rawSize(data)
 	if text, isText := textBytes(data); isText && !d.binaryPending {
 		if p := fastUpdate(text); p != nil {
@@ -99,16 +73,7 @@ func (d *sizedDecoder) decoded(args ...any) {
 	if p != nil && (p.Type == parser.BINARY_EVENT || p.Type == parser.BINARY_ACK) {
 		d.binaryPending = false
 	}
-	if p != nil && p.Type == parser.CONNECT && p.Nsp == "/" { // other namespaces are refused at once
-		auth, isMap := p.Data.(map[string]any)
-		if !isMap || auth == nil {
-			auth = map[string]any{} // the library would have read no auth either
-			p.Data = auth
-		}
-		g := newGate()
-		auth[connectGateKey] = &g
-		d.connecting.Store(&g)
-	}
+	d.connectGate.mark(p)
 	if p != nil && d.size > d.limit &&
 		(p.Type == parser.EVENT || p.Type == parser.BINARY_EVENT) {
 		var name any = ""
@@ -124,9 +89,7 @@ func (d *sizedDecoder) decoded(args ...any) {
 // Destroy is called when the connection closes: a reader held for a
 // connect that will not happen goes on (and finds the connection closed).
 func (d *sizedDecoder) Destroy() {
-	if g := d.connecting.Load(); g != nil {
-		g.open()
-	}
+	d.connectGate.release()
 	d.inner.Destroy()
 }
 

@@ -92,15 +92,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.io = socket.NewServer(nil, opts)
 	s.handler = s.io.ServeHandler(opts)
-	// Registered after the library's own listener (ServeHandler binds it),
-	// so by the time this runs the Socket.IO client listens for data.
-	_ = s.io.Engine().On("connection", func(args ...any) {
-		if es, ok := args[0].(engine.Socket); ok {
-			if d, ok := es.Request().Response().(*detachingWriter); ok {
-				d.gate.open()
-			}
-		}
-	})
+	openEngineGates(s.io) // after ServeHandler: see workaround_connectgate.go
 	s.rooms.watch(s, s.io.Sockets().Adapter())
 	_ = s.io.On("connection", func(args ...any) {
 		if sock, ok := args[0].(*socket.Socket); ok {
@@ -134,65 +126,16 @@ func (s *Server) Handler() http.Handler {
 // buffer sizes). Forgetting the response once hijacked frees ~10 KB of heap
 // per idle connection.
 //
-// It also gates the hijacked connection's first read (see gatedConn).
+// It also carries the engine gate of the hijacked connection
+// (workaround_connectgate.go).
 type detachingWriter struct {
-	mu       sync.Mutex
-	w        http.ResponseWriter // nil once hijacked
-	gate     gate                // opened once the Socket.IO client is attached
-	timeouts prometheus.Counter
+	mu sync.Mutex
+	w  http.ResponseWriter // nil once hijacked
+	engineGate
 }
 
 func newDetachingWriter(w http.ResponseWriter, timeouts prometheus.Counter) *detachingWriter {
-	return &detachingWriter{w: w, gate: newGate(), timeouts: timeouts}
-}
-
-// gate is a channel closed at most once.
-type gate struct {
-	ch   chan struct{}
-	once *sync.Once
-}
-
-func newGate() gate  { return gate{ch: make(chan struct{}), once: new(sync.Once)} }
-func (g gate) open() { g.once.Do(func() { close(g.ch) }) }
-
-// wait returns once the gate is open (true), or after d (false).
-func (g gate) wait(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-g.ch:
-		return true
-	case <-t.C:
-		return false
-	}
-}
-
-// gatedConn holds back the first read of a websocket connection until the
-// library has attached its Socket.IO client to the new engine socket. The
-// engine sends the Engine.IO OPEN packet and starts reading before it emits
-// "connection", and only that listener subscribes to incoming data: a
-// client answering OPEN quickly with its CONNECT packet lost it and never
-// got a reply (DEPENDENCIES.md, socket.io defect 1's stalled connects).
-// What follows the CONNECT is held by sizedDecoder.
-type gatedConn struct {
-	net.Conn
-	gate     gate
-	timeouts prometheus.Counter
-	passed   bool // only the transport's single reader goroutine reads
-}
-
-// gateTimeout bounds a wait should the awaited event never come (a refused
-// handshake): the read then proceeds as the library would have.
-const gateTimeout = 10 * time.Second
-
-func (g *gatedConn) Read(p []byte) (int, error) {
-	if !g.passed {
-		if !g.gate.wait(gateTimeout) {
-			g.timeouts.Inc()
-		}
-		g.passed = true
-	}
-	return g.Conn.Read(p)
+	return &detachingWriter{w: w, engineGate: newEngineGate(timeouts)}
 }
 
 func (d *detachingWriter) inner() http.ResponseWriter {
@@ -239,7 +182,7 @@ func (d *detachingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if brw.Reader.Buffered() > 0 {
 		return c, brw, nil // gorilla refuses such a handshake anyway
 	}
-	return &gatedConn{Conn: c, gate: d.gate, timeouts: d.timeouts}, brw, nil
+	return d.engineGate.wrap(c), brw, nil
 }
 
 // upgradeHeaders are the request headers a websocket connection needs: the
