@@ -57,6 +57,8 @@ type Config struct {
 	OnRevoke func(userID string)
 	// Now is the clock for timestamps. Nil: time.Now.
 	Now func() time.Time
+	// Limits bound sign-in and sign-up abuse.
+	Limits AuthLimits
 }
 
 // API holds the handlers.
@@ -66,6 +68,7 @@ type API struct {
 	// dummyHash is checked when an email is unknown, so that sign-in takes
 	// as long as for a wrong password.
 	dummyHash string
+	limits    *limits
 }
 
 // New checks cfg and returns the API.
@@ -89,7 +92,11 @@ func New(cfg Config) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &API{cfg: cfg, log: log.With("component", "api"), dummyHash: dummy}, nil
+	lim, err := newLimits(cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	return &API{cfg: cfg, log: log.With("component", "api"), dummyHash: dummy, limits: lim}, nil
 }
 
 // Register adds every route to mux.

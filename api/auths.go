@@ -102,7 +102,15 @@ func (a *API) signup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "password must be 8 to 256 bytes")
 		return
 	}
-	hash, err := a.cfg.Auth.HashPassword(f.Password)
+	addr := clientAddr(r)
+	if tooMany(w, a.limits.signup.Wait(addr, a.cfg.Now())) {
+		return
+	}
+	a.limits.signup.Fail(addr, a.cfg.Now()) // every sign-up counts against its address
+	var hash string
+	if !a.hash(w, r, func() { hash, err = a.cfg.Auth.HashPassword(f.Password) }) {
+		return
+	}
 	if err != nil {
 		a.internalError(w, r, "hash password", err)
 		return
@@ -155,6 +163,11 @@ func (a *API) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := strings.ToLower(strings.TrimSpace(f.Email))
+	addrKey, acctKey := "addr:"+clientAddr(r), "acct:"+email
+	now := a.cfg.Now()
+	if tooMany(w, a.limits.signin.Wait(addrKey, now), a.limits.signin.Wait(acctKey, now)) {
+		return
+	}
 	var u *storage.User
 	var err error
 	if email != "" && len(email) <= MaxEmailBytes && cleanText(email) {
@@ -166,15 +179,25 @@ func (a *API) signin(w http.ResponseWriter, r *http.Request) {
 		a.internalError(w, r, "get user", err)
 		return
 	}
-	if u == nil {
-		auth.CheckPassword(a.dummyHash, f.Password) // same cost as a wrong password
+	// Every sign-in hashes exactly once, against the account's hash or the
+	// dummy (unknown email, oversize password), so its time says nothing
+	// about whether the email exists.
+	hash, usable := a.dummyHash, u != nil && len(f.Password) <= MaxPasswordBytes
+	if usable {
+		hash = u.PasswordHash
+	}
+	var match bool
+	if !a.hash(w, r, func() { match = auth.CheckPassword(hash, f.Password) }) {
+		return
+	}
+	if !usable || !match {
+		now = a.cfg.Now()
+		a.limits.signin.Fail(addrKey, now)
+		a.limits.signin.Fail(acctKey, now)
 		writeError(w, http.StatusUnauthorized, msgBadCredentials)
 		return
 	}
-	if len(f.Password) > MaxPasswordBytes || !auth.CheckPassword(u.PasswordHash, f.Password) {
-		writeError(w, http.StatusUnauthorized, msgBadCredentials)
-		return
-	}
+	a.limits.signin.Reset(acctKey)
 	a.respondSession(w, r, u)
 }
 

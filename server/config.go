@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quire/quire/api"
 	"github.com/quire/quire/auth"
 )
 
@@ -71,6 +72,8 @@ type Config struct {
 	MaxAuthBodyBytes int64
 	// Now is the clock of tokens and timestamps. Nil: time.Now.
 	Now func() time.Time
+	// AuthLimits bound sign-in and sign-up abuse (zero fields: defaults).
+	AuthLimits api.AuthLimits
 }
 
 // WithDefaults returns c with every zero field set to its default.

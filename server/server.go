@@ -115,7 +115,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 		Store: store, Auth: a, Logger: logger,
 		MaxNoteBodyBytes: cfg.MaxNoteBodyBytes, MaxAuthBodyBytes: cfg.MaxAuthBodyBytes,
 		Live: s.docs, OnRevoke: s.rt.DisconnectUser, NoteEvents: s.rt.EmitNote, NoteDeleted: s.rt.NoteDeleted,
-		Online: s.presence.Online, Now: cfg.Now,
+		Online: s.presence.Online, Now: cfg.Now, Limits: cfg.AuthLimits,
 	})
 	if err != nil {
 		return nil, err
