@@ -118,14 +118,16 @@ func TestRevocation(t *testing.T) {
 		s.JSON("POST", "/api/v1/auths/signout", fresh, nil, http.StatusOK, nil)
 		s.JSON("GET", "/api/v1/auths/", fresh, nil, http.StatusUnauthorized, nil)
 
-		// A role change revokes too; pending accounts are unauthenticated.
+		// A role change revokes too; a pending account reads only its own
+		// account.
 		fresh = s.SignIn(bob.Email)
 		var u quiretest.User
 		s.JSON("POST", "/api/v1/users/"+bob.ID+"/update/role", admin.Token, map[string]string{"role": "pending"}, http.StatusOK, &u)
 		require.Equal(t, "pending", u.Role)
 		s.JSON("GET", "/api/v1/auths/", fresh, nil, http.StatusUnauthorized, nil)
 		pending := s.SignIn(bob.Email)
-		s.JSON("GET", "/api/v1/auths/", pending, nil, http.StatusUnauthorized, nil)
+		s.JSON("GET", "/api/v1/auths/", pending, nil, http.StatusOK, nil)
+		s.JSON("GET", "/api/v1/notes/", pending, nil, http.StatusForbidden, nil)
 		s.JSON("POST", "/api/v1/users/"+bob.ID+"/update/role", admin.Token, map[string]string{"role": "admin"}, http.StatusOK, nil)
 		s.JSON("GET", "/api/v1/auths/", pending, nil, http.StatusUnauthorized, nil)
 		promoted := s.SignIn(bob.Email)

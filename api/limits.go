@@ -34,6 +34,11 @@ type AuthLimits struct {
 	// HashWait is how long a request waits for a hash slot before a 503.
 	// Default 2 s.
 	HashWait time.Duration
+	// LimitLoopback applies the per-address limits to loopback addresses
+	// too. Off by default: behind a reverse proxy on the same machine every
+	// client comes from loopback, and one address's backoff would lock out
+	// everyone (the per-account limit still applies).
+	LimitLoopback bool
 	// OnHash, if set, is called for every password hash computed (tests
 	// count them).
 	OnHash func()
@@ -75,13 +80,25 @@ func newLimits(cfg AuthLimits) (*limits, error) {
 		hashing: make(chan struct{}, cfg.MaxConcurrentHashes)}, nil
 }
 
-// clientAddr is the request's peer address without its port.
-func clientAddr(r *http.Request) string {
+// clientAddr is the request's peer address without its port, and whether
+// the per-address limits apply to it.
+func (a *API) clientAddr(r *http.Request) (string, bool) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() && !a.limits.cfg.LimitLoopback {
+		return host, false
+	}
+	return host, true
+}
+
+// waitAddr is how long the address key must wait on l ("" when exempt).
+func waitAddr(l *auth.Limiter, key string, limited bool, now time.Time) time.Duration {
+	if !limited {
+		return 0
+	}
+	return l.Wait(key, now)
 }
 
 // tooMany answers 429 when any of waits is positive and reports whether it did.

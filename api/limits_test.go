@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -52,8 +53,27 @@ func TestSignInBackoff(t *testing.T) {
 
 	c.advance(15 * time.Minute) // the cap: nobody is locked out for longer
 	s.SignIn(ada.Email)
-	// Success cleared the account; the address keeps its own count.
-	require.Equal(t, http.StatusUnauthorized, signin(s, "nobody@example.com", "x").Status)
+	// Success cleared the account: its next failure is free again.
+	require.Equal(t, http.StatusUnauthorized, signin(s, ada.Email, "wrong again").Status)
+}
+
+// TestSignInBackoffPerAddress: failures spread over many accounts from one
+// address are limited by the address (when loopback is limited, as here).
+func TestSignInBackoffPerAddress(t *testing.T) {
+	t.Parallel()
+	var c clock
+	s := quiretest.New(t, quiretest.WithConfig(func(cfg *server.Config) {
+		cfg.Now = c.now
+		cfg.AuthLimits.LimitLoopback = true
+	}))
+	for i := 0; i < 5; i++ {
+		require.Equal(t, http.StatusUnauthorized, signin(s, fmt.Sprintf("who%d@example.com", i), "x").Status)
+	}
+	r := signin(s, "other@example.com", "x")
+	require.Equal(t, http.StatusTooManyRequests, r.Status, "%s", r.Body)
+	require.NotEmpty(t, r.Header.Get("Retry-After"))
+	c.advance(time.Second)
+	require.Equal(t, http.StatusUnauthorized, signin(s, "other@example.com", "x").Status)
 }
 
 // TestSignUpPerAddress: past SignupsPerAddress an address waits.
@@ -63,6 +83,7 @@ func TestSignUpPerAddress(t *testing.T) {
 	s := quiretest.New(t, quiretest.WithConfig(func(cfg *server.Config) {
 		cfg.Now = c.now
 		cfg.AuthLimits.SignupsPerAddress = 3
+		cfg.AuthLimits.LimitLoopback = true
 	}))
 	for i := 0; i < 3; i++ {
 		s.SignUp("U")

@@ -116,6 +116,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 		MaxNoteBodyBytes: cfg.MaxNoteBodyBytes, MaxAuthBodyBytes: cfg.MaxAuthBodyBytes,
 		Live: s.docs, OnRevoke: s.rt.DisconnectUser, NoteEvents: s.rt.EmitNote, NoteDeleted: s.rt.NoteDeleted,
 		Online: s.presence.Online, Now: cfg.Now, Limits: cfg.AuthLimits,
+		SignupDisabled: cfg.SignupDisabled, DefaultUserRole: cfg.DefaultUserRole,
 	})
 	if err != nil {
 		return nil, err

@@ -102,10 +102,12 @@ type settings struct {
 	cfg server.Config
 	// envs maps a flag name to its environment variables, first wins.
 	envs map[string][]string
+	// enableSignup is --enable-signup, stored inverted in cfg.
+	enableSignup bool
 }
 
 func newSettings(name string, stderr io.Writer, serveFlags bool) *settings {
-	s := &settings{fs: flag.NewFlagSet("quire "+name, flag.ContinueOnError), envs: map[string][]string{}}
+	s := &settings{fs: flag.NewFlagSet("quire "+name, flag.ContinueOnError), envs: map[string][]string{}, enableSignup: true}
 	s.fs.SetOutput(stderr)
 	str := func(p *string, flagName, def, env, help string, more ...string) {
 		s.fs.StringVar(p, flagName, def, fmt.Sprintf("%s (env %s)", help, strings.Join(append([]string{env}, more...), ", ")))
@@ -126,6 +128,9 @@ func newSettings(name string, stderr io.Writer, serveFlags bool) *settings {
 		str(&c.RedisURL, "redis-url", "", "QUIRE_REDIS_URL", "Redis URL redis://… to share rooms between instances; empty: one instance")
 		num(&c.MaxMessageBytes, "max-message-bytes", server.MaxMessageBytesDefault, "QUIRE_MAX_MESSAGE_BYTES", "largest Socket.IO message in bytes")
 		num(&c.MaxDocumentBytes, "max-document-bytes", server.MaxDocumentBytesDefault, "QUIRE_MAX_DOCUMENT_BYTES", "largest encoded document state in bytes")
+		s.fs.BoolVar(&s.enableSignup, "enable-signup", true, "allow sign-ups; the first account may always sign up (env ENABLE_SIGNUP, QUIRE_ENABLE_SIGNUP)")
+		s.envs["enable-signup"] = []string{"ENABLE_SIGNUP", "QUIRE_ENABLE_SIGNUP"}
+		str(&c.DefaultUserRole, "default-user-role", server.DefaultUserRoleDefault, "DEFAULT_USER_ROLE", "role of new accounts but the first (always admin): pending, user or admin", "QUIRE_DEFAULT_USER_ROLE")
 	}
 	return s
 }
@@ -158,6 +163,7 @@ func (s *settings) parse(args []string, getenv func(string) string) error {
 			}
 		}
 	}
+	s.cfg.SignupDisabled = !s.enableSignup
 	s.cfg.Version = buildVersion()
 	s.cfg = s.cfg.WithDefaults()
 	return s.cfg.Validate()
