@@ -83,10 +83,21 @@ func TestAccess(t *testing.T) {
 		s.JSON("DELETE", path+"/delete", admin.Token, nil, http.StatusOK, nil)
 		s.JSON("GET", path, owner.Token, nil, http.StatusNotFound, nil)
 
-		// A write grant lets the grantee delete, as in Open WebUI.
+		// A write grant lets the grantee edit, not delete: the note and what
+		// the grantee wrote into it stay; the owner may still delete it.
 		s.JSON("POST", "/api/v1/notes/create", owner.Token, map[string]any{"title": "t"}, http.StatusOK, &n)
-		s.JSON("POST", "/api/v1/notes/"+n.ID+"/access/update", owner.Token, grant(writer.ID, "write"), http.StatusOK, nil)
-		s.JSON("DELETE", "/api/v1/notes/"+n.ID+"/delete", writer.Token, nil, http.StatusOK, nil)
+		path = "/api/v1/notes/" + n.ID
+		s.JSON("POST", path+"/access/update", owner.Token, grant(writer.ID, "write"), http.StatusOK, nil)
+		s.JSON("POST", path+"/update", writer.Token, map[string]any{
+			"data": map[string]any{"content": map[string]any{"md": "grantee's words"}},
+		}, http.StatusOK, nil)
+		s.JSON("DELETE", path+"/delete", writer.Token, nil, http.StatusForbidden, nil)
+		s.JSON("GET", path, owner.Token, nil, http.StatusOK, &got)
+		require.Equal(t, "t", got.Title)
+		require.Equal(t, "grantee's words", md(got), "the refused delete kept the note's content")
+		s.JSON("GET", path, writer.Token, nil, http.StatusOK, nil)
+		s.JSON("DELETE", path+"/delete", owner.Token, nil, http.StatusOK, nil)
+		s.JSON("GET", path, writer.Token, nil, http.StatusNotFound, nil)
 	})
 }
 
@@ -107,14 +118,16 @@ func TestRevocation(t *testing.T) {
 		s.JSON("POST", "/api/v1/auths/signout", fresh, nil, http.StatusOK, nil)
 		s.JSON("GET", "/api/v1/auths/", fresh, nil, http.StatusUnauthorized, nil)
 
-		// A role change revokes too; pending accounts are unauthenticated.
+		// A role change revokes too; a pending account reads only its own
+		// account.
 		fresh = s.SignIn(bob.Email)
 		var u quiretest.User
 		s.JSON("POST", "/api/v1/users/"+bob.ID+"/update/role", admin.Token, map[string]string{"role": "pending"}, http.StatusOK, &u)
 		require.Equal(t, "pending", u.Role)
 		s.JSON("GET", "/api/v1/auths/", fresh, nil, http.StatusUnauthorized, nil)
 		pending := s.SignIn(bob.Email)
-		s.JSON("GET", "/api/v1/auths/", pending, nil, http.StatusUnauthorized, nil)
+		s.JSON("GET", "/api/v1/auths/", pending, nil, http.StatusOK, nil)
+		s.JSON("GET", "/api/v1/notes/", pending, nil, http.StatusForbidden, nil)
 		s.JSON("POST", "/api/v1/users/"+bob.ID+"/update/role", admin.Token, map[string]string{"role": "admin"}, http.StatusOK, nil)
 		s.JSON("GET", "/api/v1/auths/", pending, nil, http.StatusUnauthorized, nil)
 		promoted := s.SignIn(bob.Email)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -57,6 +58,13 @@ type Config struct {
 	OnRevoke func(userID string)
 	// Now is the clock for timestamps. Nil: time.Now.
 	Now func() time.Time
+	// Limits bound sign-in and sign-up abuse.
+	Limits AuthLimits
+	// SignupDisabled refuses every sign-up but the first account's.
+	SignupDisabled bool
+	// DefaultUserRole is the role of every account but the first (always
+	// admin): storage.RolePending, RoleUser or RoleAdmin. Empty: RoleUser.
+	DefaultUserRole string
 }
 
 // API holds the handlers.
@@ -66,6 +74,7 @@ type API struct {
 	// dummyHash is checked when an email is unknown, so that sign-in takes
 	// as long as for a wrong password.
 	dummyHash string
+	limits    *limits
 }
 
 // New checks cfg and returns the API.
@@ -81,6 +90,11 @@ func New(cfg Config) (*API, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	switch cfg.DefaultUserRole {
+	case "", storage.RolePending, storage.RoleUser, storage.RoleAdmin:
+	default:
+		return nil, fmt.Errorf("api: DefaultUserRole %q: want pending, user or admin", cfg.DefaultUserRole)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -89,16 +103,20 @@ func New(cfg Config) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &API{cfg: cfg, log: log.With("component", "api"), dummyHash: dummy}, nil
+	lim, err := newLimits(cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	return &API{cfg: cfg, log: log.With("component", "api"), dummyHash: dummy, limits: lim}, nil
 }
 
 // Register adds every route to mux.
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/auths/signup", a.signup)
 	mux.HandleFunc("POST /api/v1/auths/signin", a.signin)
-	mux.HandleFunc("GET /api/v1/auths/{$}", a.authed(a.me))
-	mux.HandleFunc("GET /api/v1/auths/signout", a.authed(a.signout))
-	mux.HandleFunc("POST /api/v1/auths/signout", a.authed(a.signout))
+	mux.HandleFunc("GET /api/v1/auths/{$}", a.authedPending(a.me))
+	mux.HandleFunc("GET /api/v1/auths/signout", a.authedPending(a.signout))
+	mux.HandleFunc("POST /api/v1/auths/signout", a.authedPending(a.signout))
 
 	mux.HandleFunc("GET /api/v1/users/{$}", a.authed(a.listUsers))
 	mux.HandleFunc("GET /api/v1/users/search", a.authed(a.searchUsers))

@@ -12,6 +12,9 @@ import (
 	"github.com/quire/quire/storage"
 )
 
+// msgPending answers a pending account anywhere but its own account.
+const msgPending = "Your account is awaiting an administrator's approval"
+
 // Account field limits.
 const (
 	MinPasswordBytes = 8
@@ -26,21 +29,36 @@ type session struct {
 	token  string
 }
 
-// authed runs h for a verified user or admin; anyone else gets 401.
+// authed runs h for a verified user or admin; a pending account gets 403,
+// anyone else 401.
 func (a *API) authed(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return a.authedAs(false, h)
+}
+
+// authedPending is authed that also runs h for a pending account (it may
+// read its own account and sign out until an admin changes its role).
+func (a *API) authedPending(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return a.authedAs(true, h)
+}
+
+func (a *API) authedAs(pendingOK bool, h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := bearer(r)
 		if !ok {
 			writeError(w, http.StatusUnauthorized, msgUnauthenticated)
 			return
 		}
-		u, c, err := a.cfg.Auth.Verify(r.Context(), tok)
+		u, c, err := a.cfg.Auth.VerifyREST(r.Context(), tok)
 		if errors.Is(err, auth.ErrUnauthenticated) {
 			writeError(w, http.StatusUnauthorized, msgUnauthenticated)
 			return
 		}
 		if err != nil {
 			a.internalError(w, r, "verify token", err)
+			return
+		}
+		if u.Role == storage.RolePending && !pendingOK {
+			writeError(w, http.StatusForbidden, msgPending)
 			return
 		}
 		h(w, r, &session{user: u, claims: c, token: tok})
@@ -102,10 +120,32 @@ func (a *API) signup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "password must be 8 to 256 bytes")
 		return
 	}
-	hash, err := a.cfg.Auth.HashPassword(f.Password)
+	addr, limited := a.clientAddr(r)
+	if tooMany(w, waitAddr(a.limits.signup, addr, limited, a.cfg.Now())) {
+		return
+	}
+	if limited {
+		a.limits.signup.Fail(addr, a.cfg.Now()) // every sign-up counts against its address
+	}
+	var hash string
+	if !a.hash(w, r, func() { hash, err = a.cfg.Auth.HashPassword(f.Password) }) {
+		return
+	}
 	if err != nil {
 		a.internalError(w, r, "hash password", err)
 		return
+	}
+	if a.cfg.SignupDisabled {
+		// The first account may always be made: it is the admin.
+		users, err := a.cfg.Store.ListUsers(r.Context())
+		if err != nil {
+			a.internalError(w, r, "list users", err)
+			return
+		}
+		if len(users) > 0 {
+			writeError(w, http.StatusForbidden, "Sign-up is disabled; ask an administrator")
+			return
+		}
 	}
 	now := a.cfg.Now().Unix()
 	u := &storage.User{
@@ -118,6 +158,16 @@ func (a *API) signup(w http.ResponseWriter, r *http.Request) {
 	} else if err != nil {
 		a.internalError(w, r, "create user", err)
 		return
+	}
+	// Storage made the first account admin and any other a user; the policy
+	// may want another role for the others.
+	if role := a.cfg.DefaultUserRole; role != "" && u.Role == storage.RoleUser && role != storage.RoleUser {
+		stamp := auth.NewSessionStamp()
+		if err := a.cfg.Store.UpdateUserRole(r.Context(), u.ID, role, stamp); err != nil {
+			a.internalError(w, r, "set default role", err)
+			return
+		}
+		u.Role, u.SessionStamp = role, stamp
 	}
 	a.log.InfoContext(r.Context(), "account created", "user", u.ID, "role", u.Role)
 	a.respondSession(w, r, u)
@@ -155,6 +205,12 @@ func (a *API) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := strings.ToLower(strings.TrimSpace(f.Email))
+	addr, limited := a.clientAddr(r)
+	addrKey, acctKey := "addr:"+addr, "acct:"+email
+	now := a.cfg.Now()
+	if tooMany(w, waitAddr(a.limits.signin, addrKey, limited, now), a.limits.signin.Wait(acctKey, now)) {
+		return
+	}
 	var u *storage.User
 	var err error
 	if email != "" && len(email) <= MaxEmailBytes && cleanText(email) {
@@ -166,15 +222,27 @@ func (a *API) signin(w http.ResponseWriter, r *http.Request) {
 		a.internalError(w, r, "get user", err)
 		return
 	}
-	if u == nil {
-		auth.CheckPassword(a.dummyHash, f.Password) // same cost as a wrong password
+	// Every sign-in hashes exactly once, against the account's hash or the
+	// dummy (unknown email, oversize password), so its time says nothing
+	// about whether the email exists.
+	hash, usable := a.dummyHash, u != nil && len(f.Password) <= MaxPasswordBytes
+	if usable {
+		hash = u.PasswordHash
+	}
+	var match bool
+	if !a.hash(w, r, func() { match = auth.CheckPassword(hash, f.Password) }) {
+		return
+	}
+	if !usable || !match {
+		now = a.cfg.Now()
+		if limited {
+			a.limits.signin.Fail(addrKey, now)
+		}
+		a.limits.signin.Fail(acctKey, now)
 		writeError(w, http.StatusUnauthorized, msgBadCredentials)
 		return
 	}
-	if len(f.Password) > MaxPasswordBytes || !auth.CheckPassword(u.PasswordHash, f.Password) {
-		writeError(w, http.StatusUnauthorized, msgBadCredentials)
-		return
-	}
+	a.limits.signin.Reset(acctKey)
 	a.respondSession(w, r, u)
 }
 

@@ -16,6 +16,9 @@ import (
 // msgNoShare answers a grant change by someone who may not share.
 const msgNoShare = "Only the owner or an admin may change who can access a note"
 
+// msgNoDelete answers a delete by someone who is neither owner nor admin.
+const msgNoDelete = "Only the owner or an admin may delete a note"
+
 // refusal is an answer decided inside the UpdateNote callback.
 type refusal struct {
 	status int
@@ -204,9 +207,15 @@ func merge(raw []byte, patch map[string]any) ([]byte, error) {
 	return marshalObject(m)
 }
 
+// deleteNote removes a note and its history: for the owner and admins only.
+// A write grant lets a user edit the note, not destroy it.
 func (a *API) deleteNote(w http.ResponseWriter, r *http.Request, s *session) {
-	n := a.loadWritableNote(w, r, s.user)
+	n := a.loadNote(w, r, s.user)
 	if n == nil {
+		return
+	}
+	if !canShare(s.user, n) {
+		writeError(w, http.StatusForbidden, msgNoDelete)
 		return
 	}
 	if err := a.cfg.Store.DeleteNote(r.Context(), n.ID); errors.Is(err, storage.ErrNotFound) {

@@ -81,10 +81,7 @@ func (a *API) searchUsers(w http.ResponseWriter, r *http.Request, s *session) {
 		a.internalError(w, r, "search users", err)
 		return
 	}
-	out := make([]searchUser, len(users))
-	for i, u := range users {
-		out[i] = searchUser{ID: u.ID, Name: u.Name, Email: u.Email}
-	}
+	out := visibleMatches(s.user, q, users)
 	writeJSON(w, http.StatusOK, map[string]any{"users": out, "total": len(out)})
 }
 
@@ -135,4 +132,30 @@ func (a *API) updateRole(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	writeJSON(w, http.StatusOK, newUserModel(u))
+}
+
+// visibleMatches applies the search rule: admins see every match with its
+// email. Anyone else sees matches by name, without emails, unless the query
+// is an account's full email (any case): then that one account, with its
+// email. So nobody but an admin can list emails with a query like "@".
+func visibleMatches(me *storage.User, q string, users []storage.User) []searchUser {
+	out := []searchUser{}
+	if me.Role == storage.RoleAdmin {
+		for _, u := range users {
+			out = append(out, searchUser{ID: u.ID, Name: u.Name, Email: u.Email})
+		}
+		return out
+	}
+	for _, u := range users {
+		if strings.EqualFold(u.Email, q) {
+			return []searchUser{{ID: u.ID, Name: u.Name, Email: u.Email}}
+		}
+	}
+	lq := strings.ToLower(q)
+	for _, u := range users {
+		if strings.Contains(strings.ToLower(u.Name), lq) {
+			out = append(out, searchUser{ID: u.ID, Name: u.Name})
+		}
+	}
+	return out
 }

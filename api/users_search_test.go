@@ -58,6 +58,20 @@ func TestSearchUsers(t *testing.T) {
 		require.Equal(t, []string{ada.ID}, resultIDs(t, search(s, bob.Token, "lovelace", http.StatusOK)))
 		require.Equal(t, []string{pat.ID}, resultIDs(t, search(s, bob.Token, " pat pending ", http.StatusOK)), "pending accounts are found")
 		require.Empty(t, resultIDs(t, search(s, bob.Token, "nobody-"+bob.ID, http.StatusOK)))
+
+		// A non-admin cannot list emails: "@" finds nobody, a piece of an
+		// email finds nobody, a name match comes without its email; an admin
+		// sees every match with its email.
+		require.Empty(t, resultIDs(t, search(s, bob.Token, "@", http.StatusOK)))
+		require.Empty(t, resultIDs(t, search(s, bob.Token, "example.com", http.StatusOK)))
+		res = search(s, bob.Token, "ada", http.StatusOK)
+		require.Equal(t, []string{ada.ID}, resultIDs(t, res))
+		require.Equal(t, "", res.Users[0]["email"], "a name match hides the email")
+		res = search(s, admin.Token, "@", http.StatusOK)
+		require.ElementsMatch(t, []string{admin.ID, ada.ID, bob.ID, pat.ID}, resultIDs(t, res))
+		for _, u := range res.Users {
+			require.NotEmpty(t, u["email"], "admins see emails")
+		}
 		require.Empty(t, resultIDs(t, search(s, bob.Token, "%", http.StatusOK)), "% is literal")
 		require.Empty(t, resultIDs(t, search(s, bob.Token, strings.Repeat("x", 100), http.StatusOK)))
 

@@ -131,6 +131,17 @@ func (a *Authenticator) IssueClaims(_ context.Context, u *storage.User) (string,
 // and claims. Every rejection is ErrUnauthenticated; any other error is a
 // storage fault (fail closed).
 func (a *Authenticator) Verify(ctx context.Context, token string) (*storage.User, *Claims, error) {
+	return a.verify(ctx, token, false)
+}
+
+// VerifyREST is Verify that also accepts a pending account, for the REST
+// layer, which lets it read its own account and nothing else. Sockets keep
+// Verify: a pending account has no live session.
+func (a *Authenticator) VerifyREST(ctx context.Context, token string) (*storage.User, *Claims, error) {
+	return a.verify(ctx, token, true)
+}
+
+func (a *Authenticator) verify(ctx context.Context, token string, allowPending bool) (*storage.User, *Claims, error) {
 	if token == "" {
 		return nil, nil, ErrUnauthenticated
 	}
@@ -146,7 +157,7 @@ func (a *Authenticator) Verify(ctx context.Context, token string) (*storage.User
 	if err != nil {
 		return nil, nil, fmt.Errorf("auth: verify: %w", err)
 	}
-	if u.Role != storage.RoleUser && u.Role != storage.RoleAdmin {
+	if u.Role != storage.RoleUser && u.Role != storage.RoleAdmin && !(allowPending && u.Role == storage.RolePending) {
 		return nil, nil, ErrUnauthenticated
 	}
 	if subtle.ConstantTimeCompare([]byte(c.SessionStamp), []byte(u.SessionStamp)) != 1 {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quire/quire/api"
 	"github.com/quire/quire/auth"
 )
 
@@ -94,7 +95,17 @@ type Config struct {
 	// Polling serves Socket.IO over HTTP long-polling only (realtime
 	// Config.EnablePolling).
 	Polling bool
+	// AuthLimits bound sign-in and sign-up abuse (zero fields: defaults).
+	AuthLimits api.AuthLimits
+	// SignupDisabled (--enable-signup=false) refuses sign-ups but the first.
+	SignupDisabled bool
+	// DefaultUserRole (--default-user-role) of every account but the first:
+	// pending, user or admin. Empty: DefaultUserRoleDefault.
+	DefaultUserRole string
 }
+
+// DefaultUserRoleDefault is the role of a new account but the first.
+const DefaultUserRoleDefault = "user"
 
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
@@ -107,6 +118,7 @@ func (c Config) WithDefaults() Config {
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, ShutdownTimeoutDefault)
 	c.ReadTimeout = cmp.Or(c.ReadTimeout, ReadTimeoutDefault)
 	c.MaxConnsPerIP = cmp.Or(c.MaxConnsPerIP, MaxConnsPerIPDefault)
+	c.DefaultUserRole = cmp.Or(c.DefaultUserRole, DefaultUserRoleDefault)
 	return c
 }
 
@@ -150,6 +162,11 @@ func (c Config) Validate() error {
 	}
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		return err
+	}
+	switch c.DefaultUserRole {
+	case "pending", "user", "admin":
+	default:
+		return fmt.Errorf("--default-user-role %q: want pending, user or admin", c.DefaultUserRole)
 	}
 	if c.ShutdownTimeout < 0 || c.ReadTimeout < 0 || c.TokenTTL < 0 || c.MaxNoteBodyBytes < 0 || c.MaxAuthBodyBytes < 0 {
 		return errors.New("durations and body limits must not be negative")

@@ -135,7 +135,8 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 		Store: store, Auth: a, Logger: logger,
 		MaxNoteBodyBytes: cfg.MaxNoteBodyBytes, MaxAuthBodyBytes: cfg.MaxAuthBodyBytes,
 		Live: s.docs, OnRevoke: s.rt.DisconnectUser, NoteEvents: s.rt.EmitNote, NoteDeleted: s.rt.NoteDeleted,
-		Presence: s.presence, Now: cfg.Now,
+		Presence: s.presence, Now: cfg.Now, Limits: cfg.AuthLimits,
+		SignupDisabled: cfg.SignupDisabled, DefaultUserRole: cfg.DefaultUserRole,
 	})
 	if err != nil {
 		return nil, err

@@ -116,10 +116,12 @@ type settings struct {
 	cfg server.Config
 	// envs maps a flag name to its environment variables, first wins.
 	envs map[string][]string
+	// enableSignup is --enable-signup, stored inverted in cfg.
+	enableSignup bool
 }
 
 func newSettings(name string, stderr io.Writer, serveFlags bool) *settings {
-	s := &settings{fs: flag.NewFlagSet("quire "+name, flag.ContinueOnError), envs: map[string][]string{}}
+	s := &settings{fs: flag.NewFlagSet("quire "+name, flag.ContinueOnError), envs: map[string][]string{}, enableSignup: true}
 	s.fs.SetOutput(stderr)
 	str := func(p *string, flagName, def, env, help string, more ...string) {
 		s.fs.StringVar(p, flagName, def, fmt.Sprintf("%s (env %s)", help, strings.Join(append([]string{env}, more...), ", ")))
@@ -143,6 +145,9 @@ func newSettings(name string, stderr io.Writer, serveFlags bool) *settings {
 		str(&c.MetricsAddr, "metrics-addr", "", "QUIRE_METRICS_ADDR", "serve /metrics on this separate host:port (and not on --addr); empty: on --addr")
 		str(&c.PublicURL, "public-url", "", "QUIRE_PUBLIC_URL", "URL users open, e.g. https://notes.example.com; when set, requests for any other Host are refused", "WEBUI_URL")
 		num(&c.MaxConnsPerIP, "max-conns-per-ip", server.MaxConnsPerIPDefault, "QUIRE_MAX_CONNS_PER_IP", "open connections allowed per client address, loopback exempt; -1: no cap")
+		s.fs.BoolVar(&s.enableSignup, "enable-signup", true, "allow sign-ups; the first account may always sign up (env ENABLE_SIGNUP, QUIRE_ENABLE_SIGNUP)")
+		s.envs["enable-signup"] = []string{"ENABLE_SIGNUP", "QUIRE_ENABLE_SIGNUP"}
+		str(&c.DefaultUserRole, "default-user-role", server.DefaultUserRoleDefault, "DEFAULT_USER_ROLE", "role of new accounts but the first (always admin): pending, user or admin", "QUIRE_DEFAULT_USER_ROLE")
 	}
 	return s
 }
@@ -175,6 +180,7 @@ func (s *settings) parse(args []string, getenv func(string) string) error {
 			}
 		}
 	}
+	s.cfg.SignupDisabled = !s.enableSignup
 	s.cfg.Version = buildVersion()
 	s.cfg = s.cfg.WithDefaults()
 	return s.cfg.Validate()

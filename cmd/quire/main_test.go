@@ -211,3 +211,44 @@ func TestMigratePostgres(t *testing.T) {
 	code, _, errs = runCmd(t, nil, "migrate", "--database-url", url, "--data-dir", t.TempDir())
 	require.Equal(t, 0, code, "migrating twice is a no-op: %s", errs)
 }
+
+// TestSignupPolicyFlags: --enable-signup and --default-user-role, their
+// Open WebUI environment variables, defaults, and a clear error for a bad role.
+func TestSignupPolicyFlags(t *testing.T) {
+	t.Parallel()
+	parse := func(env map[string]string, args ...string) (*settings, error) {
+		s := newSettings("serve", &bytes.Buffer{}, true)
+		return s, s.parse(args, func(k string) string { return env[k] })
+	}
+	s, err := parse(nil)
+	require.NoError(t, err)
+	require.False(t, s.cfg.SignupDisabled, "sign-up is on by default")
+	require.Equal(t, "user", s.cfg.DefaultUserRole)
+
+	s, err = parse(map[string]string{"ENABLE_SIGNUP": "false", "DEFAULT_USER_ROLE": "pending"})
+	require.NoError(t, err)
+	require.True(t, s.cfg.SignupDisabled)
+	require.Equal(t, "pending", s.cfg.DefaultUserRole)
+
+	s, err = parse(map[string]string{"ENABLE_SIGNUP": "false", "DEFAULT_USER_ROLE": "pending"}, "--enable-signup=true", "--default-user-role", "admin")
+	require.NoError(t, err)
+	require.False(t, s.cfg.SignupDisabled, "the flag beats the variable")
+	require.Equal(t, "admin", s.cfg.DefaultUserRole)
+
+	s, err = parse(map[string]string{"QUIRE_ENABLE_SIGNUP": "0"})
+	require.NoError(t, err)
+	require.True(t, s.cfg.SignupDisabled)
+
+	code, _, errs := runCmd(t, nil, "serve", "--default-user-role", "root", "--data-dir", t.TempDir())
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "--default-user-role")
+	code, _, errs = runCmd(t, map[string]string{"ENABLE_SIGNUP": "maybe"}, "serve", "--data-dir", t.TempDir())
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "ENABLE_SIGNUP")
+
+	code, _, errs = runCmd(t, nil, "serve", "--help")
+	require.Equal(t, 0, code)
+	for _, s := range []string{"-enable-signup", "-default-user-role", "ENABLE_SIGNUP", "DEFAULT_USER_ROLE"} {
+		require.Contains(t, errs, s)
+	}
+}
