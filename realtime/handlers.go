@@ -39,6 +39,9 @@ func init() {
 		evDocUpdate: (*conn).onDocUpdate,
 		evDocLeave:  (*conn).onDocLeave,
 		evAwareness: (*conn).onAwareness,
+
+		evJoinChannels: (*conn).onJoinChannels, // channels.go
+		evChannel:      (*conn).onChannelEvent,
 	}
 }
 

@@ -116,6 +116,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 		MaxNoteBodyBytes: cfg.MaxNoteBodyBytes, MaxAuthBodyBytes: cfg.MaxAuthBodyBytes,
 		Live: s.docs, OnRevoke: s.rt.DisconnectUser, NoteEvents: s.rt.EmitNote, NoteDeleted: s.rt.NoteDeleted,
 		Online: s.presence.Online, Now: cfg.Now,
+		Channels: api.ChannelEvents{Emit: s.rt.EmitChannel, Joined: s.rt.JoinChannel, Left: s.rt.LeaveChannel},
 	})
 	if err != nil {
 		return nil, err
