@@ -653,19 +653,19 @@ func (a *API) postMessage(w http.ResponseWriter, r *http.Request, c *chanReq) {
 			return
 		}
 	}
-	out := []wire.Message{wire.MessageOf(m)}
-	if err := a.messages(r, out); err != nil {
-		a.internalError(w, r, "message details", err)
-		return
-	}
+	// A new message's author is the caller and it has no reactions yet:
+	// nothing more to read before it goes out.
+	out := wire.MessageOf(m)
+	author := wire.UserNameOf(c.s.user)
+	out.User = &author
 	if f.TempID != nil {
-		out[0].TempID = *f.TempID
+		out.TempID = *f.TempID
 	}
-	a.emit(c, "message", m.ID, out[0])
+	a.emit(c, "message", m.ID, out)
 	if m.ParentID != "" {
 		a.emitParent(r, c, m.ParentID)
 	}
-	writeJSON(w, http.StatusOK, out[0])
+	writeJSON(w, http.StatusOK, out)
 }
 
 // reactivate shows a DM again to members who had it hidden.

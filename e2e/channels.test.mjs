@@ -44,8 +44,13 @@ for (const db of databases()) {
       await a.waitFor('events:channel', typeOf('channel:created'))
       expectOk(await e.call('join-channels', { auth: { token: eve.token } })) // still not a member
 
-      const m = await ok(server.url, 'POST', C + ch.id + '/messages/post', { token: alice.token, body: { content: 'hi', temp_id: 'tmp-1' } })
+      // Stored before delivered: as soon as the event arrives (before the
+      // POST has even answered), the message is there to read.
+      const posted = ok(server.url, 'POST', C + ch.id + '/messages/post', { token: alice.token, body: { content: 'hi', temp_id: 'tmp-1' } })
       const got = await b.waitFor('events:channel', typeOf('message'))
+      const listed = await ok(server.url, 'GET', C + ch.id + '/messages', { token: bob.token })
+      assert.deepEqual(listed.map((x) => x.id), [got.message_id])
+      const m = await posted
       assert.equal(got.channel_id, ch.id)
       assert.equal(got.message_id, m.id)
       assert.equal(got.user.id, alice.id)
