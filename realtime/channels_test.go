@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quire/quire/realtime"
+	"github.com/quire/quire/realtime/brokertest"
 	"github.com/quire/quire/storage"
 )
 
@@ -132,4 +134,44 @@ func TestChannelSockets(t *testing.T) {
 	b.srv.EmitChannel(ch.ID, []byte(`{"channel_id":"`+ch.ID+`","message_id":"m3","data":{"type":"message","data":{}}}`), owner.ID)
 	got = step("show")
 	require.Len(t, seen(t, got, 1), 4, "nothing after the deletion")
+}
+
+// Channel fan-out and membership go through the Broker: another instance
+// on the same bus sees EmitChannel's message and JoinChannel's command
+// with their origin, and its own join-room command and channel message
+// reach this instance's socket.
+func TestChannelsGoThroughTheBroker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	bus := realtime.NewMemoryBus()
+	b := setup(t, func(c *realtime.Config) { c.Broker, c.Instance = bus.Broker("a"), "a" })
+	peer, rec := bus.Broker("b"), brokertest.NewRecorder()
+	require.NoError(t, peer.Start(ctx, rec))
+	t.Cleanup(func() { _ = peer.Stop(ctx) })
+	owner, stranger := b.users["owner"], b.users["stranger"]
+	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "g", IsPrivate: true}
+	require.NoError(t, b.store.CreateChannel(ctx, ch, []storage.ChannelMember{{UserID: owner.ID, Role: storage.MemberManager}}))
+	room := "channel:" + ch.ID
+	require.NoError(t, peer.Subscribe(ctx, room))
+
+	b.srv.JoinChannel(ch.ID, []string{owner.ID})
+	got := rec.WaitCommands(t, 1)[0]
+	require.Equal(t, realtime.Command{Kind: realtime.CommandJoinRoom, Room: room, UserIDs: []string{owner.ID},
+		Origin: realtime.Origin{Instance: "a"}}, got)
+	b.srv.EmitChannel(ch.ID, []byte(`{"x":1}`), owner.ID)
+	m := rec.WaitMessages(t, 1)[0]
+	require.Equal(t, room, m.Room)
+	require.Equal(t, "events:channel", m.Event)
+	require.Equal(t, realtime.Origin{Instance: "a", UserID: owner.ID}, m.Origin)
+
+	// The peer moves the stranger's socket (on instance a) into the room,
+	// then publishes there: the socket hears it.
+	step := script(t, "channels.mjs", b.url, ch.ID, b.tokens["owner"], b.tokens["reader"], b.tokens["stranger"])
+	require.NoError(t, peer.Command(ctx, realtime.Command{Kind: realtime.CommandJoinRoom, Room: room, UserIDs: []string{stranger.ID}}))
+	require.NoError(t, peer.Publish(ctx, realtime.Message{Room: room, Event: "events:channel",
+		Payload: []byte(`{"channel_id":"` + ch.ID + `","message_id":"p","data":{"type":"message","data":{}}}`), Origin: realtime.Origin{Instance: "b"}}))
+	out := step("show")
+	require.Len(t, seen(t, out, 2), 1, "the stranger's socket joined on the peer's command")
+	require.Equal(t, "p", seen(t, out, 2)[0]["message_id"])
+	require.Empty(t, seen(t, out, 1), "the reader's socket was not moved")
 }
