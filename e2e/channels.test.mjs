@@ -36,7 +36,8 @@ for (const db of databases()) {
     test('every event type, unread counts across a reconnect, private isolation', { timeout: TEST_TIMEOUT }, async () => {
       const [a, b, e] = await Promise.all([alice, bob, eve].map(open))
       const typeOf = (t) => (d) => d?.data?.type === t
-      expectOk(await e.call('join-channels', { auth: { token: eve.token } }))
+      // Acked events: every socket is authenticated (in its user:<id> room).
+      for (const [c, u] of [[a, alice], [b, bob], [e, eve]]) expectOk(await c.call('join-channels', { auth: { token: u.token } }))
 
       // A new group puts its members' live sockets in its room at once.
       const ch = await ok(server.url, 'POST', C + 'create', { token: alice.token, body: { name: 'pals', type: 'group', user_ids: [bob.id] } })

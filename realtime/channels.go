@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -66,8 +68,20 @@ func (s *Server) joinLocal(room string, userIDs []string) {
 	}
 }
 
+// channelLeaves counts the LeaveRoom commands this instance ran. It is one
+// of the access epoch shards (access.go): a bump costs the notes of that
+// shard one storage read, never a wrong answer.
+func (s *Server) channelLeaves() *atomic.Uint64 { return s.epochs.of("channel leaves") }
+
+// joinChannelsListed, when set for a Server (tests only), runs between
+// join-channels' listing and its joins.
+var joinChannelsListed sync.Map // *Server → func(userID string)
+
 // leaveLocal takes this instance's sockets of userIDs (nil: all) out of room.
+// The bump comes first, so a join-channels that listed the channel before
+// the membership changed and joins after this sees it (onJoinChannels).
 func (s *Server) leaveLocal(room string, userIDs []string) {
+	s.channelLeaves().Add(1)
 	var keep map[string]bool
 	if userIDs != nil {
 		keep = make(map[string]bool, len(userIDs))
@@ -119,17 +133,61 @@ func (c *conn) onJoinChannels(ctx context.Context, payload any) reply {
 			return fail(reasonUnauthenticated)
 		}
 	}
+	leaves := c.srv.channelLeaves().Load() // before storage is read
 	list, err := c.srv.cfg.Store.ListChannels(ctx, storage.ListChannelsOptions{UserID: u.ID, IncludePublic: true})
 	if err != nil {
 		c.logErr("list channels failed", err)
 		return fail(reasonUnavailable)
 	}
+	if hook, found := joinChannelsListed.Load(c.srv); found {
+		hook.(func(string))(u.ID)
+	}
+	var joined []string
 	for i := range list {
 		if auth.CanReadChannel(u, &list[i].Channel, list[i].Member) {
 			c.joinRoom(channelRoom(list[i].ID))
+			joined = append(joined, list[i].ID)
+		}
+	}
+	if c.srv.channelLeaves().Load() != leaves {
+		// A member was removed or a channel deleted since the listing, and
+		// its LeaveRoom may have run before these joins: keep only the rooms
+		// storage still allows (it changed before the command was sent).
+		for _, id := range joined {
+			if r := c.channelAccess(ctx, u, id); r.reason != "" {
+				c.sock.Leave(socket.Room(channelRoom(id)))
+			}
 		}
 	}
 	return ok()
+}
+
+// channelAccess: the channel exists and u may read it now; it also returns
+// u's membership (nil when not a member).
+func (c *conn) channelAccess(ctx context.Context, u *storage.User, channelID string) (r reply) {
+	r, _ = c.channelMember(ctx, u, channelID)
+	return r
+}
+
+func (c *conn) channelMember(ctx context.Context, u *storage.User, channelID string) (reply, *storage.ChannelMember) {
+	ch, err := c.srv.cfg.Store.GetChannel(ctx, channelID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return fail(reasonNotJoined), nil
+	} else if err != nil {
+		c.logErr("channel lookup failed", err, "channel", channelID)
+		return fail(reasonUnavailable), nil
+	}
+	m, err := c.srv.cfg.Store.GetChannelMember(ctx, channelID, u.ID)
+	if errors.Is(err, storage.ErrNotFound) {
+		m = nil
+	} else if err != nil {
+		c.logErr("member lookup failed", err, "channel", channelID)
+		return fail(reasonUnavailable), nil
+	}
+	if !auth.CanReadChannel(u, ch, m) {
+		return fail(reasonForbidden), nil
+	}
+	return ok(), m
 }
 
 // onChannelEvent: typing is relayed to the channel's room except the
@@ -169,22 +227,9 @@ func (c *conn) onChannelEvent(ctx context.Context, payload any) reply {
 		return fail(reasonNotJoined)
 	}
 	u := c.user.Load()
-	ch, err := c.srv.cfg.Store.GetChannel(ctx, channelID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return fail(reasonUnknownDocument)
-	} else if err != nil {
-		c.logErr("channel lookup failed", err, "channel", channelID)
-		return fail(reasonUnavailable)
-	}
-	m, err := c.srv.cfg.Store.GetChannelMember(ctx, channelID, u.ID)
-	if errors.Is(err, storage.ErrNotFound) {
-		m = nil
-	} else if err != nil {
-		c.logErr("member lookup failed", err, "channel", channelID)
-		return fail(reasonUnavailable)
-	}
-	if !auth.CanReadChannel(u, ch, m) {
-		return fail(reasonForbidden)
+	r, m := c.channelMember(ctx, u, channelID)
+	if r.reason != "" {
+		return r
 	}
 	if typ == "last_read_at" {
 		if m == nil {

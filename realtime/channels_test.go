@@ -8,6 +8,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -167,6 +168,7 @@ func TestChannelsGoThroughTheBroker(t *testing.T) {
 	// The peer moves the stranger's socket (on instance a) into the room,
 	// then publishes there: the socket hears it.
 	step := script(t, "channels.mjs", b.url, ch.ID, b.tokens["owner"], b.tokens["reader"], b.tokens["stranger"])
+	step("join") // acked: the sockets are authenticated, in their user:<id> rooms
 	require.NoError(t, peer.Command(ctx, realtime.Command{Kind: realtime.CommandJoinRoom, Room: room, UserIDs: []string{stranger.ID}}))
 	require.NoError(t, peer.Publish(ctx, realtime.Message{Room: room, Event: "events:channel",
 		Payload: []byte(`{"channel_id":"` + ch.ID + `","message_id":"p","data":{"type":"message","data":{}}}`), Origin: realtime.Origin{Instance: "b"}}))
@@ -174,4 +176,37 @@ func TestChannelsGoThroughTheBroker(t *testing.T) {
 	require.Len(t, seen(t, out, 2), 1, "the stranger's socket joined on the peer's command")
 	require.Equal(t, "p", seen(t, out, 2)[0]["message_id"])
 	require.Empty(t, seen(t, out, 1), "the reader's socket was not moved")
+}
+
+// A member removed while its socket's join-channels is between listing the
+// account's channels and joining their rooms does not end up in the room:
+// the removal's LeaveRoom found nothing to remove yet, and join-channels
+// notices that a leave ran and checks storage again.
+func TestJoinChannelsRacingARemoval(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	owner, stranger := b.users["owner"], b.users["stranger"]
+	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "g", IsPrivate: true}
+	require.NoError(t, b.store.CreateChannel(ctx, ch, []storage.ChannelMember{
+		{UserID: owner.ID, Role: storage.MemberManager}, {UserID: stranger.ID}}))
+	var once sync.Once
+	realtime.OnJoinChannelsListed(b.srv, func(userID string) {
+		if userID != stranger.ID {
+			return
+		}
+		once.Do(func() {
+			require.NoError(t, b.store.RemoveChannelMembers(ctx, ch.ID, []string{stranger.ID}))
+			b.srv.LeaveChannel(ch.ID, []string{stranger.ID})
+		})
+	})
+	step := script(t, "channels.mjs", b.url, ch.ID, b.tokens["owner"], b.tokens["reader"], b.tokens["stranger"])
+	got := step("join")
+	for i := range 3 {
+		require.Equal(t, map[string]any{"ok": true}, got["acks"].([]any)[i])
+	}
+	b.srv.EmitChannel(ch.ID, []byte(`{"channel_id":"`+ch.ID+`","message_id":"m","data":{"type":"message","data":{}}}`), owner.ID)
+	got = step("show")
+	require.Len(t, seen(t, got, 0), 1, "the owner is in the room")
+	require.Empty(t, seen(t, got, 2), "the removed member's socket is not")
 }
