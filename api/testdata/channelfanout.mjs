@@ -3,7 +3,8 @@
 // channel), enters the channel rooms with join-channels, then posts
 // `messages` messages over REST at `rate` per second as `poster`, and
 // reports the latency from just before each POST to the message event's
-// arrival at every socket (p50/p99/max in ms), with the POST's own time.
+// arrival at every socket (p50/p99/max in ms), with the POST's own time
+// and each message's spread (its first to its last arrival).
 import * as readline from 'node:readline';
 import { connect, call, main } from '../../realtime/testdata/lib.mjs';
 
@@ -21,10 +22,16 @@ main(async () => {
   }
   const sentAt = new Map();
   const lat = [];
+  const firstLast = new Map(); // temp_id → [first, last] arrival: the fan-out's spread
   for (const s of socks) {
     s.socket.on('events:channel', (e) => {
-      const t = sentAt.get(e.data?.data?.temp_id);
-      if (e.data?.type === 'message' && t !== undefined) lat.push(performance.now() - t);
+      const id = e.data?.data?.temp_id;
+      const t = sentAt.get(id);
+      if (e.data?.type !== 'message' || t === undefined) return;
+      const now = performance.now();
+      lat.push(now - t);
+      const fl = firstLast.get(id);
+      if (fl) fl[1] = now; else firstLast.set(id, [now, now]);
     });
   }
   const post = [];
@@ -48,7 +55,10 @@ main(async () => {
   const deadline = performance.now() + 20000;
   while (lat.length < want && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   const pct = (a, p) => { const s = [...a].sort((x, y) => x - y); return +s[Math.min(s.length - 1, Math.floor(p * s.length))].toFixed(2); };
+  const spread = [...firstLast.values()].map(([f, l]) => l - f);
   for (const s of socks) s.socket.close();
   return { members: socks.length, messages: cfg.messages, deliveries: lat.length, want,
-    p50: pct(lat, 0.5), p99: pct(lat, 0.99), max: pct(lat, 1), postP50: pct(post, 0.5), postP99: pct(post, 0.99) };
+    p50: pct(lat, 0.5), p99: pct(lat, 0.99), max: pct(lat, 1), postP50: pct(post, 0.5), postP99: pct(post, 0.99),
+    // first to last arrival of one message across the members' sockets
+    spreadP50: pct(spread, 0.5), spreadP99: pct(spread, 0.99) };
 });
