@@ -56,6 +56,8 @@ type Config struct {
 	// OnRevoke, if set, is called after an account's tokens were revoked
 	// (sign-out, role change), to disconnect its live sockets.
 	OnRevoke func(userID string)
+	// Channels tells the realtime server about channel changes (channels.go).
+	Channels ChannelEvents
 	// Now is the clock for timestamps. Nil: time.Now.
 	Now func() time.Time
 	// Limits bound sign-in and sign-up abuse.
@@ -130,6 +132,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/notes/{id}/update", a.authed(a.updateNote))
 	mux.HandleFunc("DELETE /api/v1/notes/{id}/delete", a.authed(a.deleteNote))
 	mux.HandleFunc("POST /api/v1/notes/{id}/access/update", a.authed(a.updateAccess))
+
+	a.registerChannels(mux)
 
 	// Anything else under /api/ is a JSON 404, never the browser app.
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

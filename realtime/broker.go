@@ -92,6 +92,12 @@ const (
 	CommandAccessChanged
 	// CommandNoteDeleted evicts every socket from NoteID's rooms.
 	CommandNoteDeleted
+	// CommandJoinRoom puts every socket of each of UserIDs into Room (a new
+	// channel's participants, new members).
+	CommandJoinRoom
+	// CommandLeaveRoom takes every socket of each of UserIDs out of Room;
+	// no UserIDs: every socket (a deleted channel).
+	CommandLeaveRoom
 )
 
 // Command is an instruction for every instance.
@@ -99,5 +105,8 @@ type Command struct {
 	Kind   CommandKind
 	UserID string
 	NoteID string
-	Origin Origin
+	// Room and UserIDs are CommandJoinRoom's and CommandLeaveRoom's.
+	Room    string
+	UserIDs []string
+	Origin  Origin
 }

@@ -377,7 +377,13 @@ func (b *RedisBroker) deliver(v *redis.Message) {
 		}
 	case frameCommand:
 		c := Command{Kind: CommandKind(f.byte()), UserID: f.str(), NoteID: f.str(),
-			Origin: Origin{Instance: f.str(), SID: f.str(), UserID: f.str()}}
+			Origin: Origin{Instance: f.str(), SID: f.str(), UserID: f.str()}, Room: f.str()}
+		if n := f.uvarint(); n > 0 && f.err == nil {
+			c.UserIDs = make([]string, 0, min(n, 1024))
+			for i := uint64(0); i < n && f.err == nil; i++ {
+				c.UserIDs = append(c.UserIDs, f.str())
+			}
+		}
 		if f.err != nil {
 			b.log.Error("redis: malformed command frame", "channel", v.Channel)
 			return
@@ -418,8 +424,12 @@ func (b *RedisBroker) encodeCommand(c Command) []byte {
 	buf := []byte{frameCommand}
 	buf = appendField(buf, b.cfg.Instance)
 	buf = append(buf, byte(c.Kind))
-	for _, s := range []string{c.UserID, c.NoteID, c.Origin.Instance, c.Origin.SID, c.Origin.UserID} {
+	for _, s := range []string{c.UserID, c.NoteID, c.Origin.Instance, c.Origin.SID, c.Origin.UserID, c.Room} {
 		buf = appendField(buf, s)
+	}
+	buf = binary.AppendUvarint(buf, uint64(len(c.UserIDs)))
+	for _, id := range c.UserIDs {
+		buf = appendField(buf, id)
 	}
 	return buf
 }

@@ -41,6 +41,9 @@ func init() {
 		evAwareness:     (*conn).onAwareness,
 		evUsage:         (*conn).onUsage,
 		evPresenceWatch: (*conn).onPresenceWatch,
+
+		evJoinChannels: (*conn).onJoinChannels, // channels.go
+		evChannel:      (*conn).onChannelEvent,
 	}
 }
 

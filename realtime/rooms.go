@@ -38,6 +38,10 @@ func (d delivery) HandleCommand(c Command) {
 	case CommandNoteDeleted:
 		s.accessChanged(c.NoteID)
 		s.evict(c.NoteID, func(*storage.User) bool { return false }, true)
+	case CommandJoinRoom:
+		s.joinLocal(c.Room, c.UserIDs)
+	case CommandLeaveRoom:
+		s.leaveLocal(c.Room, c.UserIDs)
 	default:
 		s.log.Warn("unknown broker command", "kind", c.Kind)
 	}

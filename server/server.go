@@ -137,6 +137,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 		Live: s.docs, OnRevoke: s.rt.DisconnectUser, NoteEvents: s.rt.EmitNote, NoteDeleted: s.rt.NoteDeleted,
 		Presence: s.presence, Now: cfg.Now, Limits: cfg.AuthLimits,
 		SignupDisabled: cfg.SignupDisabled, DefaultUserRole: cfg.DefaultUserRole,
+		Channels: api.ChannelEvents{Emit: s.rt.EmitChannel, Joined: s.rt.JoinChannel, Left: s.rt.LeaveChannel},
 	})
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -273,12 +274,15 @@ func Run(t *testing.T, newCluster NewCluster) {
 		_, recB := start(t, cl, "b")
 		c1 := realtime.Command{Kind: realtime.CommandDisconnectUser, UserID: "u1", Origin: realtime.Origin{Instance: "a", UserID: "admin"}}
 		c2 := realtime.Command{Kind: realtime.CommandAccessChanged, NoteID: "n1", Origin: realtime.Origin{Instance: "a"}}
+		// Room and UserIDs (join/leave a room) arrive as sent, in order.
+		c3 := realtime.Command{Kind: realtime.CommandJoinRoom, Room: "channel:c1", UserIDs: []string{"u2", "u1", "u3"}, Origin: realtime.Origin{Instance: "a"}}
 		must(t, a.Command(ctx, c1))
 		must(t, a.Command(ctx, c2))
+		must(t, a.Command(ctx, c3))
 		for name, rec := range map[string]*Recorder{"a": recA, "b": recB} {
-			got := rec.WaitCommands(t, 2)
-			if len(got) != 2 || got[0] != c1 || got[1] != c2 {
-				t.Fatalf("instance %s received %+v, want %+v then %+v", name, got, c1, c2)
+			got := rec.WaitCommands(t, 3)
+			if !reflect.DeepEqual(got, []realtime.Command{c1, c2, c3}) {
+				t.Fatalf("instance %s received %+v, want %+v, %+v, %+v", name, got, c1, c2, c3)
 			}
 		}
 	})

@@ -1,0 +1,252 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+
+	"github.com/quire/quire/auth"
+	"github.com/quire/quire/storage"
+	"github.com/quire/quire/wire"
+)
+
+// Channels on the rooms engine (protocol §5.1, §9.7): the REST API stores a
+// change, then calls EmitChannel; membership changes move the members'
+// sockets on every instance through broker commands.
+
+const (
+	evJoinChannels = "join-channels"
+	evChannel      = "events:channel"
+)
+
+var channelCreated = []byte(`{"data":{"type":"channel:created"}}`)
+
+func channelRoom(channelID string) string { return "channel:" + channelID }
+
+// EmitChannel sends an events:channel payload, already encoded, to the
+// channel's room on every instance; userID is who caused it.
+func (s *Server) EmitChannel(channelID string, payload []byte, userID string) {
+	o := s.origin("")
+	o.UserID = userID
+	s.publish(Message{Room: channelRoom(channelID), Event: evChannel, Payload: payload, Origin: o})
+}
+
+// JoinChannel puts every live socket of userIDs, on every instance, into
+// the channel's room (this instance's before it returns), then tells each
+// account channel:created so its tabs refetch their channel list.
+func (s *Server) JoinChannel(channelID string, userIDs []string) {
+	if len(userIDs) == 0 {
+		return
+	}
+	s.command(Command{Kind: CommandJoinRoom, Room: channelRoom(channelID), UserIDs: userIDs})
+	for _, id := range userIDs {
+		s.publish(Message{Room: userRoom(id), Event: evChannel, Payload: channelCreated, Origin: s.origin("")})
+	}
+}
+
+// LeaveChannel takes every socket of userIDs out of the channel's room on
+// every instance; nil userIDs: every socket (the channel was deleted).
+func (s *Server) LeaveChannel(channelID string, userIDs []string) {
+	s.command(Command{Kind: CommandLeaveRoom, Room: channelRoom(channelID), UserIDs: userIDs})
+}
+
+// joinLocal joins this instance's sockets of userIDs to room. Joining a
+// channel room touches no worker-owned state, so it happens here, at once:
+// a message posted right after the command reaches them.
+func (s *Server) joinLocal(room string, userIDs []string) {
+	for _, uid := range userIDs {
+		for _, sid := range s.roomMembers(userRoom(uid)) {
+			if v, ok := s.conns.Load(sid); ok {
+				v.(*conn).joinRoom(room)
+			}
+		}
+	}
+}
+
+// channelLeaves counts the LeaveRoom commands this instance ran. It is one
+// of the access epoch shards (access.go): a bump costs the notes of that
+// shard one storage read, never a wrong answer.
+func (s *Server) channelLeaves() *atomic.Uint64 { return s.epochs.of("channel leaves") }
+
+// joinChannelsListed, when set for a Server (tests only), runs between
+// join-channels' listing and its joins.
+var joinChannelsListed sync.Map // *Server → func(userID string)
+
+// leaveLocal takes this instance's sockets of userIDs (nil: all) out of room.
+// The bump comes first, so a join-channels that listed the channel before
+// the membership changed and joins after this sees it (onJoinChannels).
+func (s *Server) leaveLocal(room string, userIDs []string) {
+	s.channelLeaves().Add(1)
+	var keep map[string]bool
+	if userIDs != nil {
+		keep = make(map[string]bool, len(userIDs))
+		for _, id := range userIDs {
+			keep[id] = true
+		}
+	}
+	for _, sid := range s.roomMembers(room) {
+		v, ok := s.conns.Load(sid)
+		if !ok {
+			continue
+		}
+		c := v.(*conn)
+		if u := c.user.Load(); keep == nil || (u != nil && keep[u.ID]) {
+			c.sock.Leave(socket.Room(room))
+		}
+	}
+}
+
+// joinRoom joins a live socket to room; one that closed meanwhile leaves it
+// again, so a closed socket is never left in a room.
+func (c *conn) joinRoom(room string) {
+	if c.gone.Load() {
+		return
+	}
+	c.sock.Join(socket.Room(room))
+	if c.gone.Load() {
+		c.sock.Leave(socket.Room(room))
+	}
+}
+
+// inRoom reports whether the socket is in room on this instance.
+func (c *conn) inRoom(room string) bool {
+	ids, ok := c.srv.io.Sockets().Adapter().Rooms().Load(socket.Room(room))
+	return ok && ids.Has(socket.SocketId(c.sid))
+}
+
+// onJoinChannels: {auth?:{token}} → the rooms of every channel the account
+// may read (its memberships and the public channels).
+func (c *conn) onJoinChannels(ctx context.Context, payload any) reply {
+	f, isObj := asFields(payload)
+	if payload != nil && !isObj {
+		return fail(reasonInvalidPayload)
+	}
+	u := c.user.Load()
+	if _, has := f["auth"]; has {
+		var valid bool
+		if u, _, valid = c.verifyPayloadToken(ctx, f); !valid {
+			return fail(reasonUnauthenticated)
+		}
+	}
+	leaves := c.srv.channelLeaves().Load() // before storage is read
+	list, err := c.srv.cfg.Store.ListChannels(ctx, storage.ListChannelsOptions{UserID: u.ID, IncludePublic: true})
+	if err != nil {
+		c.logErr("list channels failed", err)
+		return fail(reasonUnavailable)
+	}
+	if hook, found := joinChannelsListed.Load(c.srv); found {
+		hook.(func(string))(u.ID)
+	}
+	var joined []string
+	for i := range list {
+		if auth.CanReadChannel(u, &list[i].Channel, list[i].Member) {
+			c.joinRoom(channelRoom(list[i].ID))
+			joined = append(joined, list[i].ID)
+		}
+	}
+	if c.srv.channelLeaves().Load() != leaves {
+		// A member was removed or a channel deleted since the listing, and
+		// its LeaveRoom may have run before these joins: keep only the rooms
+		// storage still allows (it changed before the command was sent).
+		for _, id := range joined {
+			if r := c.channelAccess(ctx, u, id); r.reason != "" {
+				c.sock.Leave(socket.Room(channelRoom(id)))
+			}
+		}
+	}
+	return ok()
+}
+
+// channelAccess: the channel exists and u may read it now; it also returns
+// u's membership (nil when not a member).
+func (c *conn) channelAccess(ctx context.Context, u *storage.User, channelID string) (r reply) {
+	r, _ = c.channelMember(ctx, u, channelID)
+	return r
+}
+
+func (c *conn) channelMember(ctx context.Context, u *storage.User, channelID string) (reply, *storage.ChannelMember) {
+	ch, err := c.srv.cfg.Store.GetChannel(ctx, channelID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return fail(reasonNotJoined), nil
+	} else if err != nil {
+		c.logErr("channel lookup failed", err, "channel", channelID)
+		return fail(reasonUnavailable), nil
+	}
+	m, err := c.srv.cfg.Store.GetChannelMember(ctx, channelID, u.ID)
+	if errors.Is(err, storage.ErrNotFound) {
+		m = nil
+	} else if err != nil {
+		c.logErr("member lookup failed", err, "channel", channelID)
+		return fail(reasonUnavailable), nil
+	}
+	if !auth.CanReadChannel(u, ch, m) {
+		return fail(reasonForbidden), nil
+	}
+	return ok(), m
+}
+
+// onChannelEvent: typing is relayed to the channel's room except the
+// sender, with the sender's name; last_read_at marks the channel read for
+// the account. Both need the socket in the room and read access now.
+func (c *conn) onChannelEvent(ctx context.Context, payload any) reply {
+	f, isObj := asFields(payload)
+	channelID, isStr := f.str("channel_id")
+	data, dataObj := asFields(f["data"])
+	typ, typStr := data.str("type")
+	if !isObj || !isStr || !dataObj || !typStr || channelID == "" || len(channelID) > maxIDLen {
+		return fail(reasonInvalidPayload)
+	}
+	var messageID *string
+	if v, present := f["message_id"]; present && v != nil {
+		id, isStr := v.(string)
+		if !isStr || len(id) > maxIDLen {
+			return fail(reasonInvalidPayload)
+		}
+		messageID = &id
+	}
+	var typing bool
+	switch typ {
+	case "typing":
+		d, isObj := asFields(data["data"])
+		t, isBool := d["typing"].(bool)
+		if !isObj || !isBool {
+			return fail(reasonInvalidPayload)
+		}
+		typing = t
+	case "last_read_at":
+	default:
+		return fail(reasonInvalidPayload)
+	}
+	room := channelRoom(channelID)
+	if !c.inRoom(room) {
+		return fail(reasonNotJoined)
+	}
+	u := c.user.Load()
+	r, m := c.channelMember(ctx, u, channelID)
+	if r.reason != "" {
+		return r
+	}
+	if typ == "last_read_at" {
+		if m == nil {
+			return fail(reasonForbidden) // only members have a read position
+		}
+		if err := c.srv.cfg.Store.SetLastReadAt(ctx, channelID, u.ID, time.Now().UnixNano()); err != nil {
+			c.logErr("set last_read_at failed", err, "channel", channelID)
+			return fail(reasonUnavailable)
+		}
+		return ok()
+	}
+	name := wire.UserNameOf(u)
+	b, err := json.Marshal(wire.ChannelEvent{ChannelID: channelID, MessageID: messageID, User: &name,
+		Data: wire.EventData{Type: "typing", Data: map[string]bool{"typing": typing}}})
+	if err != nil {
+		return fail(reasonInternal)
+	}
+	c.srv.publish(Message{Room: room, Event: evChannel, Payload: b, Except: c.sid, Origin: c.srv.origin(c.sid)})
+	return ok()
+}

@@ -1,0 +1,53 @@
+package realtime_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quire/quire/storage"
+)
+
+// The server's side of a channel message's fan-out: EmitChannel of a
+// message-sized events:channel payload to a room of 500 live sockets (one
+// account's, put into the room by JoinChannel as a new member's would be).
+// ns/op is the time to publish through the broker and hand the frame to
+// every socket's transport.
+//
+//	go test ./realtime -run '^$' -bench ChannelFanout -benchtime 200x
+func BenchmarkChannelFanout(b *testing.B) {
+	const n = 500
+	tb := setup(b)
+	ctx := context.Background()
+	owner := tb.users["writer"]
+	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "big", IsPrivate: true}
+	if err := tb.store.CreateChannel(ctx, ch, []storage.ChannelMember{{UserID: owner.ID}}); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command("node", filepath.Join("testdata", "idle.mjs"), tb.url, tb.tokens["writer"], strconv.Itoa(n))
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { stdin.Close(); _ = cmd.Wait() }()
+	sc := bufio.NewScanner(stdout)
+	var ready struct{ Ready int }
+	if !sc.Scan() || json.Unmarshal(sc.Bytes(), &ready) != nil || ready.Ready != n {
+		b.Fatalf("idle clients: %q", sc.Text())
+	}
+	waitFor(b, "every socket authenticated", 30*time.Second, func() bool { return tb.presence.Sockets() == n })
+	tb.srv.JoinChannel(ch.ID, []string{owner.ID})
+	payload := []byte(`{"channel_id":"` + ch.ID + `","message_id":"m","data":{"type":"message","data":{"content":"` +
+		strings.Repeat("x", 200) + `"}},"user":{"id":"u","name":"n","role":"user"},"channel":{"id":"` + ch.ID + `"}}`)
+	b.ResetTimer()
+	for range b.N {
+		tb.srv.EmitChannel(ch.ID, payload, owner.ID)
+	}
+}
