@@ -748,11 +748,17 @@ func (a *API) updateMessage(w http.ResponseWriter, r *http.Request, c *chanReq, 
 		}
 		return nil
 	})
+	a.answerUpdate(w, r, c, "update message", stored, err)
+}
+
+// answerUpdate finishes a stored change of a message: 404 or 500 for err,
+// else message:update to the channel and the message as the answer.
+func (a *API) answerUpdate(w http.ResponseWriter, r *http.Request, c *chanReq, op string, stored *storage.Message, err error) {
 	if errors.Is(err, storage.ErrNotFound) {
 		writeError(w, http.StatusNotFound, msgNotFound)
 		return
 	} else if err != nil {
-		a.internalError(w, r, "update message", err)
+		a.internalError(w, r, op, err)
 		return
 	}
 	out, done := a.messageOut(w, r, stored)
@@ -847,17 +853,5 @@ func (a *API) pinMessage(w http.ResponseWriter, r *http.Request, c *chanReq, m *
 		return
 	}
 	stored, err := a.cfg.Store.PinMessage(r.Context(), m.ID, *f.IsPinned, c.s.user.ID, a.cfg.Now().UnixNano())
-	if errors.Is(err, storage.ErrNotFound) {
-		writeError(w, http.StatusNotFound, msgNotFound)
-		return
-	} else if err != nil {
-		a.internalError(w, r, "pin message", err)
-		return
-	}
-	out, done := a.messageOut(w, r, stored)
-	if !done {
-		return
-	}
-	a.emit(c, "message:update", stored.ID, out)
-	writeJSON(w, http.StatusOK, out)
+	a.answerUpdate(w, r, c, "pin message", stored, err)
 }
