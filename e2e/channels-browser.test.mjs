@@ -122,6 +122,17 @@ test('two people use channels: live messages, a thread, reactions, typing, unrea
   await alice.page.screenshot({ path: screenshotPath('channels-alice.png') })
   await bob.page.screenshot({ path: screenshotPath('channels-bob.png') })
 
+  // Bob's connection drops; what Alice posts meanwhile is on his screen
+  // once he is back (the page catches up after join-channels).
+  await bob.context.setOffline(true)
+  await bob.page.waitForFunction(() => !window.quire.channels.joined)
+  await post(alice, 'while you were away')
+  await message(alice, 'while you were away').waitFor()
+  assert.equal(await message(bob, 'while you were away').count(), 0, 'nothing arrives while offline')
+  await bob.context.setOffline(false)
+  await message(bob, 'while you were away').waitFor()
+  await message(bob, 'Hello Bob').getByRole('button', { name: '1 reply' }).waitFor()
+
   // Bob goes to his notes; Alice posts twice; his Channels tab counts both.
   await bob.page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Notes' }).click()
   await bob.page.getByLabel('New note title').waitFor()

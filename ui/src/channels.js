@@ -24,6 +24,7 @@ export class ChannelStore {
     this.names = new Map() // account id → name, learned from messages and look-ups
     this.listeners = new Set() // events:channel for the page
     this.changed = new Set() // list changes
+    this.rejoined = new Set() // after each join-channels: the page refetches what it missed
     this.fetching = null
     this.again = false
     this.pendingReads = new Set() // channels whose last_read_at is not acknowledged yet
@@ -45,6 +46,7 @@ export class ChannelStore {
       this.joined = true
       for (const id of this.pendingReads) this.sendRead(id)
       this.refresh()
+      for (const fn of [...this.rejoined]) fn()
     })
   }
 
@@ -166,6 +168,7 @@ export class ChannelStore {
     this.socket.off('events:channel', this.onEvent)
     this.listeners.clear()
     this.changed.clear()
+    this.rejoined.clear()
   }
 }
 
@@ -513,6 +516,32 @@ export function channelsPage (ctx, channelId) {
     }
   }
 
+  async function loadMessages () {
+    const msgs = await api.listMessages(channelId)
+    for (const m of msgs) if (!m.parent_id) upsert(byId, m)
+    loaded = true
+    renderMessages(true)
+  }
+
+  // reload catches up after a reconnect: what was posted or changed while
+  // the socket was away did not arrive as events.
+  const reload = async () => {
+    try {
+      byId.clear()
+      await loadMessages()
+      store.markRead(channelId)
+      if (threadId) {
+        const id = threadId
+        const msgs = await api.listThread(channelId, id)
+        if (threadId === id) {
+          threadById.clear()
+          for (const m of msgs) upsert(threadById, m)
+          renderThread()
+        }
+      }
+    } catch (err) { fail(err) }
+  }
+
   if (channelId) {
     replace(center,
       h('div', { class: 'channel-head' }, title, headMeta,
@@ -527,11 +556,9 @@ export function channelsPage (ctx, channelId) {
         const c = store.get(channelId) || await api.getChannel(channelId)
         if (!store.get(channelId)) { store.learnNames(c); store.list = [...store.list, c] }
         renderHead()
-        const msgs = await api.listMessages(channelId)
-        for (const m of msgs) if (!m.parent_id) upsert(byId, m)
-        loaded = true
-        renderMessages(true)
+        await loadMessages()
         mainBox.querySelector('textarea').focus()
+        store.rejoined.add(reload)
       } catch (err) {
         loaded = true
         renderMessages()
@@ -551,6 +578,7 @@ export function channelsPage (ctx, channelId) {
   const cleanup = () => {
     store.changed.delete(renderList)
     store.listeners.delete(onEvent)
+    store.rejoined.delete(reload)
     mainBox.stop()
     threadBox.stop()
     typing.clear()
