@@ -32,6 +32,11 @@ async function waitTotalUnread (person, n) {
   }, n)
 }
 
+// joined waits until the page's socket has entered its channel rooms.
+async function joined (person) {
+  await person.page.waitForFunction(() => window.quire.channels?.joined)
+}
+
 // readsSettled waits until every last_read_at the page sent was acknowledged.
 async function readsSettled (person) {
   await person.page.waitForFunction(() => window.quire.channels && window.quire.channels.pendingReads.size === 0)
@@ -68,6 +73,7 @@ test('two people use channels: live messages, a thread, reactions, typing, unrea
   t.after(() => browser.close())
   const alice = await new Person(browser, server.url, 'Alice').signUp() // the first account: admin
   const bob = await new Person(browser, server.url, 'Bob').signUp()
+  await Promise.all([joined(alice), joined(bob)])
 
   // Alice creates a private channel and adds Bob from its Members panel.
   await alice.page.getByRole('link', { name: /^Channels/ }).click()
@@ -156,6 +162,7 @@ test('two people use channels: live messages, a thread, reactions, typing, unrea
   await bob.page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Notes' }).click()
   await readsSettled(bob)
   await bob.page.reload()
+  await joined(bob)
   await bob.page.waitForFunction(() => window.quire.channels?.list.some((c) => c.name === 'general'))
   const listed = await bob.page.evaluate(() => window.quire.channels.list.find((c) => c.name === 'general').unread_count)
   assert.equal(listed, 0, 'the server counts nothing unread after Bob opened the channel')

@@ -28,6 +28,8 @@ export class ChannelStore {
     this.fetching = null
     this.again = false
     this.pendingReads = new Set() // channels whose last_read_at is not acknowledged yet
+    this.readSeq = 0 // counts markRead calls
+    this.readAt = new Map() // channel id → readSeq of its latest markRead
     this.joined = false
     this.onConnect = () => this.join()
     this.onDisconnect = () => { this.joined = false }
@@ -42,9 +44,10 @@ export class ChannelStore {
   // join enters every channel room of the account; the list is read after
   // it, so nothing posted in between is missed by both.
   join () {
-    this.socket.timeout(15000).emit('join-channels', { auth: { token: this.token } }, () => {
-      this.joined = true
-      for (const id of this.pendingReads) this.sendRead(id)
+    this.socket.timeout(15000).emit('join-channels', { auth: { token: this.token } }, (err, res) => {
+      // Refused or unanswered: reads wait for the next connect.
+      this.joined = !err && res?.ok !== false && this.socket.connected
+      if (this.joined) for (const id of this.pendingReads) this.sendRead(id)
       this.refresh()
       for (const fn of [...this.rejoined]) fn()
     })
@@ -59,10 +62,13 @@ export class ChannelStore {
     this.fetching = (async () => {
       do {
         this.again = false
+        const since = this.readSeq
         try {
           const list = await api.listChannels()
           for (const c of list) {
-            if (c.id === this.openId) c.unread_count = 0
+            // A listing asked for before a read was stored may still count
+            // what was read; the one after the read's ack is the truth.
+            if (c.id === this.openId || this.pendingReads.has(c.id) || this.readAt.get(c.id) > since) c.unread_count = 0
             this.learnNames(c)
           }
           this.list = list
@@ -144,6 +150,7 @@ export class ChannelStore {
   markRead (id) {
     const c = this.get(id)
     if (c) c.unread_count = 0
+    this.readAt.set(id, ++this.readSeq)
     this.pendingReads.add(id)
     this.notify()
     if (this.joined) this.sendRead(id)
@@ -153,7 +160,7 @@ export class ChannelStore {
     this.socket.timeout(15000).emit('events:channel', { channel_id: id, message_id: null, data: { type: 'last_read_at' } }, (err, res) => {
       if (err || res?.ok === false) return // retried after the next join-channels
       this.pendingReads.delete(id)
-      this.notify()
+      this.refresh()
     })
   }
 
