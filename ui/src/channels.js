@@ -265,7 +265,7 @@ function composer ({ placeholder, label, onSend, onTyping }) {
 }
 
 // channelsPage renders the channels view into `main` and returns its
-// cleanup. ctx: {user, store, findUser(email), fail(err)→text}.
+// cleanup. ctx: {user, store, findUser(email), message(err) → text}.
 export function channelsPage (ctx, channelId) {
   const { user, store } = ctx
   const error = h('p', { class: 'error', role: 'alert', hidden: true })
