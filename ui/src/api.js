@@ -68,6 +68,27 @@ export const api = {
   deleteNote: (id) => request('DELETE', `/notes/${encodeURIComponent(id)}/delete`),
   updateAccess: (id, grants) => request('POST', `/notes/${encodeURIComponent(id)}/access/update`, { access_grants: grants }),
 
+  // Channels (§9.7): standard/group/dm channels, messages, threads, reactions.
+  listChannels: async () => {
+    const data = await request('GET', '/channels/')
+    return Array.isArray(data) ? data : []
+  },
+  getChannel: (id) => request('GET', `/channels/${encodeURIComponent(id)}`),
+  createChannel: (body) => request('POST', '/channels/create', body),
+  addMembers: (id, userIds) => request('POST', `/channels/${encodeURIComponent(id)}/members/add`, { user_ids: userIds }),
+  listMessages: async (id, limit = 50) => {
+    const data = await request('GET', `/channels/${encodeURIComponent(id)}/messages?skip=0&limit=${limit}`)
+    return Array.isArray(data) ? data : []
+  },
+  listThread: async (id, mid) => {
+    const data = await request('GET', `/channels/${encodeURIComponent(id)}/messages/${encodeURIComponent(mid)}/thread?skip=0&limit=200`)
+    return Array.isArray(data) ? data : []
+  },
+  postMessage: (id, content, parentId) => request('POST', `/channels/${encodeURIComponent(id)}/messages/post`,
+    parentId ? { content, parent_id: parentId } : { content }),
+  react: (id, mid, name, add) => request('POST',
+    `/channels/${encodeURIComponent(id)}/messages/${encodeURIComponent(mid)}/reactions/${add ? 'add' : 'remove'}`, { name }),
+
   // findUser resolves an email address to an account with the user search
   // endpoint (Open WebUI's GET /api/v1/users/search?query=).
   findUser: async (email) => {

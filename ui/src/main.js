@@ -1,23 +1,26 @@
-// Quire's notes app: sign in, the list of notes, and the live editor.
-// Routes: #/ (notes), #/notes/<id> (editor); signed out, the sign-in form.
+// Quire's notes app: sign in, the list of notes, the live editor, channels.
+// Routes: #/ (notes), #/notes/<id> (editor), #/channels[/<id>] (channels);
+// signed out, the sign-in form.
 import { api, session, APIError } from './api.js'
 import { Connection } from './connection.js'
 import { Collab } from './collab.js'
 import { createEditor, safeColor, setLink } from './editor.js'
 import { h, replace } from './dom.js'
+import { ChannelStore, channelsPage } from './channels.js'
 
 const COLORS = ['#e11d48', '#d97706', '#16a34a', '#0891b2', '#2563eb', '#7c3aed', '#c026d3', '#db2777', '#0d9488', '#65a30d']
 
 const app = {
   user: null,
   connection: null,
+  channels: null, // the ChannelStore: unread counts live while notes are on screen
   page: null // the current page's cleanup function
 }
 
 const root = document.getElementById('app')
 
 // The current editor and provider, for tests and debugging.
-window.quire = { view: null, collab: null }
+window.quire = { view: null, collab: null, channels: null }
 
 function colorFor (id) {
   let hash = 0
@@ -38,8 +41,14 @@ function formatTime (ns) {
 // --- shell ---------------------------------------------------------------------
 
 function header (...middle) {
+  const onChannels = location.hash.startsWith('#/channels')
+  const total = app.channels?.totalUnread() || 0
   return h('header', { class: 'top' },
     h('a', { class: 'brand', href: '#/' }, 'Quire'),
+    h('nav', { class: 'tabs', 'aria-label': 'Sections' },
+      h('a', { href: '#/', class: onChannels ? '' : 'current', 'aria-current': onChannels ? null : 'page' }, 'Notes'),
+      h('a', { href: '#/channels', class: onChannels ? 'current' : '', 'aria-current': onChannels ? 'page' : null },
+        'Channels', h('span', { class: 'count', 'data-testid': 'unread-total', hidden: total === 0, 'aria-label': 'unread messages' }, String(total)))),
     h('div', { class: 'middle' }, ...middle),
     h('div', { class: 'me' },
       h('span', { class: 'me-name', 'data-testid': 'me' }, app.user.name),
@@ -58,6 +67,8 @@ async function signOut () {
   try { await api.signout() } catch { /* the token is dropped anyway */ }
   session.token = ''
   app.user = null
+  app.channels?.destroy()
+  app.channels = window.quire.channels = null
   app.connection?.close()
   app.connection = null
   location.hash = '#/'
@@ -67,8 +78,33 @@ async function signOut () {
 function signedIn (user) {
   app.user = user
   if (user.token) session.token = user.token
+  app.channels?.destroy()
   app.connection?.close()
   app.connection = new Connection(session.token)
+  app.channels = window.quire.channels = new ChannelStore(user, app.connection, session.token)
+}
+
+// --- channels ------------------------------------------------------------------------
+
+function channelsRoute (id) {
+  show(h('p', { class: 'boot' }, 'Loading…')) // the previous page is cleaned up first
+  const { view, cleanup } = channelsPage({
+    user: app.user,
+    store: app.channels,
+    message,
+    findUser: async (email) => {
+      try {
+        return await api.findUser(email)
+      } catch (err) {
+        if (err instanceof APIError && (err.status === 404 || err.status === 405)) {
+          throw new Error('This server cannot look people up by email.')
+        }
+        throw err
+      }
+    }
+  }, id)
+  replace(root, header(), view)
+  app.page = cleanup
 }
 
 // --- sign in / sign up -----------------------------------------------------------
@@ -188,7 +224,7 @@ function notesPage () {
   load()
   const onFocus = () => load()
   window.addEventListener('focus', onFocus)
-  show(header(h('span', { class: 'page-title' }, 'Notes')),
+  show(header(),
     h('main', { class: 'list' }, create, error, list))
   app.page = () => window.removeEventListener('focus', onFocus)
 }
@@ -437,7 +473,9 @@ async function route () {
     }
   }
   const m = /^#\/notes\/([^/]+)$/.exec(location.hash)
+  const c = /^#\/channels(?:\/([^/]+))?$/.exec(location.hash)
   if (m) notePage(decodeURIComponent(m[1]))
+  else if (c) channelsRoute(c[1] ? decodeURIComponent(c[1]) : null)
   else notesPage()
 }
 
