@@ -29,8 +29,11 @@ func TestAwarenessFloodIsLimited(t *testing.T) {
 	if r.Relayed != realtime.AwarenessBurstDefault || r.First != 0 || r.Last != realtime.AwarenessBurstDefault-1 {
 		t.Errorf("relayed %d (updates %d..%d), want the first %d", r.Relayed, r.First, r.Last, realtime.AwarenessBurstDefault)
 	}
-	if r.Acks["ok"] != realtime.AwarenessBurstDefault || r.Acks["rate_limited"] <= realtime.MaxRateStrikesDefault {
-		t.Errorf("acks %v, want %d ok and over %d rate_limited", r.Acks, realtime.AwarenessBurstDefault, realtime.MaxRateStrikesDefault)
+	// The acks of the last refusals race the close (the transport is cut
+	// with them in its buffer), so the client's count of rate_limited acks
+	// is not exact; the server's count, below, is.
+	if r.Acks["ok"] != realtime.AwarenessBurstDefault || r.Acks["rate_limited"] < realtime.MaxRateStrikesDefault/2 {
+		t.Errorf("acks %v, want %d ok and rate_limited acks for most refusals", r.Acks, realtime.AwarenessBurstDefault)
 	}
 	if r.Reason == "" {
 		t.Errorf("flooding socket: disconnect reason %q", r.Reason)
