@@ -19,6 +19,7 @@ import (
 	"github.com/quire/quire/api"
 	"github.com/quire/quire/auth"
 	"github.com/quire/quire/awareness"
+	"github.com/quire/quire/chat"
 	"github.com/quire/quire/presence"
 	"github.com/quire/quire/realtime"
 	"github.com/quire/quire/storage"
@@ -131,6 +132,16 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 	if err != nil {
 		return nil, err
 	}
+	upstreams, err := cfg.Upstreams()
+	if err != nil {
+		return nil, err
+	}
+	chatClient, err := chat.New(chat.Config{
+		Upstreams: upstreams, Logger: logger, IdleTimeout: cfg.ChatIdleTimeout, ModelsTimeout: cfg.ChatModelsTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
 	restAPI, err := api.New(api.Config{
 		Store: store, Auth: a, Logger: logger,
 		MaxNoteBodyBytes: cfg.MaxNoteBodyBytes, MaxAuthBodyBytes: cfg.MaxAuthBodyBytes,
@@ -138,6 +149,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 		Presence: s.presence, Now: cfg.Now, Limits: cfg.AuthLimits,
 		SignupDisabled: cfg.SignupDisabled, DefaultUserRole: cfg.DefaultUserRole,
 		Channels: api.ChannelEvents{Emit: s.rt.EmitChannel, Joined: s.rt.JoinChannel, Left: s.rt.LeaveChannel},
+		Chat:     chatClient,
 	})
 	if err != nil {
 		return nil, err
