@@ -97,8 +97,8 @@ func TestChatModels(t *testing.T) {
 	var got struct {
 		Data []struct {
 			ID, Name string
-			Owned             string `json:"owned_by"`
-			URLIdx            int    `json:"urlIdx"`
+			Owned    string `json:"owned_by"`
+			URLIdx   int    `json:"urlIdx"`
 		} `json:"data"`
 	}
 	s.JSON("GET", "/api/models", tok, nil, http.StatusOK, &got)
