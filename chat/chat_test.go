@@ -1,0 +1,119 @@
+package chat_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quire/quire/chat"
+	"github.com/quire/quire/chat/chattest"
+)
+
+func TestParseUpstreams(t *testing.T) {
+	t.Parallel()
+	ups, err := chat.ParseUpstreams(" http://a.test/v1/ ;https://b.test", "ka", "--u", "--k")
+	require.NoError(t, err)
+	require.Equal(t, []chat.Upstream{{BaseURL: "http://a.test/v1", APIKey: "ka"}, {BaseURL: "https://b.test"}}, ups)
+	ups, err = chat.ParseUpstreams("", "", "--u", "--k")
+	require.NoError(t, err)
+	require.Empty(t, ups)
+	for _, bad := range []string{"a.test", "ftp://a.test", "http://", "http://a.test?x=1", "http://a.test;;http://b.test"} {
+		_, err := chat.ParseUpstreams(bad, "", "--u", "--k")
+		require.ErrorContains(t, err, "--u", bad)
+	}
+}
+
+// stopAfter is a client that goes away (cancels its request) once it has
+// received n events.
+type stopAfter struct {
+	bytes.Buffer
+	n      int
+	cancel context.CancelFunc
+}
+
+func (s *stopAfter) flush() error {
+	if strings.Count(s.String(), "\n\n") >= s.n {
+		s.cancel()
+	}
+	return nil
+}
+
+// TestFaultsFreeEverything runs every upstream fault through a Client and
+// then requires the goroutine count back where it was once idle
+// connections are closed: no request, connection or timer goroutine is
+// left behind by a fault. Not parallel, so that it counts only its own.
+func TestFaultsFreeEverything(t *testing.T) {
+	up := chattest.New(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := "http://" + l.Addr().String()
+	require.NoError(t, l.Close())
+	c, err := chat.New(chat.Config{
+		Upstreams:   []chat.Upstream{{BaseURL: up.BaseURL}, {BaseURL: dead}},
+		IdleTimeout: 300 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	base := runtime.NumGoroutine()
+
+	body := func(model string) []byte {
+		return []byte(`{"model":"` + model + `","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	}
+	ctx := context.Background()
+
+	_, err = c.Complete(ctx, 1, body("ok"), true)
+	require.ErrorIs(t, err, chat.ErrUnreachable)
+	var ue *chat.UpstreamError
+	_, err = c.Complete(ctx, 0, body(chattest.ModelFail500), true)
+	require.ErrorAs(t, err, &ue)
+	require.Equal(t, 500, ue.Status)
+
+	for model, want := range map[string]error{
+		chattest.ModelTruncate: chat.ErrTruncated,
+		chattest.ModelCut:      chat.ErrTruncated,
+		chattest.ModelStall:    chat.ErrStalled,
+		chattest.ModelOK:       nil,
+	} {
+		r, err := c.Complete(ctx, 0, body(model), true)
+		require.NoError(t, err, model)
+		var w bytes.Buffer
+		require.ErrorIs(t, r.Relay(&w, func() error { return nil }), want, model)
+		r.Close()
+	}
+	waitCancelled(t, up, chattest.ModelStall)
+
+	cctx, cancel := context.WithCancel(ctx)
+	r, err := c.Complete(cctx, 0, body(chattest.ModelHold), true)
+	require.NoError(t, err)
+	w := &stopAfter{n: 1, cancel: cancel}
+	require.True(t, errors.Is(r.Relay(w, w.flush), context.Canceled))
+	r.Close()
+	waitCancelled(t, up, chattest.ModelHold)
+	require.Equal(t, 1, strings.Count(w.String(), "data: "), "the client got the first chunk, and no error event")
+
+	c.CloseIdleConnections()
+	deadline := time.Now().Add(20 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines left behind:\n%s", n-base, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+func waitCancelled(t *testing.T, up *chattest.Upstream, model string) {
+	t.Helper()
+	select {
+	case m := <-up.Cancelled:
+		require.Equal(t, model, m)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the upstream never saw its %s request cancelled", model)
+	}
+}
