@@ -91,7 +91,7 @@ func TestChatModels(t *testing.T) {
 	b := chattest.New(t, chattest.WithModels("m2", "shared"))
 	slow := chattest.New(t, chattest.WithSlowModels())
 	s, tok := chatServer(t, a.BaseURL+";"+slow.BaseURL+" ; "+b.BaseURL+"/", "ka;ks;kb",
-		func(c *server.Config) { c.ChatModelsTimeout = 300 * time.Millisecond })
+		func(c *server.Config) { c.ChatModelsTimeout = 2 * time.Second })
 
 	s.JSON("GET", "/api/models", "", nil, http.StatusUnauthorized, nil)
 	var got struct {
@@ -278,7 +278,7 @@ func TestChatStreamStopsMidway(t *testing.T) {
 func TestChatStreamStalls(t *testing.T) {
 	t.Parallel()
 	up := chattest.New(t)
-	s, tok := chatServer(t, up.BaseURL, "", func(c *server.Config) { c.ChatIdleTimeout = 300 * time.Millisecond })
+	s, tok := chatServer(t, up.BaseURL, "", func(c *server.Config) { c.ChatIdleTimeout = 2 * time.Second })
 	resp := streamReq(t, s, tok, map[string]any{"model": chattest.ModelStall, "messages": msgs(), "stream": true})
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	ev := events(t, resp)
