@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,4 +118,62 @@ func waitCancelled(t *testing.T, up *chattest.Upstream, model string) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("the upstream never saw its %s request cancelled", model)
 	}
+}
+
+// TestModelsCacheAndLogOnce: the list is reused for ModelsTTL, then
+// gathered again; a dead upstream is warned about once, not at every
+// gathering, and never with its key.
+func TestModelsCacheAndLogOnce(t *testing.T) {
+	t.Parallel()
+	up := chattest.New(t, chattest.WithModels("m1"))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := "http://" + l.Addr().String()
+	require.NoError(t, l.Close())
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	now := time.Unix(1000, 0)
+	c, err := chat.New(chat.Config{
+		Upstreams: []chat.Upstream{{BaseURL: dead, APIKey: "sk-secret"}, {BaseURL: up.BaseURL}},
+		Logger:    slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil)),
+		Now:       func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+	})
+	require.NoError(t, err)
+	ctx := context.Background()
+	ids := func() (out []string) {
+		for _, m := range c.Models(ctx) {
+			out = append(out, m.ID)
+		}
+		return out
+	}
+	require.Equal(t, []string{"m1"}, ids())
+	i, ok := c.Lookup(ctx, "m1")
+	require.True(t, ok)
+	require.Equal(t, 1, i)
+	_, ok = c.Lookup(ctx, "m2")
+	require.False(t, ok)
+
+	// Within the TTL a new model upstream is not seen; after it, it is.
+	up.SetModels("m1", "m2")
+	require.Equal(t, []string{"m1"}, ids())
+	mu.Lock()
+	now = now.Add(chat.ModelsTTLDefault)
+	mu.Unlock()
+	require.Equal(t, []string{"m1", "m2"}, ids())
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, 1, strings.Count(logs.String(), "upstream model list failed"), logs.String())
+	require.NotContains(t, logs.String(), "sk-secret")
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

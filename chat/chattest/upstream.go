@@ -92,6 +92,13 @@ func (u *Upstream) Requests() []Request {
 	return append([]Request(nil), u.requests...)
 }
 
+// SetModels replaces the listed model ids.
+func (u *Upstream) SetModels(ids ...string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.models = ids
+}
+
 func (u *Upstream) listModels(w http.ResponseWriter, r *http.Request) {
 	if u.slowModel {
 		<-r.Context().Done()
@@ -99,7 +106,10 @@ func (u *Upstream) listModels(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := []map[string]any{}
-	for _, id := range u.models {
+	u.mu.Lock()
+	ids := u.models
+	u.mu.Unlock()
+	for _, id := range ids {
 		data = append(data, map[string]any{"id": id, "object": "model", "created": 1700000000, "owned_by": "chattest"})
 	}
 	w.Header().Set("Content-Type", "application/json")
