@@ -140,6 +140,8 @@ func (a *API) completionError(w http.ResponseWriter, r *http.Request, err error)
 			status = ue.Status
 		}
 		writeError(w, status, ue.Error())
+	case errors.Is(err, chat.ErrStopped):
+		writeError(w, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, chat.ErrNoAnswer):
 		writeError(w, http.StatusGatewayTimeout, err.Error())
 	case errors.Is(err, chat.ErrUnreachable), errors.Is(err, chat.ErrNotStream):

@@ -3,7 +3,9 @@ package api_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -301,5 +303,27 @@ func TestChatClientDisconnects(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "0 ", content(t, strings.TrimPrefix(strings.TrimSpace(line), "data: ")))
 	require.NoError(t, resp.Body.Close())
+	waitCancelled(t, up, chattest.ModelHold)
+}
+
+// A stream in progress when the server stops ends with an error event, so
+// it does not hold the shutdown to its deadline (which Stop would report
+// as an error), and the upstream request is cancelled.
+func TestChatStreamEndsAtShutdown(t *testing.T) {
+	t.Parallel()
+	up := chattest.New(t)
+	s, tok := chatServer(t, up.BaseURL, "")
+	resp := streamReq(t, s, tok, map[string]any{"model": chattest.ModelHold, "messages": msgs(), "stream": true})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	br := bufio.NewReader(resp.Body)
+	line, err := br.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "0 ", content(t, strings.TrimPrefix(strings.TrimSpace(line), "data: ")))
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Server.Stop(context.Background()) }()
+	ev := events(t, &http.Response{Body: io.NopCloser(br)})
+	require.Equal(t, []string{`{"error":{"message":"the server is shutting down"}}`}, ev)
+	require.NoError(t, <-stopped)
 	waitCancelled(t, up, chattest.ModelHold)
 }

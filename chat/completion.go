@@ -24,6 +24,7 @@ var (
 	ErrStalled     = errors.New("the model server stopped sending (timed out)")
 	ErrTruncated   = errors.New("the model server's answer ended early")
 	ErrLineTooLong = errors.New("the model server sent a line that is too long")
+	ErrStopped     = errors.New("the server is shutting down")
 )
 
 // UpstreamError is an upstream's error answer.
@@ -44,6 +45,9 @@ type Response struct {
 	cancel  context.CancelFunc
 	timer   *time.Timer // fires after IdleTimeout without progress (streams)
 	stalled atomic.Bool
+	// stopping is set when the Client stops; unwatch forgets the Client.
+	stopping atomic.Bool
+	unwatch  func() bool
 }
 
 // Close cancels the upstream request and frees its connection.
@@ -51,6 +55,7 @@ func (r *Response) Close() {
 	if r.timer != nil {
 		r.timer.Stop()
 	}
+	r.unwatch()
 	r.cancel()
 	_ = r.Body.Close()
 }
@@ -68,10 +73,12 @@ func (c *Client) Complete(ctx context.Context, i int, body []byte, stream bool) 
 	if stream {
 		r.timer = time.AfterFunc(c.cfg.IdleTimeout, func() { r.stalled.Store(true); cancel() })
 	}
+	r.unwatch = context.AfterFunc(c.stopped, func() { r.stopping.Store(true); cancel() })
 	fail := func(err error) (*Response, error) {
 		if r.timer != nil {
 			r.timer.Stop()
 		}
+		r.unwatch()
 		cancel()
 		return nil, err
 	}
@@ -86,6 +93,9 @@ func (c *Client) Complete(ctx context.Context, i int, body []byte, stream bool) 
 	setAuth(req, up)
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if r.stopping.Load() {
+			return fail(ErrStopped)
+		}
 		if r.stalled.Load() {
 			return fail(ErrNoAnswer)
 		}
@@ -174,6 +184,8 @@ func (r *Response) Relay(w io.Writer, flush Flusher) error {
 		}
 		if err != nil {
 			switch {
+			case r.stopping.Load():
+				return r.fault(w, flush, pending, ErrStopped)
 			case r.stalled.Load():
 				return r.fault(w, flush, pending, ErrStalled)
 			case r.ctx.Err() != nil: // the client left: nobody to tell

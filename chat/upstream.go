@@ -110,6 +110,10 @@ type Client struct {
 	byID    map[string]int
 	fetched time.Time
 	failing []bool // per upstream: its last /models failed (log once)
+
+	// stopped ends every completion when the server stops.
+	stopped context.Context
+	stop    context.CancelFunc
 }
 
 // New checks cfg and returns a Client.
@@ -144,7 +148,19 @@ func New(cfg Config) (*Client, error) {
 			ForceAttemptHTTP2:   true,
 		}}
 	}
-	return &Client{cfg: cfg, http: hc, log: log.With("component", "chat"), failing: make([]bool, len(cfg.Upstreams))}, nil
+	stopped, stop := context.WithCancel(context.Background())
+	return &Client{
+		cfg: cfg, http: hc, log: log.With("component", "chat"), failing: make([]bool, len(cfg.Upstreams)),
+		stopped: stopped, stop: stop,
+	}, nil
+}
+
+// Stop ends every completion in progress (streams get an error event, so
+// that a long answer does not hold the server's shutdown) and refuses new
+// ones with ErrStopped. Idempotent.
+func (c *Client) Stop() {
+	c.stop()
+	c.http.CloseIdleConnections()
 }
 
 // CloseIdleConnections closes the idle upstream connections (shutdown, tests).
