@@ -100,7 +100,7 @@ func postStream(client *http.Client, url, tok string, chunks int) (*http.Respons
 // 1,000 chunks (whole process: client, Quire and upstream; the difference
 // of the two is Quire's share).
 //
-//	go test ./api -run '^$' -bench ChatRelay -benchtime 300x
+//	go test ./api -run '^$' -bench ChatRelay -benchtime 1000x
 func BenchmarkChatRelay(b *testing.B) {
 	up := chattest.New(b)
 	s := quiretest.New(b, quiretest.WithLogLevel(slog.LevelWarn), quiretest.WithConfig(func(c *server.Config) {
