@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/quire/quire/auth"
+	"github.com/quire/quire/chat"
 	"github.com/quire/quire/prosemirror"
 	"github.com/quire/quire/storage"
 )
@@ -67,6 +68,9 @@ type Config struct {
 	// DefaultUserRole is the role of every account but the first (always
 	// admin): storage.RolePending, RoleUser or RoleAdmin. Empty: RoleUser.
 	DefaultUserRole string
+	// Chat, if set, lists the upstreams' models and sends completions
+	// (chat.go); nil: no models.
+	Chat *chat.Client
 }
 
 // API holds the handlers.
@@ -134,6 +138,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/notes/{id}/access/update", a.authed(a.updateAccess))
 
 	a.registerChannels(mux)
+	a.registerChat(mux)
 
 	// Anything else under /api/ is a JSON 404, never the browser app.
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

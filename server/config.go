@@ -11,6 +11,7 @@ import (
 
 	"github.com/quire/quire/api"
 	"github.com/quire/quire/auth"
+	"github.com/quire/quire/chat"
 )
 
 // Defaults (protocol §9.1).
@@ -70,6 +71,12 @@ type Config struct {
 	// proxy's connections all come from loopback). Zero:
 	// MaxConnsPerIPDefault; negative: no cap.
 	MaxConnsPerIP int
+	// OpenAIBaseURLs are the OpenAI-compatible upstreams of chat, ';'-
+	// separated (--openai-base-url). Zero: no models.
+	OpenAIBaseURLs string
+	// OpenAIAPIKeys are their keys, ';'-separated, by position
+	// (--openai-api-key). Zero: no Authorization header.
+	OpenAIAPIKeys string
 
 	// Test knobs.
 
@@ -102,6 +109,12 @@ type Config struct {
 	// DefaultUserRole (--default-user-role) of every account but the first:
 	// pending, user or admin. Empty: DefaultUserRoleDefault.
 	DefaultUserRole string
+	// ChatIdleTimeout bounds the wait for an upstream's streamed answer and
+	// between its lines. Zero: chat.IdleTimeoutDefault.
+	ChatIdleTimeout time.Duration
+	// ChatModelsTimeout bounds one upstream's model list. Zero:
+	// chat.ModelsTimeoutDefault.
+	ChatModelsTimeout time.Duration
 }
 
 // DefaultUserRoleDefault is the role of a new account but the first.
@@ -168,7 +181,11 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("--default-user-role %q: want pending, user or admin", c.DefaultUserRole)
 	}
-	if c.ShutdownTimeout < 0 || c.ReadTimeout < 0 || c.TokenTTL < 0 || c.MaxNoteBodyBytes < 0 || c.MaxAuthBodyBytes < 0 {
+	if _, err := c.Upstreams(); err != nil {
+		return err
+	}
+	if c.ChatIdleTimeout < 0 || c.ChatModelsTimeout < 0 ||
+		c.ShutdownTimeout < 0 || c.ReadTimeout < 0 || c.TokenTTL < 0 || c.MaxNoteBodyBytes < 0 || c.MaxAuthBodyBytes < 0 {
 		return errors.New("durations and body limits must not be negative")
 	}
 	return nil
@@ -182,4 +199,9 @@ func ParseLogLevel(s string) (slog.Level, error) {
 		return l, l.UnmarshalText([]byte(s))
 	}
 	return l, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+}
+
+// Upstreams parses --openai-base-url and --openai-api-key.
+func (c Config) Upstreams() ([]chat.Upstream, error) {
+	return chat.ParseUpstreams(c.OpenAIBaseURLs, c.OpenAIAPIKeys, "--openai-base-url", "--openai-api-key")
 }

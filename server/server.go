@@ -19,6 +19,7 @@ import (
 	"github.com/quire/quire/api"
 	"github.com/quire/quire/auth"
 	"github.com/quire/quire/awareness"
+	"github.com/quire/quire/chat"
 	"github.com/quire/quire/presence"
 	"github.com/quire/quire/realtime"
 	"github.com/quire/quire/storage"
@@ -36,6 +37,7 @@ type Server struct {
 	docs     *ydoc.Manager
 	presence presence.Manager
 	rt       *realtime.Server
+	chat     *chat.Client
 	http     *http.Server
 	pprof    *http.Server // nil unless Config.PprofAddr
 	metrics  *http.Server // nil unless Config.MetricsAddr
@@ -131,6 +133,16 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 	if err != nil {
 		return nil, err
 	}
+	upstreams, err := cfg.Upstreams()
+	if err != nil {
+		return nil, err
+	}
+	s.chat, err = chat.New(chat.Config{
+		Upstreams: upstreams, Logger: logger, IdleTimeout: cfg.ChatIdleTimeout, ModelsTimeout: cfg.ChatModelsTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
 	restAPI, err := api.New(api.Config{
 		Store: store, Auth: a, Logger: logger,
 		MaxNoteBodyBytes: cfg.MaxNoteBodyBytes, MaxAuthBodyBytes: cfg.MaxAuthBodyBytes,
@@ -138,6 +150,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 		Presence: s.presence, Now: cfg.Now, Limits: cfg.AuthLimits,
 		SignupDisabled: cfg.SignupDisabled, DefaultUserRole: cfg.DefaultUserRole,
 		Channels: api.ChannelEvents{Emit: s.rt.EmitChannel, Joined: s.rt.JoinChannel, Left: s.rt.LeaveChannel},
+		Chat:     s.chat,
 	})
 	if err != nil {
 		return nil, err
@@ -315,6 +328,10 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 		if s.metrics != nil {
 			_ = s.metrics.Close()
+		}
+		// Chat streams end with an error event rather than hold Shutdown.
+		if s.chat != nil {
+			s.chat.Stop()
 		}
 		// Stop accepting at once; sockets are closed meanwhile, since a
 		// pending long-poll would otherwise hold Shutdown to its deadline.

@@ -147,6 +147,8 @@ func newSettings(name string, stderr io.Writer, serveFlags bool) *settings {
 		num(&c.MaxConnsPerIP, "max-conns-per-ip", server.MaxConnsPerIPDefault, "QUIRE_MAX_CONNS_PER_IP", "open connections allowed per client address, loopback exempt; -1: no cap")
 		s.fs.BoolVar(&s.enableSignup, "enable-signup", true, "allow sign-ups; the first account may always sign up (env ENABLE_SIGNUP, QUIRE_ENABLE_SIGNUP)")
 		s.envs["enable-signup"] = []string{"ENABLE_SIGNUP", "QUIRE_ENABLE_SIGNUP"}
+		str(&c.OpenAIBaseURLs, "openai-base-url", "", "QUIRE_OPENAI_BASE_URL", "OpenAI-compatible upstream base URLs for chat, ';'-separated; empty: no models", "OPENAI_API_BASE_URLS", "OPENAI_API_BASE_URL")
+		str(&c.OpenAIAPIKeys, "openai-api-key", "", "QUIRE_OPENAI_API_KEY", "API keys of those upstreams, ';'-separated, by position", "OPENAI_API_KEYS", "OPENAI_API_KEY")
 		str(&c.DefaultUserRole, "default-user-role", server.DefaultUserRoleDefault, "DEFAULT_USER_ROLE", "role of new accounts but the first (always admin): pending, user or admin", "QUIRE_DEFAULT_USER_ROLE")
 	}
 	return s

@@ -252,3 +252,47 @@ func TestSignupPolicyFlags(t *testing.T) {
 		require.Contains(t, errs, s)
 	}
 }
+
+func TestOpenAIFlags(t *testing.T) {
+	t.Parallel()
+	parse := func(env map[string]string, args ...string) (*settings, error) {
+		s := newSettings("serve", &bytes.Buffer{}, true)
+		return s, s.parse(args, func(k string) string { return env[k] })
+	}
+	s, err := parse(map[string]string{"OPENAI_API_BASE_URLS": "http://a.test/v1; https://b.test/v1/", "OPENAI_API_KEYS": "ka;kb"})
+	require.NoError(t, err)
+	ups, err := s.cfg.Upstreams()
+	require.NoError(t, err)
+	require.Len(t, ups, 2)
+	require.Equal(t, "https://b.test/v1", ups[1].BaseURL)
+	require.Equal(t, "kb", ups[1].APIKey)
+
+	s, err = parse(map[string]string{"OPENAI_API_BASE_URLS": "http://a.test/v1", "QUIRE_OPENAI_BASE_URL": "http://q.test"}, "--openai-api-key", "k")
+	require.NoError(t, err)
+	ups, err = s.cfg.Upstreams()
+	require.NoError(t, err)
+	require.Equal(t, "http://q.test", ups[0].BaseURL, "QUIRE_OPENAI_BASE_URL beats OPENAI_API_BASE_URLS")
+	require.Equal(t, "k", ups[0].APIKey)
+
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, []string{"--openai-base-url", "ftp://a.test"}, "--openai-base-url"},
+		{nil, []string{"--openai-base-url", "http://a.test;"}, "--openai-base-url"},
+		{map[string]string{"OPENAI_API_BASE_URLS": "a.test/v1"}, nil, "--openai-base-url"},
+		{nil, []string{"--openai-base-url", "http://a.test", "--openai-api-key", "k1;k2"}, "--openai-api-key has 2 keys for 1 URLs"},
+		{nil, []string{"--openai-api-key", "secret-key-value"}, "--openai-api-key is set but --openai-base-url is not"},
+	} {
+		_, err := parse(c.env, c.args...)
+		require.ErrorContains(t, err, c.want, "%v %v", c.env, c.args)
+		require.NotContains(t, err.Error(), "secret-key-value", "keys are never shown")
+	}
+
+	code, _, errs := runCmd(t, nil, "serve", "--help")
+	require.Equal(t, 0, code)
+	for _, s := range []string{"-openai-base-url", "-openai-api-key", "QUIRE_OPENAI_BASE_URL", "OPENAI_API_BASE_URLS", "QUIRE_OPENAI_API_KEY", "OPENAI_API_KEYS"} {
+		require.Contains(t, errs, s)
+	}
+}

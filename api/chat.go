@@ -1,0 +1,160 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/quire/quire/chat"
+)
+
+// MaxChatBodyBytes caps a completion request (long conversations, images).
+const MaxChatBodyBytes = 8 << 20
+
+// maxJSONAnswerBytes caps a non-streamed upstream answer that is relayed.
+const maxJSONAnswerBytes = 32 << 20
+
+// forwarded are the OpenAI request fields sent upstream; Open WebUI's own
+// fields (session_id, chat_id, files, features, model_item, …) are not.
+var forwarded = []string{
+	"model", "messages", "stream", "stream_options", "temperature", "top_p", "max_tokens",
+	"max_completion_tokens", "stop", "presence_penalty", "frequency_penalty", "seed", "n",
+	"logit_bias", "logprobs", "top_logprobs", "response_format", "tools", "tool_choice",
+	"parallel_tool_calls", "reasoning_effort", "user",
+}
+
+// fromParams are the fields Open WebUI may send inside "params" instead.
+var fromParams = []string{
+	"temperature", "top_p", "max_tokens", "max_completion_tokens", "stop",
+	"presence_penalty", "frequency_penalty", "seed", "logit_bias", "reasoning_effort",
+}
+
+func (a *API) registerChat(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/models", a.authed(a.listModels))
+	mux.HandleFunc("GET /api/models/{$}", a.authed(a.listModels))
+	mux.HandleFunc("POST /api/chat/completions", a.authed(a.chatCompletions))
+}
+
+func (a *API) listModels(w http.ResponseWriter, r *http.Request, _ *session) {
+	models := []chat.Model{}
+	if a.cfg.Chat != nil {
+		models = append(models, a.cfg.Chat.Models(r.Context())...)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": models})
+}
+
+func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session) {
+	var in map[string]json.RawMessage
+	if status, err := decode(w, r, MaxChatBodyBytes, &in); err != nil {
+		writeError(w, status, err.Error())
+		return
+	}
+	if present(in, "session_id") && present(in, "chat_id") && present(in, "id") {
+		writeError(w, http.StatusNotImplemented, "chat completions over the socket (session_id, chat_id and id) are not supported yet; send the request without them to receive the answer as a stream")
+		return
+	}
+	var model string
+	if json.Unmarshal(in["model"], &model) != nil || model == "" {
+		writeError(w, http.StatusBadRequest, "model must be a non-empty string")
+		return
+	}
+	var msgs []json.RawMessage
+	if json.Unmarshal(in["messages"], &msgs) != nil || len(msgs) == 0 {
+		writeError(w, http.StatusBadRequest, "messages must be a non-empty array")
+		return
+	}
+	var stream bool
+	if raw, ok := in["stream"]; ok && string(raw) != "null" && json.Unmarshal(raw, &stream) != nil {
+		writeError(w, http.StatusBadRequest, "stream must be true or false")
+		return
+	}
+	out := map[string]json.RawMessage{}
+	for _, k := range forwarded {
+		if v, ok := in[k]; ok && string(v) != "null" {
+			out[k] = v
+		}
+	}
+	var params map[string]json.RawMessage
+	if json.Unmarshal(in["params"], &params) == nil {
+		for _, k := range fromParams {
+			if v, ok := params[k]; ok && string(v) != "null" && out[k] == nil {
+				out[k] = v
+			}
+		}
+	}
+	out["stream"] = json.RawMessage("false")
+	if stream {
+		out["stream"] = json.RawMessage("true")
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "request body is not valid JSON")
+		return
+	}
+
+	if a.cfg.Chat == nil {
+		writeError(w, http.StatusNotFound, "Model not found")
+		return
+	}
+	up, ok := a.cfg.Chat.Lookup(r.Context(), model)
+	if !ok {
+		writeError(w, http.StatusNotFound, "Model not found")
+		return
+	}
+	resp, err := a.cfg.Chat.Complete(r.Context(), up, body, stream)
+	if err != nil {
+		a.completionError(w, r, err)
+		return
+	}
+	defer resp.Close()
+	if !stream {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.Copy(w, io.LimitReader(resp.Body, maxJSONAnswerBytes))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx would hold the events back
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	if err := resp.Relay(w, rc.Flush); err != nil {
+		a.log.DebugContext(r.Context(), "completion stream ended early", "user", s.user.ID, "model", model, "err", err)
+	}
+}
+
+// completionError answers a completion that failed before any byte was
+// sent: the upstream's client errors keep their status (the request was
+// wrong); its own faults, and its refusal of our key, are 502.
+func (a *API) completionError(w http.ResponseWriter, r *http.Request, err error) {
+	var ue *chat.UpstreamError
+	switch {
+	case errors.As(err, &ue):
+		status := http.StatusBadGateway
+		switch ue.Status {
+		case http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge,
+			http.StatusUnprocessableEntity, http.StatusTooManyRequests:
+			status = ue.Status
+		}
+		writeError(w, status, ue.Error())
+	case errors.Is(err, chat.ErrStopped):
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+	case errors.Is(err, chat.ErrNoAnswer):
+		writeError(w, http.StatusGatewayTimeout, err.Error())
+	case errors.Is(err, chat.ErrUnreachable), errors.Is(err, chat.ErrNotStream):
+		writeError(w, http.StatusBadGateway, err.Error())
+	case r.Context().Err() != nil: // the client left
+	default:
+		a.internalError(w, r, "chat completion", err)
+	}
+}
+
+// present reports whether body field k is set to something other than
+// null or "".
+func present(in map[string]json.RawMessage, k string) bool {
+	v, ok := in[k]
+	return ok && !bytes.Equal(v, []byte("null")) && !bytes.Equal(v, []byte(`""`))
+}

@@ -1,0 +1,264 @@
+package chat
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Errors of a completion. An *UpstreamError carries the upstream's own
+// status and message.
+var (
+	ErrUnreachable = errors.New("the model server could not be reached")
+	ErrNoAnswer    = errors.New("the model server did not answer in time")
+	ErrNotStream   = errors.New("the model server did not answer with an event stream")
+	ErrStalled     = errors.New("the model server stopped sending (timed out)")
+	ErrTruncated   = errors.New("the model server's answer ended early")
+	ErrLineTooLong = errors.New("the model server sent a line that is too long")
+	ErrStopped     = errors.New("the server is shutting down")
+)
+
+// UpstreamError is an upstream's error answer.
+type UpstreamError struct {
+	Status  int
+	Message string // summary of the upstream's message, safe to show
+}
+
+func (e *UpstreamError) Error() string {
+	return fmt.Sprintf("the model server answered %d: %s", e.Status, e.Message)
+}
+
+// Response is an upstream's successful answer to a completion; Close it.
+type Response struct {
+	*http.Response
+	c       *Client
+	ctx     context.Context
+	cancel  context.CancelFunc
+	timer   *time.Timer // fires after IdleTimeout without progress (streams)
+	stalled atomic.Bool
+	// stopping is set when the Client stops; unwatch forgets the Client.
+	stopping atomic.Bool
+	unwatch  func() bool
+}
+
+// Close cancels the upstream request and frees its connection.
+func (r *Response) Close() {
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	r.unwatch()
+	r.cancel()
+	_ = r.Body.Close()
+}
+
+// Complete sends body (an OpenAI chat completion request) to upstream i's
+// POST /chat/completions. The request ends when ctx does or on Close. With
+// stream, the headers must come within IdleTimeout and be an event stream.
+func (c *Client) Complete(ctx context.Context, i int, body []byte, stream bool) (*Response, error) {
+	if i < 0 || i >= len(c.cfg.Upstreams) {
+		return nil, fmt.Errorf("chat: no upstream %d", i)
+	}
+	up := c.cfg.Upstreams[i]
+	ctx, cancel := context.WithCancel(ctx)
+	r := &Response{c: c, ctx: ctx, cancel: cancel}
+	if stream {
+		r.timer = time.AfterFunc(c.cfg.IdleTimeout, func() { r.stalled.Store(true); cancel() })
+	}
+	r.unwatch = context.AfterFunc(c.stopped, func() { r.stopping.Store(true); cancel() })
+	fail := func(err error) (*Response, error) {
+		if r.timer != nil {
+			r.timer.Stop()
+		}
+		r.unwatch()
+		cancel()
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, up.BaseURL+"/chat/completions", bytes.NewReader(body))
+	if err != nil {
+		return fail(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if stream {
+		req.Header.Set("Accept", "text/event-stream")
+	}
+	setAuth(req, up)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if r.stopping.Load() {
+			return fail(ErrStopped)
+		}
+		if r.stalled.Load() {
+			return fail(ErrNoAnswer)
+		}
+		if ctx.Err() != nil {
+			return fail(context.Cause(ctx))
+		}
+		c.log.WarnContext(ctx, "upstream unreachable", "upstream", up.BaseURL, "err", err)
+		return fail(ErrUnreachable)
+	}
+	r.Response = resp
+	if resp.StatusCode >= 300 {
+		ue := &UpstreamError{Status: resp.StatusCode, Message: summarize(resp.Body)}
+		r.Close()
+		c.log.WarnContext(ctx, "upstream refused a completion", "upstream", up.BaseURL, "status", resp.StatusCode)
+		return nil, ue
+	}
+	if stream {
+		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
+			r.Close()
+			return nil, ErrNotStream
+		}
+		r.timer.Reset(c.cfg.IdleTimeout)
+	}
+	return r, nil
+}
+
+// summarize extracts the message of an upstream error body (OpenAI's
+// {"error": {"message"}}, {"detail"}, {"message"}, or text), shortened.
+func summarize(body io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(body, maxErrorBytes))
+	var v struct {
+		Error   json.RawMessage `json:"error"`
+		Detail  any             `json:"detail"`
+		Message string          `json:"message"`
+	}
+	msg := ""
+	if json.Unmarshal(b, &v) == nil {
+		var e struct {
+			Message string `json:"message"`
+		}
+		var s string
+		switch {
+		case json.Unmarshal(v.Error, &e) == nil && e.Message != "":
+			msg = e.Message
+		case json.Unmarshal(v.Error, &s) == nil && s != "":
+			msg = s
+		case v.Detail != nil:
+			msg = fmt.Sprint(v.Detail)
+		default:
+			msg = v.Message
+		}
+	} else {
+		msg = string(b)
+	}
+	msg = strings.Join(strings.Fields(strings.ToValidUTF8(msg, "")), " ")
+	if msg == "" {
+		return "no message"
+	}
+	if r := []rune(msg); len(r) > 300 {
+		msg = string(r[:300]) + "…"
+	}
+	return msg
+}
+
+// Flusher sends what was written to the client at once.
+type Flusher func() error
+
+// Relay copies the upstream's events to w as `data: …` events, flushing
+// each, until `data: [DONE]`, which it relays too. Comments, event names and
+// ids are dropped. Memory is one line. On an upstream fault (stall, early
+// end, broken connection) it writes `data: {"error": {"message"}}` and
+// returns the fault; a failed write to w (the client left) is returned as
+// is. The caller still calls Close.
+func (r *Response) Relay(w io.Writer, flush Flusher) error {
+	br := bufio.NewReaderSize(r.Body, 32<<10)
+	var line []byte // only for a line longer than br's buffer
+	pending := false
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if len(line)+len(chunk) > r.c.cfg.MaxLineBytes {
+				return r.fault(w, flush, pending, ErrLineTooLong)
+			}
+			line = append(line, chunk...)
+			continue
+		}
+		if err != nil {
+			switch {
+			case r.stopping.Load():
+				return r.fault(w, flush, pending, ErrStopped)
+			case r.stalled.Load():
+				return r.fault(w, flush, pending, ErrStalled)
+			case r.ctx.Err() != nil: // the client left: nobody to tell
+				return context.Cause(r.ctx)
+			}
+			return r.fault(w, flush, pending, ErrTruncated)
+		}
+		r.timer.Reset(r.c.cfg.IdleTimeout)
+		if line != nil {
+			if len(line)+len(chunk) > r.c.cfg.MaxLineBytes {
+				return r.fault(w, flush, pending, ErrLineTooLong)
+			}
+			chunk = append(line, chunk...)
+			line = line[:0]
+		}
+		chunk = bytes.TrimRight(chunk, "\r\n")
+		if len(chunk) == 0 { // end of an event
+			if pending {
+				if _, err := w.Write(eventEnd); err != nil {
+					return err
+				}
+				if err := flush(); err != nil {
+					return err
+				}
+				pending = false
+			}
+			continue
+		}
+		data, ok := bytes.CutPrefix(chunk, dataField)
+		if !ok {
+			continue // comment, event, id, retry
+		}
+		data = bytes.TrimPrefix(data, space)
+		if !pending && bytes.Equal(data, done) {
+			if _, err := w.Write(doneEvent); err != nil {
+				return err
+			}
+			return flush()
+		}
+		if _, err := w.Write(dataPrefix); err != nil {
+			return err
+		}
+		if _, err := w.Write(data); err != nil {
+			return err
+		}
+		if _, err := w.Write(newline); err != nil {
+			return err
+		}
+		pending = true
+	}
+}
+
+var (
+	dataField  = []byte("data:")
+	dataPrefix = []byte("data: ")
+	space      = []byte(" ")
+	newline    = []byte("\n")
+	eventEnd   = []byte("\n")
+	done       = []byte("[DONE]")
+	doneEvent  = []byte("data: [DONE]\n\n")
+)
+
+// fault ends the client's stream with an error event (the frontend stops on
+// it) and returns err.
+func (r *Response) fault(w io.Writer, flush Flusher, pending bool, err error) error {
+	r.c.log.WarnContext(r.ctx, "upstream stream failed", "err", err)
+	b, _ := json.Marshal(map[string]any{"error": map[string]string{"message": err.Error()}})
+	if pending { // close the event begun (its lines were whole)
+		_, _ = w.Write(eventEnd)
+	}
+	_, _ = w.Write(dataPrefix)
+	_, _ = w.Write(b)
+	_, _ = w.Write([]byte("\n\n"))
+	_ = flush()
+	return err
+}
