@@ -67,15 +67,7 @@ func (s *sqlChannels) err(op string, err error) error {
 }
 
 func (s *sqlChannels) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return inTx(ctx, s.w, fn)
 }
 
 // execOne runs a write that must touch a row; none is ErrNotFound.

@@ -110,7 +110,13 @@ func sqliteErr(op string, err error) error {
 
 // writeTx runs fn in a transaction on the writer and commits it.
 func (s *SQLiteStore) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	return inTx(ctx, s.w, fn)
+}
+
+// inTx runs fn in a transaction on db: committed if fn succeeds, rolled
+// back otherwise.
+func inTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
