@@ -47,6 +47,7 @@ type Server struct {
 	broker Broker
 	rooms  roomSubscriptions
 	epochs *accessEpochs
+	leaves atomic.Uint64 // channel LeaveRoom commands run here (channels.go)
 }
 
 // New builds a Server from cfg (defaults applied).
