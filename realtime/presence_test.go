@@ -73,11 +73,22 @@ func TestPresenceExpiry(t *testing.T) {
 		c.PresenceInterval = 100 * time.Millisecond
 	})
 	var res struct {
+		Bad     []map[string]any
 		Watch   map[string]any
 		Came    []string
 		Expired []string
 	}
 	node(t, &res, "expiry.mjs", b.url, b.tokens["owner"], b.tokens["reader"])
+	// A malformed presence:watch is refused and changes nothing (the same
+	// socket then watches normally).
+	for _, a := range res.Bad {
+		if !equalJSON(a, map[string]any{"ok": false, "error": "invalid_payload"}) {
+			t.Fatalf("malformed presence:watch acks %v, want invalid_payload", res.Bad)
+		}
+	}
+	if len(res.Bad) != 2 || res.Watch["ok"] != true {
+		t.Fatalf("acks: bad %v, watch %v", res.Bad, res.Watch)
+	}
 	// The first diff may list the watcher too (it came online at about the
 	// same time); the reader must come, then expire alone.
 	reader := b.users["reader"].ID

@@ -7,6 +7,7 @@ import { call, connect, main } from './lib.mjs';
 const [url, watcherToken, silentToken] = process.argv.slice(2);
 main(async () => {
   const watcher = await connect(url, watcherToken);
+  const bad = [await call(watcher.socket, 'presence:watch', { watch: 'yes' }), await call(watcher.socket, 'presence:watch', 'x')];
   const watch = await call(watcher.socket, 'presence:watch', {});
   const beat = setInterval(() => call(watcher.socket, 'heartbeat', {}), 200);
   const silent = await connect(url, silentToken);
@@ -16,5 +17,5 @@ main(async () => {
   const expired = (await watcher.rec.waitFor('events', (e) => presence(e) && e.data.data.offline.length > 0)).data.data.offline;
   if (!silent.socket.connected) throw new Error('the silent socket was disconnected');
   clearInterval(beat);
-  return { watch, came, expired };
+  return { bad, watch, came, expired };
 });
