@@ -93,7 +93,9 @@ func TestChatModels(t *testing.T) {
 	b := chattest.New(t, chattest.WithModels("m2", "shared"))
 	slow := chattest.New(t, chattest.WithSlowModels())
 	s, tok := chatServer(t, a.BaseURL+";"+slow.BaseURL+" ; "+b.BaseURL+"/", "ka;ks;kb",
-		func(c *server.Config) { c.ChatModelsTimeout = 2 * time.Second })
+		// The timeout only has to outlast the fast upstreams' answers on a
+		// loaded -race run (2 s did not, once in CI); the slow one waits it out.
+		func(c *server.Config) { c.ChatModelsTimeout = 10 * time.Second })
 
 	s.JSON("GET", "/api/models", "", nil, http.StatusUnauthorized, nil)
 	var got struct {
