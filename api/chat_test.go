@@ -282,7 +282,7 @@ func TestChatStreamStopsMidway(t *testing.T) {
 func TestChatStreamStalls(t *testing.T) {
 	t.Parallel()
 	up := chattest.New(t)
-	s, tok := chatServer(t, up.BaseURL, "", func(c *server.Config) { c.ChatIdleTimeout = 2 * time.Second })
+	s, tok := chatServer(t, up.BaseURL, "", func(c *server.Config) { c.ChatIdleTimeout = 10 * time.Second })
 	resp := streamReq(t, s, tok, map[string]any{"model": chattest.ModelStall, "messages": msgs(), "stream": true})
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	ev := events(t, resp)

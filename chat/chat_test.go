@@ -59,7 +59,7 @@ func TestFaultsFreeEverything(t *testing.T) {
 	require.NoError(t, l.Close())
 	c, err := chat.New(chat.Config{
 		Upstreams:   []chat.Upstream{{BaseURL: up.BaseURL}, {BaseURL: dead}},
-		IdleTimeout: 2 * time.Second, // long enough that only a real stall trips it
+		IdleTimeout: 10 * time.Second, // long enough that only a real stall trips it, even on a loaded -race run
 	})
 	require.NoError(t, err)
 	base := runtime.NumGoroutine()
