@@ -150,7 +150,7 @@ func (a *Authenticator) verify(ctx context.Context, token string, allowPending b
 	if err != nil || c.UserID == "" || c.ID == "" || c.IssuedAt == nil {
 		return nil, nil, ErrUnauthenticated
 	}
-	u, err := a.cfg.Store.GetUser(ctx, c.UserID)
+	u, revoked, err := a.cfg.Store.GetSessionUser(ctx, c.UserID, c.ID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil, ErrUnauthenticated
 	}
@@ -162,10 +162,6 @@ func (a *Authenticator) verify(ctx context.Context, token string, allowPending b
 	}
 	if subtle.ConstantTimeCompare([]byte(c.SessionStamp), []byte(u.SessionStamp)) != 1 {
 		return nil, nil, ErrUnauthenticated
-	}
-	revoked, err := a.cfg.Store.IsTokenRevoked(ctx, c.ID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("auth: verify: %w", err)
 	}
 	if revoked {
 		return nil, nil, ErrUnauthenticated

@@ -35,6 +35,9 @@ type Accounts interface {
 	// get the current time (all written back).
 	CreateUser(ctx context.Context, u *User) error
 	GetUser(ctx context.Context, id string) (*User, error)
+	// GetSessionUser is GetUser that also tells, in the same read, whether
+	// the token with this jti is revoked: a token check costs one query.
+	GetSessionUser(ctx context.Context, id, jti string) (*User, bool, error)
 	GetUserByEmail(ctx context.Context, email string) (*User, error)
 	ListUsers(ctx context.Context) ([]User, error)
 	// SearchUsers returns the accounts (pending ones included) whose email

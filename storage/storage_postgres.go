@@ -144,6 +144,15 @@ func (s *PostgresStore) GetUser(ctx context.Context, id string) (*User, error) {
 	return u, nil
 }
 
+func (s *PostgresStore) GetSessionUser(ctx context.Context, id, jti string) (*User, bool, error) {
+	var revoked bool
+	u, err := scanUser(s.pool.QueryRow(ctx, "SELECT "+userColumns+", EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1) FROM users WHERE id = $2", jti, id), &revoked)
+	if err != nil {
+		return nil, false, pgErr("get session user", err)
+	}
+	return u, revoked, nil
+}
+
 func (s *PostgresStore) GetUserByEmail(ctx context.Context, email string) (*User, error) {
 	u, err := scanUser(s.pool.QueryRow(ctx, "SELECT "+userColumns+" FROM users WHERE email = $1", strings.ToLower(email)))
 	if err != nil {

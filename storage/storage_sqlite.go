@@ -165,9 +165,13 @@ func (s *SQLiteStore) PoolStats() PoolStats {
 
 const userColumns = "id, email, name, role, password_hash, session_stamp, created_at, updated_at, last_active_at"
 
-func scanUser(row interface{ Scan(...any) error }) (*User, error) {
+// revokedColumn tells whether the token with the first bound jti is revoked.
+const revokedColumn = "EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?)"
+
+// scanUser scans userColumns, then the row's extra columns into extra.
+func scanUser(row interface{ Scan(...any) error }, extra ...any) (*User, error) {
 	var u User
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.SessionStamp, &u.CreatedAt, &u.UpdatedAt, &u.LastActiveAt)
+	err := row.Scan(append([]any{&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.SessionStamp, &u.CreatedAt, &u.UpdatedAt, &u.LastActiveAt}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +207,15 @@ func (s *SQLiteStore) GetUser(ctx context.Context, id string) (*User, error) {
 		return nil, sqliteErr("get user", err)
 	}
 	return u, nil
+}
+
+func (s *SQLiteStore) GetSessionUser(ctx context.Context, id, jti string) (*User, bool, error) {
+	var revoked bool
+	u, err := scanUser(s.r.QueryRowContext(ctx, "SELECT "+userColumns+", "+revokedColumn+" FROM users WHERE id = ?", jti, id), &revoked)
+	if err != nil {
+		return nil, false, sqliteErr("get session user", err)
+	}
+	return u, revoked, nil
 }
 
 func (s *SQLiteStore) GetUserByEmail(ctx context.Context, email string) (*User, error) {

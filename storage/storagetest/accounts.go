@@ -213,4 +213,19 @@ func testTokens(t *testing.T, b *bundle) {
 	revoked, err = s.IsTokenRevoked(ctx, live)
 	require.NoError(t, err)
 	require.True(t, revoked)
+
+	// GetSessionUser reads the account and the revocation together.
+	u := &storage.User{ID: newID(), Email: newID() + "@example.com", Name: "S", Role: storage.RoleUser, SessionStamp: "st"}
+	require.NoError(t, s.CreateUser(ctx, u))
+	got, rev, err := s.GetSessionUser(ctx, u.ID, live)
+	require.NoError(t, err)
+	require.True(t, rev)
+	require.Equal(t, u.ID, got.ID)
+	require.Equal(t, "st", got.SessionStamp)
+	got, rev, err = s.GetSessionUser(ctx, u.ID, newID())
+	require.NoError(t, err)
+	require.False(t, rev)
+	require.Equal(t, storage.RoleUser, got.Role)
+	_, _, err = s.GetSessionUser(ctx, newID(), live)
+	require.ErrorIs(t, err, storage.ErrNotFound)
 }
