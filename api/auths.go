@@ -135,24 +135,23 @@ func (a *API) signup(w http.ResponseWriter, r *http.Request) {
 		a.internalError(w, r, "hash password", err)
 		return
 	}
-	if a.cfg.SignupDisabled {
-		// The first account may always be made: it is the admin.
-		users, err := a.cfg.Store.ListUsers(r.Context())
-		if err != nil {
-			a.internalError(w, r, "list users", err)
-			return
-		}
-		if len(users) > 0 {
-			writeError(w, http.StatusForbidden, "Sign-up is disabled; ask an administrator")
-			return
-		}
-	}
 	now := a.cfg.Now().Unix()
 	u := &storage.User{
 		Email: email, Name: name, PasswordHash: hash, SessionStamp: auth.NewSessionStamp(),
 		CreatedAt: now, UpdatedAt: now, LastActiveAt: now,
 	}
-	if err := a.cfg.Store.CreateUser(r.Context(), u); errors.Is(err, storage.ErrConflict) {
+	if a.cfg.SignupDisabled {
+		// The first account may always be made: it is the admin. Storage
+		// decides in the insert's transaction, so two racing sign-ups on an
+		// empty database make one admin and one refusal.
+		u.Role = storage.RoleFirstOnly
+	}
+	err = a.cfg.Store.CreateUser(r.Context(), u)
+	if errors.Is(err, storage.ErrNotFirst) {
+		writeError(w, http.StatusForbidden, "Sign-up is disabled; ask an administrator")
+		return
+	}
+	if errors.Is(err, storage.ErrConflict) {
 		writeError(w, http.StatusBadRequest, msgEmailTaken)
 		return
 	} else if err != nil {

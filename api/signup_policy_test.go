@@ -1,7 +1,10 @@
 package api_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -42,6 +45,41 @@ func TestSignupDisabled(t *testing.T) {
 		}
 		s.JSON("GET", "/api/v1/users/", admin.Token, nil, http.StatusOK, &users)
 		require.Equal(t, 1, users.Total, "the refused sign-up created nothing")
+	}, quiretest.WithConfig(func(c *server.Config) { c.SignupDisabled = true }))
+}
+
+// TestSignupDisabledRacingFirst: with sign-up off, sign-ups racing on an
+// empty database make exactly one account (the admin); the others get 403.
+func TestSignupDisabledRacingFirst(t *testing.T) {
+	t.Parallel()
+	eachBackendWith(t, func(t *testing.T, s *quiretest.Server) {
+		const n = 6
+		status := make([]int, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				status[i] = s.Do("POST", "/api/v1/auths/signup", "", signupBody(fmt.Sprintf("racer%d", i))).Status
+			})
+		}
+		close(start)
+		wg.Wait()
+		made := 0
+		for _, st := range status {
+			switch st {
+			case http.StatusOK:
+				made++
+			case http.StatusForbidden:
+			default:
+				t.Fatalf("sign-up answered %d", st)
+			}
+		}
+		require.Equal(t, 1, made, "statuses %v", status)
+		users, err := s.Store().ListUsers(context.Background())
+		require.NoError(t, err)
+		require.Len(t, users, 1)
+		require.Equal(t, "admin", users[0].Role)
 	}, quiretest.WithConfig(func(c *server.Config) { c.SignupDisabled = true }))
 }
 

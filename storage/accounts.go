@@ -7,6 +7,10 @@ const (
 	RoleAdmin   = "admin"
 	RoleUser    = "user"
 	RolePending = "pending"
+	// RoleFirstOnly, given to CreateUser, makes the account the admin if it
+	// is the first one, and refuses it (ErrNotFirst) otherwise: sign-up
+	// when only the first account may sign up.
+	RoleFirstOnly = "first-only"
 )
 
 // User is an account. Timestamps are Unix seconds, as Open WebUI's user table.
@@ -30,7 +34,9 @@ type Accounts interface {
 	// CreateUser inserts u. If u.Role is empty the account becomes RoleAdmin
 	// when it is the first account, else RoleUser; decided in the same
 	// transaction as the insert, so two racing first signups make one admin.
-	// The chosen role is written back to u. ErrConflict if the email is taken.
+	// RoleFirstOnly is the same, but a non-first account is refused with
+	// ErrNotFirst. The chosen role is written back to u. ErrConflict if the
+	// email is taken.
 	// The email is lower-cased; an empty ID gets a UUID and zero timestamps
 	// get the current time (all written back).
 	CreateUser(ctx context.Context, u *User) error

@@ -203,12 +203,16 @@ func pageBounds(opt ListNotesOptions) (skip, limit int) {
 	return skip, limit
 }
 
-// firstRole is the role of an account created without one.
-func firstRole(othersExist bool) string {
-	if othersExist {
-		return RoleUser
+// firstRole resolves an empty role or RoleFirstOnly (asked) for an account
+// created when othersExist, or refuses it.
+func firstRole(asked string, othersExist bool) (string, error) {
+	switch {
+	case !othersExist:
+		return RoleAdmin, nil
+	case asked == RoleFirstOnly:
+		return "", ErrNotFirst
 	}
-	return RoleAdmin
+	return RoleUser, nil
 }
 
 // fnError carries UpdateNote's callback error through the transaction

@@ -13,6 +13,8 @@ var (
 	ErrNotFound = errors.New("storage: not found")
 	// ErrConflict: a unique value (an email, an id) is taken already.
 	ErrConflict = errors.New("storage: conflict")
+	// ErrNotFirst: CreateUser with RoleFirstOnly, and an account exists.
+	ErrNotFirst = errors.New("storage: an account exists already")
 	// ErrSchemaTooNew: the database was migrated by a newer binary.
 	ErrSchemaTooNew = errors.New("storage: database schema is newer than this binary")
 )

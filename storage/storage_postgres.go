@@ -118,12 +118,15 @@ func (s *PostgresStore) CreateUser(ctx context.Context, u *User) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(firstAccountLock)); err != nil {
 			return err
 		}
-		if role == "" {
+		if role == "" || role == RoleFirstOnly {
 			var exists bool
 			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM users)").Scan(&exists); err != nil {
 				return err
 			}
-			role = firstRole(exists)
+			var err error
+			if role, err = firstRole(role, exists); err != nil {
+				return err
+			}
 		}
 		_, err := tx.Exec(ctx, "INSERT INTO users ("+userColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 			u.ID, u.Email, u.Name, role, u.PasswordHash, u.SessionStamp, u.CreatedAt, u.UpdatedAt, u.LastActiveAt)

@@ -183,12 +183,15 @@ func (s *SQLiteStore) CreateUser(ctx context.Context, u *User) error {
 	role := u.Role
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		// The writer is exclusive, so this check and the insert are atomic.
-		if role == "" {
+		if role == "" || role == RoleFirstOnly {
 			var exists bool
 			if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM users)").Scan(&exists); err != nil {
 				return err
 			}
-			role = firstRole(exists)
+			var err error
+			if role, err = firstRole(role, exists); err != nil {
+				return err
+			}
 		}
 		_, err := tx.ExecContext(ctx, "INSERT INTO users ("+userColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			u.ID, u.Email, u.Name, role, u.PasswordHash, u.SessionStamp, u.CreatedAt, u.UpdatedAt, u.LastActiveAt)

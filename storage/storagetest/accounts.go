@@ -191,6 +191,43 @@ func testFirstAccount(t *testing.T, b *bundle) {
 		}
 		require.Equal(t, 1, admins)
 	})
+	t.Run("FirstOnlyRacing", func(t *testing.T) {
+		t.Parallel()
+		s := b.open(t)
+		const n = 8
+		var warm sync.WaitGroup
+		for range n {
+			warm.Go(func() { _ = s.Ping(ctx) })
+		}
+		warm.Wait()
+		errs := make([]error, n)
+		users := make([]*storage.User, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				users[i] = &storage.User{ID: newID(), Email: newID() + "@example.com", Role: storage.RoleFirstOnly, CreatedAt: 1}
+				errs[i] = s.CreateUser(ctx, users[i])
+			})
+		}
+		close(start)
+		wg.Wait()
+		made := 0
+		for i, err := range errs {
+			if err == nil {
+				made++
+				require.Equal(t, storage.RoleAdmin, users[i].Role)
+			} else {
+				require.ErrorIs(t, err, storage.ErrNotFirst)
+			}
+		}
+		require.Equal(t, 1, made, "only the first of the racing first-only accounts is made")
+		stored, err := s.ListUsers(ctx)
+		require.NoError(t, err)
+		require.Len(t, stored, 1)
+		require.Equal(t, storage.RoleAdmin, stored[0].Role)
+	})
 }
 
 func testTokens(t *testing.T, b *bundle) {
