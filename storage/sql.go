@@ -97,4 +97,3 @@ func limitOrAll(limit int) int64 {
 	}
 	return int64(limit)
 }
-
