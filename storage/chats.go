@@ -67,10 +67,10 @@ type Chats interface {
 	// (updated_at, then id, descending), without their conversations.
 	ListChats(ctx context.Context, opt ListChatsOptions) ([]ChatTitle, error)
 	// UpdateChat reads the chat, calls fn on it and writes back Title, Chat,
-	// Meta, Pinned, Archived, FolderID, ShareID and UpdatedAt (now, if fn
-	// left it unchanged) in one transaction, with the row locked, so
-	// concurrent updaters never lose each other's changes; LastReadAt is
-	// SetChatLastReadAt's alone. fn returning an error aborts with that
+	// Meta, Pinned, Archived, FolderID, ShareID and UpdatedAt as fn left
+	// them (a pin need not look like news), in one transaction, with the
+	// row locked, so concurrent updaters never lose each other's changes;
+	// LastReadAt is SetChatLastReadAt's alone. fn returning an error aborts with that
 	// error and changes nothing. Returns the stored chat. fn must be quick
 	// and must not call the Store (on SQLite it runs while the single
 	// writer is held). ErrNotFound if the chat is absent.

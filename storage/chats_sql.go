@@ -94,12 +94,8 @@ func (s *sqlChats) UpdateChat(ctx context.Context, id string, fn func(*Chat) err
 		if err != nil {
 			return err
 		}
-		before := c.UpdatedAt
 		if err := fn(c); err != nil {
 			return fnError{err}
-		}
-		if c.UpdatedAt == before {
-			c.UpdatedAt = max(time.Now().Unix(), before)
 		}
 		c.Chat, c.Meta = jsonOrEmpty(c.Chat), jsonOrEmpty(c.Meta)
 		_, err = tx.ExecContext(ctx, s.q(`UPDATE chat SET title = ?, chat = ?, meta = ?, pinned = ?, archived = ?,

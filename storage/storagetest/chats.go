@@ -87,11 +87,11 @@ func testListChats(t *testing.T, b *bundle) {
 	c3 := newChat(t, s, u.ID, "three", 200)
 	tie := newChat(t, s, u.ID, "tie", 200) // same time as c3: id breaks the tie
 	newChat(t, s, other.ID, "someone else's", 250)
-	pinned := newChat(t, s, u.ID, "pinned", 40)
-	_, err := s.UpdateChat(ctx, pinned.ID, func(c *storage.Chat) error { c.Pinned, c.UpdatedAt = true, 50; return nil })
+	pinned := newChat(t, s, u.ID, "pinned", 50)
+	_, err := s.UpdateChat(ctx, pinned.ID, func(c *storage.Chat) error { c.Pinned = true; return nil })
 	require.NoError(t, err)
-	archived := newChat(t, s, u.ID, "archived", 390)
-	_, err = s.UpdateChat(ctx, archived.ID, func(c *storage.Chat) error { c.Archived, c.UpdatedAt = true, 400; return nil })
+	archived := newChat(t, s, u.ID, "archived", 400)
+	_, err = s.UpdateChat(ctx, archived.ID, func(c *storage.Chat) error { c.Archived = true; return nil })
 	require.NoError(t, err)
 	require.NoError(t, s.SetChatLastReadAt(ctx, c2.ID, u.ID, 350))
 
@@ -145,24 +145,24 @@ func testUpdateChat(t *testing.T, b *bundle) {
 	got, err := s.UpdateChat(ctx, c.ID, func(x *storage.Chat) error {
 		require.Equal(t, "before", x.Title, "fn sees the stored chat")
 		x.Title, x.Chat, x.Meta = "after", json.RawMessage(`{"title":"after"}`), json.RawMessage(`{"k":1}`)
-		x.Pinned, x.Archived, x.FolderID, x.ShareID = true, true, "f", "s-"+c.ID
+		x.Pinned, x.Archived, x.FolderID, x.ShareID, x.UpdatedAt = true, true, "f", "s-"+c.ID, 200
 		x.LastReadAt, x.UserID, x.CreatedAt = 999, "someone-else", 1 // not written
 		return nil
 	})
 	require.NoError(t, err)
-	require.Positive(t, got.UpdatedAt-100, "UpdatedAt moved to now")
 	stored, err := s.GetChat(ctx, c.ID)
 	require.NoError(t, err)
 	require.Equal(t, storage.Chat{ID: c.ID, UserID: u.ID, Title: "after", Chat: json.RawMessage(`{"title":"after"}`),
 		Meta: json.RawMessage(`{"k":1}`), Pinned: true, Archived: true, FolderID: "f", ShareID: "s-" + c.ID,
-		LastReadAt: 150, CreatedAt: 100, UpdatedAt: got.UpdatedAt}, *stored)
+		LastReadAt: 150, CreatedAt: 100, UpdatedAt: 200}, *stored)
+	require.Equal(t, stored, got, "the stored chat is returned")
 
-	// An UpdatedAt set by fn is kept; clearing folder and share stores NULL.
-	_, err = s.UpdateChat(ctx, c.ID, func(x *storage.Chat) error { x.UpdatedAt, x.FolderID, x.ShareID = 123, "", ""; return nil })
+	// UpdatedAt is fn's to move; clearing folder and share stores NULL.
+	_, err = s.UpdateChat(ctx, c.ID, func(x *storage.Chat) error { x.FolderID, x.ShareID = "", ""; return nil })
 	require.NoError(t, err)
 	stored, err = s.GetChat(ctx, c.ID)
 	require.NoError(t, err)
-	require.Equal(t, int64(123), stored.UpdatedAt)
+	require.Equal(t, int64(200), stored.UpdatedAt)
 	require.Empty(t, stored.FolderID+stored.ShareID)
 
 	// fn's error comes back as is, and nothing changes.
