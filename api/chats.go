@@ -38,7 +38,9 @@ const (
 // limit (413).
 type chatTooLarge struct{ limit int64 }
 
-func (e chatTooLarge) Error() string { return fmt.Sprintf("the chat would be larger than %d bytes", e.limit) }
+func (e chatTooLarge) Error() string {
+	return fmt.Sprintf("the chat would be larger than %d bytes", e.limit)
+}
 
 var (
 	// errNotOwner: the chat is someone else's; answered like an absent one.
