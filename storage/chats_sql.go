@@ -94,9 +94,12 @@ func (s *sqlChats) UpdateChat(ctx context.Context, id string, fn func(*Chat) err
 		if err != nil {
 			return err
 		}
+		row := *c
 		if err := fn(c); err != nil {
 			return fnError{err}
 		}
+		// What is not written stays as stored, so c is the stored chat.
+		c.ID, c.UserID, c.LastReadAt, c.CreatedAt = row.ID, row.UserID, row.LastReadAt, row.CreatedAt
 		c.Chat, c.Meta = jsonOrEmpty(c.Chat), jsonOrEmpty(c.Meta)
 		_, err = tx.ExecContext(ctx, s.q(`UPDATE chat SET title = ?, chat = ?, meta = ?, pinned = ?, archived = ?,
 			folder_id = ?, share_id = ?, updated_at = ? WHERE id = ?`),
