@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 )
@@ -58,14 +59,31 @@ func mergeHistory(stored, in *rawObject) *rawObject {
 	}
 	if raw, sent := in.get("messages"); sent {
 		incoming := objectOrNew(raw)
+		// Parents need mending only when a stored message stays that the
+		// writer did not send as is (a writer's own tree is its business).
+		mend := false
 		for _, id := range incoming.keys {
 			v := incoming.vals[id]
-			if old, ok := msgs.get(id); ok && linkOf(old).finishedAnswer() && !linkOf(v).finishedAnswer() {
-				continue
+			old, ok := msgs.get(id)
+			switch {
+			case ok && bytes.Equal(old, v): // the usual resend: nothing to decode
+			case ok && linkOf(old).finishedAnswer() && !linkOf(v).finishedAnswer():
+				mend = true
+			default:
+				msgs.set(id, v)
 			}
-			msgs.set(id, v)
 		}
-		linkChildren(msgs)
+		if !mend {
+			for _, id := range msgs.keys {
+				if _, ok := incoming.get(id); !ok {
+					mend = true
+					break
+				}
+			}
+		}
+		if mend {
+			linkChildren(msgs)
+		}
 	}
 	var current any // null
 	inCurrent, _ := in.str("currentId")

@@ -413,6 +413,7 @@ func TestChatsHostileButWellFormed(t *testing.T) {
 			`{"history":{"messages":{"a":{"parentId":"b"},"b":{"parentId":"a","childrenIds":["a"]}},"currentId":"a"}}`,
 			`{"title":"<script>&amp;</script>","n":-0.0000000000000000000000000001,"big":1.7976931348623157e308}`,
 			`{"d":` + strings.Repeat(`[`, 99) + strings.Repeat(`]`, 99) + `}`,
+			`{"code":"printf(\"\\u0000\") spells NUL","n":[0,-0.5,1e308,12E-3,-0]}`,
 		} {
 			r := s.Do("POST", chatsPath+"new", ada.Token, `{"chat":`+chat+`}`)
 			require.Equal(t, http.StatusOK, r.Status, "%.80s: %s", chat, r.Body)
@@ -428,6 +429,6 @@ func TestChatsHostileButWellFormed(t *testing.T) {
 		}
 		var all []chatTitle
 		s.JSON("GET", chatsPath, ada.Token, nil, http.StatusOK, &all)
-		require.Len(t, all, 7)
+		require.Len(t, all, 8)
 	})
 }
