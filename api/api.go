@@ -43,6 +43,9 @@ type Config struct {
 	MaxNoteBodyBytes int64
 	// MaxAuthBodyBytes caps every other request body. Zero: MaxAuthBodyBytesDefault.
 	MaxAuthBodyBytes int64
+	// MaxChatBytes caps a saved chat's conversation object (chats.go);
+	// its request bodies may be 64 KiB more. Zero: MaxChatBytesDefault.
+	MaxChatBytes int64
 	// Live, if set, receives content edits made over REST.
 	Live LiveDocuments
 	// NoteEvents, if set, is called after a note is updated (the server
@@ -90,7 +93,8 @@ func New(cfg Config) (*API, error) {
 	}
 	cfg.MaxNoteBodyBytes = cmp.Or(cfg.MaxNoteBodyBytes, MaxNoteBodyBytesDefault)
 	cfg.MaxAuthBodyBytes = cmp.Or(cfg.MaxAuthBodyBytes, MaxAuthBodyBytesDefault)
-	if cfg.MaxNoteBodyBytes < 0 || cfg.MaxAuthBodyBytes < 0 {
+	cfg.MaxChatBytes = cmp.Or(cfg.MaxChatBytes, MaxChatBytesDefault)
+	if cfg.MaxNoteBodyBytes < 0 || cfg.MaxAuthBodyBytes < 0 || cfg.MaxChatBytes < 0 {
 		return nil, errors.New("api: body limits must not be negative")
 	}
 	if cfg.Now == nil {
@@ -139,6 +143,7 @@ func (a *API) Register(mux *http.ServeMux) {
 
 	a.registerChannels(mux)
 	a.registerChat(mux)
+	a.registerChats(mux)
 
 	// Anything else under /api/ is a JSON 404, never the browser app.
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

@@ -21,6 +21,7 @@ func TestJSONEndpointsRefuseOtherContentTypes(t *testing.T) {
 		bob := s.SignUp("Bob")
 		var n note
 		s.JSON("POST", "/api/v1/notes/create", bob.Token, map[string]any{"title": "kept"}, http.StatusOK, &n)
+		c := newChat(s, bob.Token, map[string]any{"title": "kept"})
 		post := func(path, token, ctype, body string) (int, string, string) {
 			req, err := http.NewRequest("POST", s.URL+path, strings.NewReader(body))
 			require.NoError(t, err)
@@ -45,6 +46,8 @@ func TestJSONEndpointsRefuseOtherContentTypes(t *testing.T) {
 				{"/api/v1/notes/create", bob.Token, `{"title":"planted"}`},
 				{"/api/v1/notes/" + n.ID + "/update", bob.Token, `{"title":"changed"}`},
 				{"/api/v1/notes/" + n.ID + "/access/update", bob.Token, `{"access_grants":[]}`},
+				{"/api/v1/chats/new", bob.Token, `{"chat":{"title":"planted"}}`},
+				{"/api/v1/chats/" + c.ID, bob.Token, `{"chat":{"title":"changed"}}`},
 			} {
 				code, rtype, body := post(c.path, c.token, ctype, c.body)
 				require.Equal(t, http.StatusUnsupportedMediaType, code, "%s %q: %s", c.path, ctype, body)
@@ -53,6 +56,10 @@ func TestJSONEndpointsRefuseOtherContentTypes(t *testing.T) {
 			}
 		}
 		require.Equal(t, before, take(t, s), "no refused request changed anything")
+		var chats []chatTitle
+		s.JSON("GET", "/api/v1/chats/", bob.Token, nil, http.StatusOK, &chats)
+		require.Len(t, chats, 1)
+		require.Equal(t, "kept", chats[0].Title)
 
 		code, _, body := post("/api/v1/notes/"+n.ID+"/update", bob.Token, "application/json; charset=utf-8", `{"title":"changed"}`)
 		require.Equal(t, http.StatusOK, code, body)

@@ -7,6 +7,7 @@ const (
 	reasonInvalidPayload   = "invalid_payload"
 	reasonUnknownEvent     = "unknown_event"
 	reasonUnknownDocument  = "unknown_document"
+	reasonUnknownChat      = "unknown_chat"
 	reasonForbidden        = "forbidden"
 	reasonNotJoined        = "not_joined"
 	reasonInvalidUpdate    = "invalid_update"

@@ -44,6 +44,8 @@ func init() {
 
 		evJoinChannels: (*conn).onJoinChannels, // channels.go
 		evChannel:      (*conn).onChannelEvent,
+
+		evChat: (*conn).onChatEvent, // chats.go
 	}
 }
 

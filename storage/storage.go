@@ -28,6 +28,7 @@ type Store interface {
 	Notes
 	DocLog
 	Channels
+	Chats
 
 	// Ping checks the database answers (for /healthz).
 	Ping(ctx context.Context) error

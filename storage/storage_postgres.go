@@ -24,7 +24,9 @@ var _ StatsReporter = (*PostgresStore)(nil)
 type PostgresStore struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
+	db     *sqlDB // the shared SQL's handle on the pool
 	*sqlChannels
+	*sqlChats
 }
 
 // firstAccountLock is the advisory lock key CreateUser holds while it
@@ -57,7 +59,8 @@ func OpenPostgres(ctx context.Context, url string, logger *slog.Logger) (*Postgr
 		pool.Close()
 		return nil, fmt.Errorf("storage: migrate postgres: %w", interpretMigrateError(err))
 	}
-	return &PostgresStore{pool: pool, logger: logger, sqlChannels: newPostgresChannels(pool)}, nil
+	sdb := newPostgresDB(pool)
+	return &PostgresStore{pool: pool, logger: logger, db: sdb, sqlChannels: &sqlChannels{sdb}, sqlChats: &sqlChats{sdb}}, nil
 }
 
 // interpretPostgresError maps driver errors onto the package's sentinels.
@@ -89,7 +92,7 @@ func (s *PostgresStore) Ping(ctx context.Context) error {
 }
 
 func (s *PostgresStore) Close() error {
-	err := s.sqlChannels.w.Close() // leaves the pool open
+	err := s.db.w.Close() // leaves the pool open
 	s.pool.Close()
 	return err
 }

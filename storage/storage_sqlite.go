@@ -39,6 +39,7 @@ type SQLiteStore struct {
 	// document (fan-out profile).
 	appendStmt *sql.Stmt
 	*sqlChannels
+	*sqlChats
 }
 
 const appendSQL = "INSERT INTO doc_updates (doc_id, data, created_at) VALUES (?, ?, ?)"
@@ -83,7 +84,8 @@ func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*SQLiteS
 	readers := max(4, 2*runtime.GOMAXPROCS(0))
 	s.r.SetMaxOpenConns(readers)
 	s.r.SetMaxIdleConns(readers)
-	s.sqlChannels = newSQLiteChannels(s.w, s.r)
+	db := newSQLiteDB(s.w, s.r)
+	s.sqlChannels, s.sqlChats = &sqlChannels{db}, &sqlChats{db}
 	return s, nil
 }
 

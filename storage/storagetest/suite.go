@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 	t.Run("Documents", func(t *testing.T) { t.Parallel(); testDocuments(t, b) })
 	t.Run("Compact", func(t *testing.T) { t.Parallel(); testCompact(t, b) })
 	t.Run("Channels", func(t *testing.T) { t.Parallel(); testChannels(t, b) })
+	t.Run("Chats", func(t *testing.T) { t.Parallel(); testChats(t, b) })
 }
 
 type bundle struct {

@@ -1,0 +1,498 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/quire/quire/storage"
+)
+
+// Saved chats (protocol §9.8): the frontend's conversation objects, stored
+// whole; an update merges into the stored object as Open WebUI's does, so
+// that a writer holding an older copy loses nobody's messages.
+
+// Chat limits.
+const (
+	// MaxChatBytesDefault is Config.MaxChatBytes when none is given.
+	MaxChatBytesDefault = 8 << 20
+	// chatBodySlack is what a chat request body may hold beyond the
+	// object: its frame.
+	chatBodySlack = 64 << 10
+	// maxChatDepth bounds a conversation's nesting (messages, their output
+	// items and tool calls nest about a dozen deep).
+	maxChatDepth = 100
+	// defaultChatTitle is Open WebUI's title of a chat that has none.
+	defaultChatTitle = "New Chat"
+)
+
+// chatTooLarge: the chat object, sent or grown by an edit, is over the
+// limit (413).
+type chatTooLarge struct{ limit int64 }
+
+func (e chatTooLarge) Error() string {
+	return fmt.Sprintf("the chat would be larger than %d bytes", e.limit)
+}
+
+var (
+	// errNotOwner: the chat is someone else's; answered like an absent one.
+	errNotOwner = errors.New("not the chat's owner")
+)
+
+func (a *API) registerChats(mux *http.ServeMux) {
+	const p = "/api/v1/chats/"
+	mux.HandleFunc("POST "+p+"new", a.authed(a.createChat))
+	mux.HandleFunc("GET "+p+"{$}", a.authed(a.listChats))
+	mux.HandleFunc("GET "+p+"list", a.authed(a.listChats))
+	mux.HandleFunc("GET "+p+"pinned", a.authed(a.listPinnedChats))
+	mux.HandleFunc("GET "+p+"all/tags", a.authed(a.noTags))
+	mux.HandleFunc("GET "+p+"{id}", a.authed(a.chatRoute(true, a.getChat)))
+	mux.HandleFunc("POST "+p+"{id}", a.authed(a.updateChat))
+	mux.HandleFunc("DELETE "+p+"{id}", a.authed(a.chatRoute(true, a.deleteChat)))
+	mux.HandleFunc("GET "+p+"{id}/tags", a.authed(a.chatRoute(false, func(w http.ResponseWriter, _ *http.Request, _ *storage.Chat) {
+		writeJSON(w, http.StatusOK, []any{})
+	})))
+	mux.HandleFunc("GET "+p+"{id}/pinned", a.authed(a.chatRoute(false, func(w http.ResponseWriter, _ *http.Request, c *storage.Chat) {
+		writeJSON(w, http.StatusOK, c.Pinned)
+	})))
+	mux.HandleFunc("POST "+p+"{id}/pin", a.authed(a.toggleChat(func(c *storage.Chat) { c.Pinned = !c.Pinned })))
+	mux.HandleFunc("POST "+p+"{id}/archive", a.authed(a.toggleChat(func(c *storage.Chat) { c.Archived = !c.Archived })))
+	mux.HandleFunc("DELETE "+p+"{id}/messages/{mid}", a.authed(a.deleteChatMessage))
+}
+
+// chatModel is Open WebUI's ChatResponse.
+type chatModel struct {
+	ID         string          `json:"id"`
+	UserID     string          `json:"user_id"`
+	Title      string          `json:"title"`
+	Chat       json.RawMessage `json:"chat"`
+	UpdatedAt  int64           `json:"updated_at"`
+	CreatedAt  int64           `json:"created_at"`
+	ShareID    *string         `json:"share_id"`
+	Archived   bool            `json:"archived"`
+	Pinned     bool            `json:"pinned"`
+	Meta       json.RawMessage `json:"meta"`
+	FolderID   *string         `json:"folder_id"`
+	LastReadAt *int64          `json:"last_read_at"`
+}
+
+func newChatModel(c *storage.Chat) chatModel {
+	return chatModel{ID: c.ID, UserID: c.UserID, Title: c.Title, Chat: c.Chat, UpdatedAt: c.UpdatedAt,
+		CreatedAt: c.CreatedAt, ShareID: strOrNil(c.ShareID), Archived: c.Archived, Pinned: c.Pinned,
+		Meta: c.Meta, FolderID: strOrNil(c.FolderID), LastReadAt: int64OrNil(c.LastReadAt)}
+}
+
+// chatTitleModel is Open WebUI's ChatTitleIdResponse, an entry of the
+// sidebar's lists; a null last_read_at shows the chat as unread.
+type chatTitleModel struct {
+	ID         string `json:"id"`
+	Title      string `json:"title"`
+	UpdatedAt  int64  `json:"updated_at"`
+	CreatedAt  int64  `json:"created_at"`
+	LastReadAt *int64 `json:"last_read_at"`
+}
+
+func strOrNil(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func int64OrNil(n int64) *int64 {
+	if n == 0 {
+		return nil
+	}
+	return &n
+}
+
+// chatForm is the body of POST /new and POST /{id}. Open WebUI's
+// "variables" are not kept.
+type chatForm struct {
+	Chat     json.RawMessage `json:"chat"`
+	FolderID *string         `json:"folder_id"`
+}
+
+// readChatForm decodes and checks the body; on a refusal it has answered.
+func (a *API) readChatForm(w http.ResponseWriter, r *http.Request) (*chatForm, bool) {
+	var f chatForm
+	if status, err := decode(w, r, a.cfg.MaxChatBytes+chatBodySlack, &f); err != nil {
+		writeError(w, status, err.Error())
+		return nil, false
+	}
+	if status, err := checkChat(f.Chat, a.cfg.MaxChatBytes); err != nil {
+		writeError(w, status, err.Error())
+		return nil, false
+	}
+	if f.FolderID != nil {
+		writeError(w, http.StatusNotFound, "Folder not found") // folders are not modelled yet
+		return nil, false
+	}
+	return &f, true
+}
+
+// messageShape is what checkChat requires of a message: the fields the
+// server reads, with their types.
+type messageShape struct {
+	ID          *string  `json:"id"`
+	Role        *string  `json:"role"`
+	ParentID    *string  `json:"parentId"`
+	ChildrenIDs []string `json:"childrenIds"`
+	Done        *bool    `json:"done"`
+}
+
+// checkChat accepts a conversation object the server can store, merge and
+// hand back to any JSON client: at most limit bytes (413), valid UTF-8,
+// no NUL, numbers within double precision, at most maxChatDepth deep, and
+// title, history.messages (an object of message objects), history.currentId
+// and messages (a list of message objects) of the types the frontend and
+// the merge read.
+func checkChat(raw json.RawMessage, limit int64) (int, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return http.StatusBadRequest, errors.New("chat is required and must be an object")
+	}
+	if int64(len(raw)) > limit {
+		return http.StatusRequestEntityTooLarge, chatTooLarge{limit}
+	}
+	if !utf8.Valid(raw) {
+		return http.StatusBadRequest, errors.New("chat must be valid UTF-8")
+	}
+	depth, clean := scanJSON(raw)
+	if depth > maxChatDepth {
+		return http.StatusBadRequest, fmt.Errorf("chat must nest at most %d levels deep", maxChatDepth)
+	}
+	if !clean {
+		return http.StatusBadRequest, errors.New("chat must not contain NUL characters or numbers beyond double precision")
+	}
+	var shape struct {
+		Title   json.RawMessage `json:"title"`
+		History *struct {
+			Messages  map[string]*messageShape `json:"messages"`
+			CurrentID *string                  `json:"currentId"`
+		} `json:"history"`
+		Messages []*messageShape `json:"messages"`
+	}
+	if err := json.Unmarshal(raw, &shape); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) && typ.Field != "" {
+			return http.StatusBadRequest, fmt.Errorf("chat.%s has the wrong type", typ.Field)
+		}
+		return http.StatusBadRequest, errors.New("chat has the wrong shape")
+	}
+	if t := shape.Title; len(t) > 0 && string(t) != "null" {
+		var title string
+		if json.Unmarshal(t, &title) != nil {
+			return http.StatusBadRequest, errors.New("chat.title must be a string")
+		}
+		if err := checkTitle(title); err != nil {
+			return http.StatusBadRequest, err
+		}
+	}
+	if shape.History != nil {
+		for id, m := range shape.History.Messages {
+			if m == nil || !validID(id) {
+				return http.StatusBadRequest, errors.New("chat.history.messages must map message ids to message objects")
+			}
+		}
+	}
+	for _, m := range shape.Messages {
+		if m == nil {
+			return http.StatusBadRequest, errors.New("chat.messages must be a list of message objects")
+		}
+	}
+	return 0, nil
+}
+
+// scanJSON makes one pass over valid JSON text (the decoder checked its
+// syntax) and returns its deepest nesting and whether it is clean as
+// cleanValue means it: no string (keys too) holding NUL, which valid JSON
+// can only spell \u0000, and no number beyond double precision. It stands
+// in for decoding every token, which costs ten times as much on a chat of
+// megabytes.
+func scanJSON(b []byte) (depth int, clean bool) {
+	d := 0
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+					if i+4 < len(b) && b[i] == 'u' && string(b[i+1:i+5]) == "0000" {
+						return depth, false
+					}
+				}
+			}
+		case c == '[' || c == '{':
+			d++
+			depth = max(depth, d)
+		case c == ']' || c == '}':
+			d--
+		case c == '-' || (c >= '0' && c <= '9'):
+			j := i
+			for j < len(b) && strings.IndexByte("0123456789+-.eE", b[j]) >= 0 {
+				j++
+			}
+			if !cleanNumber(json.Number(b[i:j])) {
+				return depth, false
+			}
+			i = j - 1
+		}
+	}
+	return depth, true
+}
+
+// chatTitleOf is the object's title, or Open WebUI's default.
+func chatTitleOf(chat *rawObject) string {
+	if t, ok := chat.str("title"); ok {
+		return t
+	}
+	return defaultChatTitle
+}
+
+func (a *API) createChat(w http.ResponseWriter, r *http.Request, s *session) {
+	f, ok := a.readChatForm(w, r)
+	if !ok {
+		return
+	}
+	obj, err := parseObject(f.Chat)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "chat is required and must be an object")
+		return
+	}
+	now := a.cfg.Now().Unix()
+	c := &storage.Chat{UserID: s.user.ID, Title: chatTitleOf(obj), Chat: obj.encode(),
+		LastReadAt: now, CreatedAt: now, UpdatedAt: now}
+	if err := a.cfg.Store.CreateChat(r.Context(), c); err != nil {
+		a.internalError(w, r, "create chat", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newChatModel(c))
+}
+
+// listChats: the caller's chats that are not archived, newest first;
+// pinned ones only with ?include_pinned=true (the sidebar lists those
+// apart). ?page=N (from 1) takes pages of PageSize, as Open WebUI.
+func (a *API) listChats(w http.ResponseWriter, r *http.Request, s *session) {
+	q := r.URL.Query()
+	opt := storage.ListChatsOptions{UserID: s.user.ID, Pinned: new(false)}
+	for _, name := range []string{"include_pinned", "include_folders"} {
+		if v := q.Get(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, name+" must be true or false")
+				return
+			}
+			if name == "include_pinned" && b {
+				opt.Pinned = nil
+			}
+		}
+	}
+	if q.Has("page") {
+		page, err := strconv.Atoi(q.Get("page"))
+		if err != nil || page < 1 || page > 1_000_000 {
+			writeError(w, http.StatusBadRequest, "page must be an integer from 1 to 1000000")
+			return
+		}
+		opt.Skip, opt.Limit = (page-1)*PageSize, PageSize
+	}
+	a.writeChatTitles(w, r, opt)
+}
+
+// listPinnedChats: the caller's pinned chats that are not archived.
+func (a *API) listPinnedChats(w http.ResponseWriter, r *http.Request, s *session) {
+	a.writeChatTitles(w, r, storage.ListChatsOptions{UserID: s.user.ID, Pinned: new(true)})
+}
+
+func (a *API) writeChatTitles(w http.ResponseWriter, r *http.Request, opt storage.ListChatsOptions) {
+	list, err := a.cfg.Store.ListChats(r.Context(), opt)
+	if err != nil {
+		a.internalError(w, r, "list chats", err)
+		return
+	}
+	out := make([]chatTitleModel, len(list))
+	for i, c := range list {
+		out[i] = chatTitleModel{ID: c.ID, Title: c.Title, UpdatedAt: c.UpdatedAt, CreatedAt: c.CreatedAt, LastReadAt: int64OrNil(c.LastReadAt)}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// noTags: tags are not modelled yet; the frontend asks on load.
+func (a *API) noTags(w http.ResponseWriter, _ *http.Request, _ *session) {
+	writeJSON(w, http.StatusOK, []any{})
+}
+
+// chatRoute loads {id}: 404 unless the caller owns it, or, with admin, is
+// an admin (Open WebUI lets admins read and delete any chat, and change
+// none).
+func (a *API) chatRoute(admin bool, h func(http.ResponseWriter, *http.Request, *storage.Chat)) func(http.ResponseWriter, *http.Request, *session) {
+	return func(w http.ResponseWriter, r *http.Request, s *session) {
+		id := r.PathValue("id")
+		if !validID(id) {
+			writeError(w, http.StatusNotFound, msgNotFound)
+			return
+		}
+		c, err := a.cfg.Store.GetChat(r.Context(), id)
+		if errors.Is(err, storage.ErrNotFound) || (err == nil && c.UserID != s.user.ID && !(admin && s.user.Role == storage.RoleAdmin)) {
+			writeError(w, http.StatusNotFound, msgNotFound)
+			return
+		} else if err != nil {
+			a.internalError(w, r, "get chat", err)
+			return
+		}
+		h(w, r, c)
+	}
+}
+
+func (a *API) getChat(w http.ResponseWriter, _ *http.Request, c *storage.Chat) {
+	writeJSON(w, http.StatusOK, newChatModel(c))
+}
+
+func (a *API) deleteChat(w http.ResponseWriter, r *http.Request, c *storage.Chat) {
+	err := a.cfg.Store.DeleteChat(r.Context(), c.ID)
+	if errors.Is(err, storage.ErrNotFound) {
+		writeError(w, http.StatusNotFound, msgNotFound) // deleted meanwhile
+		return
+	} else if err != nil {
+		a.internalError(w, r, "delete chat", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, true)
+}
+
+// editChat runs fn on the caller's chat {id} under the row lock and
+// answers the stored chat; another account's chat is 404, and so is fn's
+// storage.ErrNotFound; fn's chatTooLarge is 413.
+func (a *API) editChat(w http.ResponseWriter, r *http.Request, s *session, fn func(*storage.Chat) error) {
+	id := r.PathValue("id")
+	if !validID(id) {
+		writeError(w, http.StatusNotFound, msgNotFound)
+		return
+	}
+	c, err := a.cfg.Store.UpdateChat(r.Context(), id, func(c *storage.Chat) error {
+		if c.UserID != s.user.ID {
+			return errNotOwner
+		}
+		return fn(c)
+	})
+	switch {
+	case errors.Is(err, storage.ErrNotFound), errors.Is(err, errNotOwner):
+		writeError(w, http.StatusNotFound, msgNotFound)
+	case errors.As(err, new(chatTooLarge)):
+		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
+	case err != nil:
+		a.internalError(w, r, "update chat", err)
+	default:
+		writeJSON(w, http.StatusOK, newChatModel(c))
+	}
+}
+
+// updateChat merges the body's chat into the stored one (mergeChat).
+func (a *API) updateChat(w http.ResponseWriter, r *http.Request, s *session) {
+	f, ok := a.readChatForm(w, r)
+	if !ok {
+		return
+	}
+	in, err := parseObject(f.Chat)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "chat is required and must be an object")
+		return
+	}
+	now := a.cfg.Now().Unix()
+	a.editChat(w, r, s, func(c *storage.Chat) error {
+		merged := mergeChat(objectOrNew(c.Chat), in)
+		body := merged.encode()
+		if int64(len(body)) > a.cfg.MaxChatBytes {
+			return chatTooLarge{a.cfg.MaxChatBytes}
+		}
+		c.Chat, c.Title, c.UpdatedAt = body, chatTitleOf(merged), max(now, c.UpdatedAt)
+		return nil
+	})
+}
+
+// toggleChat flips a flag of the caller's chat (pin, archive); like Open
+// WebUI it answers the chat. The flag is no news: updated_at stays.
+func (a *API) toggleChat(flip func(*storage.Chat)) func(http.ResponseWriter, *http.Request, *session) {
+	return func(w http.ResponseWriter, r *http.Request, s *session) {
+		a.editChat(w, r, s, func(c *storage.Chat) error { flip(c); return nil })
+	}
+}
+
+// deleteChatMessage removes message {mid} and its replies from the
+// caller's chat, as the frontend does before it calls this: the replies'
+// own replies move up to the message's parent, and the current message
+// becomes the newest leaf below that parent. An absent message is 404.
+func (a *API) deleteChatMessage(w http.ResponseWriter, r *http.Request, s *session) {
+	mid := r.PathValue("mid")
+	if !validID(mid) {
+		writeError(w, http.StatusNotFound, msgNotFound)
+		return
+	}
+	now := a.cfg.Now().Unix()
+	a.editChat(w, r, s, func(c *storage.Chat) error {
+		chat := objectOrNew(c.Chat)
+		if !removeMessage(chat, mid) {
+			return storage.ErrNotFound
+		}
+		c.Chat, c.UpdatedAt = chat.encode(), max(now, c.UpdatedAt)
+		return nil
+	})
+}
+
+// AssistantMessage is the answer a chat task stores (saveAssistantMessage).
+type AssistantMessage struct {
+	Content  string
+	Done     bool
+	Error    string // "" : none; else stored as {"content": Error}
+	Model    string // "" : left as stored
+	ParentID string // "" : left as stored
+}
+
+// saveAssistantMessage writes m as message messageID of the account's chat
+// (history.messages[messageID]; chat.messages, when present, follows as
+// the path to the current message: putAssistantMessage), in one locked
+// update, so a save racing a REST update loses neither. A chat id that names no saved
+// chat (local:…, temporary:…) is a no-op; an unknown chat, or one the
+// account does not own, is storage.ErrNotFound.
+func (a *API) saveAssistantMessage(ctx context.Context, userID, chatID, messageID string, m AssistantMessage) error {
+	if !validID(chatID) {
+		return fmt.Errorf("api: save assistant message: chat %q: %w", chatID, storage.ErrNotFound)
+	}
+	if !storage.SavedChatID(chatID) {
+		return nil
+	}
+	if !validID(messageID) {
+		return fmt.Errorf("api: save assistant message: invalid message id %q", messageID)
+	}
+	// NUL would make the chat unsavable by the frontend (checkChat).
+	m.Content, m.Error, m.Model, m.ParentID = noNUL(m.Content), noNUL(m.Error), noNUL(m.Model), noNUL(m.ParentID)
+	now := a.cfg.Now().Unix()
+	_, err := a.cfg.Store.UpdateChat(ctx, chatID, func(c *storage.Chat) error {
+		if c.UserID != userID {
+			return errNotOwner
+		}
+		chat := objectOrNew(c.Chat)
+		putAssistantMessage(chat, messageID, m, now)
+		body := chat.encode()
+		if int64(len(body)) > a.cfg.MaxChatBytes {
+			return chatTooLarge{a.cfg.MaxChatBytes}
+		}
+		c.Chat, c.UpdatedAt = body, max(now, c.UpdatedAt)
+		return nil
+	})
+	if errors.Is(err, errNotOwner) {
+		err = storage.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("api: save assistant message to chat %s: %w", chatID, err)
+	}
+	return nil
+}
+
+func noNUL(s string) string { return strings.ReplaceAll(s, "\x00", "") }

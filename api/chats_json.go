@@ -1,0 +1,146 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"slices"
+)
+
+// rawObject is a JSON object whose values stay encoded and whose keys keep
+// their order. Chats are edited through it: Open WebUI keeps a chat's keys
+// in the order they were written, and the frontend reads some of that order
+// back (the first messages of a conversation are found by walking
+// history.messages), so an edit must not sort them.
+type rawObject struct {
+	keys []string
+	vals map[string]json.RawMessage
+}
+
+var errNotObject = errors.New("not a JSON object")
+
+func newRawObject() *rawObject { return &rawObject{vals: map[string]json.RawMessage{}} }
+
+// parseObject reads one JSON object; a repeated key keeps its first place
+// and its last value, as JSON.parse does.
+func parseObject(b []byte) (*rawObject, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errNotObject
+	}
+	o := newRawObject()
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		k, _ := tok.(string) // object keys are always strings
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		o.set(k, v)
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, err
+	}
+	return o, nil
+}
+
+// objectOrNew parses b, or starts an empty object when b is absent or not
+// an object (a stored chat written before a field existed).
+func objectOrNew(b []byte) *rawObject {
+	if o, err := parseObject(b); err == nil {
+		return o
+	}
+	return newRawObject()
+}
+
+func (o *rawObject) get(k string) (json.RawMessage, bool) {
+	v, ok := o.vals[k]
+	return v, ok
+}
+
+// set replaces k's value in place, or appends k.
+func (o *rawObject) set(k string, v json.RawMessage) {
+	if _, ok := o.vals[k]; !ok {
+		o.keys = append(o.keys, k)
+	}
+	o.vals[k] = v
+}
+
+// setValue sets k to v encoded (strings, numbers, bools, nil, slices and
+// maps of them; setObject and encodeList for the others).
+func (o *rawObject) setValue(k string, v any) {
+	o.set(k, mustJSON(v))
+}
+
+func (o *rawObject) delete(k string) {
+	if _, ok := o.vals[k]; !ok {
+		return
+	}
+	delete(o.vals, k)
+	o.keys = slices.DeleteFunc(o.keys, func(x string) bool { return x == k })
+}
+
+// object returns k's value as an object, or an empty one.
+func (o *rawObject) object(k string) *rawObject {
+	v, _ := o.get(k)
+	return objectOrNew(v)
+}
+
+// str returns k's value when it is a string.
+func (o *rawObject) str(k string) (string, bool) {
+	var s string
+	v, ok := o.get(k)
+	return s, ok && json.Unmarshal(v, &s) == nil && v[0] == '"'
+}
+
+// encode writes o as JSON: its values as they were read (valid JSON,
+// whitespace and all), no re-encoding, which on a chat of megabytes costs
+// more than everything else an edit does.
+func (o *rawObject) encode() json.RawMessage {
+	n := 2
+	for _, k := range o.keys {
+		n += len(k) + len(o.vals[k]) + 4
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, k := range o.keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, mustJSON(k)...)
+		b = append(b, ':')
+		b = append(b, o.vals[k]...)
+	}
+	return append(b, '}')
+}
+
+// setObject sets k to v encoded.
+func (o *rawObject) setObject(k string, v *rawObject) { o.set(k, v.encode()) }
+
+// encodeList writes a JSON array of values as they are.
+func encodeList(vals []json.RawMessage) json.RawMessage {
+	b := []byte{'['}
+	for i, v := range vals {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, v...)
+	}
+	return append(b, ']')
+}
+
+// mustJSON encodes values that always encode (strings, bools, numbers,
+// slices and maps of them, rawObjects), without HTML escaping; anything
+// else would be null.
+func mustJSON(v any) json.RawMessage {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return json.RawMessage("null")
+	}
+	return bytes.TrimRight(b.Bytes(), "\n")
+}
