@@ -195,6 +195,9 @@ func (s *Server) Store() storage.Store { return s.store }
 // Auth is the server's authenticator (tests issue tokens with it).
 func (s *Server) Auth() *auth.Authenticator { return s.auth }
 
+// Chat is the upstreams' client (tests close its idle connections).
+func (s *Server) Chat() *chat.Client { return s.chat }
+
 // Docs is the live document manager.
 func (s *Server) Docs() *ydoc.Manager { return s.docs }
 
