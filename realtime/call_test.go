@@ -152,8 +152,8 @@ func TestCall(t *testing.T) {
 			_, err := b.srv.Call(ctx, sid, owner, ignore, time.Hour)
 			errs <- err
 		}()
-		require.Equal(t, true, step("wait-ignored "+itoa(3+i))["ok"])
-		require.Equal(t, float64(i), step("close "+itoa(i))["closed"])
+		require.Equal(t, true, step("wait-ignored " + itoa(3+i))["ok"])
+		require.Equal(t, float64(i), step("close " + itoa(i))["closed"])
 		select {
 		case err := <-errs:
 			require.ErrorIs(t, err, realtime.ErrSessionGone, "socket %d", i)
