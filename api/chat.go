@@ -64,6 +64,12 @@ func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session
 		writeError(w, http.StatusBadRequest, "model must be a non-empty string")
 		return
 	}
+	if task != nil {
+		if err := task.addUserMessage(in); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
 	var msgs []json.RawMessage
 	if json.Unmarshal(in["messages"], &msgs) != nil || len(msgs) == 0 {
 		writeError(w, http.StatusBadRequest, "messages must be a non-empty array")

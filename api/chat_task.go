@@ -76,6 +76,47 @@ func parseTaskRequest(in map[string]json.RawMessage) (*taskRequest, string) {
 	return &t, ""
 }
 
+// addUserMessage: for a saved chat, the stock 0.11 frontend sends no
+// conversation (at most the system prompt), only user_message, the
+// question, and expects the server to read the rest from the stored chat.
+// Until that history is read here, the question is appended to what was
+// sent, so the model answers it (without the earlier turns).
+func (t *taskRequest) addUserMessage(in map[string]json.RawMessage) error {
+	var msgs []struct {
+		Role string `json:"role"`
+	}
+	if raw, ok := in["messages"]; ok && string(raw) != "null" && json.Unmarshal(raw, &msgs) != nil {
+		return errors.New("messages must be an array of messages")
+	}
+	for _, m := range msgs {
+		if m.Role != "system" {
+			return nil // a conversation was sent
+		}
+	}
+	var um struct {
+		Role    string          `json:"role"`
+		Content json.RawMessage `json:"content"`
+	}
+	if raw, ok := in["user_message"]; !ok || json.Unmarshal(raw, &um) != nil || um.Role != "user" || len(um.Content) == 0 {
+		return nil // nothing to add: messages is checked next
+	}
+	all := []json.RawMessage{}
+	if raw, ok := in["messages"]; ok && string(raw) != "null" {
+		_ = json.Unmarshal(raw, &all) // checked above
+	}
+	q, err := json.Marshal(map[string]json.RawMessage{"role": json.RawMessage(`"user"`), "content": um.Content})
+	if err != nil {
+		return errors.New("user_message.content is not valid JSON")
+	}
+	all = append(all, q)
+	b, err := json.Marshal(all)
+	if err != nil {
+		return errors.New("messages must be an array of messages")
+	}
+	in["messages"] = b
+	return nil
+}
+
 // savedChat: Open WebUI's temporary chats (local:…, temporary:…) live in
 // the browser only.
 func savedChat(chatID string) bool {

@@ -193,6 +193,44 @@ func TestChatTaskStreams(t *testing.T) {
 	require.Regexp(t, "^<details type=\"reasoning\" done=\"true\" duration=\"\\d+\">\n<summary>Thought for \\d+ seconds</summary>\n> thinking hard\n</details>\n0 1 2 $", content)
 }
 
+// The stock 0.11 frontend sends a saved chat's question as user_message,
+// with no conversation (at most the system prompt): the question reaches
+// the upstream after the system prompt.
+func TestChatTaskStockFrontendRequest(t *testing.T) {
+	t.Parallel()
+	up := chattest.New(t)
+	s, tok := chatServer(t, up.BaseURL, "")
+	step := sockets(t, s, tok)
+	sid := sids(t, step)[0]
+	user := map[string]any{"id": "u1", "parentId": nil, "childrenIds": []string{"m1"}, "role": "user", "content": "hi there", "timestamp": 1}
+	body := taskBody(sid, "chat-1", "m1", chattest.ModelOK, 2)
+	delete(body, "messages")
+	body["user_message"] = user
+	startTask(t, s, tok, body)
+	waitInactive(t, step, 0, "m1")
+	body = taskBody(sid, "chat-1", "m2", chattest.ModelOK, 2)
+	body["messages"] = []map[string]any{{"role": "system", "content": "be brief"}}
+	body["user_message"] = user
+	startTask(t, s, tok, body)
+	waitInactive(t, step, 0, "m2")
+	reqs := up.Requests()
+	require.Len(t, reqs, 2)
+	require.Equal(t, []any{map[string]any{"role": "user", "content": "hi there"}}, reqs[0].Body["messages"])
+	require.Equal(t, []any{map[string]any{"role": "system", "content": "be brief"}, map[string]any{"role": "user", "content": "hi there"}}, reqs[1].Body["messages"])
+	require.Equal(t, "0 1 ", traceOf(t, eventsOf(t, step, 0, "m2")).done["content"])
+
+	// Neither a conversation nor a question: 400, as without task fields.
+	body = taskBody(sid, "chat-1", "m3", chattest.ModelOK, 2)
+	delete(body, "messages")
+	r := s.Do("POST", "/api/chat/completions", tok, body)
+	require.Equal(t, http.StatusBadRequest, r.Status)
+	require.Equal(t, "messages must be a non-empty array", r.Detail())
+	body["messages"] = "hi"
+	r = s.Do("POST", "/api/chat/completions", tok, body)
+	require.Equal(t, http.StatusBadRequest, r.Status)
+	require.Equal(t, "messages must be an array of messages", r.Detail())
+}
+
 // waitInactive waits until socket i got chat:active {active: false} for mid.
 func waitInactive(t *testing.T, step func(string) map[string]any, i int, mid string) {
 	t.Helper()
