@@ -74,6 +74,9 @@ func TestEmitToUserAndChat(t *testing.T) {
 	owner := b.users["owner"].ID
 	step := script(t, "caller.mjs", b.url, b.tokens["owner"], peerURL, b.tokens["owner"], b.url, b.tokens["reader"])
 
+	doc := "note:" + b.note.ID
+	require.Equal(t, true, step("join-doc 0 " + doc)["ack"].(map[string]any)["ok"])
+	require.NoError(t, peer.EmitToDocument("note_"+b.note.ID, "events", []byte(`{"data":{"type":"doc"}}`)))
 	require.NoError(t, b.srv.EmitToUser(owner, "events", []byte(`{"data":{"type":"notification","data":{"content":"hi"}}}`)))
 	require.NoError(t, peer.EmitChat(owner, "c1", "m1", wire.EventData{Type: "chat:message:delta", Data: map[string]string{"content": "x"}}))
 	for _, bad := range []func() error{
@@ -90,7 +93,8 @@ func TestEmitToUserAndChat(t *testing.T) {
 		{"data": map[string]any{"type": "notification", "data": map[string]any{"content": "hi"}}},
 		{"chat_id": "c1", "message_id": "m1", "data": map[string]any{"type": "chat:message:delta", "data": map[string]any{"content": "x"}}},
 	}
-	require.Equal(t, want, ev[0], "the owner's socket on this instance")
+	require.Equal(t, append([]map[string]any{{"data": map[string]any{"type": "doc"}}}, want...), ev[0],
+		"the owner's socket on this instance, in the document's room")
 	require.Equal(t, want, ev[1], "the owner's socket on the other instance")
 	require.Empty(t, ev[2], "the reader's socket")
 }

@@ -5,6 +5,7 @@
 // {value: data.data.n * 2, socket: i}, one of type "ignore" never.
 // Per stdin line:
 //   sids            → {sids: [socket ids]}
+//   join-doc I DOC  → socket I joins document DOC; {ack}
 //   events          → {events: [[…of socket 0], …]} after a round trip on each open socket
 //   wait-ignored N  → {ok: true} once N "ignore" calls arrived (all sockets)
 //   close I         → disconnects socket I; {closed: I}
@@ -34,7 +35,9 @@ out({ ready: true });
 
 for await (const line of readline.createInterface({ input: process.stdin })) {
   const [cmd, arg] = line.split(' ');
-  if (cmd === 'sids') {
+  if (cmd === 'join-doc') {
+    out({ ack: await call(socks[Number(arg)].socket, 'ydoc:document:join', { document_id: line.split(' ')[2] }) });
+  } else if (cmd === 'sids') {
     out({ sids: socks.map((s) => s.socket.id) });
   } else if (cmd === 'events') {
     await Promise.all(socks.filter((_, i) => open[i]).map((s) => call(s.socket, 'heartbeat', {})));
