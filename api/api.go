@@ -74,6 +74,27 @@ type Config struct {
 	// Chat, if set, lists the upstreams' models and sends completions
 	// (chat.go); nil: no models.
 	Chat *chat.Client
+	// Tasks runs task-mode completions (chat_task.go); nil: a registry of
+	// the API's own, never shut down (tests).
+	Tasks *chat.Tasks
+	// Events pushes socket events (the realtime server); nil: no socket
+	// hears anything, and no session_id is anyone's.
+	Events Events
+	// ChatFlushInterval and ChatFlushBytes batch a task's text deltas: the
+	// first goes out at once, then at most one event per interval, or
+	// sooner once that many bytes wait. Zero: ChatFlushIntervalDefault,
+	// ChatFlushBytesDefault.
+	ChatFlushInterval time.Duration
+	ChatFlushBytes    int
+}
+
+// Events is what the API asks of the socket server (realtime.Server has
+// it): push an event to an account's sockets or a channel's room, and
+// whether a socket is an account's.
+type Events interface {
+	EmitToUser(userID, event string, payload []byte) error
+	EmitToChannel(channelID, event string, payload []byte) error
+	OwnsSession(ctx context.Context, userID, sid string) (bool, error)
 }
 
 // API holds the handlers.
@@ -94,8 +115,13 @@ func New(cfg Config) (*API, error) {
 	cfg.MaxNoteBodyBytes = cmp.Or(cfg.MaxNoteBodyBytes, MaxNoteBodyBytesDefault)
 	cfg.MaxAuthBodyBytes = cmp.Or(cfg.MaxAuthBodyBytes, MaxAuthBodyBytesDefault)
 	cfg.MaxChatBytes = cmp.Or(cfg.MaxChatBytes, MaxChatBytesDefault)
-	if cfg.MaxNoteBodyBytes < 0 || cfg.MaxAuthBodyBytes < 0 || cfg.MaxChatBytes < 0 {
-		return nil, errors.New("api: body limits must not be negative")
+	cfg.ChatFlushInterval = cmp.Or(cfg.ChatFlushInterval, ChatFlushIntervalDefault)
+	cfg.ChatFlushBytes = cmp.Or(cfg.ChatFlushBytes, ChatFlushBytesDefault)
+	if cfg.MaxNoteBodyBytes < 0 || cfg.MaxAuthBodyBytes < 0 || cfg.MaxChatBytes < 0 || cfg.ChatFlushInterval < 0 || cfg.ChatFlushBytes < 0 {
+		return nil, errors.New("api: body limits and chat flush settings must not be negative")
+	}
+	if cfg.Tasks == nil {
+		cfg.Tasks = chat.NewTasks()
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -144,6 +170,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerChannels(mux)
 	a.registerChat(mux)
 	a.registerChats(mux)
+	a.registerTasks(mux)
+	mux.HandleFunc("POST /api/v1/events/emit", a.authed(a.emitEvent))
 
 	// Anything else under /api/ is a JSON 404, never the browser app.
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

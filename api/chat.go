@@ -51,14 +51,24 @@ func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session
 		writeError(w, status, err.Error())
 		return
 	}
+	var task *taskRequest
 	if present(in, "session_id") && present(in, "chat_id") && present(in, "id") {
-		writeError(w, http.StatusNotImplemented, "chat completions over the socket (session_id, chat_id and id) are not supported yet; send the request without them to receive the answer as a stream")
-		return
+		var msg string
+		if task, msg = parseTaskRequest(in); task == nil {
+			writeError(w, http.StatusBadRequest, msg)
+			return
+		}
 	}
 	var model string
 	if json.Unmarshal(in["model"], &model) != nil || model == "" {
 		writeError(w, http.StatusBadRequest, "model must be a non-empty string")
 		return
+	}
+	if task != nil {
+		if err := task.addUserMessage(in); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
 	}
 	var msgs []json.RawMessage
 	if json.Unmarshal(in["messages"], &msgs) != nil || len(msgs) == 0 {
@@ -85,7 +95,7 @@ func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session
 		}
 	}
 	out["stream"] = json.RawMessage("false")
-	if stream {
+	if stream || task != nil { // a task always streams: it relays deltas
 		out["stream"] = json.RawMessage("true")
 	}
 	body, err := json.Marshal(out)
@@ -101,6 +111,10 @@ func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session
 	up, ok := a.cfg.Chat.Lookup(r.Context(), model)
 	if !ok {
 		writeError(w, http.StatusNotFound, "Model not found")
+		return
+	}
+	if task != nil {
+		a.startChatTask(w, r, s, task, model, up, body)
 		return
 	}
 	resp, err := a.cfg.Chat.Complete(r.Context(), up, body, stream)

@@ -205,7 +205,7 @@ func TestChatCompletionBadInput(t *testing.T) {
 		{"bad stream", map[string]any{"model": "ok", "messages": msgs(), "stream": "yes"}, 400, "stream must be true or false"},
 		{"unknown model", map[string]any{"model": "gpt-9", "messages": msgs(), "stream": true}, 404, "Model not found"},
 		{"too large", `{"model":"ok","messages":[{"role":"user","content":"` + strings.Repeat("x", 9<<20) + `"}]}`, 413, ""},
-		{"task mode", map[string]any{"model": "ok", "messages": msgs(), "stream": true, "session_id": "sid", "chat_id": "c", "id": "m"}, 501, ""},
+		{"task mode, no such socket", map[string]any{"model": "ok", "messages": msgs(), "stream": true, "session_id": "sid", "chat_id": "c", "id": "m"}, 400, ""},
 	} {
 		r := s.Do("POST", "/api/chat/completions", tok, c.body)
 		require.Equal(t, c.status, r.Status, "%s: %s", c.name, r.Body)

@@ -54,10 +54,14 @@ func (c Config) WithDefaults() Config {
 }
 
 // Claims are the JWT claims Quire issues: id (the account), session_stamp,
-// and the registered iat, exp and jti (RegisteredClaims.ID).
+// and the registered iat, exp and jti (RegisteredClaims.ID). Service marks
+// a token an operator made with `quire token` for a backend service
+// (IssueService): besides its account's rights it may push events
+// (POST /api/v1/events/emit).
 type Claims struct {
 	UserID       string `json:"id"`
 	SessionStamp string `json:"session_stamp"`
+	Service      bool   `json:"service,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -104,8 +108,19 @@ func (a *Authenticator) Issue(ctx context.Context, u *storage.User) (string, err
 	return tok, err
 }
 
+// IssueService signs a service token for u (Claims.Service): only an
+// operator, who holds the secret, makes these (`quire token`).
+func (a *Authenticator) IssueService(ctx context.Context, u *storage.User) (string, error) {
+	tok, _, err := a.issue(ctx, u, true)
+	return tok, err
+}
+
 // IssueClaims is Issue that also returns the claims signed.
-func (a *Authenticator) IssueClaims(_ context.Context, u *storage.User) (string, *Claims, error) {
+func (a *Authenticator) IssueClaims(ctx context.Context, u *storage.User) (string, *Claims, error) {
+	return a.issue(ctx, u, false)
+}
+
+func (a *Authenticator) issue(_ context.Context, u *storage.User, service bool) (string, *Claims, error) {
 	if u == nil || u.ID == "" {
 		return "", nil, errors.New("auth: issue: no account")
 	}
@@ -113,6 +128,7 @@ func (a *Authenticator) IssueClaims(_ context.Context, u *storage.User) (string,
 	c := &Claims{
 		UserID:       u.ID,
 		SessionStamp: u.SessionStamp,
+		Service:      service,
 		RegisteredClaims: jwt.RegisteredClaims{
 			ID:        uuid.NewString(),
 			IssuedAt:  jwt.NewNumericDate(now),

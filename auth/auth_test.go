@@ -88,6 +88,16 @@ func TestIssueVerify(t *testing.T) {
 	for _, k := range []string{"id", "iat", "jti", "exp", "session_stamp"} {
 		require.Contains(t, raw, k)
 	}
+	require.NotContains(t, raw, "service", "a sign-in token is no service token")
+	require.False(t, got.Service)
+
+	// A service token (quire token) says so, and verifies as any other.
+	stok, err := b.auth.IssueService(ctx, b.user)
+	require.NoError(t, err)
+	u, got, err = b.auth.Verify(ctx, stok)
+	require.NoError(t, err)
+	require.Equal(t, b.user.ID, u.ID)
+	require.True(t, got.Service)
 }
 
 func TestVerifyRejects(t *testing.T) {

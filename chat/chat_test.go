@@ -87,7 +87,13 @@ func TestFaultsFreeEverything(t *testing.T) {
 		var w bytes.Buffer
 		require.ErrorIs(t, r.Relay(&w, func() error { return nil }), want, model)
 		r.Close()
+		// Deltas, on the same line reader, frees as much.
+		r, err = c.Complete(ctx, 0, body(model), true)
+		require.NoError(t, err, model)
+		require.ErrorIs(t, r.Deltas(func(chat.Delta) error { return nil }), want, model)
+		r.Close()
 	}
+	waitCancelled(t, up, chattest.ModelStall)
 	waitCancelled(t, up, chattest.ModelStall)
 
 	cctx, cancel := context.WithCancel(ctx)

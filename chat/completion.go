@@ -170,39 +170,17 @@ type Flusher func() error
 // returns the fault; a failed write to w (the client left) is returned as
 // is. The caller still calls Close.
 func (r *Response) Relay(w io.Writer, flush Flusher) error {
-	br := bufio.NewReaderSize(r.Body, 32<<10)
-	var line []byte // only for a line longer than br's buffer
+	lines := r.lines()
 	pending := false
 	for {
-		chunk, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			if len(line)+len(chunk) > r.c.cfg.MaxLineBytes {
-				return r.fault(w, flush, pending, ErrLineTooLong)
-			}
-			line = append(line, chunk...)
-			continue
-		}
+		line, err := lines.next()
 		if err != nil {
-			switch {
-			case r.stopping.Load():
-				return r.fault(w, flush, pending, ErrStopped)
-			case r.stalled.Load():
-				return r.fault(w, flush, pending, ErrStalled)
-			case r.ctx.Err() != nil: // the client left: nobody to tell
-				return context.Cause(r.ctx)
+			if isFault(err) {
+				return r.fault(w, flush, pending, err)
 			}
-			return r.fault(w, flush, pending, ErrTruncated)
+			return err // the client left: nobody to tell
 		}
-		r.timer.Reset(r.c.cfg.IdleTimeout)
-		if line != nil {
-			if len(line)+len(chunk) > r.c.cfg.MaxLineBytes {
-				return r.fault(w, flush, pending, ErrLineTooLong)
-			}
-			chunk = append(line, chunk...)
-			line = line[:0]
-		}
-		chunk = bytes.TrimRight(chunk, "\r\n")
-		if len(chunk) == 0 { // end of an event
+		if len(line) == 0 { // end of an event
 			if pending {
 				if _, err := w.Write(eventEnd); err != nil {
 					return err
@@ -214,11 +192,10 @@ func (r *Response) Relay(w io.Writer, flush Flusher) error {
 			}
 			continue
 		}
-		data, ok := bytes.CutPrefix(chunk, dataField)
+		data, ok := dataOf(line)
 		if !ok {
 			continue // comment, event, id, retry
 		}
-		data = bytes.TrimPrefix(data, space)
 		if !pending && bytes.Equal(data, done) {
 			if _, err := w.Write(doneEvent); err != nil {
 				return err
@@ -236,6 +213,71 @@ func (r *Response) Relay(w io.Writer, flush Flusher) error {
 		}
 		pending = true
 	}
+}
+
+// lineReader reads an event stream line by line for Relay and Deltas:
+// one buffer of memory (a longer line is gathered up to MaxLineBytes), the
+// idle timer reset by every line, and a failed read turned into the fault
+// it means.
+type lineReader struct {
+	r    *Response
+	br   *bufio.Reader
+	long []byte // only for a line longer than br's buffer
+}
+
+func (r *Response) lines() *lineReader {
+	return &lineReader{r: r, br: bufio.NewReaderSize(r.Body, 32<<10)}
+}
+
+// next returns the next line without its line ending, valid until the next
+// call; "" ends an event. Its errors are an upstream fault (isFault:
+// ErrStopped, ErrStalled, ErrTruncated, ErrLineTooLong) or, when the
+// request's context ended, that context's cause (the caller gave up).
+func (l *lineReader) next() ([]byte, error) {
+	r := l.r
+	for {
+		chunk, err := l.br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if len(l.long)+len(chunk) > r.c.cfg.MaxLineBytes {
+				return nil, ErrLineTooLong
+			}
+			l.long = append(l.long, chunk...)
+			continue
+		}
+		if err != nil {
+			switch {
+			case r.stopping.Load():
+				return nil, ErrStopped
+			case r.stalled.Load():
+				return nil, ErrStalled
+			case r.ctx.Err() != nil:
+				return nil, context.Cause(r.ctx)
+			}
+			return nil, ErrTruncated
+		}
+		r.timer.Reset(r.c.cfg.IdleTimeout)
+		if l.long != nil {
+			if len(l.long)+len(chunk) > r.c.cfg.MaxLineBytes {
+				return nil, ErrLineTooLong
+			}
+			chunk = append(l.long, chunk...)
+			l.long = l.long[:0]
+		}
+		return bytes.TrimRight(chunk, "\r\n"), nil
+	}
+}
+
+// isFault reports whether err is the upstream's fault rather than the
+// caller giving up.
+func isFault(err error) bool {
+	return errors.Is(err, ErrStopped) || errors.Is(err, ErrStalled) ||
+		errors.Is(err, ErrTruncated) || errors.Is(err, ErrLineTooLong)
+}
+
+// dataOf returns the value of a `data:` line.
+func dataOf(line []byte) ([]byte, bool) {
+	data, ok := bytes.CutPrefix(line, dataField)
+	return bytes.TrimPrefix(data, space), ok
 }
 
 var (

@@ -33,6 +33,9 @@ type Manager interface {
 	// Online returns the ids of accounts with at least one live socket,
 	// sorted.
 	Online(ctx context.Context) ([]string, error)
+	// Owns reports whether socket sid is live and userID's (Open WebUI's
+	// SESSION_POOL check before a call to one socket).
+	Owns(ctx context.Context, userID, sid string) (bool, error)
 	// UseModel records that socket sid uses model now.
 	UseModel(ctx context.Context, sid, model string) error
 	// Models returns the models in use now, sorted.

@@ -175,6 +175,15 @@ func (m *Memory) Online(context.Context) ([]string, error) {
 	return ids, nil
 }
 
+// Owns implements Manager.
+func (m *Memory) Owns(_ context.Context, userID, sid string) (bool, error) {
+	oldest := m.now().Add(-m.timeout())
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.seen[sid]
+	return ok && s.userID == userID && !s.at.Before(oldest), nil
+}
+
 // Sockets is the number of sockets held, expired ones included until swept.
 func (m *Memory) Sockets() int {
 	m.mu.Lock()

@@ -98,6 +98,13 @@ const (
 	// CommandLeaveRoom takes every socket of each of UserIDs out of Room;
 	// no UserIDs: every socket (a deleted channel).
 	CommandLeaveRoom
+	// CommandCall asks the instance holding socket SID, if it is UserID's,
+	// to send it `events` with Payload and an ack id (call.go); that
+	// instance answers CallID with CommandCallReply (Payload: the ack's
+	// value, JSON) or CommandCallGone (not that account's, or it left).
+	CommandCall
+	CommandCallReply
+	CommandCallGone
 )
 
 // Command is an instruction for every instance.
@@ -108,5 +115,9 @@ type Command struct {
 	// Room and UserIDs are CommandJoinRoom's and CommandLeaveRoom's.
 	Room    string
 	UserIDs []string
+	// SID, CallID and Payload are the calls' (CommandCall…).
+	SID     string
+	CallID  string
+	Payload []byte
 	Origin  Origin
 }

@@ -384,6 +384,10 @@ func (b *RedisBroker) deliver(v *redis.Message) {
 				c.UserIDs = append(c.UserIDs, f.str())
 			}
 		}
+		c.SID, c.CallID = f.str(), f.str()
+		if p := f.bytes(); len(p) > 0 {
+			c.Payload = p
+		}
 		if f.err != nil {
 			b.log.Error("redis: malformed command frame", "channel", v.Channel)
 			return
@@ -431,7 +435,9 @@ func (b *RedisBroker) encodeCommand(c Command) []byte {
 	for _, id := range c.UserIDs {
 		buf = appendField(buf, id)
 	}
-	return buf
+	buf = appendField(buf, c.SID)
+	buf = appendField(buf, c.CallID)
+	return appendField(buf, string(c.Payload))
 }
 
 func appendField(buf []byte, s string) []byte {

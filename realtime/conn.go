@@ -157,6 +157,7 @@ func (c *conn) kick(why string, attrs ...any) {
 func (c *conn) disconnected() {
 	c.closeOnce.Do(func() {
 		c.gone.Store(true)
+		c.srv.calls.socketGone(c.sid)
 		c.enqueue(c.cleanup, true)
 	})
 }

@@ -8,4 +8,6 @@
 // {"ok":true,…} or {"ok":false,"error":<reason>} (reasons in errors.go).
 // Document state, updates and awareness go through the ydoc manager and the
 // awareness registry; relayed payloads are serialised once per broadcast.
+// Other modules push events to sockets with the emitter (emitter.go) and ask
+// one socket a question with Call (call.go), on any instance.
 package realtime

@@ -42,6 +42,12 @@ func (d delivery) HandleCommand(c Command) {
 		s.joinLocal(c.Room, c.UserIDs)
 	case CommandLeaveRoom:
 		s.leaveLocal(c.Room, c.UserIDs)
+	case CommandCall:
+		s.answerCall(c)
+	case CommandCallReply:
+		s.calls.finish(c.CallID, c.Payload, nil)
+	case CommandCallGone:
+		s.calls.finish(c.CallID, nil, ErrSessionGone)
 	default:
 		s.log.Warn("unknown broker command", "kind", c.Kind)
 	}

@@ -48,6 +48,7 @@ type Server struct {
 	rooms  roomSubscriptions
 	epochs *accessEpochs
 	leaves atomic.Uint64 // channel LeaveRoom commands run here (channels.go)
+	calls  calls         // calls waiting for a socket's ack (call.go)
 }
 
 // New builds a Server from cfg (defaults applied).

@@ -115,6 +115,11 @@ type Config struct {
 	// ChatModelsTimeout bounds one upstream's model list. Zero:
 	// chat.ModelsTimeoutDefault.
 	ChatModelsTimeout time.Duration
+	// ChatFlushInterval and ChatFlushBytes batch a chat task's text events
+	// (api.Config; no flags). Zero: api.ChatFlushIntervalDefault,
+	// api.ChatFlushBytesDefault.
+	ChatFlushInterval time.Duration
+	ChatFlushBytes    int
 }
 
 // DefaultUserRoleDefault is the role of a new account but the first.
@@ -184,7 +189,7 @@ func (c Config) Validate() error {
 	if _, err := c.Upstreams(); err != nil {
 		return err
 	}
-	if c.ChatIdleTimeout < 0 || c.ChatModelsTimeout < 0 ||
+	if c.ChatIdleTimeout < 0 || c.ChatModelsTimeout < 0 || c.ChatFlushInterval < 0 || c.ChatFlushBytes < 0 ||
 		c.ShutdownTimeout < 0 || c.ReadTimeout < 0 || c.TokenTTL < 0 || c.MaxNoteBodyBytes < 0 || c.MaxAuthBodyBytes < 0 {
 		return errors.New("durations and body limits must not be negative")
 	}

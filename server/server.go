@@ -38,6 +38,7 @@ type Server struct {
 	presence presence.Manager
 	rt       *realtime.Server
 	chat     *chat.Client
+	tasks    *chat.Tasks
 	http     *http.Server
 	pprof    *http.Server // nil unless Config.PprofAddr
 	metrics  *http.Server // nil unless Config.MetricsAddr
@@ -143,6 +144,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 	if err != nil {
 		return nil, err
 	}
+	s.tasks = chat.NewTasks()
 	restAPI, err := api.New(api.Config{
 		Store: store, Auth: a, Logger: logger,
 		MaxNoteBodyBytes: cfg.MaxNoteBodyBytes, MaxAuthBodyBytes: cfg.MaxAuthBodyBytes,
@@ -150,7 +152,8 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 		Presence: s.presence, Now: cfg.Now, Limits: cfg.AuthLimits,
 		SignupDisabled: cfg.SignupDisabled, DefaultUserRole: cfg.DefaultUserRole,
 		Channels: api.ChannelEvents{Emit: s.rt.EmitChannel, Joined: s.rt.JoinChannel, Left: s.rt.LeaveChannel},
-		Chat:     s.chat,
+		Chat:     s.chat, Tasks: s.tasks, Events: s.rt,
+		ChatFlushInterval: cfg.ChatFlushInterval, ChatFlushBytes: cfg.ChatFlushBytes,
 	})
 	if err != nil {
 		return nil, err
@@ -191,6 +194,9 @@ func (s *Server) Store() storage.Store { return s.store }
 
 // Auth is the server's authenticator (tests issue tokens with it).
 func (s *Server) Auth() *auth.Authenticator { return s.auth }
+
+// Chat is the upstreams' client (tests close its idle connections).
+func (s *Server) Chat() *chat.Client { return s.chat }
 
 // Docs is the live document manager.
 func (s *Server) Docs() *ydoc.Manager { return s.docs }
@@ -329,9 +335,15 @@ func (s *Server) Stop(ctx context.Context) error {
 		if s.metrics != nil {
 			_ = s.metrics.Close()
 		}
-		// Chat streams end with an error event rather than hold Shutdown.
+		// Chat streams end with an error event rather than hold Shutdown;
+		// chat tasks save what they had and tell the sockets (still up).
 		if s.chat != nil {
 			s.chat.Stop()
+		}
+		if s.tasks != nil {
+			if err := s.tasks.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("server: stop chat tasks: %w", err))
+			}
 		}
 		// Stop accepting at once; sockets are closed meanwhile, since a
 		// pending long-poll would otherwise hold Shutdown to its deadline.

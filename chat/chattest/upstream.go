@@ -23,8 +23,14 @@ const (
 	ModelTruncate = "truncate"  // 3 chunks, then the body ends without [DONE]
 	ModelCut      = "cut"       // 3 chunks, then the connection is closed
 	ModelStall    = "stall"     // 2 chunks, then nothing until the request is cancelled
-	ModelHold     = "hold"      // 1 chunk, then nothing until cancelled or Release
+	ModelHold     = "hold"      // 1 chunk, then nothing until cancelled or Release, then the rest as ModelOK
 	ModelNoStream = "no-stream" // answers JSON even when asked to stream
+	// ModelReason streams reasoning ("thinking ", "hard") before ModelOK's
+	// chunks, then a usage chunk {"prompt_tokens":3,"completion_tokens":n}.
+	ModelReason = "reason"
+	// ModelStreamError sends 2 chunks, then an error event
+	// {"error": {"message": "the model is overloaded"}}, then ends.
+	ModelStreamError = "stream-error"
 )
 
 // Request is one completion request as received.
@@ -41,7 +47,7 @@ type Upstream struct {
 	// Cancelled gets the model of every request whose context ended
 	// while the handler waited (the client went away or gave up).
 	Cancelled chan string
-	// Release lets ModelHold requests finish.
+	// Release, closed, lets ModelHold requests go on.
 	Release chan struct{}
 
 	mu        sync.Mutex
@@ -68,7 +74,8 @@ func New(t testing.TB, opts ...Option) *Upstream {
 	t.Helper()
 	u := &Upstream{
 		Cancelled: make(chan string, 1024), Release: make(chan struct{}),
-		models: []string{ModelOK, ModelFail500, ModelFail400, ModelFail401, ModelTruncate, ModelCut, ModelStall, ModelHold, ModelNoStream},
+		models: []string{ModelOK, ModelFail500, ModelFail400, ModelFail401, ModelTruncate, ModelCut, ModelStall, ModelHold,
+			ModelNoStream, ModelReason, ModelStreamError},
 	}
 	for _, o := range opts {
 		o(u)
@@ -175,12 +182,18 @@ func (u *Upstream) complete(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "data: {\"id\":\"cmpl-test\",\"object\":\"chat.completion.chunk\",\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%d \"}}]}\n\n", model, i)
 		return flush() == nil
 	}
-	wait := func() {
+	wait := func() bool {
 		select {
 		case <-r.Context().Done():
 			u.Cancelled <- model
+			return false
 		case <-u.Release:
+			return true
 		}
+	}
+	event := func(json string) {
+		fmt.Fprintf(w, "data: %s\n\n", json)
+		_ = flush()
 	}
 	switch model {
 	case ModelTruncate, ModelCut:
@@ -198,16 +211,32 @@ func (u *Upstream) complete(w http.ResponseWriter, r *http.Request) {
 		chunk(1)
 		wait()
 		return
-	case ModelHold:
+	case ModelStreamError:
 		chunk(0)
-		wait()
+		chunk(1)
+		event(`{"error":{"message":"the model is overloaded","type":"test"}}`)
 		return
 	}
+	first := 0
+	switch model {
+	case ModelHold:
+		chunk(0)
+		if !wait() {
+			return
+		}
+		first = 1
+	case ModelReason:
+		event(`{"id":"cmpl-test","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"reasoning_content":"thinking "}}]}`)
+		event(`{"id":"cmpl-test","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"reasoning_content":"hard"}}]}`)
+	}
 	fmt.Fprint(w, ": keep-alive comment, not relayed\n\n")
-	for i := range n {
+	for i := first; i < n; i++ {
 		if !chunk(i) {
 			return
 		}
+	}
+	if model == ModelReason {
+		event(fmt.Sprintf(`{"id":"cmpl-test","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":%d}}`, n))
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
 }

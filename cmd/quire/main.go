@@ -3,7 +3,7 @@
 //
 //	quire [serve] [flags]       run the server (the default command)
 //	quire migrate [flags]       bring the database schema up to date
-//	quire token --email E       print a signed token for an account
+//	quire token --email E       print a signed service token for an account
 //	quire version               print the version
 //	quire help                  print the commands and the serve flags
 //
@@ -95,7 +95,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   quire [serve] [flags]     run the server (default)
   quire migrate [flags]     migrate the database and exit
-  quire token --email E     print a signed token for the account E
+  quire token --email E     print a signed service token for the account E
   quire version             print the version
   quire help                print this help
 
@@ -274,7 +274,9 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	tok, err := a.Issue(ctx, u)
+	// A service token: an operator made it, so it may also push events
+	// (POST /api/v1/events/emit).
+	tok, err := a.IssueService(ctx, u)
 	if err != nil {
 		return err
 	}

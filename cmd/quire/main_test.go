@@ -130,9 +130,10 @@ func TestMigrateAndToken(t *testing.T) {
 
 	srv, err := server.New(server.Config{DataDir: dir, Addr: "127.0.0.1:0"}, nil)
 	require.NoError(t, err)
-	got, _, err := srv.Auth().Verify(ctx, tok)
+	got, claims, err := srv.Auth().Verify(ctx, tok)
 	require.NoError(t, err, "the token verifies with the secret kept in the data dir")
 	require.Equal(t, u.ID, got.ID)
+	require.True(t, claims.Service, "quire token makes service tokens (they may push events)")
 	require.NoError(t, srv.Stop(ctx))
 }
 

@@ -64,6 +64,39 @@ func Run(t *testing.T, newManager func(t *testing.T, now func() time.Time) prese
 		do(t, m.Touch(ctx, "u3", "s1"))
 		expect(t, m, "u3")
 	})
+	t.Run("Owns", func(t *testing.T) {
+		m, clock := setup(t)
+		owns := func(user, sid string) bool {
+			t.Helper()
+			ok, err := m.Owns(ctx, user, sid)
+			do(t, err)
+			return ok
+		}
+		do(t, m.Connect(ctx, "u1", "s1"))
+		do(t, m.Connect(ctx, "u2", "s2"))
+		if !owns("u1", "s1") || !owns("u2", "s2") {
+			t.Fatal("a connected socket is not its account's")
+		}
+		if owns("u2", "s1") || owns("u1", "s2") || owns("u1", "nope") {
+			t.Fatal("a socket is another account's, or an unknown one anybody's")
+		}
+		do(t, m.Connect(ctx, "u2", "s1")) // re-authenticated as u2
+		if owns("u1", "s1") || !owns("u2", "s1") {
+			t.Fatal("a re-authenticated socket still belongs to its old account")
+		}
+		do(t, m.Disconnect(ctx, "u2", "s1"))
+		if owns("u2", "s1") {
+			t.Fatal("a disconnected socket is still owned")
+		}
+		clock.Advance(presence.TimeoutDefault + time.Second)
+		if owns("u2", "s2") {
+			t.Fatal("an expired socket is still owned")
+		}
+		do(t, m.Touch(ctx, "u2", "s2"))
+		if !owns("u2", "s2") {
+			t.Fatal("a heartbeat does not revive ownership")
+		}
+	})
 	t.Run("Expiry", func(t *testing.T) {
 		m, clock := setup(t)
 		do(t, m.Connect(ctx, "u1", "s1"))

@@ -276,13 +276,18 @@ func Run(t *testing.T, newCluster NewCluster) {
 		c2 := realtime.Command{Kind: realtime.CommandAccessChanged, NoteID: "n1", Origin: realtime.Origin{Instance: "a"}}
 		// Room and UserIDs (join/leave a room) arrive as sent, in order.
 		c3 := realtime.Command{Kind: realtime.CommandJoinRoom, Room: "channel:c1", UserIDs: []string{"u2", "u1", "u3"}, Origin: realtime.Origin{Instance: "a"}}
-		must(t, a.Command(ctx, c1))
-		must(t, a.Command(ctx, c2))
-		must(t, a.Command(ctx, c3))
+		// A call's socket, id and payload (bytes as sent), and its reply's.
+		c4 := realtime.Command{Kind: realtime.CommandCall, UserID: "u1", SID: "s1", CallID: "a/1",
+			Payload: []byte(`{"data":{"type":"input","data":{"title":"é\u0000"}}}`), Origin: realtime.Origin{Instance: "a"}}
+		c5 := realtime.Command{Kind: realtime.CommandCallReply, CallID: "a/1", Payload: []byte(`"yes"`), Origin: realtime.Origin{Instance: "a"}}
+		want := []realtime.Command{c1, c2, c3, c4, c5}
+		for _, c := range want {
+			must(t, a.Command(ctx, c))
+		}
 		for name, rec := range map[string]*Recorder{"a": recA, "b": recB} {
-			got := rec.WaitCommands(t, 3)
-			if !reflect.DeepEqual(got, []realtime.Command{c1, c2, c3}) {
-				t.Fatalf("instance %s received %+v, want %+v, %+v, %+v", name, got, c1, c2, c3)
+			got := rec.WaitCommands(t, len(want))
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("instance %s received %+v, want %+v", name, got, want)
 			}
 		}
 	})
