@@ -100,10 +100,12 @@ func (s *fanoutSocket) send(text string) error {
 	return s.ws.WriteMessage(websocket.TextMessage, []byte(text))
 }
 
-// arrival is one event received: message index k at time at.
+// arrival is one event received: message index k at time at, and the
+// packet, decoded once the measurement is over.
 type arrival struct {
-	k  int
-	at time.Time
+	k   int
+	at  time.Time
+	msg []byte
 }
 
 // runFanoutClient connects every member, joins the channel rooms, posts
@@ -245,6 +247,9 @@ func runFanoutClient(cfg fanoutConfig, progress io.Writer) (fanoutResult, error)
 	last := make([]time.Duration, cfg.Messages)
 	for _, as := range arrivals {
 		for _, a := range as {
+			if err := a.check(); err != nil {
+				return fanoutResult{}, err
+			}
 			at := a.at.Sub(start)
 			lat = append(lat, ms(at-time.Duration(sentAt[a.k].Load())))
 			if first[a.k] == 0 || at < first[a.k] {
@@ -267,10 +272,18 @@ func runFanoutClient(cfg fanoutConfig, progress io.Writer) (fanoutResult, error)
 }
 
 // read is the socket's reader: it answers pings, hands acks over, and
-// timestamps each events:channel message on arrival, before decoding it.
+// timestamps each event that carries a temp_id on arrival. While the
+// measurement runs it only finds the temp_id; check decodes every event
+// in full afterwards, so the client's CPU does not compete with the
+// server's for longer than reading takes.
 func (s *fanoutSocket) read(i int, sentAt []atomic.Int64, out *[]arrival, outOfOrder *atomic.Int64) error {
+	var buf bytes.Buffer
 	for {
-		_, msg, err := s.ws.ReadMessage()
+		_, r, err := s.ws.NextReader()
+		if err == nil {
+			buf.Reset()
+			_, err = buf.ReadFrom(r)
+		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || websocket.IsCloseError(err, websocket.CloseNormalClosure) {
 				return nil
@@ -278,6 +291,7 @@ func (s *fanoutSocket) read(i int, sentAt []atomic.Int64, out *[]arrival, outOfO
 			return fmt.Errorf("socket %d: %w", i, err)
 		}
 		at := time.Now()
+		msg := buf.Bytes()
 		switch {
 		case string(msg) == "2": // Engine.IO ping
 			if err := s.send("3"); err != nil {
@@ -286,35 +300,46 @@ func (s *fanoutSocket) read(i int, sentAt []atomic.Int64, out *[]arrival, outOfO
 		case bytes.HasPrefix(msg, []byte("430")):
 			s.acks <- string(msg[3:])
 		case bytes.HasPrefix(msg, []byte("42[")):
-			var ev []json.RawMessage
-			if err := json.Unmarshal(msg[2:], &ev); err != nil || len(ev) != 2 {
-				return fmt.Errorf("socket %d: bad event %q", i, msg)
+			const key = `"temp_id":"m`
+			j := bytes.Index(msg, []byte(key))
+			if j < 0 {
+				continue // not a message of this run
 			}
-			var name string
-			var e struct {
-				Data struct {
-					Type string `json:"type"`
-					Data struct {
-						TempID string `json:"temp_id"`
-					} `json:"data"`
-				} `json:"data"`
-			}
-			if json.Unmarshal(ev[0], &name) != nil || name != "events:channel" || json.Unmarshal(ev[1], &e) != nil ||
-				e.Data.Type != "message" || !strings.HasPrefix(e.Data.Data.TempID, "m") {
-				continue
-			}
-			k, err := strconv.Atoi(e.Data.Data.TempID[1:])
+			digits := msg[j+len(key):]
+			digits = digits[:max(0, bytes.IndexByte(digits, '"'))]
+			k, err := strconv.Atoi(string(digits))
 			if err != nil || k < 0 || k >= len(sentAt) {
-				return fmt.Errorf("socket %d: unknown temp_id %q", i, e.Data.Data.TempID)
+				return fmt.Errorf("socket %d: unknown temp_id in %q", i, msg)
 			}
 			if k < s.last {
 				outOfOrder.Add(1)
 			}
 			s.last = max(s.last, k)
-			*out = append(*out, arrival{k: k, at: at})
+			*out = append(*out, arrival{k: k, at: at, msg: bytes.Clone(msg)})
 			s.count.Add(1)
 		}
 	}
+}
+
+// check decodes an arrival's packet in full: an events:channel message
+// event whose temp_id is the one it was counted for.
+func (a arrival) check() error {
+	var name string
+	var e struct {
+		Data struct {
+			Type string `json:"type"`
+			Data struct {
+				TempID string `json:"temp_id"`
+			} `json:"data"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(a.msg[2:], &[2]any{&name, &e}); err != nil {
+		return fmt.Errorf("bad event %q: %w", a.msg, err)
+	}
+	if name != "events:channel" || e.Data.Type != "message" || e.Data.Data.TempID != "m"+strconv.Itoa(a.k) {
+		return fmt.Errorf("event %q counted as message %d", a.msg, a.k)
+	}
+	return nil
 }
 
 // cpuTime is this process's CPU time so far, user and system.
