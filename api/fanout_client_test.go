@@ -56,7 +56,7 @@ type fanoutResult struct {
 	PostP99    float64 `json:"postP99"`
 	SpreadP50  float64 `json:"spreadP50"` // one message's first to last arrival
 	SpreadP99  float64 `json:"spreadP99"`
-	EventBytes int `json:"event_bytes"` // the largest event's size
+	EventBytes int     `json:"event_bytes"` // the largest event's size
 	// CPUms is the client's CPU time per message while posting.
 	CPUms float64 `json:"client_cpu_ms_per_message"`
 }
