@@ -82,7 +82,7 @@ func New(cfg Config) (*Server, error) {
 		opts.SetTransports(types.NewSet[transports.TransportCtor](engine.Polling))
 		opts.SetAllowUpgrades(false)
 	} else {
-		opts.SetTransports(types.NewSet[transports.TransportCtor](engine.WebSocket))
+		opts.SetTransports(types.NewSet[transports.TransportCtor](&wsTransportCtor{}))
 		opts.SetAllowUpgrades(false)
 	}
 	if len(cfg.CORSOrigins) > 0 {

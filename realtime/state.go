@@ -74,28 +74,43 @@ func newSharedText(b []byte) sharedText {
 func (s sharedText) Clone() types.BufferInterface { return newSharedText(s.Bytes()).StringBuffer }
 
 // toRoomDirect writes payload as one event packet to every socket in room
-// but exceptSID. The library's room emit also encodes once, but its
-// websocket transport then builds a gorilla PreparedMessage per recipient
-// (a throwaway connection and a frame copy each): 18% of the CPU with 200
-// editors in one document, plus the garbage. Here each recipient gets the
-// shared packet through the plain framing path. The broker calls it with
-// what it delivers to this instance (rooms.go).
+// but exceptSID. The packet is built once and, for websocket recipients,
+// framed once and queued on each connection directly (wsTransport, whose
+// queue keeps it in order with what the library sends); the library's
+// room emit encodes once too, but then re-encodes and frames the packet
+// per recipient. The broker calls it with what it delivers to this
+// instance (rooms.go).
 func (s *Server) toRoomDirect(room, exceptSID, event string, payload preEncoded) {
 	ids, ok := s.io.Sockets().Adapter().Rooms().Load(socket.Room(room))
 	if !ok {
 		return
 	}
 	pkt := appendEventPacket(make([]byte, 0, len(payload)+len(event)+16), event, payload)
-	opts := &socket.WriteOptions{PreEncoded: true}
+	frame := newSharedFrame(pkt)
+	var opts *socket.WriteOptions // for other transports (polling)
 	for _, id := range ids.Keys() {
 		if string(id) == exceptSID {
 			continue
 		}
-		if v, ok := s.conns.Load(string(id)); ok {
-			if c := v.(*conn); !c.isLeaving(room) {
-				c.sock.Client().WriteToEngine([]types.BufferInterface{newSharedText(pkt)}, opts)
-			}
+		v, ok := s.conns.Load(string(id))
+		if !ok {
+			continue
 		}
+		c := v.(*conn)
+		if c.isLeaving(room) {
+			continue
+		}
+		engineConn := c.sock.Conn()
+		if t, isWS := engineConn.Transport().(*wsTransport); isWS {
+			if st := engineConn.ReadyState(); st != "closing" && st != "closed" { // as the engine's own send
+				t.sendFrame(frame)
+			}
+			continue
+		}
+		if opts == nil {
+			opts = &socket.WriteOptions{PreEncoded: true}
+		}
+		c.sock.Client().WriteToEngine([]types.BufferInterface{newSharedText(pkt)}, opts)
 	}
 }
 

@@ -1,0 +1,13 @@
+package realtime
+
+// EmitEachSocket emits event with payload to every local socket in the
+// channel's room one socket at a time through the library's own
+// Socket.Emit (its encoder, engine socket and transport Send), not the
+// room fan-out.
+func EmitEachSocket(s *Server, channelID, event string, payload []byte) {
+	for _, sid := range s.roomMembers(channelRoom(channelID)) {
+		if v, ok := s.conns.Load(sid); ok {
+			_ = v.(*conn).sock.Emit(event, preEncoded(payload))
+		}
+	}
+}

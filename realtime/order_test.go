@@ -1,0 +1,94 @@
+package realtime_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quire/quire/realtime"
+	"github.com/quire/quire/storage"
+)
+
+// Each socket gets what is sent to it in the order it was sent, whichever
+// way it went: the room fan-out (one frame queued on each connection
+// directly, transport_ws.go) or the library's own emit (its engine socket,
+// then the transport's Send), with several publishers at once (each
+// publisher's own order, at every socket). And a server-side close waits
+// for what was queued before it: every socket gets the last event, then
+// the server's disconnect, not a cut connection.
+func TestFanoutKeepsOrder(t *testing.T) {
+	t.Parallel()
+	const sockets, publishers, per = 40, 4, 150
+	tb := setup(t)
+	ctx := context.Background()
+	owner := tb.users["writer"]
+	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "order", IsPrivate: true}
+	if err := tb.store.CreateChannel(ctx, ch, []storage.ChannelMember{{UserID: owner.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("node", filepath.Join("testdata", "order.mjs"), tb.url, tb.tokens["writer"],
+		strconv.Itoa(sockets), strconv.Itoa(publishers*per), "close")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	lines := bufio.NewScanner(stdout)
+	next := func(v any) {
+		t.Helper()
+		if !lines.Scan() || json.Unmarshal(lines.Bytes(), v) != nil {
+			_ = cmd.Wait()
+			t.Fatalf("order.mjs: %q, stderr: %s", lines.Text(), stderr.String())
+		}
+	}
+	var ready struct{ Ready int }
+	if next(&ready); ready.Ready != sockets {
+		t.Fatalf("ready: %d sockets", ready.Ready)
+	}
+	waitFor(t, "every socket authenticated", 30*time.Second, func() bool { return tb.presence.Sockets() == sockets })
+	tb.srv.JoinChannel(ch.ID, []string{owner.ID})
+
+	var wg sync.WaitGroup
+	for p := range publishers {
+		wg.Go(func() {
+			for i := range per {
+				payload := fmt.Appendf(nil, `{"p":%d,"i":%d}`, p, i)
+				if i%3 == 2 {
+					realtime.EmitEachSocket(tb.srv, ch.ID, "events:channel", payload)
+				} else {
+					tb.srv.EmitChannel(ch.ID, payload, owner.ID)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var got struct{ Received, OutOfOrder, Complete int }
+	next(&got)
+	if got.Received != sockets*publishers*per || got.OutOfOrder != 0 || got.Complete != sockets {
+		t.Errorf("got %+v, want %d events, none out of order, %d sockets complete", got, sockets*publishers*per, sockets)
+	}
+
+	tb.srv.EmitChannel(ch.ID, []byte(`{"p":-1,"i":0}`), owner.ID)
+	tb.srv.DisconnectUser(owner.ID)
+	var closed struct{ ServerDisconnects, FinalFirst int }
+	next(&closed)
+	if closed.ServerDisconnects != sockets || closed.FinalFirst != sockets {
+		t.Errorf("closed %+v: want all %d sockets to get the last event, then the server's disconnect", closed, sockets)
+	}
+}

@@ -1,0 +1,208 @@
+package realtime
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	ws "github.com/gorilla/websocket"
+	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// wsTransport is the library's websocket transport with its sending
+// replaced; reading, events and state stay the library's. It exists for
+// fan-out. Profiled with 500 members in a channel, the library spent as
+// much per recipient as the write syscall itself: its engine socket's
+// bookkeeping and events for each packet, a fresh encoding of the packet
+// per socket (a growing copy) and a second copy through a 1 KB frame
+// buffer (a message of 1-2 KB left as two frames, two syscalls). Here a
+// room message is framed once, as a gorilla PreparedMessage that every
+// recipient's connection writes as is (sharedFrame), and handed straight
+// to each recipient's queue (sendFrame).
+//
+// The queue is the connection's one order. The engine socket buffers a
+// packet only while its transport is not writable, so this transport
+// stays writable: every packet the library sends reaches the queue before
+// its send returns, and a frame queued after that is written after it.
+// One goroutine per busy period drains the queue (an idle connection
+// keeps none) and, after each batch the engine handed over, emits "drain",
+// on which the engine runs that batch's send callbacks. A failed write
+// emits "close" or "error" on the connection, as the library does, and
+// drops the rest. Closing waits for the queue, at most closeGrace: the
+// engine no longer holds packets back for its own close to wait on.
+// gorilla serialises these writes with its own control frames.
+type wsTransport struct {
+	transports.Websocket
+	conn *types.WebSocketConn
+
+	mu      sync.Mutex
+	queue   []wsOut
+	running bool // a writer goroutine is draining the queue
+	broken  bool // a write failed, or the connection closed: drop the rest
+	closing func()
+}
+
+// wsOut is one queue entry: a batch from the engine, or a shared frame.
+type wsOut struct {
+	batch []*packet.Packet
+	frame *sharedFrame
+}
+
+// closeGrace bounds how long a close waits for queued writes (a client
+// that stopped reading would otherwise hold it for ever).
+const closeGrace = 2 * time.Second
+
+// wsTransportCtor builds wsTransports; the engine takes it in place of
+// engine.WebSocket (Server's options).
+type wsTransportCtor struct{ transports.WebSocketBuilder }
+
+func (*wsTransportCtor) New(ctx *types.HttpContext) transports.Transport {
+	inner := transports.MakeWebSocket()
+	t := &wsTransport{Websocket: inner, conn: ctx.Websocket}
+	inner.Prototype(t) // the base transport's Close reaches DoClose through t
+	inner.Construct(ctx)
+	_ = ctx.Websocket.Once("close", func(...any) { t.stop() })
+	return t
+}
+
+// Send implements transports.Transport: the engine's batch joins the
+// queue, and the transport stays writable.
+func (t *wsTransport) Send(packets []*packet.Packet) { t.push(wsOut{batch: packets}) }
+
+// sendFrame queues a room message's shared frame; false when the
+// connection is gone.
+func (t *wsTransport) sendFrame(f *sharedFrame) bool { return t.push(wsOut{frame: f}) }
+
+func (t *wsTransport) push(o wsOut) bool {
+	t.mu.Lock()
+	if t.broken || t.closing != nil {
+		t.mu.Unlock()
+		return false
+	}
+	t.queue = append(t.queue, o)
+	if t.running {
+		t.mu.Unlock()
+		return true
+	}
+	t.running = true
+	t.mu.Unlock()
+	go t.drain()
+	return true
+}
+
+// drain writes the queue in order until it is empty.
+func (t *wsTransport) drain() {
+	for {
+		t.mu.Lock()
+		if len(t.queue) == 0 || t.broken {
+			t.queue, t.running = nil, false
+			closing := t.closing
+			t.mu.Unlock()
+			if closing != nil {
+				closing()
+			}
+			return
+		}
+		o := t.queue[0]
+		t.queue[0] = wsOut{}
+		t.queue = t.queue[1:]
+		t.mu.Unlock()
+		t.write(o)
+	}
+}
+
+func (t *wsTransport) write(o wsOut) {
+	var err error
+	if o.frame != nil {
+		err = t.conn.WritePreparedMessage(o.frame.prepared())
+	} else {
+		for _, p := range o.batch {
+			if err = t.writePacket(p); err != nil {
+				break
+			}
+		}
+		defer t.Emit("drain") // the engine's batch is done (its callbacks run), as the library's transport says
+	}
+	if err != nil {
+		t.stop()
+		if ws.IsUnexpectedCloseError(err) || errors.Is(err, net.ErrClosed) {
+			t.conn.Emit("close")
+		} else {
+			t.conn.Emit("error", err)
+		}
+	}
+}
+
+// writePacket sends one engine packet as one websocket message, as the
+// library's transport does but in a single frame whatever its size.
+func (t *wsTransport) writePacket(p *packet.Packet) error {
+	data, err := t.Parser().EncodePacket(p, t.SupportsBinary())
+	if err != nil {
+		return err
+	}
+	compress := p.Options == nil || p.Options.Compress == nil || *p.Options.Compress
+	if d := t.PerMessageDeflate(); d != nil && data.Len() < d.Threshold {
+		compress = false
+	}
+	t.conn.EnableWriteCompression(compress)
+	mt := ws.BinaryMessage
+	if _, isText := data.(*types.StringBuffer); isText {
+		mt = ws.TextMessage
+	}
+	return t.conn.WriteMessage(mt, data.Bytes())
+}
+
+// DoClose implements transports.Transport (the base transport's Close
+// calls it once): the library's close, once the queue is written or
+// closeGrace has passed.
+func (t *wsTransport) DoClose(fn types.Callable) {
+	var once sync.Once
+	closeNow := func() { once.Do(func() { t.Websocket.DoClose(fn) }) }
+	t.mu.Lock()
+	if !t.running || t.broken {
+		t.broken = true
+		t.mu.Unlock()
+		closeNow()
+		return
+	}
+	t.closing = closeNow
+	t.mu.Unlock()
+	time.AfterFunc(closeGrace, func() {
+		t.stop()
+		closeNow() // unblocks a write stuck on a client that stopped reading
+	})
+}
+
+// stop drops what is queued: the connection is gone.
+func (t *wsTransport) stop() {
+	t.mu.Lock()
+	t.broken, t.queue = true, nil
+	t.mu.Unlock()
+}
+
+// sharedFrame is an Engine.IO message ("4" and a Socket.IO packet),
+// prepared once as a websocket frame that every recipient of a room
+// message writes. sync.Once: the first writer builds it, none when the
+// room turned out to be empty.
+type sharedFrame struct {
+	msg  []byte
+	once sync.Once
+	pm   *ws.PreparedMessage
+}
+
+func newSharedFrame(pkt []byte) *sharedFrame {
+	msg := make([]byte, 0, len(pkt)+1)
+	msg = append(append(msg, '4'), pkt...) // 4: Engine.IO's message packet type
+	return &sharedFrame{msg: msg}
+}
+
+func (f *sharedFrame) prepared() *ws.PreparedMessage {
+	f.once.Do(func() {
+		// Cannot fail for a text message.
+		f.pm, _ = ws.NewPreparedMessage(ws.TextMessage, f.msg)
+	})
+	return f.pm
+}
