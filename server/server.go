@@ -151,11 +151,14 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 		SignupDisabled: cfg.SignupDisabled, DefaultUserRole: cfg.DefaultUserRole,
 		Channels: api.ChannelEvents{Emit: s.rt.EmitChannel, Joined: s.rt.JoinChannel, Left: s.rt.LeaveChannel},
 		Chat:     s.chat,
+		// Behind an https --public-url the browser only ever sees https.
+		SecureCookie: s.publicScheme == "https",
+		Version:      cfg.Version,
 	})
 	if err != nil {
 		return nil, err
 	}
-	w, err := web.New(web.Config{Store: store, Registry: s.registry, Version: cfg.Version, Logger: logger})
+	w, err := web.New(web.Config{Store: store, Registry: s.registry, Version: cfg.Version, Logger: logger, WebUIDir: cfg.WebUIDir})
 	if err != nil {
 		return nil, err
 	}
