@@ -63,9 +63,10 @@ type ListNotesOptions struct {
 	// View narrows the listing to the notes UserID owns (ViewOwned) or does
 	// not own (ViewShared). Empty: both.
 	View string
-	// Writable keeps only the notes UserID may edit: owned or with a user
-	// write grant (every note when All).
-	Writable bool
+	// Access narrows the listing to the notes UserID may edit (AccessWrite:
+	// owned or a user write grant; every note when All) or may only read
+	// (AccessReadOnly: a read grant, not owned; none when All). Empty: both.
+	Access string
 	// Query keeps the notes whose title or data.content.md contains it,
 	// case-insensitively (ASCII only on SQLite) and literally (% and _ are
 	// not wildcards). Empty: no filter.
@@ -83,6 +84,12 @@ type ListNotesOptions struct {
 const (
 	ViewOwned  = "created"
 	ViewShared = "shared"
+)
+
+// ListNotesOptions.Access values.
+const (
+	AccessWrite    = "write"
+	AccessReadOnly = "read_only"
 )
 
 // ListNotesOptions.OrderBy values.

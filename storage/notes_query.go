@@ -49,9 +49,14 @@ func (d notesSQL) where(opt ListNotesOptions) (string, []any) {
 	}
 	if !opt.All {
 		conds = append(conds, "(user_id = "+arg(opt.UserID)+" OR "+grant("'read', 'write'")+")")
-		if opt.Writable {
-			conds = append(conds, "(user_id = "+arg(opt.UserID)+" OR "+grant("'write'")+")")
-		}
+	}
+	switch {
+	case opt.Access == AccessWrite && !opt.All:
+		conds = append(conds, "(user_id = "+arg(opt.UserID)+" OR "+grant("'write'")+")")
+	case opt.Access == AccessReadOnly && opt.All:
+		conds = append(conds, "1 = 0") // an admin may edit every note
+	case opt.Access == AccessReadOnly:
+		conds = append(conds, "(user_id <> "+arg(opt.UserID)+" AND NOT "+grant("'write'")+")")
 	}
 	switch opt.View {
 	case ViewOwned:

@@ -494,7 +494,7 @@ func testSearchNotes(t *testing.T, b *bundle) {
 		got, err := s.ListNotes(ctx, opt)
 		require.NoError(t, err, "%+v", opt)
 		count, err := s.CountNotes(ctx, storage.ListNotesOptions{UserID: opt.UserID, All: opt.All, View: opt.View,
-			Writable: opt.Writable, Query: opt.Query})
+			Access: opt.Access, Query: opt.Query})
 		require.NoError(t, err, "%+v", opt)
 		if opt.Skip == 0 && opt.Limit == 0 {
 			require.Equal(t, len(got), count, "CountNotes agrees with ListNotes: %+v", opt)
@@ -511,8 +511,9 @@ func testSearchNotes(t *testing.T, b *bundle) {
 	require.Equal(t, []string{n3, n4, n1, n2}, list(storage.ListNotesOptions{UserID: alice}))
 	require.Equal(t, []string{n1, n2}, list(storage.ListNotesOptions{UserID: alice, View: storage.ViewOwned}))
 	require.Equal(t, []string{n3, n4}, list(storage.ListNotesOptions{UserID: alice, View: storage.ViewShared}))
-	require.Equal(t, []string{n4, n1, n2}, list(storage.ListNotesOptions{UserID: alice, Writable: true}), "owned or a write grant")
-	require.Equal(t, []string{n4}, list(storage.ListNotesOptions{UserID: alice, Writable: true, View: storage.ViewShared}))
+	require.Equal(t, []string{n4, n1, n2}, list(storage.ListNotesOptions{UserID: alice, Access: storage.AccessWrite}), "owned or a write grant")
+	require.Equal(t, []string{n4}, list(storage.ListNotesOptions{UserID: alice, Access: storage.AccessWrite, View: storage.ViewShared}))
+	require.Equal(t, []string{n3}, list(storage.ListNotesOptions{UserID: alice, Access: storage.AccessReadOnly}), "a read grant only")
 
 	// Query: title or markdown, any case, literally; not the html.
 	require.Equal(t, []string{n1, n2}, list(storage.ListNotesOptions{UserID: alice, Query: "MiLk"}))
@@ -539,7 +540,8 @@ func testSearchNotes(t *testing.T, b *bundle) {
 	require.Equal(t, []string{n5, n1, n2}, list(storage.ListNotesOptions{All: true, UserID: carol, Query: "milk"}))
 	require.Equal(t, []string{n7, n6}, list(storage.ListNotesOptions{All: true, UserID: carol, Query: "odd"}))
 	require.Equal(t, []string{n7, n6}, list(storage.ListNotesOptions{All: true, UserID: carol, View: storage.ViewOwned}))
-	require.Equal(t, 7, count(storage.ListNotesOptions{All: true, UserID: carol, Writable: true}), "admins may write everything")
+	require.Equal(t, 7, count(storage.ListNotesOptions{All: true, UserID: carol, Access: storage.AccessWrite}), "admins may write everything")
+	require.Zero(t, count(storage.ListNotesOptions{All: true, UserID: carol, Access: storage.AccessReadOnly}))
 	require.Equal(t, 5, count(storage.ListNotesOptions{All: true, UserID: carol, View: storage.ViewShared}))
 
 	// Someone with no notes and no grants: nothing.
