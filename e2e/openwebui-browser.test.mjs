@@ -4,7 +4,9 @@
 // from the Notes page and shares it for writing through the Access dialog,
 // both type at once into different paragraphs and see the same text and
 // each other's cursor, the second reloads and sees everything, and the
-// first signs out from the user menu. No uncaught page errors.
+// first signs out from the user menu. No uncaught page errors, no failed
+// API call, and the stock client's echoes of remote updates are neither
+// stored nor refused.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
@@ -97,6 +99,18 @@ test('stock Open WebUI frontend: two people write one note live', { skip, timeou
   assert.equal(await me(aliceToken), 401, "Alice's token is revoked")
   assert.equal(await me(await bob.token()), 200, "Bob's session stays")
   await alice.page.screenshot({ path: screenshotPath('openwebui-signed-out.png') })
+
+  // The stock client sends every remote update back once (it applies them
+  // without the 'server' origin): those echoes are acknowledged, neither
+  // stored nor refused; nothing waits for missing dependencies.
+  const metrics = await (await fetch(server.url + '/metrics')).text()
+  const metric = (re) => [...metrics.matchAll(re)].reduce((sum, m) => sum + Number(m[1]), 0)
+  const applied = metric(/^quire_ydoc_updates_applied_total (\S+)$/gm)
+  const sent = alice.updatesSent + bob.updatesSent
+  t.diagnostic(`updates sent by the pages ${sent}, applied (stored) ${applied}`)
+  assert.ok(applied > 0 && applied < sent, `echoes are not applied again: ${applied} applied of ${sent} sent`)
+  assert.equal(metric(/^quire_ydoc_updates_refused_total\{[^}]*\} (\S+)$/gm), 0, 'no update refused')
+  assert.equal(metric(/^quire_ydoc_held_updates (\S+)$/gm), 0, 'no update held')
 
   assert.deepEqual([...alice.errors, ...bob.errors], [], 'no uncaught page errors')
   const unexpected = [...alice.failed, ...bob.failed].filter((f) => !/^\/api\/v1\/chats\//.test(f.path))
