@@ -109,15 +109,15 @@ func bearer(r *http.Request) (string, bool) {
 	return tok, tok != ""
 }
 
-// optionalUser is the caller's account when the request carries a token
-// that verifies (user or admin), else nil: for endpoints that answer
-// everyone and say more to the signed-in.
+// optionalUser is the caller's account (pending ones included) when the
+// request carries a token that verifies, else nil: for endpoints that
+// answer everyone and say more to the signed-in.
 func (a *API) optionalUser(r *http.Request) *storage.User {
 	tok, _, ok := credentials(r)
 	if !ok {
 		return nil
 	}
-	u, _, err := a.cfg.Auth.Verify(r.Context(), tok)
+	u, _, err := a.cfg.Auth.VerifyREST(r.Context(), tok)
 	if err != nil {
 		return nil
 	}

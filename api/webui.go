@@ -53,10 +53,11 @@ func emptyObject(w http.ResponseWriter, _ *http.Request, _ *session) {
 // appConfig answers GET /api/config, Open WebUI's boot configuration,
 // which the frontend fetches with its cookie only (a token in the
 // Authorization header works too). Everyone gets the features of the
-// sign-in page, and onboarding while no account exists; a signed-in user
-// or admin also gets the app's: the frontend reads several of these
-// fields without guards. A token that does not verify counts as none, so
-// a stale cookie cannot keep the app from booting.
+// sign-in page, and onboarding while no account exists; a pending account
+// also the texts of its waiting overlay; a user or admin the app's
+// fields: the frontend reads several of them without guards. A token that
+// does not verify counts as none, so a stale cookie cannot keep the app
+// from booting.
 func (a *API) appConfig(w http.ResponseWriter, r *http.Request) {
 	u := a.optionalUser(r)
 	users, err := a.accountCount(r.Context())
@@ -89,6 +90,11 @@ func (a *API) appConfig(w http.ResponseWriter, r *http.Request) {
 		cfg["onboarding"] = true
 	}
 	if u == nil {
+		writeJSON(w, http.StatusOK, cfg)
+		return
+	}
+	if u.Role == storage.RolePending {
+		cfg["ui"] = map[string]any{"pending_user_overlay_title": "", "pending_user_overlay_content": ""}
 		writeJSON(w, http.StatusOK, cfg)
 		return
 	}

@@ -89,12 +89,21 @@ func TestAppConfig(t *testing.T) {
 			require.Equal(t, true, features["enable_notes"], name)
 			require.Equal(t, true, features["enable_channels"], name)
 			require.Equal(t, false, features["enable_folders"], name)
-			require.Equal(t, float64(1), cfg["user_count"], name)
+			require.Equal(t, float64(1), cfg["user_count"], name) // before Pat signs up
 			require.Equal(t, "", cfg["audio"].(map[string]any)["tts"].(map[string]any)["engine"], name)
 			require.Contains(t, cfg["file"], "image_compression", name)
 			require.Equal(t, true, cfg["permissions"].(map[string]any)["features"].(map[string]any)["notes"], name)
 			require.Equal(t, "", cfg["default_models"], name)
 		}
+
+		// A pending account gets its overlay's texts, not the app's fields.
+		pat := s.SignUp("Pat")
+		s.JSON("POST", "/api/v1/users/"+pat.ID+"/update/role", admin.Token, map[string]string{"role": "pending"}, http.StatusOK, nil)
+		cfg = map[string]any{}
+		s.JSON("GET", "/api/config", s.SignIn(pat.Email), nil, http.StatusOK, &cfg)
+		require.Equal(t, map[string]any{"pending_user_overlay_title": "", "pending_user_overlay_content": ""}, cfg["ui"])
+		require.NotContains(t, cfg["features"], "enable_notes")
+		require.NotContains(t, cfg, "permissions")
 
 		// A revoked or forged token is no error: the sign-in page's config.
 		stale := s.SignIn(admin.Email)
