@@ -46,9 +46,9 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, s *session) {
 	writeJSON(w, http.StatusOK, map[string]any{"users": out, "total": len(out)})
 }
 
-// searchUsersLimit is a page of GET /api/v1/users/search: Open WebUI's
-// share dialog asks for a handful of matches at a time, and a bounded
-// query keeps the LIKE scan cheap.
+// Search limits: a page of GET /api/v1/users/search is searchUsersLimit
+// accounts (Open WebUI's share dialog shows a handful at a time), and a
+// bounded query keeps the LIKE scan cheap.
 const (
 	searchUsersLimit    = 20
 	maxSearchQueryRunes = 100
