@@ -55,6 +55,8 @@ export class Person {
 
   async open () {
     this.context = await this.browser.newContext({ viewport: { width: 1280, height: 800 } })
+    // Generous: the machine is shared, and every wait is for a condition.
+    this.context.setDefaultTimeout(60000)
     this.page = await this.context.newPage()
     this.page.on('response', (r) => {
       const path = r.url().slice(this.base.length)
