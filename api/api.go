@@ -86,6 +86,13 @@ type Config struct {
 	// ChatFlushBytesDefault.
 	ChatFlushInterval time.Duration
 	ChatFlushBytes    int
+	// SecureCookie marks the token cookie Secure on every answer (the
+	// server's --public-url is https). False: only over TLS or when
+	// X-Forwarded-Proto says https.
+	SecureCookie bool
+	// Name and Version are the server's, as GET /api/config and
+	// /api/version tell the frontend. Empty: "Quire", "dev".
+	Name, Version string
 }
 
 // Events is what the API asks of the socket server (realtime.Server has
@@ -126,6 +133,8 @@ func New(cfg Config) (*API, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.Name = cmp.Or(cfg.Name, "Quire")
+	cfg.Version = cmp.Or(cfg.Version, "dev")
 	switch cfg.DefaultUserRole {
 	case "", storage.RolePending, storage.RoleUser, storage.RoleAdmin:
 	default:
@@ -151,7 +160,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/auths/signup", a.signup)
 	mux.HandleFunc("POST /api/v1/auths/signin", a.signin)
 	mux.HandleFunc("GET /api/v1/auths/{$}", a.authedPending(a.me))
-	mux.HandleFunc("GET /api/v1/auths/signout", a.authedPending(a.signout))
+	// Signing out changes state even as a GET: a cookie alone (a link on
+	// another site) must not do it.
+	mux.HandleFunc("GET /api/v1/auths/signout", a.authedAs(true, true, a.signout))
 	mux.HandleFunc("POST /api/v1/auths/signout", a.authedPending(a.signout))
 
 	mux.HandleFunc("GET /api/v1/users/{$}", a.authed(a.listUsers))
@@ -162,11 +173,15 @@ func (a *API) Register(mux *http.ServeMux) {
 
 	mux.HandleFunc("POST /api/v1/notes/create", a.authed(a.createNote))
 	mux.HandleFunc("GET /api/v1/notes/{$}", a.authed(a.listNotes))
+	// More specific than /{id}: never read as note ids.
+	mux.HandleFunc("GET /api/v1/notes/search", a.authed(a.searchNotes))
+	mux.HandleFunc("GET /api/v1/notes/pinned", a.authed(a.pinnedNotes))
 	mux.HandleFunc("GET /api/v1/notes/{id}", a.authed(a.getNote))
 	mux.HandleFunc("POST /api/v1/notes/{id}/update", a.authed(a.updateNote))
 	mux.HandleFunc("DELETE /api/v1/notes/{id}/delete", a.authed(a.deleteNote))
 	mux.HandleFunc("POST /api/v1/notes/{id}/access/update", a.authed(a.updateAccess))
 
+	a.registerWebUI(mux)
 	a.registerChannels(mux)
 	a.registerChat(mux)
 	a.registerChats(mux)

@@ -27,25 +27,41 @@ type session struct {
 	user   *storage.User
 	claims *auth.Claims
 	token  string
+	// viaCookie: the token came from the token cookie, not the
+	// Authorization header.
+	viaCookie bool
 }
 
 // authed runs h for a verified user or admin; a pending account gets 403,
 // anyone else 401.
 func (a *API) authed(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
-	return a.authedAs(false, h)
+	return a.authedAs(false, false, h)
 }
 
 // authedPending is authed that also runs h for a pending account (it may
 // read its own account and sign out until an admin changes its role).
 func (a *API) authedPending(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
-	return a.authedAs(true, h)
+	return a.authedAs(true, false, h)
 }
 
-func (a *API) authedAs(pendingOK bool, h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+// authedAs verifies the caller's token: the Authorization header's, else
+// the token cookie's (the frontend authenticates a few requests, such as
+// sign-out and <img> avatars, by cookie only). A cookie-authenticated
+// request that changes state (any method but GET and HEAD, or a route
+// marked changesState) must be labelled application/json, as every JSON
+// body must: another site's page cannot send that label without a CORS
+// preflight, which this server never grants, so it cannot act with the
+// visitor's cookie (SameSite=Lax already keeps the cookie off cross-site
+// subrequests; this also covers sibling subdomains and top-level GETs).
+func (a *API) authedAs(pendingOK, changesState bool, h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := bearer(r)
+		tok, viaCookie, ok := credentials(r)
 		if !ok {
 			writeError(w, http.StatusUnauthorized, msgUnauthenticated)
+			return
+		}
+		if viaCookie && (changesState || (r.Method != http.MethodGet && r.Method != http.MethodHead)) && !jsonLabelled(r) {
+			writeError(w, http.StatusUnsupportedMediaType, msgCookieNeedsJSON)
 			return
 		}
 		u, c, err := a.cfg.Auth.VerifyREST(r.Context(), tok)
@@ -61,8 +77,26 @@ func (a *API) authedAs(pendingOK bool, h func(http.ResponseWriter, *http.Request
 			writeError(w, http.StatusForbidden, msgPending)
 			return
 		}
-		h(w, r, &session{user: u, claims: c, token: tok})
+		h(w, r, &session{user: u, claims: c, token: tok, viaCookie: viaCookie})
 	}
+}
+
+// msgCookieNeedsJSON refuses a cookie-authenticated change without the
+// application/json label.
+const msgCookieNeedsJSON = "A request authenticated by cookie that changes something must be sent with Content-Type: application/json (or use the Authorization header)"
+
+// credentials returns the request's token: the Authorization header's if
+// it has one (even a bad one: Open WebUI's rule), else the token cookie's.
+func credentials(r *http.Request) (tok string, viaCookie, ok bool) {
+	if r.Header.Get("Authorization") != "" {
+		tok, ok = bearer(r)
+		return tok, false, ok
+	}
+	c, err := r.Cookie(TokenCookie)
+	if err != nil || c.Value == "" {
+		return "", false, false
+	}
+	return c.Value, true, true
 }
 
 func bearer(r *http.Request) (string, bool) {
@@ -75,19 +109,72 @@ func bearer(r *http.Request) (string, bool) {
 	return tok, tok != ""
 }
 
-// sessionResponse is Open WebUI's SigninResponse subset.
+// optionalUser is the caller's account (pending ones included) when the
+// request carries a token that verifies, else nil: for endpoints that
+// answer everyone and say more to the signed-in.
+func (a *API) optionalUser(r *http.Request) *storage.User {
+	tok, _, ok := credentials(r)
+	if !ok {
+		return nil
+	}
+	u, _, err := a.cfg.Auth.VerifyREST(r.Context(), tok)
+	if err != nil {
+		return nil
+	}
+	return u
+}
+
+// TokenCookie is the cookie that carries the session token (Open WebUI's
+// name; the frontend checks document.cookie for it too).
+const TokenCookie = "token"
+
+// setTokenCookie sets the session cookie: HttpOnly, whole site, SameSite
+// Lax, Secure when the browser reached us over https, expiring with the
+// token.
+func (a *API) setTokenCookie(w http.ResponseWriter, r *http.Request, tok string, c *auth.Claims) {
+	ck := &http.Cookie{Name: TokenCookie, Value: tok, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: a.secureCookie(r)}
+	if c != nil && c.ExpiresAt != nil {
+		ck.Expires = c.ExpiresAt.Time
+	}
+	http.SetCookie(w, ck)
+}
+
+// clearTokenCookie removes the session cookie.
+func (a *API) clearTokenCookie(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: a.secureCookie(r)})
+}
+
+// secureCookie reports whether the browser reached us over https: TLS here,
+// an https --public-url, or a proxy's X-Forwarded-Proto: https. Trusting
+// that header needs no trusted-proxy list: it can only add Secure, and a
+// client that forges it only keeps its own cookie off plain http.
+func (a *API) secureCookie(r *http.Request) bool {
+	if r.TLS != nil || a.cfg.SecureCookie {
+		return true
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return strings.EqualFold(strings.TrimSpace(proto), "https")
+}
+
+// sessionResponse is Open WebUI's SessionUserResponse: the frontend uses
+// it as the signed-in user as is.
 type sessionResponse struct {
-	ID        string `json:"id"`
-	Email     string `json:"email"`
-	Name      string `json:"name"`
-	Role      string `json:"role"`
-	Token     string `json:"token"`
-	TokenType string `json:"token_type"`
-	ExpiresAt int64  `json:"expires_at"`
+	ID              string      `json:"id"`
+	Email           string      `json:"email"`
+	Name            string      `json:"name"`
+	Role            string      `json:"role"`
+	ProfileImageURL string      `json:"profile_image_url"`
+	Token           string      `json:"token"`
+	TokenType       string      `json:"token_type"`
+	ExpiresAt       int64       `json:"expires_at"`
+	Permissions     permissions `json:"permissions"`
 }
 
 func newSessionResponse(u *storage.User, tok string, c *auth.Claims) sessionResponse {
-	resp := sessionResponse{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, Token: tok, TokenType: "Bearer"}
+	resp := sessionResponse{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, ProfileImageURL: profileImageURL(u.ID),
+		Token: tok, TokenType: "Bearer", Permissions: userPermissions()}
 	if c != nil && c.ExpiresAt != nil {
 		resp.ExpiresAt = c.ExpiresAt.Unix()
 	}
@@ -251,10 +338,14 @@ func (a *API) respondSession(w http.ResponseWriter, r *http.Request, u *storage.
 		a.internalError(w, r, "issue token", err)
 		return
 	}
+	a.setTokenCookie(w, r, tok, c)
 	writeJSON(w, http.StatusOK, newSessionResponse(u, tok, c))
 }
 
+// me answers the signed-in account and (re)sets the cookie to its token,
+// as Open WebUI does on every session restore.
 func (a *API) me(w http.ResponseWriter, r *http.Request, s *session) {
+	a.setTokenCookie(w, r, s.token, s.claims)
 	writeJSON(w, http.StatusOK, newSessionResponse(s.user, s.token, s.claims))
 }
 
@@ -266,6 +357,7 @@ func (a *API) signout(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	a.revoked(r.Context(), s.user.ID)
+	a.clearTokenCookie(w, r)
 	writeJSON(w, http.StatusOK, map[string]bool{"status": true})
 }
 

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,12 +33,45 @@ const (
 	listMDRunes = 1000
 )
 
-// noteModel is Open WebUI's NoteModel, plus write_access on a single note
-// and the owner in listings.
+// noteModel is Open WebUI's NoteModel, plus write_access and is_pinned on
+// a single note and the owner in listings.
 type noteModel struct {
 	wire.Note
 	WriteAccess *bool      `json:"write_access,omitempty"`
+	IsPinned    *bool      `json:"is_pinned,omitempty"`
 	User        *noteOwner `json:"user,omitempty"`
+}
+
+// singleNote is n as one reader sees it (GET /{id} and every answer that
+// returns the note): with write_access and is_pinned (Quire has no pins
+// yet: always false), and data.content always an object, since the
+// frontend's editor reads data.content.json without a guard.
+func singleNote(u *storage.User, n *storage.Note) noteModel {
+	m := newNoteModel(n)
+	m.Data = withContent(m.Data)
+	wa, pinned := auth.CanAccessNote(u, n, storage.PermWrite), false
+	m.WriteAccess, m.IsPinned = &wa, &pinned
+	return m
+}
+
+// withContent returns data with a content object: as stored when it has
+// one, else with {"json": null, "html": "", "md": ""} (what the frontend
+// creates a note with) in its place.
+func withContent(data json.RawMessage) json.RawMessage {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(data, &fields) == nil && fields != nil {
+		if c := bytes.TrimSpace(fields["content"]); len(c) > 0 && c[0] == '{' {
+			return data
+		}
+	} else {
+		fields = map[string]json.RawMessage{} // not an object: shown as one
+	}
+	fields["content"] = json.RawMessage(`{"json":null,"html":"","md":""}`)
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return data
+	}
+	return out
 }
 
 type noteOwner struct {
@@ -304,10 +338,7 @@ func (a *API) writeNote(w http.ResponseWriter, r *http.Request, id string, u *st
 		a.internalError(w, r, "get note", err)
 		return
 	}
-	m := newNoteModel(n)
-	wa := auth.CanAccessNote(u, n, storage.PermWrite)
-	m.WriteAccess = &wa
-	writeJSON(w, http.StatusOK, m)
+	writeJSON(w, http.StatusOK, singleNote(u, n))
 }
 
 // loadNote returns the note if u may read it; otherwise it answers 404
@@ -345,10 +376,7 @@ func (a *API) getNote(w http.ResponseWriter, r *http.Request, s *session) {
 	if n == nil {
 		return
 	}
-	m := newNoteModel(n)
-	wa := auth.CanAccessNote(s.user, n, storage.PermWrite)
-	m.WriteAccess = &wa
-	writeJSON(w, http.StatusOK, m)
+	writeJSON(w, http.StatusOK, singleNote(s.user, n))
 }
 
 // listNotes pages the notes the caller may read (admins: all), newest
@@ -390,6 +418,17 @@ func (a *API) listNotes(w http.ResponseWriter, r *http.Request, s *session) {
 		a.internalError(w, r, "list notes", err)
 		return
 	}
+	out, err := a.listItems(r.Context(), notes)
+	if err != nil {
+		a.internalError(w, r, "get note owner", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// listItems is notes as a listing shows them: data cut to the start of
+// its Markdown, and the owner's id, name and email.
+func (a *API) listItems(ctx context.Context, notes []storage.Note) ([]noteModel, error) {
 	owners := map[string]*noteOwner{}
 	out := make([]noteModel, 0, len(notes))
 	for i := range notes {
@@ -398,18 +437,17 @@ func (a *API) listNotes(w http.ResponseWriter, r *http.Request, s *session) {
 		m.Data = listData(n.Data)
 		owner, ok := owners[n.UserID]
 		if !ok {
-			if u, err := a.cfg.Store.GetUser(r.Context(), n.UserID); err == nil {
+			if u, err := a.cfg.Store.GetUser(ctx, n.UserID); err == nil {
 				owner = &noteOwner{ID: u.ID, Name: u.Name, Email: u.Email}
 			} else if !errors.Is(err, storage.ErrNotFound) {
-				a.internalError(w, r, "get note owner", err)
-				return
+				return nil, err
 			}
 			owners[n.UserID] = owner
 		}
 		m.User = owner
 		out = append(out, m)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // listData is what a listing shows of data: {"content": {"md": md[:1000]}}

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -92,7 +93,8 @@ func (a *API) updateNote(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 	}
 
-	if f.Data != nil && a.cfg.Live != nil && contentChanged(n, f.Data) {
+	changed := f.Data != nil && contentChanged(n, f.Data)
+	if changed && a.cfg.Live != nil {
 		if err := a.replaceContent(r.Context(), n.ID, newDoc, f.Data); err != nil {
 			a.liveError(w, r, err)
 			return
@@ -130,7 +132,7 @@ func (a *API) updateNote(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	if a.cfg.NoteEvents != nil {
-		a.cfg.NoteEvents(updated)
+		a.cfg.NoteEvents(eventNote(updated, changed))
 	}
 	a.writeNote(w, r, n.ID, s.user)
 }
@@ -148,6 +150,30 @@ func (a *API) replaceContent(ctx context.Context, noteID string, doc *prosemirro
 		doc = prosemirror.FromMarkdown(md)
 	}
 	return a.cfg.Live.ReplaceContent(ctx, "note:"+noteID, doc)
+}
+
+// eventNote is n as events:note carries it: without data.content unless
+// this request changed the content, because the frontend replaces its
+// whole editor (the shared document) with any content an event carries.
+func eventNote(n *storage.Note, contentChanged bool) *storage.Note {
+	if contentChanged {
+		return n
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(n.Data, &fields) != nil {
+		return n
+	}
+	if _, ok := fields["content"]; !ok {
+		return n
+	}
+	delete(fields, "content")
+	data, err := json.Marshal(fields)
+	if err != nil {
+		return n
+	}
+	out := *n
+	out.Data = data
+	return &out
 }
 
 func canShare(u *storage.User, n *storage.Note) bool {
@@ -275,7 +301,7 @@ func (a *API) updateAccess(w http.ResponseWriter, r *http.Request, s *session) {
 	if a.cfg.NoteEvents != nil {
 		// Sockets that lost read access leave the note's rooms there.
 		n.AccessGrants = grants
-		a.cfg.NoteEvents(n)
+		a.cfg.NoteEvents(eventNote(n, false))
 	}
 	a.writeNote(w, r, n.ID, s.user)
 }

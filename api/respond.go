@@ -59,7 +59,7 @@ const (
 // from another site's page is sent without a CORS preflight, so only a
 // JSON label proves the caller went through one.
 func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) (status int, err error) {
-	if mt, _, perr := mime.ParseMediaType(r.Header.Get("Content-Type")); perr != nil || mt != "application/json" {
+	if !jsonLabelled(r) {
 		return http.StatusUnsupportedMediaType, errors.New("request body must be sent with Content-Type: application/json")
 	}
 	body := http.MaxBytesReader(w, r.Body, limit)
@@ -77,6 +77,13 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) (status 
 		return http.StatusBadRequest, errors.New("request body must be a single JSON object")
 	}
 	return 0, nil
+}
+
+// jsonLabelled reports whether the request says its body is JSON (a
+// charset parameter is fine).
+func jsonLabelled(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
 }
 
 func decodeStatus(err error) (int, error) {

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -44,31 +46,43 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, s *session) {
 	writeJSON(w, http.StatusOK, map[string]any{"users": out, "total": len(out)})
 }
 
-// Search limits: Open WebUI's share dialog asks for a handful of matches,
-// and a bounded query keeps the LIKE scan cheap.
+// Search limits: a page of GET /api/v1/users/search is searchUsersLimit
+// accounts (Open WebUI's share dialog shows a handful at a time), and a
+// bounded query keeps the LIKE scan cheap.
 const (
 	searchUsersLimit    = 20
 	maxSearchQueryRunes = 100
+	maxPage             = 1_000_000
 )
 
 // searchUser is an account as any signed-in user sees it in a search:
-// enough to pick someone to share with, nothing more.
+// enough to pick someone to share with, nothing more (the email only as
+// visibleMatches allows).
 type searchUser struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	Email string `json:"email"`
+	ID              string `json:"id"`
+	Name            string `json:"name"`
+	Email           string `json:"email"`
+	Role            string `json:"role"`
+	ProfileImageURL string `json:"profile_image_url"`
 }
 
-// searchUsers answers Open WebUI's GET /api/v1/users/search?query= for any
-// signed-in user (the share dialog resolves an email with it). Pending
-// accounts are included: they can be shared with now and read once an
-// admin approves them.
+func newSearchUser(u *storage.User, withEmail bool) searchUser {
+	su := searchUser{ID: u.ID, Name: u.Name, Role: u.Role, ProfileImageURL: profileImageURL(u.ID)}
+	if withEmail {
+		su.Email = u.Email
+	}
+	return su
+}
+
+// searchUsers answers Open WebUI's GET /api/v1/users/search?query=&page=
+// &order_by=name&direction=asc for any signed-in user: the share dialog
+// lists accounts with it (first without a query) and resolves an email.
+// Pending accounts are included: they can be shared with now and read
+// once an admin approves them. Who sees which emails: visibleMatches.
 func (a *API) searchUsers(w http.ResponseWriter, r *http.Request, s *session) {
-	q := strings.TrimSpace(r.URL.Query().Get("query"))
+	qv := r.URL.Query()
+	q := strings.TrimSpace(qv.Get("query"))
 	switch {
-	case q == "":
-		writeError(w, http.StatusBadRequest, "query is required")
-		return
 	case !cleanText(q):
 		writeError(w, http.StatusBadRequest, "query must be UTF-8 text without NUL characters")
 		return
@@ -76,13 +90,37 @@ func (a *API) searchUsers(w http.ResponseWriter, r *http.Request, s *session) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("query must be at most %d characters", maxSearchQueryRunes))
 		return
 	}
-	users, err := a.cfg.Store.SearchUsers(r.Context(), q, searchUsersLimit)
+	if ob := qv.Get("order_by"); ob != "" && ob != "name" {
+		writeError(w, http.StatusBadRequest, `order_by must be "name"`)
+		return
+	}
+	if d := qv.Get("direction"); d != "" && d != "asc" {
+		writeError(w, http.StatusBadRequest, `direction must be "asc"`)
+		return
+	}
+	page, ok := pageParam(w, qv.Get("page"))
+	if !ok {
+		return
+	}
+	out, total, err := a.visibleMatches(r.Context(), s.user, q, (page-1)*searchUsersLimit)
 	if err != nil {
 		a.internalError(w, r, "search users", err)
 		return
 	}
-	out := visibleMatches(s.user, q, users)
-	writeJSON(w, http.StatusOK, map[string]any{"users": out, "total": len(out)})
+	writeJSON(w, http.StatusOK, map[string]any{"users": out, "total": total})
+}
+
+// pageParam parses ?page= (absent: 1); on a bad value it answers 400.
+func pageParam(w http.ResponseWriter, v string) (int, bool) {
+	if v == "" {
+		return 1, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxPage {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("page must be an integer from 1 to %d", maxPage))
+		return 0, false
+	}
+	return n, true
 }
 
 type roleForm struct {
@@ -134,28 +172,33 @@ func (a *API) updateRole(w http.ResponseWriter, r *http.Request, s *session) {
 	writeJSON(w, http.StatusOK, newUserModel(u))
 }
 
-// visibleMatches applies the search rule: admins see every match with its
-// email. Anyone else sees matches by name, without emails, unless the query
-// is an account's full email (any case): then that one account, with its
-// email. So nobody but an admin can list emails with a query like "@".
-func visibleMatches(me *storage.User, q string, users []storage.User) []searchUser {
+// visibleMatches applies the search rule to one page (from skip): admins
+// see every match by email or name, with its email. Anyone else sees
+// matches by name, without emails, unless the query is an account's full
+// email (any case): then that one account, with its email. So nobody but
+// an admin can list emails with a query like "@".
+func (a *API) visibleMatches(ctx context.Context, me *storage.User, q string, skip int) ([]searchUser, int, error) {
 	out := []searchUser{}
-	if me.Role == storage.RoleAdmin {
-		for _, u := range users {
-			out = append(out, searchUser{ID: u.ID, Name: u.Name, Email: u.Email})
-		}
-		return out
-	}
-	for _, u := range users {
-		if strings.EqualFold(u.Email, q) {
-			return []searchUser{{ID: u.ID, Name: u.Name, Email: u.Email}}
-		}
-	}
-	lq := strings.ToLower(q)
-	for _, u := range users {
-		if strings.Contains(strings.ToLower(u.Name), lq) {
-			out = append(out, searchUser{ID: u.ID, Name: u.Name})
+	admin := me.Role == storage.RoleAdmin
+	if !admin && strings.Contains(q, "@") {
+		u, err := a.cfg.Store.GetUserByEmail(ctx, strings.ToLower(q))
+		if err == nil {
+			if skip == 0 {
+				out = append(out, newSearchUser(u, true))
+			}
+			return out, 1, nil
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return nil, 0, err
 		}
 	}
-	return out
+	users, total, err := a.cfg.Store.SearchUsers(ctx, storage.SearchUsersOptions{
+		Query: q, NameOnly: !admin, Skip: skip, Limit: searchUsersLimit,
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	for i := range users {
+		out = append(out, newSearchUser(&users[i], admin))
+	}
+	return out, total, nil
 }

@@ -37,7 +37,7 @@ func TestMigrateSQLite(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, latest, current)
 
-	for _, table := range []string{"users", "revoked_tokens", "notes", "note_access", "doc_updates", "channel", "message", "chat"} {
+	for _, table := range []string{"users", "revoked_tokens", "notes", "note_access", "doc_updates", "channel", "message", "chat", "user_settings"} {
 		var n int
 		require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n), table)
 	}

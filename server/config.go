@@ -12,6 +12,7 @@ import (
 	"github.com/quire/quire/api"
 	"github.com/quire/quire/auth"
 	"github.com/quire/quire/chat"
+	"github.com/quire/quire/web"
 )
 
 // Defaults (protocol §9.1).
@@ -77,6 +78,10 @@ type Config struct {
 	// OpenAIAPIKeys are their keys, ';'-separated, by position
 	// (--openai-api-key). Zero: no Authorization header.
 	OpenAIAPIKeys string
+	// WebUIDir serves a frontend build (e.g. the stock Open WebUI one) from
+	// this directory at / instead of the embedded app (--webui-dir). Zero:
+	// the embedded app.
+	WebUIDir string
 
 	// Test knobs.
 
@@ -188,6 +193,11 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.Upstreams(); err != nil {
 		return err
+	}
+	if c.WebUIDir != "" {
+		if err := web.CheckWebUIDir(c.WebUIDir); err != nil {
+			return err
+		}
 	}
 	if c.ChatIdleTimeout < 0 || c.ChatModelsTimeout < 0 || c.ChatFlushInterval < 0 || c.ChatFlushBytes < 0 ||
 		c.ShutdownTimeout < 0 || c.ReadTimeout < 0 || c.TokenTTL < 0 || c.MaxNoteBodyBytes < 0 || c.MaxAuthBodyBytes < 0 {

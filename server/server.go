@@ -154,11 +154,14 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 		Channels: api.ChannelEvents{Emit: s.rt.EmitChannel, Joined: s.rt.JoinChannel, Left: s.rt.LeaveChannel},
 		Chat:     s.chat, Tasks: s.tasks, Events: s.rt,
 		ChatFlushInterval: cfg.ChatFlushInterval, ChatFlushBytes: cfg.ChatFlushBytes,
+		// Behind an https --public-url the browser only ever sees https.
+		SecureCookie: s.publicScheme == "https",
+		Version:      cfg.Version,
 	})
 	if err != nil {
 		return nil, err
 	}
-	w, err := web.New(web.Config{Store: store, Registry: s.registry, Version: cfg.Version, Logger: logger})
+	w, err := web.New(web.Config{Store: store, Registry: s.registry, Version: cfg.Version, Logger: logger, WebUIDir: cfg.WebUIDir})
 	if err != nil {
 		return nil, err
 	}

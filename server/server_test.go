@@ -36,6 +36,7 @@ func TestConfigDefaultsAndValidate(t *testing.T) {
 		"--max-message-bytes":  func(c *server.Config) { c.MaxMessageBytes = -1 },
 		"--max-document-bytes": func(c *server.Config) { c.MaxDocumentBytes = 10 },
 		"--log-level":          func(c *server.Config) { c.LogLevel = "chatty" },
+		"--webui-dir":          func(c *server.Config) { c.WebUIDir = "/nonexistent/quire-webui" },
 	}
 	for flag, edit := range bad {
 		c := server.Config{}.WithDefaults()

@@ -1,6 +1,9 @@
 package storage
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+)
 
 // Roles of an account.
 const (
@@ -28,6 +31,18 @@ type User struct {
 	LastActiveAt int64
 }
 
+// SearchUsersOptions selects and pages a SearchUsers.
+type SearchUsersOptions struct {
+	// Query matches the accounts whose email or name contains it,
+	// case-insensitively (lower() of the database: ASCII only on SQLite)
+	// and literally (% and _ are not wildcards). Empty: everyone.
+	Query string
+	// NameOnly matches the name only.
+	NameOnly bool
+	Skip     int
+	Limit    int // <= 0: no limit
+}
+
 // Accounts holds user accounts and token revocations (sessions). Accounts
 // are never deleted (there is no DeleteUser), so nothing cascades from them.
 type Accounts interface {
@@ -46,18 +61,23 @@ type Accounts interface {
 	GetSessionUser(ctx context.Context, id, jti string) (*User, bool, error)
 	GetUserByEmail(ctx context.Context, email string) (*User, error)
 	ListUsers(ctx context.Context) ([]User, error)
-	// SearchUsers returns the accounts (pending ones included) whose email
-	// or name contains query, case-insensitively (lower() of the database:
-	// ASCII only on SQLite), ordered by lower-cased name (byte order) then
-	// id, at most limit of them (limit <= 0: no limit). The query matches
-	// literally: % and _ are not wildcards. An empty query matches everyone.
-	SearchUsers(ctx context.Context, query string, limit int) ([]User, error)
+	// SearchUsers returns the accounts (pending ones included) that match
+	// opt, ordered by lower-cased name (byte order) then id, one page of
+	// them, and the number of all matches.
+	SearchUsers(ctx context.Context, opt SearchUsersOptions) ([]User, int, error)
 	// UpdateUserRole sets the role and rotates the session stamp to newStamp.
 	UpdateUserRole(ctx context.Context, id, role, newStamp string) error
 	// SetSessionStamp rotates the account's session stamp (revoke all tokens).
 	SetSessionStamp(ctx context.Context, id, stamp string) error
 	// TouchUser sets last_active_at (Unix seconds).
 	TouchUser(ctx context.Context, id string, at int64) error
+	// GetUserSettings returns the account's settings as stored (a JSON
+	// object, byte for byte), or nil when none were ever stored.
+	// ErrNotFound if there is no such account.
+	GetUserSettings(ctx context.Context, id string) (json.RawMessage, error)
+	// SetUserSettings replaces the account's settings (a JSON object; the
+	// caller validates it). ErrNotFound if there is no such account.
+	SetUserSettings(ctx context.Context, id string, settings json.RawMessage) error
 
 	// RevokeToken records that the token with this jti is revoked until
 	// expiresAt (Unix seconds); rows past expiry may be purged.

@@ -53,16 +53,51 @@ type Note struct {
 	UpdatedAt    int64
 }
 
-// ListNotesOptions pages a note listing. Notes come newest first
-// (updated_at descending, id as tie-break).
+// ListNotesOptions selects and pages a note listing. By default notes come
+// newest first (updated_at descending, id as tie-break).
 type ListNotesOptions struct {
-	// UserID: list the notes this account owns or has a grant on.
+	// UserID: list the notes this account owns or has a user grant on.
 	UserID string
-	// All: list every note (admins); UserID is then ignored.
-	All   bool
-	Skip  int
-	Limit int // 0 means no limit
+	// All: list every note (admins); UserID then only serves View.
+	All bool
+	// View narrows the listing to the notes UserID owns (ViewOwned) or does
+	// not own (ViewShared). Empty: both.
+	View string
+	// Access narrows the listing to the notes UserID may edit (AccessWrite:
+	// owned or a user write grant; every note when All) or may only read
+	// (AccessReadOnly: a read grant, not owned; none when All). Empty: both.
+	Access string
+	// Query keeps the notes whose title or data.content.md contains it,
+	// case-insensitively (ASCII only on SQLite) and literally (% and _ are
+	// not wildcards). Empty: no filter.
+	Query string
+	// OrderBy is OrderUpdated (zero value), OrderCreated or OrderTitle
+	// (lower-cased, byte order); Ascending reverses the default descending
+	// order. id breaks ties, ascending.
+	OrderBy   string
+	Ascending bool
+	Skip      int
+	Limit     int // 0 means no limit
 }
+
+// ListNotesOptions.View values.
+const (
+	ViewOwned  = "created"
+	ViewShared = "shared"
+)
+
+// ListNotesOptions.Access values.
+const (
+	AccessWrite    = "write"
+	AccessReadOnly = "read_only"
+)
+
+// ListNotesOptions.OrderBy values.
+const (
+	OrderUpdated = "updated_at"
+	OrderCreated = "created_at"
+	OrderTitle   = "title"
+)
 
 // Notes holds notes, their access grants and their rendered contents. A
 // note's document log lives in DocLog under "note:<id>".
@@ -74,6 +109,8 @@ type Notes interface {
 	// GetNote returns the note with its grants, or ErrNotFound.
 	GetNote(ctx context.Context, id string) (*Note, error)
 	ListNotes(ctx context.Context, opt ListNotesOptions) ([]Note, error)
+	// CountNotes counts what ListNotes would list without Skip and Limit.
+	CountNotes(ctx context.Context, opt ListNotesOptions) (int, error)
 	// UpdateNote reads the note, calls fn on it and writes back Title, Data,
 	// Meta and UpdatedAt, all in one transaction (so concurrent updaters
 	// never lose each other's fields). If fn left AccessGrants a different

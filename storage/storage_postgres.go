@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -179,23 +180,58 @@ func (s *PostgresStore) ListUsers(ctx context.Context) ([]User, error) {
 	return users, nil
 }
 
-func (s *PostgresStore) SearchUsers(ctx context.Context, query string, limit int) ([]User, error) {
+func (s *PostgresStore) SearchUsers(ctx context.Context, opt SearchUsersOptions) ([]User, int, error) {
+	query, skip := opt.Query, opt.Skip
 	var limitArg *int // NULL: no limit
-	if limit > 0 {
-		limitArg = &limit
+	if opt.Limit > 0 {
+		limitArg = &opt.Limit
 	}
-	// COLLATE "C": byte order, as SQLite, whatever the database's collation.
-	rows, err := s.pool.Query(ctx, "SELECT "+userColumns+` FROM users
-		WHERE email LIKE lower($1) ESCAPE '\' OR lower(name) LIKE lower($1) ESCAPE '\'
-		ORDER BY lower(name) COLLATE "C", id COLLATE "C" LIMIT $2`, containsPattern(query), limitArg)
+	where := ` FROM users WHERE lower(name) LIKE lower($1) ESCAPE '\'`
+	if !opt.NameOnly {
+		where += ` OR email LIKE lower($1) ESCAPE '\'`
+	}
+	var users []User
+	var total int
+	err := s.readTx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, "SELECT count(*)"+where, containsPattern(query)).Scan(&total); err != nil {
+			return err
+		}
+		// COLLATE "C": byte order, as SQLite, whatever the database's collation.
+		rows, err := tx.Query(ctx, "SELECT "+userColumns+where+
+			` ORDER BY lower(name) COLLATE "C", id COLLATE "C" LIMIT $2 OFFSET $3`, containsPattern(query), limitArg, max(skip, 0))
+		if err != nil {
+			return err
+		}
+		users, err = pgCollectUsers(rows)
+		return err
+	})
 	if err != nil {
-		return nil, pgErr("search users", err)
+		return nil, 0, pgErr("search users", err)
 	}
-	users, err := pgCollectUsers(rows)
+	return users, total, nil
+}
+
+func (s *PostgresStore) GetUserSettings(ctx context.Context, id string) (json.RawMessage, error) {
+	var settings *string
+	err := s.pool.QueryRow(ctx, `SELECT st.settings FROM users u
+		LEFT JOIN user_settings st ON st.user_id = u.id WHERE u.id = $1`, id).Scan(&settings)
 	if err != nil {
-		return nil, pgErr("search users", err)
+		return nil, pgErr("get user settings", err)
 	}
-	return users, nil
+	if settings == nil {
+		return nil, nil
+	}
+	return json.RawMessage(*settings), nil
+}
+
+func (s *PostgresStore) SetUserSettings(ctx context.Context, id string, settings json.RawMessage) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO user_settings (user_id, settings, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`,
+		id, string(jsonOrEmpty(settings)), time.Now().Unix())
+	if err != nil {
+		return pgErr("set user settings", err)
+	}
+	return nil
 }
 
 func pgCollectUsers(rows pgx.Rows) ([]User, error) {
@@ -356,19 +392,7 @@ func (s *PostgresStore) GetNote(ctx context.Context, id string) (*Note, error) {
 }
 
 func (s *PostgresStore) ListNotes(ctx context.Context, opt ListNotesOptions) ([]Note, error) {
-	skip, limit := pageBounds(opt)
-	var limitArg *int // NULL: no limit
-	if limit >= 0 {
-		limitArg = &limit
-	}
-	query := "SELECT " + noteColumns + " FROM notes"
-	args := []any{limitArg, skip}
-	if !opt.All {
-		query += ` WHERE user_id = $3 OR EXISTS (SELECT 1 FROM note_access a
-			WHERE a.note_id = notes.id AND a.principal_type = 'user' AND a.principal_id = $3)`
-		args = append(args, opt.UserID)
-	}
-	query += " ORDER BY updated_at DESC, id LIMIT $1 OFFSET $2"
+	query, args := postgresNotesSQL.list(opt)
 	var notes []*Note
 	err := s.readTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, query, args...)
@@ -385,6 +409,15 @@ func (s *PostgresStore) ListNotes(ctx context.Context, opt ListNotesOptions) ([]
 		return nil, pgErr("list notes", err)
 	}
 	return derefNotes(notes), nil
+}
+
+func (s *PostgresStore) CountNotes(ctx context.Context, opt ListNotesOptions) (int, error) {
+	query, args := postgresNotesSQL.count(opt)
+	var n int
+	if err := s.pool.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+		return 0, pgErr("count notes", err)
+	}
+	return n, nil
 }
 
 func (s *PostgresStore) UpdateNote(ctx context.Context, id string, fn func(*Note) error) (*Note, error) {

@@ -243,21 +243,56 @@ func (s *SQLiteStore) ListUsers(ctx context.Context) ([]User, error) {
 	return users, nil
 }
 
-func (s *SQLiteStore) SearchUsers(ctx context.Context, query string, limit int) ([]User, error) {
+func (s *SQLiteStore) SearchUsers(ctx context.Context, opt SearchUsersOptions) ([]User, int, error) {
+	query, skip, limit := opt.Query, opt.Skip, opt.Limit
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := s.r.QueryContext(ctx, "SELECT "+userColumns+` FROM users
-		WHERE email LIKE lower(?1) ESCAPE '\' OR lower(name) LIKE lower(?1) ESCAPE '\'
-		ORDER BY lower(name), id LIMIT ?2`, containsPattern(query), limit)
-	if err != nil {
-		return nil, sqliteErr("search users", err)
+	where := ` FROM users WHERE lower(name) LIKE lower(?1) ESCAPE '\'`
+	if !opt.NameOnly {
+		where += ` OR email LIKE lower(?1) ESCAPE '\'`
 	}
-	users, err := sqliteCollectUsers(rows)
+	var users []User
+	var total int
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, "SELECT count(*)"+where, containsPattern(query)).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT "+userColumns+where+" ORDER BY lower(name), id LIMIT ?2 OFFSET ?3",
+			containsPattern(query), limit, max(skip, 0))
+		if err != nil {
+			return err
+		}
+		users, err = sqliteCollectUsers(rows)
+		return err
+	})
 	if err != nil {
-		return nil, sqliteErr("search users", err)
+		return nil, 0, sqliteErr("search users", err)
 	}
-	return users, nil
+	return users, total, nil
+}
+
+func (s *SQLiteStore) GetUserSettings(ctx context.Context, id string) (json.RawMessage, error) {
+	var settings sql.NullString
+	err := s.r.QueryRowContext(ctx, `SELECT st.settings FROM users u
+		LEFT JOIN user_settings st ON st.user_id = u.id WHERE u.id = ?`, id).Scan(&settings)
+	if err != nil {
+		return nil, sqliteErr("get user settings", err)
+	}
+	if !settings.Valid {
+		return nil, nil
+	}
+	return json.RawMessage(settings.String), nil
+}
+
+func (s *SQLiteStore) SetUserSettings(ctx context.Context, id string, settings json.RawMessage) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO user_settings (user_id, settings, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`,
+		id, string(jsonOrEmpty(settings)), time.Now().Unix())
+	if err != nil {
+		return sqliteErr("set user settings", err)
+	}
+	return nil
 }
 
 // sqliteCollectUsers reads and closes rows; no rows is an empty slice, not nil.
@@ -432,16 +467,7 @@ func (s *SQLiteStore) GetNote(ctx context.Context, id string) (*Note, error) {
 }
 
 func (s *SQLiteStore) ListNotes(ctx context.Context, opt ListNotesOptions) ([]Note, error) {
-	skip, limit := pageBounds(opt)
-	query := "SELECT " + noteColumns + " FROM notes"
-	var args []any
-	if !opt.All {
-		query += ` WHERE user_id = ? OR EXISTS (SELECT 1 FROM note_access a
-			WHERE a.note_id = notes.id AND a.principal_type = 'user' AND a.principal_id = ?)`
-		args = append(args, opt.UserID, opt.UserID)
-	}
-	query += " ORDER BY updated_at DESC, id LIMIT ? OFFSET ?"
-	args = append(args, limit, skip)
+	query, args := sqliteNotesSQL.list(opt)
 	var notes []*Note
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, query, args...)
@@ -465,6 +491,15 @@ func (s *SQLiteStore) ListNotes(ctx context.Context, opt ListNotesOptions) ([]No
 		return nil, sqliteErr("list notes", err)
 	}
 	return derefNotes(notes), nil
+}
+
+func (s *SQLiteStore) CountNotes(ctx context.Context, opt ListNotesOptions) (int, error) {
+	query, args := sqliteNotesSQL.count(opt)
+	var n int
+	if err := s.r.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+		return 0, sqliteErr("count notes", err)
+	}
+	return n, nil
 }
 
 func (s *SQLiteStore) UpdateNote(ctx context.Context, id string, fn func(*Note) error) (*Note, error) {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"path"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -40,6 +43,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Assets overrides the embedded browser app (tests). Nil: web/dist.
 	Assets fs.FS
+	// WebUIDir serves another frontend build from this directory instead
+	// of the embedded app (--webui-dir), e.g. the stock Open WebUI
+	// frontend. It must hold an index.html. Empty: the embedded app.
+	WebUIDir string
 }
 
 // Web holds the handlers and metrics.
@@ -47,6 +54,7 @@ type Web struct {
 	cfg      Config
 	log      *slog.Logger
 	assets   fs.FS
+	external bool // assets are a --webui-dir build, not our app
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 }
@@ -64,6 +72,12 @@ func New(cfg Config) (*Web, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	assets := cfg.Assets
+	if cfg.WebUIDir != "" {
+		if err := CheckWebUIDir(cfg.WebUIDir); err != nil {
+			return nil, err
+		}
+		assets = os.DirFS(cfg.WebUIDir)
+	}
 	if assets == nil {
 		sub, err := fs.Sub(dist, "dist")
 		if err != nil {
@@ -72,9 +86,10 @@ func New(cfg Config) (*Web, error) {
 		assets = sub
 	}
 	w := &Web{
-		cfg:    cfg,
-		log:    log.With("component", "web"),
-		assets: assets,
+		cfg:      cfg,
+		log:      log.With("component", "web"),
+		assets:   assets,
+		external: cfg.WebUIDir != "",
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "quire", Subsystem: "web", Name: "http_requests_total",
 			Help: "HTTP requests answered, by route pattern and status code.",
@@ -100,6 +115,22 @@ func New(cfg Config) (*Web, error) {
 		}
 	}
 	return w, nil
+}
+
+// CheckWebUIDir reports why dir cannot be served as a frontend build: it
+// must be a directory with an index.html.
+func CheckWebUIDir(dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("--webui-dir %q: %w", dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("--webui-dir %q is not a directory", dir)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "index.html")); err != nil || st.IsDir() {
+		return fmt.Errorf("--webui-dir %q has no index.html: not a frontend build", dir)
+	}
+	return nil
 }
 
 // ContentSecurityPolicy is sent with the browser app's files. The app
@@ -135,8 +166,13 @@ func (w *Web) healthz(rw http.ResponseWriter, r *http.Request) {
 	_, _ = rw.Write([]byte(`{"status":true}` + "\n"))
 }
 
-// app serves the embedded files; a path with no such file and no extension
-// is a client route and gets index.html. /api/ and /ws/ never fall back.
+// app serves the frontend's files (embedded, or --webui-dir); a path with
+// no such file and no extension is a client route and gets index.html (the
+// SPA fallback), while a missing asset (.js, .css, …) is a 404. /api/ and
+// /ws/ never fall back. Our own app gets its Content-Security-Policy; a
+// --webui-dir build does not (the stock Open WebUI build runs inline
+// scripts), and its content-hashed _app/immutable/ files are cached for
+// good.
 func (w *Web) app(rw http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		rw.Header().Set("Allow", "GET, HEAD")
@@ -159,10 +195,15 @@ func (w *Web) app(rw http.ResponseWriter, r *http.Request) {
 		}
 		name = "index.html"
 	}
-	if name == "index.html" {
+	switch {
+	case name == "index.html":
 		rw.Header().Set("Cache-Control", "no-cache")
+	case w.external && strings.HasPrefix(name, "_app/immutable/"):
+		rw.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	}
-	rw.Header().Set("Content-Security-Policy", ContentSecurityPolicy)
+	if !w.external {
+		rw.Header().Set("Content-Security-Policy", ContentSecurityPolicy)
+	}
 	http.ServeFileFS(rw, r, w.assets, name)
 }
 

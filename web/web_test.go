@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quire/quire/quiretest"
+	"github.com/quire/quire/server"
 	"github.com/quire/quire/storage"
 	"github.com/quire/quire/web"
 )
@@ -124,4 +126,61 @@ func TestEmbeddedAppIsServed(t *testing.T) {
 	require.Equal(t, body, body2)
 	code, _, _ = get(t, s.URL+"/api/v1/unknown")
 	require.Equal(t, http.StatusNotFound, code)
+}
+
+// TestWebUIDir: --webui-dir serves another frontend build from disk at /
+// instead of the embedded app: files as they are, client routes fall back
+// to index.html, missing assets are 404s, /api/ stays the API's (a JSON
+// 404 for unknown routes). The build's inline scripts are not blocked by
+// our app's policy, and content-hashed files are cached for good.
+func TestWebUIDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	files := map[string]string{
+		"index.html":                  "<!doctype html><p>stock</p><script>inline()</script>",
+		"_app/immutable/entry/app.js": "console.log('app')",
+		"static/favicon.png":          "png",
+		"manifest.json":               `{"name":"x"}`,
+	}
+	for name, data := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(data), 0o644))
+	}
+	s := quiretest.New(t, quiretest.WithConfig(func(c *server.Config) { c.WebUIDir = dir }))
+
+	for path, want := range map[string]string{
+		"/": files["index.html"], "/notes": files["index.html"], "/notes/0f8e-11": files["index.html"],
+		"/auth?redirect=%2F": files["index.html"], "/_app/immutable/entry/app.js": files["_app/immutable/entry/app.js"],
+		"/static/favicon.png": "png", "/manifest.json": files["manifest.json"],
+		"/../../etc/passwd": files["index.html"], // cleaned to /etc/passwd: no such file, a client route
+	} {
+		code, h, body := get(t, s.URL+path)
+		require.Equal(t, http.StatusOK, code, path)
+		require.Equal(t, want, body, path)
+		require.Empty(t, h.Get("Content-Security-Policy"), "%s: the stock build runs inline scripts", path)
+	}
+	_, h, _ := get(t, s.URL+"/_app/immutable/entry/app.js")
+	require.Contains(t, h.Get("Cache-Control"), "immutable")
+	_, h, _ = get(t, s.URL+"/notes")
+	require.Equal(t, "no-cache", h.Get("Cache-Control"))
+	for _, path := range []string{"/_app/immutable/chunks/missing.js", "/missing.css", "/static/nope.png", "/ws/x"} {
+		code, _, body := get(t, s.URL+path)
+		require.Equal(t, http.StatusNotFound, code, path)
+		require.NotContains(t, body, "stock", path)
+	}
+	code, h, body := get(t, s.URL+"/api/v1/nope")
+	require.Equal(t, http.StatusNotFound, code)
+	require.Equal(t, "application/json", h.Get("Content-Type"))
+	require.JSONEq(t, `{"detail":"Not Found"}`, body)
+	code, _, _ = get(t, s.URL+"/healthz")
+	require.Equal(t, http.StatusOK, code)
+
+	// A directory that is not a build is refused at start, naming the flag.
+	for _, bad := range []string{filepath.Join(dir, "nope"), t.TempDir(), filepath.Join(dir, "index.html")} {
+		err := web.CheckWebUIDir(bad)
+		require.ErrorContains(t, err, "--webui-dir", bad)
+		_, err = web.New(web.Config{Store: s.Store(), Registry: prometheus.NewRegistry(), WebUIDir: bad})
+		require.Error(t, err, bad)
+	}
 }

@@ -26,7 +26,7 @@ for (const c of [owner, reader]) {
 }
 out({ ready: true });
 const counts = () => ({ owner: owner.of('events:note').map((n) => n.title), reader: reader.of('events:note').map((n) => n.title),
-  other: other.of('events:note').length });
+  other: other.of('events:note').length, ownerContent: owner.of('events:note').map((n) => n.data?.content ?? null) });
 // A round trip per socket after the event: anything sent to it before is in.
 const barrier = () => Promise.all([owner, reader, other].map((c) => call(c, 'heartbeat', {})));
 for await (const line of readline.createInterface({ input: process.stdin })) {
@@ -34,8 +34,12 @@ for await (const line of readline.createInterface({ input: process.stdin })) {
     await until(() => owner.of('events:note').length === 1 && reader.of('events:note').length === 1);
     await barrier();
     out(counts());
+  } else if (line === 'edited') {
+    await until(() => owner.of('events:note').length === 2 && reader.of('events:note').length === 2);
+    await barrier();
+    out(counts());
   } else if (line === 'revoked') {
-    await until(() => owner.of('events:note').length === 2 && reader.of('ydoc:user:left').length === 1);
+    await until(() => owner.of('events:note').length === 3 && reader.of('ydoc:user:left').length === 1);
     await barrier();
     out({ ...counts(), readerUpdate: await call(reader, 'ydoc:awareness:update', { document_id: doc, update: [123, 125] }) });
   } else if (line === 'deleted') {

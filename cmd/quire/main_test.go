@@ -297,3 +297,31 @@ func TestOpenAIFlags(t *testing.T) {
 		require.Contains(t, errs, s)
 	}
 }
+
+func TestWebUIDirFlag(t *testing.T) {
+	t.Parallel()
+	parse := func(env map[string]string, args ...string) (*settings, error) {
+		s := newSettings("serve", &bytes.Buffer{}, true)
+		return s, s.parse(args, func(k string) string { return env[k] })
+	}
+	build, other := t.TempDir(), t.TempDir()
+	for _, d := range []string{build, other} {
+		require.NoError(t, os.WriteFile(filepath.Join(d, "index.html"), []byte("<p>x</p>"), 0o600))
+	}
+	s, err := parse(nil)
+	require.NoError(t, err)
+	require.Empty(t, s.cfg.WebUIDir, "the built-in app by default")
+	s, err = parse(map[string]string{"QUIRE_WEBUI_DIR": build})
+	require.NoError(t, err)
+	require.Equal(t, build, s.cfg.WebUIDir)
+	s, err = parse(map[string]string{"QUIRE_WEBUI_DIR": build}, "--webui-dir", other)
+	require.NoError(t, err)
+	require.Equal(t, other, s.cfg.WebUIDir, "the flag beats the variable")
+	_, err = parse(nil, "--webui-dir", t.TempDir())
+	require.ErrorContains(t, err, "--webui-dir", "a directory without index.html")
+
+	code, _, errs := runCmd(t, nil, "serve", "--help")
+	require.Equal(t, 0, code)
+	require.Contains(t, errs, "-webui-dir")
+	require.Contains(t, errs, "QUIRE_WEBUI_DIR")
+}

@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -102,7 +103,7 @@ func testSearchUsers(t *testing.T, b *bundle) {
 
 	search := func(q string, limit int) []string {
 		t.Helper()
-		users, err := s.SearchUsers(ctx, q, limit)
+		users, _, err := s.SearchUsers(ctx, storage.SearchUsersOptions{Query: q, Limit: limit})
 		require.NoError(t, err, "query %q", q)
 		ids := []string{}
 		for _, u := range users {
@@ -136,6 +137,83 @@ func testSearchUsers(t *testing.T, b *bundle) {
 		require.Equal(t, all[:2], search("", 2))
 		require.Equal(t, all[:3], search("@example.", 3))
 	})
+	t.Run("SkipAndTotal", func(t *testing.T) {
+		all := []string{"u3", "u1", "u5", "u0", "u2", "u4"}
+		page := func(q string, skip, limit int) ([]string, int) {
+			t.Helper()
+			users, total, err := s.SearchUsers(ctx, storage.SearchUsersOptions{Query: q, Skip: skip, Limit: limit})
+			require.NoError(t, err)
+			ids := []string{}
+			for _, u := range users {
+				ids = append(ids, u.ID)
+			}
+			return ids, total
+		}
+		ids, total := page("", 2, 3)
+		require.Equal(t, all[2:5], ids)
+		require.Equal(t, 6, total, "the total counts every match, not the page")
+		ids, total = page("", 5, 3)
+		require.Equal(t, all[5:], ids)
+		require.Equal(t, 6, total)
+		ids, total = page("", 6, 3)
+		require.Empty(t, ids, "past the end: no accounts")
+		require.Equal(t, 6, total)
+		ids, total = page("bob", 1, 0)
+		require.Equal(t, []string{"u2"}, ids)
+		require.Equal(t, 2, total)
+		ids, total = page("nobody", 0, 10)
+		require.Empty(t, ids)
+		require.Zero(t, total)
+	})
+	t.Run("NameOnly", func(t *testing.T) {
+		names := func(q string) ([]string, int) {
+			t.Helper()
+			users, total, err := s.SearchUsers(ctx, storage.SearchUsersOptions{Query: q, NameOnly: true})
+			require.NoError(t, err)
+			ids := []string{}
+			for _, u := range users {
+				ids = append(ids, u.ID)
+			}
+			return ids, total
+		}
+		ids, total := names("example")
+		require.Empty(t, ids, "emails are not searched")
+		require.Zero(t, total)
+		ids, total = names("B")
+		require.Equal(t, []string{"u5", "u0", "u2"}, ids)
+		require.Equal(t, 3, total)
+	})
+}
+
+func testUserSettings(t *testing.T, b *bundle) {
+	ctx := context.Background()
+	s := b.store
+	u := newUser(t, s, storage.RoleUser)
+
+	got, err := s.GetUserSettings(ctx, u.ID)
+	require.NoError(t, err)
+	require.Nil(t, got, "none stored yet")
+
+	first := json.RawMessage(`{"ui":{"version":"1.2.3","notes":{"x":[1,2]}},"z":null}`)
+	require.NoError(t, s.SetUserSettings(ctx, u.ID, first))
+	got, err = s.GetUserSettings(ctx, u.ID)
+	require.NoError(t, err)
+	require.Equal(t, string(first), string(got), "kept byte for byte")
+
+	second := json.RawMessage(`{"ui":{}}`)
+	require.NoError(t, s.SetUserSettings(ctx, u.ID, second))
+	got, err = s.GetUserSettings(ctx, u.ID)
+	require.NoError(t, err)
+	require.Equal(t, string(second), string(got), "replaced, not merged")
+
+	other := newUser(t, s, storage.RoleUser)
+	got, err = s.GetUserSettings(ctx, other.ID)
+	require.NoError(t, err)
+	require.Nil(t, got, "settings are per account")
+
+	_, err = s.GetUserSettings(ctx, newID())
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	require.ErrorIs(t, s.SetUserSettings(ctx, newID(), second), storage.ErrNotFound)
 }
 
 func testFirstAccount(t *testing.T, b *bundle) {

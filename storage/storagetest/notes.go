@@ -465,3 +465,85 @@ func testDeleteNote(t *testing.T, b *bundle) {
 
 	require.ErrorIs(t, s.DeleteNote(ctx, n.ID), storage.ErrNotFound)
 }
+
+// testSearchNotes: the filters, orders and count of ListNotes/CountNotes
+// that Open WebUI's notes search uses, on an empty database of its own.
+func testSearchNotes(t *testing.T, b *bundle) {
+	ctx := context.Background()
+	s := b.open(t)
+	alice, bob, carol := "alice", "bob", "carol"
+	add := func(owner, title, data string, created, updated int64, grants ...storage.AccessGrant) string {
+		t.Helper()
+		n := &storage.Note{ID: newID(), UserID: owner, Title: title, Data: json.RawMessage(data),
+			AccessGrants: grants, CreatedAt: created, UpdatedAt: updated}
+		require.NoError(t, s.CreateNote(ctx, n))
+		return n.ID
+	}
+	md := func(s string) string { return `{"content":{"md":"` + s + `","html":"<p>zzz</p>"}}` }
+	n1 := add(alice, "Shopping list", md("milk"), 10, 100)
+	n2 := add(alice, "Plans", md("Buy MILK and 100% juice"), 20, 50)
+	n3 := add(bob, "Trip", md("pack"), 30, 300, userGrant(alice, storage.PermRead))
+	n4 := add(bob, "budget", `{}`, 40, 200, userGrant(alice, storage.PermWrite))
+	n5 := add(bob, "secret milk", md(""), 50, 400)
+	// Data that is not an object, or not JSON at all, never fails a search.
+	n6 := add(carol, "odd", `["content"]`, 60, 60)
+	n7 := add(carol, "odder", `not json {`, 70, 70)
+
+	list := func(opt storage.ListNotesOptions) []string {
+		t.Helper()
+		got, err := s.ListNotes(ctx, opt)
+		require.NoError(t, err, "%+v", opt)
+		count, err := s.CountNotes(ctx, storage.ListNotesOptions{UserID: opt.UserID, All: opt.All, View: opt.View,
+			Access: opt.Access, Query: opt.Query})
+		require.NoError(t, err, "%+v", opt)
+		if opt.Skip == 0 && opt.Limit == 0 {
+			require.Equal(t, len(got), count, "CountNotes agrees with ListNotes: %+v", opt)
+		}
+		return noteIDs(got)
+	}
+	count := func(opt storage.ListNotesOptions) int {
+		t.Helper()
+		n, err := s.CountNotes(ctx, opt)
+		require.NoError(t, err)
+		return n
+	}
+
+	require.Equal(t, []string{n3, n4, n1, n2}, list(storage.ListNotesOptions{UserID: alice}))
+	require.Equal(t, []string{n1, n2}, list(storage.ListNotesOptions{UserID: alice, View: storage.ViewOwned}))
+	require.Equal(t, []string{n3, n4}, list(storage.ListNotesOptions{UserID: alice, View: storage.ViewShared}))
+	require.Equal(t, []string{n4, n1, n2}, list(storage.ListNotesOptions{UserID: alice, Access: storage.AccessWrite}), "owned or a write grant")
+	require.Equal(t, []string{n4}, list(storage.ListNotesOptions{UserID: alice, Access: storage.AccessWrite, View: storage.ViewShared}))
+	require.Equal(t, []string{n3}, list(storage.ListNotesOptions{UserID: alice, Access: storage.AccessReadOnly}), "a read grant only")
+
+	// Query: title or markdown, any case, literally; not the html.
+	require.Equal(t, []string{n1, n2}, list(storage.ListNotesOptions{UserID: alice, Query: "MiLk"}))
+	require.Equal(t, []string{n3}, list(storage.ListNotesOptions{UserID: alice, Query: "trip"}))
+	require.Equal(t, []string{n2}, list(storage.ListNotesOptions{UserID: alice, Query: "0%"}))
+	require.Empty(t, list(storage.ListNotesOptions{UserID: alice, Query: "_"}), "_ is not a wildcard")
+	require.Empty(t, list(storage.ListNotesOptions{UserID: alice, Query: "zzz"}), "html is not searched")
+	require.Empty(t, list(storage.ListNotesOptions{UserID: alice, Query: "content"}), "nor the JSON keys")
+
+	// Orders; id breaks ties.
+	require.Equal(t, []string{n1, n2, n3, n4}, list(storage.ListNotesOptions{UserID: alice, OrderBy: storage.OrderCreated, Ascending: true}))
+	require.Equal(t, []string{n4, n3, n2, n1}, list(storage.ListNotesOptions{UserID: alice, OrderBy: storage.OrderCreated}))
+	require.Equal(t, []string{n4, n2, n1, n3}, list(storage.ListNotesOptions{UserID: alice, OrderBy: storage.OrderTitle, Ascending: true}), "lower-cased titles")
+	require.Equal(t, []string{n3, n1, n2, n4}, list(storage.ListNotesOptions{UserID: alice, OrderBy: storage.OrderTitle}))
+	require.Equal(t, []string{n2, n1, n4, n3}, list(storage.ListNotesOptions{UserID: alice, Ascending: true}))
+
+	// Pages, and the count of everything.
+	require.Equal(t, []string{n4, n1}, list(storage.ListNotesOptions{UserID: alice, Skip: 1, Limit: 2}))
+	require.Empty(t, list(storage.ListNotesOptions{UserID: alice, Skip: 4, Limit: 2}), "past the end: nothing")
+	require.Equal(t, 4, count(storage.ListNotesOptions{UserID: alice, Skip: 4, Limit: 2}), "the count ignores the page")
+
+	// All (admins): every note, filters still apply; odd data is no error.
+	require.Equal(t, []string{n5, n3, n4, n1, n7, n6, n2}, list(storage.ListNotesOptions{All: true, UserID: carol}))
+	require.Equal(t, []string{n5, n1, n2}, list(storage.ListNotesOptions{All: true, UserID: carol, Query: "milk"}))
+	require.Equal(t, []string{n7, n6}, list(storage.ListNotesOptions{All: true, UserID: carol, Query: "odd"}))
+	require.Equal(t, []string{n7, n6}, list(storage.ListNotesOptions{All: true, UserID: carol, View: storage.ViewOwned}))
+	require.Equal(t, 7, count(storage.ListNotesOptions{All: true, UserID: carol, Access: storage.AccessWrite}), "admins may write everything")
+	require.Zero(t, count(storage.ListNotesOptions{All: true, UserID: carol, Access: storage.AccessReadOnly}))
+	require.Equal(t, 5, count(storage.ListNotesOptions{All: true, UserID: carol, View: storage.ViewShared}))
+
+	// Someone with no notes and no grants: nothing.
+	require.Empty(t, list(storage.ListNotesOptions{UserID: "dave", Query: "milk"}))
+}

@@ -24,6 +24,8 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 	})
 	t.Run("Users", func(t *testing.T) { t.Parallel(); testUsers(t, b) })
 	t.Run("SearchUsers", func(t *testing.T) { t.Parallel(); testSearchUsers(t, b) })
+	t.Run("UserSettings", func(t *testing.T) { t.Parallel(); testUserSettings(t, b) })
+	t.Run("SearchNotes", func(t *testing.T) { t.Parallel(); testSearchNotes(t, b) })
 	t.Run("FirstAccount", func(t *testing.T) { t.Parallel(); testFirstAccount(t, b) })
 	t.Run("Tokens", func(t *testing.T) { t.Parallel(); testTokens(t, b) })
 	t.Run("Notes", func(t *testing.T) { t.Parallel(); testNotes(t, b) })
