@@ -216,6 +216,33 @@ func testUserSettings(t *testing.T, b *bundle) {
 	require.ErrorIs(t, s.SetUserSettings(ctx, newID(), second), storage.ErrNotFound)
 }
 
+// createRacing makes n accounts with role at once on s and returns them
+// with CreateUser's errors.
+func createRacing(t *testing.T, s storage.Store, n int, role string) ([]*storage.User, []error) {
+	t.Helper()
+	ctx := context.Background()
+	// Warm a pooled driver's connections, so the signups really overlap.
+	var warm sync.WaitGroup
+	for range n {
+		warm.Go(func() { _ = s.Ping(ctx) })
+	}
+	warm.Wait()
+	users := make([]*storage.User, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			users[i] = &storage.User{ID: newID(), Email: newID() + "@example.com", Role: role, CreatedAt: 1}
+			errs[i] = s.CreateUser(ctx, users[i])
+		})
+	}
+	close(start)
+	wg.Wait()
+	return users, errs
+}
+
 func testFirstAccount(t *testing.T, b *bundle) {
 	ctx := context.Background()
 	t.Run("Sequential", func(t *testing.T) {
@@ -232,25 +259,7 @@ func testFirstAccount(t *testing.T, b *bundle) {
 		t.Parallel()
 		s := b.open(t)
 		const n = 8
-		// Warm a pooled driver's connections, so the signups really overlap.
-		var warm sync.WaitGroup
-		for range n {
-			warm.Go(func() { _ = s.Ping(ctx) })
-		}
-		warm.Wait()
-		users := make([]*storage.User, n)
-		errs := make([]error, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				users[i] = &storage.User{ID: newID(), Email: newID() + "@example.com", CreatedAt: 1}
-				errs[i] = s.CreateUser(ctx, users[i])
-			})
-		}
-		close(start)
-		wg.Wait()
+		users, errs := createRacing(t, s, n, "")
 		admins := 0
 		for i := range n {
 			require.NoError(t, errs[i])
@@ -273,24 +282,7 @@ func testFirstAccount(t *testing.T, b *bundle) {
 		t.Parallel()
 		s := b.open(t)
 		const n = 8
-		var warm sync.WaitGroup
-		for range n {
-			warm.Go(func() { _ = s.Ping(ctx) })
-		}
-		warm.Wait()
-		errs := make([]error, n)
-		users := make([]*storage.User, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				users[i] = &storage.User{ID: newID(), Email: newID() + "@example.com", Role: storage.RoleFirstOnly, CreatedAt: 1}
-				errs[i] = s.CreateUser(ctx, users[i])
-			})
-		}
-		close(start)
-		wg.Wait()
+		users, errs := createRacing(t, s, n, storage.RoleFirstOnly)
 		made := 0
 		for i, err := range errs {
 			if err == nil {
