@@ -156,7 +156,7 @@ func TestSignOutAndRoles(t *testing.T) {
 	require.NoError(t, err)
 
 	require.NoError(t, b.auth.SignOut(ctx, c1))
-	revoked, err := b.store.IsTokenRevoked(ctx, c1.ID)
+	_, revoked, err := b.store.GetSessionUser(ctx, b.user.ID, c1.ID)
 	require.NoError(t, err)
 	require.True(t, revoked)
 	for _, tok := range []string{t1, t2} {

@@ -82,5 +82,4 @@ type Accounts interface {
 	// RevokeToken records that the token with this jti is revoked until
 	// expiresAt (Unix seconds); rows past expiry may be purged.
 	RevokeToken(ctx context.Context, jti string, expiresAt int64) error
-	IsTokenRevoked(ctx context.Context, jti string) (bool, error)
 }

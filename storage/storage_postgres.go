@@ -283,15 +283,6 @@ func (s *PostgresStore) RevokeToken(ctx context.Context, jti string, expiresAt i
 	return nil
 }
 
-func (s *PostgresStore) IsTokenRevoked(ctx context.Context, jti string) (bool, error) {
-	var revoked bool
-	err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1)", jti).Scan(&revoked)
-	if err != nil {
-		return false, pgErr("is token revoked", err)
-	}
-	return revoked, nil
-}
-
 // Notes.
 
 type pgQuerier interface {

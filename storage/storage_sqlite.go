@@ -354,15 +354,6 @@ func (s *SQLiteStore) RevokeToken(ctx context.Context, jti string, expiresAt int
 	return nil
 }
 
-func (s *SQLiteStore) IsTokenRevoked(ctx context.Context, jti string) (bool, error) {
-	var revoked bool
-	err := s.r.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?)", jti).Scan(&revoked)
-	if err != nil {
-		return false, sqliteErr("is token revoked", err)
-	}
-	return revoked, nil
-}
-
 // Notes.
 
 const noteColumns = "id, user_id, title, data, meta, created_at, updated_at"
