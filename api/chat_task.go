@@ -302,14 +302,23 @@ type deltaSender struct {
 	maxBytes int
 	send     func(typ string, data any)
 
+	// now and afterFunc are the clock (time.Now, time.AfterFunc; tests
+	// put in one they control).
+	now       func() time.Time
+	afterFunc func(time.Duration, func()) stopper
+
 	mu      sync.Mutex
 	pending strings.Builder
-	last    time.Time   // of the last text sent
-	timer   *time.Timer // armed while text waits
+	last    time.Time // of the last text sent
+	timer   stopper   // armed while text waits
 }
 
+// stopper is an armed timer (*time.Timer).
+type stopper interface{ Stop() bool }
+
 func newDeltaSender(interval time.Duration, maxBytes int, send func(string, any)) *deltaSender {
-	return &deltaSender{interval: interval, maxBytes: maxBytes, send: send}
+	return &deltaSender{interval: interval, maxBytes: maxBytes, send: send, now: time.Now,
+		afterFunc: func(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }}
 }
 
 // textDelta is the chat:completion data the frontend appends to the
@@ -326,20 +335,31 @@ func (d *deltaSender) add(text string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.pending.WriteString(text)
-	wait := d.interval - time.Since(d.last)
+	wait := d.interval - d.now().Sub(d.last)
 	if wait <= 0 || d.pending.Len() >= d.maxBytes {
 		d.flushLocked()
 		return
 	}
 	if d.timer == nil {
-		d.timer = time.AfterFunc(wait, d.tick)
+		d.timer = d.afterFunc(wait, d.tick)
 	}
 }
 
+// tick sends what waits, unless text went out meanwhile (a chunk came
+// after the interval but before the timer ran, or reached the size
+// bound): then it waits out the interval again, rather than send a second
+// event right after that one.
 func (d *deltaSender) tick() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.timer = nil
+	if d.pending.Len() == 0 {
+		return
+	}
+	if wait := d.interval - d.now().Sub(d.last); wait > 0 {
+		d.timer = d.afterFunc(wait, d.tick)
+		return
+	}
 	d.flushLocked()
 }
 
@@ -350,7 +370,7 @@ func (d *deltaSender) flushLocked() {
 	var td textDelta
 	td.Choices[0].Delta.Content = d.pending.String()
 	d.pending.Reset()
-	d.last = time.Now()
+	d.last = d.now()
 	d.send("chat:completion", td)
 }
 
