@@ -86,6 +86,9 @@ type Config struct {
 	// ChatFlushBytesDefault.
 	ChatFlushInterval time.Duration
 	ChatFlushBytes    int
+	// ChannelAnswerInterval spaces the updates of a model's answer into a
+	// channel (channel_answers.go). Zero: ChannelAnswerIntervalDefault.
+	ChannelAnswerInterval time.Duration
 	// SecureCookie marks the token cookie Secure on every answer (the
 	// server's --public-url is https). False: only over TLS or when
 	// X-Forwarded-Proto says https.
@@ -124,7 +127,8 @@ func New(cfg Config) (*API, error) {
 	cfg.MaxChatBytes = cmp.Or(cfg.MaxChatBytes, MaxChatBytesDefault)
 	cfg.ChatFlushInterval = cmp.Or(cfg.ChatFlushInterval, ChatFlushIntervalDefault)
 	cfg.ChatFlushBytes = cmp.Or(cfg.ChatFlushBytes, ChatFlushBytesDefault)
-	if cfg.MaxNoteBodyBytes < 0 || cfg.MaxAuthBodyBytes < 0 || cfg.MaxChatBytes < 0 || cfg.ChatFlushInterval < 0 || cfg.ChatFlushBytes < 0 {
+	cfg.ChannelAnswerInterval = cmp.Or(cfg.ChannelAnswerInterval, ChannelAnswerIntervalDefault)
+	if cfg.MaxNoteBodyBytes < 0 || cfg.MaxAuthBodyBytes < 0 || cfg.MaxChatBytes < 0 || cfg.ChatFlushInterval < 0 || cfg.ChatFlushBytes < 0 || cfg.ChannelAnswerInterval < 0 {
 		return nil, errors.New("api: body limits and chat flush settings must not be negative")
 	}
 	if cfg.Tasks == nil {

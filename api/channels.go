@@ -665,6 +665,7 @@ func (a *API) postMessage(w http.ResponseWriter, r *http.Request, c *chanReq) {
 	if m.ParentID != "" {
 		a.emitParent(r, c, m.ParentID)
 	}
+	a.answerMentions(r, c, m) // a model mentioned answers in the thread
 	writeJSON(w, http.StatusOK, out)
 }
 

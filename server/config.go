@@ -125,6 +125,9 @@ type Config struct {
 	// api.ChatFlushBytesDefault.
 	ChatFlushInterval time.Duration
 	ChatFlushBytes    int
+	// ChannelAnswerInterval spaces the updates of a model's answer into a
+	// channel (api.Config; no flag). Zero: api.ChannelAnswerIntervalDefault.
+	ChannelAnswerInterval time.Duration
 }
 
 // DefaultUserRoleDefault is the role of a new account but the first.
@@ -199,7 +202,7 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
-	if c.ChatIdleTimeout < 0 || c.ChatModelsTimeout < 0 || c.ChatFlushInterval < 0 || c.ChatFlushBytes < 0 ||
+	if c.ChatIdleTimeout < 0 || c.ChatModelsTimeout < 0 || c.ChatFlushInterval < 0 || c.ChatFlushBytes < 0 || c.ChannelAnswerInterval < 0 ||
 		c.ShutdownTimeout < 0 || c.ReadTimeout < 0 || c.TokenTTL < 0 || c.MaxNoteBodyBytes < 0 || c.MaxAuthBodyBytes < 0 {
 		return errors.New("durations and body limits must not be negative")
 	}

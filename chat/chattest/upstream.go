@@ -16,7 +16,7 @@ import (
 
 // Scripted models: what /chat/completions does for each.
 const (
-	ModelOK       = "ok"        // max_tokens chunks (default 5) "0 ", "1 ", …, then [DONE]
+	ModelOK       = "ok"        // max_tokens chunks (default 5, WithChunks) "0 ", "1 ", …, then [DONE]
 	ModelFail500  = "fail-500"  // 500 {"error": {"message": "the GPU caught fire"}}
 	ModelFail400  = "fail-400"  // 400 {"error": {"message": "context length exceeded"}}
 	ModelFail401  = "fail-401"  // 401 {"error": {"message": "bad key"}}
@@ -55,6 +55,7 @@ type Upstream struct {
 	models    []string
 	slowModel bool
 	delay     time.Duration
+	chunks    int
 }
 
 // Option configures an Upstream.
@@ -66,6 +67,9 @@ func WithModels(ids ...string) Option { return func(u *Upstream) { u.models = id
 // WithSlowModels makes GET /models wait until its request is cancelled.
 func WithSlowModels() Option { return func(u *Upstream) { u.slowModel = true } }
 
+// WithChunks makes a request without max_tokens get n chunks (default 5).
+func WithChunks(n int) Option { return func(u *Upstream) { u.chunks = n } }
+
 // WithDelay waits d between chunks.
 func WithDelay(d time.Duration) Option { return func(u *Upstream) { u.delay = d } }
 
@@ -73,7 +77,7 @@ func WithDelay(d time.Duration) Option { return func(u *Upstream) { u.delay = d 
 func New(t testing.TB, opts ...Option) *Upstream {
 	t.Helper()
 	u := &Upstream{
-		Cancelled: make(chan string, 1024), Release: make(chan struct{}),
+		Cancelled: make(chan string, 1024), Release: make(chan struct{}), chunks: 5,
 		models: []string{ModelOK, ModelFail500, ModelFail400, ModelFail401, ModelTruncate, ModelCut, ModelStall, ModelHold,
 			ModelNoStream, ModelReason, ModelStreamError},
 	}
@@ -134,7 +138,7 @@ func (u *Upstream) complete(w http.ResponseWriter, r *http.Request) {
 	u.mu.Unlock()
 	model, _ := body["model"].(string)
 	stream, _ := body["stream"].(bool)
-	n := 5
+	n := u.chunks
 	if v, ok := body["max_tokens"].(float64); ok {
 		n = int(v)
 	}

@@ -1,0 +1,302 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/quire/quire/chat"
+	"github.com/quire/quire/storage"
+	"github.com/quire/quire/wire"
+)
+
+// Channel answers (protocol §5.1, "model reply in channel"): a posted
+// message that mentions a model, as the stock frontend writes it
+// (<@M:model-id|name>) or typed (@model-id, an id GET /api/models offers),
+// gets that model's answer as a reply in its thread. The reply is posted
+// at once (empty, meta {model_id, model_name, done: false}) and told as
+// `message`; the answer then streams into it as `message:update` events to
+// the channel's room, at most one per ChannelAnswerInterval, each with the
+// whole text so far (the frontend replaces the message by id); the end is
+// stored and told with meta.done true. The room carries it, so a private
+// channel's answer reaches its members only, as its other messages.
+//
+// The answer runs on chat.Tasks under chat_id "channel:<id>": it is listed
+// in GET /api/tasks of the account that asked, stopped by
+// POST /api/tasks/stop/{id}, and ended and saved by the server's shutdown.
+// A fault ends it with the error's text in the message (and meta.error).
+
+const (
+	// ChannelAnswerIntervalDefault spaces a channel answer's updates.
+	ChannelAnswerIntervalDefault = 100 * time.Millisecond
+	// maxMentionedModels bounds the answers one message starts.
+	maxMentionedModels = 3
+	// channelHistoryMessages bounds the thread's earlier messages the
+	// model is sent.
+	channelHistoryMessages = 20
+)
+
+var errChannelAnswerTooLong = fmt.Errorf("the model's answer is longer than a channel message may be (%d KiB)", MaxMessageContentBytes>>10)
+
+var (
+	// mentionTag is the frontend's mention of a model: <@M:id|name>.
+	mentionTag = regexp.MustCompile(`<@M:([^|>\s]+)(?:\|[^>]*)?>`)
+	// mentionAt is a typed @word, at the start or after a space.
+	mentionAt = regexp.MustCompile(`(?:^|\s)@([^\s<>@]+)`)
+	// anyTag is every <@X:id|name> mention, shown to the model as @name.
+	anyTag = regexp.MustCompile(`<@[A-Za-z]:([^|>\s]+)(?:\|([^>]*))?>`)
+)
+
+// mentionedModels returns the models content mentions, each once, in
+// order, at most maxMentionedModels.
+func (a *API) mentionedModels(ctx context.Context, content string) []chat.Model {
+	var ids []string
+	for _, m := range mentionTag.FindAllStringSubmatch(content, -1) {
+		ids = append(ids, m[1])
+	}
+	for _, m := range mentionAt.FindAllStringSubmatch(content, -1) {
+		// "@model, …": the id, or the id without the punctuation after it.
+		ids = append(ids, m[1], strings.TrimRight(m[1], ".,;:!?)]}'\""))
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	byID := map[string]chat.Model{}
+	for _, m := range a.cfg.Chat.Models(ctx) {
+		byID[m.ID] = m
+	}
+	var out []chat.Model
+	seen := map[string]bool{}
+	for _, id := range ids {
+		m, ok := byID[id]
+		if !ok || seen[id] {
+			continue
+		}
+		seen[id] = true
+		out = append(out, m)
+		if len(out) == maxMentionedModels {
+			break
+		}
+	}
+	return out
+}
+
+// answerMentions starts an answer for each model the posted message asked
+// mentions. Failures are logged: the message itself was posted.
+func (a *API) answerMentions(r *http.Request, c *chanReq, asked *storage.Message) {
+	if a.cfg.Chat == nil || !strings.Contains(asked.Content, "@") {
+		return
+	}
+	for _, m := range a.mentionedModels(r.Context(), asked.Content) {
+		a.startChannelAnswer(r, c, asked, m)
+	}
+}
+
+// answerMeta is the reply's meta, as Open WebUI's.
+type answerMeta struct {
+	ModelID   string `json:"model_id"`
+	ModelName string `json:"model_name"`
+	Done      bool   `json:"done"`
+	Error     string `json:"error,omitempty"`
+}
+
+// startChannelAnswer posts the empty reply and starts the answer's task.
+func (a *API) startChannelAnswer(r *http.Request, c *chanReq, asked *storage.Message, model chat.Model) {
+	ctx := r.Context()
+	thread := asked.ParentID
+	if thread == "" {
+		thread = asked.ID
+	}
+	history, err := a.channelHistory(ctx, asked, thread, model.ID)
+	if err != nil {
+		a.log.ErrorContext(ctx, "channel answer: read the thread", "channel", c.ch.ID, "err", err)
+		return
+	}
+	body, err := json.Marshal(map[string]any{"model": model.ID, "messages": history, "stream": true})
+	if err != nil {
+		a.log.ErrorContext(ctx, "channel answer: encode request", "err", err)
+		return
+	}
+	meta, _ := json.Marshal(answerMeta{ModelID: model.ID, ModelName: model.Name})
+	reply := &storage.Message{UserID: c.s.user.ID, ChannelID: c.ch.ID, ParentID: thread, Meta: meta}
+	if err := a.cfg.Store.PostMessage(ctx, reply); err != nil {
+		if !errors.Is(err, storage.ErrNotFound) { // else: the thread went meanwhile
+			a.log.ErrorContext(ctx, "channel answer: post the reply", "channel", c.ch.ID, "err", err)
+		}
+		return
+	}
+	ans := &channelAnswer{a: a, c: c, reply: *reply, model: model}
+	a.emit(c, "message", reply.ID, ans.wire(reply))
+	a.emitParent(r, c, thread)
+	_, err = a.cfg.Tasks.Go(chat.Task{UserID: c.s.user.ID, ChatID: "channel:" + c.ch.ID, MessageID: reply.ID, Model: model.ID},
+		func(ctx context.Context, t *chat.Task) { ans.run(ctx, t, body) })
+	if err != nil { // shutting down: the reply says so
+		ans.finish(ctx, nil, err)
+	}
+}
+
+// channelHistory is what the model is sent: the thread up to the asking
+// message (the newest channelHistoryMessages), the model's own replies as
+// its turns and everyone's messages as "Name: text".
+func (a *API) channelHistory(ctx context.Context, asked *storage.Message, thread, modelID string) ([]map[string]string, error) {
+	msgs := []storage.Message{*asked}
+	if asked.ParentID != "" {
+		replies, err := a.cfg.Store.ListReplies(ctx, thread, 0, channelHistoryMessages)
+		if err != nil {
+			return nil, err
+		}
+		msgs = msgs[:0]
+		for i := len(replies) - 1; i >= 0; i-- { // oldest first
+			msgs = append(msgs, replies[i])
+		}
+		if len(replies) < channelHistoryMessages {
+			root, err := a.cfg.Store.GetMessage(ctx, thread)
+			if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return nil, err
+			}
+			if err == nil {
+				msgs = append([]storage.Message{*root}, msgs...)
+			}
+		}
+	}
+	names := map[string]string{}
+	out := make([]map[string]string, 0, len(msgs))
+	for _, m := range msgs {
+		var meta answerMeta
+		_ = json.Unmarshal(m.Meta, &meta)
+		if meta.ModelID == modelID {
+			if m.Content != "" {
+				out = append(out, map[string]string{"role": "assistant", "content": m.Content})
+			}
+			continue
+		}
+		name, ok := names[m.UserID]
+		if !ok {
+			if u, err := a.cfg.Store.GetUser(ctx, m.UserID); err == nil {
+				name = u.Name
+			}
+			names[m.UserID] = name
+		}
+		text := anyTag.ReplaceAllStringFunc(m.Content, func(tag string) string {
+			p := anyTag.FindStringSubmatch(tag)
+			if p[2] != "" {
+				return "@" + p[2]
+			}
+			return "@" + p[1]
+		})
+		if name != "" {
+			text = name + ": " + text
+		}
+		out = append(out, map[string]string{"role": "user", "content": text})
+	}
+	return out, nil
+}
+
+// channelAnswer is one running answer into a channel.
+type channelAnswer struct {
+	a     *API
+	c     *chanReq // the asking request's account and channel (read only)
+	reply storage.Message
+	model chat.Model
+	out   *deltaSender
+
+	length int             // bytes of answer received (the task's goroutine)
+	sent   strings.Builder // the text told so far (under out's lock)
+}
+
+func (ans *channelAnswer) run(ctx context.Context, t *chat.Task, body []byte) {
+	// One update at once, then at most one per interval; no size bound.
+	ans.out = newDeltaSender(ans.a.cfg.ChannelAnswerInterval, math.MaxInt, ans.update)
+	ans.finish(ctx, t, ans.stream(ctx, t, body))
+}
+
+func (ans *channelAnswer) stream(ctx context.Context, t *chat.Task, body []byte) error {
+	up := ans.model.Upstream
+	if i, ok := ans.a.cfg.Chat.Lookup(ctx, t.Model); ok {
+		up = i // the model may have moved since the mention was read
+	}
+	resp, err := ans.a.cfg.Chat.Complete(ctx, up, body, true)
+	if err != nil {
+		return err
+	}
+	defer resp.Close()
+	return resp.Deltas(func(d chat.Delta) error {
+		if d.Content == "" {
+			return nil
+		}
+		ans.length += len(d.Content)
+		if ans.length > MaxMessageContentBytes {
+			return errChannelAnswerTooLong
+		}
+		ans.out.add(d.Content)
+		return nil
+	})
+}
+
+// update is the deltaSender's send: it tells the room the text so far.
+func (ans *channelAnswer) update(_ string, data any) {
+	td, ok := data.(textDelta)
+	if !ok {
+		return
+	}
+	ans.sent.WriteString(td.Choices[0].Delta.Content)
+	m := ans.reply
+	m.Content = ans.sent.String()
+	m.UpdatedAt = ans.a.cfg.Now().UnixNano()
+	ans.a.emit(ans.c, "message:update", m.ID, ans.wire(&m))
+}
+
+// finish stores the answer (with the error's text after a fault) and tells
+// the room. t is nil when the task did not start.
+func (ans *channelAnswer) finish(ctx context.Context, t *chat.Task, err error) {
+	content := ""
+	if ans.out != nil {
+		ans.out.drain()
+		content = ans.sent.String()
+	}
+	meta := answerMeta{ModelID: ans.model.ID, ModelName: ans.model.Name, Done: true}
+	if err != nil && !errors.Is(err, chat.ErrTaskStopped) {
+		switch {
+		case t == nil, errors.Is(err, errChannelAnswerTooLong):
+			meta.Error = err.Error()
+		default:
+			meta.Error = ans.a.taskError(ctx, t, err)
+		}
+		if content != "" {
+			content += "\n\n"
+		}
+		content += "Error: " + meta.Error
+	}
+	metaJSON, jerr := json.Marshal(meta)
+	if jerr != nil {
+		ans.a.log.Error("channel answer: encode meta", "err", jerr)
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), taskSaveTimeout)
+	defer cancel()
+	stored, serr := ans.a.cfg.Store.UpdateMessage(sctx, ans.reply.ID, func(m *storage.Message) error {
+		m.Content, m.Meta = content, metaJSON
+		return nil
+	})
+	if errors.Is(serr, storage.ErrNotFound) {
+		return // deleted meanwhile: nothing to tell
+	} else if serr != nil {
+		ans.a.log.ErrorContext(sctx, "channel answer: save", "channel", ans.c.ch.ID, "message", ans.reply.ID, "err", serr)
+		return
+	}
+	ans.a.emit(ans.c, "message:update", stored.ID, ans.wire(stored))
+}
+
+// wire is m as the room is told it: by the account that asked.
+func (ans *channelAnswer) wire(m *storage.Message) wire.Message {
+	out := wire.MessageOf(m)
+	u := wire.UserNameOf(ans.c.s.user)
+	out.User = &u
+	return out
+}
