@@ -16,13 +16,16 @@ export const session = {
   }
 }
 
-async function request (method, path, body) {
+// request calls /api/v1<path>; call takes the whole path (/api/…).
+const request = (method, path, body) => call(method, '/api/v1' + path, body)
+
+async function call (method, path, body) {
   const headers = { Accept: 'application/json' }
   if (session.token) headers.Authorization = 'Bearer ' + session.token
   if (body !== undefined) headers['Content-Type'] = 'application/json'
   let res
   try {
-    res = await fetch('/api/v1' + path, {
+    res = await fetch(path, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body)
@@ -88,6 +91,22 @@ export const api = {
     parentId ? { content, parent_id: parentId } : { content }),
   react: (id, mid, name, add) => request('POST',
     `/channels/${encodeURIComponent(id)}/messages/${encodeURIComponent(mid)}/reactions/${add ? 'add' : 'remove'}`, { name }),
+
+  // Chat (§9.8): models, saved chats, task-mode completions, stopping.
+  listModels: async () => {
+    const data = await call('GET', '/api/models')
+    return Array.isArray(data?.data) ? data.data : []
+  },
+  listChats: async () => {
+    const data = await request('GET', '/chats/')
+    return Array.isArray(data) ? data : []
+  },
+  getChat: (id) => request('GET', `/chats/${encodeURIComponent(id)}`),
+  createChat: (chat) => request('POST', '/chats/new', { chat }),
+  updateChat: (id, chat) => request('POST', `/chats/${encodeURIComponent(id)}`, { chat }),
+  complete: (body) => call('POST', '/api/chat/completions', body),
+  stopTask: (id) => call('POST', `/api/tasks/stop/${encodeURIComponent(id)}`),
+  stopChatTasks: (chatId) => call('POST', `/api/tasks/chat/${encodeURIComponent(chatId)}/stop`),
 
   // findUser resolves an email address to an account with the user search
   // endpoint (Open WebUI's GET /api/v1/users/search?query=).

@@ -1,5 +1,6 @@
 // Quire's notes app: sign in, the list of notes, the live editor, channels.
-// Routes: #/ (notes), #/notes/<id> (editor), #/channels[/<id>] (channels);
+// Routes: #/ (notes), #/notes/<id> (editor), #/channels[/<id>] (channels),
+// #/chat[/<id>] (chat with a model);
 // signed out, the sign-in form.
 import { api, session, APIError } from './api.js'
 import { Connection } from './connection.js'
@@ -7,6 +8,7 @@ import { Collab } from './collab.js'
 import { createEditor, safeColor, setLink } from './editor.js'
 import { h, replace } from './dom.js'
 import { ChannelStore, channelsPage } from './channels.js'
+import { chatPage } from './chat.js'
 
 const COLORS = ['#e11d48', '#d97706', '#16a34a', '#0891b2', '#2563eb', '#7c3aed', '#c026d3', '#db2777', '#0d9488', '#65a30d']
 
@@ -20,7 +22,7 @@ const app = {
 const root = document.getElementById('app')
 
 // The current editor and provider, for tests and debugging.
-window.quire = { view: null, collab: null, channels: null }
+window.quire = { view: null, collab: null, channels: null, chat: null }
 
 function colorFor (id) {
   let hash = 0
@@ -42,13 +44,17 @@ function formatTime (ns) {
 
 function header (...middle) {
   const onChannels = location.hash.startsWith('#/channels')
+  const onChat = /^#\/chat(\/|$)/.test(location.hash)
+  const onNotes = !onChannels && !onChat
+  const tab = (on) => ({ class: on ? 'current' : '', 'aria-current': on ? 'page' : null })
   const total = app.channels?.totalUnread() || 0
   return h('header', { class: 'top' },
     h('a', { class: 'brand', href: '#/' }, 'Quire'),
     h('nav', { class: 'tabs', 'aria-label': 'Sections' },
-      h('a', { href: '#/', class: onChannels ? '' : 'current', 'aria-current': onChannels ? null : 'page' }, 'Notes'),
-      h('a', { href: '#/channels', class: onChannels ? 'current' : '', 'aria-current': onChannels ? 'page' : null },
-        'Channels', h('span', { class: 'count', 'data-testid': 'unread-total', hidden: total === 0, 'aria-label': 'unread messages' }, String(total)))),
+      h('a', { href: '#/', ...tab(onNotes) }, 'Notes'),
+      h('a', { href: '#/channels', ...tab(onChannels) },
+        'Channels', h('span', { class: 'count', 'data-testid': 'unread-total', hidden: total === 0, 'aria-label': 'unread messages' }, String(total))),
+      h('a', { href: '#/chat', ...tab(onChat) }, 'Chat')),
     h('div', { class: 'middle' }, ...middle),
     h('div', { class: 'me' },
       h('span', { class: 'me-name', 'data-testid': 'me' }, app.user.name),
@@ -103,6 +109,15 @@ function channelsRoute (id) {
       }
     }
   }, id)
+  replace(root, header(), view)
+  app.page = cleanup
+}
+
+// --- chat ----------------------------------------------------------------------------
+
+function chatRoute (id) {
+  show(h('p', { class: 'boot' }, 'Loading…'))
+  const { view, cleanup } = chatPage({ user: app.user, connection: app.connection, message }, id)
   replace(root, header(), view)
   app.page = cleanup
 }
@@ -474,8 +489,10 @@ async function route () {
   }
   const m = /^#\/notes\/([^/]+)$/.exec(location.hash)
   const c = /^#\/channels(?:\/([^/]+))?$/.exec(location.hash)
+  const k = /^#\/chat(?:\/([^/]+))?$/.exec(location.hash)
   if (m) notePage(decodeURIComponent(m[1]))
   else if (c) channelsRoute(c[1] ? decodeURIComponent(c[1]) : null)
+  else if (k) chatRoute(k[1] ? decodeURIComponent(k[1]) : null)
   else notesPage()
 }
 

@@ -1,0 +1,111 @@
+// The chat view in a real browser (Debian's chromium via playwright-core)
+// against the real binary and a local OpenAI-compatible upstream the test
+// starts: pick a model, send, see the answer stream in (a part, then the
+// whole), stop a long answer, reload and reopen the chat from the list
+// with its stored messages.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { startServer } from './lib/browser-server.mjs'
+import { CHROMIUM, Person, launch, screenshotPath } from './lib/browser-app.mjs'
+import { startChatUpstream } from './lib/chat-upstream.mjs'
+
+const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install -y chromium)`
+
+const WAIT = { timeout: 60000 }
+
+function answers (person) {
+  return person.page.getByTestId('chat-messages').locator('li.chat-msg.assistant')
+}
+
+function questions (person) {
+  return person.page.getByTestId('chat-messages').locator('li.chat-msg.user')
+}
+
+async function ask (person, text) {
+  const box = person.page.getByLabel('Message the model')
+  await box.fill(text)
+  await box.press('Enter')
+}
+
+// waitAnswer waits until answer i is in state (streaming, done, stopped,
+// error) and its text passes check; it returns the text.
+async function waitAnswer (person, i, state, check = () => true) {
+  const el = answers(person).nth(i)
+  await el.waitFor(WAIT)
+  const deadline = Date.now() + 60000
+  for (;;) {
+    const [st, text] = await el.evaluate((li) => [li.dataset.state, li.querySelector('[data-testid="content"]').textContent])
+    if (st === state && check(text)) return text
+    if (Date.now() > deadline) throw new Error(`answer ${i} is "${st}" with ${JSON.stringify(text)}, not ${state}`)
+    await el.evaluate((li) => new Promise((resolve) => {
+      const mo = new MutationObserver(() => { mo.disconnect(); resolve() })
+      mo.observe(li, { attributes: true, childList: true, subtree: true, characterData: true })
+      setTimeout(() => { mo.disconnect(); resolve() }, 1000)
+    }))
+  }
+}
+
+test('chat with a model: pick, send, stream, stop, reload and reopen', { skip, timeout: 240000 }, async (t) => {
+  const upstream = await startChatUpstream()
+  t.after(() => upstream.close())
+  const server = await startServer(['--openai-base-url', upstream.baseURL])
+  t.after(() => server.cleanup())
+  const browser = await launch()
+  t.after(() => browser.close())
+  const alice = await new Person(browser, server.url, 'Alice').signUp()
+
+  await alice.page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Chat' }).click()
+  await alice.page.waitForURL(/#\/chat$/)
+  const picker = alice.page.getByLabel('Model', { exact: true })
+  await alice.page.locator('select[aria-label="Model"] option[value="steps"]').waitFor({ state: 'attached', ...WAIT })
+  await picker.selectOption('steps')
+  await alice.page.waitForFunction(() => window.quire.chat && document.querySelector('[data-testid="chat-list"] li'), null, WAIT)
+
+  // A part of the answer shows while the upstream holds the rest; then
+  // the whole. The chat is saved and listed under its first question.
+  await ask(alice, 'Say hello')
+  await questions(alice).filter({ hasText: 'Say hello' }).waitFor(WAIT)
+  const part = await waitAnswer(alice, 0, 'streaming', (s) => s === 'Hello there')
+  assert.equal(part, 'Hello there')
+  assert.equal(await alice.page.getByRole('button', { name: 'Stop' }).isVisible(), true, 'stop is offered while it streams')
+  await alice.page.waitForURL(/#\/chat\/[^/]+$/)
+  const chatId = decodeURIComponent(alice.page.url().split('#/chat/')[1])
+  upstream.release()
+  assert.equal(await waitAnswer(alice, 0, 'done'), 'Hello there — the full answer.')
+  await alice.page.getByRole('button', { name: 'Stop' }).waitFor({ state: 'hidden', ...WAIT })
+  assert.equal(upstream.requests[0].model, 'steps')
+  assert.deepEqual(upstream.requests[0].messages, [{ role: 'user', content: 'Say hello' }])
+  await alice.page.locator(`[data-testid="chat-list"] li[data-id="${chatId}"]`, { hasText: 'Say hello' }).waitFor(WAIT)
+
+  // A long answer, stopped: the upstream request goes away, the text so
+  // far stays; the conversation so far went upstream.
+  await picker.selectOption('endless')
+  await ask(alice, 'Count forever')
+  await waitAnswer(alice, 1, 'streaming', (s) => /^Counting: 1 2/.test(s))
+  const cancelled = upstream.cancelled()
+  await alice.page.getByRole('button', { name: 'Stop' }).click()
+  await cancelled
+  const stopped = await waitAnswer(alice, 1, 'stopped')
+  assert.match(stopped, /^Counting: 1( \d+)*$/)
+  assert.deepEqual(upstream.requests[1].messages, [
+    { role: 'user', content: 'Say hello' },
+    { role: 'assistant', content: 'Hello there — the full answer.' },
+    { role: 'user', content: 'Count forever' }
+  ])
+  await alice.page.screenshot({ path: screenshotPath('chat-alice.png') })
+
+  // Reload, open the chat from the list: the stored messages, as shown.
+  await alice.page.goto(server.url + '/#/chat')
+  await alice.page.reload()
+  const row = alice.page.locator(`[data-testid="chat-list"] li[data-id="${chatId}"]`)
+  await row.waitFor(WAIT)
+  await row.getByRole('link').click()
+  await alice.page.waitForURL(/#\/chat\/[^/]+$/)
+  await answers(alice).nth(1).waitFor(WAIT)
+  assert.deepEqual(await questions(alice).locator('[data-testid="content"]').allTextContents(), ['Say hello', 'Count forever'])
+  assert.equal(await waitAnswer(alice, 0, 'done'), 'Hello there — the full answer.')
+  assert.equal(await waitAnswer(alice, 1, 'done'), stopped, 'the stopped answer was stored as it was shown')
+  assert.equal(await alice.page.getByTestId('chat-title').textContent(), 'Say hello')
+  assert.deepEqual(alice.errors, [])
+})
