@@ -400,8 +400,10 @@ export function channelsPage (ctx, channelId) {
   }
 
   function messageEl (m, inThread) {
-    const name = m.user?.name || store.names.get(m.user_id) || 'Someone'
-    const el = h('li', { class: 'msg' + (m.user_id === user.id ? ' own' : ''), 'data-id': m.id, 'data-author': name },
+    // A model's answer (a mention of it) is posted by the asker: show the model.
+    const model = typeof m.meta?.model_id === 'string' ? (m.meta.model_name || m.meta.model_id) : ''
+    const name = model || m.user?.name || store.names.get(m.user_id) || 'Someone'
+    const el = h('li', { class: 'msg' + (m.user_id === user.id && !model ? ' own' : '') + (model ? ' model' : ''), 'data-id': m.id, 'data-author': name },
       h('div', { class: 'msg-head' }, h('span', { class: 'author' }, name), h('span', { class: 'meta' }, formatTime(m.created_at))),
       h('div', { class: 'content' }, m.content),
       reactionsRow(m))
