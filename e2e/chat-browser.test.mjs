@@ -109,3 +109,50 @@ test('chat with a model: pick, send, stream, stop, reload and reopen', { skip, t
   assert.equal(await alice.page.getByTestId('chat-title').textContent(), 'Say hello')
   assert.deepEqual(alice.errors, [])
 })
+
+// A model mentioned in a channel thread answers there: the reply, shown
+// as the model's, streams in (a part while the upstream holds the rest,
+// then the whole), and is stored (a reload shows it).
+test('a model mentioned in a channel answers in the thread', { skip, timeout: 240000 }, async (t) => {
+  const upstream = await startChatUpstream()
+  t.after(() => upstream.close())
+  const server = await startServer(['--openai-base-url', upstream.baseURL])
+  t.after(() => server.cleanup())
+  const browser = await launch()
+  t.after(() => browser.close())
+  const alice = await new Person(browser, server.url, 'Alice').signUp() // the first account: admin
+  await alice.page.waitForFunction(() => window.quire.channels?.joined, null, WAIT)
+
+  await alice.page.getByRole('link', { name: /^Channels/ }).click()
+  await alice.page.getByRole('button', { name: 'New channel' }).click()
+  await alice.page.getByLabel('Channel name').fill('general')
+  await alice.page.getByRole('button', { name: 'Create channel' }).click()
+  await alice.page.getByTestId('channel-title').filter({ hasText: 'general' }).waitFor(WAIT)
+  const box = alice.page.getByLabel('Message', { exact: true })
+  await box.fill('Question time')
+  await box.press('Enter')
+  const root = alice.page.getByTestId('messages').locator('li.msg', { hasText: 'Question time' })
+  await root.waitFor(WAIT)
+  await root.getByRole('button', { name: 'Reply in thread' }).click()
+  await alice.page.getByTestId('thread').waitFor(WAIT)
+  const reply = alice.page.getByLabel('Reply in thread', { exact: true })
+  await reply.fill('@steps say hi')
+  await reply.press('Enter')
+
+  const answer = alice.page.getByTestId('thread-messages').locator('li.msg[data-author="Steps"]')
+  await answer.locator('.content', { hasText: /^Hello there$/ }).waitFor(WAIT)
+  assert.equal(upstream.waiting, 1, 'the upstream holds the rest')
+  upstream.release()
+  await answer.locator('.content', { hasText: /^Hello there — the full answer\.$/ }).waitFor(WAIT)
+  assert.equal(upstream.requests[0].model, 'steps')
+  assert.deepEqual(upstream.requests[0].messages, [
+    { role: 'user', content: 'Alice: Question time' },
+    { role: 'user', content: 'Alice: @steps say hi' }
+  ])
+
+  await alice.page.reload()
+  await alice.page.getByTestId('messages').locator('li.msg', { hasText: 'Question time' })
+    .getByRole('button', { name: '2 replies' }).click()
+  await alice.page.getByTestId('thread-messages').locator('li.msg[data-author="Steps"] .content', { hasText: /^Hello there — the full answer\.$/ }).waitFor(WAIT)
+  assert.deepEqual(alice.errors, [])
+})
