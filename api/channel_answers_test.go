@@ -271,3 +271,24 @@ func jsonStep(cmd string, i int) string {
 	b, _ := json.Marshal(i)
 	return cmd + " " + string(b)
 }
+
+// One message may ask several models (each once, at most three): each
+// answers in its own reply.
+func TestChannelAnswerSeveralModels(t *testing.T) {
+	t.Parallel()
+	up := chattest.New(t)
+	s, tok := chatServer(t, up.BaseURL, "")
+	step := sockets(t, s, tok)
+	ch := createChannel(s, tok, map[string]any{"name": "general"})
+	require.Equal(t, map[string]any{"ok": true}, step("join 0")["ack"])
+	asked := post(s, tok, ch.ID, map[string]any{"content": "<@M:ok|OK> @reason @ok @stream-error @hold all of you"})
+	rs := replies(t, s, tok, ch.ID, asked.ID)
+	var models []string
+	for _, r := range rs {
+		models = append(models, r.Meta.ModelID)
+		waitAnswer(t, step, 0, r.ID)
+	}
+	require.ElementsMatch(t, []string{"ok", "reason", "stream-error"}, models)
+	require.Len(t, up.Requests(), 3, "@hold, the fourth, was not asked")
+	require.Zero(t, s.InternalErrors())
+}
