@@ -106,7 +106,6 @@ func TestChannelAnswerStreams(t *testing.T) {
 	require.Equal(t, asked.ID, *reply.ParentID)
 	require.Equal(t, asked.UserID, reply.UserID)
 	require.Equal(t, "ok", reply.Meta.ModelID)
-	require.False(t, reply.Meta.Done)
 
 	ups := waitAnswer(t, step, 0, reply.ID)
 	want := numbers(0, 200)
@@ -128,7 +127,14 @@ func TestChannelAnswerStreams(t *testing.T) {
 	var told, parent bool
 	for _, e := range eventsOf(t, step, 0, "") {
 		if e.Name == "events:channel" && e.Payload.MessageID != nil {
-			told = told || (e.Payload.Data.Type == "message" && *e.Payload.MessageID == reply.ID)
+			if e.Payload.Data.Type == "message" && *e.Payload.MessageID == reply.ID {
+				var m answerMsg
+				require.NoError(t, json.Unmarshal(e.Payload.Data.Data, &m))
+				require.Equal(t, "", m.Content, "posted empty")
+				require.False(t, m.Meta.Done)
+				require.Equal(t, "ok", m.Meta.ModelID)
+				told = true
+			}
 			parent = parent || (e.Payload.Data.Type == "message:reply" && *e.Payload.MessageID == asked.ID)
 		}
 	}
