@@ -156,3 +156,31 @@ test('a model mentioned in a channel answers in the thread', { skip, timeout: 24
   await alice.page.getByTestId('thread-messages').locator('li.msg[data-author="Steps"] .content', { hasText: /^Hello there — the full answer\.$/ }).waitFor(WAIT)
   assert.deepEqual(alice.errors, [])
 })
+
+// A chat reloaded while its answer streams: the page finds the task
+// running (Stop is offered) and shows the stored answer once it ends.
+test('a chat reopened mid-answer shows the answer when it ends', { skip, timeout: 240000 }, async (t) => {
+  const upstream = await startChatUpstream()
+  t.after(() => upstream.close())
+  const server = await startServer(['--openai-base-url', upstream.baseURL])
+  t.after(() => server.cleanup())
+  const browser = await launch()
+  t.after(() => browser.close())
+  const alice = await new Person(browser, server.url, 'Alice').signUp()
+
+  await alice.page.goto(server.url + '/#/chat')
+  await alice.page.locator('select[aria-label="Model"] option[value="steps"]').waitFor({ state: 'attached', ...WAIT })
+  await alice.page.getByLabel('Model', { exact: true }).selectOption('steps')
+  await ask(alice, 'Wait for it')
+  await waitAnswer(alice, 0, 'streaming', (s) => s === 'Hello there')
+  await alice.page.waitForURL(/#\/chat\/[^/]+$/)
+
+  await alice.page.reload()
+  await questions(alice).filter({ hasText: 'Wait for it' }).waitFor(WAIT)
+  await alice.page.getByRole('button', { name: 'Stop' }).waitFor(WAIT)
+  await waitAnswer(alice, 0, 'streaming')
+  upstream.release()
+  assert.equal(await waitAnswer(alice, 0, 'done'), 'Hello there — the full answer.')
+  await alice.page.getByRole('button', { name: 'Stop' }).waitFor({ state: 'hidden', ...WAIT })
+  assert.deepEqual(alice.errors, [])
+})

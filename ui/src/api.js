@@ -106,6 +106,7 @@ export const api = {
   updateChat: (id, chat) => request('POST', `/chats/${encodeURIComponent(id)}`, { chat }),
   complete: (body) => call('POST', '/api/chat/completions', body),
   stopTask: (id) => call('POST', `/api/tasks/stop/${encodeURIComponent(id)}`),
+  chatTasks: (chatId) => call('GET', `/api/tasks/chat/${encodeURIComponent(chatId)}`),
   stopChatTasks: (chatId) => call('POST', `/api/tasks/chat/${encodeURIComponent(chatId)}/stop`),
 
   // findUser resolves an email address to an account with the user search

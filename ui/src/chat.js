@@ -208,9 +208,8 @@ export function chatPage (ctx, chatId) {
         state.running = null
         updateButtons()
         loadList()
-      } else if (m && !m.done) {
-        openChat(state.id) // an answer this page did not follow: read what was stored
       }
+      if (m && !m.done) openChat(state.id) // an answer this page did not follow: read what was stored
       return
     }
     if (!m || m.role !== 'assistant') return
@@ -233,17 +232,39 @@ export function chatPage (ctx, chatId) {
     paint(m)
   }
   socket.on('events', onEvent)
+  // Events sent while the socket was away are lost: after a reconnect an
+  // answer still open on screen is read again from the server.
+  const onConnect = () => {
+    if (state.id && Object.values(state.history.messages).some((m) => m.role === 'assistant' && !m.done)) openChat(state.id)
+  }
+  socket.on('connect', onConnect)
 
   // --- opening a chat ------------------------------------------------------------
-  async function openChat (id) {
+  // openChat shows the stored chat. An answer not done yet is either still
+  // running (opened mid-answer: Stop works, and its end reloads the chat)
+  // or was cut off (the server stopped): then it shows as stopped.
+  async function openChat (id, again = false) {
     try {
-      const c = await api.getChat(id)
+      const [c, tasks] = await Promise.all([api.getChat(id), api.chatTasks(id)])
       if (state.gone || state.id !== id) return
       const hist = c?.chat?.history
       state.history = hist && typeof hist.messages === 'object' ? { messages: hist.messages, currentId: hist.currentId } : { messages: {}, currentId: null }
       title.textContent = c.title || 'Untitled'
-      const last = Object.values(state.history.messages).filter((m) => m.role === 'assistant' && m.model).pop()
+      const answers = Object.values(state.history.messages).filter((m) => m.role === 'assistant')
+      const last = answers.filter((m) => m.model).pop()
       if (last && [...picker.options].some((o) => o.value === last.model)) picker.value = last.model
+      const open = answers.filter((m) => !m.done)
+      const ids = tasks?.task_ids || []
+      if (open.length && ids.length) {
+        const m = state.history.messages[state.history.currentId]
+        if (m && !m.done) state.running = { messageId: m.id, taskId: ids[0] }
+      } else if (open.length && !again) {
+        return openChat(id, true) // the task may have ended between the two reads
+      } else {
+        for (const m of open) m.stopped = m.done = true
+        if (state.running && !state.history.messages[state.running.messageId]) state.running = null
+      }
+      updateButtons()
       renderAll()
     } catch (err) { fail(err) }
   }
@@ -270,6 +291,7 @@ export function chatPage (ctx, chatId) {
     cleanup: () => {
       state.gone = true
       socket.off('events', onEvent)
+      socket.off('connect', onConnect)
       if (window.quire.chat === state) window.quire.chat = null
     }
   }
