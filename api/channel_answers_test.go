@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -297,4 +299,52 @@ func TestChannelAnswerSeveralModels(t *testing.T) {
 	require.ElementsMatch(t, []string{"ok", "reason", "stream-error"}, models)
 	require.Len(t, up.Requests(), 3, "@hold, the fourth, was not asked")
 	require.Zero(t, s.InternalErrors())
+}
+
+// No goroutine is left behind by channel answers, whatever their end: a
+// success, faults, a stop (as TestChatTaskLeavesNoGoroutine; not parallel,
+// so that it sees only its own).
+func TestChannelAnswerLeavesNoGoroutine(t *testing.T) {
+	up := chattest.New(t)
+	s, tok := chatServer(t, up.BaseURL+";"+closingUpstream(t), "", func(c *server.Config) { c.ChatIdleTimeout = 10 * time.Second })
+	step := sockets(t, s, tok)
+	ch := createChannel(s, tok, map[string]any{"name": "general"})
+	require.Equal(t, map[string]any{"ok": true}, step("join 0")["ack"])
+	for _, model := range []string{chattest.ModelOK, "gone", chattest.ModelFail500, chattest.ModelCut, chattest.ModelStreamError, chattest.ModelStall, chattest.ModelHold} {
+		asked := post(s, tok, ch.ID, map[string]any{"content": "@" + model + " go"})
+		reply := replies(t, s, tok, ch.ID, asked.ID)[0]
+		if model == chattest.ModelHold {
+			waitUpdate(t, step, 0, reply.ID)
+			var lst struct {
+				TaskIDs []string `json:"task_ids"`
+			}
+			s.JSON("POST", "/api/tasks/chat/channel:"+ch.ID+"/stop", tok, nil, http.StatusOK, &lst)
+			require.Len(t, lst.TaskIDs, 1)
+		}
+		waitAnswer(t, step, 0, reply.ID)
+	}
+
+	markers := []string{"quire/quire/api.", "quire/quire/chat.", "quire/quire/chat/chattest.", "net/http.(*persistConn)"}
+	leftovers := func() []string {
+		s.Client.CloseIdleConnections()
+		s.Server.Chat().CloseIdleConnections()
+		buf := make([]byte, 4<<20)
+		var out []string
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			for _, m := range markers {
+				if strings.Contains(g, m) {
+					out = append(out, g)
+					break
+				}
+			}
+		}
+		return out
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(leftovers()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if left := leftovers(); len(left) > 0 {
+		t.Fatalf("%d goroutines left behind:\n%s", len(left), strings.Join(left, "\n\n"))
+	}
 }
