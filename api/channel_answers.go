@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/quire/quire/chat"
@@ -208,6 +209,9 @@ type channelAnswer struct {
 
 	length int             // bytes of answer received (the task's goroutine)
 	sent   strings.Builder // the text told so far (under out's lock)
+	// ending: the stream is over; the text still waiting is taken in
+	// without an update of its own, as the stored final one follows.
+	ending atomic.Bool
 }
 
 func (ans *channelAnswer) run(ctx context.Context, t *chat.Task, body []byte) {
@@ -246,6 +250,9 @@ func (ans *channelAnswer) update(_ string, data any) {
 		return
 	}
 	ans.sent.WriteString(td.Choices[0].Delta.Content)
+	if ans.ending.Load() {
+		return
+	}
 	m := ans.reply
 	m.Content = ans.sent.String()
 	m.UpdatedAt = ans.a.cfg.Now().UnixNano()
@@ -257,6 +264,7 @@ func (ans *channelAnswer) update(_ string, data any) {
 func (ans *channelAnswer) finish(ctx context.Context, t *chat.Task, err error) {
 	content := ""
 	if ans.out != nil {
+		ans.ending.Store(true)
 		ans.out.drain()
 		content = ans.sent.String()
 	}
