@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -144,7 +145,8 @@ func (a *API) startChannelAnswer(r *http.Request, c *chanReq, asked *storage.Mes
 
 // channelHistory is what the model is sent: the thread up to the asking
 // message (the newest channelHistoryMessages), the model's own replies as
-// its turns and everyone's messages as "Name: text".
+// its turns and everyone else's messages (other models' answers too) as
+// "Name: text"; answers still empty are left out.
 func (a *API) channelHistory(ctx context.Context, asked *storage.Message, thread, modelID string) ([]map[string]string, error) {
 	msgs := []storage.Message{*asked}
 	if asked.ParentID != "" {
@@ -171,10 +173,14 @@ func (a *API) channelHistory(ctx context.Context, asked *storage.Message, thread
 	for _, m := range msgs {
 		var meta answerMeta
 		_ = json.Unmarshal(m.Meta, &meta)
-		if meta.ModelID == modelID {
-			if m.Content != "" {
-				out = append(out, map[string]string{"role": "assistant", "content": m.Content})
-			}
+		switch {
+		case meta.ModelID != "" && m.Content == "": // an answer not written yet
+			continue
+		case meta.ModelID == modelID:
+			out = append(out, map[string]string{"role": "assistant", "content": m.Content})
+			continue
+		case meta.ModelID != "": // another model's answer, by that model
+			out = append(out, map[string]string{"role": "user", "content": cmp.Or(meta.ModelName, meta.ModelID) + ": " + m.Content})
 			continue
 		}
 		name, ok := names[m.UserID]

@@ -157,6 +157,30 @@ func TestChannelAnswerStreams(t *testing.T) {
 		map[string]any{"role": "assistant", "content": want},
 		map[string]any{"role": "user", "content": "alice: @ok, again"},
 	}, up.Requests()[1].Body["messages"])
+
+	// Two models at once: the second is sent the first's answer by name,
+	// or nothing while that is still empty (held), and the other model's
+	// answers as "ok: …", not as its own.
+	post(s, tok, ch.ID, map[string]any{"content": "<@M:hold|H> @reason both", "parent_id": asked.ID})
+	rs = replies(t, s, tok, ch.ID, asked.ID)
+	require.Len(t, rs, 6)
+	close(up.Release)
+	for _, r := range rs[4:] {
+		waitAnswer(t, step, 0, r.ID)
+	}
+	var reasonAsked any
+	for _, r := range up.Requests() {
+		if r.Body["model"] == chattest.ModelReason {
+			reasonAsked = r.Body["messages"]
+		}
+	}
+	require.Equal(t, []any{
+		map[string]any{"role": "user", "content": "alice: @OK count please"},
+		map[string]any{"role": "user", "content": "ok: " + want},
+		map[string]any{"role": "user", "content": "alice: @ok, again"},
+		map[string]any{"role": "user", "content": "ok: " + want},
+		map[string]any{"role": "user", "content": "alice: @H @reason both"},
+	}, reasonAsked)
 	require.Zero(t, s.InternalErrors())
 }
 
