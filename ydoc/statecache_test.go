@@ -1,0 +1,67 @@
+package ydoc
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quire/quire/storage"
+)
+
+// A joined document keeps its encoded state only StateCacheTTL after the
+// last join, a change drops it at once, and a later join encodes the same
+// bytes again.
+func TestStateCacheIsDropped(t *testing.T) {
+	t.Parallel()
+	b := startManager(t, storeKinds()[0].open(t), Config{StateCacheTTL: 20 * time.Millisecond, IdleTimeout: time.Hour})
+	ctx := context.Background()
+	doc := newNote(t, b.store, `{"content":{"md":"# Title\n\nSome text."}}`)
+	first, err := b.m.Join(ctx, doc, "s1")
+	require.NoError(t, err)
+	require.Equal(t, float64(cap(first.Update)+cap(first.JSON)), metricValue(t, b.m.met.stateCacheBytes))
+	require.Eventually(t, func() bool { return metricValue(t, b.m.met.stateCacheBytes) == 0 }, 10*time.Second, time.Millisecond)
+	require.True(t, b.m.live(doc), "dropping the cache does not unload the document")
+
+	again, err := b.m.Join(ctx, doc, "s2")
+	require.NoError(t, err)
+	require.Equal(t, first.Update, again.Update)
+	require.Equal(t, first.JSON, again.JSON)
+	require.NotZero(t, metricValue(t, b.m.met.stateCacheBytes))
+
+	p := newPeer()
+	p.apply(again.Update)
+	require.NoError(t, b.m.Apply(ctx, doc, "s1", p.insert(0, "x")))
+	require.Zero(t, metricValue(t, b.m.met.stateCacheBytes), "a change drops the cached state")
+
+	st, err := b.m.State(ctx, doc)
+	require.NoError(t, err)
+	require.NotEqual(t, first.Update, st.Update)
+	require.NoError(t, b.m.Stop(ctx))
+	require.Zero(t, metricValue(t, b.m.met.stateCacheBytes), "unloading drops the cached state")
+}
+
+// A document whose sessions send nothing for InactiveTimeout unloads, and
+// the next update of such a session loads it again with nothing lost.
+func TestInactiveSessionsUnload(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		b := startManager(t, open(t), Config{IdleTimeout: 10 * time.Millisecond, InactiveTimeout: 50 * time.Millisecond})
+		ctx := context.Background()
+		doc := newNote(t, b.store, `{}`)
+		_, err := b.m.Join(ctx, doc, "s1")
+		require.NoError(t, err)
+		p := newPeer()
+		require.NoError(t, b.m.Apply(ctx, doc, "s1", p.insert(0, "kept")))
+		require.Eventually(t, func() bool { return !b.m.live(doc) }, 10*time.Second, time.Millisecond)
+
+		require.NoError(t, b.m.Apply(ctx, doc, "s1", p.insert(4, " and more")))
+		require.True(t, b.m.live(doc))
+		st, err := b.m.State(ctx, doc)
+		require.NoError(t, err)
+		require.Equal(t, "kept and more", textOf(t, st))
+		b.m.Leave(ctx, doc, "s1") // a session the reloaded document never saw
+		require.Eventually(t, func() bool { return !b.m.live(doc) }, 10*time.Second, time.Millisecond)
+	})
+}
