@@ -3,6 +3,7 @@ package realtime_test
 import (
 	"bufio"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,8 +11,14 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	engine "github.com/zishang520/socket.io/servers/engine/v3"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 // Measurements, not assertions: run with QUIRE_MEASURE=1, e.g.
@@ -37,19 +44,48 @@ func TestMeasureFanout(t *testing.T) {
 }
 
 // RSS and goroutines per idle authenticated websocket connection (2,000).
+// TestMeasureIdleConnectionsLibrary measures the library alone, with the
+// same clients: the difference is what Quire adds.
 func TestMeasureIdleConnections(t *testing.T) {
 	measuring(t)
+	b := setup(t)
+	measureIdle(t, b.url, b.tokens["writer"], func() bool {
+		return b.metric(t, "quire_realtime_connected_sockets", nil) == idleConns
+	})
+}
+
+// The Socket.IO library alone (servers/socket v3, the same path, websocket
+// only, no handlers), measured as TestMeasureIdleConnections.
+func TestMeasureIdleConnectionsLibrary(t *testing.T) {
+	measuring(t)
+	opts := socket.DefaultServerOptions()
+	opts.SetServeClient(false)
+	opts.SetPath("/ws/socket.io")
+	opts.SetTransports(types.NewSet[transports.TransportCtor](engine.WebSocket))
+	opts.SetAllowUpgrades(false)
+	io := socket.NewServer(nil, opts)
+	var connected atomic.Int64
+	_ = io.On("connection", func(...any) { connected.Add(1) })
+	srv := httptest.NewServer(io.ServeHandler(opts))
+	t.Cleanup(func() { srv.Close(); io.Close(nil) })
+	measureIdle(t, srv.URL, "unused", func() bool { return connected.Load() == idleConns })
+}
+
+const idleConns = 2000
+
+// measureIdle opens idleConns idle sockets from a Node process, waits for
+// connected, and logs RSS, heap, stacks and goroutines per connection.
+func measureIdle(t *testing.T, url, token string, connected func() bool) {
 	if os.Getenv("QUIRE_MEASURE_PROFILE") != "" {
 		runtime.MemProfileRate = 64 // fine-grained: per-connection allocations are small
 	}
-	const n = 2000
-	b := setup(t)
+	const n = idleConns
 	gcTwice()
 	rss0, g0 := vmRSS(t), runtime.NumGoroutine()
 	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 
-	cmd := exec.Command("node", filepath.Join("testdata", "idle.mjs"), b.url, b.tokens["writer"], strconv.Itoa(n))
+	cmd := exec.Command("node", filepath.Join("testdata", "idle.mjs"), url, token, strconv.Itoa(n))
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -61,9 +97,7 @@ func TestMeasureIdleConnections(t *testing.T) {
 	if !sc.Scan() || json.Unmarshal(sc.Bytes(), &ready) != nil || ready.Ready != n {
 		t.Fatalf("idle clients: %q", sc.Text())
 	}
-	waitFor(t, "all sockets registered", 20*time.Second, func() bool {
-		return b.metric(t, "quire_realtime_connected_sockets", nil) == n
-	})
+	waitFor(t, "all sockets registered", 20*time.Second, connected)
 	time.Sleep(time.Second) // let connection setup goroutines finish
 	gcTwice()
 	rss1, g1 := vmRSS(t), runtime.NumGoroutine()
