@@ -49,7 +49,7 @@ type Config struct {
 	RenderMaxWait  time.Duration
 	// StateCacheTTL: keep a document's encoded state (for the next
 	// joiner of the same version) this long after it was last served.
-	// Zero: 5 s.
+	// Zero: 1 s.
 	StateCacheTTL time.Duration
 	// InactiveTimeout: unload a document that still has sessions but has
 	// had no command for this long (its next command loads it again).

@@ -4,7 +4,7 @@ import "time"
 
 // StateCacheTTLDefault: how long a document's encoded state stays cached
 // after it was last served.
-const StateCacheTTLDefault = 5 * time.Second
+const StateCacheTTLDefault = time.Second
 
 // The encoded state of a version (the update and its JSON text, about five
 // times the state's size) is what a burst of joiners shares, but kept for
