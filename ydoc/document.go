@@ -153,6 +153,10 @@ func (d *document) run() {
 	}
 	d.lastActivity = time.Now()
 	d.idleTimer.Reset(d.m.cfg.IdleTimeout)
+	// A log that grew long while nobody here wrote to it (another instance,
+	// failed compactions) is compacted now, not on the next write: until
+	// then d.applied holds an id per row, and every load replays them all.
+	d.maybeCompact()
 	for {
 		select {
 		case <-d.inbox.ready:

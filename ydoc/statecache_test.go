@@ -2,6 +2,7 @@ package ydoc
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,4 +98,31 @@ func TestLoadedDocumentMemory(t *testing.T) {
 	ratio := float64(after-before) / float64(state)
 	t.Logf("heap per loaded document: %.2f x its encoded state", ratio)
 	require.Less(t, ratio, 4.0)
+}
+
+// A document whose stored log is already longer than CompactRows is
+// compacted when it loads, without waiting for a write.
+func TestLongLogIsCompactedOnLoad(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		store := open(t)
+		doc := newNote(t, store, `{}`)
+		p := newPeer()
+		var ups []storage.DocUpdate
+		for i := range 30 {
+			ups = append(ups, storage.DocUpdate{DocID: doc, Data: p.insert(i, "x")})
+		}
+		_, err := store.AppendUpdates(context.Background(), ups)
+		require.NoError(t, err)
+		b := startManager(t, store, Config{CompactRows: 10, IdleTimeout: time.Hour})
+		st, err := b.m.State(context.Background(), doc)
+		require.NoError(t, err)
+		require.Equal(t, strings.Repeat("x", 30), textOf(t, st))
+		require.Eventually(t, func() bool { return rowCount(t, store, doc) == 1 }, 10*time.Second, time.Millisecond)
+		require.NoError(t, b.m.Stop(context.Background()))
+
+		st, err = startManager(t, store, Config{}).m.State(context.Background(), doc)
+		require.NoError(t, err)
+		require.Equal(t, strings.Repeat("x", 30), textOf(t, st))
+	})
 }
