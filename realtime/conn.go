@@ -87,6 +87,9 @@ func (s *Server) onConnection(sock *socket.Socket) {
 	token := ""
 	if a, ok := asFields(sock.Handshake().Auth); ok {
 		token, _ = a.str("token")
+		// The library keeps the handshake for the socket's life; the token
+		// (a few hundred bytes) is needed only by authenticate, which has it.
+		delete(a, "token")
 	}
 	// Authentication is the first task, so events that arrive meanwhile
 	// wait behind it and see its result.

@@ -2,7 +2,9 @@ package realtime_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,8 +12,16 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	engine "github.com/zishang520/socket.io/servers/engine/v3"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+
+	"github.com/quire/quire/storage"
 )
 
 // Measurements, not assertions: run with QUIRE_MEASURE=1, e.g.
@@ -37,19 +47,48 @@ func TestMeasureFanout(t *testing.T) {
 }
 
 // RSS and goroutines per idle authenticated websocket connection (2,000).
+// TestMeasureIdleConnectionsLibrary measures the library alone, with the
+// same clients: the difference is what Quire adds.
 func TestMeasureIdleConnections(t *testing.T) {
 	measuring(t)
+	b := setup(t)
+	measureIdle(t, b.url, b.tokens["writer"], func() bool {
+		return b.metric(t, "quire_realtime_connected_sockets", nil) == idleConns
+	})
+}
+
+// The Socket.IO library alone (servers/socket v3, the same path, websocket
+// only, no handlers), measured as TestMeasureIdleConnections.
+func TestMeasureIdleConnectionsLibrary(t *testing.T) {
+	measuring(t)
+	opts := socket.DefaultServerOptions()
+	opts.SetServeClient(false)
+	opts.SetPath("/ws/socket.io")
+	opts.SetTransports(types.NewSet[transports.TransportCtor](engine.WebSocket))
+	opts.SetAllowUpgrades(false)
+	io := socket.NewServer(nil, opts)
+	var connected atomic.Int64
+	_ = io.On("connection", func(...any) { connected.Add(1) })
+	srv := httptest.NewServer(io.ServeHandler(opts))
+	t.Cleanup(func() { srv.Close(); io.Close(nil) })
+	measureIdle(t, srv.URL, "unused", func() bool { return connected.Load() == idleConns })
+}
+
+const idleConns = 2000
+
+// measureIdle opens idleConns idle sockets from a Node process, waits for
+// connected, and logs RSS, heap, stacks and goroutines per connection.
+func measureIdle(t *testing.T, url, token string, connected func() bool) {
 	if os.Getenv("QUIRE_MEASURE_PROFILE") != "" {
 		runtime.MemProfileRate = 64 // fine-grained: per-connection allocations are small
 	}
-	const n = 2000
-	b := setup(t)
+	const n = idleConns
 	gcTwice()
 	rss0, g0 := vmRSS(t), runtime.NumGoroutine()
 	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 
-	cmd := exec.Command("node", filepath.Join("testdata", "idle.mjs"), b.url, b.tokens["writer"], strconv.Itoa(n))
+	cmd := exec.Command("node", filepath.Join("testdata", "idle.mjs"), url, token, strconv.Itoa(n))
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -61,9 +100,7 @@ func TestMeasureIdleConnections(t *testing.T) {
 	if !sc.Scan() || json.Unmarshal(sc.Bytes(), &ready) != nil || ready.Ready != n {
 		t.Fatalf("idle clients: %q", sc.Text())
 	}
-	waitFor(t, "all sockets registered", 20*time.Second, func() bool {
-		return b.metric(t, "quire_realtime_connected_sockets", nil) == n
-	})
+	waitFor(t, "all sockets registered", 20*time.Second, connected)
 	time.Sleep(time.Second) // let connection setup goroutines finish
 	gcTwice()
 	rss1, g1 := vmRSS(t), runtime.NumGoroutine()
@@ -73,6 +110,82 @@ func TestMeasureIdleConnections(t *testing.T) {
 		n, float64(rss0)/1024, float64(rss1)/1024, float64(rss1-rss0)/n,
 		float64(ms1.HeapAlloc-ms0.HeapAlloc)/1024/n, float64(ms1.StackInuse-ms0.StackInuse)/1024/n, float64(g1-g0)/n)
 	writeProfiles(t)
+}
+
+// Issue 13 item 5: one socket joins 20 notes of ~195 KB (seeded from
+// Markdown on the first join). Heap and RSS per document right after the
+// joins and once the cached states are dropped (ydoc/statecache.go), as a
+// multiple of the state the client received.
+func TestMeasureJoinManyDocuments(t *testing.T) {
+	measuring(t)
+	const n, textBytes = 20, 190 << 10
+	b := setup(t)
+	words := strings.Fields("lorem ipsum dolor sit amet quire note yjs socket editor paragraph server document latency relay state")
+	docs := make([]string, n)
+	for i := range docs {
+		var md strings.Builder
+		for k := 0; md.Len() < textBytes; k++ {
+			for md.Len()%500 < 490 {
+				md.WriteString(words[(i*7+k*13+md.Len())%len(words)])
+				md.WriteByte(' ')
+			}
+			md.WriteString("\n\n")
+		}
+		data, _ := json.Marshal(map[string]any{"content": map[string]any{"md": md.String()}})
+		note := &storage.Note{UserID: b.users["writer"].ID, Title: "big", Data: data, Meta: json.RawMessage(`{}`)}
+		if err := b.store.CreateNote(context.Background(), note); err != nil {
+			t.Fatal(err)
+		}
+		docs[i] = "note:" + note.ID
+	}
+	gcTwice()
+	rss0 := vmRSS(t)
+	var ms0 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	cmd := exec.Command("node", append([]string{filepath.Join("testdata", "joinmany.mjs"), b.url, b.tokens["writer"]}, docs...)...)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); _ = cmd.Wait() }()
+	sc := bufio.NewScanner(stdout)
+	var ready struct{ Ready, StateBytes int }
+	if !sc.Scan() || json.Unmarshal(sc.Bytes(), &ready) != nil || ready.Ready != n {
+		t.Fatalf("joinmany: %q", sc.Text())
+	}
+	state := float64(ready.StateBytes) / n
+	report := func(when string) {
+		gcTwice()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		heap := float64(ms.HeapAlloc-ms0.HeapAlloc) / n
+		t.Logf("%s: RSS %.1f → %.1f MB (peak %.1f MB), heap %.0f KB per document = %.2f × its %.0f KB state",
+			when, float64(rss0)/1024, float64(vmRSS(t))/1024, float64(vmHWM(t))/1024, heap/1024, heap/state, state/1024)
+	}
+	report("joined")
+	waitFor(t, "cached states dropped", time.Minute, func() bool {
+		return b.metric(t, "quire_ydoc_state_cache_bytes", nil) == 0
+	})
+	report("settled")
+	writeProfiles(t)
+}
+
+// vmHWM reads the process's peak resident set in KB.
+func vmHWM(t *testing.T) int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
 }
 
 // writeProfiles saves heap and goroutine profiles to $QUIRE_MEASURE_PROFILE

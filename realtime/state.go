@@ -27,9 +27,21 @@ func (s *Server) noteAccess(ctx context.Context, noteID string) (*storage.Note, 
 // it: Emit would re-encode it and copy it four more times (encoder,
 // per-socket clone, Engine.IO framing, or gorilla's PreparedMessage, which
 // grows a bytes.Buffer by doubling).
+//
+// On a websocket the Engine.IO message ("4" and the packet) is built here
+// and queued as it is (wsTransport.sendRaw, in order with what the library
+// sent before): the engine's encoder would copy it once more.
 func (c *conn) sendState(docID string, st ydoc.State) {
 	sessions := c.srv.roomMembers(docRoom(docID))
-	pkt := appendStatePacket(make([]byte, 0, statePacketSize(docID, st.JSON, sessions)), docID, st.JSON, sessions)
+	size := 1 + statePacketSize(docID, st.JSON, sessions)
+	engineConn := c.sock.Conn()
+	if t, isWS := engineConn.Transport().(*wsTransport); isWS {
+		if rs := engineConn.ReadyState(); rs != "closing" && rs != "closed" { // as the engine's own send
+			t.sendRaw(appendStatePacket(append(make([]byte, 0, size), '4'), docID, st.JSON, sessions))
+		}
+		return
+	}
+	pkt := appendStatePacket(make([]byte, 0, size), docID, st.JSON, sessions)
 	c.sock.Client().WriteToEngine([]types.BufferInterface{newSharedText(pkt)}, &socket.WriteOptions{PreEncoded: true})
 }
 

@@ -45,10 +45,12 @@ type wsTransport struct {
 	closing func()
 }
 
-// wsOut is one queue entry: a batch from the engine, or a shared frame.
+// wsOut is one queue entry: a batch from the engine, a shared frame, or
+// one Engine.IO message already encoded (raw).
 type wsOut struct {
 	batch []*packet.Packet
 	frame *sharedFrame
+	raw   []byte
 }
 
 // closeGrace bounds how long a close waits for queued writes (a client
@@ -75,6 +77,12 @@ func (t *wsTransport) Send(packets []*packet.Packet) { t.push(wsOut{batch: packe
 // sendFrame queues a room message's shared frame; false when the
 // connection is gone.
 func (t *wsTransport) sendFrame(f *sharedFrame) bool { return t.push(wsOut{frame: f}) }
+
+// sendRaw queues one Engine.IO message ("4" and a Socket.IO packet) that
+// is written as it is: a document state (megabytes) is built once, at its
+// exact size, not copied again by the engine's encoder. false when the
+// connection is gone.
+func (t *wsTransport) sendRaw(msg []byte) bool { return t.push(wsOut{raw: msg}) }
 
 func (t *wsTransport) push(o wsOut) bool {
 	t.mu.Lock()
@@ -116,9 +124,13 @@ func (t *wsTransport) drain() {
 
 func (t *wsTransport) write(o wsOut) {
 	var err error
-	if o.frame != nil {
+	switch {
+	case o.frame != nil:
 		err = t.conn.WritePreparedMessage(o.frame.prepared())
-	} else {
+	case o.raw != nil:
+		t.conn.EnableWriteCompression(t.PerMessageDeflate() == nil || len(o.raw) >= t.PerMessageDeflate().Threshold)
+		err = t.conn.WriteMessage(ws.TextMessage, o.raw)
+	default:
 		for _, p := range o.batch {
 			if err = t.writePacket(p); err != nil {
 				break

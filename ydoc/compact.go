@@ -91,6 +91,9 @@ func (d *document) compacted(ids []int64, snapshot int64, merged, sizeAt int, er
 	if !slices.Contains(d.applied, snapshot) { // a rebuild may have read it already
 		d.applied = append(d.applied, snapshot)
 	}
+	if cap(d.applied) > 4*len(d.applied)+64 {
+		d.applied = slices.Clone(d.applied) // let the long backing array go
+	}
 	d.size = merged + max(d.size-sizeAt, 0)
 	d.m.log.Debug("compacted document", "doc", d.id, "rows", len(ids), "bytes", merged)
 	// Rows committed while this one ran were not compacted (maybeCompact

@@ -90,12 +90,13 @@ type document struct {
 	stop   chan struct{} // closed by Manager.Stop
 
 	// --- owner only ---
-	doc      *y.Doc
-	sv       map[uint64]uint64 // doc's state vector, kept in step with applies
-	gen      uint64            // bumps when doc is rebuilt
-	size     int               // bytes stored in the log (approximate document size)
-	state    *State            // cache for this version; nil after a change
-	sessions map[string]struct{}
+	doc        *y.Doc
+	sv         map[uint64]uint64 // doc's state vector, kept in step with applies
+	gen        uint64            // bumps when doc is rebuilt
+	size       int               // bytes stored in the log (approximate document size)
+	state      *State            // cache for this version; nil after a change (statecache.go)
+	stateTimer *time.Timer       // drops state when it fires
+	sessions   map[string]struct{}
 
 	applied  []int64 // ids of rows whose content is in doc
 	held     []*row  // rows waiting for dependencies
@@ -141,8 +142,10 @@ func (d *document) wake() {
 func (d *document) run() {
 	d.renderTimer = newStoppedTimer()
 	d.idleTimer = newStoppedTimer()
+	d.stateTimer = newStoppedTimer()
 	defer d.renderTimer.Stop()
 	defer d.idleTimer.Stop()
+	defer d.stateTimer.Stop()
 
 	if err := d.load(); err != nil {
 		d.failAll(err)
@@ -150,6 +153,10 @@ func (d *document) run() {
 	}
 	d.lastActivity = time.Now()
 	d.idleTimer.Reset(d.m.cfg.IdleTimeout)
+	// A log that grew long while nobody here wrote to it (another instance,
+	// failed compactions) is compacted now, not on the next write: until
+	// then d.applied holds an id per row, and every load replays them all.
+	d.maybeCompact()
 	for {
 		select {
 		case <-d.inbox.ready:
@@ -162,6 +169,8 @@ func (d *document) run() {
 			f()
 		case <-d.renderTimer.C:
 			d.render()
+		case <-d.stateTimer.C:
+			d.dropState()
 		case <-d.idleTimer.C:
 			if d.idle() && d.m.unregister(d) {
 				d.unloaded()
@@ -260,14 +269,22 @@ func (d *document) failWaiters() {
 
 func (d *document) unloaded() {
 	d.m.met.heldUpdates.Sub(float64(len(d.held)))
-	d.held, d.doc, d.state = nil, nil, nil
+	d.dropState()
+	d.held, d.doc = nil, nil
 }
 
-// idle: no sessions, nothing in flight, nothing to render, for IdleTimeout.
+// idle: nothing in flight, nothing to render, and no command for
+// IdleTimeout, or for InactiveTimeout while sessions are registered (a tab
+// left open on a note must not keep it loaded for good: its next update or
+// join loads it again).
 func (d *document) idle() bool {
-	return len(d.sessions) == 0 && len(d.inflight) == 0 && len(d.waiters) == 0 &&
+	quiet := d.m.cfg.IdleTimeout
+	if len(d.sessions) > 0 {
+		quiet = max(quiet, d.m.cfg.InactiveTimeout)
+	}
+	return len(d.inflight) == 0 && len(d.waiters) == 0 &&
 		!d.dirty && !d.rendering && !d.compacting && d.compactWait == nil &&
-		time.Since(d.lastActivity) >= d.m.cfg.IdleTimeout
+		time.Since(d.lastActivity) >= quiet
 }
 
 func (d *document) handle(c *command) {
@@ -305,23 +322,26 @@ func (d *document) leave(sid string) {
 	}
 }
 
-// currentState encodes the document once per version.
+// currentState encodes the document once per version (while cached:
+// statecache.go).
 func (d *document) currentState() (State, error) {
-	if d.state == nil {
-		var upd []byte
-		if err := d.guard(func() {
-			if d.m.hookEncode != nil {
-				d.m.hookEncode()
-			}
-			upd = y.EncodeStateAsUpdate(d.doc, nil)
-		}); err != nil {
-			// Rebuilt by guard. Never answer [0,0] here: that would show an
-			// empty document to a joiner, and a compaction would store it.
-			return State{}, err
-		}
-		d.state = &State{Update: upd, JSON: appendJSONBytes(make([]byte, 0, 4*len(upd)+2), upd)}
+	if st := d.cachedState(); st != nil {
+		return *st, nil
 	}
-	return *d.state, nil
+	var upd []byte
+	if err := d.guard(func() {
+		if d.m.hookEncode != nil {
+			d.m.hookEncode()
+		}
+		upd = y.EncodeStateAsUpdate(d.doc, nil)
+	}); err != nil {
+		// Rebuilt by guard. Never answer [0,0] here: that would show an
+		// empty document to a joiner, and a compaction would store it.
+		return State{}, err
+	}
+	st := &State{Update: upd, JSON: appendJSONBytes(make([]byte, 0, 4*len(upd)+2), upd)}
+	d.cacheState(st)
+	return *st, nil
 }
 
 // replyState answers with the current state once everything it contains
@@ -628,7 +648,7 @@ func (d *document) syncStateVector() {
 
 // changed invalidates the state cache and schedules a render.
 func (d *document) changed() {
-	d.state = nil
+	d.dropState()
 	now := time.Now()
 	if !d.dirty {
 		d.dirty = true

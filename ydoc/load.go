@@ -130,7 +130,8 @@ func (d *document) replay(recs []storage.DocRecord, skip map[int]bool) int {
 	d.m.met.heldUpdates.Sub(float64(len(d.held)))
 	d.doc = newDoc(0)
 	d.sv = make(map[uint64]uint64)
-	d.applied, d.held, d.state, d.size = nil, nil, nil, 0
+	d.dropState()
+	d.applied, d.held, d.size = nil, nil, 0
 	for i, rec := range recs {
 		d.size += len(rec.Data)
 		if skip[i] {
@@ -180,7 +181,7 @@ func (d *document) applyRaw(data []byte, u *yupdate.Update) error {
 			d.sv[client] = max(d.sv[client], ranges[n-1].End())
 		}
 	}
-	d.state = nil
+	d.dropState()
 	return nil
 }
 

@@ -21,6 +21,7 @@ import (
 const (
 	MaxDocumentBytesDefault = 64 << 20
 	IdleTimeoutDefault      = 30 * time.Second
+	InactiveTimeoutDefault  = 10 * time.Minute
 	CompactRowsDefault      = 256
 	RenderDebounceDefault   = 2 * time.Second
 	RenderMaxWaitDefault    = 10 * time.Second
@@ -46,6 +47,14 @@ type Config struct {
 	// the first unrendered one. Zero: 2 s and 10 s.
 	RenderDebounce time.Duration
 	RenderMaxWait  time.Duration
+	// StateCacheTTL: keep a document's encoded state (for the next
+	// joiner of the same version) this long after it was last served.
+	// Zero: 1 s.
+	StateCacheTTL time.Duration
+	// InactiveTimeout: unload a document that still has sessions but has
+	// had no command for this long (its next command loads it again).
+	// Zero: 10 min.
+	InactiveTimeout time.Duration
 	// InboxSize bounds each document's command queue; full → ErrBusy. Zero: 1024.
 	InboxSize int
 	// MaxHeld bounds each document's updates held for missing
@@ -67,6 +76,8 @@ func (c Config) WithDefaults() Config {
 	c.RenderDebounce = cmp.Or(c.RenderDebounce, RenderDebounceDefault)
 	c.RenderMaxWait = cmp.Or(c.RenderMaxWait, RenderMaxWaitDefault)
 	c.InboxSize = cmp.Or(c.InboxSize, InboxSizeDefault)
+	c.StateCacheTTL = cmp.Or(c.StateCacheTTL, StateCacheTTLDefault)
+	c.InactiveTimeout = cmp.Or(c.InactiveTimeout, InactiveTimeoutDefault)
 	c.MaxHeld = cmp.Or(c.MaxHeld, MaxHeldDefault)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -84,7 +95,7 @@ func (c Config) Validate() error {
 		return errors.New("ydoc: Config.Store is required")
 	case c.MaxDocumentBytes < 0:
 		return errors.New("ydoc: --max-document-bytes must be positive")
-	case c.IdleTimeout < 0, c.RenderDebounce < 0, c.RenderMaxWait < 0:
+	case c.IdleTimeout < 0, c.RenderDebounce < 0, c.RenderMaxWait < 0, c.StateCacheTTL < 0, c.InactiveTimeout < 0:
 		return errors.New("ydoc: durations must be positive")
 	case c.RenderMaxWait != 0 && c.RenderMaxWait < c.RenderDebounce:
 		return errors.New("ydoc: RenderMaxWait must not be shorter than RenderDebounce")

@@ -148,6 +148,7 @@ func BenchmarkMemoryPerDocument(b *testing.B) {
 			require.NoError(b, err)
 		}
 		after, stackAfter := liveHeap()
+		writeHeapProfile(b, "small")
 		b.ReportMetric(float64(after-before)/float64(n-1), "heap-bytes/doc")
 		b.ReportMetric(float64(stackAfter-stackBefore)/float64(n-1), "stack-bytes/doc")
 		require.NoError(b, bundle.m.Stop(ctx))

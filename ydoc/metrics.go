@@ -20,6 +20,8 @@ type metrics struct {
 	commitBatch    prometheus.Histogram
 	applySeconds   prometheus.Histogram
 	heldUpdates    prometheus.Gauge
+	// stateCacheBytes: encoded states kept for joiners (statecache.go)
+	stateCacheBytes prometheus.Gauge
 }
 
 // newMetrics registers the package's metrics on reg (nil: a private
@@ -48,12 +50,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}),
 		heldUpdates: prometheus.NewGauge(prometheus.GaugeOpts(opts("held_updates", "Stored updates waiting for their dependencies."))),
+		stateCacheBytes: prometheus.NewGauge(prometheus.GaugeOpts(opts("state_cache_bytes",
+			"Bytes of encoded document states (update and JSON) cached for joiners."))),
 	}
 	for _, reason := range []string{reasonInvalid, reasonTooLarge, reasonBusy, reasonStorage, reasonPanic} {
 		m.updatesRefused.WithLabelValues(reason)
 	}
 	for _, c := range []prometheus.Collector{m.liveDocuments, m.updatesApplied, m.updatesRefused,
-		m.bytesPersisted, m.compactions, m.commitBatch, m.applySeconds, m.heldUpdates} {
+		m.bytesPersisted, m.compactions, m.commitBatch, m.applySeconds, m.heldUpdates, m.stateCacheBytes} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -75,6 +75,14 @@ func TestEditLogAppliesWithXMLReaderFix(t *testing.T) {
 	}
 	got := readProseMirror(doc)
 	requireJSONEqual(t, log.Final, got)
+	frag := doc.GetXmlFragment("prosemirror").(*y.YXmlFragment)
+	first := frag.Get(0).(*y.YXmlElement)
+	if first.EH != noObservers || first.DEH != noObservers {
+		t.Fatal("nested types read from updates should share the empty event handlers")
+	}
+	if len(noObservers.L) != 0 {
+		t.Fatalf("the library added %d listeners to the shared event handler", len(noObservers.L))
+	}
 
 	// Through y-prosemirror's schema the Go reading is what the editor sees,
 	// and the state the Go doc encodes loads in yjs with the same content.
