@@ -68,7 +68,13 @@ func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	sent := false // a conversation, not just system prompts
+	var question *userMessage
 	if task != nil {
+		var msg string
+		if question, msg = parseUserMessage(in); msg != "" {
+			writeError(w, http.StatusBadRequest, msg)
+			return
+		}
 		sent = sentConversation(in)
 		if err := task.addUserMessage(in); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
@@ -94,7 +100,7 @@ func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session
 		writeError(w, http.StatusNotFound, "Model not found")
 		return
 	}
-	if task != nil && (!a.checkTaskSession(w, r, s, task) || !a.prepareTaskChat(w, r, s, task, in, model, sent)) {
+	if task != nil && (!a.checkTaskSession(w, r, s, task) || !a.prepareTaskChat(w, r, s, task, question, in, model, sent)) {
 		return
 	}
 	out := map[string]json.RawMessage{}

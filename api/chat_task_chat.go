@@ -69,7 +69,8 @@ func taskMode(in map[string]json.RawMessage) bool {
 	return present(in, "session_id") && present(in, "id") && (present(in, "chat_id") || present(in, "user_message"))
 }
 
-// prepareTaskChat stores the request's question and the empty answer in
+// prepareTaskChat stores the request's question (um, parsed by
+// parseUserMessage; nil when none was sent) and the empty answer in
 // its saved chat, creating the chat when there is none (no chat_id, or an
 // id no chat has yet), sets req.chatID, the answer's parent and the title
 // to announce, and, when the request carries no conversation, replaces
@@ -77,12 +78,7 @@ func taskMode(in map[string]json.RawMessage) bool {
 // down to the question. Another account's chat is 404; nothing is stored
 // on any refusal. It answers the refusals itself and reports whether the
 // task may start.
-func (a *API) prepareTaskChat(w http.ResponseWriter, r *http.Request, s *session, req *taskRequest, in map[string]json.RawMessage, model string, sent bool) bool {
-	um, msg := parseUserMessage(in)
-	if msg != "" {
-		writeError(w, http.StatusBadRequest, msg)
-		return false
-	}
+func (a *API) prepareTaskChat(w http.ResponseWriter, r *http.Request, s *session, req *taskRequest, um *userMessage, in map[string]json.RawMessage, model string, sent bool) bool {
 	if req.chatID != "" && !savedChat(req.chatID) {
 		return true // a temporary chat: the request holds the conversation
 	}
