@@ -150,6 +150,7 @@ func (a *API) startChatTask(w http.ResponseWriter, s *session, req *taskRequest,
 	t, err := a.cfg.Tasks.Go(chat.Task{UserID: s.user.ID, ChatID: req.chatID, MessageID: req.messageID, Model: model},
 		func(ctx context.Context, t *chat.Task) { a.runChatTask(ctx, t, req, up, body) })
 	if err != nil {
+		a.taskNotStarted(s.user.ID, req, err)
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}

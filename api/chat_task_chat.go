@@ -311,3 +311,15 @@ func containsString(list []string, s string) bool {
 	}
 	return false
 }
+
+// taskNotStarted finishes the answer prepareTaskChat stored when its task
+// could not start (the server is stopping), so that the chat does not
+// wait for it forever.
+func (a *API) taskNotStarted(userID string, req *taskRequest, cause error) {
+	ctx, cancel := context.WithTimeout(context.Background(), taskSaveTimeout)
+	defer cancel()
+	m := AssistantMessage{Done: true, Error: cause.Error(), ParentID: req.parentID}
+	if err := a.saveAssistantMessage(ctx, userID, req.chatID, req.messageID, m); err != nil {
+		a.log.ErrorContext(ctx, "saving a chat task that did not start failed", "user", userID, "chat", req.chatID, "err", err)
+	}
+}
