@@ -7,8 +7,9 @@
 // rest); the chat gets its title and a place in the sidebar; after a
 // reload the chat is there with its answer, and a follow-up question
 // reaches the model with the whole conversation, read by Quire from the
-// stored chat (the 0.11 frontend sends only the new question). No uncaught
-// page errors, no failed API call.
+// stored chat (the 0.11 frontend sends only the new question); the
+// sidebar's search finds the chat. No uncaught page errors, no failed API
+// call.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
@@ -111,6 +112,14 @@ test('stock Open WebUI frontend: a chat streams its answer and is kept', { skip,
     ['assistant', 'Yes, offline too.', true]
   ])
   assert.equal(upstream.requests.length, 2, 'one upstream request per question')
+
+  // The sidebar's search finds it by its title.
+  await ada.page.getByRole('navigation', { name: 'Chat history' }).getByRole('button', { name: 'Search', exact: true }).click()
+  const searched = ada.page.waitForResponse((r) => r.url().includes('/api/v1/chats/search?text=quire') && r.ok())
+  await ada.page.keyboard.type('quire')
+  await searched
+  await ada.page.getByRole('dialog').getByText(question, { exact: true }).waitFor()
+  await ada.page.keyboard.press('Escape')
 
   assert.deepEqual(ada.errors, [], 'no uncaught page errors')
   assert.deepEqual(ada.failed, [], 'no API call of the frontend failed')
