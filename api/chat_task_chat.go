@@ -79,10 +79,17 @@ func taskMode(in map[string]json.RawMessage) bool {
 // on any refusal. It answers the refusals itself and reports whether the
 // task may start.
 func (a *API) prepareTaskChat(w http.ResponseWriter, r *http.Request, s *session, req *taskRequest, um *userMessage, in map[string]json.RawMessage, model string, sent bool) bool {
+	if um != nil && um.id == req.messageID {
+		writeError(w, http.StatusBadRequest, "user_message.id must differ from id (the answer's)")
+		return false
+	}
 	if req.chatID != "" && !savedChat(req.chatID) {
 		return true // a temporary chat: the request holds the conversation
 	}
 	userParent := req.parentID // the question's parent, in 0.11's requests
+	if um != nil && userParent == um.id {
+		userParent = "" // not its own parent
+	}
 	if um != nil {
 		req.parentID = um.id
 	}

@@ -244,6 +244,7 @@ func TestChatTaskStockBadInput(t *testing.T) {
 		{"user_message content a number", with("", um("content", 5)), 400, badUM},
 		{"user_message with NUL", with("", um("content", "a\x00b")), 400,
 			"user_message must not contain NUL characters or numbers beyond double precision, nor nest too deep"},
+		{"question and answer with one id", with("", um("id", "a1")), 400, "user_message.id must differ from id (the answer's)"},
 		{"chat_id not a string", with("", func(b map[string]any) { b["chat_id"] = 7 }), 400,
 			"chat_id must be a non-empty string of at most 256 bytes"},
 		{"another account's socket", with("", func(b map[string]any) { b["session_id"] = bobs }), 400,
