@@ -55,6 +55,9 @@ type taskRequest struct {
 	// title, when set, is announced (chat:title) as the answer ends: the
 	// chat was titled after this question (prepareTaskChat).
 	title string
+	// prefix is the stored answer a "continue" request goes on from: the
+	// task's answer starts with it (prepareTaskChat).
+	prefix string
 }
 
 // parseTaskRequest reads the task fields, or says what is wrong with them.
@@ -176,6 +179,7 @@ type chatTask struct {
 
 func (a *API) runChatTask(ctx context.Context, t *chat.Task, req *taskRequest, up int, body []byte) {
 	ct := &chatTask{a: a, t: t, parentID: req.parentID, title: req.title}
+	ct.content.WriteString(req.prefix)
 	ct.out = newDeltaSender(a.cfg.ChatFlushInterval, a.cfg.ChatFlushBytes, ct.emit)
 	ct.out.event("chat:active", map[string]bool{"active": true})
 	err := ct.stream(ctx, up, body)

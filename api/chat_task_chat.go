@@ -83,8 +83,22 @@ func (a *API) prepareTaskChat(w http.ResponseWriter, r *http.Request, s *session
 		writeError(w, http.StatusBadRequest, "user_message.id must differ from id (the answer's)")
 		return false
 	}
+	var continuing bool
+	if id, ok := in["assistant_message_id"]; ok && string(id) != "null" {
+		var s string
+		if json.Unmarshal(id, &s) != nil || s != req.messageID {
+			writeError(w, http.StatusBadRequest, "assistant_message_id must be the answer's id (id)")
+			return false
+		}
+		continuing = true
+	}
 	if req.chatID != "" && !savedChat(req.chatID) {
-		return true // a temporary chat: the request holds the conversation
+		// A temporary chat: the request holds the conversation, and a
+		// continued answer is its last message.
+		if continuing {
+			req.prefix = lastAnswerSent(in)
+		}
+		return true
 	}
 	userParent := req.parentID // the question's parent, in 0.11's requests
 	if um != nil && userParent == um.id {
@@ -104,8 +118,17 @@ func (a *API) prepareTaskChat(w http.ResponseWriter, r *http.Request, s *session
 		if title != "" {
 			req.title, c.Title = title, title
 		}
+		msgs := chat.object("history").object("messages")
 		if um != nil {
-			conversation = conversationTo(chat.object("history").object("messages"), um.id)
+			conversation = conversationTo(msgs, um.id)
+		}
+		if continuing {
+			// The frontend's "Continue Response": the model goes on
+			// from the stored answer, which the new text extends.
+			req.prefix = storedAnswer(msgs, req.messageID)
+			if req.prefix != "" {
+				conversation = conversationTo(msgs, req.messageID)
+			}
 		}
 		body := chat.encode()
 		if int64(len(body)) > a.cfg.MaxChatBytes {
@@ -329,4 +352,29 @@ func (a *API) taskNotStarted(userID string, req *taskRequest, cause error) {
 	if err := a.saveAssistantMessage(ctx, userID, req.chatID, req.messageID, m); err != nil {
 		a.log.ErrorContext(ctx, "saving a chat task that did not start failed", "user", userID, "chat", req.chatID, "err", err)
 	}
+}
+
+// storedAnswer is the text of message id when it is an assistant's, else "".
+func storedAnswer(msgs *rawObject, id string) string {
+	raw, ok := msgs.get(id)
+	if !ok || linkOf(raw).Role != "assistant" {
+		return ""
+	}
+	content, _ := objectOrNew(raw).str("content")
+	return content
+}
+
+// lastAnswerSent is the text of the request's last message when it is an
+// assistant's, else "".
+func lastAnswerSent(in map[string]json.RawMessage) string {
+	var msgs []struct {
+		Role    string          `json:"role"`
+		Content json.RawMessage `json:"content"`
+	}
+	_ = json.Unmarshal(in["messages"], &msgs) // addUserMessage checks the type
+	var text string
+	if n := len(msgs); n > 0 && msgs[n-1].Role == "assistant" && json.Unmarshal(msgs[n-1].Content, &text) == nil {
+		return text
+	}
+	return ""
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -297,5 +298,53 @@ func TestEventsEmitToChat(t *testing.T) {
 	require.NoError(t, json.Unmarshal(raw, &got))
 	require.Equal(t, []map[string]any{{"name": "events", "payload": map[string]any{"chat_id": c.ID, "message_id": "m1", "data": data}}}, got)
 	require.Empty(t, eventsOf(t, step, 1, ""), "the admin owns no such chat")
+	require.Zero(t, s.InternalErrors())
+}
+
+// "Continue Response": the request names the stored answer as its id and
+// assistant_message_id; the model gets the conversation down to that
+// answer, and the new text extends it (events, done content, the stored
+// message). A temporary chat's continued answer is the last message sent.
+func TestChatTaskContinues(t *testing.T) {
+	t.Parallel()
+	up := chattest.New(t)
+	s, tok := chatServer(t, up.BaseURL, "")
+	step := sockets(t, s, tok)
+	sid := sids(t, step)[0]
+
+	_, chatID := startStock(t, s, tok, stockBody(sid, "", "", "u1", "Count", "a1"))
+	waitInactive(t, step, 0, "a1")
+	cont := stockBody(sid, chatID, "", "u1", "Count", "a1")
+	cont["assistant_message_id"] = "a1"
+	bad := stockBody(sid, chatID, "", "u1", "Count", "a1")
+	bad["assistant_message_id"] = "a9"
+	r := s.Do("POST", "/api/chat/completions", tok, bad)
+	require.Equal(t, http.StatusBadRequest, r.Status)
+	require.Equal(t, "assistant_message_id must be the answer's id (id)", r.Detail())
+
+	before := len(eventsOf(t, step, 0, "a1"))
+	startStock(t, s, tok, cont)
+	deadline := func() bool {
+		evs := eventsOf(t, step, 0, "a1")
+		return len(evs) > before && evs[len(evs)-1].Payload.Data.Type == "chat:active" && string(evs[len(evs)-1].Payload.Data.Data) == `{"active":false}`
+	}
+	require.Eventually(t, deadline, 30*time.Second, 20*time.Millisecond)
+	tr := traceOf(t, eventsOf(t, step, 0, "a1")[before:])
+	require.Equal(t, "0 1 ", tr.text, "only the new text is sent")
+	require.Equal(t, "0 1 0 1 ", tr.done["content"])
+	require.Equal(t, []any{
+		map[string]any{"role": "user", "content": "Count"},
+		map[string]any{"role": "assistant", "content": "0 1 "},
+	}, up.Requests()[1].Body["messages"])
+	c := getChat(t, s, tok, chatID)
+	require.Equal(t, "0 1 0 1 ", c.Chat.History.Messages["a1"]["content"])
+	require.Len(t, c.Chat.History.Messages, 2)
+
+	tmp := stockBody(sid, "temporary:x", "", "t1", "Count", "t2")
+	tmp["assistant_message_id"] = "t2"
+	tmp["messages"] = []map[string]any{{"role": "user", "content": "Count"}, {"role": "assistant", "content": "abc"}}
+	startStock(t, s, tok, tmp)
+	waitInactive(t, step, 0, "t2")
+	require.Equal(t, "abc0 1 ", traceOf(t, eventsOf(t, step, 0, "t2")).done["content"])
 	require.Zero(t, s.InternalErrors())
 }
