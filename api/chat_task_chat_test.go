@@ -11,6 +11,7 @@ import (
 
 	"github.com/quire/quire/chat/chattest"
 	"github.com/quire/quire/quiretest"
+	"github.com/quire/quire/server"
 )
 
 // storedChat is GET /api/v1/chats/{id}, the parts these tests read.
@@ -27,6 +28,14 @@ type storedChat struct {
 		} `json:"history"`
 		Messages []map[string]any `json:"messages"`
 	} `json:"chat"`
+}
+
+// stockServer is chatServer on backend b.
+func stockServer(t *testing.T, b quiretest.Backend, upstream string) (*quiretest.Server, string) {
+	t.Helper()
+	opts := append([]quiretest.Option{quiretest.WithConfig(func(c *server.Config) { c.OpenAIBaseURLs = upstream })}, b.Opts...)
+	s := quiretest.New(t, opts...)
+	return s, s.SignUp("alice").Token
 }
 
 func getChat(t *testing.T, s *quiretest.Server, tok, id string) storedChat {
@@ -93,8 +102,17 @@ func listChatIDs(t *testing.T, s *quiretest.Server, tok string) []string {
 // both new messages join the tree below the first answer.
 func TestChatTaskCreatesTheChat(t *testing.T) {
 	t.Parallel()
+	for _, b := range quiretest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			testChatTaskCreatesTheChat(t, b)
+		})
+	}
+}
+
+func testChatTaskCreatesTheChat(t *testing.T, b quiretest.Backend) {
 	up := chattest.New(t)
-	s, tok := chatServer(t, up.BaseURL, "")
+	s, tok := stockServer(t, b, up.BaseURL)
 	step := sockets(t, s, tok)
 	sid := sids(t, step)[0]
 
@@ -197,8 +215,17 @@ func TestChatTaskChatIDs(t *testing.T) {
 // that is not JSON.
 func TestChatTaskStockBadInput(t *testing.T) {
 	t.Parallel()
+	for _, b := range quiretest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			testChatTaskStockBadInput(t, b)
+		})
+	}
+}
+
+func testChatTaskStockBadInput(t *testing.T, b quiretest.Backend) {
 	up := chattest.New(t)
-	s, tok := chatServer(t, up.BaseURL, "")
+	s, tok := stockServer(t, b, up.BaseURL)
 	bob := s.SignUp("Bob")
 	step := sockets(t, s, tok, bob.Token)
 	ids := sids(t, step)
@@ -347,4 +374,45 @@ func TestChatTaskContinues(t *testing.T) {
 	waitInactive(t, step, 0, "t2")
 	require.Equal(t, "abc0 1 ", traceOf(t, eventsOf(t, step, 0, "t2")).done["content"])
 	require.Zero(t, s.InternalErrors())
+}
+
+// Two accounts racing to start a task in one chat id that no chat has
+// yet: one makes the chat, the other gets 404, never a 500; the chat is
+// the winner's and holds only the winner's messages.
+func TestChatTaskCreateRace(t *testing.T) {
+	t.Parallel()
+	for _, b := range quiretest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			up := chattest.New(t)
+			s, tok := stockServer(t, b, up.BaseURL)
+			bob := s.SignUp("Bob")
+			step := sockets(t, s, tok, bob.Token)
+			ids := sids(t, step)
+			toks := []string{tok, bob.Token}
+			for i := range 8 {
+				chatID := "contested-" + strings.Repeat("x", i)
+				statuses := make([]int, 2)
+				done := make(chan struct{})
+				for who := range 2 {
+					go func() {
+						defer func() { done <- struct{}{} }()
+						body := stockBody(ids[who], chatID, "", "u"+string(rune('a'+who)), "race", "a"+string(rune('a'+who)))
+						statuses[who] = s.Do("POST", "/api/chat/completions", toks[who], body).Status
+					}()
+				}
+				<-done
+				<-done
+				require.ElementsMatch(t, []int{http.StatusOK, http.StatusNotFound}, statuses, chatID)
+				winner := 0
+				if statuses[1] == http.StatusOK {
+					winner = 1
+				}
+				c := getChat(t, s, toks[winner], chatID)
+				require.Len(t, c.Chat.History.Messages, 2, chatID)
+				require.Contains(t, c.Chat.History.Messages, "u"+string(rune('a'+winner)))
+			}
+			require.Zero(t, s.InternalErrors())
+		})
+	}
 }
