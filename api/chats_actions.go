@@ -13,8 +13,8 @@ import (
 
 // What the stock 0.11 frontend's sidebar and chat menus call besides the
 // saved-chat routes of chats.go: the sidebar's search, the archived list,
-// mark read / unread, clone and fork. Every route is the caller's own
-// chats only.
+// mark read / unread, clone and fork; tag changes are refused (400) as
+// tags are not modelled. Every route is the caller's own chats only.
 
 // maxChatSearchRunes bounds a search text.
 const maxChatSearchRunes = 500
@@ -28,6 +28,13 @@ func (a *API) registerChatActions(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+p+"{id}/unread", a.authed(a.markChatUnread))
 	mux.HandleFunc("POST "+p+"{id}/clone", a.authed(a.cloneChat))
 	mux.HandleFunc("POST "+p+"{id}/fork", a.authed(a.forkChat))
+	// Tags are not modelled: adding or removing one says so (the chat
+	// menu shows the detail), rather than a 404 that reads as "no chat".
+	noTags := a.chatRoute(false, func(w http.ResponseWriter, _ *http.Request, _ *storage.Chat) {
+		writeError(w, http.StatusBadRequest, "Tags are not supported yet")
+	})
+	mux.HandleFunc("POST "+p+"{id}/tags", a.authed(noTags))
+	mux.HandleFunc("DELETE "+p+"{id}/tags", a.authed(noTags))
 }
 
 // pageOf reads ?page (absent: 1) as listChats does; on a refusal it has

@@ -166,6 +166,15 @@ func TestChatCloneAndFork(t *testing.T) {
 		require.Equal(t, c.detail, r.Detail(), "%s %v", c.path, c.body)
 	}
 	require.Len(t, chatEntries(t, s, alice.Token, "/api/v1/chats/?page=1"), before, "no chat was made")
+
+	// Tags are not modelled: a change says so; another account's chat is
+	// 404 all the same.
+	for _, m := range []string{"POST", "DELETE"} {
+		r := s.Do(m, "/api/v1/chats/"+src+"/tags", alice.Token, map[string]any{"name": "work"})
+		require.Equal(t, http.StatusBadRequest, r.Status)
+		require.Equal(t, "Tags are not supported yet", r.Detail())
+		require.Equal(t, http.StatusNotFound, s.Do(m, "/api/v1/chats/"+b1+"/tags", alice.Token, map[string]any{"name": "work"}).Status)
+	}
 	require.Len(t, chatEntries(t, s, bob.Token, "/api/v1/chats/?page=1"), 1)
 	require.Zero(t, s.InternalErrors())
 }
