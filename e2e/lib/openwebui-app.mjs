@@ -193,10 +193,17 @@ export class Person {
     return this.page.getByRole('navigation', { name: 'Chat history' }).getByRole('button', { name: title, exact: true })
   }
 
+  // signOutFromUserMenu signs out and waits for the sign-in page: the
+  // frontend leaves with a full page load (location.href = '/auth'),
+  // which the URL alone may announce before it happens (a screenshot
+  // taken in between fails).
   async signOutFromUserMenu () {
     await this.userMenu().click()
+    const reloaded = this.page.waitForEvent('load')
     await this.page.getByRole('menuitem', { name: 'Sign Out' }).or(this.page.getByText('Sign Out', { exact: true })).first().click()
+    await reloaded
     await this.page.waitForURL(/\/auth/)
+    await this.page.getByPlaceholder('Enter Your Email').waitFor()
   }
 
   async close () { await this.context?.close() }
