@@ -63,6 +63,18 @@ export class Person {
   async signUp ({ first }) {
     await this.page.goto(this.base + '/')
     if (first) {
+      // The onboarding page plays a background video. Left while its
+      // play() is still pending, the stock page (0.11.0) catches the
+      // interrupted play by adding a document click listener that calls
+      // play() on the video it no longer has: every later click throws
+      // (pageerror "Cannot read properties of null (reading 'play')").
+      // Wait until the video plays (or cannot: then play() failed early
+      // and the listener goes with the next click).
+      await this.page.getByRole('button', { name: 'Get started' }).waitFor()
+      await this.page.waitForFunction(() => {
+        const v = document.querySelector('video')
+        return !v || v.error !== null || v.currentTime > 0
+      })
       await this.page.getByRole('button', { name: 'Get started' }).click()
     } else {
       await this.page.waitForURL(/\/auth/)
