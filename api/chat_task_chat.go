@@ -25,6 +25,9 @@ import (
 // Temporary chats (temporary:…, and legacy local:…, which the frontend
 // treats alike) are never stored: their requests carry the conversation.
 
+// msgBadStoredTaskIDs refuses ids a saved chat cannot hold.
+const msgBadStoredTaskIDs = "chat_id and id must be ids (at most 128 bytes, no NUL) in a saved chat"
+
 // maxAutoTitleRunes bounds a title made from a question.
 const maxAutoTitleRunes = 60
 
@@ -99,6 +102,12 @@ func (a *API) prepareTaskChat(w http.ResponseWriter, r *http.Request, s *session
 			req.prefix = lastAnswerSent(in)
 		}
 		return true
+	}
+	// Stored ids are ids (validID): a chat or answer named otherwise could
+	// be neither read nor deleted, nor its answer saved.
+	if (req.chatID != "" && !validID(req.chatID)) || !validID(req.messageID) {
+		writeError(w, http.StatusBadRequest, msgBadStoredTaskIDs)
+		return false
 	}
 	userParent := req.parentID // the question's parent, in 0.11's requests
 	if um != nil && userParent == um.id {
