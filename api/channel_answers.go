@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/quire/quire/chat"
 	"github.com/quire/quire/storage"
@@ -282,10 +283,19 @@ func (ans *channelAnswer) finish(ctx context.Context, t *chat.Task, err error) {
 		default:
 			meta.Error = ans.a.taskError(ctx, t, err)
 		}
+		suffix := "Error: " + meta.Error
 		if content != "" {
-			content += "\n\n"
+			suffix = "\n\n" + suffix
 		}
-		content += "Error: " + meta.Error
+		// The message, error included, stays within a message's bound.
+		if over := len(content) + len(suffix) - MaxMessageContentBytes; over > 0 {
+			cut := max(len(content)-over, 0)
+			for cut > 0 && !utf8.RuneStart(content[cut]) {
+				cut--
+			}
+			content = content[:cut]
+		}
+		content += suffix
 	}
 	metaJSON, jerr := json.Marshal(meta)
 	if jerr != nil {

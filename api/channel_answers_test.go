@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quire/quire/api"
 	"github.com/quire/quire/chat/chattest"
 	"github.com/quire/quire/quiretest"
 	"github.com/quire/quire/server"
@@ -371,4 +372,30 @@ func TestChannelAnswerLeavesNoGoroutine(t *testing.T) {
 	if left := leftovers(); len(left) > 0 {
 		t.Fatalf("%d goroutines left behind:\n%s", len(left), strings.Join(left, "\n\n"))
 	}
+}
+
+// An answer longer than a channel message may be ends with the error, and
+// the stored message, error text included, stays within
+// MaxMessageContentBytes, as every other message of the channel. (Read
+// from the store: the socket helper reads lines of at most 64 KiB.)
+func TestChannelAnswerTooLong(t *testing.T) {
+	t.Parallel()
+	up := chattest.New(t, chattest.WithChunks(20000)) // ~109 KB of text
+	s, tok := chatServer(t, up.BaseURL, "", func(c *server.Config) { c.ChannelAnswerInterval = time.Hour })
+	ch := createChannel(s, tok, map[string]any{"name": "general"})
+
+	asked := post(s, tok, ch.ID, map[string]any{"content": "<@M:ok|OK> count please"})
+	deadline := time.Now().Add(60 * time.Second)
+	stored := replies(t, s, tok, ch.ID, asked.ID)[0]
+	for !stored.Meta.Done {
+		require.False(t, time.Now().After(deadline), "the answer never ended")
+		time.Sleep(50 * time.Millisecond)
+		stored = replies(t, s, tok, ch.ID, asked.ID)[0]
+	}
+	const errText = "the model's answer is longer than a channel message may be (64 KiB)"
+	require.Equal(t, errText, stored.Meta.Error)
+	require.True(t, strings.HasSuffix(stored.Content, "\n\nError: "+errText))
+	require.True(t, strings.HasPrefix(stored.Content, "0 1 2 "))
+	require.LessOrEqual(t, len(stored.Content), api.MaxMessageContentBytes)
+	require.Zero(t, s.InternalErrors())
 }
