@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/quire/quire/api"
@@ -37,6 +39,8 @@ type Server struct {
 	docs     *ydoc.Manager
 	presence presence.Manager
 	rt       *realtime.Server
+	redis    *redis.Client // nil: one instance
+	instance string        // this process's id among the deployment's
 	chat     *chat.Client
 	tasks    *chat.Tasks
 	http     *http.Server
@@ -67,9 +71,6 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.RedisURL != "" {
-		logger.Warn("--redis-url is not supported yet: running as a single instance")
-	}
 	secret, err := ResolveSecret(cfg)
 	if err != nil {
 		return nil, err
@@ -87,11 +88,17 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
+	if cfg.RedisURL != "" {
+		// PostgreSQL's document log must hold every update before any
+		// instance relays it; build wired the broker to the shared Redis.
+		logger.Info("sharing rooms through Redis", "redis", redactURL(cfg.RedisURL), "prefix", cfg.RedisPrefix, "instance", s.instance)
+	}
 	return s, nil
 }
 
 func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) (*Server, error) {
 	s := &Server{cfg: cfg, log: logger.With("component", "server"), store: store, registry: prometheus.NewRegistry()}
+	s.instance = cmp.Or(cfg.Instance, newInstanceID())
 	s.publicScheme, s.publicHost, _ = parsePublicURL(cfg.PublicURL)
 	s.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "quire", Subsystem: "server", Name: "refused_total",
@@ -123,15 +130,17 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 	if err != nil {
 		return nil, err
 	}
-	pm := presence.NewMemory()
-	pm.Now = cfg.Now
-	s.presence = pm
+	broker, err := s.buildShared(logger)
+	if err != nil {
+		return nil, err
+	}
 	s.rt, err = realtime.New(realtime.Config{
 		Auth: a, Store: store, Docs: s.docs, Awareness: awareness.NewRegistry(), Presence: s.presence,
 		Logger: logger, Registry: s.registry, MaxMessageBytes: int64(cfg.MaxMessageBytes),
-		EnablePolling: cfg.Polling,
+		EnablePolling: cfg.Polling, Broker: broker, Instance: s.instance,
 	})
 	if err != nil {
+		s.closeRedis()
 		return nil, err
 	}
 	upstreams, err := cfg.Upstreams()
@@ -375,6 +384,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		if err := s.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("server: close store: %w", err))
 		}
+		s.closeRedis()
 		s.stopErr = errors.Join(errs...)
 		s.log.Info("stopped")
 	})
