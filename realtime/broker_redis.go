@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -64,6 +65,10 @@ type RedisBroker struct {
 
 	dropped  int64 // remote copies dropped: queue full or Redis away (under mu)
 	lastWarn time.Time
+	// lostRemote (publisher goroutine only): frames were dropped since the
+	// last successful publish.
+	lostRemote   bool
+	queueDropped atomic.Bool // Publish dropped a frame: tell the others
 }
 
 type redisOut struct {
@@ -271,6 +276,7 @@ func (b *RedisBroker) enqueue(o redisOut) {
 	select {
 	case b.queue <- o:
 	default:
+		b.queueDropped.Store(true)
 		b.drop(1, "publish queue full")
 	}
 }
@@ -321,10 +327,49 @@ func (b *RedisBroker) publish(ctx context.Context) {
 		for _, o := range batch {
 			pipe.Publish(ctx, o.channel, o.frame)
 		}
+		if b.queueDropped.Swap(false) {
+			b.lostRemote = true
+		}
+		if b.lostRemote {
+			// Some frames never reached Redis: the others are told to read
+			// what they missed from the log (issue 12), once Redis is back.
+			pipe.Publish(ctx, b.commandChannel(), b.encodeGap())
+		}
 		if _, err := pipe.Exec(ctx); err != nil {
-			b.drop(len(batch), "redis: "+err.Error())
+			b.lost(len(batch), err)
+		} else if b.lostRemote {
+			b.lostRemote = false
+			b.log.Info("redis: reachable again; other instances resynchronise from the log", "dropped_total", b.Dropped())
 		}
 	}
+}
+
+// lost counts frames Redis did not take and logs once per outage (the
+// publisher retries nothing: the log has what matters).
+func (b *RedisBroker) lost(n int, err error) {
+	b.mu.Lock()
+	b.dropped += int64(n)
+	b.mu.Unlock()
+	if !b.lostRemote {
+		b.lostRemote = true
+		b.log.Warn("redis: unreachable; serving this instance's sockets alone until it is back", "err", err)
+	}
+}
+
+// gap tells the handler that messages to this instance may be lost.
+func (b *RedisBroker) gap() {
+	if h, _, err := b.handlerFor(""); err == nil {
+		if g, ok := h.(GapHandler); ok {
+			g.HandleGap()
+		}
+	}
+}
+
+// CrossInstance implements CrossInstance.
+func (b *RedisBroker) CrossInstance() bool { return true }
+
+func (b *RedisBroker) encodeGap() []byte {
+	return appendField([]byte{frameGap}, b.cfg.Instance)
 }
 
 // receive hands what other instances published to the handler, in order.
@@ -341,6 +386,12 @@ func (b *RedisBroker) receive(in <-chan any) {
 			b.mu.Unlock()
 			for _, w := range ws {
 				close(w)
+			}
+			if len(ws) == 0 && v.Channel == b.commandChannel() {
+				// Nobody asked: the client reconnected and subscribed
+				// again. What was published meanwhile never came.
+				b.log.Info("redis: subscription restored; messages published meanwhile are lost to this instance")
+				b.gap()
 			}
 		case *redis.Message:
 			b.deliver(v)
@@ -359,6 +410,8 @@ func (b *RedisBroker) deliver(v *redis.Message) {
 		return // delivered locally when published
 	}
 	switch kind {
+	case frameGap:
+		b.gap()
 	case frameMessage:
 		m := Message{Room: f.str(), Event: f.str(), Payload: f.bytes(), Except: f.str(),
 			Origin: Origin{Instance: f.str(), SID: f.str(), UserID: f.str()}}
@@ -403,6 +456,9 @@ func (b *RedisBroker) deliver(v *redis.Message) {
 const (
 	frameMessage byte = 1
 	frameCommand byte = 2
+	// frameGap: the sender failed to publish some frames (Redis away, a
+	// full queue); every other instance reads its live documents' logs.
+	frameGap byte = 3
 )
 
 func (b *RedisBroker) encodeMessage(m Message) []byte {

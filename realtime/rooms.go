@@ -24,6 +24,7 @@ type delivery struct{ s *Server }
 func (d delivery) HandleMessage(m Message) {
 	d.s.met.broadcastBytes.Add(float64(len(m.Payload)))
 	d.s.toRoomDirect(m.Room, m.Except, m.Event, preEncoded(m.Payload))
+	d.s.remoteUpdate(m) // docs_remote.go
 }
 
 // HandleCommand does c to this instance's sockets.
@@ -125,6 +126,7 @@ func (r *roomSubscriptions) sync(s *Server, room string) {
 	if want {
 		if err = s.broker.Subscribe(ctx, room); err == nil {
 			r.subscribed[room] = struct{}{}
+			s.subscribedDoc(room) // docs_remote.go
 		}
 	} else {
 		delete(r.subscribed, room) // whatever the broker says, nothing local is left to deliver to
