@@ -125,8 +125,14 @@ func (b *RedisBroker) Start(ctx context.Context, h BrokerHandler) error {
 	b.mu.Unlock()
 
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); b.receive(b.ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))) }()
+	wg.Add(3)
+	in := newFrameQueue()
+	go func() {
+		defer wg.Done()
+		defer in.close()
+		b.receive(b.ps.ChannelWithSubscriptions(redis.WithChannelSize(1024)), in)
+	}()
+	go func() { defer wg.Done(); in.run(b.deliver) }()
 	go func() { defer wg.Done(); b.publish(runCtx) }()
 	go func() { wg.Wait(); close(b.done) }()
 
@@ -373,8 +379,11 @@ func (b *RedisBroker) encodeGap() []byte {
 }
 
 // receive hands what other instances published to the handler, in order.
-func (b *RedisBroker) receive(in <-chan any) {
-	for v := range in {
+// Messages go to the handler on another goroutine (in), so that a
+// handler that subscribes (a command joining sockets to a room) can wait
+// for Redis's confirmation, which this goroutine reads.
+func (b *RedisBroker) receive(ch <-chan any, in *frameQueue) {
+	for v := range ch {
 		switch v := v.(type) {
 		case *redis.Subscription:
 			if v.Kind != "subscribe" {
@@ -394,7 +403,7 @@ func (b *RedisBroker) receive(in <-chan any) {
 				b.gap()
 			}
 		case *redis.Message:
-			b.deliver(v)
+			in.push(v)
 		}
 	}
 }
@@ -544,3 +553,56 @@ func (f *frameReader) bytes() []byte {
 }
 
 func (f *frameReader) str() string { return string(f.bytes()) }
+
+// frameQueue hands received messages from the reading goroutine to the
+// delivering one in order. Unbounded: the reader must never wait for the
+// handler (which may be waiting for the reader); go-redis's own channel
+// bounds what is read ahead of a slow handler only by time.
+type frameQueue struct {
+	mu     sync.Mutex
+	q      []*redis.Message
+	closed bool
+	ready  chan struct{}
+}
+
+func newFrameQueue() *frameQueue { return &frameQueue{ready: make(chan struct{}, 1)} }
+
+func (f *frameQueue) push(m *redis.Message) {
+	f.mu.Lock()
+	f.q = append(f.q, m)
+	f.mu.Unlock()
+	f.signal()
+}
+
+func (f *frameQueue) close() {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	f.signal()
+}
+
+func (f *frameQueue) signal() {
+	select {
+	case f.ready <- struct{}{}:
+	default:
+	}
+}
+
+// run delivers until close, then what is left.
+func (f *frameQueue) run(deliver func(*redis.Message)) {
+	for {
+		f.mu.Lock()
+		batch, closed := f.q, f.closed
+		f.q = nil
+		f.mu.Unlock()
+		for _, m := range batch {
+			deliver(m)
+		}
+		if closed && len(batch) == 0 {
+			return
+		}
+		if len(batch) == 0 {
+			<-f.ready
+		}
+	}
+}
