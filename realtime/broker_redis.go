@@ -27,6 +27,11 @@ type RedisBrokerConfig struct {
 	Instance string
 	// Logger. Nil: discard.
 	Logger *slog.Logger
+	// PeerBeat and PeerTTL: how often this instance announces itself, and
+	// after how long without an announcement another is taken for dead
+	// (broker_redis_peers.go). Zero: 2 s and 6 s.
+	PeerBeat time.Duration
+	PeerTTL  time.Duration
 	// QueueSize bounds the messages waiting to be published to Redis; when
 	// full, Publish drops the remote copy (local delivery has happened) and
 	// counts it. Zero: 65536.
@@ -88,6 +93,8 @@ func NewRedisBroker(cfg RedisBrokerConfig) (*RedisBroker, error) {
 	}
 	cfg.Prefix = cmp.Or(cfg.Prefix, "quire:")
 	cfg.QueueSize = cmp.Or(cfg.QueueSize, 1<<16)
+	cfg.PeerBeat = cmp.Or(cfg.PeerBeat, peerBeatDefault)
+	cfg.PeerTTL = cmp.Or(cfg.PeerTTL, peerTTLDefault)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -125,7 +132,8 @@ func (b *RedisBroker) Start(ctx context.Context, h BrokerHandler) error {
 	b.mu.Unlock()
 
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); b.peers(runCtx) }()
 	in := newFrameQueue()
 	go func() {
 		defer wg.Done()
