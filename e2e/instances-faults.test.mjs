@@ -146,6 +146,7 @@ describe('three instances: Redis outage and a killed instance', { skip: instance
       await Promise.all(eds.map(e => e.settle()))
 
       await redis.stop()
+      const logMark = servers.map(s => s.logLines.length)
       const acked = eds.map(e => e.acked.length)
       await Promise.all(eds.map(e => e.edit(15)))
       await Promise.all(eds.map(e => e.settle()))
@@ -160,14 +161,15 @@ describe('three instances: Redis outage and a killed instance', { skip: instance
         assert.ok(used < 1.5, `instance ${i} used ${used} CPU seconds in 3 s with Redis away: spinning`)
       })
 
+      // Logged once, not once per retry (go-redis dials several times a second).
+      servers.forEach((s, i) => {
+        const noisy = s.logLines.slice(logMark[i]).filter(l => /level=(WARN|ERROR)|redis: \d{4}\//.test(l))
+        assert.ok(noisy.length <= 2, `instance ${i} logged the outage ${noisy.length} times:\n${noisy.join('\n')}`)
+      })
       await redis.start()
       await Promise.all(eds.map(e => e.edit(10)))
       await Promise.all(eds.map(e => e.settle()))
       await waitUntil(() => converged(eds), { timeout: 60000, what: 'every editor to converge after Redis returned' })
-      for (const s of servers) {
-        const outages = s.logLines.filter(l => l.includes('redis: unreachable')).length
-        assert.ok(outages <= 1, `instance ${s.port} logged the outage ${outages} times`)
-      }
       for (const s of servers) {
         const doc = await serverDoc(s.url, owner, docID)
         assert.ok(sameBytes(Y.encodeStateVector(doc), eds[0].sv()), `instance ${s.port} serves another state`)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -26,6 +27,9 @@ func (s *Server) buildShared(logger *slog.Logger) (realtime.Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--redis-url: %w", err)
 	}
+	// go-redis logs every failed dial while Redis is away (several a
+	// second); the broker logs the outage once instead.
+	redis.SetLogger(redisLogger{logger.With("component", "redis")})
 	s.redis = redis.NewClient(opt)
 	broker, err := realtime.NewRedisBroker(realtime.RedisBrokerConfig{
 		Client: s.redis, Prefix: s.cfg.RedisPrefix, Instance: s.instance, Logger: logger,
@@ -41,6 +45,13 @@ func (s *Server) buildShared(logger *slog.Logger) (realtime.Broker, error) {
 	}
 	s.presence = pm
 	return broker, nil
+}
+
+// redisLogger routes go-redis's own log to slog at debug.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(format, v...))
 }
 
 func (s *Server) closeRedis() {
