@@ -113,6 +113,10 @@ describe('three instances, one PostgreSQL, one Redis', { skip: instancesSkip() }
       dcs.push(late)
       const marks = dcs.map(dc => dc.client.mark())
       await late.join()
+      // ... and with the document, the cursors of sockets on other instances.
+      const snapshot = {}
+      for (const m of late.client.received('ydoc:awareness:update', d => d?.document_id === late.documentId)) Object.assign(snapshot, decode(m.update))
+      assert.deepEqual(snapshot[dcs[0].doc.clientID], { user: { name: 'e0' } }, 'a joiner on another instance misses a remote cursor')
       for (const i of [0, 1]) {
         await dcs[i].client.waitFor('ydoc:user:joined', d => d?.user_id === editors[3].id, { since: marks[i], timeout: 15000 })
       }

@@ -35,12 +35,16 @@ func (b *RedisBroker) peers(ctx context.Context) {
 		case err != nil && ctx.Err() == nil:
 			known = nil // Redis away: the broker logs that; start afresh when back
 		case err == nil:
+			gone := false
 			for id := range known {
 				if !live[id] {
 					b.log.Info("redis: an instance stopped beating; resynchronising live documents from the log", "gone", id)
-					b.gap()
-					break
+					b.peerGone(id)
+					gone = true
 				}
+			}
+			if gone {
+				b.gap()
 			}
 			known = live
 		}
@@ -77,4 +81,13 @@ func (b *RedisBroker) beat(ctx context.Context, ttl time.Duration) (map[string]b
 		}
 	}
 	return live, nil
+}
+
+// peerGone tells the handler that instance stopped.
+func (b *RedisBroker) peerGone(instance string) {
+	if h, _, err := b.handlerFor(""); err == nil {
+		if g, ok := h.(PeerGoneHandler); ok {
+			g.HandlePeerGone(instance)
+		}
+	}
 }

@@ -59,6 +59,7 @@ type Server struct {
 	stopErr     error
 
 	internalErrors atomic.Int64
+	httpDone       chan struct{} // closed when Stop's HTTP shutdown returns
 }
 
 // New validates cfg, opens (and migrates) the store and builds every part.
@@ -99,6 +100,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) (*Server, error) {
 	s := &Server{cfg: cfg, log: logger.With("component", "server"), store: store, registry: prometheus.NewRegistry()}
 	s.instance = cmp.Or(cfg.Instance, newInstanceID())
+	s.httpDone = make(chan struct{})
 	s.publicScheme, s.publicHost, _ = parsePublicURL(cfg.PublicURL)
 	s.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "quire", Subsystem: "server", Name: "refused_total",
@@ -139,6 +141,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 		Auth: a, Store: store, Docs: s.docs, Awareness: awareness.NewRegistry(), Presence: s.presence,
 		Logger: logger, Registry: s.registry, MaxMessageBytes: int64(cfg.MaxMessageBytes),
 		EnablePolling: cfg.Polling, Broker: broker, Instance: s.instance,
+		Drain: s.drainDocs,
 	})
 	if err != nil {
 		s.closeRedis()
@@ -361,7 +364,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		// Stop accepting at once; sockets are closed meanwhile, since a
 		// pending long-poll would otherwise hold Shutdown to its deadline.
 		shut := make(chan error, 1)
-		go func() { shut <- s.http.Shutdown(ctx) }()
+		go func() { shut <- s.http.Shutdown(ctx); close(s.httpDone) }()
 		if err := s.rt.Stop(ctx); err != nil {
 			errs = append(errs, err)
 		}

@@ -67,3 +67,15 @@ func newInstanceID() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// drainDocs is realtime's Drain: once no request is left (REST edits reach
+// the documents too), the documents store and relay what they accepted
+// while the broker still runs, so other instances get it.
+func (s *Server) drainDocs(ctx context.Context) error {
+	select {
+	case <-s.httpDone:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.docs.Stop(ctx)
+}

@@ -84,6 +84,15 @@ export async function startInstances (n, { redisURL = REDIS_URL, extraArgs = [] 
   const secret = randomBytes(24).toString('hex')
   const servers = []
   const cleanup = async () => {
+    // An instance that exited by itself (not stopped or killed by a test)
+    // is a bug: show how it ended.
+    for (const s of servers) {
+      for (const e of s.exits) {
+        if (e.signal !== 'SIGKILL') {
+          process.stderr.write(`# instance ${s.port} exited by itself (${JSON.stringify(e)}):\n${s.logLines.slice(-80).join('\n')}\n`)
+        }
+      }
+    }
     await Promise.all(servers.map(s => s.cleanup()))
     try { psql(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`) } catch {}
     try { deleteRedisPrefix(redisURL, prefix) } catch {}
