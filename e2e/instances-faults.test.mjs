@@ -6,6 +6,8 @@
 //   - One instance is killed with SIGKILL mid-edit: its clients reconnect
 //     to another instance (sending what the server lacks, as a y-protocols
 //     client does) and everybody converges; no acknowledged update is lost.
+//   - One instance gets SIGTERM mid-edit: it drains and exits 0; its clients
+//     move, everybody converges, no acknowledged update is lost.
 
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -208,6 +210,36 @@ describe('three instances: Redis outage and a killed instance', { skip: instance
     } finally {
       eds.forEach(e => e.close())
       if (!victim.proc) await victim.start() // for cleanup's stop
+    }
+  })
+
+  test(`an instance stopped with SIGTERM mid-edit drains (seed ${SEED})`, { timeout: TEST_TIMEOUT }, async () => {
+    const docID = await noteFor('before the drain')
+    const eds = users.map((u, i) => new Editor(u, docID, SEED + 200 + i))
+    const leaving = servers[1]
+    try {
+      for (const [i, e] of eds.entries()) await e.connect(servers[i % 3].url)
+      await Promise.all(eds.map(e => e.edit(10)))
+      await Promise.all(eds.map(e => e.settle()))
+      const editing = eds.map(e => e.edit(20))
+      await sleep(5)
+      const exit = await leaving.stop()
+      assert.deepEqual(exit, { code: 0, signal: null }, 'a SIGTERM exits cleanly')
+      await Promise.all(editing)
+      await Promise.all(eds.map(e => e.settle()))
+      await eds[1].move(servers[0].url)
+      await eds[4].move(servers[2].url)
+      await Promise.all(eds.map(e => e.edit(10)))
+      await Promise.all(eds.map(e => e.settle()))
+      await waitUntil(() => converged(eds), { timeout: 60000, what: 'every editor to converge after the drain' })
+      for (const s of [servers[0], servers[2]]) {
+        const doc = await serverDoc(s.url, owner, docID)
+        assert.ok(sameBytes(Y.encodeStateVector(doc), eds[0].sv()), `instance ${s.port} serves another state`)
+        assertHasAcked(doc, eds)
+      }
+    } finally {
+      eds.forEach(e => e.close())
+      if (!leaving.proc) await leaving.start()
     }
   })
 })

@@ -29,7 +29,8 @@ func (d *document) render() {
 	d.dirty = false
 	d.rendering = true
 	d.m.goBackground(func() {
-		err := d.m.writeContent(d.noteID, pm)
+		// A renderer bug must cost a rendering, not the process.
+		err := protect(func() error { return d.m.writeContent(d.noteID, pm) })
 		d.bg <- func() {
 			d.rendering = false
 			switch {

@@ -88,7 +88,7 @@ export async function startInstances (n, { redisURL = REDIS_URL, extraArgs = [] 
     // is a bug: show how it ended.
     for (const s of servers) {
       for (const e of s.exits) {
-        if (e.signal !== 'SIGKILL') {
+        if (!e.asked) {
           process.stderr.write(`# instance ${s.port} exited by itself (${JSON.stringify(e)}):\n${s.logLines.slice(-80).join('\n')}\n`)
         }
       }
