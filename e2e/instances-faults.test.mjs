@@ -190,10 +190,20 @@ describe('three instances: Redis outage and a killed instance', { skip: instance
       for (const [i, e] of eds.entries()) await e.connect(servers[i % 3].url)
       await Promise.all(eds.map(e => e.edit(10)))
       await Promise.all(eds.map(e => e.settle()))
+      // A cursor of a socket on the victim is shown on instance 0 ...
+      const enc = obj => Array.from(new TextEncoder().encode(JSON.stringify(obj)))
+      const dec = bytes => JSON.parse(new TextDecoder().decode(new Uint8Array(bytes)))
+      const cid = String(eds[2].doc.clientID)
+      const watcher = eds[0].client
+      const mark = watcher.mark()
+      expectOk(await eds[2].client.call('ydoc:awareness:update', { document_id: docID, user_id: eds[2].client.id, update: enc({ [cid]: { user: { name: 'victim' } } }) }))
+      await watcher.waitFor('ydoc:awareness:update', d => d?.document_id === docID && dec(d.update)[cid]?.user?.name === 'victim', { since: mark, timeout: 15000 })
       // Kill while every editor is sending.
       const editing = eds.map(e => e.edit(20))
       await sleep(5)
       await victim.kill()
+      // ... and removed there once the victim stops beating: no ghost cursor.
+      await watcher.waitFor('ydoc:awareness:update', d => d?.document_id === docID && JSON.stringify(dec(d.update)[cid]) === '{}', { since: mark, timeout: 30000 })
       await Promise.all(editing)
       await Promise.all(eds.map(e => e.settle()))
       // Its editors (2 and 5) reconnect elsewhere and keep editing.

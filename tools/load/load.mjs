@@ -73,6 +73,39 @@ async function connect (url, token) {
 
 const mb = bytes => Math.round(bytes / 1048576 * 10) / 10
 
+/** One server, or several behind "one address": what the scenarios use of them. */
+class Cluster {
+  constructor (servers, cleanup) { this.servers = servers; this.cleanupAll = cleanup }
+  get url () { return this.servers[0].url }
+  get pid () { return this.servers[0].pid }
+  urlFor (i) { return this.servers[i % this.servers.length].url }
+  procStats () {
+    const all = this.servers.map(s => s.procStats())
+    return { cpuSeconds: all.reduce((n, s) => n + s.cpuSeconds, 0), rssBytes: all.reduce((n, s) => n + s.rssBytes, 0) }
+  }
+
+  async metric (name) {
+    let sum = 0
+    for (const s of this.servers) sum += (await s.metric(name)) ?? 0
+    return sum
+  }
+
+  async restart () { for (const s of this.servers) await s.restart() }
+  cleanup () { return this.cleanupAll() }
+}
+
+async function startCluster () {
+  const n = num('instances')
+  if (n > 1 || opt.redis) {
+    const { servers, cleanup } = await startInstances(n)
+    return new Cluster(servers, cleanup)
+  }
+  const server = new QuireServer({ db: opt.db })
+  await server.init()
+  return new Cluster([server], () => server.cleanup())
+}
+
+
 // ---------------------------------------------------------------------------
 // Worker processes (coldjoin, idle): the parent sends a config, the child
 // connects its clients, reports 'ready', runs on 'go', reports results.
@@ -120,38 +153,6 @@ async function spawnWorkers (total, workers, cfg) {
   }
   await Promise.all(children.map(c => c.ready))
   return children
-}
-
-/** One server, or several behind "one address": what the scenarios use of them. */
-class Cluster {
-  constructor (servers, cleanup) { this.servers = servers; this.cleanupAll = cleanup }
-  get url () { return this.servers[0].url }
-  get pid () { return this.servers[0].pid }
-  urlFor (i) { return this.servers[i % this.servers.length].url }
-  procStats () {
-    const all = this.servers.map(s => s.procStats())
-    return { cpuSeconds: all.reduce((n, s) => n + s.cpuSeconds, 0), rssBytes: all.reduce((n, s) => n + s.rssBytes, 0) }
-  }
-
-  async metric (name) {
-    let sum = 0
-    for (const s of this.servers) sum += (await s.metric(name)) ?? 0
-    return sum
-  }
-
-  async restart () { for (const s of this.servers) await s.restart() }
-  cleanup () { return this.cleanupAll() }
-}
-
-async function startCluster () {
-  const n = num('instances')
-  if (n > 1 || opt.redis) {
-    const { servers, cleanup } = await startInstances(n)
-    return new Cluster(servers, cleanup)
-  }
-  const server = new QuireServer({ db: opt.db })
-  await server.init()
-  return new Cluster([server], () => server.cleanup())
 }
 
 async function main () {
