@@ -55,6 +55,7 @@ type row struct {
 	sid     string // sender, so a late broadcast skips it
 	applied bool
 	remote  bool // stored and relayed by another instance: never relayed here
+	checked bool // remote, and the log was read since it was held (remote.go)
 }
 
 // entry is one step of the owner's FIFO of acknowledgements: it completes

@@ -114,7 +114,7 @@ func (d *document) handleRemote(c *command) {
 		d.resync()
 	case cmdResyncHeld:
 		for _, r := range d.held {
-			if r.remote {
+			if r.remote && !r.checked {
 				d.resync()
 				break
 			}
@@ -153,8 +153,8 @@ func (d *document) applyRemote(update []byte) {
 // reads the log if they still have not after HeldResyncDelayDefault.
 func (d *document) holdRemote(update []byte, u *yupdate.Update) {
 	for _, r := range d.held {
-		if r.remote && bytes.Equal(r.data, update) {
-			return
+		if bytes.Equal(r.data, update) {
+			return // held already (a local row read from the log, or remote)
 		}
 	}
 	if len(d.held) >= d.m.cfg.MaxHeld {
@@ -190,6 +190,9 @@ func (d *document) releaseAfterRemote() {
 // still in flight are in the Doc already; nothing is stored.
 func (d *document) resync() {
 	d.m.resyncs.Add(1)
+	for _, r := range d.held {
+		r.checked = true // this reading covers them
+	}
 	ctx, cancel := d.ctx()
 	st, err := d.m.cfg.Store.LoadDocument(ctx, d.id)
 	cancel()

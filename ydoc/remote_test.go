@@ -201,3 +201,30 @@ func TestRemoteCompactionsKeepEverything(t *testing.T) {
 	require.NoError(t, err)
 	require.Less(t, len(st.Records), 40, "nobody compacted")
 }
+
+// A stored update whose dependencies never came (its client crashed) is
+// held on every instance; reading the log again does not bring them, so
+// the held-update check reads the log once for it, not every 2 s forever.
+func TestRemoteHeldForeverReadsTheLogOnce(t *testing.T) {
+	t.Parallel()
+	a, b, _ := twoInstances(t)
+	ctx := context.Background()
+	doc := newNote(t, a.store, `{}`)
+	_, err := a.m.Join(ctx, doc, "sa")
+	require.NoError(t, err)
+	_, err = b.m.Join(ctx, doc, "sb")
+	require.NoError(t, err)
+	p := newPeer()
+	p.insert(0, "lost")             // never sent
+	u2 := p.insert(4, " dependent") // depends on it
+	require.NoError(t, a.m.Apply(ctx, doc, "sa", u2))
+	b.m.Resync(doc) // finds u2 in the log and holds it
+	deadline := time.Now().Add(20 * time.Second)
+	for b.m.Resyncs() < 2 {
+		require.False(t, time.Now().After(deadline), "the held update never made the document read the log")
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(3 * HeldResyncDelayDefault) // would read it again every 2 s
+	require.EqualValues(t, 2, b.m.Resyncs(), "the log is read over and over for an update held everywhere")
+	require.Equal(t, "", textNow(t, b.m, doc))
+}
