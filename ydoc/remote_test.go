@@ -204,7 +204,8 @@ func TestRemoteCompactionsKeepEverything(t *testing.T) {
 
 // A stored update whose dependencies never came (its client crashed) is
 // held on every instance; reading the log again does not bring them, so
-// the held-update check reads the log once for it, not every 2 s forever.
+// the held-update check reads the log once more for it and then stops (a
+// check that kept finding it would read the log every 2 s forever).
 func TestRemoteHeldForeverReadsTheLogOnce(t *testing.T) {
 	t.Parallel()
 	a, b, _ := twoInstances(t)
