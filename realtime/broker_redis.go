@@ -68,8 +68,9 @@ type RedisBroker struct {
 	stopOnce  sync.Once
 	cancel    context.CancelFunc
 
-	dropped  int64 // remote copies dropped: queue full or Redis away (under mu)
-	lastWarn time.Time
+	dropped     int64 // remote copies dropped: queue full or Redis away (under mu)
+	lastWarn    time.Time
+	lastSubWarn time.Time
 	// lostRemote (publisher goroutine only): frames were dropped since the
 	// last successful publish.
 	lostRemote   bool
@@ -194,12 +195,34 @@ func (b *RedisBroker) Subscribe(ctx context.Context, room string) error {
 	wait := b.addWaiterLocked(ch)
 	b.mu.Unlock()
 	if err := b.ps.Subscribe(ctx, ch); err != nil {
+		if ctx.Err() == nil {
+			// Redis is away. The room stays subscribed here, so local
+			// sockets keep getting its messages, and go-redis subscribes
+			// the channel again when it reconnects (the gap that follows
+			// makes live documents read the log).
+			b.warnSubscribe(err)
+			return nil
+		}
 		b.mu.Lock()
 		delete(b.rooms, room)
 		b.mu.Unlock()
 		return fmt.Errorf("realtime: redis subscribe: %w", err)
 	}
 	return b.await(ctx, wait)
+}
+
+// warnSubscribe logs subscriptions deferred while Redis is away, at most
+// once every 10 s.
+func (b *RedisBroker) warnSubscribe(err error) {
+	b.mu.Lock()
+	warn := time.Since(b.lastSubWarn) > 10*time.Second
+	if warn {
+		b.lastSubWarn = time.Now()
+	}
+	b.mu.Unlock()
+	if warn {
+		b.log.Warn("redis: unreachable; rooms joined meanwhile are served locally and subscribed once it is back", "err", err)
+	}
 }
 
 // Unsubscribe implements Broker. Delivery stops at once (the receiver
