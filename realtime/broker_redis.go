@@ -338,11 +338,20 @@ func (b *RedisBroker) drop(n int, why string) {
 func (b *RedisBroker) publish(ctx context.Context) {
 	defer close(b.published)
 	batch := make([]redisOut, 0, 256)
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
 	for {
 		batch = batch[:0]
+		if b.lostRemote {
+			// The gap must be announced even if nothing else is published:
+			// the frames lost may be the document's last updates.
+			retry.Reset(gapRetry)
+		}
 		select {
 		case o := <-b.queue:
 			batch = append(batch, o)
+		case <-retry.C:
 		case <-b.stopping:
 			for len(b.queue) > 0 && len(batch) < cap(batch) {
 				batch = append(batch, <-b.queue)
@@ -372,6 +381,10 @@ func (b *RedisBroker) publish(ctx context.Context) {
 			// what they missed from the log (issue 12), once Redis is back.
 			pipe.Publish(ctx, b.commandChannel(), b.encodeGap())
 		}
+		retry.Stop()
+		if pipe.Len() == 0 {
+			continue
+		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			b.lost(len(batch), err)
 		} else if b.lostRemote {
@@ -380,6 +393,10 @@ func (b *RedisBroker) publish(ctx context.Context) {
 		}
 	}
 }
+
+// gapRetry: how often a publisher that lost frames tries to announce it
+// while nothing else is published.
+const gapRetry = time.Second
 
 // lost counts frames Redis did not take and logs once per outage (the
 // publisher retries nothing: the log has what matters).
