@@ -61,8 +61,11 @@ class Editor {
     const server = new Uint8Array(st.state)
     Y.applyUpdate(this.doc, server, 'server')
     this.client = client
+    // Sync step 2 of y-protocols: everything the server may lack, deletions
+    // included (an unacked update may have been a delete only).
     const missing = Y.encodeStateAsUpdate(this.doc, Y.encodeStateVectorFromUpdate(server))
-    if (Y.decodeUpdate(missing).structs.length > 0) this.send(missing)
+    const { structs, ds } = Y.decodeUpdate(missing)
+    if (structs.length > 0 || ds.clients.size > 0) this.send(missing)
   }
 
   async move (base) {
