@@ -105,6 +105,18 @@ async function serverDoc (base, user, documentId) {
   }
 }
 
+/** On a failure: what each editor and instance holds (state vectors, content size). */
+async function describeDivergence (eds, servers, reader, documentId) {
+  const sv = d => JSON.stringify(Object.fromEntries(Y.decodeStateVector(Y.encodeStateVector(d))))
+  for (const e of eds) process.stderr.write(`# ${e.user.name}: sv ${sv(e.doc)} xml ${e.xml().length} acked ${e.acked.length}\n`)
+  for (const s of servers) {
+    try {
+      const d = await serverDoc(s.url, reader, documentId)
+      process.stderr.write(`# instance ${s.port}: sv ${sv(d)} xml ${d.getXmlFragment('prosemirror').toString().length}\n`)
+    } catch (err) { process.stderr.write(`# instance ${s.port}: ${err.message}\n`) }
+  }
+}
+
 /** Every update some instance acknowledged is in doc: applying it changes nothing. */
 function assertHasAcked (doc, editors) {
   const sv = Y.encodeStateVector(doc)
@@ -232,7 +244,12 @@ describe('three instances: Redis outage and a killed instance', { skip: instance
       await eds[5].move(servers[1].url)
       await Promise.all(eds.map(e => e.edit(10)))
       await Promise.all(eds.map(e => e.settle()))
-      await waitUntil(() => converged(eds), { timeout: 60000, what: 'every editor to converge after the kill' })
+      try {
+        await waitUntil(() => converged(eds), { timeout: 60000, what: 'every editor to converge after the kill' })
+      } catch (err) {
+        await describeDivergence(eds, servers.slice(0, 2), owner, docID)
+        throw err
+      }
       for (const s of servers.slice(0, 2)) {
         const doc = await serverDoc(s.url, owner, docID)
         assert.ok(sameBytes(Y.encodeStateVector(doc), eds[0].sv()), `instance ${s.port} serves another state`)
