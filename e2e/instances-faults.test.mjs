@@ -15,7 +15,7 @@ import * as Y from 'yjs'
 import { waitUntil, sleep, TEST_TIMEOUT } from './helpers/server.mjs'
 import { signup, createNote, setGrants } from './helpers/api.mjs'
 import { Client, expectOk } from './helpers/socket.mjs'
-import { randomEdit, prng, sameBytes } from './helpers/ydoc.mjs'
+import { randomEdit, prng, sameBytes, deletionDiff } from './helpers/ydoc.mjs'
 import { startInstances, instancesSkip, PrivateRedis } from './helpers/instances.mjs'
 
 const SEED = Number(process.env.QUIRE_E2E_SEED || Date.now() % 1e9)
@@ -88,7 +88,7 @@ class Editor {
   xml () { return this.doc.getXmlFragment('prosemirror').toString() }
 }
 
-const converged = eds => eds.every(e => sameBytes(e.sv(), eds[0].sv()) && e.xml() === eds[0].xml())
+const converged = eds => eds.every(e => sameBytes(e.sv(), eds[0].sv()) && e.xml() === eds[0].xml() && deletionDiff(eds[0].doc, e.doc).length === 0)
 
 /** A fresh reader's view of the document from an instance. */
 async function serverDoc (base, user, documentId) {
