@@ -135,7 +135,9 @@ func listMarkdown(l *Node, alt bool) string {
 			items = append(items, strings.TrimRight(marker, " "))
 			continue
 		}
-		items = append(items, marker+prefixLines(body, indent, "")[len(indent):])
+		// The first line follows the marker; it may be blank (an item
+		// starting with an empty paragraph), which prefixLines leaves bare.
+		items = append(items, marker+strings.TrimPrefix(prefixLines(body, indent, ""), indent))
 	}
 	return strings.Join(items, "\n")
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,6 +27,11 @@ type RedisBrokerConfig struct {
 	Instance string
 	// Logger. Nil: discard.
 	Logger *slog.Logger
+	// PeerBeat and PeerTTL: how often this instance announces itself, and
+	// after how long without an announcement another is taken for dead
+	// (broker_redis_peers.go). Zero: 2 s and 6 s.
+	PeerBeat time.Duration
+	PeerTTL  time.Duration
 	// QueueSize bounds the messages waiting to be published to Redis; when
 	// full, Publish drops the remote copy (local delivery has happened) and
 	// counts it. Zero: 65536.
@@ -62,8 +68,13 @@ type RedisBroker struct {
 	stopOnce  sync.Once
 	cancel    context.CancelFunc
 
-	dropped  int64 // remote copies dropped: queue full or Redis away (under mu)
-	lastWarn time.Time
+	dropped     int64 // remote copies dropped: queue full or Redis away (under mu)
+	lastWarn    time.Time
+	lastSubWarn time.Time
+	// lostRemote (publisher goroutine only): frames were dropped since the
+	// last successful publish.
+	lostRemote   bool
+	queueDropped atomic.Bool // Publish dropped a frame: tell the others
 }
 
 type redisOut struct {
@@ -83,6 +94,8 @@ func NewRedisBroker(cfg RedisBrokerConfig) (*RedisBroker, error) {
 	}
 	cfg.Prefix = cmp.Or(cfg.Prefix, "quire:")
 	cfg.QueueSize = cmp.Or(cfg.QueueSize, 1<<16)
+	cfg.PeerBeat = cmp.Or(cfg.PeerBeat, peerBeatDefault)
+	cfg.PeerTTL = cmp.Or(cfg.PeerTTL, peerTTLDefault)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -120,8 +133,15 @@ func (b *RedisBroker) Start(ctx context.Context, h BrokerHandler) error {
 	b.mu.Unlock()
 
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); b.receive(b.ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))) }()
+	wg.Add(4)
+	go func() { defer wg.Done(); b.peers(runCtx) }()
+	in := newFrameQueue()
+	go func() {
+		defer wg.Done()
+		defer in.close()
+		b.receive(b.ps.ChannelWithSubscriptions(redis.WithChannelSize(1024)), in)
+	}()
+	go func() { defer wg.Done(); in.run(b.deliver) }()
 	go func() { defer wg.Done(); b.publish(runCtx) }()
 	go func() { wg.Wait(); close(b.done) }()
 
@@ -175,12 +195,34 @@ func (b *RedisBroker) Subscribe(ctx context.Context, room string) error {
 	wait := b.addWaiterLocked(ch)
 	b.mu.Unlock()
 	if err := b.ps.Subscribe(ctx, ch); err != nil {
+		if ctx.Err() == nil {
+			// Redis is away. The room stays subscribed here, so local
+			// sockets keep getting its messages, and go-redis subscribes
+			// the channel again when it reconnects (the gap that follows
+			// makes live documents read the log).
+			b.warnSubscribe(err)
+			return nil
+		}
 		b.mu.Lock()
 		delete(b.rooms, room)
 		b.mu.Unlock()
 		return fmt.Errorf("realtime: redis subscribe: %w", err)
 	}
 	return b.await(ctx, wait)
+}
+
+// warnSubscribe logs subscriptions deferred while Redis is away, at most
+// once every 10 s.
+func (b *RedisBroker) warnSubscribe(err error) {
+	b.mu.Lock()
+	warn := time.Since(b.lastSubWarn) > 10*time.Second
+	if warn {
+		b.lastSubWarn = time.Now()
+	}
+	b.mu.Unlock()
+	if warn {
+		b.log.Warn("redis: unreachable; rooms joined meanwhile are served locally and subscribed once it is back", "err", err)
+	}
 }
 
 // Unsubscribe implements Broker. Delivery stops at once (the receiver
@@ -271,6 +313,7 @@ func (b *RedisBroker) enqueue(o redisOut) {
 	select {
 	case b.queue <- o:
 	default:
+		b.queueDropped.Store(true)
 		b.drop(1, "publish queue full")
 	}
 }
@@ -295,11 +338,20 @@ func (b *RedisBroker) drop(n int, why string) {
 func (b *RedisBroker) publish(ctx context.Context) {
 	defer close(b.published)
 	batch := make([]redisOut, 0, 256)
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
 	for {
 		batch = batch[:0]
+		if b.lostRemote {
+			// The gap must be announced even if nothing else is published:
+			// the frames lost may be the document's last updates.
+			retry.Reset(gapRetry)
+		}
 		select {
 		case o := <-b.queue:
 			batch = append(batch, o)
+		case <-retry.C:
 		case <-b.stopping:
 			for len(b.queue) > 0 && len(batch) < cap(batch) {
 				batch = append(batch, <-b.queue)
@@ -321,15 +373,65 @@ func (b *RedisBroker) publish(ctx context.Context) {
 		for _, o := range batch {
 			pipe.Publish(ctx, o.channel, o.frame)
 		}
+		if b.queueDropped.Swap(false) {
+			b.lostRemote = true
+		}
+		if b.lostRemote {
+			// Some frames never reached Redis: the others are told to read
+			// what they missed from the log (issue 12), once Redis is back.
+			pipe.Publish(ctx, b.commandChannel(), b.encodeGap())
+		}
+		retry.Stop()
+		if pipe.Len() == 0 {
+			continue
+		}
 		if _, err := pipe.Exec(ctx); err != nil {
-			b.drop(len(batch), "redis: "+err.Error())
+			b.lost(len(batch), err)
+		} else if b.lostRemote {
+			b.lostRemote = false
+			b.log.Info("redis: reachable again; other instances resynchronise from the log", "dropped_total", b.Dropped())
 		}
 	}
 }
 
+// gapRetry: how often a publisher that lost frames tries to announce it
+// while nothing else is published.
+const gapRetry = time.Second
+
+// lost counts frames Redis did not take and logs once per outage (the
+// publisher retries nothing: the log has what matters).
+func (b *RedisBroker) lost(n int, err error) {
+	b.mu.Lock()
+	b.dropped += int64(n)
+	b.mu.Unlock()
+	if !b.lostRemote {
+		b.lostRemote = true
+		b.log.Warn("redis: unreachable; serving this instance's sockets alone until it is back", "err", err)
+	}
+}
+
+// gap tells the handler that messages to this instance may be lost.
+func (b *RedisBroker) gap() {
+	if h, _, err := b.handlerFor(""); err == nil {
+		if g, ok := h.(GapHandler); ok {
+			g.HandleGap()
+		}
+	}
+}
+
+// CrossInstance implements CrossInstance.
+func (b *RedisBroker) CrossInstance() bool { return true }
+
+func (b *RedisBroker) encodeGap() []byte {
+	return appendField([]byte{frameGap}, b.cfg.Instance)
+}
+
 // receive hands what other instances published to the handler, in order.
-func (b *RedisBroker) receive(in <-chan any) {
-	for v := range in {
+// Messages go to the handler on another goroutine (in), so that a
+// handler that subscribes (a command joining sockets to a room) can wait
+// for Redis's confirmation, which this goroutine reads.
+func (b *RedisBroker) receive(ch <-chan any, in *frameQueue) {
+	for v := range ch {
 		switch v := v.(type) {
 		case *redis.Subscription:
 			if v.Kind != "subscribe" {
@@ -342,8 +444,14 @@ func (b *RedisBroker) receive(in <-chan any) {
 			for _, w := range ws {
 				close(w)
 			}
+			if len(ws) == 0 && v.Channel == b.commandChannel() {
+				// Nobody asked: the client reconnected and subscribed
+				// again. What was published meanwhile never came.
+				b.log.Info("redis: subscription restored; messages published meanwhile are lost to this instance")
+				b.gap()
+			}
 		case *redis.Message:
-			b.deliver(v)
+			in.push(v)
 		}
 	}
 }
@@ -359,6 +467,8 @@ func (b *RedisBroker) deliver(v *redis.Message) {
 		return // delivered locally when published
 	}
 	switch kind {
+	case frameGap:
+		b.gap()
 	case frameMessage:
 		m := Message{Room: f.str(), Event: f.str(), Payload: f.bytes(), Except: f.str(),
 			Origin: Origin{Instance: f.str(), SID: f.str(), UserID: f.str()}}
@@ -403,6 +513,9 @@ func (b *RedisBroker) deliver(v *redis.Message) {
 const (
 	frameMessage byte = 1
 	frameCommand byte = 2
+	// frameGap: the sender failed to publish some frames (Redis away, a
+	// full queue); every other instance reads its live documents' logs.
+	frameGap byte = 3
 )
 
 func (b *RedisBroker) encodeMessage(m Message) []byte {
@@ -488,3 +601,56 @@ func (f *frameReader) bytes() []byte {
 }
 
 func (f *frameReader) str() string { return string(f.bytes()) }
+
+// frameQueue hands received messages from the reading goroutine to the
+// delivering one in order. Unbounded: the reader must never wait for the
+// handler (which may be waiting for the reader); go-redis's own channel
+// bounds what is read ahead of a slow handler only by time.
+type frameQueue struct {
+	mu     sync.Mutex
+	q      []*redis.Message
+	closed bool
+	ready  chan struct{}
+}
+
+func newFrameQueue() *frameQueue { return &frameQueue{ready: make(chan struct{}, 1)} }
+
+func (f *frameQueue) push(m *redis.Message) {
+	f.mu.Lock()
+	f.q = append(f.q, m)
+	f.mu.Unlock()
+	f.signal()
+}
+
+func (f *frameQueue) close() {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	f.signal()
+}
+
+func (f *frameQueue) signal() {
+	select {
+	case f.ready <- struct{}{}:
+	default:
+	}
+}
+
+// run delivers until close, then what is left.
+func (f *frameQueue) run(deliver func(*redis.Message)) {
+	for {
+		f.mu.Lock()
+		batch, closed := f.q, f.closed
+		f.q = nil
+		f.mu.Unlock()
+		for _, m := range batch {
+			deliver(m)
+		}
+		if closed && len(batch) == 0 {
+			return
+		}
+		if len(batch) == 0 {
+			<-f.ready
+		}
+	}
+}

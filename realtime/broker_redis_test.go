@@ -16,7 +16,7 @@ import (
 
 // redisClient connects to QUIRE_TEST_REDIS_URL (the README's test command
 // always sets it) or skips.
-func redisClient(t *testing.T) *redis.Client {
+func redisClient(t testing.TB) *redis.Client {
 	t.Helper()
 	url := os.Getenv("QUIRE_TEST_REDIS_URL")
 	if url == "" {

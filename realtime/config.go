@@ -110,6 +110,10 @@ type Config struct {
 	Broker Broker
 	// Instance names this server among a deployment's. Zero: random.
 	Instance string
+	// Drain, if set, runs in Stop once every socket is closed and before the
+	// broker stops: the server lets its documents store and relay what they
+	// accepted, so other instances get it through the broker.
+	Drain func(ctx context.Context) error
 	// PresenceInterval between presence diffs sent to watchers. Zero:
 	// PresenceIntervalDefault.
 	PresenceInterval time.Duration

@@ -404,7 +404,13 @@ func (c *conn) setUser(u *storage.User) {
 // (a presence store away) is logged, never fails the socket's event:
 // expiry and the next heartbeat put presence right again.
 func (s *Server) presenceDo(op string, f func(context.Context, presence.Manager) error) {
-	ctx, cancel := context.WithTimeout(s.baseCtx, s.cfg.EventTimeout)
+	parent := s.baseCtx
+	if op == "disconnect" {
+		// Also while stopping: a shared presence (Redis) would otherwise
+		// count the socket until it expires.
+		parent = context.WithoutCancel(parent)
+	}
+	ctx, cancel := context.WithTimeout(parent, s.cfg.EventTimeout)
 	defer cancel()
 	if err := f(ctx, s.cfg.Presence); err != nil {
 		if ok, quiet := s.warn.allow("presence " + op); ok {

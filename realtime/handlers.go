@@ -168,16 +168,24 @@ func (c *conn) onDocJoin(ctx context.Context, payload any) reply {
 	if r.reason != "" {
 		return r
 	}
+	// In the room before the state is taken: an update relayed meanwhile
+	// reaches this socket (clients apply updates in any order) instead of
+	// falling between the state and the join. With several instances the
+	// room's subscription is then in place before the document loads.
+	room := docRoom(docID)
+	_, rejoin := c.docs[docID]
+	c.sock.Join(socket.Room(room))
 	st, err := c.srv.cfg.Docs.Join(ctx, docID, c.sid)
 	if err != nil {
+		if !rejoin {
+			c.sock.Leave(socket.Room(room))
+		}
 		return fail(c.docReason(err, docID))
 	}
 	if c.docs == nil {
 		c.docs = make(map[string]docAccess, 1)
 	}
 	c.docs[docID] = access
-	room := docRoom(docID)
-	c.sock.Join(socket.Room(room))
 	c.sendState(docID, st)
 	if states := c.srv.cfg.Awareness.States(docID, c.sid); states != nil {
 		c.emit(evAwareness, newObject(len(states)*4).

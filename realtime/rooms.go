@@ -23,7 +23,9 @@ type delivery struct{ s *Server }
 // HandleMessage writes m to this instance's sockets in m.Room.
 func (d delivery) HandleMessage(m Message) {
 	d.s.met.broadcastBytes.Add(float64(len(m.Payload)))
+	d.s.remoteAwarenessUpdate(m) // awareness_remote.go; before a socket can see it
 	d.s.toRoomDirect(m.Room, m.Except, m.Event, preEncoded(m.Payload))
+	d.s.remoteUpdate(m) // docs_remote.go
 }
 
 // HandleCommand does c to this instance's sockets.
@@ -125,10 +127,12 @@ func (r *roomSubscriptions) sync(s *Server, room string) {
 	if want {
 		if err = s.broker.Subscribe(ctx, room); err == nil {
 			r.subscribed[room] = struct{}{}
+			s.subscribedDoc(room) // docs_remote.go
 		}
 	} else {
 		delete(r.subscribed, room) // whatever the broker says, nothing local is left to deliver to
 		err = s.broker.Unsubscribe(ctx, room)
+		s.unsubscribedDoc(room) // awareness_remote.go
 	}
 	if err != nil {
 		s.log.Log(ctx, errorLevel(err), "broker subscription failed", "room", room, "subscribe", want, "err", err)

@@ -49,6 +49,8 @@ type Server struct {
 	epochs *accessEpochs
 	leaves atomic.Uint64 // channel LeaveRoom commands run here (channels.go)
 	calls  calls         // calls waiting for a socket's ack (call.go)
+
+	remoteAw remoteAwareness // other instances' awareness states (awareness_remote.go)
 }
 
 // New builds a Server from cfg (defaults applied).
@@ -280,10 +282,14 @@ func (s *Server) Stop(ctx context.Context) error {
 		_ = s.broker.Stop(ctx)
 		return fmt.Errorf("realtime: stop: %w", ctx.Err())
 	}
-	if err := s.broker.Stop(ctx); err != nil {
-		return fmt.Errorf("realtime: stop broker: %w", err)
+	var drainErr error
+	if s.cfg.Drain != nil {
+		drainErr = s.cfg.Drain(ctx)
 	}
-	return nil
+	if err := s.broker.Stop(ctx); err != nil {
+		return errors.Join(drainErr, fmt.Errorf("realtime: stop broker: %w", err))
+	}
+	return drainErr
 }
 
 // DisconnectUser closes every live socket of the account at once (sign-out,

@@ -24,6 +24,7 @@ const (
 	LogLevelDefault         = "info"
 	ShutdownTimeoutDefault  = 10 * time.Second
 	ReadTimeoutDefault      = 30 * time.Second
+	RedisPrefixDefault      = "quire:"
 	MaxConnsPerIPDefault    = 256
 )
 
@@ -39,9 +40,17 @@ type Config struct {
 	// DatabaseURL selects PostgreSQL (postgres://…) (--database-url).
 	// Zero: SQLite at <DataDir>/quire.db.
 	DatabaseURL string
-	// RedisURL lets several instances share rooms (--redis-url). Zero: one
-	// instance. Not used yet.
+	// RedisURL makes this one of several instances sharing rooms, presence
+	// and documents through Redis (--redis-url); it needs DatabaseURL and
+	// Secret, which every instance must share. Zero: one instance.
 	RedisURL string
+	// RedisPrefix starts every Redis key and channel, so deployments (or
+	// test runs) sharing one Redis stay apart (--redis-prefix). Zero:
+	// RedisPrefixDefault.
+	RedisPrefix string
+	// Instance names this process among the deployment's. Zero: random per
+	// process (test knob; never set two instances alike).
+	Instance string
 	// Secret signs tokens (--secret). Zero: read from <DataDir>/secret,
 	// created with 32 random bytes at first start.
 	Secret string
@@ -145,6 +154,7 @@ func (c Config) WithDefaults() Config {
 	c.ReadTimeout = cmp.Or(c.ReadTimeout, ReadTimeoutDefault)
 	c.MaxConnsPerIP = cmp.Or(c.MaxConnsPerIP, MaxConnsPerIPDefault)
 	c.DefaultUserRole = cmp.Or(c.DefaultUserRole, DefaultUserRoleDefault)
+	c.RedisPrefix = cmp.Or(c.RedisPrefix, RedisPrefixDefault)
 	return c
 }
 
@@ -176,6 +186,20 @@ func (c Config) Validate() error {
 	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		return errors.New("--redis-url: want redis://… or rediss://…")
+	}
+	if c.RedisURL != "" {
+		// Instances share the database and the signing key, or a token one
+		// issued is refused by the next and a note edited on one is missing
+		// on another.
+		if c.DatabaseURL == "" {
+			return errors.New("--redis-url needs --database-url: instances must share one PostgreSQL database (SQLite is one process's)")
+		}
+		if c.Secret == "" {
+			return errors.New("--redis-url needs --secret: instances must share one signing key (a generated one is per data directory)")
+		}
+	}
+	if strings.ContainsAny(c.RedisPrefix, " \t\r\n*?[]") {
+		return fmt.Errorf("--redis-prefix %q: no spaces or glob characters", c.RedisPrefix)
 	}
 	if c.Secret != "" && len(c.Secret) < auth.MinSecretBytes {
 		return fmt.Errorf("--secret must be at least %d bytes", auth.MinSecretBytes)

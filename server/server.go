@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/quire/quire/api"
 	"github.com/quire/quire/auth"
@@ -37,6 +39,8 @@ type Server struct {
 	docs     *ydoc.Manager
 	presence presence.Manager
 	rt       *realtime.Server
+	redis    *redis.Client // nil: one instance
+	instance string        // this process's id among the deployment's
 	chat     *chat.Client
 	tasks    *chat.Tasks
 	http     *http.Server
@@ -55,6 +59,7 @@ type Server struct {
 	stopErr     error
 
 	internalErrors atomic.Int64
+	httpDone       chan struct{} // closed when Stop's HTTP shutdown returns
 }
 
 // New validates cfg, opens (and migrates) the store and builds every part.
@@ -66,9 +71,6 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.RedisURL != "" {
-		logger.Warn("--redis-url is not supported yet: running as a single instance")
 	}
 	secret, err := ResolveSecret(cfg)
 	if err != nil {
@@ -87,11 +89,18 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
+	if cfg.RedisURL != "" {
+		// PostgreSQL's document log must hold every update before any
+		// instance relays it; build wired the broker to the shared Redis.
+		logger.Info("sharing rooms through Redis", "redis", redactURL(cfg.RedisURL), "prefix", cfg.RedisPrefix, "instance", s.instance)
+	}
 	return s, nil
 }
 
 func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) (*Server, error) {
 	s := &Server{cfg: cfg, log: logger.With("component", "server"), store: store, registry: prometheus.NewRegistry()}
+	s.instance = cmp.Or(cfg.Instance, newInstanceID())
+	s.httpDone = make(chan struct{})
 	s.publicScheme, s.publicHost, _ = parsePublicURL(cfg.PublicURL)
 	s.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "quire", Subsystem: "server", Name: "refused_total",
@@ -118,20 +127,24 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 	// after them; Broadcast only runs after Start, when s.rt is set.
 	s.docs, err = ydoc.NewManager(ydoc.Config{
 		Store: store, Logger: logger, Registry: s.registry, MaxDocumentBytes: cfg.MaxDocumentBytes,
-		Broadcast: func(docID string, update []byte, exceptSID string) { s.rt.Broadcast(docID, update, exceptSID) },
+		Broadcast:  func(docID string, update []byte, exceptSID string) { s.rt.Broadcast(docID, update, exceptSID) },
+		RelayLocal: func(docID string, update []byte) { s.rt.RelayLocal(docID, update) },
 	})
 	if err != nil {
 		return nil, err
 	}
-	pm := presence.NewMemory()
-	pm.Now = cfg.Now
-	s.presence = pm
+	broker, err := s.buildShared(logger)
+	if err != nil {
+		return nil, err
+	}
 	s.rt, err = realtime.New(realtime.Config{
 		Auth: a, Store: store, Docs: s.docs, Awareness: awareness.NewRegistry(), Presence: s.presence,
 		Logger: logger, Registry: s.registry, MaxMessageBytes: int64(cfg.MaxMessageBytes),
-		EnablePolling: cfg.Polling,
+		EnablePolling: cfg.Polling, Broker: broker, Instance: s.instance,
+		Drain: s.drainDocs,
 	})
 	if err != nil {
+		s.closeRedis()
 		return nil, err
 	}
 	upstreams, err := cfg.Upstreams()
@@ -352,7 +365,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		// Stop accepting at once; sockets are closed meanwhile, since a
 		// pending long-poll would otherwise hold Shutdown to its deadline.
 		shut := make(chan error, 1)
-		go func() { shut <- s.http.Shutdown(ctx) }()
+		go func() { shut <- s.http.Shutdown(ctx); close(s.httpDone) }()
 		if err := s.rt.Stop(ctx); err != nil {
 			errs = append(errs, err)
 		}
@@ -376,6 +389,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		if err := s.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("server: close store: %w", err))
 		}
+		s.closeRedis()
 		s.stopErr = errors.Join(errs...)
 		s.log.Info("stopped")
 	})

@@ -1,6 +1,17 @@
 package storage
 
-import "context"
+import (
+	"context"
+	"errors"
+)
+
+// ErrCompactionBusy: another instance is compacting the document now;
+// nothing was changed, try later.
+var ErrCompactionBusy = errors.New("storage: another instance is compacting the document")
+
+// CompactLockClass is the first key of PostgreSQL's advisory lock that
+// Compact holds for a document (the second is hashtext(doc_id)).
+const CompactLockClass int32 = 0x71756972 // "quir"
 
 // DocUpdate is one Yjs v1 update to append to a document's log.
 type DocUpdate struct {
@@ -53,4 +64,12 @@ type DocLog interface {
 	Compact(ctx context.Context, docID string, merged []byte, readIDs []int64) (int64, error)
 	// DeleteDocument removes a document's whole log.
 	DeleteDocument(ctx context.Context, docID string) error
+}
+
+// CompactLocker is the optional part of a Store shared by several
+// instances (PostgreSQL): TryCompact is Compact unless another instance is
+// compacting the same document at that moment, when it changes nothing
+// and answers ErrCompactionBusy.
+type CompactLocker interface {
+	TryCompact(ctx context.Context, docID string, merged []byte, readIDs []int64) (int64, error)
 }

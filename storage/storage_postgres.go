@@ -571,6 +571,33 @@ func (s *PostgresStore) Compact(ctx context.Context, docID string, merged []byte
 	return id, nil
 }
 
+// TryCompact implements CompactLocker: Compact's statement, run only if it
+// gets the document's transaction-scoped advisory lock (CompactLockClass,
+// hashtext(doc_id)), so instances sharing the database compact a document
+// one at a time.
+func (s *PostgresStore) TryCompact(ctx context.Context, docID string, merged []byte, readIDs []int64) (int64, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `WITH lock AS (
+			SELECT pg_try_advisory_xact_lock($5, hashtext($1)) AS held
+		), snapshot AS (
+			INSERT INTO doc_updates (doc_id, data, snapshot, created_at)
+			SELECT $1, $2, true, $3 FROM lock WHERE held RETURNING id
+		), gone AS (
+			DELETE FROM doc_updates WHERE doc_id = $1 AND id = ANY($4) AND EXISTS (SELECT 1 FROM snapshot)
+		)
+		SELECT id FROM snapshot`,
+		docID, nonNilBytes(merged), time.Now().UnixNano(), nonNilInt64s(readIDs), CompactLockClass).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrCompactionBusy
+	}
+	if err != nil {
+		return 0, pgErr("compact", err)
+	}
+	return id, nil
+}
+
+var _ CompactLocker = (*PostgresStore)(nil)
+
 func (s *PostgresStore) DeleteDocument(ctx context.Context, docID string) error {
 	if _, err := s.pool.Exec(ctx, "DELETE FROM doc_updates WHERE doc_id = $1", docID); err != nil {
 		return pgErr("delete document", err)

@@ -1,8 +1,11 @@
 package ydoc
 
 import (
+	"errors"
 	"slices"
 	"time"
+
+	"github.com/quire/quire/storage"
 )
 
 // compactRetry is how long a failed compaction waits before the next try.
@@ -68,7 +71,13 @@ func (d *document) startCompaction(j *compaction) {
 	d.m.goBackground(func() {
 		ctx, cancel := d.ctx()
 		defer cancel()
-		snapshot, err := store.Compact(ctx, docID, j.st.Update, j.ids)
+		var snapshot int64
+		var err error
+		if l, shared := store.(storage.CompactLocker); shared {
+			snapshot, err = l.TryCompact(ctx, docID, j.st.Update, j.ids) // one instance at a time
+		} else {
+			snapshot, err = store.Compact(ctx, docID, j.st.Update, j.ids)
+		}
 		d.bg <- func() { d.compacted(j.ids, snapshot, len(j.st.Update), j.sizeAt, err) }
 	})
 }
@@ -78,6 +87,11 @@ func (d *document) startCompaction(j *compaction) {
 // snapshot another instance wrote is not, so it must never be deleted here.
 func (d *document) compacted(ids []int64, snapshot int64, merged, sizeAt int, err error) {
 	d.compacting = false
+	if errors.Is(err, storage.ErrCompactionBusy) {
+		d.m.log.Debug("another instance is compacting the document; later", "doc", d.id)
+		d.compactAfter = time.Now().Add(compactRetry)
+		return
+	}
 	if err != nil {
 		d.m.log.Error("compact document", "doc", d.id, "err", err)
 		d.compactAfter = time.Now().Add(compactRetry)

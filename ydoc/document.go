@@ -54,6 +54,8 @@ type row struct {
 	upd     *yupdate.Update
 	sid     string // sender, so a late broadcast skips it
 	applied bool
+	remote  bool // stored and relayed by another instance: never relayed here
+	checked bool // remote, and the log was read since it was held (remote.go)
 }
 
 // entry is one step of the owner's FIFO of acknowledgements: it completes
@@ -117,6 +119,8 @@ type document struct {
 	forgotten    bool // the note was deleted: refuse everything, unload when quiet
 	lastActivity time.Time
 	idleTimer    *time.Timer
+
+	remote remoteState // other instances' updates (remote.go)
 }
 
 func newDocument(m *Manager, id, noteID string) *document {
@@ -313,6 +317,8 @@ func (d *document) handle(c *command) {
 	case cmdForget:
 		d.forget()
 		c.done(State{}, nil)
+	case cmdRemote, cmdResync, cmdResyncHeld:
+		d.handleRemote(c) // remote.go
 	}
 }
 
@@ -458,7 +464,7 @@ func (d *document) release(live bool) error {
 			if r.id != 0 {
 				d.applied = append(d.applied, r.id)
 			}
-			if live {
+			if live && !r.remote {
 				d.push(&entry{update: r.data, sid: r.sid, applied: true})
 			}
 			r.data, r.upd = nil, nil

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,6 +68,10 @@ type Config struct {
 	// It must not block for long and must not call back into the Manager
 	// synchronously. Nil: no relay.
 	Broadcast func(docID string, update []byte, exceptSID string)
+	// RelayLocal sends update to this instance's sockets in the document's
+	// room only: what a resynchronisation from the log found that they
+	// lack (remote.go). Nil: no relay.
+	RelayLocal func(docID string, update []byte)
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -85,6 +90,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Broadcast == nil {
 		c.Broadcast = func(string, []byte, string) {}
+	}
+	if c.RelayLocal == nil {
+		c.RelayLocal = func(string, []byte) {}
 	}
 	return c
 }
@@ -136,6 +144,8 @@ type Manager struct {
 	owners sync.WaitGroup // document owner goroutines
 	others sync.WaitGroup // writer and background work
 	once   sync.Once
+
+	resyncs atomic.Int64 // documents' reads of their log for missing updates (remote.go)
 
 	// hookApply, if set (tests), runs inside the panic guard before every
 	// update is applied.

@@ -30,7 +30,8 @@ func (d *document) render() {
 	d.lastRender = time.Now()
 	d.rendering = true
 	d.m.goBackground(func() {
-		err := d.m.writeContent(d.noteID, pm)
+		// A renderer bug must cost a rendering, not the process.
+		err := protect(func() error { return d.m.writeContent(d.noteID, pm) })
 		d.bg <- func() {
 			d.rendering = false
 			switch {

@@ -139,7 +139,8 @@ func newSettings(name string, stderr io.Writer, serveFlags bool) *settings {
 	if serveFlags {
 		str(&c.Addr, "addr", server.AddrDefault, "QUIRE_ADDR", "listen address host:port")
 		str(&c.PprofAddr, "pprof-addr", "", "QUIRE_PPROF_ADDR", "serve Go profiles (/debug/pprof/) on this separate host:port; empty: off")
-		str(&c.RedisURL, "redis-url", "", "QUIRE_REDIS_URL", "Redis URL redis://… to share rooms between instances; empty: one instance")
+		str(&c.RedisURL, "redis-url", "", "QUIRE_REDIS_URL", "Redis URL redis://… shared by several instances (needs --database-url and --secret); empty: one instance")
+		str(&c.RedisPrefix, "redis-prefix", server.RedisPrefixDefault, "QUIRE_REDIS_PREFIX", "start of every Redis key and channel; one per deployment sharing a Redis")
 		num(&c.MaxMessageBytes, "max-message-bytes", server.MaxMessageBytesDefault, "QUIRE_MAX_MESSAGE_BYTES", "largest Socket.IO message in bytes")
 		num(&c.MaxDocumentBytes, "max-document-bytes", server.MaxDocumentBytesDefault, "QUIRE_MAX_DOCUMENT_BYTES", "largest encoded document state in bytes")
 		str(&c.MetricsAddr, "metrics-addr", "", "QUIRE_METRICS_ADDR", "serve /metrics on this separate host:port (and not on --addr); empty: on --addr")

@@ -57,10 +57,10 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	t.Parallel()
 	code, _, errs := runCmd(t, nil, "serve", "--help")
 	require.Equal(t, 0, code)
-	for _, f := range []string{"addr", "data-dir", "database-url", "redis-url", "secret", "max-message-bytes", "max-document-bytes", "log-level"} {
+	for _, f := range []string{"addr", "data-dir", "database-url", "redis-url", "redis-prefix", "secret", "max-message-bytes", "max-document-bytes", "log-level"} {
 		require.Contains(t, errs, "-"+f+" ", f)
 	}
-	for _, env := range []string{"QUIRE_ADDR", "QUIRE_DATA_DIR", "QUIRE_DATABASE_URL", "QUIRE_REDIS_URL", "QUIRE_SECRET", "WEBUI_SECRET_KEY", "QUIRE_MAX_MESSAGE_BYTES", "QUIRE_MAX_DOCUMENT_BYTES", "QUIRE_LOG_LEVEL"} {
+	for _, env := range []string{"QUIRE_ADDR", "QUIRE_DATA_DIR", "QUIRE_DATABASE_URL", "QUIRE_REDIS_URL", "QUIRE_REDIS_PREFIX", "QUIRE_SECRET", "WEBUI_SECRET_KEY", "QUIRE_MAX_MESSAGE_BYTES", "QUIRE_MAX_DOCUMENT_BYTES", "QUIRE_LOG_LEVEL"} {
 		require.Contains(t, errs, env)
 	}
 	require.Contains(t, errs, `(default "127.0.0.1:8080")`)

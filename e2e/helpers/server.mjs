@@ -118,7 +118,7 @@ export class QuireServer {
     proc.stdout.on('data', keep)
     proc.stderr.on('data', keep)
     proc.exited = new Promise(resolve => proc.on('exit', (code, signal) => {
-      this.exits.push({ code, signal })
+      this.exits.push({ code, signal, asked: proc.asked === true })
       if (this.proc === proc) this.proc = null
       resolve({ code, signal })
     }))
@@ -155,6 +155,7 @@ export class QuireServer {
   async stop (timeout = 15000) {
     const proc = this.proc
     if (!proc) return this.exits.at(-1)
+    proc.asked = true
     proc.kill('SIGTERM')
     const timer = setTimeout(() => proc.kill('SIGKILL'), timeout)
     const res = await proc.exited
@@ -166,6 +167,7 @@ export class QuireServer {
   async kill () {
     const proc = this.proc
     if (!proc) return
+    proc.asked = true
     proc.kill('SIGKILL')
     await proc.exited
   }

@@ -6,6 +6,12 @@
 //   node tools/load/load.mjs --scenario docs --docs 1000
 //   node tools/load/load.mjs --scenario coldjoin --joiners 50 --doc-bytes 1048576 --workers 2
 //   node tools/load/load.mjs --scenario idle --connections 5000 --workers 4
+//   node tools/load/load.mjs --scenario fanout --editors 200 --instances 3
+//
+// --instances N (N > 1) or --redis starts N instances sharing one PostgreSQL
+// database and one Redis prefix ($QUIRE_TEST_DATABASE_URL,
+// $QUIRE_TEST_REDIS_URL); clients are spread over them round-robin (fanout,
+// docs), and server CPU and RSS are the instances' sums.
 //
 // By default it starts its own server ($QUIRE_BIN or bin/quire, SQLite in a
 // temp dir; --db postgres uses $QUIRE_TEST_DATABASE_URL). Server CPU and RSS
@@ -19,6 +25,7 @@ import * as Y from 'yjs'
 import { QuireServer, sleep, waitUntil } from '../../e2e/helpers/server.mjs'
 import { signup, createNote } from '../../e2e/helpers/api.mjs'
 import { Client, expectOk } from '../../e2e/helpers/socket.mjs'
+import { startInstances } from '../../e2e/helpers/instances.mjs'
 
 const { values: opt } = parseArgs({
   options: {
@@ -34,6 +41,8 @@ const { values: opt } = parseArgs({
     'doc-bytes': { type: 'string', default: String(1024 * 1024) },
     connections: { type: 'string', default: '5000' },
     workers: { type: 'string', default: '1' },
+    instances: { type: 'string', default: '1' },
+    redis: { type: 'boolean', default: false },
     child: { type: 'string' } // internal: run as a worker process
   }
 })
@@ -63,6 +72,39 @@ async function connect (url, token) {
 }
 
 const mb = bytes => Math.round(bytes / 1048576 * 10) / 10
+
+/** One server, or several behind "one address": what the scenarios use of them. */
+class Cluster {
+  constructor (servers, cleanup) { this.servers = servers; this.cleanupAll = cleanup }
+  get url () { return this.servers[0].url }
+  get pid () { return this.servers[0].pid }
+  urlFor (i) { return this.servers[i % this.servers.length].url }
+  procStats () {
+    const all = this.servers.map(s => s.procStats())
+    return { cpuSeconds: all.reduce((n, s) => n + s.cpuSeconds, 0), rssBytes: all.reduce((n, s) => n + s.rssBytes, 0) }
+  }
+
+  async metric (name) {
+    let sum = 0
+    for (const s of this.servers) sum += (await s.metric(name)) ?? 0
+    return sum
+  }
+
+  async restart () { for (const s of this.servers) await s.restart() }
+  cleanup () { return this.cleanupAll() }
+}
+
+async function startCluster () {
+  const n = num('instances')
+  if (n > 1 || opt.redis) {
+    const { servers, cleanup } = await startInstances(n)
+    return new Cluster(servers, cleanup)
+  }
+  const server = new QuireServer({ db: opt.db })
+  await server.init()
+  return new Cluster([server], () => server.cleanup())
+}
+
 
 // ---------------------------------------------------------------------------
 // Worker processes (coldjoin, idle): the parent sends a config, the child
@@ -114,9 +156,8 @@ async function spawnWorkers (total, workers, cfg) {
 }
 
 async function main () {
-  const server = new QuireServer({ db: opt.db })
-  await server.init()
-  const report = { scenario: opt.scenario, db: opt.db, machine: { loadavg: (await import('node:os')).loadavg().map(x => Math.round(x * 100) / 100) } }
+  const server = await startCluster()
+  const report = { scenario: opt.scenario, db: num('instances') > 1 || opt.redis ? 'postgres' : opt.db, instances: num('instances'), redis: num('instances') > 1 || opt.redis, machine: { loadavg: (await import('node:os')).loadavg().map(x => Math.round(x * 100) / 100) } }
   try {
     const admin = await signup(server.url, 'load')
     const run = { fanout, docs, coldjoin, idle }[opt.scenario]
@@ -158,7 +199,7 @@ async function fanout (server, admin) {
   const acks = []
   const clients = []
   for (let i = 0; i < n; i++) {
-    const c = await connect(server.url, admin.token)
+    const c = await connect(server.urlFor(i), admin.token)
     expectOk(await c.call('ydoc:document:join', { document_id: documentId, user_id: admin.id }))
     c.socket.on('ydoc:document:update', d => {
       const t = sentAt.get(d.update.join(','))
@@ -220,7 +261,7 @@ async function docs (server, admin) {
   }
   const pairs = []
   for (let i = 0; i < d; i++) {
-    pairs.push(await Promise.all([0, 1].map(() => connect(server.url, admin.token))))
+    pairs.push(await Promise.all([0, 1].map(side => connect(server.urlFor(2 * i + side), admin.token))))
     for (const c of pairs[i]) { c.socket.offAny(); c.events.length = 0 }
   }
   await sleep(1000)

@@ -1,0 +1,293 @@
+// Faults of a three-instance deployment (issue 12), on a redis-server the
+// test starts on its own port (the shared one is never touched):
+//   - Redis is killed and restarted mid-edit: every instance keeps serving
+//     its own sockets (edits are acked), logs the outage once and does not
+//     spin; once Redis is back, every client converges without reloading.
+//   - One instance is killed with SIGKILL mid-edit: its clients reconnect
+//     to another instance (sending what the server lacks, as a y-protocols
+//     client does) and everybody converges; no acknowledged update is lost.
+//   - One instance gets SIGTERM mid-edit: it drains and exits 0; its clients
+//     move, everybody converges, no acknowledged update is lost.
+
+import { describe, test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import * as Y from 'yjs'
+import { waitUntil, sleep, TEST_TIMEOUT } from './helpers/server.mjs'
+import { signup, createNote, setGrants } from './helpers/api.mjs'
+import { Client, expectOk } from './helpers/socket.mjs'
+import { randomEdit, prng, sameBytes, deletionDiff } from './helpers/ydoc.mjs'
+import { startInstances, instancesSkip, PrivateRedis } from './helpers/instances.mjs'
+
+const SEED = Number(process.env.QUIRE_E2E_SEED || Date.now() % 1e9)
+
+/**
+ * An editor whose Y.Doc outlives its socket: move() reconnects it to
+ * another instance, joins, and sends what the server's state lacks.
+ * Every update acked {ok:true} is kept in `acked`.
+ */
+class Editor {
+  constructor (user, documentId, seed) {
+    this.user = user
+    this.documentId = documentId
+    this.doc = new Y.Doc()
+    this.rand = prng(seed)
+    this.acked = []
+    this.inflight = new Set()
+    this.doc.on('update', (update, origin) => {
+      if (origin === 'server' || !this.client) return
+      this.send(update)
+    })
+  }
+
+  send (update) {
+    const client = this.client
+    const p = client.call('ydoc:document:update', {
+      document_id: this.documentId, user_id: this.user.id, socket_id: client.id, update: Array.from(update)
+    }, { timeout: 30000 }).then(ack => {
+      if (ack?.ok === true) this.acked.push(update)
+    }, () => {}) // the instance died: not acked, resent by the next join's diff
+    this.inflight.add(p)
+    p.finally(() => this.inflight.delete(p))
+  }
+
+  async connect (base) {
+    const client = await Client.connect(base, this.user.token)
+    client.socket.on('ydoc:document:update', d => {
+      if (d?.document_id === this.documentId && d.socket_id !== client.id) Y.applyUpdate(this.doc, new Uint8Array(d.update), 'server')
+    })
+    const since = client.mark()
+    expectOk(await client.call('ydoc:document:join', { document_id: this.documentId, user_id: this.user.id, user_name: this.user.name ?? 'u', user_color: '#336699' }), 'join')
+    const st = await client.waitFor('ydoc:document:state', d => d?.document_id === this.documentId, { since })
+    const server = new Uint8Array(st.state)
+    Y.applyUpdate(this.doc, server, 'server')
+    this.client = client
+    // Sync step 2 of y-protocols: everything the server may lack, deletions
+    // included (an unacked update may have been a delete only).
+    const missing = Y.encodeStateAsUpdate(this.doc, Y.encodeStateVectorFromUpdate(server))
+    const { structs, ds } = Y.decodeUpdate(missing)
+    if (structs.length > 0 || ds.clients.size > 0) this.send(missing)
+  }
+
+  async move (base) {
+    this.client?.close()
+    this.client = null
+    await this.connect(base)
+  }
+
+  async edit (n) {
+    for (let i = 0; i < n; i++) {
+      randomEdit(this.doc, this.rand)
+      if (this.rand() < 0.3) await new Promise(resolve => setImmediate(resolve))
+    }
+  }
+
+  async settle () { while (this.inflight.size) await Promise.all([...this.inflight]) }
+
+  close () { this.client?.close() }
+  sv () { return Y.encodeStateVector(this.doc) }
+  xml () { return this.doc.getXmlFragment('prosemirror').toString() }
+}
+
+const converged = eds => eds.every(e => sameBytes(e.sv(), eds[0].sv()) && e.xml() === eds[0].xml() && deletionDiff(eds[0].doc, e.doc).length === 0)
+
+/** A fresh reader's view of the document from an instance. */
+async function serverDoc (base, user, documentId) {
+  const client = await Client.connect(base, user.token)
+  try {
+    const since = client.mark()
+    expectOk(await client.call('ydoc:document:join', { document_id: documentId, user_id: user.id, user_name: 'r', user_color: '#000000' }), 'join')
+    const st = await client.waitFor('ydoc:document:state', d => d?.document_id === documentId, { since })
+    const doc = new Y.Doc()
+    Y.applyUpdate(doc, new Uint8Array(st.state))
+    return doc
+  } finally {
+    client.close()
+  }
+}
+
+/** On a failure: what each editor and instance holds (state vectors, content size). */
+async function describeDivergence (eds, servers, reader, documentId) {
+  const sv = d => JSON.stringify(Object.fromEntries(Y.decodeStateVector(Y.encodeStateVector(d))))
+  for (const e of eds) process.stderr.write(`# ${e.user.name}: sv ${sv(e.doc)} xml ${e.xml().length} acked ${e.acked.length}\n`)
+  for (const s of servers) {
+    try {
+      const d = await serverDoc(s.url, reader, documentId)
+      process.stderr.write(`# instance ${s.port}: sv ${sv(d)} xml ${d.getXmlFragment('prosemirror').toString().length}\n`)
+    } catch (err) { process.stderr.write(`# instance ${s.port}: ${err.message}\n`) }
+  }
+}
+
+/** Every update some instance acknowledged is in doc: applying it changes nothing. */
+function assertHasAcked (doc, editors) {
+  const sv = Y.encodeStateVector(doc)
+  const xml = doc.getXmlFragment('prosemirror').toString()
+  for (const e of editors) {
+    for (const u of e.acked) {
+      const copy = new Y.Doc()
+      Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc))
+      Y.applyUpdate(copy, u)
+      assert.ok(sameBytes(Y.encodeStateVector(copy), sv), `an acked update of ${e.user.name} is missing (state vector)`)
+      assert.equal(copy.getXmlFragment('prosemirror').toString(), xml, `an acked update of ${e.user.name} is missing (content)`)
+    }
+  }
+}
+
+describe('three instances: Redis outage and a killed instance', { skip: instancesSkip() }, () => {
+  let redis, cluster, servers, owner, users
+
+  before(async () => {
+    redis = await new PrivateRedis().init()
+    cluster = await startInstances(3, { redisURL: redis.url })
+    servers = cluster.servers
+    owner = await signup(servers[0].url, 'owner')
+    users = []
+    for (let i = 0; i < 6; i++) users.push(await signup(servers[i % 3].url, `ed${i}`))
+  })
+  after(async () => {
+    await cluster?.cleanup()
+    await redis?.cleanup()
+  })
+
+  async function noteFor (md) {
+    const n = await createNote(servers[0].url, owner.token, { title: 'faults', content: { md } })
+    await setGrants(servers[0].url, owner.token, n.id, users.map(u => ({ userId: u.id, permission: 'write' })))
+    return `note:${n.id}`
+  }
+
+  test(`Redis stopped and restarted mid-edit (seed ${SEED})`, { timeout: TEST_TIMEOUT }, async () => {
+    const docID = await noteFor('before the outage')
+    const eds = users.map((u, i) => new Editor(u, docID, SEED + i))
+    const late = [] // editors of a note opened during the outage
+    try {
+      for (const [i, e] of eds.entries()) await e.connect(servers[i % 3].url)
+      await Promise.all(eds.map(e => e.edit(15)))
+      await Promise.all(eds.map(e => e.settle()))
+
+      await redis.stop()
+      const logMark = servers.map(s => s.logLines.length)
+      const acked = eds.map(e => e.acked.length)
+      await Promise.all(eds.map(e => e.edit(15)))
+      await Promise.all(eds.map(e => e.settle()))
+      eds.forEach((e, i) => assert.ok(e.acked.length > acked[i], `instance ${i % 3} stopped acking while Redis was away`))
+      // Two editors on one instance still see each other.
+      await waitUntil(() => converged([eds[0], eds[3]]), { timeout: 20000, what: 'editors of one instance to converge without Redis' })
+      // No spin: idle, Redis away, each instance uses well under a core.
+      const cpu0 = servers.map(s => s.procStats().cpuSeconds)
+      await sleep(3000)
+      servers.forEach((s, i) => {
+        const used = s.procStats().cpuSeconds - cpu0[i]
+        assert.ok(used < 1.5, `instance ${i} used ${used} CPU seconds in 3 s with Redis away: spinning`)
+      })
+
+      // A note first opened during the outage: two editors on one instance
+      // see each other (the room is served locally) ...
+      const docID2 = await noteFor('opened during the outage')
+      late.push(new Editor(users[1], docID2, SEED + 50), new Editor(users[4], docID2, SEED + 51))
+      for (const e of late) await e.connect(servers[1].url)
+      await Promise.all(late.map(e => e.edit(10)))
+      await Promise.all(late.map(e => e.settle()))
+      await waitUntil(() => converged(late), { timeout: 20000, what: 'editors of a room joined during the outage to converge' })
+      // Logged once, not once per retry (go-redis dials several times a second).
+      servers.forEach((s, i) => {
+        const noisy = s.logLines.slice(logMark[i]).filter(l => /level=(WARN|ERROR)|redis: \d{4}\//.test(l))
+        assert.ok(noisy.length <= 6, `instance ${i} logged the outage ${noisy.length} times:\n${noisy.join('\n')}`)
+      })
+      await redis.start()
+      // ... and once Redis is back, the room is subscribed: an editor on
+      // another instance and those two converge.
+      const third = new Editor(users[2], docID2, SEED + 52)
+      late.push(third)
+      await third.connect(servers[2].url)
+      await Promise.all(late.map(e => e.edit(5)))
+      await Promise.all(late.map(e => e.settle()))
+      await waitUntil(() => converged(late), { timeout: 60000, what: 'the outage note\'s editors on two instances to converge' })
+      await Promise.all(eds.map(e => e.edit(10)))
+      await Promise.all(eds.map(e => e.settle()))
+      await waitUntil(() => converged(eds), { timeout: 60000, what: 'every editor to converge after Redis returned' })
+      for (const s of servers) {
+        const doc = await serverDoc(s.url, owner, docID)
+        assert.ok(sameBytes(Y.encodeStateVector(doc), eds[0].sv()), `instance ${s.port} serves another state`)
+        assertHasAcked(doc, eds)
+      }
+    } finally {
+      eds.forEach(e => e.close())
+      late.forEach(e => e.close())
+    }
+  })
+
+  test(`an instance killed with SIGKILL mid-edit (seed ${SEED})`, { timeout: TEST_TIMEOUT }, async () => {
+    const docID = await noteFor('before the kill')
+    const eds = users.map((u, i) => new Editor(u, docID, SEED + 100 + i))
+    const victim = servers[2]
+    try {
+      for (const [i, e] of eds.entries()) await e.connect(servers[i % 3].url)
+      await Promise.all(eds.map(e => e.edit(10)))
+      await Promise.all(eds.map(e => e.settle()))
+      // A cursor of a socket on the victim is shown on instance 0 ...
+      const enc = obj => Array.from(new TextEncoder().encode(JSON.stringify(obj)))
+      const dec = bytes => JSON.parse(new TextDecoder().decode(new Uint8Array(bytes)))
+      const cid = String(eds[2].doc.clientID)
+      const watcher = eds[0].client
+      const mark = watcher.mark()
+      expectOk(await eds[2].client.call('ydoc:awareness:update', { document_id: docID, user_id: eds[2].client.id, update: enc({ [cid]: { user: { name: 'victim' } } }) }))
+      await watcher.waitFor('ydoc:awareness:update', d => d?.document_id === docID && dec(d.update)[cid]?.user?.name === 'victim', { since: mark, timeout: 15000 })
+      // Kill while every editor is sending.
+      const editing = eds.map(e => e.edit(20))
+      await sleep(5)
+      await victim.kill()
+      // ... and removed there once the victim stops beating: no ghost cursor.
+      await watcher.waitFor('ydoc:awareness:update', d => d?.document_id === docID && JSON.stringify(dec(d.update)[cid]) === '{}', { since: mark, timeout: 30000 })
+      await Promise.all(editing)
+      await Promise.all(eds.map(e => e.settle()))
+      // Its editors (2 and 5) reconnect elsewhere and keep editing.
+      await eds[2].move(servers[0].url)
+      await eds[5].move(servers[1].url)
+      await Promise.all(eds.map(e => e.edit(10)))
+      await Promise.all(eds.map(e => e.settle()))
+      try {
+        await waitUntil(() => converged(eds), { timeout: 60000, what: 'every editor to converge after the kill' })
+      } catch (err) {
+        await describeDivergence(eds, servers.slice(0, 2), owner, docID)
+        throw err
+      }
+      for (const s of servers.slice(0, 2)) {
+        const doc = await serverDoc(s.url, owner, docID)
+        assert.ok(sameBytes(Y.encodeStateVector(doc), eds[0].sv()), `instance ${s.port} serves another state`)
+        assertHasAcked(doc, eds)
+      }
+    } finally {
+      eds.forEach(e => e.close())
+      if (!victim.proc) await victim.start() // for cleanup's stop
+    }
+  })
+
+  test(`an instance stopped with SIGTERM mid-edit drains (seed ${SEED})`, { timeout: TEST_TIMEOUT }, async () => {
+    const docID = await noteFor('before the drain')
+    const eds = users.map((u, i) => new Editor(u, docID, SEED + 200 + i))
+    const leaving = servers[1]
+    try {
+      for (const [i, e] of eds.entries()) await e.connect(servers[i % 3].url)
+      await Promise.all(eds.map(e => e.edit(10)))
+      await Promise.all(eds.map(e => e.settle()))
+      const editing = eds.map(e => e.edit(20))
+      await sleep(5)
+      const exit = await leaving.stop()
+      assert.deepEqual(exit, { code: 0, signal: null }, 'a SIGTERM exits cleanly')
+      await Promise.all(editing)
+      await Promise.all(eds.map(e => e.settle()))
+      await eds[1].move(servers[0].url)
+      await eds[4].move(servers[2].url)
+      await Promise.all(eds.map(e => e.edit(10)))
+      await Promise.all(eds.map(e => e.settle()))
+      await waitUntil(() => converged(eds), { timeout: 60000, what: 'every editor to converge after the drain' })
+      for (const s of [servers[0], servers[2]]) {
+        const doc = await serverDoc(s.url, owner, docID)
+        assert.ok(sameBytes(Y.encodeStateVector(doc), eds[0].sv()), `instance ${s.port} serves another state`)
+        assertHasAcked(doc, eds)
+      }
+    } finally {
+      eds.forEach(e => e.close())
+      if (!leaving.proc) await leaving.start()
+    }
+  })
+})

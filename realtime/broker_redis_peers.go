@@ -1,0 +1,93 @@
+package realtime
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Instances announce themselves in a sorted set (member: instance id,
+// score: latest beat, unix ms). An instance that stops beating (killed, or
+// cut off from Redis) may have acknowledged updates that it stored but
+// never published; when one disappears the others read their live
+// documents' logs (a gap), so those updates reach every live copy even if
+// their senders never reconnect.
+
+// Peer liveness timing.
+const (
+	peerBeatDefault = 2 * time.Second
+	peerTTLDefault  = 6 * time.Second
+)
+
+func (b *RedisBroker) peersKey() string { return b.cfg.Prefix + "instances" }
+
+// peers beats until ctx ends, then removes this instance from the set.
+func (b *RedisBroker) peers(ctx context.Context) {
+	beat, ttl := b.cfg.PeerBeat, b.cfg.PeerTTL
+	tick := time.NewTicker(beat)
+	defer tick.Stop()
+	var known map[string]bool
+	for {
+		live, err := b.beat(ctx, ttl)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			known = nil // Redis away: the broker logs that; start afresh when back
+		case err == nil:
+			gone := false
+			for id := range known {
+				if !live[id] {
+					b.log.Info("redis: an instance stopped beating; resynchronising live documents from the log", "gone", id)
+					b.peerGone(id)
+					gone = true
+				}
+			}
+			if gone {
+				b.gap()
+			}
+			known = live
+		}
+		select {
+		case <-ctx.Done():
+			rm, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = b.cfg.Client.ZRem(rm, b.peersKey(), b.cfg.Instance).Err()
+			cancel()
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// beat records this instance as live now and returns the live instances
+// other than this one.
+func (b *RedisBroker) beat(ctx context.Context, ttl time.Duration) (map[string]bool, error) {
+	now := time.Now().UnixMilli()
+	var ids *redis.StringSliceCmd
+	_, err := b.cfg.Client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAdd(ctx, b.peersKey(), redis.Z{Score: float64(now), Member: b.cfg.Instance})
+		// Long gone instances go; recently gone ones stay a while, harmless.
+		p.ZRemRangeByScore(ctx, b.peersKey(), "-inf", strconv.FormatInt(now-10*ttl.Milliseconds(), 10))
+		ids = p.ZRangeByScore(ctx, b.peersKey(), &redis.ZRangeBy{Min: strconv.FormatInt(now-ttl.Milliseconds(), 10), Max: "+inf"})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	live := make(map[string]bool, len(ids.Val()))
+	for _, id := range ids.Val() {
+		if id != b.cfg.Instance {
+			live[id] = true
+		}
+	}
+	return live, nil
+}
+
+// peerGone tells the handler that instance stopped.
+func (b *RedisBroker) peerGone(instance string) {
+	if h, _, err := b.handlerFor(""); err == nil {
+		if g, ok := h.(PeerGoneHandler); ok {
+			g.HandlePeerGone(instance)
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	y "github.com/skyterra/y-crdt"
+	"github.com/stretchr/testify/require"
+
+	"github.com/quire/quire/quiretest"
+	"github.com/quire/quire/server"
+	"github.com/quire/quire/storage/storagetest"
+)
+
+// TestTwoInstancesShareDocuments: two in-process servers on one PostgreSQL
+// database and one Redis prefix. A token issued by one works on the other;
+// sockets on each edit one note and converge; each instance's live copy
+// holds both edits (applied from the other through Redis), and each update
+// is stored once.
+func TestTwoInstancesShareDocuments(t *testing.T) {
+	t.Parallel()
+	redisURL := os.Getenv("QUIRE_TEST_REDIS_URL")
+	if redisURL == "" {
+		t.Skip("QUIRE_TEST_REDIS_URL not set")
+	}
+	db := storagetest.NewPostgres(t)
+	prefix := redisTestPrefix(t, redisURL)
+	shared := quiretest.WithConfig(func(c *server.Config) { c.RedisURL, c.RedisPrefix = redisURL, prefix })
+	a := quiretest.New(t, quiretest.WithDatabaseURL(db), shared)
+	b := quiretest.New(t, quiretest.WithDatabaseURL(db), shared)
+
+	ann := a.SignUp("Ann")
+	bob := b.SignUp("Bob")
+	note := a.CreateNote(ann.Token, "shared", "")
+	a.Share(ann.Token, note, bob.ID, "write")
+
+	cmd := exec.Command("node", filepath.Join("testdata", "twoinstances.mjs"),
+		"ws"+strings.TrimPrefix(a.URL, "http"), "ws"+strings.TrimPrefix(b.URL, "http"), note, ann.Token, bob.Token)
+	in, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { in.Close(); _ = cmd.Wait() })
+	lines := bufio.NewScanner(out)
+	require.True(t, lines.Scan(), "twoinstances.mjs ended: %s", stderr.String())
+	var got struct{ Text string }
+	require.NoError(t, json.Unmarshal(lines.Bytes(), &got))
+	require.Contains(t, got.Text, "from A. ")
+	require.Contains(t, got.Text, "from B. ")
+
+	// Both live copies hold both edits: the same state vector, two clients.
+	ctx := context.Background()
+	docID := "note:" + note
+	var svs []map[y.Number]y.Number
+	deadline := time.Now().Add(20 * time.Second)
+	for _, s := range []*quiretest.Server{a, b} {
+		for {
+			st, err := s.Docs().State(ctx, docID)
+			require.NoError(t, err)
+			sv := y.DecodeStateVector(y.EncodeStateVectorFromUpdate(st.Update))
+			if len(sv) == 2 || time.Now().After(deadline) {
+				svs = append(svs, sv)
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	require.Len(t, svs[0], 2, "instance A's copy lacks an edit")
+	require.Equal(t, svs[0], svs[1], "the instances' live copies differ")
+	stored, err := a.Store().LoadDocument(ctx, docID)
+	require.NoError(t, err)
+	require.Len(t, stored.Records, 2, "each update is stored once, by the instance that received it")
+}
+
+// redisTestPrefix is a fresh prefix whose keys are removed when t ends.
+func redisTestPrefix(t *testing.T, url string) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	prefix := "quire-test-" + hex.EncodeToString(b) + ":"
+	t.Cleanup(func() {
+		opt, err := redis.ParseURL(url)
+		if err != nil {
+			return
+		}
+		c := redis.NewClient(opt)
+		defer c.Close()
+		ctx := context.Background()
+		keys, err := c.Keys(ctx, prefix+"*").Result()
+		if err == nil && len(keys) > 0 {
+			err = c.Del(ctx, keys...).Err()
+		}
+		if err != nil {
+			t.Errorf("remove the test's redis keys: %v", err)
+		}
+	})
+	return prefix
+}
