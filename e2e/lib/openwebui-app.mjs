@@ -51,6 +51,7 @@ export class Person {
     this.tolerated = [] // TODO(chats): see isChatsRouteFailure
     this.failed = [] // API answers >= 400: {status, method, path}
     this.updatesSent = 0 // ydoc:document:update events with an update this page sent
+    this.binaryReceived = 0 // binary websocket messages (Socket.IO attachments) received
   }
 
   async open () {
@@ -62,10 +63,13 @@ export class Person {
       const path = r.url().slice(this.base.length)
       if (path.startsWith('/api/') && r.status() >= 400) this.failed.push({ status: r.status(), method: r.request().method(), path })
     })
-    this.page.on('websocket', (ws) => ws.on('framesent', (f) => {
-      // Content-only snapshots ({document_id, data}) carry no update.
-      if (typeof f.payload === 'string' && f.payload.includes('"ydoc:document:update"') && f.payload.includes('"update":')) this.updatesSent++
-    }))
+    this.page.on('websocket', (ws) => {
+      ws.on('framesent', (f) => {
+        // Content-only snapshots ({document_id, data}) carry no update.
+        if (typeof f.payload === 'string' && f.payload.includes('"ydoc:document:update"') && f.payload.includes('"update":')) this.updatesSent++
+      })
+      ws.on('framereceived', (f) => { if (typeof f.payload !== 'string') this.binaryReceived++ })
+    })
     this.page.on('pageerror', (err) => {
       const message = err.message || String(err)
       if (isChatsRouteFailure(message, this.failed)) this.tolerated.push(message)
