@@ -131,6 +131,7 @@ test('two people edit a shared note live; offline edits merge; all survives a re
   // it as a binary attachment (protocol.md §9.3).
   const long = Array.from({ length: 120 }, (_, i) => `Pasted sentence ${i}.`).join(' ')
   await alice.caretAtEnd(1)
+  await alice.page.keyboard.press('Control+End') // the end of the note: block 1 is the last
   await alice.page.keyboard.press('Enter')
   await alice.page.keyboard.insertText(long)
   await alice.waitState('save', 'saved')

@@ -95,6 +95,7 @@ test('stock Open WebUI frontend: two people write one note live', { skip, timeou
   // reads as well, and he edits on.
   const long = Array.from({ length: 120 }, (_, i) => `Pasted sentence ${i}.`).join(' ')
   await alice.caretAtEnd(1)
+  await alice.page.keyboard.press('Control+End') // the end of the note: block 1 is the last
   await alice.page.keyboard.press('Enter')
   await alice.page.keyboard.insertText(long)
   await converge([alice, bob], (b) => b[2] === long, 'a long paste')
