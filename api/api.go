@@ -189,6 +189,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerChannels(mux)
 	a.registerChat(mux)
 	a.registerChats(mux)
+	a.registerChatActions(mux)
 	a.registerTasks(mux)
 	mux.HandleFunc("POST /api/v1/events/emit", a.authed(a.emitEvent))
 

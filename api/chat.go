@@ -52,7 +52,10 @@ func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	var task *taskRequest
-	if present(in, "session_id") && present(in, "chat_id") && present(in, "id") {
+	if taskMode(in) {
+		if !present(in, "chat_id") {
+			delete(in, "chat_id") // a new chat: the server makes it
+		}
 		var msg string
 		if task, msg = parseTaskRequest(in); task == nil {
 			writeError(w, http.StatusBadRequest, msg)
@@ -64,7 +67,15 @@ func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session
 		writeError(w, http.StatusBadRequest, "model must be a non-empty string")
 		return
 	}
+	sent := false // a conversation, not just system prompts
+	var question *userMessage
 	if task != nil {
+		var msg string
+		if question, msg = parseUserMessage(in); msg != "" {
+			writeError(w, http.StatusBadRequest, msg)
+			return
+		}
+		sent = sentConversation(in)
 		if err := task.addUserMessage(in); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
@@ -78,6 +89,18 @@ func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session
 	var stream bool
 	if raw, ok := in["stream"]; ok && string(raw) != "null" && json.Unmarshal(raw, &stream) != nil {
 		writeError(w, http.StatusBadRequest, "stream must be true or false")
+		return
+	}
+	if a.cfg.Chat == nil {
+		writeError(w, http.StatusNotFound, "Model not found")
+		return
+	}
+	up, ok := a.cfg.Chat.Lookup(r.Context(), model)
+	if !ok {
+		writeError(w, http.StatusNotFound, "Model not found")
+		return
+	}
+	if task != nil && (!a.checkTaskSession(w, r, s, task) || !a.prepareTaskChat(w, r, s, task, question, in, model, sent)) {
 		return
 	}
 	out := map[string]json.RawMessage{}
@@ -104,17 +127,8 @@ func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 
-	if a.cfg.Chat == nil {
-		writeError(w, http.StatusNotFound, "Model not found")
-		return
-	}
-	up, ok := a.cfg.Chat.Lookup(r.Context(), model)
-	if !ok {
-		writeError(w, http.StatusNotFound, "Model not found")
-		return
-	}
 	if task != nil {
-		a.startChatTask(w, r, s, task, model, up, body)
+		a.startChatTask(w, s, task, model, up, body)
 		return
 	}
 	resp, err := a.cfg.Chat.Complete(r.Context(), up, body, stream)

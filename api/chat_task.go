@@ -52,6 +52,12 @@ var errAnswerTooLong = fmt.Errorf("the model's answer is longer than %d MiB", ma
 // taskRequest is a completion request's task fields.
 type taskRequest struct {
 	sessionID, chatID, messageID, parentID string
+	// title, when set, is announced (chat:title) as the answer ends: the
+	// chat was titled after this question (prepareTaskChat).
+	title string
+	// prefix is the stored answer a "continue" request goes on from: the
+	// task's answer starts with it (prepareTaskChat).
+	prefix string
 }
 
 // parseTaskRequest reads the task fields, or says what is wrong with them.
@@ -61,7 +67,7 @@ func parseTaskRequest(in map[string]json.RawMessage) (*taskRequest, string) {
 		key      string
 		to       *string
 		optional bool
-	}{{"session_id", &t.sessionID, false}, {"chat_id", &t.chatID, false}, {"id", &t.messageID, false}, {"parent_id", &t.parentID, true}} {
+	}{{"session_id", &t.sessionID, false}, {"chat_id", &t.chatID, true}, {"id", &t.messageID, false}, {"parent_id", &t.parentID, true}} {
 		raw, ok := in[f.key]
 		if f.optional && (!ok || string(raw) == "null") {
 			continue
@@ -78,9 +84,10 @@ func parseTaskRequest(in map[string]json.RawMessage) (*taskRequest, string) {
 
 // addUserMessage: for a saved chat, the stock 0.11 frontend sends no
 // conversation (at most the system prompt), only user_message, the
-// question, and expects the server to read the rest from the stored chat.
-// Until that history is read here, the question is appended to what was
-// sent, so the model answers it (without the earlier turns).
+// question, and expects the server to read the rest from the stored chat
+// (prepareTaskChat does, and replaces what this made). Here the question
+// is appended to what was sent, so that the request is checked whole, and
+// so that a chat with no stored history still gets its question.
 func (t *taskRequest) addUserMessage(in map[string]json.RawMessage) error {
 	var msgs []struct {
 		Role string `json:"role"`
@@ -123,28 +130,34 @@ func savedChat(chatID string) bool {
 	return !strings.HasPrefix(chatID, "local:") && !strings.HasPrefix(chatID, "temporary:")
 }
 
-// startChatTask checks the socket and starts the task; the answer is
-// {"status": true, "task_id"} at once.
-func (a *API) startChatTask(w http.ResponseWriter, r *http.Request, s *session, req *taskRequest, model string, up int, body []byte) {
+// checkTaskSession answers 400 unless session_id is a live socket of the
+// caller, and reports whether it is.
+func (a *API) checkTaskSession(w http.ResponseWriter, r *http.Request, s *session, req *taskRequest) bool {
 	owns := false
 	if a.cfg.Events != nil {
 		var err error
 		if owns, err = a.cfg.Events.OwnsSession(r.Context(), s.user.ID, req.sessionID); err != nil {
 			a.internalError(w, r, "check session", err)
-			return
+			return false
 		}
 	}
 	if !owns {
 		writeError(w, http.StatusBadRequest, "session_id is not a live socket of this account; reconnect and try again")
-		return
 	}
+	return owns
+}
+
+// startChatTask starts the task (checkTaskSession passed); the answer is
+// {"status": true, "task_id", "chat_id"} at once.
+func (a *API) startChatTask(w http.ResponseWriter, s *session, req *taskRequest, model string, up int, body []byte) {
 	t, err := a.cfg.Tasks.Go(chat.Task{UserID: s.user.ID, ChatID: req.chatID, MessageID: req.messageID, Model: model},
-		func(ctx context.Context, t *chat.Task) { a.runChatTask(ctx, t, req.parentID, up, body) })
+		func(ctx context.Context, t *chat.Task) { a.runChatTask(ctx, t, req, up, body) })
 	if err != nil {
+		a.taskNotStarted(s.user.ID, req, err)
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": true, "task_id": t.ID})
+	writeJSON(w, http.StatusOK, map[string]any{"status": true, "task_id": t.ID, "chat_id": req.chatID})
 }
 
 // chatTask is one running task's answer so far.
@@ -152,6 +165,7 @@ type chatTask struct {
 	a        *API
 	t        *chat.Task
 	parentID string
+	title    string // announced at the end, when set
 	out      *deltaSender
 
 	content   strings.Builder
@@ -163,8 +177,9 @@ type chatTask struct {
 	usage    json.RawMessage
 }
 
-func (a *API) runChatTask(ctx context.Context, t *chat.Task, parentID string, up int, body []byte) {
-	ct := &chatTask{a: a, t: t, parentID: parentID}
+func (a *API) runChatTask(ctx context.Context, t *chat.Task, req *taskRequest, up int, body []byte) {
+	ct := &chatTask{a: a, t: t, parentID: req.parentID, title: req.title}
+	ct.content.WriteString(req.prefix)
 	ct.out = newDeltaSender(a.cfg.ChatFlushInterval, a.cfg.ChatFlushBytes, ct.emit)
 	ct.out.event("chat:active", map[string]bool{"active": true})
 	err := ct.stream(ctx, up, body)
@@ -257,6 +272,9 @@ func (ct *chatTask) finish(ctx context.Context, err error) {
 	default:
 		ct.out.event("chat:message:error", map[string]any{"error": map[string]string{"content": m.Error}})
 		ct.out.event("chat:tasks:cancel", nil)
+	}
+	if ct.title != "" {
+		ct.out.event("chat:title", ct.title)
 	}
 	ct.out.event("chat:active", map[string]bool{"active": false})
 }

@@ -165,17 +165,15 @@ func isObject(raw json.RawMessage) bool {
 	return false
 }
 
-// chatOwners is the chats store's lookup of a chat's account.
-type chatOwners interface {
-	ChatOwner(ctx context.Context, chatID string) (string, error)
-}
-
-// chatOwner returns the account that owns the chat, or storage.ErrNotFound.
-// The chats store answers (the chats branch gives it ChatOwner, or this
-// calls its chat lookup instead); without one no chat is known.
+// chatOwner returns the account that owns the chat, or storage.ErrNotFound
+// (temporary chats, local:… and temporary:…, are never stored).
 func (a *API) chatOwner(ctx context.Context, chatID string) (string, error) {
-	if co, ok := a.cfg.Store.(chatOwners); ok {
-		return co.ChatOwner(ctx, chatID)
+	if !storage.SavedChatID(chatID) {
+		return "", storage.ErrNotFound
 	}
-	return "", storage.ErrNotFound
+	c, err := a.cfg.Store.GetChat(ctx, chatID)
+	if err != nil {
+		return "", err
+	}
+	return c.UserID, nil
 }

@@ -36,7 +36,8 @@ func (a *API) registerWebUI(mux *http.ServeMux) {
 	// modelled: a note is shared with users only.)
 	for _, p := range []string{
 		"GET /api/v1/configs/banners", "GET /api/v1/tools/{$}", "GET /api/v1/terminals/{$}",
-		"GET /api/v1/groups/{$}", "GET /api/v1/folders/{$}",
+		"GET /api/v1/groups/{$}", "GET /api/v1/folders/{$}", "GET /api/v1/functions/{$}",
+		"GET /api/v1/skills/{$}",
 	} {
 		mux.HandleFunc(p, a.authed(emptyList))
 	}

@@ -1,8 +1,10 @@
 package realtime
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 )
@@ -38,20 +40,21 @@ func fastUpdate(b []byte) *parser.Packet {
 		}
 		id = &n
 	}
-	if i >= len(b) || b[i] != '[' {
-		return nil // a namespace, or not an array
+	// The array must start with the event name exactly as clients write it
+	// (no whitespace, no escapes), and end with the packet. What lies
+	// between must then be one object and nothing else, which the object
+	// decoding below checks: the packet is decoded once, not once per
+	// nesting level (pprof: fastUpdate was ~10% of server CPU in bench S2).
+	if !bytes.HasPrefix(b[i:], updatePrefix) || b[len(b)-1] != ']' {
+		return nil // a namespace, another event, or not an array: the library decides
 	}
-	var arr []json.RawMessage
-	if json.Unmarshal(b[i:], &arr) != nil || len(arr) != 2 {
-		return nil
-	}
-	var name string
-	if json.Unmarshal(arr[0], &name) != nil || name != evDocUpdate || len(arr[1]) == 0 || arr[1][0] != '{' {
+	body := b[i+len(updatePrefix) : len(b)-1]
+	if j := bytes.IndexFunc(body, notJSONSpace); j < 0 || body[j] != '{' {
 		return nil
 	}
 	var obj map[string]json.RawMessage
-	if json.Unmarshal(arr[1], &obj) != nil || len(obj) != topLevelKeys(arr[1]) {
-		return nil // repeated keys: the library decodes (and may refuse) every value
+	if json.Unmarshal(body, &obj) != nil || len(obj) != topLevelKeys(body) {
+		return nil // not one object, or repeated keys: the library decodes (and may refuse) every value
 	}
 	payload := make(map[string]any, len(obj))
 	for k, raw := range obj {
@@ -63,13 +66,33 @@ func fastUpdate(b []byte) *parser.Packet {
 			payload[k] = u
 			continue
 		}
+		if s, ok := plainString(raw); ok {
+			payload[k] = s
+			continue
+		}
 		var v any
 		if json.Unmarshal(raw, &v) != nil {
 			return nil
 		}
 		payload[k] = v
 	}
+	name := evDocUpdate
 	return &parser.Packet{Type: parser.EVENT, Nsp: "/", Data: []any{name, payload}, Id: id}
+}
+
+// updatePrefix opens the event array of a ydoc:document:update packet.
+var updatePrefix = []byte(`["` + evDocUpdate + `",`)
+
+func notJSONSpace(r rune) bool { return r != ' ' && r != '\t' && r != '\n' && r != '\r' }
+
+// plainString reads a JSON string literal from valid JSON without
+// escapes and of valid UTF-8: its text is its bytes, as encoding/json
+// would decode it. ok is false for anything else.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw) {
+		return "", false
+	}
+	return string(raw[1 : len(raw)-1]), true
 }
 
 // topLevelKeys counts the members of a valid JSON object, repeated keys

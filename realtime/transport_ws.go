@@ -130,6 +130,13 @@ func (t *wsTransport) drain() {
 func (t *wsTransport) write(o wsOut) {
 	var err error
 	switch {
+	case o.frame != nil && t.PerMessageDeflate() == nil:
+		// Without permessage-deflate (never negotiated then) a plain write
+		// copies the frame into the connection's own buffer; a prepared
+		// message would allocate two 4 KB frame buffers per room message
+		// and take its shared lock once per recipient (pprof, S1 and S2).
+		t.conn.EnableWriteCompression(false)
+		err = t.conn.WriteMessage(ws.TextMessage, o.frame.msg)
 	case o.frame != nil:
 		err = t.conn.WritePreparedMessage(o.frame.prepared())
 	case o.raw != nil:
@@ -208,8 +215,9 @@ func (t *wsTransport) stop() {
 
 // sharedFrame is an Engine.IO message ("4" and a Socket.IO packet),
 // prepared once as a websocket frame that every recipient of a room
-// message writes. sync.Once: the first writer builds it, none when the
-// room turned out to be empty.
+// message writes when compression is on (sync.Once: the first writer
+// builds it, none when the room turned out to be empty); without
+// compression each connection writes msg itself.
 type sharedFrame struct {
 	msg  []byte
 	once sync.Once

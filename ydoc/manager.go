@@ -43,7 +43,8 @@ type Config struct {
 	CompactRows int
 	// RenderDebounce and RenderMaxWait: render a changed document into its
 	// note this long after the last change, but at most RenderMaxWait after
-	// the first unrendered one. Zero: 2 s and 10 s.
+	// the first unrendered one; renders of one document are at least
+	// RenderMaxWait apart. Zero: 2 s and 10 s.
 	RenderDebounce time.Duration
 	RenderMaxWait  time.Duration
 	// StateCacheTTL: keep a document's encoded state (for the next

@@ -591,6 +591,28 @@ func TestRenderWritesNoteContent(t *testing.T) {
 	})
 }
 
+// TestRendersAreMaxWaitApart: a change soon after a render waits for
+// RenderMaxWait since that render, not just the debounce (a note edited
+// every few seconds was rendered once per edit); Stop still flushes it.
+// On the old rule the second render came 1 ms after the second change.
+func TestRendersAreMaxWaitApart(t *testing.T) {
+	t.Parallel()
+	store := storeKinds()[0].open(t)
+	b := startManager(t, store, Config{RenderDebounce: time.Millisecond, RenderMaxWait: time.Hour})
+	ctx := context.Background()
+	doc := newNote(t, store, `{}`)
+	first := mustPM(t, `{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"first"}]}]}`)
+	second := mustPM(t, `{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"second"}]}]}`)
+	require.NoError(t, b.m.ReplaceContent(ctx, doc, first))
+	require.Eventually(t, func() bool { return noteContentOf(t, store, doc).MD == first.Markdown() },
+		10*time.Second, 5*time.Millisecond, "the first change renders after the debounce")
+	require.NoError(t, b.m.ReplaceContent(ctx, doc, second))
+	time.Sleep(300 * time.Millisecond) // the old rule rendered after 1 ms
+	require.Equal(t, first.Markdown(), noteContentOf(t, store, doc).MD, "not rendered again within RenderMaxWait")
+	require.NoError(t, b.m.Stop(ctx))
+	require.Equal(t, second.Markdown(), noteContentOf(t, store, doc).MD, "Stop flushes the pending render")
+}
+
 func TestStopFlushesPendingRender(t *testing.T) {
 	t.Parallel()
 	store := storeKinds()[0].open(t)

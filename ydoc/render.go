@@ -27,6 +27,7 @@ func (d *document) render() {
 		return
 	}
 	d.dirty = false
+	d.lastRender = time.Now()
 	d.rendering = true
 	d.m.goBackground(func() {
 		err := d.m.writeContent(d.noteID, pm)
