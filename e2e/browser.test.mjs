@@ -127,12 +127,24 @@ test('two people edit a shared note live; offline edits merge; all survives a re
   await alice.type(' (after restart)')
   await alice.waitState('save', 'saved')
   await converge([alice, bob], (b) => b[0].endsWith(' (while the server was down)') && b[1].endsWith(' (after restart)'), 'live after restart')
+  // A long paste makes the state larger than 1 KiB: the reloads below get
+  // it as a binary attachment (protocol.md §9.3).
+  const long = Array.from({ length: 120 }, (_, i) => `Pasted sentence ${i}.`).join(' ')
+  await alice.caretAtEnd(1)
+  await alice.page.keyboard.press('Control+End') // the end of the note: block 1 is the last
+  await alice.page.keyboard.press('Enter')
+  await alice.page.keyboard.insertText(long)
+  await alice.waitState('save', 'saved')
+  await converge([alice, bob], (b) => b.some((x) => x.includes(long)), 'a long paste')
   const live = await alice.doc()
+  const liveBlocks = JSON.stringify(await alice.blocks())
   assert.notEqual(live, before)
+  const binaryBefore = [alice.binaryReceived, bob.binaryReceived]
   await Promise.all([alice.page.reload(), bob.page.reload()])
   await Promise.all([alice.waitEditor(), bob.waitEditor()])
-  await converge([alice, bob], (b) => b[0].endsWith(' (while the server was down)') && b[1].endsWith(' (after restart)'), 'after reload')
+  await converge([alice, bob], (b) => JSON.stringify(b) === liveBlocks, 'after reload')
   assert.equal(await alice.doc(), live)
+  assert.ok(alice.binaryReceived > binaryBefore[0] && bob.binaryReceived > binaryBefore[1], 'the states came as binary attachments')
   await alice.page.screenshot({ path: screenshotPath('two-users-alice-after-restart.png') })
   assert.deepEqual([...alice.errors, ...bob.errors], [], 'no page errors')
 })

@@ -3,7 +3,8 @@
 // --webui-dir, in Debian's chromium: two people sign up, one creates a note
 // from the Notes page and shares it for writing through the Access dialog,
 // both type at once into different paragraphs and see the same text and
-// each other's cursor, the second reloads and sees everything, and the
+// each other's cursor, the second reloads and sees everything (again after
+// a long paste, the state then coming as a binary attachment), and the
 // first signs out from the user menu. No uncaught page errors, no failed
 // API call, and the stock client's echoes of remote updates are neither
 // stored nor refused.
@@ -83,6 +84,28 @@ test('stock Open WebUI frontend: two people write one note live', { skip, timeou
   await bob.type(' Back.')
   await converge([alice, bob], (b) => b[0] === want[0] + ' Back.', 'live after the reload')
   await bob.page.screenshot({ path: screenshotPath('openwebui-bob-after-reload.png') })
+
+  // A long paste makes the state larger than 1 KiB: Bob's next reload gets
+  // it as a binary attachment (protocol.md §9.3), which the stock client
+  // reads as well, and he edits on.
+  const long = Array.from({ length: 120 }, (_, i) => `Pasted sentence ${i}.`).join(' ')
+  await alice.caretAtEnd(1)
+  await alice.page.keyboard.press('Control+End')
+  await alice.page.keyboard.press('Enter')
+  await alice.page.keyboard.insertText(long)
+  // Where the caret was: End and Control+End do not always reach the end of
+  // the note in the stock editor, so the paste is looked for in any block.
+  const pasted = (b) => b.findIndex((x) => x.includes(long))
+  await converge([alice, bob], (b) => pasted(b) >= 0, 'a long paste')
+  const binaryBefore = bob.binaryReceived
+  await bob.page.reload()
+  await bob.waitEditor()
+  await converge([alice, bob], (b) => b.some((x) => x.includes(' Back.')) && pasted(b) >= 0, 'after a reload with a binary state')
+  assert.ok(bob.binaryReceived > binaryBefore, 'the state came as a binary attachment')
+  // (The long paragraph wraps: End goes to the end of the clicked line.)
+  await bob.caretAtEnd(pasted(await bob.blocks()))
+  await bob.type(' Bob read it.')
+  await converge([alice, bob], (b) => b.some((x) => x.includes(' Bob read it.') && x.replace(' Bob read it.', '').includes(long)), 'live after a binary state')
 
   // Alice signs out from the user menu: the cookie is cleared and her
   // token no longer works; Bob's session is untouched.

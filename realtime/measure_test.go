@@ -3,6 +3,7 @@ package realtime_test
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"net/http/httptest"
 	"os"
@@ -170,6 +171,52 @@ func TestMeasureJoinManyDocuments(t *testing.T) {
 	})
 	report("settled")
 	writeProfiles(t)
+}
+
+// Issue 13 item 1: 50 sockets (socket.io-client) join a document with a
+// ~1 MB state at once. Time to the whole state, peak RSS above the
+// loaded document (VmHWM reset before the joins), server CPU; a CPU profile
+// in $QUIRE_MEASURE_PROFILE/cpu.pprof if set.
+//
+//	QUIRE_MEASURE=1 go test ./realtime -run MeasureColdJoin -v -count=1
+func TestMeasureColdJoin(t *testing.T) {
+	measuring(t)
+	const joiners = 50
+	b := setup(t)
+	doc := "note:" + b.note.ID
+	ctx := context.Background()
+	// One update: a fresh client's 1 MiB string in the root Y.Text "t".
+	text := strings.Repeat("lorem ipsum dolor sit amet ", 1<<20/27)
+	upd := append([]byte{1, 1, 11, 0, 4, 1, 1, 't'}, binary.AppendUvarint(nil, uint64(len(text)))...)
+	upd = append(append(upd, text...), 0)
+	if err := b.docs.Apply(ctx, doc, "seed", upd); err != nil {
+		t.Fatal(err)
+	}
+	st, err := b.docs.State(ctx, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcTwice()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		t.Logf("cannot reset VmHWM: %v", err)
+	}
+	rss0 := vmRSS(t)
+	if dir := os.Getenv("QUIRE_MEASURE_PROFILE"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	cpu0 := processCPU()
+	var r map[string]any
+	node(t, &r, "coldjoin.mjs", b.url, b.tokens["reader"], doc, strconv.Itoa(joiners))
+	t.Logf("%d joiners of a %d KB state: %v ms; RSS %.1f MB, peak %.1f MB (+%.1f); server CPU %.2f s (connects included)",
+		joiners, len(st.Update)>>10, r, float64(rss0)/1024, float64(vmHWM(t))/1024, float64(vmHWM(t)-rss0)/1024,
+		(processCPU() - cpu0).Seconds())
 }
 
 // vmHWM reads the process's peak resident set in KB.

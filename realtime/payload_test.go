@@ -1,10 +1,12 @@
 package realtime
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
+	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 func TestAppendInts(t *testing.T) {
@@ -46,22 +48,65 @@ func TestRawEncoderMatchesLibrary(t *testing.T) {
 	}
 }
 
-// The state packet is what Emit would write for the same payload.
+// The JSON state packet is what Emit would write for the same payload.
 func TestStatePacketMatchesEmit(t *testing.T) {
-	state := []byte("[1,2,255]")
-	o := newObject(0).str("document_id", "note:ü\"x").raw("state", state)
+	update := []byte{1, 2, 255}
+	o := newObject(0).str("document_id", "note:ü\"x").ints("state", update)
 	o.key("sessions")
 	o.buf = append(o.buf, `["a","b\""]`...)
 	want := rawParser{parser.NewParser()}.NewEncoder().Encode(&parser.Packet{
 		Type: parser.EVENT, Nsp: "/", Data: []any{evDocState, o.done()},
 	})[0].String()
 	sessions := []string{"a", "b\""}
-	size := statePacketSize("note:ü\"x", state, sessions)
-	if got := appendStatePacket(make([]byte, 0, size), "note:ü\"x", state, sessions); string(got) != want || cap(got) != size {
+	size := statePacketSize("note:ü\"x", update, false, sessions)
+	if got := appendStatePacket(make([]byte, 0, size), "note:ü\"x", update, false, sessions); string(got) != want || cap(got) != size {
 		t.Errorf("state packet %q (cap %d, want %d), want %q", got, cap(got), size, want)
 	}
-	if got := string(appendStatePacket(nil, "note:x", []byte("[0,0]"), nil)); got != `2["ydoc:document:state",{"document_id":"note:x","state":[0,0],"sessions":[]}]` {
+	if got := string(appendStatePacket(nil, "note:x", []byte{0, 0}, false, nil)); got != `2["ydoc:document:state",{"document_id":"note:x","state":[0,0],"sessions":[]}]` {
 		t.Errorf("empty state packet %q", got)
+	}
+}
+
+// The binary state packet's header and its attachment decode, with the
+// library's decoder (the same rules as socket.io-client's), to the state
+// bytes and the same fields as the JSON form.
+func TestBinaryStatePacketDecodes(t *testing.T) {
+	update := make([]byte, binaryStateMin)
+	for i := range update {
+		update[i] = byte(i * 7)
+	}
+	sessions := []string{"a", "b\""}
+	size := statePacketSize("note:ü\"x", update, true, sessions)
+	header := appendStatePacket(make([]byte, 0, size), "note:ü\"x", update, true, sessions)
+	if cap(header) != size {
+		t.Errorf("header grew past its size bound: cap %d, want %d", cap(header), size)
+	}
+	dec := parser.NewParser().NewDecoder()
+	var got *parser.Packet
+	_ = dec.On("decoded", func(a ...any) { got = a[0].(*parser.Packet) })
+	if err := dec.Add(types.NewStringBuffer(header).String()); err != nil {
+		t.Fatal(err)
+	}
+	if got != nil {
+		t.Fatal("decoded before its attachment arrived")
+	}
+	if err := dec.Add(types.NewBytesBuffer(update)); err != nil {
+		t.Fatal(err)
+	}
+	if got == nil || got.Type != parser.BINARY_EVENT {
+		t.Fatalf("decoded %+v", got)
+	}
+	data := got.Data.([]any)
+	f, _ := asFields(data[1])
+	if data[0] != evDocState || f["document_id"] != "note:ü\"x" {
+		t.Fatalf("decoded %v", data)
+	}
+	st, present, ok := f.bytesField("state")
+	if !present || !ok || !bytes.Equal(st, update) {
+		t.Fatalf("state %v (present %v, ok %v)", st, present, ok)
+	}
+	if s, _ := json.Marshal(f["sessions"]); string(s) != `["a","b\""]` {
+		t.Fatalf("sessions %s", s)
 	}
 }
 

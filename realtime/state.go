@@ -8,7 +8,6 @@ import (
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
 	"github.com/quire/quire/storage"
-	"github.com/quire/quire/ydoc"
 )
 
 // noteAccess reads what a permission check needs. Every join and update
@@ -19,60 +18,6 @@ func (s *Server) noteAccess(ctx context.Context, noteID string) (*storage.Note, 
 		return r.GetNoteAccess(ctx, noteID)
 	}
 	return s.cfg.Store.GetNote(ctx, noteID)
-}
-
-// sendState writes ydoc:document:state to this socket. The state is a
-// document's whole content as JSON (4 MB for a 1 MB document), so the
-// packet is built here once, at its exact size, and the library only frames
-// it: Emit would re-encode it and copy it four more times (encoder,
-// per-socket clone, Engine.IO framing, or gorilla's PreparedMessage, which
-// grows a bytes.Buffer by doubling).
-//
-// On a websocket the Engine.IO message ("4" and the packet) is built here
-// and queued as it is (wsTransport.sendRaw, in order with what the library
-// sent before): the engine's encoder would copy it once more.
-func (c *conn) sendState(docID string, st ydoc.State) {
-	sessions := c.srv.roomMembers(docRoom(docID))
-	size := 1 + statePacketSize(docID, st.JSON, sessions)
-	engineConn := c.sock.Conn()
-	if t, isWS := engineConn.Transport().(*wsTransport); isWS {
-		if rs := engineConn.ReadyState(); rs != "closing" && rs != "closed" { // as the engine's own send
-			t.sendRaw(appendStatePacket(append(make([]byte, 0, size), '4'), docID, st.JSON, sessions))
-		}
-		return
-	}
-	pkt := appendStatePacket(make([]byte, 0, size), docID, st.JSON, sessions)
-	c.sock.Client().WriteToEngine([]types.BufferInterface{newSharedText(pkt)}, &socket.WriteOptions{PreEncoded: true})
-}
-
-// statePacketSize bounds appendStatePacket's output (JSON escapes at most
-// sextuple a byte).
-func statePacketSize(docID string, stateJSON []byte, sessions []string) int {
-	n := len(stateJSON) + 6*len(docID) + 64
-	for _, sid := range sessions {
-		n += 6*len(sid) + 3
-	}
-	return n
-}
-
-// appendStatePacket appends the Socket.IO packet of the state event on the
-// default namespace, exactly as Emit writes it:
-// 2["ydoc:document:state",{"document_id":…,"state":[…],"sessions":[…]}]
-func appendStatePacket(dst []byte, docID string, stateJSON []byte, sessions []string) []byte {
-	dst = append(dst, byte(parser.EVENT)+'0', '[')
-	dst = appendString(dst, evDocState)
-	dst = append(dst, `,{"document_id":`...)
-	dst = appendString(dst, docID)
-	dst = append(dst, `,"state":`...)
-	dst = append(dst, stateJSON...)
-	dst = append(dst, `,"sessions":[`...)
-	for i, sid := range sessions {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendString(dst, sid)
-	}
-	return append(dst, "]}]"...)
 }
 
 // sharedText is a read-only text packet: WriteToEngine clones each packet

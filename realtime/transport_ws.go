@@ -46,11 +46,13 @@ type wsTransport struct {
 }
 
 // wsOut is one queue entry: a batch from the engine, a shared frame, or
-// one Engine.IO message already encoded (raw).
+// one Engine.IO message already encoded (raw), with its binary attachment
+// if it has one (written right after it, as its own binary message).
 type wsOut struct {
-	batch []*packet.Packet
-	frame *sharedFrame
-	raw   []byte
+	batch  []*packet.Packet
+	frame  *sharedFrame
+	raw    []byte
+	attach []byte
 }
 
 // closeGrace bounds how long a close waits for queued writes (a client
@@ -79,10 +81,13 @@ func (t *wsTransport) Send(packets []*packet.Packet) { t.push(wsOut{batch: packe
 func (t *wsTransport) sendFrame(f *sharedFrame) bool { return t.push(wsOut{frame: f}) }
 
 // sendRaw queues one Engine.IO message ("4" and a Socket.IO packet) that
-// is written as it is: a document state (megabytes) is built once, at its
-// exact size, not copied again by the engine's encoder. false when the
-// connection is gone.
-func (t *wsTransport) sendRaw(msg []byte) bool { return t.push(wsOut{raw: msg}) }
+// is written as it is, and the packet's one binary attachment (nil: none),
+// written right after it from the caller's bytes, never copied: a
+// document state (megabytes) is shared by all its joiners (statewire.go).
+// attach must not change afterwards. false when the connection is gone.
+func (t *wsTransport) sendRaw(msg, attach []byte) bool {
+	return t.push(wsOut{raw: msg, attach: attach})
+}
 
 func (t *wsTransport) push(o wsOut) bool {
 	t.mu.Lock()
@@ -137,6 +142,12 @@ func (t *wsTransport) write(o wsOut) {
 	case o.raw != nil:
 		t.conn.EnableWriteCompression(t.PerMessageDeflate() == nil || len(o.raw) >= t.PerMessageDeflate().Threshold)
 		err = t.conn.WriteMessage(ws.TextMessage, o.raw)
+		if err == nil && o.attach != nil {
+			// Uncompressed, gorilla writes the bytes as they are (one
+			// writev with the frame header), without copying them.
+			t.conn.EnableWriteCompression(false)
+			err = t.conn.WriteMessage(ws.BinaryMessage, o.attach)
+		}
 	default:
 		for _, p := range o.batch {
 			if err = t.writePacket(p); err != nil {

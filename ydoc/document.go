@@ -346,7 +346,7 @@ func (d *document) currentState() (State, error) {
 		// empty document to a joiner, and a compaction would store it.
 		return State{}, err
 	}
-	st := &State{Update: upd, JSON: appendJSONBytes(make([]byte, 0, 4*len(upd)+2), upd)}
+	st := &State{Update: upd}
 	d.cacheState(st)
 	return *st, nil
 }

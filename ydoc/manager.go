@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,11 +113,12 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// State is a document's full state. Both slices are shared by every caller
-// that asks for the same version: never modify them.
+// State is a document's full state. Update is shared by every caller that
+// asks for the same version (joiners write it to their sockets as it is):
+// never modify it. The wire form (a JSON array or a binary attachment) is
+// the caller's choice (realtime/statewire.go).
 type State struct {
 	Update []byte // full state as one v1 update; exactly {0,0} when empty
-	JSON   []byte // the same bytes as a JSON array of numbers
 }
 
 // editMu serialises local edits (seeding, REST content) process-wide:
@@ -388,16 +388,4 @@ func normalizeDocID(docID string) (id, noteID string, err error) {
 		return "", "", ErrUnknownDocument
 	}
 	return id, noteID, nil
-}
-
-// appendJSONBytes writes b as a JSON array of numbers ("[0,0]").
-func appendJSONBytes(dst, b []byte) []byte {
-	dst = append(dst, '[')
-	for i, v := range b {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = strconv.AppendUint(dst, uint64(v), 10)
-	}
-	return append(dst, ']')
 }

@@ -6,8 +6,7 @@ import "time"
 // after it was last served.
 const StateCacheTTLDefault = time.Second
 
-// The encoded state of a version (the update and its JSON text, about five
-// times the state's size) is what a burst of joiners shares, but kept for
+// The encoded state of a version is what a burst of joiners shares, but kept for
 // the document's whole life it cost more than the y.Doc itself (issue 13:
 // 1.8 MB per loaded 210 KB document, 65% of it this cache). So it lives
 // only StateCacheTTL after its last use; a later join encodes again.
@@ -39,4 +38,4 @@ func (d *document) dropState() {
 	}
 }
 
-func (s *State) size() int { return cap(s.Update) + cap(s.JSON) }
+func (s *State) size() int { return cap(s.Update) }

@@ -38,6 +38,8 @@ export class Person {
     this.page = await this.context.newPage()
     this.errors = []
     this.page.on('pageerror', (err) => this.errors.push(String(err)))
+    this.binaryReceived = 0 // binary websocket messages (Socket.IO attachments) received
+    this.page.on('websocket', (ws) => ws.on('framereceived', (f) => { if (typeof f.payload !== 'string') this.binaryReceived++ }))
     // The server sends a Content-Security-Policy; chromium reports what it
     // blocks on the console, and the app must need nothing it forbids.
     this.page.on('console', (msg) => {

@@ -39,6 +39,7 @@ export class Person {
     this.errors = [] // uncaught page errors, as text
     this.failed = [] // API answers >= 400: {status, method, path}
     this.updatesSent = 0 // ydoc:document:update events with an update this page sent
+    this.binaryReceived = 0 // binary websocket messages (Socket.IO attachments) received
   }
 
   async open () {
@@ -50,10 +51,13 @@ export class Person {
       const path = r.url().slice(this.base.length)
       if (path.startsWith('/api/') && r.status() >= 400) this.failed.push({ status: r.status(), method: r.request().method(), path })
     })
-    this.page.on('websocket', (ws) => ws.on('framesent', (f) => {
-      // Content-only snapshots ({document_id, data}) carry no update.
-      if (typeof f.payload === 'string' && f.payload.includes('"ydoc:document:update"') && f.payload.includes('"update":')) this.updatesSent++
-    }))
+    this.page.on('websocket', (ws) => {
+      ws.on('framesent', (f) => {
+        // Content-only snapshots ({document_id, data}) carry no update.
+        if (typeof f.payload === 'string' && f.payload.includes('"ydoc:document:update"') && f.payload.includes('"update":')) this.updatesSent++
+      })
+      ws.on('framereceived', (f) => { if (typeof f.payload !== 'string') this.binaryReceived++ })
+    })
     this.page.on('pageerror', (err) => this.errors.push(`${err.message || String(err)}\n${err.stack ?? ''}`))
     return this
   }

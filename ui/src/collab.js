@@ -56,14 +56,14 @@ export class Collab {
       'ydoc:document:update': (data) => {
         if (data?.document_id !== this.documentId || data.socket_id === this.socket.id || !data.update) return
         try {
-          Y.applyUpdate(this.doc, Uint8Array.from(data.update), 'server')
+          Y.applyUpdate(this.doc, new Uint8Array(data.update), 'server')
         } catch {
           this.requestState()
         }
       },
       'ydoc:awareness:update': (data) => {
         if (data?.document_id === this.documentId && data.update) {
-          this.awareness.applyUpdate(Uint8Array.from(data.update), 'server')
+          this.awareness.applyUpdate(new Uint8Array(data.update), 'server')
         }
       }
     }
@@ -119,7 +119,9 @@ export class Collab {
   }
 
   applyState (state) {
-    const bytes = Uint8Array.from(state || [0, 0])
+    // new Uint8Array reads a JSON array and a binary attachment (an
+    // ArrayBuffer; Uint8Array.from would give an empty array for it).
+    const bytes = new Uint8Array(state || [0, 0])
     try {
       Y.applyUpdate(this.doc, bytes, 'server')
     } catch {
