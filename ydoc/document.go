@@ -56,6 +56,10 @@ type row struct {
 	applied bool
 	remote  bool // stored and relayed by another instance: never relayed here
 	checked bool // remote, and the log was read since it was held (remote.go)
+	// joined: remote, and a session joined while it was held; its state
+	// lacked this update, which the broker gave only the sockets then in
+	// the room, so its release relays it here (remote.go).
+	joined bool
 }
 
 // entry is one step of the owner's FIFO of acknowledgements: it completes
@@ -305,6 +309,7 @@ func (d *document) handle(c *command) {
 	switch c.kind {
 	case cmdJoin:
 		d.sessions[c.sid] = struct{}{}
+		d.markHeldForJoiner()
 		d.replyState(c)
 	case cmdLeave:
 		d.leave(c.sid)
@@ -466,6 +471,9 @@ func (d *document) release(live bool) error {
 			}
 			if live && !r.remote {
 				d.push(&entry{update: r.data, sid: r.sid, applied: true})
+			}
+			if live && r.remote && r.joined {
+				d.m.cfg.RelayLocal(d.id, r.data)
 			}
 			r.data, r.upd = nil, nil
 		}

@@ -175,6 +175,18 @@ func (d *document) holdRemote(update []byte, u *yupdate.Update) {
 	}
 }
 
+// markHeldForJoiner: a session joining now gets a state without the
+// remote updates held here, and it was not in the room when the broker
+// delivered them; each is relayed to this instance's sockets when it is
+// released, or the joiner would hold everything after it as pending.
+func (d *document) markHeldForJoiner() {
+	for _, r := range d.held {
+		if r.remote {
+			r.joined = true
+		}
+	}
+}
+
 // releaseAfterRemote applies the held updates a remote one unblocked; the
 // local ones among them are relayed now (queued behind what is in flight).
 func (d *document) releaseAfterRemote() {

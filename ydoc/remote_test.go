@@ -229,3 +229,33 @@ func TestRemoteHeldForeverReadsTheLogOnce(t *testing.T) {
 	require.EqualValues(t, 2, b.m.Resyncs(), "the log is read over and over for an update held everywhere")
 	require.Equal(t, "", textNow(t, b.m, doc))
 }
+
+// A session that joins while another instance's update is held gets a
+// state without it and was not in the room when the broker delivered it:
+// the update is relayed here when it is released (a kill test's joiner
+// stalled on it, holding every later update as pending).
+func TestRemoteHeldUpdateReachesALaterJoiner(t *testing.T) {
+	t.Parallel()
+	a, b, bRelay := twoInstances(t)
+	ctx := context.Background()
+	doc := newNote(t, a.store, `{}`)
+	_, err := a.m.Join(ctx, doc, "sa")
+	require.NoError(t, err)
+	_, err = b.m.Join(ctx, doc, "sb")
+	require.NoError(t, err)
+
+	p := newPeer()
+	u1 := p.insert(0, "hello")
+	u2 := p.insert(5, " world")
+	for _, u := range [][]byte{u1, u2} {
+		require.NoError(t, a.m.Apply(ctx, doc, "sa", u))
+	}
+	b.m.ApplyRemote(doc, u2) // before u1: held
+	st, err := b.m.Join(ctx, doc, "late")
+	require.NoError(t, err)
+	require.Equal(t, "", textOf(t, st), "the joiner's state lacks the held update")
+	b.m.ApplyRemote(doc, u1)
+	waitText(t, b.m, doc, "hello world")
+	require.Contains(t, bRelay.all(), u2, "the released update is relayed to B's sockets")
+	require.NotContains(t, bRelay.all(), u1, "an update applied at once is not (the broker delivered it)")
+}
