@@ -30,8 +30,7 @@ type Memory struct {
 	seen   map[string]socketSeen           // sid → owner and last heartbeat
 	usage  map[string]map[string]time.Time // sid → model → latest UseModel
 
-	stop chan struct{} // non-nil while started
-	done chan struct{} // closed when the sweeper returns
+	sweeps sweeper // Start and Stop
 }
 
 type socketSeen struct {
@@ -216,47 +215,14 @@ func (m *Memory) Sweep() {
 
 // Start sweeps every SweepInterval until Stop. Idempotent.
 func (m *Memory) Start(context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.stop != nil {
-		return nil
-	}
-	m.stop, m.done = make(chan struct{}), make(chan struct{})
 	every := m.SweepInterval
 	if every <= 0 {
 		every = SweepIntervalDefault
 	}
-	go func(stop <-chan struct{}, done chan<- struct{}) {
-		defer close(done)
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				m.Sweep()
-			}
-		}
-	}(m.stop, m.done)
+	m.sweeps.start(every, m.Sweep)
 	return nil
 }
 
 // Stop ends the sweeps started by Start and waits for the sweeper (or ctx).
 // Idempotent; safe without Start.
-func (m *Memory) Stop(ctx context.Context) error {
-	m.mu.Lock()
-	stop, done := m.stop, m.done
-	m.stop = nil
-	m.mu.Unlock()
-	if stop == nil {
-		return nil
-	}
-	close(stop)
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (m *Memory) Stop(ctx context.Context) error { return m.sweeps.halt(ctx) }

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -46,9 +45,7 @@ type Redis struct {
 	log                          *slog.Logger
 	sockets, owners, usage, used string
 
-	mu   sync.Mutex
-	stop chan struct{} // non-nil while started
-	done chan struct{}
+	sweeps sweeper // Start and Stop
 }
 
 var _ Manager = (*Redis)(nil)
@@ -221,42 +218,9 @@ func (r *Redis) Sweep() {
 
 // Start sweeps every SweepInterval until Stop. Idempotent.
 func (r *Redis) Start(context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.stop != nil {
-		return nil
-	}
-	r.stop, r.done = make(chan struct{}), make(chan struct{})
-	go func(stop <-chan struct{}, done chan<- struct{}) {
-		defer close(done)
-		tick := time.NewTicker(r.cfg.SweepInterval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				r.Sweep()
-			}
-		}
-	}(r.stop, r.done)
+	r.sweeps.start(r.cfg.SweepInterval, r.Sweep)
 	return nil
 }
 
 // Stop ends the sweeps and waits for the sweeper (or ctx). Idempotent.
-func (r *Redis) Stop(ctx context.Context) error {
-	r.mu.Lock()
-	stop, done := r.stop, r.done
-	r.stop = nil
-	r.mu.Unlock()
-	if stop == nil {
-		return nil
-	}
-	close(stop)
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (r *Redis) Stop(ctx context.Context) error { return r.sweeps.halt(ctx) }
