@@ -251,17 +251,24 @@ func (m *Manager) Join(ctx context.Context, docID, sid string) (State, error) {
 // Leave unregisters sid; the document unloads IdleTimeout after its last
 // session left. Never blocks on the document.
 func (m *Manager) Leave(ctx context.Context, docID, sid string) {
+	m.withLive(docID, func(d *document) { d.inbox.push(&command{kind: cmdLeave, sid: sid}, true) })
+}
+
+// withLive runs f under m.mu on docID's document if it is loaded and the
+// Manager is running, and reports whether it did; f must not block.
+func (m *Manager) withLive(docID string, f func(d *document)) bool {
 	id, _, err := normalizeDocID(docID)
 	if err != nil {
-		return
+		return false
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	d := m.docs[id]
 	if d == nil || m.state != stateRunning {
-		return
+		return false
 	}
-	d.inbox.push(&command{kind: cmdLeave, sid: sid}, true)
+	f(d)
+	return true
 }
 
 // State returns the document's full state (loading it if needed).

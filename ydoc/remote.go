@@ -41,32 +41,18 @@ type remoteState struct {
 // Live reports whether the document is loaded here: only then does an
 // update from another instance concern this one (no decode otherwise).
 func (m *Manager) Live(docID string) bool {
-	id, _, err := normalizeDocID(docID)
-	if err != nil {
-		return false
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.docs[id] != nil && m.state == stateRunning
+	return m.withLive(docID, func(*document) {})
 }
 
 // ApplyRemote queues an update another instance stored and relayed, if the
 // document is live here; it never blocks and never loads the document. A
 // full inbox makes the document read the log instead.
 func (m *Manager) ApplyRemote(docID string, update []byte) {
-	id, _, err := normalizeDocID(docID)
-	if err != nil {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	d := m.docs[id]
-	if d == nil || m.state != stateRunning {
-		return
-	}
-	if !d.inbox.push(&command{kind: cmdRemote, update: update}, false) {
-		m.pushResyncLocked(d, cmdResync)
-	}
+	m.withLive(docID, func(d *document) {
+		if !d.inbox.push(&command{kind: cmdRemote, update: update}, false) {
+			m.pushResyncLocked(d, cmdResync)
+		}
+	})
 }
 
 // Resync makes the live document docID ("" for every live document) read
@@ -74,22 +60,16 @@ func (m *Manager) ApplyRemote(docID string, update []byte) {
 // sockets: after the broker may have lost messages, and when this instance
 // has just subscribed to the document's room.
 func (m *Manager) Resync(docID string) {
+	if docID != "" {
+		m.withLive(docID, func(d *document) { m.pushResyncLocked(d, cmdResync) })
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.state != stateRunning {
 		return
 	}
-	if docID == "" {
-		for _, d := range m.docs {
-			m.pushResyncLocked(d, cmdResync)
-		}
-		return
-	}
-	id, _, err := normalizeDocID(docID)
-	if err != nil {
-		return
-	}
-	if d := m.docs[id]; d != nil {
+	for _, d := range m.docs {
 		m.pushResyncLocked(d, cmdResync)
 	}
 }
