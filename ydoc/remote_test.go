@@ -45,6 +45,19 @@ func textNow(t *testing.T, m *Manager, doc string) string {
 	return textOf(t, st)
 }
 
+// liveOnBoth makes a note live on both instances, with a session each
+// ("sa" on a, "sb" on b).
+func liveOnBoth(t *testing.T, a, b *testBundle) string {
+	t.Helper()
+	ctx := context.Background()
+	doc := newNote(t, a.store, `{}`)
+	_, err := a.m.Join(ctx, doc, "sa")
+	require.NoError(t, err)
+	_, err = b.m.Join(ctx, doc, "sb")
+	require.NoError(t, err)
+	return doc
+}
+
 // waitText polls the document until its text is want (≥10 s).
 func waitText(t *testing.T, m *Manager, doc, want string) {
 	t.Helper()
@@ -69,11 +82,7 @@ func TestRemoteUpdatesApplyInDependencyOrder(t *testing.T) {
 	t.Parallel()
 	a, b, _ := twoInstances(t)
 	ctx := context.Background()
-	doc := newNote(t, a.store, `{}`)
-	_, err := a.m.Join(ctx, doc, "sa")
-	require.NoError(t, err)
-	_, err = b.m.Join(ctx, doc, "sb")
-	require.NoError(t, err)
+	doc := liveOnBoth(t, a, b)
 
 	p := newPeer()
 	u1 := p.insert(0, "hello")
@@ -148,11 +157,7 @@ func TestRemoteHeldUpdateFillsItsGapFromTheLog(t *testing.T) {
 	t.Parallel()
 	a, b, _ := twoInstances(t)
 	ctx := context.Background()
-	doc := newNote(t, a.store, `{}`)
-	_, err := a.m.Join(ctx, doc, "sa")
-	require.NoError(t, err)
-	_, err = b.m.Join(ctx, doc, "sb")
-	require.NoError(t, err)
+	doc := liveOnBoth(t, a, b)
 	p := newPeer()
 	u1, u2 := p.insert(0, "ab"), p.insert(2, "cd")
 	require.NoError(t, a.m.Apply(ctx, doc, "sa", u1))
@@ -210,11 +215,7 @@ func TestRemoteHeldForeverReadsTheLogOnce(t *testing.T) {
 	t.Parallel()
 	a, b, _ := twoInstances(t)
 	ctx := context.Background()
-	doc := newNote(t, a.store, `{}`)
-	_, err := a.m.Join(ctx, doc, "sa")
-	require.NoError(t, err)
-	_, err = b.m.Join(ctx, doc, "sb")
-	require.NoError(t, err)
+	doc := liveOnBoth(t, a, b)
 	p := newPeer()
 	p.insert(0, "lost")             // never sent
 	u2 := p.insert(4, " dependent") // depends on it
@@ -238,11 +239,7 @@ func TestRemoteHeldUpdateReachesALaterJoiner(t *testing.T) {
 	t.Parallel()
 	a, b, bRelay := twoInstances(t)
 	ctx := context.Background()
-	doc := newNote(t, a.store, `{}`)
-	_, err := a.m.Join(ctx, doc, "sa")
-	require.NoError(t, err)
-	_, err = b.m.Join(ctx, doc, "sb")
-	require.NoError(t, err)
+	doc := liveOnBoth(t, a, b)
 
 	p := newPeer()
 	u1 := p.insert(0, "hello")
