@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -349,29 +348,7 @@ func TestChannelAnswerLeavesNoGoroutine(t *testing.T) {
 		waitAnswer(t, step, 0, reply.ID)
 	}
 
-	markers := []string{"quire/quire/api.", "quire/quire/chat.", "quire/quire/chat/chattest.", "net/http.(*persistConn)"}
-	leftovers := func() []string {
-		s.Client.CloseIdleConnections()
-		s.Server.Chat().CloseIdleConnections()
-		buf := make([]byte, 4<<20)
-		var out []string
-		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-			for _, m := range markers {
-				if strings.Contains(g, m) {
-					out = append(out, g)
-					break
-				}
-			}
-		}
-		return out
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(leftovers()) > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if left := leftovers(); len(left) > 0 {
-		t.Fatalf("%d goroutines left behind:\n%s", len(left), strings.Join(left, "\n\n"))
-	}
+	requireNoChatGoroutines(t, s)
 }
 
 // An answer longer than a channel message may be ends with the error, and

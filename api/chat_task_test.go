@@ -522,6 +522,14 @@ func TestChatTaskLeavesNoGoroutine(t *testing.T) {
 		close(up.Release)
 	})
 
+	requireNoChatGoroutines(t, s)
+}
+
+// requireNoChatGoroutines waits (≤30 s) until no goroutine of the api and
+// chat packages, the test upstream or an HTTP connection is left, and fails
+// with their stacks otherwise. Only for tests that are not parallel.
+func requireNoChatGoroutines(t *testing.T, s *quiretest.Server) {
+	t.Helper()
 	markers := []string{"quire/quire/api.", "quire/quire/chat.", "quire/quire/chat/chattest.", "net/http.(*persistConn)"}
 	leftovers := func() []string {
 		s.Client.CloseIdleConnections()
