@@ -115,6 +115,7 @@ type API struct {
 	// as long as for a wrong password.
 	dummyHash string
 	limits    *limits
+	answers   answerSet // running channel answers (channel_answers.go)
 }
 
 // New checks cfg and returns the API.

@@ -10,9 +10,12 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/quire/quire/chat"
 	"github.com/quire/quire/storage"
@@ -34,6 +37,8 @@ import (
 // in GET /api/tasks of the account that asked, stopped by
 // POST /api/tasks/stop/{id}, and ended and saved by the server's shutdown.
 // A fault ends it with the error's text in the message (and meta.error).
+// Deleting the reply, its thread's root or the channel ends it too
+// (endAnswers), quietly: nothing is stored or told after the deletion.
 
 const (
 	// ChannelAnswerIntervalDefault spaces a channel answer's updates.
@@ -127,20 +132,90 @@ func (a *API) startChannelAnswer(r *http.Request, c *chanReq, asked *storage.Mes
 		return
 	}
 	meta, _ := json.Marshal(answerMeta{ModelID: model.ID, ModelName: model.Name})
-	reply := &storage.Message{UserID: c.s.user.ID, ChannelID: c.ch.ID, ParentID: thread, Meta: meta}
+	reply := &storage.Message{ID: uuid.NewString(), UserID: c.s.user.ID, ChannelID: c.ch.ID, ParentID: thread, Meta: meta}
+	ans := &channelAnswer{a: a, c: c, reply: *reply, model: model, where: *reply}
+	// Listed before the reply exists: a deletion that takes the reply
+	// finds the answer once the reply is gone (endAnswers).
+	a.answers.add(ans)
 	if err := a.cfg.Store.PostMessage(ctx, reply); err != nil {
+		a.answers.remove(ans)
 		if !errors.Is(err, storage.ErrNotFound) { // else: the thread went meanwhile
 			a.log.ErrorContext(ctx, "channel answer: post the reply", "channel", c.ch.ID, "err", err)
 		}
 		return
 	}
-	ans := &channelAnswer{a: a, c: c, reply: *reply, model: model}
-	a.emit(c, "message", reply.ID, ans.wire(reply))
+	ans.reply = *reply
+	if !ans.tell(func() { a.emit(c, "message", reply.ID, ans.wire(reply)) }) {
+		a.answers.remove(ans)
+		return // deleted already
+	}
 	a.emitParent(r, c, thread)
-	_, err = a.cfg.Tasks.Go(chat.Task{UserID: c.s.user.ID, ChatID: "channel:" + c.ch.ID, MessageID: reply.ID, Model: model.ID},
-		func(ctx context.Context, t *chat.Task) { ans.run(ctx, t, body) })
+	t, err := a.cfg.Tasks.Go(chat.Task{UserID: c.s.user.ID, ChatID: "channel:" + c.ch.ID, MessageID: reply.ID, Model: model.ID},
+		func(ctx context.Context, t *chat.Task) {
+			defer a.answers.remove(ans)
+			ans.run(ctx, t, body)
+		})
 	if err != nil { // shutting down: the reply says so
+		a.answers.remove(ans)
 		ans.finish(ctx, nil, err)
+		return
+	}
+	ans.started(t)
+}
+
+// answerSet is the channel answers that are running (or starting), so
+// that a deletion can end those that write into what it took.
+type answerSet struct {
+	mu  sync.Mutex
+	all map[*channelAnswer]struct{}
+}
+
+func (s *answerSet) add(ans *channelAnswer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.all == nil {
+		s.all = map[*channelAnswer]struct{}{}
+	}
+	s.all[ans] = struct{}{}
+}
+
+func (s *answerSet) remove(ans *channelAnswer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.all, ans)
+}
+
+func (s *answerSet) matching(keep func(reply *storage.Message) bool) []*channelAnswer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*channelAnswer
+	for ans := range s.all {
+		if keep(&ans.where) {
+			out = append(out, ans)
+		}
+	}
+	return out
+}
+
+// endAnswers ends the answers whose reply keep names, after a deletion
+// took their reply: each stops, as a stop would, but stores and tells
+// nothing more; it returns once they ended (or r was cancelled). Called
+// after the deletion is stored and before it is told, so that nothing
+// about a reply reaches the room after its message:delete.
+func (a *API) endAnswers(r *http.Request, keep func(reply *storage.Message) bool) {
+	var tasks []*chat.Task
+	for _, ans := range a.answers.matching(keep) {
+		if t := ans.end(); t != nil {
+			a.cfg.Tasks.Stop(t.ID)
+			tasks = append(tasks, t)
+		}
+	}
+	for _, t := range tasks {
+		select {
+		case <-t.Done():
+		case <-r.Context().Done():
+			return
+		}
 	}
 }
 
@@ -213,12 +288,54 @@ type channelAnswer struct {
 	reply storage.Message
 	model chat.Model
 	out   *deltaSender
+	// where is the reply as posted (id, channel, thread), never changed:
+	// what a deletion is matched against, from any goroutine.
+	where storage.Message
 
 	length int             // bytes of answer received (the task's goroutine)
 	sent   strings.Builder // the text told so far (under out's lock)
 	// ending: the stream is over; the text still waiting is taken in
 	// without an update of its own, as the stored final one follows.
 	ending atomic.Bool
+
+	// mu orders what the answer tells and stores against its end: it is
+	// held while the room is told or the end is stored, so that once end
+	// has returned nothing more is.
+	mu   sync.Mutex
+	gone bool       // the reply was deleted (end)
+	task *chat.Task // once started
+}
+
+// started records the answer's task, and stops it at once when the reply
+// went meanwhile.
+func (ans *channelAnswer) started(t *chat.Task) {
+	ans.mu.Lock()
+	ans.task = t
+	gone := ans.gone
+	ans.mu.Unlock()
+	if gone {
+		ans.a.cfg.Tasks.Stop(t.ID)
+	}
+}
+
+// end marks the answer's reply deleted and returns its task, if started.
+func (ans *channelAnswer) end() *chat.Task {
+	ans.mu.Lock()
+	defer ans.mu.Unlock()
+	ans.gone = true
+	return ans.task
+}
+
+// tell runs f, which tells the room or stores the answer, unless the reply
+// was deleted; it reports whether f ran.
+func (ans *channelAnswer) tell(f func()) bool {
+	ans.mu.Lock()
+	defer ans.mu.Unlock()
+	if ans.gone {
+		return false
+	}
+	f()
+	return true
 }
 
 func (ans *channelAnswer) run(ctx context.Context, t *chat.Task, body []byte) {
@@ -263,7 +380,7 @@ func (ans *channelAnswer) update(_ string, data any) {
 	m := ans.reply
 	m.Content = ans.sent.String()
 	m.UpdatedAt = ans.a.cfg.Now().UnixNano()
-	ans.a.emit(ans.c, "message:update", m.ID, ans.wire(&m))
+	ans.tell(func() { ans.a.emit(ans.c, "message:update", m.ID, ans.wire(&m)) })
 }
 
 // finish stores the answer (with the error's text after a fault) and tells
@@ -304,17 +421,22 @@ func (ans *channelAnswer) finish(ctx context.Context, t *chat.Task, err error) {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), taskSaveTimeout)
 	defer cancel()
-	stored, serr := ans.a.cfg.Store.UpdateMessage(sctx, ans.reply.ID, func(m *storage.Message) error {
-		m.Content, m.Meta = content, metaJSON
-		return nil
+	// Stored and told under ans.mu: a deletion racing the end either
+	// comes first (nothing is stored: the reply is gone) or waits in end
+	// until the final update is told, before its message:delete.
+	ans.tell(func() {
+		stored, serr := ans.a.cfg.Store.UpdateMessage(sctx, ans.reply.ID, func(m *storage.Message) error {
+			m.Content, m.Meta = content, metaJSON
+			return nil
+		})
+		if errors.Is(serr, storage.ErrNotFound) {
+			return // deleted meanwhile (on another instance): nothing to tell
+		} else if serr != nil {
+			ans.a.log.ErrorContext(sctx, "channel answer: save", "channel", ans.c.ch.ID, "message", ans.reply.ID, "err", serr)
+			return
+		}
+		ans.a.emit(ans.c, "message:update", stored.ID, ans.wire(stored))
 	})
-	if errors.Is(serr, storage.ErrNotFound) {
-		return // deleted meanwhile: nothing to tell
-	} else if serr != nil {
-		ans.a.log.ErrorContext(sctx, "channel answer: save", "channel", ans.c.ch.ID, "message", ans.reply.ID, "err", serr)
-		return
-	}
-	ans.a.emit(ans.c, "message:update", stored.ID, ans.wire(stored))
 }
 
 // wire is m as the room is told it: by the account that asked.

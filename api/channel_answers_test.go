@@ -14,6 +14,7 @@ import (
 	"github.com/quire/quire/chat/chattest"
 	"github.com/quire/quire/quiretest"
 	"github.com/quire/quire/server"
+	"github.com/quire/quire/storage"
 )
 
 // answerMsg is a channel message with the meta of a model's answer.
@@ -374,5 +375,64 @@ func TestChannelAnswerTooLong(t *testing.T) {
 	require.True(t, strings.HasSuffix(stored.Content, "\n\nError: "+errText))
 	require.True(t, strings.HasPrefix(stored.Content, "0 1 2 "))
 	require.LessOrEqual(t, len(stored.Content), api.MaxMessageContentBytes)
+	require.Zero(t, s.InternalErrors())
+}
+
+// Deleting what an answer writes into ends it, as a stop does, but quietly:
+// its reply, the thread's root (the replies go with it) or the channel.
+// The upstream request is cancelled, the task leaves the lists before the
+// DELETE answers, the room hears nothing of the reply after its
+// message:delete (no update, no final message), nothing is written, and
+// no goroutine is left (not parallel: requireNoChatGoroutines).
+func TestChannelAnswerEndsWhenDeleted(t *testing.T) {
+	up := chattest.New(t)
+	s, tok := chatServer(t, up.BaseURL, "")
+	step := sockets(t, s, tok)
+	for _, what := range []string{"reply", "root", "channel"} {
+		ch := createChannel(s, tok, map[string]any{"name": "general-" + what})
+		require.Equal(t, map[string]any{"ok": true}, step("join 0")["ack"])
+		asked := post(s, tok, ch.ID, map[string]any{"content": "@hold tell me"})
+		reply := replies(t, s, tok, ch.ID, asked.ID)[0]
+		waitUpdate(t, step, 0, reply.ID) // streaming; the upstream holds the rest
+
+		deleted := reply.ID
+		switch what {
+		case "reply":
+			s.JSON("DELETE", chans+ch.ID+"/messages/"+reply.ID+"/delete", tok, nil, http.StatusOK, nil)
+		case "root":
+			deleted = asked.ID
+			s.JSON("DELETE", chans+ch.ID+"/messages/"+asked.ID+"/delete", tok, nil, http.StatusOK, nil)
+		case "channel":
+			deleted = ""
+			s.JSON("DELETE", chans+ch.ID+"/delete", tok, nil, http.StatusOK, nil)
+		}
+		var lst struct {
+			TaskIDs []string `json:"task_ids"`
+		}
+		s.JSON("GET", "/api/tasks/chat/channel:"+ch.ID, tok, nil, http.StatusOK, &lst)
+		require.Empty(t, lst.TaskIDs, "%s: the answer ended with the DELETE", what)
+		waitCancelled(t, up, chattest.ModelHold)
+
+		// Nothing about the reply after the deletion was told.
+		after := false
+		for _, e := range eventsOf(t, step, 0, "") {
+			if e.Name != "events:channel" || e.Payload.MessageID == nil {
+				continue
+			}
+			if e.Payload.Data.Type == "message:delete" && *e.Payload.MessageID == deleted {
+				after = true
+				continue
+			}
+			if after && *e.Payload.MessageID == reply.ID {
+				t.Fatalf("%s: %s about the reply after its deletion", what, e.Payload.Data.Type)
+			}
+		}
+		require.True(t, after || deleted == "", "%s: message:delete told", what)
+		if what != "channel" {
+			_, err := s.Server.Store().GetMessage(context.Background(), reply.ID)
+			require.ErrorIs(t, err, storage.ErrNotFound, "%s: the reply stays deleted", what)
+		}
+	}
+	requireNoChatGoroutines(t, s)
 	require.Zero(t, s.InternalErrors())
 }

@@ -384,6 +384,7 @@ func (a *API) deleteChannel(w http.ResponseWriter, r *http.Request, c *chanReq) 
 		a.internalError(w, r, "delete channel", err)
 		return
 	}
+	a.endAnswers(r, func(reply *storage.Message) bool { return reply.ChannelID == c.ch.ID })
 	if l := a.cfg.Channels.Left; l != nil {
 		l(c.ch.ID, nil)
 	}
@@ -783,6 +784,8 @@ func (a *API) deleteMessage(w http.ResponseWriter, r *http.Request, c *chanReq, 
 		a.internalError(w, r, "delete message", err)
 		return
 	}
+	// Replies go with a thread's root.
+	a.endAnswers(r, func(reply *storage.Message) bool { return reply.ID == m.ID || reply.ParentID == m.ID })
 	out := wire.MessageOf(m)
 	actor := wire.UserNameOf(c.s.user)
 	out.User = &actor // as Open WebUI: {**message, "user": actor}
