@@ -123,6 +123,9 @@ func (a *API) prepareTaskChat(w http.ResponseWriter, r *http.Request, s *session
 			return errNotOwner
 		}
 		chat := objectOrNew(c.Chat)
+		if err := checkTaskIDs(chat.object("history").object("messages"), um, userParent, req.messageID, req.parentID, continuing); err != nil {
+			return err
+		}
 		title := putTaskMessages(chat, um, userParent, req.messageID, req.parentID, model, now)
 		if title != "" {
 			req.title, c.Title = title, title
@@ -154,6 +157,9 @@ func (a *API) prepareTaskChat(w http.ResponseWriter, r *http.Request, s *session
 	case errors.As(err, new(chatTooLarge)):
 		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
 		return false
+	case errors.As(err, new(taskRefusal)):
+		writeError(w, http.StatusBadRequest, err.Error())
+		return false
 	case err != nil:
 		a.internalError(w, r, "store a chat task's question", err)
 		return false
@@ -162,6 +168,85 @@ func (a *API) prepareTaskChat(w http.ResponseWriter, r *http.Request, s *session
 		in["messages"] = encodeList(append(systemMessages(in), conversation...))
 	}
 	return true
+}
+
+// taskRefusal: the request's ids do not fit the stored history (400).
+type taskRefusal string
+
+func (e taskRefusal) Error() string { return string(e) }
+
+// checkTaskIDs checks the ids a task request names against the stored
+// history msgs (under the chat's lock, before anything is written), as the
+// task's final save writes the answer and its parent unchecked: the
+// question um (nil when none was sent) is new or a stored question, and
+// its parent userParent is not below it; the answer answerID is new, an
+// unfinished answer, or, continuing, a stored answer, and keeps its
+// stored parent; the answer's parent answerParent ("" : none) is the
+// question sent or a stored question, neither the answer nor below it.
+func checkTaskIDs(msgs *rawObject, um *userMessage, userParent, answerID, answerParent string, continuing bool) error {
+	stored := func(id string) (link, bool) {
+		raw, ok := msgs.get(id)
+		if !ok || id == "" {
+			return link{}, false
+		}
+		return linkOf(raw), true
+	}
+	// below: id is ancestor or below it, following the stored parents.
+	below := func(id, ancestor string) bool {
+		for seen := map[string]bool{}; id != "" && !seen[id]; {
+			if id == ancestor {
+				return true
+			}
+			seen[id] = true
+			l, ok := stored(id)
+			if !ok || l.ParentID == nil {
+				return false
+			}
+			id = *l.ParentID
+		}
+		return false
+	}
+	if um != nil {
+		if l, ok := stored(um.id); ok && l.Role != "user" {
+			return taskRefusal("user_message.id names a stored message that is not a question")
+		}
+		if userParent != "" && below(userParent, um.id) {
+			return taskRefusal("parent_id is below the question: the question cannot follow its own answers")
+		}
+	}
+	if l, ok := stored(answerID); ok {
+		switch {
+		case l.Role != "assistant":
+			return taskRefusal("id names a stored message that is not an answer")
+		case !continuing && l.Done != nil && *l.Done:
+			return taskRefusal("id names a finished answer; only a continued answer (assistant_message_id) may be written again")
+		case answerParent != "" && l.ParentID != nil && *l.ParentID != answerParent:
+			return taskRefusal("id names a stored answer to another question")
+		}
+	}
+	if answerParent == "" {
+		return nil
+	}
+	if answerParent == answerID {
+		return taskRefusal("the answer cannot be its own parent")
+	}
+	if um != nil && answerParent == um.id {
+		// The question is stored below userParent, not where it was.
+		if userParent == answerID || (userParent != "" && below(userParent, answerID)) {
+			return taskRefusal("parent_id is below the answer: the answer cannot follow its own replies")
+		}
+		return nil
+	}
+	l, ok := stored(answerParent)
+	switch {
+	case !ok:
+		return taskRefusal("parent_id names no message of this chat")
+	case l.Role != "user":
+		return taskRefusal("the answer's parent must be a question (a user message)")
+	case below(answerParent, answerID):
+		return taskRefusal("parent_id is below the answer: the answer cannot follow its own replies")
+	}
+	return nil
 }
 
 // editOrCreateChat runs edit on req's chat under the row lock; a chat that

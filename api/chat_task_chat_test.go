@@ -422,3 +422,126 @@ func TestChatTaskCreateRace(t *testing.T) {
 		})
 	}
 }
+
+// A task request names stored messages by id; each is checked against the
+// stored history, under the chat's lock, before anything is stored: the
+// answer's id must be new, an unfinished answer, or (continue) a stored
+// answer; the question's id new or a stored question; the answer's parent
+// the question (a stored user message, or the one sent), neither the
+// answer nor below it; the question's parent not below the question. Each
+// refusal is 400 with what is wrong, leaves the chat byte for byte as it
+// was, makes no chat, starts no task and asks no upstream.
+func TestChatTaskChecksStoredIDs(t *testing.T) {
+	t.Parallel()
+	for _, b := range quiretest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			testChatTaskChecksStoredIDs(t, b)
+		})
+	}
+}
+
+func testChatTaskChecksStoredIDs(t *testing.T, b quiretest.Backend) {
+	up := chattest.New(t)
+	s, tok := stockServer(t, b, up.BaseURL)
+	step := sockets(t, s, tok)
+	sid := sids(t, step)[0]
+
+	// u1 → a1 → u2 → a2, all finished.
+	_, chatID := startStock(t, s, tok, stockBody(sid, "", "", "u1", "first", "a1"))
+	waitInactive(t, step, 0, "a1")
+	startStock(t, s, tok, stockBody(sid, chatID, "a1", "u2", "second", "a2"))
+	waitInactive(t, step, 0, "a2")
+	// And an answer without a question (r0, a root), then q1 → r1 below it.
+	cont := func(b map[string]any) map[string]any { b["assistant_message_id"] = b["id"]; return b }
+	noQuestion := func(b map[string]any) map[string]any {
+		delete(b, "user_message")
+		b["messages"] = []map[string]any{{"role": "user", "content": "hi"}}
+		return b
+	}
+	startStock(t, s, tok, noQuestion(stockBody(sid, chatID, "", "", "", "r0")))
+	waitInactive(t, step, 0, "r0")
+	startStock(t, s, tok, stockBody(sid, chatID, "r0", "q1", "below", "r1"))
+	waitInactive(t, step, 0, "r1")
+	before := s.JSON("GET", "/api/v1/chats/"+chatID, tok, nil, http.StatusOK, nil).Body
+	asked := len(up.Requests())
+	heard := len(eventsOf(t, step, 0, ""))
+
+	const (
+		notAnswer   = "id names a stored message that is not an answer"
+		finished    = "id names a finished answer; only a continued answer (assistant_message_id) may be written again"
+		notQuestion = "user_message.id names a stored message that is not a question"
+		noParent    = "parent_id names no message of this chat"
+		notUser     = "the answer's parent must be a question (a user message)"
+		selfParent  = "the answer cannot be its own parent"
+		otherParent = "id names a stored answer to another question"
+		userCycle   = "parent_id is below the question: the question cannot follow its own answers"
+		answerCycle = "parent_id is below the answer: the answer cannot follow its own replies"
+	)
+	for _, c := range []struct {
+		name   string
+		body   map[string]any
+		detail string
+	}{
+		{"answer id names the question", stockBody(sid, chatID, "a2", "u3", "third", "u1"), notAnswer},
+		{"answer id names the question, continued", cont(stockBody(sid, chatID, "a1", "u2", "second", "u1")), notAnswer},
+		{"answer id names the question, no question sent", noQuestion(stockBody(sid, chatID, "", "", "", "u2")), notAnswer},
+		{"answer id names a finished answer", stockBody(sid, chatID, "a2", "u3", "third", "a1"), finished},
+		{"question id names an answer", stockBody(sid, chatID, "a2", "a1", "third", "a3"), notQuestion},
+		{"parent unknown", func() map[string]any {
+			b := noQuestion(stockBody(sid, chatID, "", "", "", "a3"))
+			b["parent_id"] = "nope"
+			return b
+		}(), noParent},
+		{"parent unknown, in a chat not made yet", func() map[string]any {
+			b := noQuestion(stockBody(sid, "not-yet", "", "", "", "a3"))
+			b["parent_id"] = "user-msg"
+			return b
+		}(), noParent},
+		{"parent an answer", func() map[string]any {
+			b := noQuestion(stockBody(sid, chatID, "", "", "", "a3"))
+			b["parent_id"] = "a1"
+			return b
+		}(), notUser},
+		{"parent the answer itself", func() map[string]any {
+			b := noQuestion(stockBody(sid, chatID, "", "", "", "a3"))
+			b["parent_id"] = "a3"
+			return b
+		}(), selfParent},
+		{"continued answer moved below its own reply", cont(stockBody(sid, chatID, "a1", "u2", "second", "a1")), otherParent},
+		{"continued answer moved to another question", cont(stockBody(sid, chatID, "", "u1", "first", "a2")), otherParent},
+		{"continued root answer moved below its own reply", func() map[string]any {
+			b := cont(noQuestion(stockBody(sid, chatID, "", "", "", "r0")))
+			b["parent_id"] = "q1"
+			return b
+		}(), answerCycle},
+		{"question moved below its own answer", stockBody(sid, chatID, "a2", "u1", "first", "a3"), userCycle},
+	} {
+		r := s.Do("POST", "/api/chat/completions", tok, c.body)
+		require.Equal(t, http.StatusBadRequest, r.Status, "%s: %s", c.name, r.Body)
+		require.Equal(t, c.detail, r.Detail(), c.name)
+		require.Equal(t, string(before), string(s.JSON("GET", "/api/v1/chats/"+chatID, tok, nil, http.StatusOK, nil).Body), c.name)
+	}
+	require.Len(t, up.Requests(), asked, "nothing reached the upstream")
+	require.Equal(t, []string{chatID}, listChatIDs(t, s, tok), "no chat was made")
+	var lst struct {
+		Tasks []any `json:"tasks"`
+	}
+	s.JSON("GET", "/api/tasks", tok, nil, http.StatusOK, &lst)
+	require.Empty(t, lst.Tasks)
+	require.Len(t, eventsOf(t, step, 0, ""), heard, "the socket heard nothing")
+
+	// What the stock frontend sends stays accepted: regenerate (a new
+	// answer to a stored question, sent again), continue.
+	startStock(t, s, tok, stockBody(sid, chatID, "a1", "u2", "second", "a2b"))
+	waitInactive(t, step, 0, "a2b")
+	startStock(t, s, tok, cont(stockBody(sid, chatID, "a1", "u2", "second", "a2")))
+	require.Eventually(t, func() bool {
+		s.JSON("GET", "/api/tasks", tok, nil, http.StatusOK, &lst)
+		return len(lst.Tasks) == 0
+	}, 30*time.Second, 20*time.Millisecond)
+	c := getChat(t, s, tok, chatID)
+	require.Equal(t, "u2", c.Chat.History.Messages["a2b"]["parentId"])
+	require.Equal(t, []any{"a2", "a2b"}, c.Chat.History.Messages["u2"]["childrenIds"])
+	require.Zero(t, s.InternalErrors())
+}

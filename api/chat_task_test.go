@@ -61,11 +61,13 @@ func eventsOf(t *testing.T, step func(string) map[string]any, i int, mid string)
 	return evs
 }
 
-// taskBody is a task-mode completion request of the stock frontend's shape.
+// taskBody is a task-mode completion request of the stock frontend's shape,
+// with the conversation sent: the answer has no parent (parent_id must
+// name a stored question, and the chat has none).
 func taskBody(sid, chatID, mid, model string, maxTokens int) map[string]any {
 	return map[string]any{
 		"model": model, "messages": msgs(), "stream": true, "max_tokens": maxTokens,
-		"session_id": sid, "chat_id": chatID, "id": mid, "parent_id": "user-msg",
+		"session_id": sid, "chat_id": chatID, "id": mid, "parent_id": nil,
 		"params": map[string]any{}, "features": map[string]any{}, "background_tasks": map[string]any{"title_generation": true},
 	}
 }
