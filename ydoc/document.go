@@ -116,6 +116,7 @@ type document struct {
 	lastRender   time.Time // when the last render took the document
 	rendering    bool
 	renderTimer  *time.Timer
+	renderDue    time.Time // when renderTimer, last armed, fires (tests read it)
 	compacting   bool
 	compactWait  *compaction // taken, waiting for the writes it holds (compact.go)
 	compactAfter time.Time
@@ -675,7 +676,13 @@ func (d *document) changed() {
 	// indexes rewritten) once per edit, ~20% of server CPU in bench S2.
 	// lastRender <= firstDirty, so this never waits past firstDirty+MaxWait.
 	wait = max(wait, d.m.cfg.RenderMaxWait-now.Sub(d.lastRender))
-	d.renderTimer.Reset(max(wait, 0))
+	d.armRender(now, max(wait, 0))
+}
+
+// armRender sets the render timer to fire after wait.
+func (d *document) armRender(now time.Time, wait time.Duration) {
+	d.renderDue = now.Add(wait)
+	d.renderTimer.Reset(wait)
 }
 
 // guard runs f, which touches the Doc, and turns a panic into an error

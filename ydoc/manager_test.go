@@ -594,7 +594,9 @@ func TestRenderWritesNoteContent(t *testing.T) {
 // TestRendersAreMaxWaitApart: a change soon after a render waits for
 // RenderMaxWait since that render, not just the debounce (a note edited
 // every few seconds was rendered once per edit); Stop still flushes it.
-// On the old rule the second render came 1 ms after the second change.
+// On the old rule the second render came 1 ms after the second change:
+// the owner's render timer, read on the owner once the change is applied,
+// is due about RenderMaxWait later (no sleep: nothing to race).
 func TestRendersAreMaxWaitApart(t *testing.T) {
 	t.Parallel()
 	store := storeKinds()[0].open(t)
@@ -607,10 +609,31 @@ func TestRendersAreMaxWaitApart(t *testing.T) {
 	require.Eventually(t, func() bool { return noteContentOf(t, store, doc).MD == first.Markdown() },
 		10*time.Second, 5*time.Millisecond, "the first change renders after the debounce")
 	require.NoError(t, b.m.ReplaceContent(ctx, doc, second))
-	time.Sleep(300 * time.Millisecond) // the old rule rendered after 1 ms
+	require.Greater(t, time.Until(renderDueOf(t, b.m, doc)), 30*time.Minute, "the next render waits out RenderMaxWait (1 h), not the debounce (1 ms)")
 	require.Equal(t, first.Markdown(), noteContentOf(t, store, doc).MD, "not rendered again within RenderMaxWait")
 	require.NoError(t, b.m.Stop(ctx))
 	require.Equal(t, second.Markdown(), noteContentOf(t, store, doc).MD, "Stop flushes the pending render")
+}
+
+// renderDueOf is when doc's render timer fires, as its owner last armed
+// it, read on the owner (so after every command it has handled).
+func renderDueOf(t *testing.T, m *Manager, doc string) time.Time {
+	t.Helper()
+	var d *document
+	require.True(t, m.withLive(doc, func(x *document) { d = x }), "the document is loaded")
+	got := make(chan time.Time, 1)
+	select {
+	case d.bg <- func() { got <- d.renderDue }:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the owner took no work")
+	}
+	select {
+	case due := <-got:
+		return due
+	case <-time.After(10 * time.Second):
+		t.Fatal("the owner did not answer")
+	}
+	return time.Time{}
 }
 
 func TestStopFlushesPendingRender(t *testing.T) {

@@ -18,7 +18,7 @@ func (d *document) render() {
 		return
 	}
 	if d.rendering {
-		d.renderTimer.Reset(d.m.cfg.RenderDebounce)
+		d.armRender(time.Now(), d.m.cfg.RenderDebounce)
 		return
 	}
 	var pm *prosemirror.Node
