@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/quire/quire/chat"
+	"github.com/quire/quire/storage"
 	"github.com/quire/quire/wire"
 )
 
@@ -249,14 +250,18 @@ func (ct *chatTask) answer() string {
 func (ct *chatTask) finish(ctx context.Context, err error) {
 	ct.endThinking()
 	ct.out.drain()
-	m := AssistantMessage{Content: ct.answer(), Done: true, Model: ct.t.Model, ParentID: ct.parentID}
+	m := AssistantMessage{Content: ct.answer(), Done: true, Model: ct.t.Model, ParentID: ct.parentID, Stored: true}
 	stopped := errors.Is(err, chat.ErrTaskStopped)
 	if err != nil && !stopped {
 		m.Error = ct.a.taskError(ctx, ct.t, err)
 	}
 	if savedChat(ct.t.ChatID) {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), taskSaveTimeout)
-		if serr := ct.a.saveAssistantMessage(sctx, ct.t.UserID, ct.t.ChatID, ct.t.MessageID, m); serr != nil {
+		switch serr := ct.a.saveAssistantMessage(sctx, ct.t.UserID, ct.t.ChatID, ct.t.MessageID, m); {
+		case errors.Is(serr, errAnswerGone), errors.Is(serr, storage.ErrNotFound):
+			// The answer or its chat was deleted meanwhile: not brought back.
+			ct.a.log.DebugContext(sctx, "chat task's answer is gone", "user", ct.t.UserID, "chat", ct.t.ChatID, "err", serr)
+		case serr != nil:
 			ct.a.log.ErrorContext(sctx, "saving a chat task's answer failed", "user", ct.t.UserID, "chat", ct.t.ChatID, "err", serr)
 		}
 		cancel()

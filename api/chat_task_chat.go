@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/quire/quire/chat"
 	"github.com/quire/quire/storage"
 )
 
@@ -107,6 +108,13 @@ func (a *API) prepareTaskChat(w http.ResponseWriter, r *http.Request, s *session
 	// be neither read nor deleted, nor its answer saved.
 	if (req.chatID != "" && !validID(req.chatID)) || !validID(req.messageID) {
 		writeError(w, http.StatusBadRequest, msgBadStoredTaskIDs)
+		return false
+	}
+	// One writer per answer: a second task would race the first's save.
+	if len(a.cfg.Tasks.List(func(t *chat.Task) bool {
+		return t.UserID == s.user.ID && t.ChatID == req.chatID && t.MessageID == req.messageID
+	})) > 0 {
+		writeError(w, http.StatusConflict, "an answer is being written into id already; stop it first")
 		return false
 	}
 	userParent := req.parentID // the question's parent, in 0.11's requests
@@ -442,7 +450,7 @@ func containsString(list []string, s string) bool {
 func (a *API) taskNotStarted(userID string, req *taskRequest, cause error) {
 	ctx, cancel := context.WithTimeout(context.Background(), taskSaveTimeout)
 	defer cancel()
-	m := AssistantMessage{Done: true, Error: cause.Error(), ParentID: req.parentID}
+	m := AssistantMessage{Done: true, Error: cause.Error(), ParentID: req.parentID, Stored: true}
 	if err := a.saveAssistantMessage(ctx, userID, req.chatID, req.messageID, m); err != nil {
 		a.log.ErrorContext(ctx, "saving a chat task that did not start failed", "user", userID, "chat", req.chatID, "err", err)
 	}

@@ -545,3 +545,62 @@ func testChatTaskChecksStoredIDs(t *testing.T, b quiretest.Backend) {
 	require.Equal(t, []any{"a2", "a2b"}, c.Chat.History.Messages["u2"]["childrenIds"])
 	require.Zero(t, s.InternalErrors())
 }
+
+// Deleting what a chat task writes into ends the task, as a stop does:
+// the answer's message (DELETE …/messages/{mid}), or the chat. The
+// upstream request is cancelled, the task has left the lists when the
+// DELETE answers, and its final save does not bring the message back. A
+// second task on an answer still being written is refused (409) and
+// changes nothing. Not parallel: requireNoChatGoroutines.
+func TestChatTaskEndsWhenDeleted(t *testing.T) {
+	for _, b := range quiretest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			up := chattest.New(t)
+			s, tok := stockServer(t, b, up.BaseURL)
+			step := sockets(t, s, tok)
+			sid := sids(t, step)[0]
+			hold := func(body map[string]any) map[string]any { body["model"] = chattest.ModelHold; return body }
+			running := func(chatID string) []string {
+				var lst struct {
+					TaskIDs []string `json:"task_ids"`
+				}
+				s.JSON("GET", "/api/tasks/chat/"+chatID, tok, nil, http.StatusOK, &lst)
+				return lst.TaskIDs
+			}
+
+			// A second task on the answer being written.
+			_, chatID := startStock(t, s, tok, hold(stockBody(sid, "", "", "u1", "first", "a1")))
+			step("until 0 chat:completion a1")
+			before := s.JSON("GET", "/api/v1/chats/"+chatID, tok, nil, http.StatusOK, nil).Body
+			for _, body := range []map[string]any{
+				stockBody(sid, chatID, "", "u1", "first", "a1"),
+				func() map[string]any { b := stockBody(sid, chatID, "", "u1", "first", "a1"); b["assistant_message_id"] = "a1"; return b }(),
+			} {
+				r := s.Do("POST", "/api/chat/completions", tok, body)
+				require.Equal(t, http.StatusConflict, r.Status, string(r.Body))
+				require.Equal(t, "an answer is being written into id already; stop it first", r.Detail())
+				require.Equal(t, string(before), string(s.JSON("GET", "/api/v1/chats/"+chatID, tok, nil, http.StatusOK, nil).Body))
+			}
+			require.Len(t, running(chatID), 1)
+
+			// Its message deleted.
+			s.JSON("DELETE", "/api/v1/chats/"+chatID+"/messages/a1", tok, nil, http.StatusOK, nil)
+			require.Empty(t, running(chatID), "the task ended with the DELETE")
+			waitCancelled(t, up, chattest.ModelHold)
+			c := getChat(t, s, tok, chatID)
+			require.NotContains(t, c.Chat.History.Messages, "a1", "the answer is not saved back")
+			require.Contains(t, c.Chat.History.Messages, "u1")
+
+			// The chat deleted.
+			startStock(t, s, tok, hold(stockBody(sid, chatID, "", "u1", "first", "a2")))
+			step("until 0 chat:completion a2")
+			s.JSON("DELETE", "/api/v1/chats/"+chatID, tok, nil, http.StatusOK, nil)
+			require.Empty(t, running(chatID), "the task ended with the DELETE")
+			waitCancelled(t, up, chattest.ModelHold)
+			s.JSON("GET", "/api/v1/chats/"+chatID, tok, nil, http.StatusNotFound, nil)
+
+			requireNoChatGoroutines(t, s)
+			require.Zero(t, s.InternalErrors())
+		})
+	}
+}

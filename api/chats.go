@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/quire/quire/chat"
 	"github.com/quire/quire/storage"
 )
 
@@ -363,13 +364,15 @@ func (a *API) deleteChat(w http.ResponseWriter, r *http.Request, c *storage.Chat
 		a.internalError(w, r, "delete chat", err)
 		return
 	}
+	a.endChatTasks(r, c.ID, nil)
 	writeJSON(w, http.StatusOK, true)
 }
 
 // editChat runs fn on the caller's chat {id} under the row lock and
-// answers the stored chat; another account's chat is 404, and so is fn's
-// storage.ErrNotFound; fn's chatTooLarge is 413.
-func (a *API) editChat(w http.ResponseWriter, r *http.Request, s *session, fn func(*storage.Chat) error) {
+// answers the stored chat, after then (unless nil) has run on it; another
+// account's chat is 404, and so is fn's storage.ErrNotFound; fn's
+// chatTooLarge is 413.
+func (a *API) editChat(w http.ResponseWriter, r *http.Request, s *session, fn func(*storage.Chat) error, then func(*storage.Chat)) {
 	id := r.PathValue("id")
 	if !validID(id) {
 		writeError(w, http.StatusNotFound, msgNotFound)
@@ -389,6 +392,9 @@ func (a *API) editChat(w http.ResponseWriter, r *http.Request, s *session, fn fu
 	case err != nil:
 		a.internalError(w, r, "update chat", err)
 	default:
+		if then != nil {
+			then(c)
+		}
 		writeJSON(w, http.StatusOK, newChatModel(c))
 	}
 }
@@ -413,14 +419,14 @@ func (a *API) updateChat(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		c.Chat, c.Title, c.UpdatedAt = body, chatTitleOf(merged), max(now, c.UpdatedAt)
 		return nil
-	})
+	}, nil)
 }
 
 // toggleChat flips a flag of the caller's chat (pin, archive); like Open
 // WebUI it answers the chat. The flag is no news: updated_at stays.
 func (a *API) toggleChat(flip func(*storage.Chat)) func(http.ResponseWriter, *http.Request, *session) {
 	return func(w http.ResponseWriter, r *http.Request, s *session) {
-		a.editChat(w, r, s, func(c *storage.Chat) error { flip(c); return nil })
+		a.editChat(w, r, s, func(c *storage.Chat) error { flip(c); return nil }, nil)
 	}
 }
 
@@ -428,6 +434,7 @@ func (a *API) toggleChat(flip func(*storage.Chat)) func(http.ResponseWriter, *ht
 // caller's chat, as the frontend does before it calls this: the replies'
 // own replies move up to the message's parent, and the current message
 // becomes the newest leaf below that parent. An absent message is 404.
+// A task writing into a removed message ends (endChatTasks).
 func (a *API) deleteChatMessage(w http.ResponseWriter, r *http.Request, s *session) {
 	mid := r.PathValue("mid")
 	if !validID(mid) {
@@ -435,14 +442,37 @@ func (a *API) deleteChatMessage(w http.ResponseWriter, r *http.Request, s *sessi
 		return
 	}
 	now := a.cfg.Now().Unix()
+	var kept *rawObject // the messages left
 	a.editChat(w, r, s, func(c *storage.Chat) error {
 		chat := objectOrNew(c.Chat)
 		if !removeMessage(chat, mid) {
 			return storage.ErrNotFound
 		}
+		kept = chat.object("history").object("messages")
 		c.Chat, c.UpdatedAt = chat.encode(), max(now, c.UpdatedAt)
 		return nil
+	}, func(c *storage.Chat) {
+		a.endChatTasks(r, c.ID, func(messageID string) bool {
+			_, ok := kept.get(messageID)
+			return !ok
+		})
 	})
+}
+
+// endChatTasks ends the running tasks of chat chatID whose message gone
+// reports removed (every task of the chat when gone is nil), as a stop
+// does, and waits until they have (or r is cancelled): their final save
+// finds the message, or the chat, gone and writes nothing.
+func (a *API) endChatTasks(r *http.Request, chatID string, gone func(messageID string) bool) {
+	ts := a.cfg.Tasks.List(func(t *chat.Task) bool {
+		return t.ChatID == chatID && (gone == nil || gone(t.MessageID))
+	})
+	for _, t := range ts {
+		a.cfg.Tasks.Stop(t.ID)
+	}
+	for _, t := range ts {
+		a.stopAndWait(r, t)
+	}
 }
 
 // AssistantMessage is the answer a chat task stores (saveAssistantMessage).
@@ -452,7 +482,14 @@ type AssistantMessage struct {
 	Error    string // "" : none; else stored as {"content": Error}
 	Model    string // "" : left as stored
 	ParentID string // "" : left as stored
+	// Stored: the message must be in the chat already (a task's answer,
+	// stored before the task began); when it is not (deleted meanwhile),
+	// nothing is written and the save is errAnswerGone.
+	Stored bool
 }
+
+// errAnswerGone: the answer a task writes into was deleted meanwhile.
+var errAnswerGone = errors.New("the answer's message was deleted")
 
 // saveAssistantMessage writes m as message messageID of the account's chat
 // (history.messages[messageID]; chat.messages, when present, follows as
@@ -478,6 +515,9 @@ func (a *API) saveAssistantMessage(ctx context.Context, userID, chatID, messageI
 			return errNotOwner
 		}
 		chat := objectOrNew(c.Chat)
+		if _, ok := chat.object("history").object("messages").get(messageID); m.Stored && !ok {
+			return errAnswerGone
+		}
 		putAssistantMessage(chat, messageID, m, now)
 		body := chat.encode()
 		if int64(len(body)) > a.cfg.MaxChatBytes {
