@@ -574,7 +574,11 @@ func TestChatTaskEndsWhenDeleted(t *testing.T) {
 			before := s.JSON("GET", "/api/v1/chats/"+chatID, tok, nil, http.StatusOK, nil).Body
 			for _, body := range []map[string]any{
 				stockBody(sid, chatID, "", "u1", "first", "a1"),
-				func() map[string]any { b := stockBody(sid, chatID, "", "u1", "first", "a1"); b["assistant_message_id"] = "a1"; return b }(),
+				func() map[string]any {
+					b := stockBody(sid, chatID, "", "u1", "first", "a1")
+					b["assistant_message_id"] = "a1"
+					return b
+				}(),
 			} {
 				r := s.Do("POST", "/api/chat/completions", tok, body)
 				require.Equal(t, http.StatusConflict, r.Status, string(r.Body))
