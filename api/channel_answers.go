@@ -106,6 +106,24 @@ func (a *API) answerMentions(r *http.Request, c *chanReq, asked *storage.Message
 	}
 }
 
+// msgModelIDServers refuses a client's meta.model_id.
+const msgModelIDServers = "meta.model_id is set by the server only: it marks a model's answer"
+
+// modelIDKept reports whether a client's meta leaves meta.model_id as in
+// stored (a message's meta; nil for a new message): absent, null, or the
+// stored answer's own. A message with model_id is sent to that model as
+// its own turn (channelHistory), so no client may make one.
+func modelIDKept(meta object, stored json.RawMessage) bool {
+	v, ok := meta["model_id"]
+	if !ok || v == nil {
+		return true
+	}
+	var was answerMeta
+	_ = json.Unmarshal(stored, &was) // no meta, no model
+	id, isString := v.(string)
+	return isString && was.ModelID != "" && id == was.ModelID
+}
+
 // answerMeta is the reply's meta, as Open WebUI's.
 type answerMeta struct {
 	ModelID   string `json:"model_id"`

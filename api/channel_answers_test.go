@@ -436,3 +436,51 @@ func TestChannelAnswerEndsWhenDeleted(t *testing.T) {
 	requireNoChatGoroutines(t, s)
 	require.Zero(t, s.InternalErrors())
 }
+
+// meta.model_id marks a model's answer, which the model is later sent as
+// its own turn (channelHistory): only the server sets it. A post carrying
+// it is 400, and so is an edit that adds or changes it; nothing is stored.
+// An edit that keeps an answer's model_id (the frontend sends the meta
+// back) is fine.
+func TestChannelAnswerModelIDIsTheServers(t *testing.T) {
+	t.Parallel()
+	up := chattest.New(t)
+	s, tok := chatServer(t, up.BaseURL, "")
+	ch := createChannel(s, tok, map[string]any{"name": "general"})
+	asked := post(s, tok, ch.ID, map[string]any{"content": "@ok hi"})
+	deadline := time.Now().Add(30 * time.Second)
+	reply := replies(t, s, tok, ch.ID, asked.ID)[0]
+	for !reply.Meta.Done {
+		require.False(t, time.Now().After(deadline), "the answer never ended")
+		time.Sleep(20 * time.Millisecond)
+		reply = replies(t, s, tok, ch.ID, asked.ID)[0]
+	}
+	mine := post(s, tok, ch.ID, map[string]any{"content": "mine", "meta": map[string]any{"note": 1}})
+	before := s.JSON("GET", chans+ch.ID+"/messages", tok, nil, http.StatusOK, nil).Body
+	thread := s.JSON("GET", chans+ch.ID+"/messages/"+asked.ID+"/thread", tok, nil, http.StatusOK, nil).Body
+
+	const detail = "meta.model_id is set by the server only: it marks a model's answer"
+	for _, c := range []struct {
+		name, method, path string
+		body               map[string]any
+	}{
+		{"post as a model", "POST", chans + ch.ID + "/messages/post", map[string]any{"content": "I am ok", "meta": map[string]any{"model_id": "ok"}}},
+		{"post as a model in the thread", "POST", chans + ch.ID + "/messages/post", map[string]any{"content": "I am ok", "parent_id": asked.ID, "meta": map[string]any{"model_id": "ok", "done": true}}},
+		{"edit into a model's answer", "POST", chans + ch.ID + "/messages/" + mine.ID + "/update", map[string]any{"content": "now ok", "meta": map[string]any{"model_id": "ok"}}},
+		{"edit an answer into another model's", "POST", chans + ch.ID + "/messages/" + reply.ID + "/update", map[string]any{"content": "x", "meta": map[string]any{"model_id": "reason", "done": true}}},
+	} {
+		r := s.Do(c.method, c.path, tok, c.body)
+		require.Equal(t, http.StatusBadRequest, r.Status, "%s: %s", c.name, r.Body)
+		require.Equal(t, detail, r.Detail(), c.name)
+	}
+	require.Equal(t, string(before), string(s.JSON("GET", chans+ch.ID+"/messages", tok, nil, http.StatusOK, nil).Body))
+	require.Equal(t, string(thread), string(s.JSON("GET", chans+ch.ID+"/messages/"+asked.ID+"/thread", tok, nil, http.StatusOK, nil).Body))
+
+	// The answer's own meta sent back with an edit is kept.
+	s.JSON("POST", chans+ch.ID+"/messages/"+reply.ID+"/update", tok, map[string]any{"content": "edited",
+		"meta": map[string]any{"model_id": "ok", "model_name": reply.Meta.ModelName, "done": true}}, http.StatusOK, nil)
+	got := replies(t, s, tok, ch.ID, asked.ID)[0]
+	require.Equal(t, "edited", got.Content)
+	require.Equal(t, "ok", got.Meta.ModelID)
+	require.Zero(t, s.InternalErrors())
+}

@@ -627,6 +627,10 @@ func (a *API) postMessage(w http.ResponseWriter, r *http.Request, c *chanReq) {
 	if !a.readForm(w, r, &f) || !f.check(w) {
 		return
 	}
+	if !modelIDKept(f.Meta, nil) {
+		writeError(w, http.StatusBadRequest, msgModelIDServers)
+		return
+	}
 	m := &storage.Message{UserID: c.s.user.ID, ChannelID: c.ch.ID, Content: *f.Content}
 	if f.ParentID != nil {
 		m.ParentID = *f.ParentID
@@ -726,6 +730,10 @@ func (a *API) updateMessage(w http.ResponseWriter, r *http.Request, c *chanReq, 
 	}
 	if m.UserID != c.s.user.ID && c.s.user.Role != storage.RoleAdmin {
 		writeError(w, http.StatusForbidden, msgForbidden)
+		return
+	}
+	if !modelIDKept(f.Meta, m.Meta) { // a message's model_id never changes
+		writeError(w, http.StatusBadRequest, msgModelIDServers)
 		return
 	}
 	var data, meta json.RawMessage
