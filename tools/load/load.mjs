@@ -456,7 +456,7 @@ async function metricSum (server, name) {
 }
 
 /** Polls GET /healthz every `interval` ms (one request at a time per tick, overlapping when slow), tagging each sample with the current phase. */
-function healthzPoller (url, interval) {
+function healthzPoller (url, interval, path = '/healthz') {
   const samples = [] // {phase, ms, ok}
   let phase = 'setup'
   let inflight = 0; let maxInflight = 0
@@ -466,7 +466,7 @@ function healthzPoller (url, interval) {
     const t0 = now()
     inflight++; maxInflight = Math.max(maxInflight, inflight)
     try {
-      const res = await fetch(url + '/healthz', { signal: AbortSignal.timeout(10000) })
+      const res = await fetch(url + path, { signal: AbortSignal.timeout(10000) })
       await res.arrayBuffer()
       samples.push({ phase: p, ms: now() - t0, ok: res.status === 200 })
       if (res.status !== 200 && errors.length < 5) errors.push(`status ${res.status}`)
@@ -477,7 +477,11 @@ function healthzPoller (url, interval) {
   }
   const timer = setInterval(tick, interval)
   return {
-    set phase (p) { phase = p },
+    set phase (p) {
+      phase = p
+      if (this.next) this.next.phase = p
+      else process.stderr.write(`# ${new Date().toISOString()} phase ${p}\n`)
+    },
     async stop () {
       clearInterval(timer)
       await waitUntil(() => inflight === 0, { timeout: 15000, what: 'last /healthz' }).catch(() => {})
@@ -486,6 +490,37 @@ function healthzPoller (url, interval) {
       for (const ph of new Set(samples.map(s => s.phase))) phases[ph] = summary(samples.filter(s => s.phase === ph))
       return { interval_ms: interval, all: summary(samples), by_phase: phases, max_in_flight: maxInflight, first_errors: errors }
     }
+  }
+}
+
+/**
+ * Count the servers' log lines by level and message from now on (a flood of
+ * one line is a finding), keeping the first few warnings and errors.
+ */
+function countLogs (server) {
+  const counts = new Map()
+  const first = []
+  for (const s of server.servers) {
+    for (const stream of [s.proc.stdout, s.proc.stderr]) {
+      let rest = ''
+      stream.on('data', chunk => {
+        const lines = (rest + chunk.toString()).split('\n')
+        rest = lines.pop()
+        for (const line of lines) {
+          const m = /level=(\w+) msg=(?:"((?:[^"\\]|\\.)*)"|(\S+))/.exec(line)
+          const key = m ? `${m[1]} ${m[2] ?? m[3]}` : `raw ${line.slice(0, 80)}`
+          counts.set(key, (counts.get(key) ?? 0) + 1)
+          if (!/level=(INFO|DEBUG)/.test(line) && first.length < 10) first.push(line.slice(0, 300))
+        }
+      })
+    }
+  }
+  return {
+    summary: () => ({
+      lines: [...counts.values()].reduce((a, b) => a + b, 0),
+      top: Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]).slice(0, 12)),
+      first_warnings: first
+    })
   }
 }
 
@@ -517,12 +552,17 @@ async function scale (server, admin) {
   await server.restart()
   report.server_nofile = server.servers.map(s => ensureFds(s.pid, Math.ceil(n / server.servers.length) + 4096))
   report.load_nofile = fdLimits(process.pid)
+  const logs = countLogs(server)
 
   // Server RSS/CPU sampled every 250 ms for the peak and the CPU per phase.
   let peakRss = 0
   const sampler = setInterval(() => { try { peakRss = Math.max(peakRss, server.procStats().rssBytes) } catch {} }, 250)
   const stats = async () => ({ ...server.procStats(), goroutines: await metricSum(server, 'go_goroutines'), heap: await metricSum(server, 'go_memstats_heap_inuse_bytes'), at: now() })
   const health = healthzPoller(server.url, num('healthz-ms'))
+  // The same poll of an answer that touches nothing (GET /api/version): what
+  // any request waits for on this machine, next to what /healthz adds.
+  const control = healthzPoller(server.url, num('healthz-ms'), '/api/version')
+  health.next = control
   await sleep(1000)
   const base = await stats()
 
@@ -595,7 +635,9 @@ async function scale (server, admin) {
     report.realtime_rejected_total = await metricSum(server, 'quire_realtime_rejected_total')
     report.connected_sockets = await metricSum(server, 'quire_realtime_connected_sockets')
     report.live_documents = liveDocs
+    report.server_log = logs.summary()
     report.healthz = await health.stop()
+    report.control_api_version = await control.stop()
     const cpu = (a, b) => Math.round((b.cpuSeconds - a.cpuSeconds) * 100) / 100
     const secs = (a, b) => Math.round((b.at - a.at) / 10) / 100
     report.server = {
@@ -618,6 +660,7 @@ async function scale (server, admin) {
   } finally {
     clearInterval(sampler)
     await health.stop()
+    await control.stop()
     for (const c of children) c.kill('SIGKILL')
   }
 }
