@@ -48,6 +48,7 @@ type Server struct {
 	metrics  *http.Server // nil unless Config.MetricsAddr
 	refused  *prometheus.CounterVec
 	capacity *capacity // new sessions refused over Config.MaxConns
+	web      *web.Web
 
 	publicScheme, publicHost string // of Config.PublicURL; "" when unset
 
@@ -200,6 +201,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 	if err != nil {
 		return nil, err
 	}
+	s.web = w
 
 	mux := http.NewServeMux()
 	restAPI.Register(mux)
@@ -400,6 +402,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		if err := s.presence.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("server: stop presence: %w", err))
 		}
+		s.web.Close() // its database pings end before the store closes
 		s.mu.Lock()
 		served := s.served
 		s.mu.Unlock()
