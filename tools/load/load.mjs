@@ -644,6 +644,13 @@ async function scale (server, admin) {
     report.server_log = logs.summary()
     report.healthz = await health.stop()
     report.control_api_version = await control.stop()
+    // SIGTERM with every socket open: the drain closes them all.
+    t = now()
+    const exits = []
+    for (const s of server.servers) exits.push(await s.stop(120000))
+    report.sigterm_to_exit_s = Math.round((now() - t) / 10) / 100
+    report.sigterm_exits = exits
+    report.server_log_after_sigterm = logs.summary().first_warnings.filter(l => !/connection capacity/.test(l))
     const cpu = (a, b) => Math.round((b.cpuSeconds - a.cpuSeconds) * 100) / 100
     const secs = (a, b) => Math.round((b.at - a.at) / 10) / 100
     report.server = {
