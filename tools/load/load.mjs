@@ -8,6 +8,8 @@
 //   node tools/load/load.mjs --scenario idle --connections 5000 --workers 4
 //   node tools/load/load.mjs --scenario fanout --editors 200 --instances 3
 //   node tools/load/load.mjs --scenario scale --connections 20000 --docs 5000 --workers 4
+//     (thin websocket clients, tools/load/thin.mjs; --edit-docs 250 --edit-rate 50
+//     --duration 20 --healthz-ms 50 --concurrency 64 --nice 10; docs/design.md, "Scale")
 //
 // --instances N (N > 1) or --redis starts N instances sharing one PostgreSQL
 // database and one Redis prefix ($QUIRE_TEST_DATABASE_URL,
