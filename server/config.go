@@ -81,6 +81,13 @@ type Config struct {
 	// proxy's connections all come from loopback). Zero:
 	// MaxConnsPerIPDefault; negative: no cap.
 	MaxConnsPerIP int
+	// MaxConns caps the open connections (--max-conns): while more are
+	// open, a new Socket.IO session gets 503 (counted in
+	// quire_server_refused_total{reason="capacity"}) and the file
+	// descriptors left keep /healthz, the API and the database working;
+	// sessions already open are not touched. Zero: the soft RLIMIT_NOFILE
+	// minus FDReserve; negative: no cap.
+	MaxConns int
 	// OpenAIBaseURLs are the OpenAI-compatible upstreams of chat, ';'-
 	// separated (--openai-base-url). Zero: no models.
 	OpenAIBaseURLs string

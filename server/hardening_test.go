@@ -79,6 +79,14 @@ func socketIOConnect(t *testing.T, d *websocket.Dialer, addr, token string, h ht
 	c, _, err := d.Dial("ws://"+addr+"/ws/socket.io/?EIO=4&transport=websocket", h)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
+	socketIOHandshake(t, c, token)
+	return c
+}
+
+// socketIOHandshake reads the Engine.IO OPEN on a fresh websocket and
+// connects to "/" with token; it fails the test unless accepted.
+func socketIOHandshake(t *testing.T, c *websocket.Conn, token string) {
+	t.Helper()
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(hangGuard)))
 	_, msg, err := c.ReadMessage()
 	require.NoError(t, err)
@@ -87,7 +95,6 @@ func socketIOConnect(t *testing.T, d *websocket.Dialer, addr, token string, h ht
 	_, msg, err = c.ReadMessage()
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(string(msg), "40"), "connect accepted, got %q", msg)
-	return c
 }
 
 // heartbeatAck sends a heartbeat with an ack id and waits for its ack.

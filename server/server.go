@@ -47,6 +47,8 @@ type Server struct {
 	pprof    *http.Server // nil unless Config.PprofAddr
 	metrics  *http.Server // nil unless Config.MetricsAddr
 	refused  *prometheus.CounterVec
+	capacity *capacity // new sessions refused over Config.MaxConns
+	web      *web.Web
 
 	publicScheme, publicHost string // of Config.PublicURL; "" when unset
 
@@ -104,10 +106,30 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 	s.publicScheme, s.publicHost, _ = parsePublicURL(cfg.PublicURL)
 	s.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "quire", Subsystem: "server", Name: "refused_total",
-		Help: "Connections or requests refused before routing: per_ip (over --max-conns-per-ip), host (not the --public-url host).",
+		Help: "Connections or requests refused before routing: per_ip (over --max-conns-per-ip), host (not the --public-url host), capacity (a new socket over --max-conns).",
 	}, []string{"reason"})
 	if err := s.registry.Register(s.refused); err != nil {
 		return nil, err
+	}
+	s.capacity = &capacity{max: maxConns(cfg.MaxConns), refused: s.refused.WithLabelValues("capacity"), log: s.log}
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "quire", Subsystem: "server", Name: "open_connections",
+			Help: "TCP connections open on the public address (sockets and HTTP keep-alives).",
+		}, func() float64 {
+			if ln := s.capacity.ln; ln != nil {
+				return float64(ln.open.Load())
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "quire", Subsystem: "server", Name: "max_connections",
+			Help: "Open connections over which new sockets are refused (--max-conns, by default RLIMIT_NOFILE minus a reserve); 0: no cap.",
+		}, func() float64 { return float64(s.capacity.max) }),
+	} {
+		if err := s.registry.Register(c); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.registry.Register(collectors.NewGoCollector()); err != nil {
 		return nil, err
@@ -179,6 +201,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 	if err != nil {
 		return nil, err
 	}
+	s.web = w
 
 	mux := http.NewServeMux()
 	restAPI.Register(mux)
@@ -192,7 +215,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 		w.RegisterMetrics(mm)
 		s.metrics = &http.Server{Handler: mm, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
 	}
-	mux.Handle(realtime.PathDefault+"/", s.rt.Handler())
+	mux.Handle(realtime.PathDefault+"/", s.capacity.gate(s.rt.Handler()))
 
 	s.http = &http.Server{
 		Handler:           s.hardened(w.Instrument(s.recoverer(mux), s.logRequest)),
@@ -273,6 +296,8 @@ func (s *Server) Start(ctx context.Context) error {
 			refused: s.refused.WithLabelValues("per_ip"), log: s.log, open: map[string]int{},
 		}
 	}
+	cl := &capListener{Listener: ln}
+	s.capacity.ln, ln = cl, cl
 	s.ln, s.started, s.served = ln, true, make(chan struct{})
 	go func() {
 		defer close(s.served)
@@ -299,7 +324,8 @@ func (s *Server) logStart(ctx context.Context, addr string) {
 	if s.cfg.Secret == "" {
 		secret = filepath.Join(s.cfg.DataDir, SecretFileName)
 	}
-	attrs := []any{"addr", addr, "open", open, "database", db, "secret", secret, "version", s.cfg.Version}
+	attrs := []any{"addr", addr, "open", open, "database", db, "secret", secret, "version", s.cfg.Version,
+		"max_conns", s.capacity.max, "nofile", nofileLimit()}
 	if s.metricsAddr != "" {
 		attrs = append(attrs, "metrics", "http://"+s.metricsAddr+"/metrics")
 	}
@@ -376,6 +402,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		if err := s.presence.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("server: stop presence: %w", err))
 		}
+		s.web.Close() // its database pings end before the store closes
 		s.mu.Lock()
 		served := s.served
 		s.mu.Unlock()

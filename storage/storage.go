@@ -30,7 +30,8 @@ type Store interface {
 	Channels
 	Chats
 
-	// Ping checks the database answers (for /healthz).
+	// Ping checks the database answers (for /healthz), without waiting
+	// for a connection the store's other work holds.
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
@@ -19,6 +23,7 @@ import (
 	"github.com/quire/quire/quiretest"
 	"github.com/quire/quire/server"
 	"github.com/quire/quire/storage"
+	"github.com/quire/quire/storage/storagetest"
 	"github.com/quire/quire/web"
 )
 
@@ -60,8 +65,9 @@ func TestHealthzFailsWhenTheDatabaseDoes(t *testing.T) {
 	t.Parallel()
 	st, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "quire.db"), nil)
 	require.NoError(t, err)
-	w, err := web.New(web.Config{Store: st, Registry: prometheus.NewRegistry()})
+	w, err := web.New(web.Config{Store: st, Registry: prometheus.NewRegistry(), HealthEvery: 10 * time.Millisecond})
 	require.NoError(t, err)
+	t.Cleanup(w.Close)
 	mux := http.NewServeMux()
 	w.Register(mux)
 	srv := httptest.NewServer(mux)
@@ -70,9 +76,69 @@ func TestHealthzFailsWhenTheDatabaseDoes(t *testing.T) {
 	code, _, _ := get(t, srv.URL+"/healthz")
 	require.Equal(t, http.StatusOK, code)
 	require.NoError(t, st.Close())
+	// /healthz answers from the last ping: the next one fails.
+	require.Eventually(t, func() bool {
+		code, _, body := get(t, srv.URL+"/healthz")
+		return code == http.StatusServiceUnavailable && body == `{"status":false}`+"\n"
+	}, 60*time.Second, 10*time.Millisecond)
+}
+
+// TestHealthzAnswersWhileThePoolIsBusy: /healthz answers from the last
+// ping, so a database pool busy with other work (here its only connection,
+// held by an account creation waiting on a lock) does not hold it up: it
+// answers 200 while the pool is still taken. Pinging per request, it
+// waited for the pool and answered 503 after its timeout.
+func TestHealthzAnswersWhileThePoolIsBusy(t *testing.T) {
+	t.Parallel()
+	base := storagetest.NewPostgres(t)
+	ctx := context.Background()
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("pool_max_conns", "1")
+	u.RawQuery = q.Encode()
+	st, err := storage.OpenPostgres(ctx, u.String(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	w, err := web.New(web.Config{Store: st, Registry: prometheus.NewRegistry(),
+		HealthEvery: 10 * time.Millisecond, HealthTimeout: time.Minute, HealthStale: time.Hour})
+	require.NoError(t, err)
+	t.Cleanup(w.Close)
+	mux := http.NewServeMux()
+	w.Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	code, _, _ := get(t, srv.URL+"/healthz")
+	require.Equal(t, http.StatusOK, code)
+
+	// Another session holds the lock CreateUser takes first
+	// (storage.firstAccountLock), so CreateUser keeps the pool's only
+	// connection until that session commits.
+	other, err := pgx.Connect(ctx, base)
+	require.NoError(t, err)
+	defer other.Close(ctx)
+	tx, err := other.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(0x717569726501))
+	require.NoError(t, err)
+	created := make(chan error, 1)
+	go func() {
+		created <- st.CreateUser(ctx, &storage.User{ID: "u1", Email: "u1@example.com", Name: "U"})
+	}()
+	require.Eventually(t, func() bool {
+		var waiting bool
+		err := other.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)").Scan(&waiting)
+		return err == nil && waiting
+	}, 60*time.Second, 10*time.Millisecond, "CreateUser waits on the lock, holding the pool")
+	require.Equal(t, 1, st.PoolStats().InUse)
+
 	code, _, body := get(t, srv.URL+"/healthz")
-	require.Equal(t, http.StatusServiceUnavailable, code)
-	require.JSONEq(t, `{"status":false}`, body)
+	require.Equal(t, http.StatusOK, code, "answered while the pool is taken")
+	require.JSONEq(t, `{"status":true}`, body)
+	require.Equal(t, 1, st.PoolStats().InUse, "the pool was still taken")
+
+	require.NoError(t, tx.Commit(ctx))
+	require.NoError(t, <-created)
 }
 
 func TestApp(t *testing.T) {

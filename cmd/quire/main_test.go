@@ -75,8 +75,8 @@ func TestHelpListsCommandsAndServeFlags(t *testing.T) {
 		code, out, _ := runCmd(t, nil, args...)
 		require.Equal(t, 0, code, args)
 		for _, want := range []string{"quire [serve]", "quire migrate", "quire token --email", "quire version",
-			"-addr ", "-data-dir ", "-database-url ", "-max-conns-per-ip ", "-public-url ", "-metrics-addr ",
-			"QUIRE_PUBLIC_URL", "WEBUI_URL", "QUIRE_MAX_CONNS_PER_IP", "QUIRE_METRICS_ADDR"} {
+			"-addr ", "-data-dir ", "-database-url ", "-max-conns-per-ip ", "-max-conns ", "-public-url ", "-metrics-addr ",
+			"QUIRE_PUBLIC_URL", "WEBUI_URL", "QUIRE_MAX_CONNS_PER_IP", "QUIRE_MAX_CONNS", "QUIRE_METRICS_ADDR"} {
 			require.Contains(t, out, want, "%v", args)
 		}
 	}

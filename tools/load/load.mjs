@@ -7,6 +7,9 @@
 //   node tools/load/load.mjs --scenario coldjoin --joiners 50 --doc-bytes 1048576 --workers 2
 //   node tools/load/load.mjs --scenario idle --connections 5000 --workers 4
 //   node tools/load/load.mjs --scenario fanout --editors 200 --instances 3
+//   node tools/load/load.mjs --scenario scale --connections 20000 --docs 5000 --workers 4
+//     (thin websocket clients, tools/load/thin.mjs; --edit-docs 250 --edit-rate 50
+//     --duration 20 --healthz-ms 50 --concurrency 64 --nice 10; docs/design.md, "Scale")
 //
 // --instances N (N > 1) or --redis starts N instances sharing one PostgreSQL
 // database and one Redis prefix ($QUIRE_TEST_DATABASE_URL,
@@ -18,7 +21,9 @@
 // come from /proc/<pid>; goroutines from /metrics.
 
 import { parseArgs } from 'node:util'
-import { fork } from 'node:child_process'
+import { fork, execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { setPriority } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import * as Y from 'yjs'
@@ -26,10 +31,11 @@ import { QuireServer, sleep, waitUntil } from '../../e2e/helpers/server.mjs'
 import { signup, createNote } from '../../e2e/helpers/api.mjs'
 import { Client, expectOk } from '../../e2e/helpers/socket.mjs'
 import { startInstances } from '../../e2e/helpers/instances.mjs'
+import { ThinClient } from './thin.mjs'
 
 const { values: opt } = parseArgs({
   options: {
-    scenario: { type: 'string', default: 'fanout' }, // fanout | docs | coldjoin | idle
+    scenario: { type: 'string', default: 'fanout' }, // fanout | docs | coldjoin | idle | scale
     db: { type: 'string', default: 'sqlite' },
     editors: { type: 'string', default: '50' },
     rate: { type: 'string', default: '50' }, // updates per second, all senders together
@@ -43,6 +49,11 @@ const { values: opt } = parseArgs({
     workers: { type: 'string', default: '1' },
     instances: { type: 'string', default: '1' },
     redis: { type: 'boolean', default: false },
+    'edit-docs': { type: 'string', default: '250' }, // scale: documents that get edits
+    'edit-rate': { type: 'string', default: '50' }, // scale: updates per second, all editors together
+    'healthz-ms': { type: 'string', default: '50' }, // scale: /healthz poll interval
+    concurrency: { type: 'string', default: '64' }, // scale: connects/joins in flight per worker
+    nice: { type: 'string', default: '10' }, // scale: scheduling priority of the client workers
     child: { type: 'string' } // internal: run as a worker process
   }
 })
@@ -100,7 +111,8 @@ async function startCluster () {
     const { servers, cleanup } = await startInstances(n)
     return new Cluster(servers, cleanup)
   }
-  const server = new QuireServer({ db: opt.db })
+  // QUIRE_ARGS: extra serve flags, e.g. "--pprof-addr 127.0.0.1:6060".
+  const server = new QuireServer({ db: opt.db, args: (process.env.QUIRE_ARGS || '').split(/\s+/).filter(Boolean) })
   await server.init()
   return new Cluster([server], () => server.cleanup())
 }
@@ -110,7 +122,9 @@ async function startCluster () {
 // Worker processes (coldjoin, idle): the parent sends a config, the child
 // connects its clients, reports 'ready', runs on 'go', reports results.
 
-if (opt.child) {
+if (opt.child && JSON.parse(opt.child).kind === 'scale') {
+  scaleChild()
+} else if (opt.child) {
   const cfg = JSON.parse(opt.child)
   const clients = []
   for (let i = 0; i < cfg.count; i++) {
@@ -161,7 +175,7 @@ async function main () {
   const report = { scenario: opt.scenario, db: num('instances') > 1 || opt.redis ? 'postgres' : opt.db, instances: num('instances'), redis: num('instances') > 1 || opt.redis, machine: { loadavg: (await import('node:os')).loadavg().map(x => Math.round(x * 100) / 100) } }
   try {
     const admin = await signup(server.url, 'load')
-    const run = { fanout, docs, coldjoin, idle }[opt.scenario]
+    const run = { fanout, docs, coldjoin, idle, scale }[opt.scenario]
     if (!run) throw new Error(`unknown --scenario ${opt.scenario}`)
     Object.assign(report, await run(server, admin))
     report.connect_retries = connectRetries
@@ -400,4 +414,353 @@ async function idle (server, admin) {
     kb_rss_per_connection: Math.round((loaded.rssBytes - base.rssBytes) / n / 1024 * 10) / 10,
     goroutines_per_connection: Math.round((gLoaded - gBase) / n * 100) / 100
   }
+}
+
+// ---------------------------------------------------------------------------
+// (e) Scale: C thin websocket clients over D documents (C/D per document),
+// edits on a few of them, /healthz polled all along. Phases: connect (all
+// clients), join (every client its document), edit (--duration s of
+// --edit-rate updates/s over --edit-docs documents). Reports /healthz
+// latency per phase and overall, errors, refused and dropped connections,
+// server RSS (total, per connection, per document), goroutines and CPU.
+
+/** The soft and hard RLIMIT_NOFILE of a process, from /proc. */
+function fdLimits (pid) {
+  const text = readFileSync(`/proc/${pid}/limits`, 'utf8')
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(text)
+  const n = v => v === 'unlimited' ? Infinity : Number(v)
+  return { soft: n(m[1]), hard: n(m[2]) }
+}
+
+/**
+ * Make sure pid may open `need` files: raise its soft and hard
+ * RLIMIT_NOFILE with prlimit(1) when they are lower (raising the hard
+ * limit needs root or CAP_SYS_RESOURCE; a failure is reported, not fatal).
+ */
+function ensureFds (pid, need) {
+  const lim = fdLimits(pid)
+  if (lim.soft >= need) return { ...lim, raised: false }
+  const to = Math.max(need, lim.hard === Infinity ? need : 0)
+  try {
+    execFileSync('prlimit', ['--pid', String(pid), `--nofile=${to}:${to}`], { stdio: ['ignore', 'ignore', 'pipe'] })
+  } catch (err) {
+    process.stderr.write(`# could not raise RLIMIT_NOFILE of ${pid} to ${to}: ${err.stderr?.toString().trim() || err.message}\n`)
+  }
+  return { ...fdLimits(pid), raised: true }
+}
+
+/** Every sample of a metric summed (all label sets), from the first server's /metrics. */
+async function metricSum (server, name) {
+  let sum = 0
+  for (const s of server.servers) {
+    const text = await (await fetch(s.url + '/metrics', { signal: AbortSignal.timeout(30000) })).text()
+    for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum += Number(m[1])
+  }
+  return sum
+}
+
+/** Polls GET /healthz every `interval` ms (one request at a time per tick, overlapping when slow), tagging each sample with the current phase. */
+function healthzPoller (url, interval, path = '/healthz') {
+  const samples = [] // {phase, ms, ok}
+  let phase = 'setup'
+  let inflight = 0; let maxInflight = 0
+  const errors = []
+  const tick = async () => {
+    const p = phase
+    const t0 = now()
+    inflight++; maxInflight = Math.max(maxInflight, inflight)
+    try {
+      const res = await fetch(url + path, { signal: AbortSignal.timeout(10000) })
+      await res.arrayBuffer()
+      samples.push({ phase: p, ms: now() - t0, ok: res.status === 200 })
+      if (res.status !== 200 && errors.length < 5) errors.push(`status ${res.status}`)
+    } catch (err) {
+      samples.push({ phase: p, ms: now() - t0, ok: false })
+      if (errors.length < 5) errors.push(err.message)
+    } finally { inflight-- }
+  }
+  const timer = setInterval(tick, interval)
+  return {
+    set phase (p) {
+      phase = p
+      if (this.next) this.next.phase = p
+      else process.stderr.write(`# ${new Date().toISOString()} phase ${p}\n`)
+    },
+    async stop () {
+      clearInterval(timer)
+      await waitUntil(() => inflight === 0, { timeout: 15000, what: 'last /healthz' }).catch(() => {})
+      const summary = xs => ({ ...quantiles(xs.map(s => s.ms)), errors: xs.filter(s => !s.ok).length })
+      const phases = {}
+      for (const ph of new Set(samples.map(s => s.phase))) phases[ph] = summary(samples.filter(s => s.phase === ph))
+      return { interval_ms: interval, all: summary(samples), by_phase: phases, max_in_flight: maxInflight, first_errors: errors }
+    }
+  }
+}
+
+/**
+ * Count the servers' log lines by level and message from now on (a flood of
+ * one line is a finding), keeping the first few warnings and errors.
+ */
+function countLogs (server) {
+  const counts = new Map()
+  const first = []
+  for (const s of server.servers) {
+    for (const stream of [s.proc.stdout, s.proc.stderr]) {
+      let rest = ''
+      stream.on('data', chunk => {
+        const lines = (rest + chunk.toString()).split('\n')
+        rest = lines.pop()
+        for (const line of lines) {
+          const m = /level=(\w+) msg=(?:"((?:[^"\\]|\\.)*)"|(\S+))/.exec(line)
+          const key = m ? `${m[1]} ${m[2] ?? m[3]}` : `raw ${line.slice(0, 80)}`
+          counts.set(key, (counts.get(key) ?? 0) + 1)
+          if (!/level=(INFO|DEBUG)/.test(line) && first.length < 10) first.push(line.slice(0, 300))
+        }
+      })
+    }
+  }
+  return {
+    summary: () => ({
+      lines: [...counts.values()].reduce((a, b) => a + b, 0),
+      top: Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]).slice(0, 12)),
+      first_warnings: first
+    })
+  }
+}
+
+/** Send msg to every worker and collect one reply of type `reply` from each. */
+function askAll (children, msg, reply) {
+  return Promise.all(children.map((c, w) => new Promise((resolve, reject) => {
+    const on = m => { if (m.type === reply) { c.off('message', on); resolve(m) } }
+    c.on('message', on)
+    c.once('exit', code => reject(new Error(`worker ${w} exited ${code}`)))
+    c.send(typeof msg === 'function' ? msg(w) : msg)
+  })))
+}
+
+async function scale (server, admin) {
+  const n = num('connections'); const d = num('docs'); const workers = num('workers')
+  const editDocs = Math.min(d, num('edit-docs')); const editRate = num('edit-rate'); const duration = num('duration')
+  const concurrency = num('concurrency')
+  const report = { connections: n, docs: d, workers, clients_per_doc: n / d, edit_docs: editDocs, edit_rate: editRate, duration_s: duration, worker_nice: num('nice') }
+
+  let t = now()
+  const notes = []
+  for (let i = 0; i < d; i += 50) {
+    notes.push(...await Promise.all(Array.from({ length: Math.min(50, d - i) }, (_, j) =>
+      createNote(server.url, admin.token, { title: `scale ${i + j}`, content: { md: `document ${i + j}` } }))))
+  }
+  report.create_notes_s = Math.round((now() - t) / 10) / 100
+  const documentIds = notes.map(note => `note:${note.id}`)
+  // A fresh process, so the baseline holds nothing of the note creation.
+  await server.restart()
+  report.server_nofile = server.servers.map(s => ensureFds(s.pid, Math.ceil(n / server.servers.length) + 4096))
+  report.load_nofile = fdLimits(process.pid)
+  const logs = countLogs(server)
+
+  // Server RSS/CPU sampled every 250 ms for the peak and the CPU per phase.
+  let peakRss = 0
+  const sampler = setInterval(() => { try { peakRss = Math.max(peakRss, server.procStats().rssBytes) } catch {} }, 250)
+  const stats = async () => ({ ...server.procStats(), goroutines: await metricSum(server, 'go_goroutines'), heap: await metricSum(server, 'go_memstats_heap_inuse_bytes'), at: now() })
+  const health = healthzPoller(server.url, num('healthz-ms'))
+  // The same poll of an answer that touches nothing (GET /api/version): what
+  // any request waits for on this machine, next to what /healthz adds.
+  const control = healthzPoller(server.url, num('healthz-ms'), '/api/version')
+  health.next = control
+  await sleep(1000)
+  const base = await stats()
+
+  // Worker processes; connection g (0..n-1) belongs to worker floor(g / per)
+  // and joins document g % d, so the clients of one document sit in
+  // different workers and join from different processes.
+  const children = []
+  const per = Math.ceil(n / workers)
+  for (let w = 0; w < workers; w++) {
+    const first = w * per; const count = Math.max(0, Math.min(per, n - first))
+    const child = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify({ kind: 'scale' })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    child.first = first; child.count = count
+    ensureFds(child.pid, count + 1024)
+    // The clients yield the CPU to the server and the /healthz poll (2
+    // shared cores): what is measured is the server's responsiveness, not
+    // how the load generator starves it. --nice 0 turns this off.
+    try { setPriority(child.pid, num('nice')) } catch {}
+    children.push(child)
+  }
+  try {
+    health.phase = 'connect'
+    t = now()
+    const connected = await askAll(children, w => ({ type: 'connect', url: server.urlFor(w), token: admin.token, count: children[w].count, concurrency }), 'connected')
+    report.connect_s = Math.round((now() - t) / 10) / 100
+    report.connect_ms = quantiles(connected.flatMap(r => r.latencies))
+    report.connect_failed = connected.reduce((a, r) => a + r.failed, 0)
+    report.connect_retried = connected.reduce((a, r) => a + r.retries, 0)
+    report.connect_first_errors = connected.flatMap(r => r.firstErrors).slice(0, 5)
+    health.phase = 'connected'
+    await sleep(2000)
+    const afterConnect = await stats()
+
+    health.phase = 'join'
+    t = now()
+    const joined = await askAll(children, w => ({
+      type: 'join',
+      userId: admin.id,
+      concurrency,
+      documents: Array.from({ length: children[w].count }, (_, i) => documentIds[(children[w].first + i) % d])
+    }), 'joined')
+    report.join_s = Math.round((now() - t) / 10) / 100
+    report.join_ms = quantiles(joined.flatMap(r => r.latencies))
+    report.join_failed = joined.reduce((a, r) => a + r.failed, 0)
+    report.join_first_errors = joined.flatMap(r => r.firstErrors).slice(0, 5)
+    health.phase = 'joined'
+    await sleep(2000)
+    const afterJoin = await stats()
+    const liveDocs = await metricSum(server, 'quire_ydoc_live_documents')
+
+    // Edits: document k < editDocs is edited by its client in worker k % workers.
+    health.phase = 'edit'
+    const edited = await askAll(children, w => {
+      const editors = []
+      for (let i = 0; i < children[w].count; i++) {
+        const k = (children[w].first + i) % d
+        if (k < editDocs && k % workers === w && !editors.some(e => e.documentId === documentIds[k])) editors.push({ index: i, documentId: documentIds[k] })
+      }
+      return { type: 'edit', userId: admin.id, editors, rate: editRate / workers, duration }
+    }, 'edited')
+    report.edit_updates = edited.reduce((a, r) => a + r.updates, 0)
+    report.edit_ack_ms = quantiles(edited.flatMap(r => r.latencies))
+    report.edit_failed = edited.reduce((a, r) => a + r.failed, 0)
+    report.edit_first_errors = edited.flatMap(r => r.firstErrors).slice(0, 5)
+    health.phase = 'idle'
+    await sleep(2000)
+    const afterEdit = await stats()
+
+    const final = await askAll(children, { type: 'stats' }, 'stats')
+    report.dropped_connections = final.reduce((a, r) => a + r.dropped, 0)
+    report.open_connections_at_end = final.reduce((a, r) => a + r.open, 0)
+    report.events_received = final.reduce((a, r) => a + r.received, 0)
+    report.refused_total = await metricSum(server, 'quire_server_refused_total')
+    report.closed_by_server_total = await metricSum(server, 'quire_realtime_closed_total')
+    report.realtime_rejected_total = await metricSum(server, 'quire_realtime_rejected_total')
+    report.connected_sockets = await metricSum(server, 'quire_realtime_connected_sockets')
+    report.live_documents = liveDocs
+    report.server_log = logs.summary()
+    report.healthz = await health.stop()
+    report.control_api_version = await control.stop()
+    // SIGTERM with every socket open: the drain closes them all.
+    t = now()
+    const exits = []
+    for (const s of server.servers) exits.push(await s.stop(120000))
+    report.sigterm_to_exit_s = Math.round((now() - t) / 10) / 100
+    report.sigterm_exits = exits
+    report.server_log_after_sigterm = logs.summary().first_warnings.filter(l => !/connection capacity/.test(l))
+    const cpu = (a, b) => Math.round((b.cpuSeconds - a.cpuSeconds) * 100) / 100
+    const secs = (a, b) => Math.round((b.at - a.at) / 10) / 100
+    report.server = {
+      rss_base_mb: mb(base.rssBytes),
+      rss_connected_mb: mb(afterConnect.rssBytes),
+      rss_joined_mb: mb(afterJoin.rssBytes),
+      rss_after_edits_mb: mb(afterEdit.rssBytes),
+      rss_peak_sampled_mb: mb(peakRss),
+      heap_inuse_mb: { base: mb(base.heap), connected: mb(afterConnect.heap), joined: mb(afterJoin.heap), after_edits: mb(afterEdit.heap) },
+      kb_heap_per_connection: Math.round((afterConnect.heap - base.heap) / n / 1024 * 10) / 10,
+      kb_heap_per_joined_doc: Math.round((afterJoin.heap - afterConnect.heap) / d / 1024 * 10) / 10,
+      kb_rss_per_connection: Math.round((afterConnect.rssBytes - base.rssBytes) / n / 1024 * 10) / 10,
+      kb_rss_per_joined_doc: Math.round((afterJoin.rssBytes - afterConnect.rssBytes) / d / 1024 * 10) / 10,
+      goroutines: { base: base.goroutines, connected: afterConnect.goroutines, joined: afterJoin.goroutines, after_edits: afterEdit.goroutines },
+      goroutines_per_connection: Math.round((afterConnect.goroutines - base.goroutines) / n * 100) / 100,
+      cpu_s: { connect: cpu(base, afterConnect), join: cpu(afterConnect, afterJoin), edit: cpu(afterJoin, afterEdit) },
+      phase_s: { connect: secs(base, afterConnect), join: secs(afterConnect, afterJoin), edit: secs(afterJoin, afterEdit) }
+    }
+    return report
+  } finally {
+    clearInterval(sampler)
+    await health.stop()
+    await control.stop()
+    for (const c of children) c.kill('SIGKILL')
+  }
+}
+
+/** The scale scenario's worker: holds its share of thin clients and acts on the parent's messages. */
+function scaleChild () {
+  const clients = []
+  let dropped = 0
+  const pool = async (count, limit, fn) => {
+    let next = 0
+    await Promise.all(Array.from({ length: Math.min(limit, count) }, async () => {
+      while (next < count) await fn(next++)
+    }))
+  }
+  const handlers = {
+    async connect (msg) {
+      const latencies = []; const firstErrors = []
+      let failed = 0; let retries = 0
+      await pool(msg.count, msg.concurrency, async i => {
+        for (let attempt = 0; ; attempt++) {
+          const t0 = now()
+          try {
+            const c = await ThinClient.connect(msg.url, msg.token, { timeout: 10000 })
+            latencies.push(now() - t0)
+            c.onClose = () => { dropped++ }
+            clients[i] = c
+            return
+          } catch (err) {
+            if (attempt < 2) { retries++; continue }
+            failed++
+            if (firstErrors.length < 3) firstErrors.push(err.message)
+            return
+          }
+        }
+      })
+      return { type: 'connected', latencies, failed, retries, firstErrors }
+    },
+    async join (msg) {
+      const latencies = []; const firstErrors = []
+      let failed = 0
+      await pool(msg.documents.length, msg.concurrency, async i => {
+        const c = clients[i]
+        if (!c) return
+        const t0 = now()
+        const ack = await c.call('ydoc:document:join', { document_id: msg.documents[i], user_id: msg.userId }, { timeout: 60000 })
+        latencies.push(now() - t0)
+        if (ack?.ok !== true) {
+          failed++
+          if (firstErrors.length < 3) firstErrors.push(JSON.stringify(ack ?? 'no ack'))
+        }
+      })
+      return { type: 'joined', latencies, failed, firstErrors }
+    },
+    async edit (msg) {
+      const latencies = []; const firstErrors = []
+      let failed = 0; let updates = 0
+      if (msg.editors.length === 0 || msg.rate <= 0) return { type: 'edited', latencies, failed, updates, firstErrors }
+      const eds = msg.editors.map(e => ({ ...e, ed: editor(), started: false }))
+      const total = Math.round(msg.rate * msg.duration)
+      const start = now()
+      const pending = []
+      for (let k = 0; k < total; k++) {
+        const due = start + k * 1000 / msg.rate
+        while (now() < due) await sleep(Math.max(0, Math.min(4, due - now() - 0.5)))
+        const e = eds[k % eds.length]
+        const c = clients[e.index]
+        if (!c) continue
+        const update = e.started ? e.ed.next(`${k} `) : (e.started = true, e.ed.first())
+        const t0 = now()
+        updates++
+        pending.push(c.call('ydoc:document:update', { document_id: e.documentId, user_id: msg.userId, socket_id: c.id, update: Array.from(update) }, { timeout: 60000 })
+          .then(a => {
+            latencies.push(now() - t0)
+            if (a?.ok !== true) { failed++; if (firstErrors.length < 3) firstErrors.push(JSON.stringify(a ?? 'no ack')) }
+          }))
+      }
+      await Promise.all(pending)
+      return { type: 'edited', latencies, failed, updates, firstErrors }
+    },
+    async stats () {
+      return { type: 'stats', dropped, open: clients.filter(c => c?.connected).length, received: clients.reduce((a, c) => a + (c?.received ?? 0), 0) }
+    }
+  }
+  process.on('message', async msg => {
+    const h = handlers[msg.type]
+    if (h) process.send(await h(msg))
+  })
 }
