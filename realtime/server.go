@@ -186,7 +186,7 @@ func (d *detachingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if brw.Reader.Buffered() > 0 {
 		return c, brw, nil // gorilla refuses such a handshake anyway
 	}
-	return d.engineGate.wrap(c), brw, nil
+	return newWSNetConn(d.engineGate.wrap(c), c), brw, nil
 }
 
 // upgradeHeaders are the request headers a websocket connection needs: the

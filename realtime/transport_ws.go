@@ -40,9 +40,12 @@ type wsTransport struct {
 
 	mu      sync.Mutex
 	queue   []wsOut
-	running bool // a writer goroutine is draining the queue
+	running bool // a writer is draining the queue
 	broken  bool // a write failed, or the connection closed: drop the rest
 	closing func()
+	// inline: the connection's writes never block (wsNetConn), so a room
+	// frame or a state finding the queue idle is written by its sender.
+	inline bool
 }
 
 // wsOut is one queue entry: a batch from the engine, a shared frame, or
@@ -55,6 +58,9 @@ type wsOut struct {
 	attach []byte
 }
 
+// isBatch: o is the engine's (Send), whose "drain" the writer emits.
+func (o wsOut) isBatch() bool { return o.frame == nil && o.raw == nil }
+
 // closeGrace bounds how long a close waits for queued writes (a client
 // that stopped reading would otherwise hold it for ever).
 const closeGrace = 2 * time.Second
@@ -66,6 +72,7 @@ type wsTransportCtor struct{ transports.WebSocketBuilder }
 func (*wsTransportCtor) New(ctx *types.HttpContext) transports.Transport {
 	inner := transports.MakeWebSocket()
 	t := &wsTransport{Websocket: inner, conn: ctx.Websocket}
+	_, t.inline = ctx.Websocket.UnderlyingConn().(*wsNetConn)
 	inner.Prototype(t) // the base transport's Close reaches DoClose through t
 	inner.Construct(ctx)
 	_ = ctx.Websocket.Once("close", func(...any) { t.stop() })
@@ -95,6 +102,12 @@ func (t *wsTransport) push(o wsOut) bool {
 		t.mu.Unlock()
 		return false
 	}
+	if !t.running && t.inline && !o.isBatch() {
+		t.running = true
+		t.mu.Unlock()
+		t.writeInline(o)
+		return true
+	}
 	t.queue = append(t.queue, o)
 	if t.running {
 		t.mu.Unlock()
@@ -104,6 +117,33 @@ func (t *wsTransport) push(o wsOut) bool {
 	t.mu.Unlock()
 	go t.drain()
 	return true
+}
+
+// writeInline writes o from the sender's goroutine, which then holds the
+// writer's turn (running): the fan-out writes to 200 sockets were 200
+// goroutine starts per update, each growing its stack on its first write
+// (pprof, bench S1: newproc, newstack and scheduling together more than
+// the write syscalls' own cost). The write cannot block (wsNetConn). What
+// others queued meanwhile goes to a writer goroutine, and so do a failed
+// write's events and a pending close: the sender (the document's
+// group-commit writer, a broker delivery) never runs the library's
+// handlers.
+func (t *wsTransport) writeInline(o wsOut) {
+	if err := t.write(o); err != nil {
+		go t.fail(err)
+	}
+	t.mu.Lock()
+	if len(t.queue) > 0 && !t.broken {
+		t.mu.Unlock()
+		go t.drain()
+		return
+	}
+	t.queue, t.running = nil, false
+	closing := t.closing
+	t.mu.Unlock()
+	if closing != nil {
+		go closing()
+	}
 }
 
 // drain writes the queue in order until it is empty.
@@ -123,11 +163,18 @@ func (t *wsTransport) drain() {
 		t.queue[0] = wsOut{}
 		t.queue = t.queue[1:]
 		t.mu.Unlock()
-		t.write(o)
+		err := t.write(o)
+		if err != nil {
+			t.fail(err)
+		}
+		if o.isBatch() {
+			t.Emit("drain") // the engine's batch is done (its callbacks run), as the library's transport says
+		}
 	}
 }
 
-func (t *wsTransport) write(o wsOut) {
+// write writes o; an error means the connection is unusable (fail).
+func (t *wsTransport) write(o wsOut) error {
 	var err error
 	switch {
 	case o.frame != nil && t.PerMessageDeflate() == nil:
@@ -154,15 +201,18 @@ func (t *wsTransport) write(o wsOut) {
 				break
 			}
 		}
-		defer t.Emit("drain") // the engine's batch is done (its callbacks run), as the library's transport says
 	}
-	if err != nil {
-		t.stop()
-		if ws.IsUnexpectedCloseError(err) || errors.Is(err, net.ErrClosed) {
-			t.conn.Emit("close")
-		} else {
-			t.conn.Emit("error", err)
-		}
+	return err
+}
+
+// fail drops the rest after a failed write and tells the library, as its
+// own transport does.
+func (t *wsTransport) fail(err error) {
+	t.stop()
+	if ws.IsUnexpectedCloseError(err) || errors.Is(err, net.ErrClosed) {
+		t.conn.Emit("close")
+	} else {
+		t.conn.Emit("error", err)
 	}
 }
 
