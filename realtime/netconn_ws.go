@@ -7,38 +7,45 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // wsNetConn is a websocket connection's socket as gorilla sees it (the
-// hijacked TCP connection, wrapped by the upgrade). Its Write never
-// blocks: it writes what the kernel takes at once (one non-blocking
-// write(2)) and, should the socket buffer be full, keeps the rest and lets
-// one goroutine write it, blocking as a plain write would; every later
-// Write queues behind that rest until it is written. So the room fan-out
-// can write each recipient's frame from its own goroutine
-// (wsTransport.push) instead of starting a writer goroutine per recipient
-// and message, and a client that stops reading holds up only its own
-// connection. Bytes leave in Write order (gorilla serialises its writes,
-// control frames included).
+// hijacked TCP connection, wrapped by the upgrade). While its writer is in
+// try mode (wsTransport.writeInline), a Write never blocks: it writes what
+// the kernel takes at once (one non-blocking write(2)) and, should the
+// socket buffer be full, keeps the rest and lets one goroutine write it,
+// blocking as a plain write would. Outside try mode a Write first waits for
+// such a rest to be written, then writes as a plain connection does. So
+// the room fan-out can write each recipient's frame from its own goroutine
+// instead of starting a writer goroutine per recipient and message, and a
+// client that stops reading holds up only its own connection. Bytes leave
+// in Write order (gorilla serialises its writes, control frames included;
+// the transport's queue, its own).
 //
 // It also passes a write deadline on only when it changes: gorilla sets
 // one (zero, normally) before every frame, and each setting took the
 // runtime's poll descriptor lock (pprof, bench S1: ~8% of server CPU).
 type wsNetConn struct {
-	net.Conn // reads, addresses, and the rest's blocking writes
+	net.Conn // reads, addresses, and blocking writes
 	raw      syscall.RawConn
 
 	mu       sync.Mutex
-	rest     []byte // what the kernel did not take yet; written by flush
-	flushing bool   // a flush goroutine owns the socket's writes
-	closed   bool   // Close was called
-	err      error  // a flush failed: the connection is gone
-	deadline bool   // a write deadline is set on Conn
+	try      bool          // writes must not block (setTry)
+	rest     []byte        // what the kernel did not take yet; written by flush
+	flushed  chan struct{} // non-nil while flush runs; closed when it ends
+	closed   bool          // Close was called
+	err      error         // a flush failed: the connection is gone
+	deadline bool          // a write deadline is set on Conn
+	grace    time.Duration // Close's bound on writing the rest: closeGrace
+	full     prometheus.Counter
 }
 
-// newWSNetConn wraps c, whose writes go to tcp's socket; c itself when tcp
-// offers no raw access (then writes block as before).
-func newWSNetConn(c net.Conn, tcp net.Conn) net.Conn {
+// newWSNetConn wraps c, whose writes go to tcp's socket, counting the
+// writes that found it full in full; c itself when tcp offers no raw
+// access (then writes block as before).
+func newWSNetConn(c net.Conn, tcp net.Conn, full prometheus.Counter) net.Conn {
 	sc, ok := tcp.(syscall.Conn)
 	if !ok {
 		return c
@@ -47,30 +54,57 @@ func newWSNetConn(c net.Conn, tcp net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &wsNetConn{Conn: c, raw: raw}
+	return &wsNetConn{Conn: c, raw: raw, grace: closeGrace, full: full}
 }
 
-// Write implements net.Conn: all of b is written or queued when it
-// returns, unless the connection failed.
-func (c *wsNetConn) Write(b []byte) (int, error) {
+// setTry enters or leaves try mode.
+func (c *wsNetConn) setTry(on bool) {
+	c.mu.Lock()
+	c.try = on
+	c.mu.Unlock()
+}
+
+// busy reports whether a rest is being written (a write would queue).
+func (c *wsNetConn) busy() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.flushed != nil
+}
+
+// Write implements net.Conn. In try mode all of b is written or kept when
+// it returns, unless the connection failed.
+func (c *wsNetConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	for !c.try && c.flushed != nil && c.err == nil {
+		ch := c.flushed
+		c.mu.Unlock()
+		<-ch
+		c.mu.Lock()
+	}
 	switch {
 	case c.err != nil:
+		c.mu.Unlock()
 		return 0, c.err
 	case c.closed:
+		c.mu.Unlock()
 		return 0, net.ErrClosed
-	case c.flushing:
+	case !c.try:
+		c.mu.Unlock()
+		return c.Conn.Write(b)
+	case c.flushed != nil:
 		c.rest = append(c.rest, b...)
+		c.mu.Unlock()
 		return len(b), nil
 	}
+	defer c.mu.Unlock()
 	n, err := c.tryWrite(b)
 	if err != nil {
 		return n, err
 	}
 	if n < len(b) {
 		c.rest = append(c.rest[:0], b[n:]...)
-		c.flushing = true
+		c.flushed = make(chan struct{})
+		c.full.Inc()
 		go c.flush()
 	}
 	return len(b), nil
@@ -117,7 +151,9 @@ func (c *wsNetConn) flush() {
 		c.mu.Lock()
 		buf := c.rest
 		if len(buf) == 0 || c.err != nil {
-			c.rest, c.flushing = nil, false
+			c.rest = nil
+			close(c.flushed)
+			c.flushed = nil
 			closeNow := c.closed
 			c.mu.Unlock()
 			if closeNow {
@@ -145,10 +181,10 @@ func (c *wsNetConn) flush() {
 // client that stopped reading would otherwise hold it for ever).
 func (c *wsNetConn) Close() error {
 	c.mu.Lock()
-	if c.flushing && !c.closed {
+	if c.flushed != nil && !c.closed {
 		c.closed = true
 		c.mu.Unlock()
-		return c.Conn.SetWriteDeadline(time.Now().Add(closeGrace))
+		return c.Conn.SetWriteDeadline(time.Now().Add(c.grace))
 	}
 	c.closed = true
 	c.mu.Unlock()

@@ -43,9 +43,9 @@ type wsTransport struct {
 	running bool // a writer is draining the queue
 	broken  bool // a write failed, or the connection closed: drop the rest
 	closing func()
-	// inline: the connection's writes never block (wsNetConn), so a room
-	// frame or a state finding the queue idle is written by its sender.
-	inline bool
+	// nc, when set, can write without blocking (wsNetConn): a room frame
+	// finding the queue idle is written by its sender (writeInline).
+	nc *wsNetConn
 }
 
 // wsOut is one queue entry: a batch from the engine, a shared frame, or
@@ -72,7 +72,7 @@ type wsTransportCtor struct{ transports.WebSocketBuilder }
 func (*wsTransportCtor) New(ctx *types.HttpContext) transports.Transport {
 	inner := transports.MakeWebSocket()
 	t := &wsTransport{Websocket: inner, conn: ctx.Websocket}
-	_, t.inline = ctx.Websocket.UnderlyingConn().(*wsNetConn)
+	t.nc, _ = ctx.Websocket.UnderlyingConn().(*wsNetConn)
 	inner.Prototype(t) // the base transport's Close reaches DoClose through t
 	inner.Construct(ctx)
 	_ = ctx.Websocket.Once("close", func(...any) { t.stop() })
@@ -102,7 +102,7 @@ func (t *wsTransport) push(o wsOut) bool {
 		t.mu.Unlock()
 		return false
 	}
-	if !t.running && t.inline && !o.isBatch() {
+	if !t.running && t.nc != nil && o.frame != nil && !t.nc.busy() {
 		t.running = true
 		t.mu.Unlock()
 		t.writeInline(o)
@@ -123,13 +123,18 @@ func (t *wsTransport) push(o wsOut) bool {
 // writer's turn (running): the fan-out writes to 200 sockets were 200
 // goroutine starts per update, each growing its stack on its first write
 // (pprof, bench S1: newproc, newstack and scheduling together more than
-// the write syscalls' own cost). The write cannot block (wsNetConn). What
+// the write syscalls' own cost). The write cannot block (wsNetConn's try
+// mode). Only room frames go this way, and only while the connection's
+// socket is not full: a state (megabytes) or frames behind a full socket
+// stay in the queue, shared, instead of being copied per connection. What
 // others queued meanwhile goes to a writer goroutine, and so do a failed
-// write's events and a pending close: the sender (the document's
-// group-commit writer, a broker delivery) never runs the library's
-// handlers.
+// write's events and a pending close: the sender (a document's owner, a
+// broker delivery) never runs the library's handlers.
 func (t *wsTransport) writeInline(o wsOut) {
-	if err := t.write(o); err != nil {
+	t.nc.setTry(true)
+	err := t.write(o)
+	t.nc.setTry(false)
+	if err != nil {
 		go t.fail(err)
 	}
 	t.mu.Lock()
