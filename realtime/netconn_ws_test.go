@@ -5,10 +5,14 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	ws "github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -154,4 +158,41 @@ func TestWSNetConnPeerGone(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("writes to a reset connection kept succeeding")
+}
+
+// A shared frame's wire form is the websocket frame a client reads as the
+// message "4"+packet, at each of RFC 6455's length encodings.
+func TestSharedFrameWire(t *testing.T) {
+	t.Parallel()
+	sizes := []int{0, 124, 125, 126, 1000, 65534, 65535, 65536, 200000} // packet bytes; the message has one more
+	up := ws.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for _, n := range sizes {
+			if _, err := c.UnderlyingConn().Write(newSharedFrame(pattern(n, n)).wire); err != nil {
+				return
+			}
+		}
+		_, _, _ = c.ReadMessage() // until the client closes
+	}))
+	defer srv.Close()
+	cl, _, err := ws.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	_ = cl.SetReadDeadline(time.Now().Add(60 * time.Second))
+	for _, n := range sizes {
+		mt, msg, err := cl.ReadMessage()
+		if err != nil {
+			t.Fatalf("packet of %d bytes: %v", n, err)
+		}
+		if mt != ws.TextMessage || len(msg) != n+1 || msg[0] != '4' || !bytes.Equal(msg[1:], pattern(n, n)) {
+			t.Fatalf("packet of %d bytes: type %d, %d bytes", n, mt, len(msg))
+		}
+	}
 }
