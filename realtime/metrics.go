@@ -12,6 +12,9 @@ type metrics struct {
 	// presenceBatches counts presence diffs sent to the watchers' room.
 	presenceBatches prometheus.Counter
 	closed          *prometheus.CounterVec
+	// socketFull counts writes that found a connection's socket buffer
+	// full and left their rest to the connection's flush goroutine.
+	socketFull prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -37,6 +40,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time from receiving an event to finishing it (queueing included).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 		}, []string{"event"}),
+		socketFull: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "quire", Subsystem: "realtime", Name: "socket_full_total",
+			Help: "Websocket writes that found the connection's socket buffer full (a client reading slowly or not at all); the rest is written by that connection's own goroutine.",
+		}),
 		gateTimeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "quire", Subsystem: "realtime", Name: "gate_timeouts_total",
 			Help: "Connections whose held read went on after the fallback wait, not because the library got ready (gate: engine or connect). Should stay 0.",
@@ -53,7 +60,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.connected, m.events, m.rejected, m.broadcastBytes, m.latency, m.gateTimeouts, m.presenceBatches, m.closed} {
+	for _, c := range []prometheus.Collector{m.connected, m.events, m.rejected, m.broadcastBytes, m.latency, m.gateTimeouts, m.presenceBatches, m.closed, m.socketFull} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -92,3 +92,22 @@ func TestFanoutKeepsOrder(t *testing.T) {
 		t.Errorf("closed %+v: want all %d sockets to get the last event, then the server's disconnect", closed, sockets)
 	}
 }
+
+// A client that stops reading holds up no one else: the room fan-out writes
+// each recipient's frames from the sender's goroutine while the
+// connection's socket takes them, and once one is full its rest waits on a
+// goroutine of that connection only (netconn_ws.go). 120 updates of 24 KB
+// of text are ~11 MB of frames per recipient, far past the socket buffers
+// of the stalled one.
+func TestStalledClientDoesNotHoldFanout(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var r struct{ Updates, Received int }
+	node(t, &r, "stalled.mjs", b.url, b.note.ID, b.tokens["writer"], "120", "24")
+	if r.Updates == 0 || r.Received != r.Updates {
+		t.Fatalf("the reading client got %d of %d updates", r.Received, r.Updates)
+	}
+	if got := b.metric(t, "quire_realtime_socket_full_total", nil); got < 1 {
+		t.Errorf("socket_full_total = %v: the stalled client's socket never filled, nothing was tested", got)
+	}
+}

@@ -115,7 +115,7 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		if isWebSocketUpgrade(r) {
-			w = newDetachingWriter(w, s.met.gateTimeouts.WithLabelValues("engine"))
+			w = newDetachingWriter(w, s.met.gateTimeouts.WithLabelValues("engine"), s.met.socketFull)
 			r = withUpgradeHeadersOnly(r)
 		}
 		s.handler.ServeHTTP(w, r)
@@ -136,10 +136,11 @@ type detachingWriter struct {
 	mu sync.Mutex
 	w  http.ResponseWriter // nil once hijacked
 	engineGate
+	socketFull prometheus.Counter // wsNetConn's
 }
 
-func newDetachingWriter(w http.ResponseWriter, timeouts prometheus.Counter) *detachingWriter {
-	return &detachingWriter{w: w, engineGate: newEngineGate(timeouts)}
+func newDetachingWriter(w http.ResponseWriter, timeouts, socketFull prometheus.Counter) *detachingWriter {
+	return &detachingWriter{w: w, engineGate: newEngineGate(timeouts), socketFull: socketFull}
 }
 
 func (d *detachingWriter) inner() http.ResponseWriter {
@@ -186,7 +187,7 @@ func (d *detachingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if brw.Reader.Buffered() > 0 {
 		return c, brw, nil // gorilla refuses such a handshake anyway
 	}
-	return d.engineGate.wrap(c), brw, nil
+	return newWSNetConn(d.engineGate.wrap(c), c, d.socketFull), brw, nil
 }
 
 // upgradeHeaders are the request headers a websocket connection needs: the

@@ -57,10 +57,9 @@ func (s *Server) toRoomDirect(room, exceptSID, event string, payload preEncoded)
 		if c.isLeaving(room) {
 			continue
 		}
-		engineConn := c.sock.Conn()
-		if t, isWS := engineConn.Transport().(*wsTransport); isWS {
-			if st := engineConn.ReadyState(); st != "closing" && st != "closed" { // as the engine's own send
-				t.sendFrame(frame)
+		if c.ws != nil {
+			if st := c.eng.ReadyState(); st != "closing" && st != "closed" { // as the engine's own send
+				c.ws.sendFrame(frame)
 			}
 			continue
 		}

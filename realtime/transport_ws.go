@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"sync"
@@ -40,9 +41,12 @@ type wsTransport struct {
 
 	mu      sync.Mutex
 	queue   []wsOut
-	running bool // a writer goroutine is draining the queue
+	running bool // a writer is draining the queue
 	broken  bool // a write failed, or the connection closed: drop the rest
 	closing func()
+	// nc, when set, can write without blocking (wsNetConn): a room frame
+	// finding the queue idle is written by its sender (writeInline).
+	nc *wsNetConn
 }
 
 // wsOut is one queue entry: a batch from the engine, a shared frame, or
@@ -55,6 +59,9 @@ type wsOut struct {
 	attach []byte
 }
 
+// isBatch: o is the engine's (Send), whose "drain" the writer emits.
+func (o wsOut) isBatch() bool { return o.frame == nil && o.raw == nil }
+
 // closeGrace bounds how long a close waits for queued writes (a client
 // that stopped reading would otherwise hold it for ever).
 const closeGrace = 2 * time.Second
@@ -66,6 +73,7 @@ type wsTransportCtor struct{ transports.WebSocketBuilder }
 func (*wsTransportCtor) New(ctx *types.HttpContext) transports.Transport {
 	inner := transports.MakeWebSocket()
 	t := &wsTransport{Websocket: inner, conn: ctx.Websocket}
+	t.nc, _ = ctx.Websocket.UnderlyingConn().(*wsNetConn)
 	inner.Prototype(t) // the base transport's Close reaches DoClose through t
 	inner.Construct(ctx)
 	_ = ctx.Websocket.Once("close", func(...any) { t.stop() })
@@ -95,6 +103,12 @@ func (t *wsTransport) push(o wsOut) bool {
 		t.mu.Unlock()
 		return false
 	}
+	if !t.running && t.nc != nil && o.frame != nil && !t.nc.busy() {
+		t.running = true
+		t.mu.Unlock()
+		t.writeInline(o)
+		return true
+	}
 	t.queue = append(t.queue, o)
 	if t.running {
 		t.mu.Unlock()
@@ -104,6 +118,49 @@ func (t *wsTransport) push(o wsOut) bool {
 	t.mu.Unlock()
 	go t.drain()
 	return true
+}
+
+// writeInline writes o from the sender's goroutine, which then holds the
+// writer's turn (running): the fan-out writes to 200 sockets were 200
+// goroutine starts per update, each growing its stack on its first write
+// (pprof, bench S1: newproc, newstack and scheduling together more than
+// the write syscalls' own cost). The write cannot block (wsNetConn's try
+// mode). Only room frames go this way, and only while the connection's
+// socket is not full: a state (megabytes) or frames behind a full socket
+// stay in the queue, shared, instead of being copied per connection. What
+// others queued meanwhile goes to a writer goroutine, and so do a failed
+// write's events and a pending close: the sender (a document's owner, a
+// broker delivery) never runs the library's handlers.
+func (t *wsTransport) writeInline(o wsOut) {
+	t.nc.setTry(true)
+	var err error
+	if t.PerMessageDeflate() == nil {
+		// The frame as it is, one write: gorilla's WriteMessage would copy
+		// it into its buffer and take its lock and the deadline on the way
+		// (pprof, bench S1: ~10% of server CPU). Its reader's control
+		// frames (pong, close) are whole writes of their own, serialised
+		// with this one by wsNetConn, and its own data frames come only
+		// from this transport's writer, whose turn this is.
+		_, err = t.nc.Write(o.frame.wire)
+	} else {
+		err = t.write(o)
+	}
+	t.nc.setTry(false)
+	if err != nil {
+		go t.fail(err)
+	}
+	t.mu.Lock()
+	if len(t.queue) > 0 && !t.broken {
+		t.mu.Unlock()
+		go t.drain()
+		return
+	}
+	t.queue, t.running = nil, false
+	closing := t.closing
+	t.mu.Unlock()
+	if closing != nil {
+		go closing()
+	}
 }
 
 // drain writes the queue in order until it is empty.
@@ -123,11 +180,18 @@ func (t *wsTransport) drain() {
 		t.queue[0] = wsOut{}
 		t.queue = t.queue[1:]
 		t.mu.Unlock()
-		t.write(o)
+		err := t.write(o)
+		if err != nil {
+			t.fail(err)
+		}
+		if o.isBatch() {
+			t.Emit("drain") // the engine's batch is done (its callbacks run), as the library's transport says
+		}
 	}
 }
 
-func (t *wsTransport) write(o wsOut) {
+// write writes o; an error means the connection is unusable (fail).
+func (t *wsTransport) write(o wsOut) error {
 	var err error
 	switch {
 	case o.frame != nil && t.PerMessageDeflate() == nil:
@@ -154,15 +218,18 @@ func (t *wsTransport) write(o wsOut) {
 				break
 			}
 		}
-		defer t.Emit("drain") // the engine's batch is done (its callbacks run), as the library's transport says
 	}
-	if err != nil {
-		t.stop()
-		if ws.IsUnexpectedCloseError(err) || errors.Is(err, net.ErrClosed) {
-			t.conn.Emit("close")
-		} else {
-			t.conn.Emit("error", err)
-		}
+	return err
+}
+
+// fail drops the rest after a failed write and tells the library, as its
+// own transport does.
+func (t *wsTransport) fail(err error) {
+	t.stop()
+	if ws.IsUnexpectedCloseError(err) || errors.Is(err, net.ErrClosed) {
+		t.conn.Emit("close")
+	} else {
+		t.conn.Emit("error", err)
 	}
 }
 
@@ -217,17 +284,39 @@ func (t *wsTransport) stop() {
 // prepared once as a websocket frame that every recipient of a room
 // message writes when compression is on (sync.Once: the first writer
 // builds it, none when the room turned out to be empty); without
-// compression each connection writes msg itself.
+// compression each connection writes msg itself, or wire as it is.
 type sharedFrame struct {
-	msg  []byte
+	wire []byte // msg as one uncompressed websocket frame from the server
+	msg  []byte // wire's payload
 	once sync.Once
 	pm   *ws.PreparedMessage
 }
 
 func newSharedFrame(pkt []byte) *sharedFrame {
-	msg := make([]byte, 0, len(pkt)+1)
-	msg = append(append(msg, '4'), pkt...) // 4: Engine.IO's message packet type
-	return &sharedFrame{msg: msg}
+	n := len(pkt) + 1
+	// RFC 6455 5.2: final text frame, unmasked (server to client), the
+	// length in 7, 7+16 or 7+64 bits.
+	hdr := 2
+	switch {
+	case n > 0xffff:
+		hdr = 10
+	case n > 125:
+		hdr = 4
+	}
+	wire := make([]byte, hdr, hdr+n)
+	wire[0] = 0x80 | ws.TextMessage
+	switch hdr {
+	case 2:
+		wire[1] = byte(n)
+	case 4:
+		wire[1] = 126
+		binary.BigEndian.PutUint16(wire[2:], uint16(n))
+	default:
+		wire[1] = 127
+		binary.BigEndian.PutUint64(wire[2:], uint64(n))
+	}
+	wire = append(append(wire, '4'), pkt...) // 4: Engine.IO's message packet type
+	return &sharedFrame{wire: wire, msg: wire[hdr:]}
 }
 
 func (f *sharedFrame) prepared() *ws.PreparedMessage {

@@ -1,0 +1,212 @@
+package realtime
+
+import (
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// wsNetConn is a websocket connection's socket as gorilla sees it (the
+// hijacked TCP connection, wrapped by the upgrade). While its writer is in
+// try mode (wsTransport.writeInline), a Write never blocks: it writes what
+// the kernel takes at once (one non-blocking write(2)) and, should the
+// socket buffer be full, keeps the rest and lets one goroutine write it,
+// blocking as a plain write would. Outside try mode a Write first waits for
+// such a rest to be written, then writes as a plain connection does. So
+// the room fan-out can write each recipient's frame from its own goroutine
+// instead of starting a writer goroutine per recipient and message, and a
+// client that stops reading holds up only its own connection. Bytes leave
+// in Write order (gorilla serialises its writes, control frames included;
+// the transport's queue, its own).
+//
+// It also passes a write deadline on only when it changes: gorilla sets
+// one (zero, normally) before every frame, and each setting took the
+// runtime's poll descriptor lock (pprof, bench S1: ~8% of server CPU).
+type wsNetConn struct {
+	net.Conn // reads, addresses, and blocking writes
+	raw      syscall.RawConn
+
+	mu       sync.Mutex
+	try      bool          // writes must not block (setTry)
+	rest     []byte        // what the kernel did not take yet; written by flush
+	flushed  chan struct{} // non-nil while flush runs; closed when it ends
+	closed   bool          // Close was called
+	err      error         // a flush failed: the connection is gone
+	deadline bool          // a write deadline is set on Conn
+	grace    time.Duration // Close's bound on writing the rest: closeGrace
+	full     prometheus.Counter
+}
+
+// newWSNetConn wraps c, whose writes go to tcp's socket, counting the
+// writes that found it full in full; c itself when tcp offers no raw
+// access (then writes block as before).
+func newWSNetConn(c net.Conn, tcp net.Conn, full prometheus.Counter) net.Conn {
+	sc, ok := tcp.(syscall.Conn)
+	if !ok {
+		return c
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return c
+	}
+	return &wsNetConn{Conn: c, raw: raw, grace: closeGrace, full: full}
+}
+
+// setTry enters or leaves try mode.
+func (c *wsNetConn) setTry(on bool) {
+	c.mu.Lock()
+	c.try = on
+	c.mu.Unlock()
+}
+
+// busy reports whether a rest is being written (a write would queue).
+func (c *wsNetConn) busy() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.flushed != nil
+}
+
+// Write implements net.Conn. In try mode all of b is written or kept when
+// it returns, unless the connection failed.
+func (c *wsNetConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	for !c.try && c.flushed != nil && c.err == nil {
+		ch := c.flushed
+		c.mu.Unlock()
+		<-ch
+		c.mu.Lock()
+	}
+	switch {
+	case c.err != nil:
+		c.mu.Unlock()
+		return 0, c.err
+	case c.closed:
+		c.mu.Unlock()
+		return 0, net.ErrClosed
+	case !c.try:
+		c.mu.Unlock()
+		return c.Conn.Write(b)
+	case c.flushed != nil:
+		c.rest = append(c.rest, b...)
+		c.mu.Unlock()
+		return len(b), nil
+	}
+	defer c.mu.Unlock()
+	n, err := c.tryWrite(b)
+	if err != nil {
+		return n, err
+	}
+	if n < len(b) {
+		c.rest = append(c.rest[:0], b[n:]...)
+		c.flushed = make(chan struct{})
+		c.full.Inc()
+		go c.flush()
+	}
+	return len(b), nil
+}
+
+// tryWrite writes what the socket takes without waiting.
+func (c *wsNetConn) tryWrite(b []byte) (int, error) {
+	n := 0
+	var werr error
+	err := c.raw.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			m, e := syscall.Write(int(fd), b[n:])
+			if m > 0 {
+				n += m
+			}
+			switch {
+			case e == syscall.EINTR:
+				continue
+			case e == syscall.EAGAIN:
+				return true // full: the rest goes to flush
+			case e != nil:
+				werr = os.NewSyscallError("write", e)
+				return true
+			case m == 0:
+				werr = io.ErrUnexpectedEOF
+				return true
+			}
+		}
+		return true
+	})
+	if err == nil {
+		err = werr
+	}
+	if err != nil {
+		return n, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	}
+	return n, nil
+}
+
+// flush writes the rest, and what joins it meanwhile, blocking.
+func (c *wsNetConn) flush() {
+	var spare []byte
+	for {
+		c.mu.Lock()
+		buf := c.rest
+		if len(buf) == 0 || c.err != nil {
+			c.rest = nil
+			close(c.flushed)
+			c.flushed = nil
+			closeNow := c.closed
+			c.mu.Unlock()
+			if closeNow {
+				_ = c.Conn.Close()
+			}
+			return
+		}
+		c.rest = spare[:0]
+		c.mu.Unlock()
+		if _, err := c.Conn.Write(buf); err != nil {
+			c.mu.Lock()
+			c.err = err
+			c.mu.Unlock()
+			// As a failed write of gorilla's: the connection is unusable;
+			// closing it ends the reader too, and with it the socket.
+			_ = c.Conn.Close()
+			continue
+		}
+		spare = buf
+	}
+}
+
+// Close implements net.Conn. With a rest still being written, the
+// connection closes once it is written, at most closeGrace from now (a
+// client that stopped reading would otherwise hold it for ever).
+func (c *wsNetConn) Close() error {
+	c.mu.Lock()
+	if c.flushed != nil && !c.closed {
+		c.closed = true
+		c.mu.Unlock()
+		return c.Conn.SetWriteDeadline(time.Now().Add(c.grace))
+	}
+	c.closed = true
+	c.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// SetWriteDeadline implements net.Conn; a zero deadline on a connection
+// without one changes nothing and is not passed on.
+func (c *wsNetConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.IsZero() && !c.deadline {
+		return nil
+	}
+	c.deadline = !t.IsZero()
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// SetDeadline implements net.Conn.
+func (c *wsNetConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = !t.IsZero()
+	return c.Conn.SetDeadline(t)
+}
