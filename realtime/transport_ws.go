@@ -43,6 +43,12 @@ type wsTransport struct {
 	running bool // a writer goroutine is draining the queue
 	broken  bool // a write failed, or the connection closed: drop the rest
 	closing func()
+
+	// The Engine.IO heartbeat, when this transport runs it instead of the
+	// engine (workaround_pingtimer.go): nil timer when it does not.
+	hbTimer    *time.Timer
+	hbInterval time.Duration
+	hbAwaiting bool // a ping went out, its pong has not come
 }
 
 // wsOut is one queue entry: a batch from the engine, a shared frame, or
@@ -192,6 +198,7 @@ func (t *wsTransport) DoClose(fn types.Callable) {
 	var once sync.Once
 	closeNow := func() { once.Do(func() { t.Websocket.DoClose(fn) }) }
 	t.mu.Lock()
+	t.stopHeartbeatLocked()
 	if !t.running || t.broken {
 		t.broken = true
 		t.mu.Unlock()
@@ -210,6 +217,7 @@ func (t *wsTransport) DoClose(fn types.Callable) {
 func (t *wsTransport) stop() {
 	t.mu.Lock()
 	t.broken, t.queue = true, nil
+	t.stopHeartbeatLocked()
 	t.mu.Unlock()
 }
 
