@@ -72,8 +72,9 @@ type wsTransportCtor struct{ transports.WebSocketBuilder }
 func (*wsTransportCtor) New(ctx *types.HttpContext) transports.Transport {
 	inner := transports.MakeWebSocket()
 	t := &wsTransport{Websocket: inner, conn: ctx.Websocket}
-	useWriteBufferPool(ctx.Websocket.Conn) // before anything is written: workaround_writebuf.go
-	inner.Prototype(t)                     // the base transport's Close reaches DoClose through t
+	// Before anything is written: workaround_writebuf.go.
+	useWriteBufferPool(ctx.Websocket.Conn)
+	inner.Prototype(t) // the base transport's Close reaches DoClose through t
 	inner.Construct(ctx)
 	_ = ctx.Websocket.Once("close", func(...any) { t.stop() })
 	return t
