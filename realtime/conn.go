@@ -115,7 +115,9 @@ func (s *Server) onConnection(sock *socket.Socket) {
 	})
 	if !sock.Connected() || engineConn.ReadyState() == "closed" { // closed before the listeners were in place
 		c.disconnected()
+		return
 	}
+	compactEmitters(sock) // every listener of an idle connection is in place: workaround_emitters.go
 }
 
 // logClose logs why a socket or its engine connection closed: at Debug when
