@@ -97,6 +97,7 @@ func New(cfg Config) (*Server, error) {
 	s.io = socket.NewServer(nil, opts)
 	s.handler = s.io.ServeHandler(opts)
 	openEngineGates(s.io) // after ServeHandler: see workaround_connectgate.go
+	takeOverHeartbeats(s.io, cfg.PingInterval, cfg.PingTimeout)
 	s.rooms.watch(s, s.io.Sockets().Adapter())
 	_ = s.io.On("connection", func(args ...any) {
 		if sock, ok := args[0].(*socket.Socket); ok {

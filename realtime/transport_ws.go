@@ -47,6 +47,12 @@ type wsTransport struct {
 	// nc, when set, can write without blocking (wsNetConn): a room frame
 	// finding the queue idle is written by its sender (writeInline).
 	nc *wsNetConn
+
+	// The Engine.IO heartbeat, when this transport runs it instead of the
+	// engine (workaround_pingtimer.go): nil timer when it does not.
+	hbTimer    *time.Timer
+	hbInterval time.Duration
+	hbAwaiting bool // a ping went out, its pong has not come
 }
 
 // wsOut is one queue entry: a batch from the engine, a shared frame, or
@@ -74,6 +80,8 @@ func (*wsTransportCtor) New(ctx *types.HttpContext) transports.Transport {
 	inner := transports.MakeWebSocket()
 	t := &wsTransport{Websocket: inner, conn: ctx.Websocket}
 	t.nc, _ = ctx.Websocket.UnderlyingConn().(*wsNetConn)
+	// Before anything is written: workaround_writebuf.go.
+	useWriteBufferPool(ctx.Websocket.Conn)
 	inner.Prototype(t) // the base transport's Close reaches DoClose through t
 	inner.Construct(ctx)
 	_ = ctx.Websocket.Once("close", func(...any) { t.stop() })
@@ -259,6 +267,7 @@ func (t *wsTransport) DoClose(fn types.Callable) {
 	var once sync.Once
 	closeNow := func() { once.Do(func() { t.Websocket.DoClose(fn) }) }
 	t.mu.Lock()
+	t.stopHeartbeatLocked()
 	if !t.running || t.broken {
 		t.broken = true
 		t.mu.Unlock()
@@ -277,6 +286,7 @@ func (t *wsTransport) DoClose(fn types.Callable) {
 func (t *wsTransport) stop() {
 	t.mu.Lock()
 	t.broken, t.queue = true, nil
+	t.stopHeartbeatLocked()
 	t.mu.Unlock()
 }
 
