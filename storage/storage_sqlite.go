@@ -34,10 +34,12 @@ var _ StatsReporter = (*SQLiteStore)(nil)
 type SQLiteStore struct {
 	w, r   *sql.DB
 	logger *slog.Logger
-	// appendStmt is AppendUpdates' insert, prepared once on the writer:
-	// preparing it in every transaction was ~9% of the CPU of a busy
-	// document (fan-out profile).
-	appendStmt *sql.Stmt
+	// appender runs AppendUpdates on the writer connection with its
+	// statements prepared once (sqlite_append.go): preparing the insert in
+	// every transaction was ~9% of the CPU of a busy document (fan-out
+	// profile), database/sql's per-transaction goroutines most of the rest
+	// of the commit's fixed cost.
+	appender sqliteAppender
 	*sqlChannels
 	*sqlChats
 }
@@ -71,10 +73,6 @@ func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*SQLiteS
 	if err := migrations.Migrate(ctx, w, migrations.DialectSQLite, logger); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("storage: migrate sqlite: %w", interpretMigrateError(err))
-	}
-	if s.appendStmt, err = w.PrepareContext(ctx, appendSQL); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("storage: prepare sqlite statements: %w", err)
 	}
 	s.r, err = sql.Open("sqlite", path+"?_pragma=query_only(1)&"+common)
 	if err != nil {
@@ -147,7 +145,13 @@ func (s *SQLiteStore) Ping(ctx context.Context) error {
 }
 
 func (s *SQLiteStore) Close() error {
-	return errors.Join(s.appendStmt.Close(), s.r.Close(), s.w.Close())
+	// The statements go first: they hold the writer connection open.
+	var closeStmts error
+	if conn, err := s.w.Conn(context.Background()); err == nil {
+		closeStmts = conn.Raw(func(any) error { return s.appender.close() })
+		conn.Close()
+	}
+	return errors.Join(closeStmts, s.r.Close(), s.w.Close())
 }
 
 // PoolStats sums the writer and the reader pools.
@@ -593,30 +597,7 @@ func (s *SQLiteStore) DeleteNote(ctx context.Context, id string) error {
 
 // Document logs.
 
-func (s *SQLiteStore) AppendUpdates(ctx context.Context, updates []DocUpdate) ([]int64, error) {
-	if len(updates) == 0 {
-		return nil, nil
-	}
-	ids := make([]int64, len(updates))
-	now := time.Now().UnixNano()
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		stmt := tx.StmtContext(ctx, s.appendStmt) // closed with the transaction
-		for i, u := range updates {
-			res, err := stmt.ExecContext(ctx, u.DocID, nonNilBytes(u.Data), now)
-			if err != nil {
-				return err
-			}
-			if ids[i], err = res.LastInsertId(); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, sqliteErr("append updates", err)
-	}
-	return ids, nil
-}
+// AppendUpdates: sqlite_append.go.
 
 func (s *SQLiteStore) LoadDocument(ctx context.Context, docID string) (DocState, error) {
 	rows, err := s.r.QueryContext(ctx, "SELECT id, data, snapshot FROM doc_updates WHERE doc_id = ? ORDER BY snapshot DESC, id", docID)
