@@ -40,6 +40,9 @@ type SQLiteStore struct {
 	// profile), database/sql's per-transaction goroutines most of the rest
 	// of the commit's fixed cost.
 	appender sqliteAppender
+	// contentSelect and contentUpdate are SetNoteContents' statements,
+	// prepared once on the writer: renders run them for every note.
+	contentSelect, contentUpdate *sql.Stmt
 	*sqlChannels
 	*sqlChats
 }
@@ -73,6 +76,13 @@ func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*SQLiteS
 	if err := migrations.Migrate(ctx, w, migrations.DialectSQLite, logger); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("storage: migrate sqlite: %w", interpretMigrateError(err))
+	}
+	if s.contentSelect, err = w.PrepareContext(ctx, "SELECT data FROM notes WHERE id = ?"); err == nil {
+		s.contentUpdate, err = w.PrepareContext(ctx, "UPDATE notes SET data = ?, updated_at = ? WHERE id = ?")
+	}
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("storage: prepare sqlite statements: %w", err)
 	}
 	s.r, err = sql.Open("sqlite", path+"?_pragma=query_only(1)&"+common)
 	if err != nil {
@@ -151,7 +161,7 @@ func (s *SQLiteStore) Close() error {
 		closeStmts = conn.Raw(func(any) error { return s.appender.close() })
 		conn.Close()
 	}
-	return errors.Join(closeStmts, s.r.Close(), s.w.Close())
+	return errors.Join(closeStmts, s.contentSelect.Close(), s.contentUpdate.Close(), s.r.Close(), s.w.Close())
 }
 
 // PoolStats sums the writer and the reader pools.
@@ -535,15 +545,20 @@ func (s *SQLiteStore) UpdateNote(ctx context.Context, id string, fn func(*Note) 
 func (s *SQLiteStore) SetNoteContents(ctx context.Context, contents []NoteContent) ([]error, error) {
 	var errs []error
 	err := s.writeTx(ctx, func(tx *sql.Tx) (err error) {
+		sel, upd := tx.StmtContext(ctx, s.contentSelect), tx.StmtContext(ctx, s.contentUpdate)
+		// Point statements by primary key: run without the driver's
+		// interrupt watcher (a goroutine per statement under a context
+		// that can end); ctx still bounds the wait for the writer.
+		sctx := context.WithoutCancel(ctx)
 		errs, err = setContents(contents, func(id string) (string, bool, error) {
 			var data string
-			err := tx.QueryRowContext(ctx, "SELECT data FROM notes WHERE id = ?", id).Scan(&data)
+			err := sel.QueryRowContext(sctx, id).Scan(&data)
 			if errors.Is(err, sql.ErrNoRows) {
 				return "", false, nil
 			}
 			return data, err == nil, err
 		}, func(c NoteContent, data string) error {
-			_, err := tx.ExecContext(ctx, "UPDATE notes SET data = ?, updated_at = ? WHERE id = ?", data, c.UpdatedAt, c.NoteID)
+			_, err := upd.ExecContext(sctx, data, c.UpdatedAt, c.NoteID)
 			return err
 		})
 		return err
