@@ -160,6 +160,9 @@ type Manager struct {
 	// hookApply, if set (tests), runs inside the panic guard before every
 	// update is applied.
 	hookApply func(update []byte)
+	// hookIdleCheck, if set (tests), runs each time a document's idle
+	// timer fires.
+	hookIdleCheck func()
 	// hookEncode, if set (tests), runs inside the panic guard before the
 	// document's full state is encoded.
 	hookEncode func()
