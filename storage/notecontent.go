@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+
+	"github.com/quire/quire/internal/jsonscan"
 )
 
 // errDataNotObject: a note's data is not a JSON object (nor null), so a
@@ -29,11 +31,13 @@ func withContent(data, content json.RawMessage) (json.RawMessage, error) {
 	}
 	out := make([]byte, 0, len(data)+len(content)+12)
 	out = append(out, '{')
-	for key, member := range objectMembers(data) {
+	for key, value := range jsonscan.Members(data) {
 		if isContentKey(key) {
 			continue
 		}
-		out = append(out, member...)
+		out = append(out, key...)
+		out = append(out, ':')
+		out = append(out, value...)
 		out = append(out, ',')
 	}
 	out = append(out, `"content":`...)
@@ -49,81 +53,4 @@ func isContentKey(key []byte) bool {
 	}
 	var k string
 	return json.Unmarshal(key, &k) == nil && k == "content"
-}
-
-// objectMembers yields each member of a valid JSON object: its key (the
-// string literal) and the whole member (key, colon and value, without
-// surrounding whitespace).
-func objectMembers(obj []byte) func(yield func(key, member []byte) bool) {
-	return func(yield func(key, member []byte) bool) {
-		i := 1 // past '{'
-		for {
-			i = skipSpace(obj, i)
-			if i >= len(obj) || obj[i] != '"' {
-				return // '}' of an empty object, or the end
-			}
-			start := i
-			i = stringEnd(obj, i)
-			key := obj[start:i]
-			i = skipSpace(obj, i) + 1 // past ':'
-			i = valueEnd(obj, skipSpace(obj, i))
-			if !yield(key, obj[start:i]) {
-				return
-			}
-			i = skipSpace(obj, i)
-			if i >= len(obj) || obj[i] != ',' {
-				return
-			}
-			i++
-		}
-	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
-		i++
-	}
-	return i
-}
-
-// stringEnd returns the index just past the string literal starting at i.
-func stringEnd(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return i
-}
-
-// valueEnd returns the index just past the valid JSON value starting at i.
-func valueEnd(b []byte, i int) int {
-	depth := 0
-	for i < len(b) {
-		switch c := b[i]; {
-		case c == '"':
-			i = stringEnd(b, i)
-			if depth == 0 {
-				return i
-			}
-			continue
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			if depth == 0 {
-				return i // the end of the enclosing object
-			}
-			depth--
-			if depth == 0 {
-				return i + 1
-			}
-		case depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n'):
-			return i // the end of a number, true, false or null
-		}
-		i++
-	}
-	return i
 }
