@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
+
+	"github.com/quire/quire/internal/jsonscan"
 )
 
 // maxAckIDDigits bounds the ack ids taken here, well inside the library's
@@ -52,12 +54,20 @@ func fastUpdate(b []byte) *parser.Packet {
 	if j := bytes.IndexFunc(body, notJSONSpace); j < 0 || body[j] != '{' {
 		return nil
 	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(body, &obj) != nil || len(obj) != topLevelKeys(body) {
-		return nil // not one object, or repeated keys: the library decodes (and may refuse) every value
+	// Validated once, then walked without decoding: json.Unmarshal into a
+	// map of raw values was ~8% of server CPU in bench S2.
+	if !json.Valid(body) {
+		return nil // not one object: the library decodes (and may refuse) it
 	}
-	payload := make(map[string]any, len(obj))
-	for k, raw := range obj {
+	payload := make(map[string]any, 4)
+	for key, raw := range jsonscan.Members(body) {
+		k, ok := plainString(key)
+		if !ok {
+			return nil // an escaped key: the library decodes it
+		}
+		if _, repeated := payload[k]; repeated {
+			return nil // the library decodes (and may refuse) every value
+		}
 		if k == "update" && len(raw) > 0 && raw[0] == '[' {
 			u, ok := byteArray(raw)
 			if !ok {
@@ -93,35 +103,6 @@ func plainString(raw []byte) (string, bool) {
 		return "", false
 	}
 	return string(raw[1 : len(raw)-1]), true
-}
-
-// topLevelKeys counts the members of a valid JSON object, repeated keys
-// included.
-func topLevelKeys(obj []byte) int {
-	n, depth := 0, 0
-	inString, escaped := false, false
-	for _, c := range obj {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			depth--
-		case c == ':' && depth == 1:
-			n++
-		}
-	}
-	return n
 }
 
 // byteArray reads a valid JSON array whose elements are all integers

@@ -134,3 +134,15 @@ func FuzzFastUpdate(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) { checkAgrees(t, s) })
 }
+
+// BenchmarkFastUpdate: the packet a client sends per keystroke (bench S2's
+// form: a note id and a 15-byte update).
+func BenchmarkFastUpdate(b *testing.B) {
+	pkt := []byte(`21["ydoc:document:update",{"document_id":"note:0b7c5e9a-3f1d-4c2e-9a6b-2d8e7f1c4a90","update":[1,1,200,138,226,169,6,3,132,200,138,226,169,6,2]}]`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if fastUpdate(pkt) == nil {
+			b.Fatal("not taken")
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/quire/quire/auth"
 	"github.com/quire/quire/chat"
 	"github.com/quire/quire/web"
+	"github.com/quire/quire/ydoc"
 )
 
 // Defaults (protocol §9.1).
@@ -130,6 +131,10 @@ type Config struct {
 	// DefaultUserRole (--default-user-role) of every account but the first:
 	// pending, user or admin. Empty: DefaultUserRoleDefault.
 	DefaultUserRole string
+	// CommitLinger (--commit-linger) is how long the document writer waits
+	// for more updates to share a commit (ydoc.Config.CommitLinger). Zero:
+	// commit at once.
+	CommitLinger time.Duration
 	// ChatIdleTimeout bounds the wait for an upstream's streamed answer and
 	// between its lines. Zero: chat.IdleTimeoutDefault.
 	ChatIdleTimeout time.Duration
@@ -232,6 +237,9 @@ func (c Config) Validate() error {
 		if err := web.CheckWebUIDir(c.WebUIDir); err != nil {
 			return err
 		}
+	}
+	if c.CommitLinger < 0 || c.CommitLinger > ydoc.MaxCommitLinger {
+		return fmt.Errorf("--commit-linger %s: want 0 to %s", c.CommitLinger, ydoc.MaxCommitLinger)
 	}
 	if c.ChatIdleTimeout < 0 || c.ChatModelsTimeout < 0 || c.ChatFlushInterval < 0 || c.ChatFlushBytes < 0 || c.ChannelAnswerInterval < 0 ||
 		c.ShutdownTimeout < 0 || c.ReadTimeout < 0 || c.TokenTTL < 0 || c.MaxNoteBodyBytes < 0 || c.MaxAuthBodyBytes < 0 {

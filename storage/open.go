@@ -67,22 +67,7 @@ func interpretMigrateError(err error) error {
 	return err
 }
 
-// jsonOrEmpty is the stored form of Data and Meta: never empty.
-// withContent is data with its "content" key set to content, every other
-// key kept byte for byte.
-func withContent(data, content json.RawMessage) (json.RawMessage, error) {
-	m := map[string]json.RawMessage{}
-	if len(data) > 0 {
-		if err := json.Unmarshal(data, &m); err != nil {
-			return nil, fmt.Errorf("storage: note data is not a JSON object: %w", err)
-		}
-	}
-	if m == nil { // data was null
-		m = map[string]json.RawMessage{}
-	}
-	m["content"] = content
-	return json.Marshal(m)
-}
+// withContent: notecontent.go.
 
 // setContents is SetNoteContents' work inside a driver's transaction: for
 // each note, in id order, read its data (found is false when the note is
@@ -124,6 +109,7 @@ func sortedContents(contents []NoteContent) []int {
 	return order
 }
 
+// jsonOrEmpty is the stored form of Data and Meta: never empty.
 func jsonOrEmpty(m json.RawMessage) json.RawMessage {
 	if len(m) == 0 {
 		return json.RawMessage("{}")

@@ -34,10 +34,15 @@ var _ StatsReporter = (*SQLiteStore)(nil)
 type SQLiteStore struct {
 	w, r   *sql.DB
 	logger *slog.Logger
-	// appendStmt is AppendUpdates' insert, prepared once on the writer:
-	// preparing it in every transaction was ~9% of the CPU of a busy
-	// document (fan-out profile).
-	appendStmt *sql.Stmt
+	// appender runs AppendUpdates on the writer connection with its
+	// statements prepared once (sqlite_append.go): preparing the insert in
+	// every transaction was ~9% of the CPU of a busy document (fan-out
+	// profile), database/sql's per-transaction goroutines most of the rest
+	// of the commit's fixed cost.
+	appender sqliteAppender
+	// contentSelect and contentUpdate are SetNoteContents' statements,
+	// prepared once on the writer: renders run them for every note.
+	contentSelect, contentUpdate *sql.Stmt
 	*sqlChannels
 	*sqlChats
 }
@@ -72,7 +77,10 @@ func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*SQLiteS
 		w.Close()
 		return nil, fmt.Errorf("storage: migrate sqlite: %w", interpretMigrateError(err))
 	}
-	if s.appendStmt, err = w.PrepareContext(ctx, appendSQL); err != nil {
+	if s.contentSelect, err = w.PrepareContext(ctx, "SELECT data FROM notes WHERE id = ?"); err == nil {
+		s.contentUpdate, err = w.PrepareContext(ctx, "UPDATE notes SET data = ?, updated_at = ? WHERE id = ?")
+	}
+	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("storage: prepare sqlite statements: %w", err)
 	}
@@ -147,7 +155,13 @@ func (s *SQLiteStore) Ping(ctx context.Context) error {
 }
 
 func (s *SQLiteStore) Close() error {
-	return errors.Join(s.appendStmt.Close(), s.r.Close(), s.w.Close())
+	// The statements go first: they hold the writer connection open.
+	var closeStmts error
+	if conn, err := s.w.Conn(context.Background()); err == nil {
+		closeStmts = conn.Raw(func(any) error { return s.appender.close() })
+		conn.Close()
+	}
+	return errors.Join(closeStmts, s.contentSelect.Close(), s.contentUpdate.Close(), s.r.Close(), s.w.Close())
 }
 
 // PoolStats sums the writer and the reader pools.
@@ -531,15 +545,20 @@ func (s *SQLiteStore) UpdateNote(ctx context.Context, id string, fn func(*Note) 
 func (s *SQLiteStore) SetNoteContents(ctx context.Context, contents []NoteContent) ([]error, error) {
 	var errs []error
 	err := s.writeTx(ctx, func(tx *sql.Tx) (err error) {
+		sel, upd := tx.StmtContext(ctx, s.contentSelect), tx.StmtContext(ctx, s.contentUpdate)
+		// Point statements by primary key: run without the driver's
+		// interrupt watcher (a goroutine per statement under a context
+		// that can end); ctx still bounds the wait for the writer.
+		sctx := context.WithoutCancel(ctx)
 		errs, err = setContents(contents, func(id string) (string, bool, error) {
 			var data string
-			err := tx.QueryRowContext(ctx, "SELECT data FROM notes WHERE id = ?", id).Scan(&data)
+			err := sel.QueryRowContext(sctx, id).Scan(&data)
 			if errors.Is(err, sql.ErrNoRows) {
 				return "", false, nil
 			}
 			return data, err == nil, err
 		}, func(c NoteContent, data string) error {
-			_, err := tx.ExecContext(ctx, "UPDATE notes SET data = ?, updated_at = ? WHERE id = ?", data, c.UpdatedAt, c.NoteID)
+			_, err := upd.ExecContext(sctx, data, c.UpdatedAt, c.NoteID)
 			return err
 		})
 		return err
@@ -593,30 +612,7 @@ func (s *SQLiteStore) DeleteNote(ctx context.Context, id string) error {
 
 // Document logs.
 
-func (s *SQLiteStore) AppendUpdates(ctx context.Context, updates []DocUpdate) ([]int64, error) {
-	if len(updates) == 0 {
-		return nil, nil
-	}
-	ids := make([]int64, len(updates))
-	now := time.Now().UnixNano()
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		stmt := tx.StmtContext(ctx, s.appendStmt) // closed with the transaction
-		for i, u := range updates {
-			res, err := stmt.ExecContext(ctx, u.DocID, nonNilBytes(u.Data), now)
-			if err != nil {
-				return err
-			}
-			if ids[i], err = res.LastInsertId(); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, sqliteErr("append updates", err)
-	}
-	return ids, nil
-}
+// AppendUpdates: sqlite_append.go.
 
 func (s *SQLiteStore) LoadDocument(ctx context.Context, docID string) (DocState, error) {
 	rows, err := s.r.QueryContext(ctx, "SELECT id, data, snapshot FROM doc_updates WHERE doc_id = ? ORDER BY snapshot DESC, id", docID)

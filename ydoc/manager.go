@@ -27,6 +27,8 @@ const (
 	RenderMaxWaitDefault    = 10 * time.Second
 	InboxSizeDefault        = 1024
 	MaxHeldDefault          = 1024
+	// MaxCommitLinger bounds Config.CommitLinger.
+	MaxCommitLinger = time.Second
 )
 
 // Config configures a Manager. Zero fields take the defaults above.
@@ -58,6 +60,12 @@ type Config struct {
 	InactiveTimeout time.Duration
 	// InboxSize bounds each document's command queue; full → ErrBusy. Zero: 1024.
 	InboxSize int
+	// CommitLinger: how long the group-commit writer waits, after the first
+	// update of a commit, for more updates to share its transaction and
+	// fsync (writer.go). Every update's acknowledgement and relay wait that
+	// much longer. Zero (the default): commit at once, holding what arrived
+	// while the previous commit ran. At most MaxCommitLinger.
+	CommitLinger time.Duration
 	// MaxHeld bounds each document's updates held for missing
 	// dependencies; full → ErrBusy. Zero: 1024.
 	MaxHeld int
@@ -105,6 +113,8 @@ func (c Config) Validate() error {
 		return errors.New("ydoc: --max-document-bytes must be positive")
 	case c.IdleTimeout < 0, c.RenderDebounce < 0, c.RenderMaxWait < 0, c.StateCacheTTL < 0, c.InactiveTimeout < 0:
 		return errors.New("ydoc: durations must be positive")
+	case c.CommitLinger < 0 || c.CommitLinger > MaxCommitLinger:
+		return fmt.Errorf("ydoc: --commit-linger %s: want 0 to %s", c.CommitLinger, MaxCommitLinger)
 	case c.RenderMaxWait != 0 && c.RenderMaxWait < c.RenderDebounce:
 		return errors.New("ydoc: RenderMaxWait must not be shorter than RenderDebounce")
 	case c.CompactRows < 0, c.InboxSize < 0, c.MaxHeld < 0:
@@ -150,6 +160,9 @@ type Manager struct {
 	// hookApply, if set (tests), runs inside the panic guard before every
 	// update is applied.
 	hookApply func(update []byte)
+	// hookIdleCheck, if set (tests), runs each time a document's idle
+	// timer fires.
+	hookIdleCheck func()
 	// hookEncode, if set (tests), runs inside the panic guard before the
 	// document's full state is encoded.
 	hookEncode func()
@@ -177,7 +190,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		cfg:      cfg,
 		log:      log,
 		met:      met,
-		writer:   newWriter(cfg.Store, log, met),
+		writer:   newWriter(cfg.Store, log, met, cfg.CommitLinger),
 		contents: newContentWriter(cfg.Store, log),
 		docs:     make(map[string]*document),
 		stopped:  make(chan struct{}),

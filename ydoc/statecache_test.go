@@ -3,6 +3,7 @@ package ydoc
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -124,4 +125,22 @@ func TestLongLogIsCompactedOnLoad(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, strings.Repeat("x", 30), textOf(t, st))
 	})
+}
+
+// A document whose sessions are quiet looks whether it may unload when its
+// InactiveTimeout would end, not every IdleTimeout until then (1,000 open
+// documents woke 33 times a second for nothing).
+func TestQuietDocumentWakesOnlyToUnload(t *testing.T) {
+	t.Parallel()
+	b := startManager(t, storeKinds()[0].open(t), Config{IdleTimeout: 5 * time.Millisecond, InactiveTimeout: 500 * time.Millisecond})
+	var checks atomic.Int64
+	b.m.hookIdleCheck = func() { checks.Add(1) }
+	ctx := context.Background()
+	doc := newNote(t, b.store, `{}`)
+	_, err := b.m.Join(ctx, doc, "s1")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return !b.m.live(doc) }, 10*time.Second, time.Millisecond)
+	// One check IdleTimeout after the load, one when InactiveTimeout ends,
+	// perhaps one more if a timer fired a little early; every 5 ms it was ~100.
+	require.LessOrEqual(t, checks.Load(), int64(4))
 }

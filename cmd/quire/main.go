@@ -146,6 +146,8 @@ func newSettings(name string, stderr io.Writer, serveFlags bool) *settings {
 		str(&c.MetricsAddr, "metrics-addr", "", "QUIRE_METRICS_ADDR", "serve /metrics on this separate host:port (and not on --addr); empty: on --addr")
 		str(&c.PublicURL, "public-url", "", "QUIRE_PUBLIC_URL", "URL users open, e.g. https://notes.example.com; when set, requests for any other Host are refused", "WEBUI_URL")
 		num(&c.MaxConns, "max-conns", 0, "QUIRE_MAX_CONNS", "open connections over which new sockets get 503, keeping file descriptors for /healthz and the database; 0: the file limit (RLIMIT_NOFILE) minus 256; -1: no cap")
+		s.fs.DurationVar(&c.CommitLinger, "commit-linger", 0, "wait this long (e.g. 5ms, at most 1s) for more document updates to share a commit: fewer fsyncs, slower acks; 0: commit at once (env QUIRE_COMMIT_LINGER)")
+		s.envs["commit-linger"] = []string{"QUIRE_COMMIT_LINGER"}
 		num(&c.MaxConnsPerIP, "max-conns-per-ip", server.MaxConnsPerIPDefault, "QUIRE_MAX_CONNS_PER_IP", "open connections allowed per client address, loopback exempt; -1: no cap")
 		s.fs.BoolVar(&s.enableSignup, "enable-signup", true, "allow sign-ups; the first account may always sign up (env ENABLE_SIGNUP, QUIRE_ENABLE_SIGNUP)")
 		s.envs["enable-signup"] = []string{"ENABLE_SIGNUP", "QUIRE_ENABLE_SIGNUP"}

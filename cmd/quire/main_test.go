@@ -325,3 +325,24 @@ func TestWebUIDirFlag(t *testing.T) {
 	require.Contains(t, errs, "-webui-dir")
 	require.Contains(t, errs, "QUIRE_WEBUI_DIR")
 }
+
+// TestCommitLingerFlag: --commit-linger and QUIRE_COMMIT_LINGER set the
+// document writer's linger; a bad or out-of-range value is refused, naming
+// the flag, before anything starts.
+func TestCommitLingerFlag(t *testing.T) {
+	t.Parallel()
+	s := newSettings("serve", &bytes.Buffer{}, true)
+	require.NoError(t, s.parse(nil, func(k string) string { return map[string]string{"QUIRE_COMMIT_LINGER": "5ms"}[k] }))
+	require.Equal(t, 5*time.Millisecond, s.cfg.CommitLinger)
+	s = newSettings("serve", &bytes.Buffer{}, true)
+	require.NoError(t, s.parse([]string{"--commit-linger", "2ms"}, func(string) string { return "" }))
+	require.Equal(t, 2*time.Millisecond, s.cfg.CommitLinger)
+
+	for _, v := range []string{"2s", "-1ms"} {
+		code, _, errs := runCmd(t, nil, "serve", "--commit-linger", v, "--data-dir", t.TempDir())
+		require.Equal(t, 1, code, v)
+		require.Contains(t, errs, "--commit-linger", v)
+	}
+	code, _, _ := runCmd(t, nil, "serve", "--commit-linger", "soon", "--data-dir", t.TempDir())
+	require.Equal(t, 2, code)
+}
