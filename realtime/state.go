@@ -54,7 +54,11 @@ func (s *Server) toRoomDirect(room, exceptSID, event string, payload preEncoded)
 			continue
 		}
 		c := v.(*conn)
-		if c.isLeaving(room) {
+		// Still in the room, read after isLeaving: an eviction that ended
+		// since ids was read left the room before it stopped marking the
+		// socket leaving (notes.go), and a recipient written before this
+		// one can take long enough for that (an inline write).
+		if c.isLeaving(room) || !ids.Has(id) {
 			continue
 		}
 		if c.ws != nil {
