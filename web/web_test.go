@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,8 +13,6 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
@@ -90,16 +87,9 @@ func TestHealthzFailsWhenTheDatabaseDoes(t *testing.T) {
 // waited for the pool and answered 503 after its timeout.
 func TestHealthzAnswersWhileThePoolIsBusy(t *testing.T) {
 	t.Parallel()
-	base := storagetest.NewPostgres(t)
 	ctx := context.Background()
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("pool_max_conns", "1")
-	u.RawQuery = q.Encode()
-	st, err := storage.OpenPostgres(ctx, u.String(), nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
+	bp := storagetest.NewBusyPool(t)
+	st := bp.Store
 	w, err := web.New(web.Config{Store: st, Registry: prometheus.NewRegistry(),
 		HealthEvery: 10 * time.Millisecond, HealthTimeout: time.Minute, HealthStale: time.Hour})
 	require.NoError(t, err)
@@ -111,25 +101,9 @@ func TestHealthzAnswersWhileThePoolIsBusy(t *testing.T) {
 	code, _, _ := get(t, srv.URL+"/healthz")
 	require.Equal(t, http.StatusOK, code)
 
-	// Another session holds the lock CreateUser takes first
-	// (storage.firstAccountLock), so CreateUser keeps the pool's only
-	// connection until that session commits.
-	other, err := pgx.Connect(ctx, base)
-	require.NoError(t, err)
-	defer other.Close(ctx)
-	tx, err := other.Begin(ctx)
-	require.NoError(t, err)
-	_, err = tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(0x717569726501))
-	require.NoError(t, err)
-	created := make(chan error, 1)
-	go func() {
-		created <- st.CreateUser(ctx, &storage.User{ID: "u1", Email: "u1@example.com", Name: "U"})
-	}()
-	require.Eventually(t, func() bool {
-		var waiting bool
-		err := other.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)").Scan(&waiting)
-		return err == nil && waiting
-	}, 60*time.Second, 10*time.Millisecond, "CreateUser waits on the lock, holding the pool")
+	// Another session holds the lock CreateUser takes first, so
+	// CreateUser keeps the pool's only connection until it commits.
+	bp.Take(t)
 	require.Equal(t, 1, st.PoolStats().InUse)
 
 	code, _, body := get(t, srv.URL+"/healthz")
@@ -137,8 +111,8 @@ func TestHealthzAnswersWhileThePoolIsBusy(t *testing.T) {
 	require.JSONEq(t, `{"status":true}`, body)
 	require.Equal(t, 1, st.PoolStats().InUse, "the pool was still taken")
 
-	require.NoError(t, tx.Commit(ctx))
-	require.NoError(t, <-created)
+	require.NoError(t, bp.Holder.Commit(ctx))
+	require.NoError(t, <-bp.Created)
 }
 
 func TestApp(t *testing.T) {
