@@ -38,6 +38,7 @@ type wsNetConn struct {
 	closed   bool          // Close was called
 	err      error         // a flush failed: the connection is gone
 	deadline bool          // a write deadline is set on Conn
+	dl       time.Time     // that deadline
 	grace    time.Duration // Close's bound on writing the rest: closeGrace
 	full     prometheus.Counter
 }
@@ -97,6 +98,10 @@ func (c *wsNetConn) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	defer c.mu.Unlock()
+	if c.deadline && !c.dl.After(time.Now()) { // a control frame's, expired: not this write's
+		_ = c.Conn.SetWriteDeadline(time.Time{})
+		c.deadline = false
+	}
 	n, err := c.tryWrite(b)
 	if err != nil {
 		return n, err
@@ -199,7 +204,7 @@ func (c *wsNetConn) SetWriteDeadline(t time.Time) error {
 	if t.IsZero() && !c.deadline {
 		return nil
 	}
-	c.deadline = !t.IsZero()
+	c.deadline, c.dl = !t.IsZero(), t
 	return c.Conn.SetWriteDeadline(t)
 }
 
