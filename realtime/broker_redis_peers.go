@@ -24,17 +24,37 @@ const (
 func (b *RedisBroker) peersKey() string { return b.cfg.Prefix + "instances" }
 
 // peers beats until ctx ends, then removes this instance from the set.
+//
+// An instance missing from the set is gone only once every live one has
+// had PeerTTL to beat since this one last could not tell: after a failed
+// beat, or a beat that found this instance missing (Redis restarted empty,
+// or this one was cut off for long), the set may lack live instances that
+// simply have not beaten again yet. For PeerTTL from then, instances are
+// only learned; those known before and still missing after it are gone,
+// including any that died meanwhile.
 func (b *RedisBroker) peers(ctx context.Context) {
 	beat, ttl := b.cfg.PeerBeat, b.cfg.PeerTTL
 	tick := time.NewTicker(beat)
 	defer tick.Stop()
-	var known map[string]bool
+	known := map[string]bool{}
+	unsure := true // no beat has seen the set whole yet
+	var learnUntil time.Time
 	for {
-		live, err := b.beat(ctx, ttl)
+		live, fresh, err := b.beat(ctx, ttl)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			known = nil // Redis away: the broker logs that; start afresh when back
+			unsure = true // Redis away: the broker logs that
 		case err == nil:
+			now := time.Now()
+			if unsure || fresh {
+				unsure, learnUntil = false, now.Add(ttl)
+			}
+			if now.Before(learnUntil) {
+				for id := range live {
+					known[id] = true
+				}
+				break
+			}
 			gone := false
 			for id := range known {
 				if !live[id] {
@@ -60,27 +80,28 @@ func (b *RedisBroker) peers(ctx context.Context) {
 }
 
 // beat records this instance as live now and returns the live instances
-// other than this one.
-func (b *RedisBroker) beat(ctx context.Context, ttl time.Duration) (map[string]bool, error) {
+// other than this one, and whether this one was missing from the set.
+func (b *RedisBroker) beat(ctx context.Context, ttl time.Duration) (live map[string]bool, fresh bool, err error) {
 	now := time.Now().UnixMilli()
 	var ids *redis.StringSliceCmd
-	_, err := b.cfg.Client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZAdd(ctx, b.peersKey(), redis.Z{Score: float64(now), Member: b.cfg.Instance})
+	var added *redis.IntCmd
+	_, err = b.cfg.Client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		added = p.ZAdd(ctx, b.peersKey(), redis.Z{Score: float64(now), Member: b.cfg.Instance})
 		// Long gone instances go; recently gone ones stay a while, harmless.
 		p.ZRemRangeByScore(ctx, b.peersKey(), "-inf", strconv.FormatInt(now-10*ttl.Milliseconds(), 10))
 		ids = p.ZRangeByScore(ctx, b.peersKey(), &redis.ZRangeBy{Min: strconv.FormatInt(now-ttl.Milliseconds(), 10), Max: "+inf"})
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	live := make(map[string]bool, len(ids.Val()))
+	live = make(map[string]bool, len(ids.Val()))
 	for _, id := range ids.Val() {
 		if id != b.cfg.Instance {
 			live[id] = true
 		}
 	}
-	return live, nil
+	return live, added.Val() == 1, nil
 }
 
 // peerGone tells the handler that instance stopped.
