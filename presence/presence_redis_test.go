@@ -2,62 +2,19 @@ package presence_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/quire/quire/internal/redistest"
 	"github.com/quire/quire/presence"
 	"github.com/quire/quire/presence/presencetest"
 )
 
-// redisClient connects to QUIRE_TEST_REDIS_URL or skips.
-func redisClient(t *testing.T) *redis.Client {
-	t.Helper()
-	url := os.Getenv("QUIRE_TEST_REDIS_URL")
-	if url == "" {
-		t.Skip("QUIRE_TEST_REDIS_URL not set")
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("QUIRE_TEST_REDIS_URL: %v", err)
-	}
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { _ = c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("redis at QUIRE_TEST_REDIS_URL: %v", err)
-	}
-	return c
-}
-
-// testPrefix is a fresh key prefix whose keys are deleted when t ends.
-func testPrefix(t *testing.T, c *redis.Client) string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	prefix := "quire-test-" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, err := c.Keys(ctx, prefix+"*").Result()
-		if err == nil && len(keys) > 0 {
-			err = c.Del(ctx, keys...).Err()
-		}
-		if err != nil {
-			t.Errorf("remove the test's redis keys: %v", err)
-		}
-	})
-	return prefix
-}
-
 func TestRedis(t *testing.T) {
 	t.Parallel()
-	c := redisClient(t)
+	c := redistest.Client(t)
 	presencetest.Run(t, func(t *testing.T, now func() time.Time) presence.Manager {
-		m, err := presence.NewRedis(presence.RedisConfig{Client: c, Prefix: testPrefix(t, c), Now: now})
+		m, err := presence.NewRedis(presence.RedisConfig{Client: c, Prefix: redistest.Prefix(t, c), Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,8 +27,8 @@ func TestRedis(t *testing.T) {
 // other once the timeout has passed.
 func TestRedisShared(t *testing.T) {
 	t.Parallel()
-	c := redisClient(t)
-	prefix := testPrefix(t, c)
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t, c)
 	var clock presencetest.Clock
 	clock.Advance(time.Duration(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()))
 	newM := func() *presence.Redis {

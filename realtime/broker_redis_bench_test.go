@@ -2,10 +2,10 @@ package realtime_test
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 	"testing"
 
+	"github.com/quire/quire/internal/redistest"
 	"github.com/quire/quire/realtime"
 )
 
@@ -64,8 +64,8 @@ func BenchmarkRedisHop(b *testing.B) {
 		run(b, bus.Broker("a"), bus.Broker("b"))
 	})
 	b.Run("redis", func(b *testing.B) {
-		client := redisClient(b)
-		prefix := fmt.Sprintf("quire-bench-%d:", b.N)
+		client := redistest.Client(b)
+		prefix := redistest.Prefix(b, client)
 		mk := func(id string) realtime.Broker {
 			br, err := realtime.NewRedisBroker(realtime.RedisBrokerConfig{Client: client, Prefix: prefix, Instance: id})
 			if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quire/quire/internal/redistest"
 	"github.com/quire/quire/realtime"
 	"github.com/quire/quire/realtime/brokertest"
 )
@@ -28,10 +29,9 @@ func (g goneRecorder) HandlePeerGone(instance string) { g.gone <- instance }
 func TestRedisPeersSurviveALostSet(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	client := redisClient(t)
-	prefix := testPrefix(t)
+	client := redistest.Client(t)
+	prefix := redistest.Prefix(t, client)
 	key := prefix + "instances"
-	t.Cleanup(func() { client.Del(context.Background(), key) })
 	const ttl = 3 * time.Second
 	a, err := realtime.NewRedisBroker(realtime.RedisBrokerConfig{Client: client, Prefix: prefix, Instance: "a",
 		PeerBeat: 20 * time.Millisecond, PeerTTL: ttl})

@@ -2,51 +2,18 @@ package realtime_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
-	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/quire/quire/internal/redistest"
 	"github.com/quire/quire/realtime"
 	"github.com/quire/quire/realtime/brokertest"
 )
 
-// redisClient connects to QUIRE_TEST_REDIS_URL (the README's test command
-// always sets it) or skips.
-func redisClient(t testing.TB) *redis.Client {
-	t.Helper()
-	url := os.Getenv("QUIRE_TEST_REDIS_URL")
-	if url == "" {
-		t.Skip("QUIRE_TEST_REDIS_URL not set")
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("QUIRE_TEST_REDIS_URL: %v", err)
-	}
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { _ = c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("redis at QUIRE_TEST_REDIS_URL: %v", err)
-	}
-	return c
-}
-
-func testPrefix(t *testing.T) string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return "quire-test-" + hex.EncodeToString(b) + ":"
-}
-
 func TestRedisBroker(t *testing.T) {
 	t.Parallel()
-	client := redisClient(t)
+	client := redistest.Client(t)
 	brokertest.Run(t, func(t *testing.T) func(string) realtime.Broker {
-		prefix := testPrefix(t) // one deployment per case
+		prefix := redistest.Prefix(t, client) // one deployment per case
 		return func(instance string) realtime.Broker {
 			b, err := realtime.NewRedisBroker(realtime.RedisBrokerConfig{Client: client, Prefix: prefix, Instance: instance})
 			if err != nil {
@@ -62,8 +29,8 @@ func TestRedisBroker(t *testing.T) {
 func TestRedisBrokerMalformedFrames(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	client := redisClient(t)
-	prefix := testPrefix(t)
+	client := redistest.Client(t)
+	prefix := redistest.Prefix(t, client)
 	b, err := realtime.NewRedisBroker(realtime.RedisBrokerConfig{Client: client, Prefix: prefix, Instance: "b"})
 	if err != nil {
 		t.Fatal(err)

@@ -3,20 +3,17 @@ package server_test
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	y "github.com/skyterra/y-crdt"
 	"github.com/stretchr/testify/require"
 
+	"github.com/quire/quire/internal/redistest"
 	"github.com/quire/quire/quiretest"
 	"github.com/quire/quire/server"
 	"github.com/quire/quire/storage/storagetest"
@@ -29,12 +26,9 @@ import (
 // is stored once.
 func TestTwoInstancesShareDocuments(t *testing.T) {
 	t.Parallel()
-	redisURL := os.Getenv("QUIRE_TEST_REDIS_URL")
-	if redisURL == "" {
-		t.Skip("QUIRE_TEST_REDIS_URL not set")
-	}
+	redisURL := redistest.URL(t)
 	db := storagetest.NewPostgres(t)
-	prefix := redisTestPrefix(t, redisURL)
+	prefix := redistest.Prefix(t, redistest.Client(t))
 	shared := quiretest.WithConfig(func(c *server.Config) { c.RedisURL, c.RedisPrefix = redisURL, prefix })
 	a := quiretest.New(t, quiretest.WithDatabaseURL(db), shared)
 	b := quiretest.New(t, quiretest.WithDatabaseURL(db), shared)
@@ -83,28 +77,4 @@ func TestTwoInstancesShareDocuments(t *testing.T) {
 	stored, err := a.Store().LoadDocument(ctx, docID)
 	require.NoError(t, err)
 	require.Len(t, stored.Records, 2, "each update is stored once, by the instance that received it")
-}
-
-// redisTestPrefix is a fresh prefix whose keys are removed when t ends.
-func redisTestPrefix(t *testing.T, url string) string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	prefix := "quire-test-" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		opt, err := redis.ParseURL(url)
-		if err != nil {
-			return
-		}
-		c := redis.NewClient(opt)
-		defer c.Close()
-		ctx := context.Background()
-		keys, err := c.Keys(ctx, prefix+"*").Result()
-		if err == nil && len(keys) > 0 {
-			err = c.Del(ctx, keys...).Err()
-		}
-		if err != nil {
-			t.Errorf("remove the test's redis keys: %v", err)
-		}
-	})
-	return prefix
 }
