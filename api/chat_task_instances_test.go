@@ -1,9 +1,12 @@
 package api_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -11,6 +14,7 @@ import (
 	"github.com/quire/quire/internal/redistest"
 	"github.com/quire/quire/quiretest"
 	"github.com/quire/quire/server"
+	"github.com/quire/quire/storage"
 	"github.com/quire/quire/storage/storagetest"
 )
 
@@ -142,8 +146,8 @@ func TestChatTaskAcrossInstances(t *testing.T) {
 	}
 }
 
-// Two starts of one answer at once, one on each instance: one task, the
-// other request 409.
+// Two starts of one answer at once, one on each instance or both on one:
+// one task, the other request 409.
 func TestChatTaskStartRaceAcrossInstances(t *testing.T) {
 	t.Parallel()
 	up := chattest.New(t)
@@ -153,11 +157,11 @@ func TestChatTaskStartRaceAcrossInstances(t *testing.T) {
 	hold := func(body map[string]any) map[string]any { body["model"] = chattest.ModelHold; return body }
 	_, chatID := startStock(t, a, tok, stockBody(sid, "", "", "u1", "first", "a1"))
 	step("until 0 chat:active a1")
-	for round := range 3 {
-		answer := []string{"b1", "b2", "b3"}[round]
+	for round, pair := range [][2]*quiretest.Server{{a, b}, {a, a}, {b, a}, {b, b}} {
+		answer := fmt.Sprintf("b%d", round)
 		var wg sync.WaitGroup
 		status := make(chan int, 2)
-		for _, s := range []*quiretest.Server{a, b} {
+		for _, s := range pair {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -178,4 +182,76 @@ func TestChatTaskStartRaceAcrossInstances(t *testing.T) {
 		require.Len(t, lst.TaskIDs, 1)
 		waitCancelled(t, up, chattest.ModelHold)
 	}
+}
+
+// A channel answer running on A ends when its reply, its thread's root or
+// its channel is deleted through B, and nothing about the reply reaches
+// the room after its message:delete.
+func TestChannelAnswerEndsWhenDeletedOnAnotherInstance(t *testing.T) {
+	t.Parallel()
+	up := chattest.New(t)
+	a, b, tok := twoChatInstances(t, up)
+	step := sockets(t, a, tok)
+	for _, what := range []string{"reply", "root", "channel"} {
+		ch := createChannel(a, tok, map[string]any{"name": "general-" + what})
+		require.Equal(t, map[string]any{"ok": true}, step("join 0")["ack"])
+		asked := post(a, tok, ch.ID, map[string]any{"content": "@hold tell me"})
+		reply := replies(t, a, tok, ch.ID, asked.ID)[0]
+		waitUpdate(t, step, 0, reply.ID) // streaming on A; the upstream holds the rest
+
+		deleted := reply.ID
+		switch what {
+		case "reply":
+			b.JSON("DELETE", chans+ch.ID+"/messages/"+reply.ID+"/delete", tok, nil, http.StatusOK, nil)
+		case "root":
+			deleted = asked.ID
+			b.JSON("DELETE", chans+ch.ID+"/messages/"+asked.ID+"/delete", tok, nil, http.StatusOK, nil)
+		case "channel":
+			deleted = ""
+			b.JSON("DELETE", chans+ch.ID+"/delete", tok, nil, http.StatusOK, nil)
+		}
+		var lst struct {
+			TaskIDs []string `json:"task_ids"`
+		}
+		a.JSON("GET", "/api/tasks/chat/channel:"+ch.ID, tok, nil, http.StatusOK, &lst)
+		require.Empty(t, lst.TaskIDs, "%s: the answer ended with the DELETE", what)
+		waitCancelled(t, up, chattest.ModelHold)
+
+		// B's message:delete reaches A's socket through Redis: wait for it.
+		deadline := time.Now().Add(30 * time.Second)
+		for deleted != "" && !told(eventsOf(t, step, 0, ""), deleted) {
+			require.False(t, time.Now().After(deadline), "%s: message:delete never told", what)
+			time.Sleep(20 * time.Millisecond)
+		}
+		after := false
+		for _, e := range eventsOf(t, step, 0, "") {
+			if e.Name != "events:channel" || e.Payload.MessageID == nil {
+				continue
+			}
+			if e.Payload.Data.Type == "message:delete" && *e.Payload.MessageID == deleted {
+				after = true
+				continue
+			}
+			if after && *e.Payload.MessageID == reply.ID {
+				t.Fatalf("%s: %s about the reply after its deletion", what, e.Payload.Data.Type)
+			}
+		}
+		if what != "channel" {
+			require.True(t, after, "%s: message:delete told", what)
+			_, err := a.Server.Store().GetMessage(context.Background(), reply.ID)
+			require.ErrorIs(t, err, storage.ErrNotFound, "%s: the reply stays deleted", what)
+		}
+	}
+	require.Zero(t, a.InternalErrors())
+	require.Zero(t, b.InternalErrors())
+}
+
+// told: evs hold the channel's message:delete of mid.
+func told(evs []sockEvent, mid string) bool {
+	for _, e := range evs {
+		if e.Name == "events:channel" && e.Payload.MessageID != nil && *e.Payload.MessageID == mid && e.Payload.Data.Type == "message:delete" {
+			return true
+		}
+	}
+	return false
 }
