@@ -82,14 +82,15 @@ type taskEvent struct {
 	Cause string `json:"cause,omitempty"` // stop: "stopped" or "deleted"
 }
 
-// claimScript lists a task (ARGV[1] id, ARGV[2] entry) unless a live entry
-// (until > ARGV[4], unix ms) has its key ARGV[3]: atomic, so two instances
-// claiming one answer get one task.
+// claimScript lists a task (ARGV[1] id, ARGV[2] entry) unless another
+// live entry (until > ARGV[4], unix ms) has its key ARGV[3]: atomic, so two
+// instances claiming one answer get one task. (Its own entry may be there
+// already: a beat lists every claim of this instance.)
 var claimScript = redis.NewScript(`
 if ARGV[3] ~= '' then
   for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
     local ok, e = pcall(cjson.decode, v)
-    if ok and type(e) == 'table' and e.key == ARGV[3] and tonumber(e['until']) > tonumber(ARGV[4]) then
+    if ok and type(e) == 'table' and e.id ~= ARGV[1] and e.key == ARGV[3] and tonumber(e['until']) > tonumber(ARGV[4]) then
       return 0
     end
   end
@@ -240,6 +241,7 @@ func (r *TasksRedis) wake(id string) {
 func (r *TasksRedis) beat(ctx context.Context) {
 	tick := time.NewTicker(r.cfg.Beat)
 	defer tick.Stop()
+	away := false // logged once per outage
 	for {
 		select {
 		case <-ctx.Done():
@@ -258,10 +260,14 @@ func (r *TasksRedis) beat(ctx context.Context) {
 			err = r.cfg.Client.HSet(ctx, r.tasksKey(), vals...).Err()
 		}
 		r.listMu.Unlock()
-		if err != nil && ctx.Err() == nil {
-			r.log.Warn("redis: chat tasks not refreshed", "err", err)
+		if err != nil {
+			if !away && ctx.Err() == nil {
+				r.log.Warn("redis: chat tasks not refreshed; other instances stop listing them after the TTL", "err", err)
+			}
+			away = true
 			continue
 		}
+		away = false
 		r.sweep(ctx, now)
 	}
 }
