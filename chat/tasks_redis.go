@@ -153,7 +153,10 @@ func liveEntry(raw string, now time.Time) *Task {
 		Model: e.Model, Started: time.Unix(0, e.Started), Key: e.Key}
 }
 
-// Claim implements Tasks: listed in Redis before it answers.
+// Claim implements Tasks: listed in Redis before it answers. While Redis
+// is away the task still starts, claimed on this instance only (its key
+// checked against this instance's tasks), and is listed by the first beat
+// that reaches Redis: an outage must not stop the answers.
 func (r *TasksRedis) Claim(ctx context.Context, t Task) (*Task, error) {
 	task, err := r.local.Claim(ctx, t)
 	if err != nil {
@@ -165,9 +168,11 @@ func (r *TasksRedis) Claim(ctx context.Context, t Task) (*Task, error) {
 		task.ID, r.entry(task, now), task.Key, now.UnixMilli()).Int()
 	r.listMu.Unlock()
 	switch {
+	case err != nil && ctx.Err() == nil:
+		r.log.Warn("redis: a chat task claimed on this instance only", "task", task.ID, "err", err)
 	case err != nil:
 		r.local.Release(task)
-		return nil, fmt.Errorf("list the task in redis: %w", err)
+		return nil, err
 	case ok == 0:
 		r.local.Release(task)
 		return nil, ErrTaskRunning
@@ -307,11 +312,15 @@ func (r *TasksRedis) Get(ctx context.Context, id string) (*Task, error) {
 	return nil, ErrNoTask
 }
 
-// List implements Tasks.
+// List implements Tasks. While Redis is away it lists this instance's
+// tasks only.
 func (r *TasksRedis) List(ctx context.Context, keep func(*Task) bool) ([]*Task, error) {
 	all, err := r.cfg.Client.HGetAll(ctx, r.tasksKey()).Result()
 	if err != nil {
-		return nil, fmt.Errorf("list the tasks in redis: %w", err)
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		r.log.Warn("redis: chat tasks listed from this instance only", "err", err)
 	}
 	out := r.local.list(keep) // this instance's, listed or not
 	seen := make(map[string]bool, len(out))

@@ -2,9 +2,11 @@ package chat_test
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/quire/quire/chat"
@@ -69,4 +71,41 @@ func TestTasksRedisInstanceGone(t *testing.T) {
 		t.Fatal("the dead instance's task was ended: the stop reached it")
 	default:
 	}
+}
+
+// While Redis is away an instance's tasks still start, list, stop and
+// keep one writer per key, on this instance.
+func TestTasksRedisAway(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	gone := redis.NewClient(&redis.Options{Addr: closedAddr(t), MaxRetries: -1})
+	t.Cleanup(func() { _ = gone.Close() })
+	ts, err := chat.NewTasksRedis(chat.TasksRedisConfig{Client: gone, Prefix: "quire-test-away:", Instance: "a"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ts.Shutdown(ctx) })
+	causes := make(chan error, 1)
+	task, err := chat.Go(ctx, ts, chat.Task{UserID: "u1", Key: "k"}, func(ctx context.Context, _ *chat.Task) {
+		<-ctx.Done()
+		causes <- context.Cause(ctx)
+	})
+	require.NoError(t, err)
+	_, err = ts.Claim(ctx, chat.Task{Key: "k"})
+	require.ErrorIs(t, err, chat.ErrTaskRunning)
+	lst, err := ts.List(ctx, func(*chat.Task) bool { return true })
+	require.NoError(t, err)
+	require.Equal(t, []string{task.ID}, chat.IDs(lst))
+	got, err := ts.Get(ctx, task.ID)
+	require.NoError(t, err)
+	require.Same(t, task, got)
+	require.NoError(t, ts.Stop(ctx, chat.ErrTaskStopped, task.ID))
+	require.ErrorIs(t, <-causes, chat.ErrTaskStopped)
+}
+
+// closedAddr is an address nothing listens on.
+func closedAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
 }
