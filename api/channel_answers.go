@@ -152,11 +152,21 @@ func (a *API) startChannelAnswer(r *http.Request, c *chanReq, asked *storage.Mes
 	meta, _ := json.Marshal(answerMeta{ModelID: model.ID, ModelName: model.Name})
 	reply := &storage.Message{ID: uuid.NewString(), UserID: c.s.user.ID, ChannelID: c.ch.ID, ParentID: thread, Meta: meta}
 	ans := &channelAnswer{a: a, c: c, reply: *reply, model: model, where: *reply}
-	// Listed before the reply exists: a deletion that takes the reply
-	// finds the answer once the reply is gone (endAnswers).
+	// Listed, here and in the registry (so on every instance), before the
+	// reply exists: a deletion that takes the reply finds the answer once
+	// the reply is gone (endAnswers) and waits for the task's end, which
+	// comes after everything this tells, on whichever instance it is.
 	a.answers.add(ans)
-	if err := a.cfg.Store.PostMessage(ctx, reply); err != nil {
+	t, claimErr := a.cfg.Tasks.Claim(ctx, chat.Task{UserID: c.s.user.ID, ChatID: channelTaskPrefix + c.ch.ID,
+		MessageID: reply.ID, Thread: thread, Model: model.ID})
+	drop := func() {
 		a.answers.remove(ans)
+		if claimErr == nil {
+			a.cfg.Tasks.Release(t)
+		}
+	}
+	if err := a.cfg.Store.PostMessage(ctx, reply); err != nil {
+		drop()
 		if !errors.Is(err, storage.ErrNotFound) { // else: the thread went meanwhile
 			a.log.ErrorContext(ctx, "channel answer: post the reply", "channel", c.ch.ID, "err", err)
 		}
@@ -164,20 +174,19 @@ func (a *API) startChannelAnswer(r *http.Request, c *chanReq, asked *storage.Mes
 	}
 	ans.reply = *reply
 	if !ans.tell(func() { a.emit(c, "message", reply.ID, ans.wire(reply)) }) {
-		a.answers.remove(ans)
+		drop()
 		return // deleted already
 	}
 	a.emitParent(r, c, thread)
-	t, err := chat.Go(ctx, a.cfg.Tasks, chat.Task{UserID: c.s.user.ID, ChatID: channelTaskPrefix + c.ch.ID, MessageID: reply.ID, Thread: thread, Model: model.ID},
-		func(ctx context.Context, t *chat.Task) {
-			defer a.answers.remove(ans)
-			ans.run(ctx, t, body)
-		})
-	if err != nil { // shutting down (or Redis is away): the reply says so
+	if claimErr != nil { // shutting down: the reply says so
 		a.answers.remove(ans)
-		ans.finish(ctx, nil, err)
+		ans.finish(ctx, nil, claimErr)
 		return
 	}
+	a.cfg.Tasks.Start(t, func(ctx context.Context, t *chat.Task) {
+		defer a.answers.remove(ans)
+		ans.run(ctx, t, body)
+	})
 	ans.started(t)
 }
 
