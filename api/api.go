@@ -76,7 +76,7 @@ type Config struct {
 	Chat *chat.Client
 	// Tasks runs task-mode completions (chat_task.go); nil: a registry of
 	// the API's own, never shut down (tests).
-	Tasks *chat.Tasks
+	Tasks chat.Tasks
 	// Events pushes socket events (the realtime server); nil: no socket
 	// hears anything, and no session_id is anyone's.
 	Events Events
@@ -133,7 +133,7 @@ func New(cfg Config) (*API, error) {
 		return nil, errors.New("api: body limits and chat flush settings must not be negative")
 	}
 	if cfg.Tasks == nil {
-		cfg.Tasks = chat.NewTasks()
+		cfg.Tasks = chat.NewTasksMemory()
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -152,11 +152,21 @@ func (a *API) startChannelAnswer(r *http.Request, c *chanReq, asked *storage.Mes
 	meta, _ := json.Marshal(answerMeta{ModelID: model.ID, ModelName: model.Name})
 	reply := &storage.Message{ID: uuid.NewString(), UserID: c.s.user.ID, ChannelID: c.ch.ID, ParentID: thread, Meta: meta}
 	ans := &channelAnswer{a: a, c: c, reply: *reply, model: model, where: *reply}
-	// Listed before the reply exists: a deletion that takes the reply
-	// finds the answer once the reply is gone (endAnswers).
+	// Listed, here and in the registry (so on every instance), before the
+	// reply exists: a deletion that takes the reply finds the answer once
+	// the reply is gone (endAnswers) and waits for the task's end, which
+	// comes after everything this tells, on whichever instance it is.
 	a.answers.add(ans)
-	if err := a.cfg.Store.PostMessage(ctx, reply); err != nil {
+	t, claimErr := a.cfg.Tasks.Claim(ctx, chat.Task{UserID: c.s.user.ID, ChatID: channelTaskPrefix + c.ch.ID,
+		MessageID: reply.ID, Thread: thread, Model: model.ID})
+	drop := func() {
 		a.answers.remove(ans)
+		if claimErr == nil {
+			a.cfg.Tasks.Release(t)
+		}
+	}
+	if err := a.cfg.Store.PostMessage(ctx, reply); err != nil {
+		drop()
 		if !errors.Is(err, storage.ErrNotFound) { // else: the thread went meanwhile
 			a.log.ErrorContext(ctx, "channel answer: post the reply", "channel", c.ch.ID, "err", err)
 		}
@@ -164,20 +174,19 @@ func (a *API) startChannelAnswer(r *http.Request, c *chanReq, asked *storage.Mes
 	}
 	ans.reply = *reply
 	if !ans.tell(func() { a.emit(c, "message", reply.ID, ans.wire(reply)) }) {
-		a.answers.remove(ans)
+		drop()
 		return // deleted already
 	}
 	a.emitParent(r, c, thread)
-	t, err := a.cfg.Tasks.Go(chat.Task{UserID: c.s.user.ID, ChatID: "channel:" + c.ch.ID, MessageID: reply.ID, Model: model.ID},
-		func(ctx context.Context, t *chat.Task) {
-			defer a.answers.remove(ans)
-			ans.run(ctx, t, body)
-		})
-	if err != nil { // shutting down: the reply says so
+	if claimErr != nil { // shutting down: the reply says so
 		a.answers.remove(ans)
-		ans.finish(ctx, nil, err)
+		ans.finish(ctx, nil, claimErr)
 		return
 	}
+	a.cfg.Tasks.Start(t, func(ctx context.Context, t *chat.Task) {
+		defer a.answers.remove(ans)
+		ans.run(ctx, t, body)
+	})
 	ans.started(t)
 }
 
@@ -215,25 +224,30 @@ func (s *answerSet) matching(keep func(reply *storage.Message) bool) []*channelA
 	return out
 }
 
+// channelTaskPrefix prefixes a channel answer's task's ChatID.
+const channelTaskPrefix = "channel:"
+
 // endAnswers ends the answers whose reply keep names, after a deletion
-// took their reply: each stops, as a stop would, but stores and tells
-// nothing more; it returns once they ended (or r was cancelled). Called
-// after the deletion is stored and before it is told, so that nothing
-// about a reply reaches the room after its message:delete.
+// took their reply, on every instance: each stops, as a stop would, but
+// stores and tells nothing more (cause chat.ErrTaskDeleted); it returns
+// once they ended (or r was cancelled). Called after the deletion is
+// stored and before it is told, so that nothing about a reply reaches the
+// room after its message:delete. This instance's answers not started yet
+// are marked too: they stop as they start.
 func (a *API) endAnswers(r *http.Request, keep func(reply *storage.Message) bool) {
-	var tasks []*chat.Task
 	for _, ans := range a.answers.matching(keep) {
-		if t := ans.end(); t != nil {
-			a.cfg.Tasks.Stop(t.ID)
-			tasks = append(tasks, t)
-		}
+		ans.end()
 	}
-	for _, t := range tasks {
-		select {
-		case <-t.Done():
-		case <-r.Context().Done():
-			return
-		}
+	ts, err := a.cfg.Tasks.List(r.Context(), func(t *chat.Task) bool {
+		ch, ok := strings.CutPrefix(t.ChatID, channelTaskPrefix)
+		return ok && keep(&storage.Message{ID: t.MessageID, ChannelID: ch, ParentID: t.Thread})
+	})
+	if err != nil {
+		a.log.ErrorContext(r.Context(), "channel answers of a deletion not ended", "err", err)
+		return
+	}
+	if err := a.cfg.Tasks.Stop(r.Context(), chat.ErrTaskDeleted, chat.IDs(ts)...); err != nil {
+		a.log.WarnContext(r.Context(), "channel answers of a deletion: stop", "err", err)
 	}
 }
 
@@ -332,7 +346,10 @@ func (ans *channelAnswer) started(t *chat.Task) {
 	gone := ans.gone
 	ans.mu.Unlock()
 	if gone {
-		ans.a.cfg.Tasks.Stop(t.ID)
+		// Not waited for: the request that started it answers at once.
+		done, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = ans.a.cfg.Tasks.Stop(done, chat.ErrTaskDeleted, t.ID)
 	}
 }
 
@@ -359,7 +376,11 @@ func (ans *channelAnswer) tell(f func()) bool {
 func (ans *channelAnswer) run(ctx context.Context, t *chat.Task, body []byte) {
 	// One update at once, then at most one per interval; no size bound.
 	ans.out = newDeltaSender(ans.a.cfg.ChannelAnswerInterval, math.MaxInt, ans.update)
-	ans.finish(ctx, t, ans.stream(ctx, t, body))
+	err := ans.stream(ctx, t, body)
+	if errors.Is(context.Cause(ctx), chat.ErrTaskDeleted) {
+		ans.end() // by a deletion on another instance: nothing more is told
+	}
+	ans.finish(ctx, t, err)
 }
 
 func (ans *channelAnswer) stream(ctx context.Context, t *chat.Task, body []byte) error {

@@ -103,6 +103,14 @@ func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session
 	if task != nil && (!a.checkTaskSession(w, r, s, task) || !a.prepareTaskChat(w, r, s, task, question, in, model, sent)) {
 		return
 	}
+	if task != nil {
+		// Claimed by prepareTaskChat: started below, else released.
+		defer func() {
+			if task.claim != nil {
+				a.cfg.Tasks.Release(task.claim)
+			}
+		}()
+	}
 	out := map[string]json.RawMessage{}
 	for _, k := range forwarded {
 		if v, ok := in[k]; ok && string(v) != "null" {
@@ -128,7 +136,8 @@ func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session
 	}
 
 	if task != nil {
-		a.startChatTask(w, s, task, model, up, body)
+		a.startChatTask(w, task, up, body)
+		task.claim = nil
 		return
 	}
 	resp, err := a.cfg.Chat.Complete(r.Context(), up, body, stream)

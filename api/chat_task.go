@@ -59,6 +59,8 @@ type taskRequest struct {
 	// prefix is the stored answer a "continue" request goes on from: the
 	// task's answer starts with it (prepareTaskChat).
 	prefix string
+	// claim is the task, listed but not started (prepareTaskChat).
+	claim *chat.Task
 }
 
 // parseTaskRequest reads the task fields, or says what is wrong with them.
@@ -148,16 +150,11 @@ func (a *API) checkTaskSession(w http.ResponseWriter, r *http.Request, s *sessio
 	return owns
 }
 
-// startChatTask starts the task (checkTaskSession passed); the answer is
+// startChatTask starts the task prepareTaskChat claimed; the answer is
 // {"status": true, "task_id", "chat_id"} at once.
-func (a *API) startChatTask(w http.ResponseWriter, s *session, req *taskRequest, model string, up int, body []byte) {
-	t, err := a.cfg.Tasks.Go(chat.Task{UserID: s.user.ID, ChatID: req.chatID, MessageID: req.messageID, Model: model},
-		func(ctx context.Context, t *chat.Task) { a.runChatTask(ctx, t, req, up, body) })
-	if err != nil {
-		a.taskNotStarted(s.user.ID, req, err)
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-		return
-	}
+func (a *API) startChatTask(w http.ResponseWriter, req *taskRequest, up int, body []byte) {
+	t := req.claim
+	a.cfg.Tasks.Start(t, func(ctx context.Context, t *chat.Task) { a.runChatTask(ctx, t, req, up, body) })
 	writeJSON(w, http.StatusOK, map[string]any{"status": true, "task_id": t.ID, "chat_id": req.chatID})
 }
 

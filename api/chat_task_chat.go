@@ -9,6 +9,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/quire/quire/chat"
 	"github.com/quire/quire/storage"
 )
@@ -102,7 +104,7 @@ func (a *API) prepareTaskChat(w http.ResponseWriter, r *http.Request, s *session
 		if continuing {
 			req.prefix = lastAnswerSent(in)
 		}
-		return true
+		return a.claimChatTask(w, r, s, req, model, "")
 	}
 	// Stored ids are ids (validID): a chat or answer named otherwise could
 	// be neither read nor deleted, nor its answer saved.
@@ -110,13 +112,24 @@ func (a *API) prepareTaskChat(w http.ResponseWriter, r *http.Request, s *session
 		writeError(w, http.StatusBadRequest, msgBadStoredTaskIDs)
 		return false
 	}
-	// One writer per answer: a second task would race the first's save.
-	if len(a.cfg.Tasks.List(func(t *chat.Task) bool {
-		return t.UserID == s.user.ID && t.ChatID == req.chatID && t.MessageID == req.messageID
-	})) > 0 {
-		writeError(w, http.StatusConflict, "an answer is being written into id already; stop it first")
+	if req.chatID == "" {
+		// A new chat: its id is known before the task is claimed, so
+		// that the task lists under it from the start.
+		req.chatID = uuid.NewString()
+	}
+	// One writer per answer (a second task would race the first's save):
+	// the claim is atomic across instances, and made before anything is
+	// stored, so that a refused request changes nothing.
+	if !a.claimChatTask(w, r, s, req, model, chat.AnswerKey(req.chatID, req.messageID)) {
 		return false
 	}
+	stored := false
+	defer func() {
+		if !stored {
+			a.cfg.Tasks.Release(req.claim)
+			req.claim = nil
+		}
+	}()
 	userParent := req.parentID // the question's parent, in 0.11's requests
 	if um != nil && userParent == um.id {
 		userParent = "" // not its own parent
@@ -175,6 +188,27 @@ func (a *API) prepareTaskChat(w http.ResponseWriter, r *http.Request, s *session
 	if conversation != nil && !sent {
 		in["messages"] = encodeList(append(systemMessages(in), conversation...))
 	}
+	stored = true
+	return true
+}
+
+// claimChatTask claims the request's task (req.claim; key: chat.AnswerKey
+// for a saved chat's answer, else ""), or answers why not: 409 when an
+// answer is being written into req's already, 503 when the server stops.
+func (a *API) claimChatTask(w http.ResponseWriter, r *http.Request, s *session, req *taskRequest, model, key string) bool {
+	t, err := a.cfg.Tasks.Claim(r.Context(), chat.Task{UserID: s.user.ID, ChatID: req.chatID, MessageID: req.messageID, Model: model, Key: key})
+	switch {
+	case errors.Is(err, chat.ErrTaskRunning):
+		writeError(w, http.StatusConflict, "an answer is being written into id already; stop it first")
+		return false
+	case errors.Is(err, chat.ErrStopped):
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return false
+	case err != nil:
+		a.internalError(w, r, "claim a chat task", err)
+		return false
+	}
+	req.claim = t
 	return true
 }
 
@@ -442,18 +476,6 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// taskNotStarted finishes the answer prepareTaskChat stored when its task
-// could not start (the server is stopping), so that the chat does not
-// wait for it forever.
-func (a *API) taskNotStarted(userID string, req *taskRequest, cause error) {
-	ctx, cancel := context.WithTimeout(context.Background(), taskSaveTimeout)
-	defer cancel()
-	m := AssistantMessage{Done: true, Error: cause.Error(), ParentID: req.parentID, Stored: true}
-	if err := a.saveAssistantMessage(ctx, userID, req.chatID, req.messageID, m); err != nil {
-		a.log.ErrorContext(ctx, "saving a chat task that did not start failed", "user", userID, "chat", req.chatID, "err", err)
-	}
 }
 
 // storedAnswer is the text of message id when it is an assistant's, else "".

@@ -464,14 +464,14 @@ func (a *API) deleteChatMessage(w http.ResponseWriter, r *http.Request, s *sessi
 // does, and waits until they have (or r is cancelled): their final save
 // finds the message, or the chat, gone and writes nothing.
 func (a *API) endChatTasks(r *http.Request, chatID string, gone func(messageID string) bool) {
-	ts := a.cfg.Tasks.List(func(t *chat.Task) bool {
+	ts, err := a.cfg.Tasks.List(r.Context(), func(t *chat.Task) bool {
 		return t.ChatID == chatID && (gone == nil || gone(t.MessageID))
 	})
-	for _, t := range ts {
-		a.cfg.Tasks.Stop(t.ID)
+	if err == nil {
+		err = a.cfg.Tasks.Stop(r.Context(), chat.ErrTaskStopped, chat.IDs(ts)...)
 	}
-	for _, t := range ts {
-		a.stopAndWait(r, t)
+	if err != nil {
+		a.log.WarnContext(r.Context(), "chat tasks of a deletion not ended", "chat", chatID, "err", err)
 	}
 }
 

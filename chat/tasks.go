@@ -1,18 +1,24 @@
 package chat
 
 import (
-	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
-	"slices"
-	"sync"
 	"time"
-
-	"github.com/google/uuid"
 )
 
-// ErrTaskStopped is the cause a stopped task's context ends with.
-var ErrTaskStopped = errors.New("the answer was stopped")
+// Errors of the task registry.
+var (
+	// ErrTaskStopped is the cause a stopped task's context ends with.
+	ErrTaskStopped = errors.New("the answer was stopped")
+	// ErrTaskDeleted is the cause a task's context ends with when what it
+	// writes into was deleted: it stores and tells nothing more.
+	ErrTaskDeleted = errors.New("the answer was deleted")
+	// ErrTaskRunning: Claim found a running task with the same Key.
+	ErrTaskRunning = errors.New("an answer is being written there already")
+	// ErrNoTask: no such task runs (on any instance).
+	ErrNoTask = errors.New("no such task")
+)
 
 // Task is one background completion (task mode, protocol §5.3). Its fields
 // are set before it starts and never change.
@@ -21,119 +27,77 @@ type Task struct {
 	UserID    string // the account that asked
 	ChatID    string
 	MessageID string // the assistant message it answers into
-	Model     string
-	Started   time.Time
+	// Thread is the message a channel answer's reply belongs to (its
+	// thread's root, "" for a top-level reply): deleting the root ends it.
+	Thread  string
+	Model   string
+	Started time.Time
+	// Key, unless "", is exclusive: no two running tasks share it
+	// (AnswerKey: one writer per answer).
+	Key string
 
+	ctx    context.Context
 	cancel context.CancelCauseFunc
-	done   chan struct{}
+	done   chan struct{} // nil: a task of another instance
 }
 
-// Done is closed when the task's function has returned.
+// Done is closed when the task's function has returned; nil for a task
+// listed by another instance.
 func (t *Task) Done() <-chan struct{} { return t.done }
 
-// Tasks runs background completions and remembers the running ones, so
-// that they can be listed and stopped. A task outlives the request that
-// started it and ends with Shutdown.
-type Tasks struct {
-	mu     sync.Mutex
-	byID   map[string]*Task
-	closed bool
-	wg     sync.WaitGroup
-
-	base context.Context // parent of every task's context
-	stop context.CancelCauseFunc
+// AnswerKey is the Key of a task writing into message messageID of chat
+// chatID: Claim refuses a second one.
+func AnswerKey(chatID, messageID string) string {
+	b, _ := json.Marshal([2]string{chatID, messageID})
+	return string(b)
 }
 
-// NewTasks returns an empty registry.
-func NewTasks() *Tasks {
-	base, stop := context.WithCancelCause(context.Background())
-	return &Tasks{byID: map[string]*Task{}, base: base, stop: stop}
+// Tasks runs background completions and lists the running ones, so that
+// they can be listed and stopped, from every instance sharing the
+// registry (TasksMemory: this process; TasksRedis: every instance on one
+// Redis prefix). A task outlives the request that started it and ends
+// with Shutdown.
+type Tasks interface {
+	// Claim lists a task like t (a fresh ID and start time are set) as
+	// running, or answers ErrTaskRunning when a running task has t.Key,
+	// ErrStopped after Shutdown. The claim must then be Started or
+	// Released. A stop before Start ends the task's context at once.
+	Claim(ctx context.Context, t Task) (*Task, error)
+	// Start runs run in its own goroutine with the task's context, which
+	// ends on Stop (its cause) or Shutdown (cause ErrStopped). The task is
+	// listed until run returns.
+	Start(t *Task, run func(ctx context.Context, t *Task))
+	// Release unlists a claim that will not start.
+	Release(t *Task)
+	// Get returns the running task id, or ErrNoTask.
+	Get(ctx context.Context, id string) (*Task, error)
+	// List returns the running tasks keep accepts, oldest first.
+	List(ctx context.Context, keep func(*Task) bool) ([]*Task, error)
+	// Stop ends the tasks ids (unknown ones are skipped) with cause
+	// (ErrTaskStopped or ErrTaskDeleted), wherever they run, and returns
+	// once they have ended (their function returned), or the instance
+	// running one is gone, or ctx ends (its error).
+	Stop(ctx context.Context, cause error, ids ...string) error
+	// Shutdown refuses new tasks, ends this instance's running ones
+	// (cause ErrStopped) and waits for them, or for ctx. Idempotent.
+	Shutdown(ctx context.Context) error
 }
 
-// Go registers a task like t (a fresh ID and start time are set) and runs
-// run in its own goroutine with the task's context, which ends on Stop
-// (cause ErrTaskStopped) or Shutdown (cause ErrStopped). The task is
-// listed until run returns. After Shutdown it answers ErrStopped.
-func (ts *Tasks) Go(t Task, run func(ctx context.Context, t *Task)) (*Task, error) {
-	task := &t
-	task.ID, task.Started, task.done = uuid.NewString(), time.Now(), make(chan struct{})
-	var ctx context.Context
-	ctx, task.cancel = context.WithCancelCause(ts.base)
-	ts.mu.Lock()
-	if ts.closed {
-		ts.mu.Unlock()
-		task.cancel(ErrStopped)
-		return nil, ErrStopped
+// Go claims a task like t and starts run on it.
+func Go(ctx context.Context, ts Tasks, t Task, run func(ctx context.Context, t *Task)) (*Task, error) {
+	task, err := ts.Claim(ctx, t)
+	if err != nil {
+		return nil, err
 	}
-	ts.byID[task.ID] = task
-	ts.wg.Add(1)
-	ts.mu.Unlock()
-	go func() {
-		defer ts.wg.Done()
-		defer close(task.done)
-		defer task.cancel(nil)
-		defer ts.forget(task.ID)
-		run(ctx, task)
-	}()
+	ts.Start(task, run)
 	return task, nil
 }
 
-func (ts *Tasks) forget(id string) {
-	ts.mu.Lock()
-	delete(ts.byID, id)
-	ts.mu.Unlock()
-}
-
-// Get returns the running task id.
-func (ts *Tasks) Get(id string) (*Task, bool) {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	t, ok := ts.byID[id]
-	return t, ok
-}
-
-// List returns the running tasks keep accepts, oldest first.
-func (ts *Tasks) List(keep func(*Task) bool) []*Task {
-	ts.mu.Lock()
-	out := make([]*Task, 0, len(ts.byID))
-	for _, t := range ts.byID {
-		if keep(t) {
-			out = append(out, t)
-		}
+// IDs are the tasks' ids.
+func IDs(ts []*Task) []string {
+	ids := make([]string, 0, len(ts))
+	for _, t := range ts {
+		ids = append(ids, t.ID)
 	}
-	ts.mu.Unlock()
-	slices.SortFunc(out, func(a, b *Task) int {
-		return cmp.Or(a.Started.Compare(b.Started), cmp.Compare(a.ID, b.ID))
-	})
-	return out
-}
-
-// Stop ends the task's context with ErrTaskStopped; the task then winds up
-// (Done). False when no such task runs.
-func (ts *Tasks) Stop(id string) bool {
-	t, ok := ts.Get(id)
-	if ok {
-		t.cancel(ErrTaskStopped)
-	}
-	return ok
-}
-
-// Shutdown refuses new tasks, ends every running one (cause ErrStopped)
-// and waits for them, or for ctx. Idempotent.
-func (ts *Tasks) Shutdown(ctx context.Context) error {
-	ts.mu.Lock()
-	ts.closed = true
-	ts.mu.Unlock()
-	ts.stop(ErrStopped)
-	waited := make(chan struct{})
-	go func() {
-		ts.wg.Wait()
-		close(waited)
-	}()
-	select {
-	case <-waited:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return ids
 }

@@ -2,15 +2,17 @@
 // one Redis prefix. Clients spread over the instances edit the same notes
 // concurrently and converge, and late joiners on every instance get the
 // converged state; awareness, presence, usage and channel messages are the
-// same whichever instance a client is on.
+// same whichever instance a client is on; a chat task is listed, stopped and
+// ended through any instance.
 
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { waitUntil, TEST_TIMEOUT } from './helpers/server.mjs'
-import { signup, ok, createNote, setGrants } from './helpers/api.mjs'
+import { signup, ok, request, createNote, setGrants } from './helpers/api.mjs'
 import { Client, expectOk } from './helpers/socket.mjs'
 import { DocClient, randomEdit, prng, sameBytes, normalizePM, deletionDiff } from './helpers/ydoc.mjs'
 import { startInstances, instancesSkip } from './helpers/instances.mjs'
+import { startUpstream } from './lib/openai-upstream.mjs'
 
 const INSTANCES = 3
 const EDITORS = 6 // two per instance
@@ -42,17 +44,66 @@ export function assertSame (clients, what) {
 }
 
 describe('three instances, one PostgreSQL, one Redis', { skip: instancesSkip() }, () => {
-  let cluster, servers, owner, editors
+  let cluster, servers, owner, editors, upstream
   const at = i => servers[i % INSTANCES].url
 
   before(async () => {
-    cluster = await startInstances(INSTANCES)
+    upstream = await startUpstream({ models: ['e2e-chat-model'], chunkDelayMs: 0 })
+    cluster = await startInstances(INSTANCES, { extraArgs: ['--openai-base-url', upstream.baseURL] })
     servers = cluster.servers
     owner = await signup(at(0), 'owner')
     editors = []
     for (let i = 0; i < EDITORS; i++) editors.push(await signup(at(i), `editor${i}`)) // accounts made on every instance
   })
-  after(async () => { await cluster?.cleanup() })
+  after(async () => { await cluster?.cleanup(); await upstream?.close() })
+
+  test('a chat task started on one instance is listed, stopped and ended through the others', { timeout: TEST_TIMEOUT }, async () => {
+    const u = editors[0]
+    const token = u.token
+    const sock = await Client.connect(at(0), token)
+    await sock.call('heartbeat', {}) // the socket's account is known once it has spoken
+    const of = (mid, type) => d => d?.message_id === mid && d?.data?.type === type
+    const start = (mid, chatID) => ok(at(0), 'POST', '/api/chat/completions', {
+      token,
+      body: {
+        model: 'e2e-chat-model', stream: true, session_id: sock.socket.id, id: mid, parent_id: null, chat_id: chatID,
+        user_message: { id: 'q-' + mid, parentId: null, childrenIds: [mid], role: 'user', content: 'hello' }
+      }
+    })
+    const running = async (i, chatID) => (await ok(at(i), 'GET', `/api/tasks/chat/${chatID}`, { token })).task_ids
+    try {
+      // Held after its first chunk until the test opens the gate (never:
+      // the stop ends it).
+      upstream.answer('Quire ', { gate: 'never-1' }, 'no')
+      const t1 = await start('a1')
+      await sock.waitFor('events', of('a1', 'chat:completion'))
+      for (const i of [0, 1, 2]) assert.deepEqual(await running(i, t1.chat_id), [t1.task_id], `listed on instance ${i}`)
+      const again = await request(at(1), 'POST', '/api/chat/completions', { token, body: { model: 'e2e-chat-model', stream: true, session_id: sock.socket.id, id: 'a1', parent_id: null, chat_id: t1.chat_id, messages: [{ role: 'user', content: 'hello' }] } })
+      assert.equal(again.status, 409, 'a second writer of the answer, on another instance')
+
+      // The stop button's request lands on instance 1: it answers once
+      // instance 0's task has saved what it had.
+      const stopped = await ok(at(1), 'POST', `/api/tasks/chat/${t1.chat_id}/stop`, { token })
+      assert.deepEqual(stopped.task_ids, [t1.task_id])
+      const saved = (await ok(at(2), 'GET', `/api/v1/chats/${t1.chat_id}`, { token })).chat.history.messages.a1
+      assert.equal(saved.done, true, 'saved before the stop answered')
+      assert.equal(saved.content, 'Quire ')
+      await sock.waitFor('events', of('a1', 'chat:tasks:cancel'))
+      for (const i of [0, 1, 2]) assert.deepEqual(await running(i, t1.chat_id), [], `gone on instance ${i}`)
+
+      // Deleting the chat through instance 2 ends a task running on 0.
+      upstream.answer('Quire ', { gate: 'never-2' }, 'no')
+      const t2 = await start('a2', t1.chat_id)
+      await sock.waitFor('events', of('a2', 'chat:completion'))
+      await ok(at(2), 'DELETE', `/api/v1/chats/${t1.chat_id}`, { token })
+      for (const i of [0, 1, 2]) assert.deepEqual(await running(i, t1.chat_id), [], `ended with the DELETE, on instance ${i}`)
+      assert.equal((await request(at(0), 'POST', `/api/tasks/stop/${t2.task_id}`, { token })).status, 404)
+    } finally {
+      sock.close()
+      upstream.open('never-1')
+      upstream.open('never-2')
+    }
+  })
 
   test(`${EDITORS} editors on ${INSTANCES} instances × two notes converge; late joiners everywhere (seed ${SEED})`, { timeout: TEST_TIMEOUT }, async () => {
     const notes = []

@@ -42,7 +42,7 @@ type Server struct {
 	redis    *redis.Client // nil: one instance
 	instance string        // this process's id among the deployment's
 	chat     *chat.Client
-	tasks    *chat.Tasks
+	tasks    chat.Tasks
 	http     *http.Server
 	pprof    *http.Server // nil unless Config.PprofAddr
 	metrics  *http.Server // nil unless Config.MetricsAddr
@@ -180,7 +180,6 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 	if err != nil {
 		return nil, err
 	}
-	s.tasks = chat.NewTasks()
 	restAPI, err := api.New(api.Config{
 		Store: store, Auth: a, Logger: logger,
 		MaxNoteBodyBytes: cfg.MaxNoteBodyBytes, MaxAuthBodyBytes: cfg.MaxAuthBodyBytes,

@@ -6,21 +6,25 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quire/quire/chat"
 	"github.com/quire/quire/presence"
 	"github.com/quire/quire/realtime"
 )
 
 // buildShared makes the parts several instances share: with --redis-url
-// the Redis broker and presence, else nil (realtime's memory broker) and
-// the memory presence. It sets s.presence and s.redis.
+// the Redis broker, presence and chat task registry, else nil (realtime's
+// memory broker) and the memory ones. It sets s.presence, s.tasks and
+// s.redis.
 func (s *Server) buildShared(logger *slog.Logger) (realtime.Broker, error) {
 	if s.cfg.RedisURL == "" {
 		pm := presence.NewMemory()
 		pm.Now = s.cfg.Now
 		s.presence = pm
+		s.tasks = chat.NewTasksMemory()
 		return nil, nil
 	}
 	opt, err := redis.ParseURL(s.cfg.RedisURL)
@@ -44,6 +48,13 @@ func (s *Server) buildShared(logger *slog.Logger) (realtime.Broker, error) {
 		return nil, err
 	}
 	s.presence = pm
+	// Any instance lists and stops any instance's chat tasks (the stop
+	// button's request may land on another instance than the task).
+	s.tasks, err = chat.NewTasksRedis(chat.TasksRedisConfig{Client: s.redis, Prefix: s.cfg.RedisPrefix, Instance: s.instance, Logger: logger})
+	if err != nil {
+		s.closeRedis()
+		return nil, err
+	}
 	return broker, nil
 }
 
@@ -55,6 +66,13 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 }
 
 func (s *Server) closeRedis() {
+	if s.tasks != nil {
+		// Idempotent: ends the registry's Redis listener and beat too
+		// when the server did not get to start.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = s.tasks.Shutdown(ctx)
+		cancel()
+	}
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}
