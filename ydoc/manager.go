@@ -151,7 +151,7 @@ type Manager struct {
 	state   int // stateNew, stateRunning, stateStopped
 	stopped chan struct{}
 
-	owners sync.WaitGroup // document owner goroutines
+	owners sync.WaitGroup // documents not yet done (document.finish)
 	others sync.WaitGroup // writer and background work
 	once   sync.Once
 
@@ -224,7 +224,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 		wasRunning := m.state == stateRunning
 		m.state = stateStopped
 		for _, d := range m.docs {
-			close(d.stop)
+			d.inbox.signal(evStop)
 		}
 		m.mu.Unlock()
 		go func() {
@@ -354,11 +354,7 @@ func (m *Manager) do(ctx context.Context, docID string, c *command) (State, erro
 		d = newDocument(m, id, noteID)
 		m.docs[id] = d
 		m.met.liveDocuments.Inc()
-		m.owners.Add(1)
-		go func() {
-			defer m.owners.Done()
-			d.run()
-		}()
+		m.owners.Add(1) // until the document is done; the push below starts its owner
 	}
 	if !d.inbox.push(c, false) {
 		m.mu.Unlock()
