@@ -141,6 +141,7 @@ func newDocument(m *Manager, id, noteID string) *document {
 	}
 	d.inbox.max = m.cfg.InboxSize
 	d.inbox.owner = d.work
+	d.inbox.spawn = m.pool.run
 	return d
 }
 

@@ -26,6 +26,7 @@ type inbox struct {
 	running bool     // an owner goroutine is running, or started
 	exited  bool     // the document is done: start no owner again
 	owner   func()   // the owner's body (document.work)
+	spawn   func(func())
 }
 
 // push queues c unless the inbox is full. force ignores the bound (leaves:
@@ -65,7 +66,7 @@ func (in *inbox) startLocked() {
 		return
 	}
 	in.running = true
-	go in.owner()
+	in.spawn(in.owner)
 }
 
 // take returns the mail for one round of the owner: every event and

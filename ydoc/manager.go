@@ -145,6 +145,7 @@ type Manager struct {
 	writer *writer
 	// contents stores renderings (render.go)
 	contents *contentWriter
+	pool     *ownerPool // goroutines that run document owners (pool.go)
 
 	mu      sync.Mutex // guards the fields below; held only around map work and inbox sends
 	docs    map[string]*document
@@ -192,6 +193,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		met:      met,
 		writer:   newWriter(cfg.Store, log, met, cfg.CommitLinger),
 		contents: newContentWriter(cfg.Store, log),
+		pool:     newOwnerPool(),
 		docs:     make(map[string]*document),
 		stopped:  make(chan struct{}),
 	}, nil
@@ -229,6 +231,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 		m.mu.Unlock()
 		go func() {
 			m.owners.Wait()
+			m.pool.close()
 			if wasRunning {
 				close(m.writer.in) // no owner is left to send
 				close(m.contents.in)
