@@ -133,3 +133,38 @@ func TestOwnerStartsAgainUnderRace(t *testing.T) {
 		require.Equal(t, each*writers/docs, rowCount(t, store, doc))
 	}
 }
+
+// poolWorkers counts p's goroutines (the receiver is the first argument in
+// their traces).
+func poolWorkers(p *ownerPool) int {
+	buf := make([]byte, 1<<20)
+	n := runtime.Stack(buf, true)
+	return strings.Count(string(buf[:n]), fmt.Sprintf("ydoc.(*ownerPool).worker(%p", p))
+}
+
+// The pool never makes a run wait (20 at once get 20 goroutines), keeps at
+// most maxIdleOwners for the next runs, reuses them, and lets them go on
+// close.
+func TestOwnerPool(t *testing.T) {
+	t.Parallel()
+	p := newOwnerPool()
+	release := make(chan struct{})
+	var started, done sync.WaitGroup
+	for range 20 {
+		started.Add(1)
+		done.Add(1)
+		p.run(func() { started.Done(); <-release; done.Done() })
+	}
+	started.Wait() // all 20 run at once: none waited for another
+	close(release)
+	done.Wait()
+	require.Eventually(t, func() bool { return p.nidle.Load() == maxIdleOwners }, 10*time.Second, time.Millisecond)
+	require.Equal(t, maxIdleOwners, poolWorkers(p), "the others exited")
+	ran := make(chan struct{})
+	p.run(func() { close(ran) })
+	<-ran
+	require.Eventually(t, func() bool { return p.nidle.Load() == maxIdleOwners }, 10*time.Second, time.Millisecond)
+	require.Equal(t, maxIdleOwners, poolWorkers(p), "still at most maxIdleOwners")
+	p.close()
+	require.Eventually(t, func() bool { return poolWorkers(p) == 0 }, 10*time.Second, time.Millisecond, "closed: idle goroutines exit")
+}
