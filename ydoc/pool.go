@@ -15,6 +15,7 @@ type ownerPool struct {
 	idle  chan func() // unbuffered: a send succeeds only to a waiting goroutine
 	quit  chan struct{}
 	nidle atomic.Int32
+	live  atomic.Int32 // goroutines (tests)
 }
 
 func newOwnerPool() *ownerPool {
@@ -25,11 +26,13 @@ func (p *ownerPool) run(f func()) {
 	select {
 	case p.idle <- f:
 	default:
+		p.live.Add(1)
 		go p.worker(f)
 	}
 }
 
 func (p *ownerPool) worker(f func()) {
+	defer p.live.Add(-1)
 	for {
 		f()
 		if p.nidle.Add(1) > maxIdleOwners {
