@@ -78,7 +78,7 @@ func (d *document) startCompaction(j *compaction) {
 		} else {
 			snapshot, err = store.Compact(ctx, docID, j.st.Update, j.ids)
 		}
-		d.bg <- func() { d.compacted(j.ids, snapshot, len(j.st.Update), j.sizeAt, err) }
+		d.inbox.post(func() { d.compacted(j.ids, snapshot, len(j.st.Update), j.sizeAt, err) })
 	})
 }
 

@@ -85,24 +85,26 @@ type waiter struct {
 }
 
 // document is one live document. Fields below the line are owned by the
-// owner goroutine (run) and touched by nothing else.
+// owner (work, run on one goroutine at a time) and touched by nothing else.
 type document struct {
 	m      *Manager
 	id     string // "note:<id>"
 	noteID string
-	inbox  *inbox
-	kick   chan struct{} // writer: some requests are done
-	bg     chan func()   // results of background work, run on the owner
-	stop   chan struct{} // closed by Manager.Stop
+	inbox  inbox // commands, events and background results; starts the owner
 
 	// --- owner only ---
-	doc        *y.Doc
-	sv         map[uint64]uint64 // doc's state vector, kept in step with applies
-	gen        uint64            // bumps when doc is rebuilt
-	size       int               // bytes stored in the log (approximate document size)
-	state      *State            // cache for this version; nil after a change (statecache.go)
-	stateTimer *time.Timer       // drops state when it fires
-	sessions   map[string]struct{}
+	loaded   bool
+	stopping bool // Manager.Stop: finish what was accepted, then unload
+	doc      *y.Doc
+	sv       map[uint64]uint64 // doc's state vector, kept in step with applies
+	gen      uint64            // bumps when doc is rebuilt
+	size     int               // bytes stored in the log (approximate document size)
+	state    *State            // cache for this version; nil after a change (statecache.go)
+	stateDue time.Time         // when state is dropped
+	sessions map[string]struct{}
+
+	timer   *time.Timer // AfterFunc for the earliest deadline below (timer.go); nil until needed
+	timerAt time.Time   // when timer fires; zero when it is not armed
 
 	applied  []int64 // ids of rows whose content is in doc
 	held     []*row  // rows waiting for dependencies
@@ -115,97 +117,108 @@ type document struct {
 	firstDirty   time.Time
 	lastRender   time.Time // when the last render took the document
 	rendering    bool
-	renderTimer  *time.Timer
-	renderDue    time.Time // when renderTimer, last armed, fires (tests read it)
+	renderArmed  bool      // a render is due at renderDue
+	renderDue    time.Time // when the render, last armed, is due (tests read it)
 	compacting   bool
 	compactWait  *compaction // taken, waiting for the writes it holds (compact.go)
 	compactAfter time.Time
 	broken       bool // rebuild failed: refuse everything, unload when answered
 	forgotten    bool // the note was deleted: refuse everything, unload when quiet
 	lastActivity time.Time
-	idleTimer    *time.Timer
+	idleDue      time.Time // when to look whether the document may unload
 
 	remote remoteState // other instances' updates (remote.go)
 }
 
+// newDocument makes a document; its first command starts its owner, which
+// loads it. The Manager counts it in owners until it is done (finish).
 func newDocument(m *Manager, id, noteID string) *document {
-	return &document{
+	d := &document{
 		m:        m,
 		id:       id,
 		noteID:   noteID,
-		inbox:    newInbox(m.cfg.InboxSize),
-		kick:     make(chan struct{}, 1),
-		bg:       make(chan func(), 4),
-		stop:     make(chan struct{}),
 		sessions: make(map[string]struct{}),
 	}
+	d.inbox.max = m.cfg.InboxSize
+	d.inbox.owner = d.work
+	d.inbox.spawn = m.pool.run
+	return d
 }
 
 // wake tells the owner that some of its writes completed.
-func (d *document) wake() {
-	select {
-	case d.kick <- struct{}{}:
-	default:
+func (d *document) wake() { d.inbox.signal(evKick) }
+
+// work is the owner: it runs while the document has mail and returns when
+// it has none (the next mail starts it again), so an idle loaded document
+// costs no goroutine. Runs are serialised by the inbox: one at a time, each
+// seeing everything the previous one did.
+func (d *document) work() {
+	if !d.loaded {
+		d.loaded = true
+		if err := d.load(); err != nil {
+			d.failAll(err)
+			d.finish()
+			return
+		}
+		d.lastActivity = time.Now()
+		d.idleDue = d.lastActivity.Add(d.m.cfg.IdleTimeout)
+		// A log that grew long while nobody here wrote to it (another
+		// instance, failed compactions) is compacted now, not on the next
+		// write: until then d.applied holds an id per row, and every load
+		// replays them all.
+		d.maybeCompact()
+	}
+	for {
+		d.rearm()
+		c, ev, bg, ok := d.inbox.take()
+		if !ok {
+			return
+		}
+		if d.round(c, ev, bg) {
+			d.finish()
+			return
+		}
 	}
 }
 
-func (d *document) run() {
-	d.renderTimer = newStoppedTimer()
-	d.idleTimer = newStoppedTimer()
-	d.stateTimer = newStoppedTimer()
-	defer d.renderTimer.Stop()
-	defer d.idleTimer.Stop()
-	defer d.stateTimer.Stop()
+// round handles one take of mail; true when the document is done.
+func (d *document) round(c *command, ev uint8, bg []func()) bool {
+	if ev&evStop != 0 {
+		d.stopping = true
+	}
+	for _, f := range bg {
+		f()
+	}
+	if ev&evKick != 0 {
+		d.complete()
+	}
+	if c != nil {
+		d.handle(c)
+	}
+	if ev&evTimer != 0 && !d.stopping && d.onTimer() {
+		return true
+	}
+	if d.broken && len(d.inflight) == 0 {
+		d.failWaiters()
+		d.failAll(ErrUnavailable)
+		d.unloaded()
+		return true
+	}
+	if d.forgotten && len(d.inflight) == 0 && !d.rendering && !d.compacting {
+		d.discard()
+		return true
+	}
+	if d.stopping {
+		return d.drained()
+	}
+	return false
+}
 
-	if err := d.load(); err != nil {
-		d.failAll(err)
-		return
-	}
-	d.lastActivity = time.Now()
-	d.idleTimer.Reset(d.m.cfg.IdleTimeout)
-	// A log that grew long while nobody here wrote to it (another instance,
-	// failed compactions) is compacted now, not on the next write: until
-	// then d.applied holds an id per row, and every load replays them all.
-	d.maybeCompact()
-	for {
-		select {
-		case <-d.inbox.ready:
-			if c := d.inbox.pop(); c != nil {
-				d.handle(c)
-			}
-		case <-d.kick:
-			d.complete()
-		case f := <-d.bg:
-			f()
-		case <-d.renderTimer.C:
-			d.render()
-		case <-d.stateTimer.C:
-			d.dropState()
-		case <-d.idleTimer.C:
-			if d.m.hookIdleCheck != nil {
-				d.m.hookIdleCheck()
-			}
-			if d.idle() && d.m.unregister(d) {
-				d.unloaded()
-				return
-			}
-			d.idleTimer.Reset(d.nextIdleCheck())
-		case <-d.stop:
-			d.drain()
-			d.unloaded()
-			return
-		}
-		if d.broken && len(d.inflight) == 0 {
-			d.failWaiters()
-			d.failAll(ErrUnavailable)
-			d.unloaded()
-			return
-		}
-		if d.forgotten && len(d.inflight) == 0 && !d.rendering && !d.compacting {
-			d.discard()
-			return
-		}
-	}
+// finish ends the document: no owner runs for it again.
+func (d *document) finish() {
+	d.stopTimer()
+	d.inbox.exit()
+	d.m.owners.Done()
 }
 
 // forget (cmdForget) stops serving a deleted note's document: nothing more
@@ -213,7 +226,7 @@ func (d *document) run() {
 func (d *document) forget() {
 	d.forgotten = true
 	d.dirty = false
-	d.renderTimer.Stop()
+	d.renderArmed = false
 	clear(d.sessions)
 }
 
@@ -245,32 +258,26 @@ func (d *document) failAll(err error) {
 	}
 }
 
-// drain finishes everything accepted before Stop: queued commands, writes
-// in flight, a pending render and a running compaction.
-func (d *document) drain() {
-	for {
-		if c := d.inbox.pop(); c != nil {
-			d.handle(c)
-			continue
-		}
-		if len(d.inflight) > 0 {
-			<-d.kick
-			d.complete()
-			continue
-		}
-		if d.dirty && !d.rendering {
-			d.render()
-		}
-		if d.broken {
-			d.failWaiters()
-		}
-		if d.rendering || d.compacting {
-			(<-d.bg)()
-			continue
-		}
-		d.m.unregister(d)
-		return
+// drained reports, while stopping, whether everything accepted before Stop
+// is finished (queued commands, writes in flight, a pending render, a
+// running compaction), and then unloads. Not yet: what is pending posts
+// mail when it ends (the writer's kick, the background result).
+func (d *document) drained() bool {
+	if d.inbox.len() > 0 || len(d.inflight) > 0 {
+		return false
 	}
+	if d.dirty && !d.rendering {
+		d.render()
+	}
+	if d.broken {
+		d.failWaiters()
+	}
+	if d.rendering || d.compacting {
+		return false
+	}
+	d.m.unregister(d)
+	d.unloaded()
+	return true
 }
 
 func (d *document) failWaiters() {
@@ -350,7 +357,7 @@ func (d *document) handle(c *command) {
 func (d *document) leave(sid string) {
 	delete(d.sessions, sid)
 	if len(d.sessions) == 0 {
-		d.idleTimer.Reset(d.m.cfg.IdleTimeout)
+		d.idleDue = time.Now().Add(d.m.cfg.IdleTimeout)
 	}
 }
 
@@ -701,7 +708,7 @@ func (d *document) changed() {
 // armRender sets the render timer to fire after wait.
 func (d *document) armRender(now time.Time, wait time.Duration) {
 	d.renderDue = now.Add(wait)
-	d.renderTimer.Reset(wait)
+	d.renderArmed = true
 }
 
 // guard runs f, which touches the Doc, and turns a panic into an error
@@ -717,7 +724,7 @@ func (d *document) guard(f func()) error {
 
 var errPanic = errors.New("ydoc: panic")
 
-func newStoppedTimer() *time.Timer {
+func newStoppedTimer() *time.Timer { // writers' linger timers
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	return t

@@ -145,13 +145,14 @@ type Manager struct {
 	writer *writer
 	// contents stores renderings (render.go)
 	contents *contentWriter
+	pool     *ownerPool // goroutines that run document owners (pool.go)
 
 	mu      sync.Mutex // guards the fields below; held only around map work and inbox sends
 	docs    map[string]*document
 	state   int // stateNew, stateRunning, stateStopped
 	stopped chan struct{}
 
-	owners sync.WaitGroup // document owner goroutines
+	owners sync.WaitGroup // documents not yet done (document.finish)
 	others sync.WaitGroup // writer and background work
 	once   sync.Once
 
@@ -192,6 +193,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		met:      met,
 		writer:   newWriter(cfg.Store, log, met, cfg.CommitLinger),
 		contents: newContentWriter(cfg.Store, log),
+		pool:     newOwnerPool(),
 		docs:     make(map[string]*document),
 		stopped:  make(chan struct{}),
 	}, nil
@@ -224,11 +226,12 @@ func (m *Manager) Stop(ctx context.Context) error {
 		wasRunning := m.state == stateRunning
 		m.state = stateStopped
 		for _, d := range m.docs {
-			close(d.stop)
+			d.inbox.signal(evStop)
 		}
 		m.mu.Unlock()
 		go func() {
 			m.owners.Wait()
+			m.pool.close()
 			if wasRunning {
 				close(m.writer.in) // no owner is left to send
 				close(m.contents.in)
@@ -354,11 +357,7 @@ func (m *Manager) do(ctx context.Context, docID string, c *command) (State, erro
 		d = newDocument(m, id, noteID)
 		m.docs[id] = d
 		m.met.liveDocuments.Inc()
-		m.owners.Add(1)
-		go func() {
-			defer m.owners.Done()
-			d.run()
-		}()
+		m.owners.Add(1) // until the document is done; the push below starts its owner
 	}
 	if !d.inbox.push(c, false) {
 		m.mu.Unlock()

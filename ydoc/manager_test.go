@@ -622,11 +622,7 @@ func renderDueOf(t *testing.T, m *Manager, doc string) time.Time {
 	var d *document
 	require.True(t, m.withLive(doc, func(x *document) { d = x }), "the document is loaded")
 	got := make(chan time.Time, 1)
-	select {
-	case d.bg <- func() { got <- d.renderDue }:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the owner took no work")
-	}
+	d.inbox.post(func() { got <- d.renderDue })
 	select {
 	case due := <-got:
 		return due

@@ -32,7 +32,7 @@ func (d *document) render() {
 	d.m.goBackground(func() {
 		// A renderer bug must cost a rendering, not the process.
 		err := protect(func() error { return d.m.writeContent(d.noteID, pm) })
-		d.bg <- func() {
+		d.inbox.post(func() {
 			d.rendering = false
 			switch {
 			case errors.Is(err, storage.ErrNotFound):
@@ -40,7 +40,7 @@ func (d *document) render() {
 			case err != nil:
 				d.m.log.Error("render document into note", "doc", d.id, "err", err)
 			}
-		}
+		})
 	})
 }
 

@@ -15,7 +15,7 @@ const StateCacheTTLDefault = time.Second
 // another StateCacheTTL, or nil.
 func (d *document) cachedState() *State {
 	if d.state != nil {
-		d.stateTimer.Reset(d.m.cfg.StateCacheTTL)
+		d.stateDue = time.Now().Add(d.m.cfg.StateCacheTTL)
 	}
 	return d.state
 }
@@ -25,7 +25,7 @@ func (d *document) cacheState(st *State) {
 	d.dropState()
 	d.state = st
 	d.m.met.stateCacheBytes.Add(float64(st.size()))
-	d.stateTimer.Reset(d.m.cfg.StateCacheTTL)
+	d.stateDue = time.Now().Add(d.m.cfg.StateCacheTTL)
 }
 
 // dropState forgets the cached state: the version changed, the document
