@@ -45,6 +45,7 @@ type Server struct {
 	conns   sync.Map // sid → *conn
 
 	broker Broker
+	reg    roomRegistry // the rooms of local sockets (socket.go)
 	rooms  roomSubscriptions
 	epochs *accessEpochs
 	leaves atomic.Uint64 // channel LeaveRoom commands run here (channels.go)
@@ -98,10 +99,10 @@ func New(cfg Config) (*Server, error) {
 	s.handler = s.io.ServeHandler(opts)
 	openEngineGates(s.io) // after ServeHandler: see workaround_connectgate.go
 	takeOverHeartbeats(s.io, cfg.PingInterval, cfg.PingTimeout)
-	s.rooms.watch(s, s.io.Sockets().Adapter())
+	s.rooms.subscribed = map[string]struct{}{}
 	_ = s.io.On("connection", func(args ...any) {
 		if sock, ok := args[0].(*socket.Socket); ok {
-			s.onConnection(sock)
+			s.onLibraryConnection(sock)
 		}
 	})
 	return s, nil
@@ -303,15 +304,14 @@ func (s *Server) DisconnectUser(userID string) {
 
 // disconnectLocal closes this instance's sockets of the account.
 func (s *Server) disconnectLocal(userID string) {
-	room := userRoom(userID)
-	members := s.roomMembers(room)
-	for _, sid := range members {
-		if c, ok := s.conns.Load(sid); ok {
-			c.(*conn).kicked.Store(true)
-		}
+	members := s.reg.members(userRoom(userID))
+	for _, c := range members {
+		c.kicked.Store(true)
 	}
 	s.log.Info("disconnecting the account's sockets", "user", userID, "sockets", len(members))
-	s.io.In(socket.Room(room)).DisconnectSockets(true)
+	for _, c := range members {
+		c.sock.disconnect()
+	}
 }
 
 // Broadcast relays a stored update to the document's room except exceptSID
@@ -337,15 +337,11 @@ func (s *Server) toRoom(room, exceptSID, event string, payload preEncoded) {
 
 // roomMembers lists the local sockets in room, sorted.
 func (s *Server) roomMembers(room string) []string {
-	ids, ok := s.io.Sockets().Adapter().Rooms().Load(socket.Room(room))
-	if !ok {
-		return []string{}
+	members := s.reg.members(room)
+	out := make([]string, len(members))
+	for i, c := range members {
+		out[i] = c.sid
 	}
-	out := make([]string, 0, ids.Len())
-	for _, id := range ids.Keys() {
-		out = append(out, string(id))
-	}
-	slices.Sort(out)
 	return out
 }
 
