@@ -1,22 +1,15 @@
 package realtime
 
 import (
-	engine "github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 // librarySocket is a socketConn served by zishang520/socket.io: the
-// polling transport (Config.EnablePolling), and websockets until Quire's
-// own engine serves them.
+// polling transport (Config.EnablePolling); websockets are Quire's own
+// (socket_ws.go).
 type librarySocket struct {
 	sock *socket.Socket
-	// eng is the socket's engine connection and ws its transport when it
-	// is a websocket (it never changes: upgrades are off), so the fan-out
-	// reaches them without the library's lookups per recipient (pprof,
-	// bench S1: ~7% of server CPU, mostly cache misses); nil for polling.
-	eng engine.Socket
-	ws  *wsTransport
 }
 
 func (l *librarySocket) emit(event string, payload any, ack func(args []any)) error {
@@ -27,28 +20,11 @@ func (l *librarySocket) emit(event string, payload any, ack func(args []any)) er
 	return l.sock.Emit(event, payload, socket.Ack(func(args []any, _ error) { ack(args) }))
 }
 
-func (l *librarySocket) writable() bool {
-	st := l.eng.ReadyState()
-	return st != "closing" && st != "closed" // as the engine's own send
-}
-
 func (l *librarySocket) sendFrame(f *sharedFrame, pkt []byte) {
-	if l.ws != nil {
-		if l.writable() {
-			l.ws.sendFrame(f)
-		}
-		return
-	}
 	l.sock.Client().WriteToEngine([]types.BufferInterface{newSharedText(pkt)}, &socket.WriteOptions{PreEncoded: true})
 }
 
 func (l *librarySocket) sendState(pkt, attach []byte) {
-	if l.ws != nil {
-		if l.writable() {
-			l.ws.sendRaw(append(append(make([]byte, 0, len(pkt)+1), '4'), pkt...), attach)
-		}
-		return
-	}
 	bufs := []types.BufferInterface{newSharedText(pkt)}
 	if attach != nil {
 		bufs = append(bufs, newSharedBytes(attach))
@@ -60,8 +36,7 @@ func (l *librarySocket) disconnect() { l.sock.Disconnect(true) }
 
 // onLibraryConnection makes a conn of a socket the library connected.
 func (s *Server) onLibraryConnection(sock *socket.Socket) {
-	ls := &librarySocket{sock: sock, eng: sock.Conn()}
-	ls.ws, _ = ls.eng.Transport().(*wsTransport)
+	ls := &librarySocket{sock: sock}
 	c := s.newConn(string(sock.Id()), ls)
 
 	token := ""
