@@ -1,11 +1,13 @@
 package server
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +66,19 @@ type capConn struct {
 	net.Conn
 	l    *capListener
 	once sync.Once
+}
+
+// SyscallConn passes the socket's raw access through. realtime's websocket
+// writes are non-blocking writes on it (realtime/netconn_ws.go): without
+// it, every room frame to every recipient took a writer goroutine again
+// (bench S1, pprof: no inline write at all once connections came through
+// this listener).
+func (c *capConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("server: the connection has no raw access")
+	}
+	return sc.SyscallConn()
 }
 
 func (c *capConn) Close() error {

@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"io"
+	"net"
 	"net/http"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,4 +87,37 @@ func TestSocketsOverCapacityAreRefused(t *testing.T) {
 	open[1].Close()
 	socketIOHandshake(t, dial(), ada.Token) // a freed slot is usable
 	require.Zero(t, s.InternalErrors())
+}
+
+// TestCountedConnectionsKeepRawAccess: a connection accepted through the
+// counting listener still offers its socket's raw access (syscall.Conn),
+// which realtime's non-blocking websocket writes need (netconn_ws.go).
+// Without it the fan-out silently fell back to a writer goroutine per
+// recipient and room frame.
+func TestCountedConnectionsKeepRawAccess(t *testing.T) {
+	ln, err := server.CapListen("127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	dialed := make(chan net.Conn, 1)
+	go func() {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			close(dialed)
+			return
+		}
+		dialed <- c
+	}()
+	c, err := ln.Accept()
+	require.NoError(t, err)
+	defer c.Close()
+	if d := <-dialed; d != nil {
+		defer d.Close()
+	}
+	sc, ok := c.(syscall.Conn)
+	require.True(t, ok, "accepted %T has no SyscallConn", c)
+	raw, err := sc.SyscallConn()
+	require.NoError(t, err)
+	var fd uintptr
+	require.NoError(t, raw.Control(func(f uintptr) { fd = f }))
+	require.NotZero(t, fd)
 }
