@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -122,8 +123,26 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.open()
-	go ws.readLoop(early)
+	p := sharedPoller()
+	if p == nil {
+		go ws.readLoop(early)
+		return
+	}
+	// What came with the upgrade is parsed here, before the poller can
+	// hand the connection to another goroutine.
+	if len(early) > 0 {
+		if err := ws.parser.feed(early, ws); err != nil {
+			ws.fail(err)
+			return
+		}
+	}
+	if !p.add(ws) {
+		go ws.readLoop(nil)
+	}
 }
+
+// rearm asks the poller for the connection's next readiness.
+func (ws *wsSocket) rearm() error { return sharedPoller().rearm(ws) }
 
 // addWS registers ws for Stop; false once stopping.
 func (s *Server) addWS(ws *wsSocket) bool {
@@ -168,6 +187,10 @@ type wsSocket struct {
 	tcp net.Conn   // the hijacked connection: reads, and Close
 	nc  net.Conn   // writes: a *wsNetConn when the socket allows it
 	wnc *wsNetConn // nc when it is one: writes that never block
+	// Read through the poller (epoll_linux.go) when pollID is not 0:
+	// raw is the connection's fd access.
+	raw    syscall.RawConn
+	pollID uint64
 
 	// reader-owned
 	parser    wsParser
@@ -656,6 +679,9 @@ func (ws *wsSocket) close(reason string, err error) {
 			time.AfterFunc(closeGrace, ws.hardClose)
 		}
 		ws.srv.removeWS(ws)
+		if ws.pollID != 0 {
+			sharedPoller().remove(ws.pollID)
+		}
 		if c != nil {
 			c.logClose("socket", reason, err)
 			c.disconnected()
