@@ -51,22 +51,17 @@ const pollEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
 
 // add registers ws; false if its connection offers no raw access.
 func (p *wsPoller) add(ws *wsSocket) bool {
-	sc, ok := ws.tcp.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
+	if ws.raw == nil {
 		return false
 	}
 	p.mu.Lock()
 	p.nextID++
 	id := p.nextID
 	p.conns[id] = ws
+	ws.pollID.Store(id)
 	p.mu.Unlock()
-	ws.raw, ws.pollID = raw, id
 	var cerr error
-	err = raw.Control(func(fd uintptr) {
+	err := ws.raw.Control(func(fd uintptr) {
 		ev := unix.EpollEvent{Events: pollEvents}
 		setEventID(&ev, id)
 		cerr = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
@@ -90,7 +85,7 @@ func (p *wsPoller) rearm(ws *wsSocket) error {
 	var cerr error
 	err := ws.raw.Control(func(fd uintptr) {
 		ev := unix.EpollEvent{Events: pollEvents}
-		setEventID(&ev, ws.pollID)
+		setEventID(&ev, ws.pollID.Load())
 		cerr = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, int(fd), &ev)
 	})
 	return errors.Join(err, cerr)
@@ -129,7 +124,23 @@ func (p *wsPoller) loop() {
 // readReady reads what the connection has (the poller saw it readable),
 // then re-arms it, or ends it on EOF or a read error.
 func (ws *wsSocket) readReady() {
+	if !ws.readOnce() {
+		return
+	}
+	if ws.rearm() != nil {
+		ws.close("transport close", nil)
+	}
+}
+
+// readOnce drains the connection into its parser; false when it ended.
+// readMu orders one readiness's parsing before the next one's (EPOLLONESHOT
+// already keeps them apart, through the kernel, which the race detector
+// cannot see).
+func (ws *wsSocket) readOnce() bool {
+	ws.readMu.Lock()
+	defer ws.readMu.Unlock()
 	bp := wsReadBufs.Get().(*[]byte)
+	defer wsReadBufs.Put(bp)
 	buf := *bp
 	for {
 		var n int
@@ -147,27 +158,17 @@ func (ws *wsSocket) readReady() {
 		}
 		switch {
 		case err == syscall.EAGAIN:
-			wsReadBufs.Put(bp)
-			if ws.rearm() != nil {
-				ws.close("transport close", nil)
-			}
-			return
+			return true
 		case err != nil || n <= 0:
-			wsReadBufs.Put(bp)
 			ws.close("transport close", nil)
-			return
+			return false
 		}
 		if perr := ws.parser.feed(buf[:n], ws); perr != nil {
-			wsReadBufs.Put(bp)
 			ws.fail(perr)
-			return
+			return false
 		}
 		if n < len(buf) {
-			wsReadBufs.Put(bp)
-			if ws.rearm() != nil {
-				ws.close("transport close", nil)
-			}
-			return
+			return true // most likely drained; if not, the re-armed poller says so
 		}
 	}
 }

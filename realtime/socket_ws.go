@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -189,10 +190,11 @@ type wsSocket struct {
 	wnc *wsNetConn // nc when it is one: writes that never block
 	// Read through the poller (epoll_linux.go) when pollID is not 0:
 	// raw is the connection's fd access.
-	raw    syscall.RawConn
-	pollID uint64
+	raw    syscall.RawConn // nil without raw access
+	pollID atomic.Uint64
 
-	// reader-owned
+	// reader-owned (readMu: see readOnce)
+	readMu    sync.Mutex
 	parser    wsParser
 	c         *conn      // once the namespace connected
 	bin       *binPacket // a binary packet waiting for its attachments
@@ -239,6 +241,9 @@ func newWSSocket(s *Server, tcp net.Conn) *wsSocket {
 	ws.parser.limit = engineLimit(s.cfg.MaxMessageBytes)
 	if w, ok := newWSNetConn(tcp, tcp, s.met.socketFull).(*wsNetConn); ok {
 		ws.nc, ws.wnc = w, w
+	}
+	if sc, ok := tcp.(syscall.Conn); ok {
+		ws.raw, _ = sc.SyscallConn()
 	}
 	return ws
 }
@@ -679,8 +684,8 @@ func (ws *wsSocket) close(reason string, err error) {
 			time.AfterFunc(closeGrace, ws.hardClose)
 		}
 		ws.srv.removeWS(ws)
-		if ws.pollID != 0 {
-			sharedPoller().remove(ws.pollID)
+		if id := ws.pollID.Load(); id != 0 {
+			sharedPoller().remove(id)
 		}
 		if c != nil {
 			c.logClose("socket", reason, err)
