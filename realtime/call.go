@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/zishang520/socket.io/servers/socket/v3"
 )
 
 // The caller (protocol §5.5, Open WebUI's get_event_call): send one socket
@@ -135,11 +133,10 @@ func (c *conn) call(id, userID string, payload []byte) {
 		c.srv.calls.finish(id, nil, ErrSessionGone)
 		return
 	}
-	// Not Timeout(): it races under -race (DEPENDENCIES.md, defect 3); Call
-	// keeps its own timer.
-	err := c.sock.Emit(EventsName, preEncoded(payload), socket.Ack(func(args []any, _ error) {
+	// Call keeps its own timer.
+	err := c.sock.emit(EventsName, preEncoded(payload), func(args []any) {
 		c.srv.calls.finish(id, ackValue(args), nil)
-	}))
+	})
 	if err != nil {
 		c.srv.calls.finish(id, nil, err)
 	}

@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/zishang520/socket.io/servers/socket/v3"
-
 	"github.com/quire/quire/auth"
 	"github.com/quire/quire/storage"
 	"github.com/quire/quire/wire"
@@ -94,28 +92,14 @@ func (s *Server) leaveLocal(room string, userIDs []string) {
 		}
 		c := v.(*conn)
 		if u := c.user.Load(); keep == nil || (u != nil && keep[u.ID]) {
-			c.sock.Leave(socket.Room(room))
+			c.leave(room)
 		}
 	}
 }
 
-// joinRoom joins a live socket to room; one that closed meanwhile leaves it
-// again, so a closed socket is never left in a room.
-func (c *conn) joinRoom(room string) {
-	if c.gone.Load() {
-		return
-	}
-	c.sock.Join(socket.Room(room))
-	if c.gone.Load() {
-		c.sock.Leave(socket.Room(room))
-	}
-}
-
-// inRoom reports whether the socket is in room on this instance.
-func (c *conn) inRoom(room string) bool {
-	ids, ok := c.srv.io.Sockets().Adapter().Rooms().Load(socket.Room(room))
-	return ok && ids.Has(socket.SocketId(c.sid))
-}
+// joinRoom joins a live socket to room; a closed socket is never put in
+// a room (conn.join).
+func (c *conn) joinRoom(room string) { c.join(room) }
 
 // onJoinChannels: {auth?:{token}} → the rooms of every channel the account
 // may read (its memberships and the public channels).
@@ -153,7 +137,7 @@ func (c *conn) onJoinChannels(ctx context.Context, payload any) reply {
 		// storage still allows (it changed before the command was sent).
 		for _, id := range joined {
 			if r := c.channelAccess(ctx, u, id); r.reason != "" {
-				c.sock.Leave(socket.Room(channelRoom(id)))
+				c.leave(channelRoom(id))
 			}
 		}
 	}

@@ -10,9 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	engine "github.com/zishang520/socket.io/servers/engine/v3"
-	"github.com/zishang520/socket.io/servers/socket/v3"
-
 	"github.com/quire/quire/presence"
 	"github.com/quire/quire/storage"
 )
@@ -23,14 +20,8 @@ import (
 // touched only by that worker.
 type conn struct {
 	srv  *Server
-	sock *socket.Socket
+	sock socketConn
 	sid  string
-	// eng is the socket's engine connection and ws its transport when it
-	// is a websocket (it never changes: upgrades are off), so the fan-out
-	// reaches them without the library's lookups per recipient (pprof,
-	// bench S1: ~7% of server CPU, mostly cache misses); nil for polling.
-	eng  engine.Socket
-	ws   *wsTransport
 	user atomic.Pointer[storage.User] // nil: unauthenticated; read by Broadcast
 
 	mu        sync.Mutex
@@ -44,6 +35,10 @@ type conn struct {
 	// mu); nLeaving is their total, so fan-out skips the lock at zero.
 	leaving  map[string]int
 	nLeaving atomic.Int32
+	// rooms the socket is in (socket.go); roomsClosed once it left them
+	// all for good. Under mu.
+	rooms       map[string]struct{}
+	roomsClosed bool
 
 	// unapproved: the handshake token was an account waiting for approval;
 	// its events are refused with account_pending, not unauthenticated.
@@ -86,65 +81,29 @@ func (c *conn) isLeaving(room string) bool {
 // task is one queued event.
 type task func()
 
-func (s *Server) onConnection(sock *socket.Socket) {
-	c := &conn{srv: s, sock: sock, sid: string(sock.Id())}
-	c.eng = sock.Conn()
-	c.ws, _ = c.eng.Transport().(*wsTransport)
+// newConn makes the conn of a connected socket.
+func (s *Server) newConn(sid string, sock socketConn) *conn {
+	return &conn{srv: s, sock: sock, sid: sid}
+}
+
+// start registers the connected socket and queues its authentication
+// with the handshake's token.
+func (c *conn) start(token string) {
+	s := c.srv
 	s.conns.Store(c.sid, c)
 	s.met.connected.Inc()
-
-	token := ""
-	if a, ok := asFields(sock.Handshake().Auth); ok {
-		token, _ = a.str("token")
-	}
 	// Authentication is the first task, so events that arrive meanwhile
 	// wait behind it and see its result.
 	c.enqueue(func() { c.authenticate(token) }, false)
 	if d := s.cfg.AuthTimeout; d > 0 {
 		c.authTimer = time.AfterFunc(d, func() { c.enqueue(c.checkAuthenticated, false) })
 	}
-	_ = sock.OnAny(c.onEvent)
-	_ = sock.On("disconnect", func(args ...any) {
-		c.logClose("socket", args)
-		c.disconnected()
-	})
-	// The namespace is recorded: let the client's next packets in (decoder.go).
-	openConnectGate(sock.Handshake().Auth)
-	trimHandshake(sock.Handshake())
-	// The library can finish a namespace connect after the transport has
-	// closed, and then never emits "disconnect" for that socket (the churn
-	// test saw sockets that were never cleaned up). The engine socket's own
-	// close is the ground truth: clean up on it too (disconnected runs once).
-	engineConn := sock.Conn()
-	_ = engineConn.Once("close", func(args ...any) {
-		c.logClose("engine", args)
-		c.disconnected()
-	})
-	if !sock.Connected() || engineConn.ReadyState() == "closed" { // closed before the listeners were in place
-		c.disconnected()
-		return
-	}
-	compactEmitters(sock) // every listener of an idle connection is in place: workaround_emitters.go
-}
-
-// trimHandshake drops what the library copies into every socket's handshake
-// and keeps for the socket's life, none of which Quire reads once the socket
-// is connected: the request headers and query as maps (~0.8 KB per idle
-// connection, issue 13 item 4) and the auth map (the token, which
-// authenticate has by then: a few hundred bytes).
-func trimHandshake(h *socket.Handshake) {
-	h.Headers, h.Query, h.Auth = nil, nil, nil
 }
 
 // logClose logs why a socket or its engine connection closed: at Debug when
 // the client went away, at Info when the server or the transport ended it,
 // so an unexpected drop is always explained in the log.
-func (c *conn) logClose(layer string, args []any) {
-	reason, _ := firstString(args)
-	var err error
-	if len(args) > 1 {
-		err, _ = args[1].(error)
-	}
+func (c *conn) logClose(layer string, reason string, err error) {
 	level := slog.LevelInfo
 	switch {
 	case reason == "transport close", reason == "client namespace disconnect":
@@ -171,37 +130,23 @@ func firstString(args []any) (string, bool) {
 func (c *conn) kick(why string, attrs ...any) {
 	c.kicked.Store(true)
 	c.srv.log.Info("disconnecting socket: "+why, append([]any{"socket", c.sid}, attrs...)...)
-	c.sock.Disconnect(true)
+	c.sock.disconnect()
 }
 
 // disconnected queues the cleanup once, behind the socket's pending events.
 func (c *conn) disconnected() {
 	c.closeOnce.Do(func() {
 		c.gone.Store(true)
+		c.leaveAll()
 		c.srv.calls.socketGone(c.sid)
 		c.enqueue(c.cleanup, true)
 	})
 }
 
-// onEvent runs on the library's per-socket goroutine: it only queues.
-// Waiting there would also block the socket's incoming acks (defect 4).
-func (c *conn) onEvent(args ...any) {
-	if len(args) == 0 {
-		return
-	}
+// onEvent runs on the connection's reader: it only queues. Waiting there
+// would also block the socket's incoming acks (defect 4).
+func (c *conn) onEvent(name string, payload any, ack ackFunc) {
 	received := time.Now()
-	name, _ := args[0].(string)
-	args = args[1:]
-	var ack socket.Ack
-	if n := len(args); n > 0 {
-		if a, ok := args[n-1].(socket.Ack); ok {
-			ack, args = a, args[:n-1]
-		}
-	}
-	var payload any
-	if len(args) > 0 {
-		payload = args[0]
-	}
 	if !c.enqueue(func() { c.handle(name, payload, ack, received) }, false) {
 		if !c.gone.Load() {
 			c.srv.reject(c, name, reasonOverflow)
@@ -292,7 +237,7 @@ func (r reply) ackPayload() any {
 // socket, for user-join).
 type handler func(c *conn, ctx context.Context, payload any) reply
 
-func (c *conn) handle(name string, payload any, ack socket.Ack, received time.Time) {
+func (c *conn) handle(name string, payload any, ack ackFunc, received time.Time) {
 	label := eventLabel(name)
 	c.srv.met.events.WithLabelValues(label).Inc()
 	defer func() {
@@ -326,7 +271,7 @@ func (c *conn) handle(name string, payload any, ack socket.Ack, received time.Ti
 		c.srv.reject(c, name, r.reason)
 	}
 	if ack != nil {
-		ack([]any{r.ackPayload()}, nil)
+		ack([]any{r.ackPayload()})
 	}
 	if r.reason == reasonRateLimited {
 		c.rateLimited(now)
@@ -408,13 +353,13 @@ func (c *conn) setUser(u *storage.User) {
 			c.user.Store(u)
 			return
 		}
-		c.sock.Leave(socket.Room(userRoom(old.ID)))
+		c.leave(userRoom(old.ID))
 		c.srv.presenceDo("disconnect", func(ctx context.Context, p presence.Manager) error {
 			return p.Disconnect(ctx, old.ID, c.sid)
 		})
 	}
 	c.user.Store(u)
-	c.sock.Join(socket.Room(userRoom(u.ID)))
+	c.join(userRoom(u.ID))
 	c.srv.presenceDo("connect", func(ctx context.Context, p presence.Manager) error { return p.Connect(ctx, u.ID, c.sid) })
 }
 

@@ -7,7 +7,7 @@ package realtime
 func EmitEachSocket(s *Server, channelID, event string, payload []byte) {
 	for _, sid := range s.roomMembers(channelRoom(channelID)) {
 		if v, ok := s.conns.Load(sid); ok {
-			_ = v.(*conn).sock.Emit(event, preEncoded(payload))
+			_ = v.(*conn).sock.emit(event, preEncoded(payload), nil)
 		}
 	}
 }

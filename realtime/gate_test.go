@@ -1,10 +1,6 @@
 package realtime
 
 import (
-	"net"
-	"net/http"
-	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,40 +10,6 @@ import (
 
 func newTestCounter() prometheus.Counter {
 	return prometheus.NewCounter(prometheus.CounterOpts{Name: "test_gate_timeouts"})
-}
-
-// gatedConn lets its first read through only once the gate opens; later
-// reads are not held.
-func TestGatedConnHoldsFirstRead(t *testing.T) {
-	t.Parallel()
-	server, client := net.Pipe()
-	defer client.Close()
-	g := &gatedConn{Conn: server, gate: newGate(), timeouts: newTestCounter()}
-	defer g.Close()
-
-	reads := make(chan string, 4)
-	go func() {
-		buf := make([]byte, 16)
-		for {
-			n, err := g.Read(buf)
-			if err != nil {
-				close(reads)
-				return
-			}
-			reads <- string(buf[:n])
-		}
-	}()
-	write := func(s string) {
-		if _, err := client.Write([]byte(s)); err != nil {
-			t.Error(err)
-		}
-	}
-	go write("CONNECT") // net.Pipe writes block until read
-	expectHeld(t, reads, "before the gate opens")
-	g.gate.open()
-	expectRead(t, reads, "CONNECT")
-	go write("EVENT")
-	expectRead(t, reads, "EVENT")
 }
 
 // After a CONNECT to "/", the decoder hands the library nothing more until
@@ -172,33 +134,5 @@ func expectRead(t *testing.T, reads <-chan string, want string) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatalf("read of %q still held", want)
-	}
-}
-
-// The library keeps each websocket's request for the connection's life:
-// it gets only the headers the upgrade, the origin check and the client
-// address need, and the caller's request is left as it was.
-func TestUpgradeHeadersOnly(t *testing.T) {
-	t.Parallel()
-	r, err := http.NewRequest(http.MethodGet, "http://x/ws/socket.io/?EIO=4&transport=websocket", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Key": "k",
-		"Sec-WebSocket-Version": "13", "Origin": "http://o", "X-Forwarded-For": "10.0.0.1",
-		"Cookie": strings.Repeat("c", 4000), "User-Agent": "browser"} {
-		r.Header.Set(k, v)
-	}
-	got := withUpgradeHeadersOnly(r)
-	want := http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Key": {"k"},
-		"Sec-Websocket-Version": {"13"}, "Origin": {"http://o"}, "X-Forwarded-For": {"10.0.0.1"}}
-	if !reflect.DeepEqual(got.Header, want) {
-		t.Errorf("headers = %v, want %v", got.Header, want)
-	}
-	if r.Header.Get("Cookie") == "" || got.URL.RawQuery != r.URL.RawQuery {
-		t.Error("the original request changed, or the copy lost its URL")
-	}
-	if !isWebSocketUpgrade(got) {
-		t.Error("the trimmed request is no longer an upgrade")
 	}
 }

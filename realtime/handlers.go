@@ -5,8 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/zishang520/socket.io/servers/socket/v3"
-
 	"github.com/quire/quire/auth"
 	"github.com/quire/quire/awareness"
 	"github.com/quire/quire/storage"
@@ -126,7 +124,7 @@ func (c *conn) onJoinNote(ctx context.Context, payload any) reply {
 	if r := c.checkNote(ctx, u, noteID, storage.PermRead); r.reason != "" {
 		return r
 	}
-	c.sock.Join(socket.Room(noteRoom(noteID)))
+	c.join(noteRoom(noteID))
 	return ok()
 }
 
@@ -174,11 +172,11 @@ func (c *conn) onDocJoin(ctx context.Context, payload any) reply {
 	// room's subscription is then in place before the document loads.
 	room := docRoom(docID)
 	_, rejoin := c.docs[docID]
-	c.sock.Join(socket.Room(room))
+	c.join(room)
 	st, err := c.srv.cfg.Docs.Join(ctx, docID, c.sid)
 	if err != nil {
 		if !rejoin {
-			c.sock.Leave(socket.Room(room))
+			c.leave(room)
 		}
 		return fail(c.docReason(err, docID))
 	}
@@ -211,7 +209,7 @@ func cmpOr(vs ...string) string {
 }
 
 func (c *conn) emit(event string, payload any) {
-	if err := c.sock.Emit(event, payload); err != nil {
+	if err := c.sock.emit(event, payload, nil); err != nil {
 		c.logErr("emit failed", err, "event", event)
 	}
 }
@@ -292,7 +290,7 @@ func (c *conn) leaveDoc(ctx context.Context, docID string) {
 	delete(c.docs, docID)
 	delete(c.awRate, docID)
 	room := docRoom(docID)
-	c.sock.Leave(socket.Room(room))
+	c.leave(room)
 	c.srv.cfg.Docs.Leave(ctx, docID, c.sid)
 	userID := ""
 	if u := c.user.Load(); u != nil {

@@ -11,11 +11,11 @@ import (
 	"github.com/quire/quire/storage"
 )
 
-// A client's websocket PING: gorilla answers PONG under a 1 s write
-// deadline, which stays on the connection after the pong went out. A room
-// frame written inline more than 1 s later must still go out: the inline
-// writer clears an expired deadline (wsNetConn.Write). It used to fail
-// with a timeout, and the connection was closed as a transport error.
+// A client's websocket PING gets its PONG, and a room frame written inline
+// more than 1 s later still goes out. With gorilla, the pong left a 1 s
+// write deadline on the connection, which the inline writer clears when
+// expired (wsNetConn.Write); it used to fail with a timeout, and the
+// connection was closed as a transport error.
 func TestClientPingKeepsInlineWrites(t *testing.T) {
 	tb := setup(t)
 	ctx := context.Background()

@@ -11,9 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// wsNetConn is a websocket connection's socket as gorilla sees it (the
-// hijacked TCP connection, wrapped by the upgrade). While its writer is in
-// try mode (wsTransport.writeInline), a Write never blocks: it writes what
+// wsNetConn is a websocket connection's socket as its writer sees it (the
+// hijacked TCP connection; wsSocket). While its writer is in try mode
+// (wsSocket.push writing inline), a Write never blocks: it writes what
 // the kernel takes at once (one non-blocking write(2)) and, should the
 // socket buffer be full, keeps the rest and lets one goroutine write it,
 // blocking as a plain write would. Outside try mode a Write first waits for
@@ -21,12 +21,11 @@ import (
 // the room fan-out can write each recipient's frame from its own goroutine
 // instead of starting a writer goroutine per recipient and message, and a
 // client that stops reading holds up only its own connection. Bytes leave
-// in Write order (gorilla serialises its writes, control frames included;
-// the transport's queue, its own).
+// in Write order (wsSocket's queue serialises its writes, control frames
+// included).
 //
-// It also passes a write deadline on only when it changes: gorilla sets
-// one (zero, normally) before every frame, and each setting took the
-// runtime's poll descriptor lock (pprof, bench S1: ~8% of server CPU).
+// It also passes a write deadline on only when it changes (each setting
+// takes the runtime's poll descriptor lock).
 type wsNetConn struct {
 	net.Conn // reads, addresses, and blocking writes
 	raw      syscall.RawConn

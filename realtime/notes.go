@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 
-	"github.com/zishang520/socket.io/servers/socket/v3"
-
 	"github.com/quire/quire/auth"
 	"github.com/quire/quire/internal/docid"
 	"github.com/quire/quire/storage"
@@ -97,7 +95,7 @@ func (s *Server) evict(noteID string, keep func(*storage.User) bool, deleted boo
 
 // leaveNote (worker) leaves note:<id> and the note's document.
 func (c *conn) leaveNote(noteID, docID string, deleted bool) {
-	c.sock.Leave(socket.Room(noteRoom(noteID)))
+	c.leave(noteRoom(noteID))
 	if deleted {
 		if c.deleted == nil {
 			c.deleted = make(map[string]struct{}, 1)

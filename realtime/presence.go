@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"slices"
 	"time"
-
-	"github.com/zishang520/socket.io/servers/socket/v3"
 )
 
 // Presence and usage (protocol §9.6). Heartbeats only touch the presence
@@ -54,7 +52,7 @@ func (c *conn) onPresenceWatch(ctx context.Context, payload any) reply {
 		return fail(reasonInvalidPayload)
 	}
 	if !watch {
-		c.sock.Leave(socket.Room(presenceRoomName))
+		c.leave(presenceRoomName)
 		return ok()
 	}
 	online, err := c.srv.cfg.Presence.Online(ctx)
@@ -62,7 +60,7 @@ func (c *conn) onPresenceWatch(ctx context.Context, payload any) reply {
 		c.logErr("presence list failed", err)
 		return fail(reasonUnavailable)
 	}
-	c.sock.Join(socket.Room(presenceRoomName))
+	c.join(presenceRoomName)
 	return okWith(map[string]any{"online": online})
 }
 

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/zishang520/socket.io/servers/socket/v3"
-
 	"github.com/quire/quire/storage"
 )
 
@@ -87,8 +85,8 @@ func (s *Server) origin(sid string) Origin {
 }
 
 // roomSubscriptions keeps the broker subscribed to exactly the shared
-// rooms that have local sockets. The adapter announces joins and a room's
-// deletion from the goroutines that join and leave, which can race;
+// rooms that have local sockets. Joins and leaves announce a change
+// (Server.roomChanged) from the goroutines that make them, which can race;
 // each announcement makes the subscription match the room as it is now,
 // one at a time, so the last one leaves it right.
 type roomSubscriptions struct {
@@ -96,27 +94,10 @@ type roomSubscriptions struct {
 	subscribed map[string]struct{}
 }
 
-func (r *roomSubscriptions) watch(s *Server, a socket.Adapter) {
-	r.subscribed = map[string]struct{}{}
-	sync := func(args ...any) {
-		if len(args) == 0 {
-			return
-		}
-		if room, ok := args[0].(socket.Room); ok && sharedRoom(string(room)) {
-			r.sync(s, string(room))
-		}
-	}
-	// Not "create-room": the adapter announces it before the first socket
-	// is in the room.
-	_ = a.On("join-room", sync)
-	_ = a.On("delete-room", sync)
-}
-
 func (r *roomSubscriptions) sync(s *Server, room string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ids, exists := s.io.Sockets().Adapter().Rooms().Load(socket.Room(room))
-	want := exists && ids.Len() > 0
+	want := s.reg.size(room) > 0
 	_, have := r.subscribed[room]
 	if want == have {
 		return

@@ -1,12 +1,10 @@
 package realtime
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -14,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	engine "github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
@@ -28,7 +25,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	met     *metrics
-	io      *socket.Server
+	io      *socket.Server // polling only (socket_library.go); nil for websockets
 	handler http.Handler
 	warn    *warnLimiter
 	touch   touchLimiter // heartbeats' last_active_at writes
@@ -44,7 +41,13 @@ type Server struct {
 	workers atomic.Int64
 	conns   sync.Map // sid → *conn
 
+	// The websocket connections (socket_ws.go), for Stop.
+	wsMu      sync.Mutex
+	wsConns   map[*wsSocket]struct{}
+	wsStopped bool
+
 	broker Broker
+	reg    roomRegistry // the rooms of local sockets (socket.go)
 	rooms  roomSubscriptions
 	epochs *accessEpochs
 	leaves atomic.Uint64 // channel LeaveRoom commands run here (channels.go)
@@ -73,6 +76,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
 
+	s.rooms.subscribed = map[string]struct{}{}
+	if !cfg.EnablePolling {
+		return s, nil // websockets: Quire's own engine (socket_ws.go)
+	}
 	opts := socket.DefaultServerOptions()
 	opts.SetServeClient(false)
 	opts.SetPath(cfg.Path)
@@ -80,13 +87,8 @@ func New(cfg Config) (*Server, error) {
 	opts.SetPingTimeout(cfg.PingTimeout)
 	opts.SetMaxHttpBufferSize(engineLimit(cfg.MaxMessageBytes))
 	opts.SetParser(sizedParser{rawParser{parser.NewParser()}, cfg.MaxMessageBytes, met.gateTimeouts.WithLabelValues("connect")})
-	if cfg.EnablePolling {
-		opts.SetTransports(types.NewSet[transports.TransportCtor](engine.Polling))
-		opts.SetAllowUpgrades(false)
-	} else {
-		opts.SetTransports(types.NewSet[transports.TransportCtor](&wsTransportCtor{}))
-		opts.SetAllowUpgrades(false)
-	}
+	opts.SetTransports(types.NewSet[transports.TransportCtor](engine.Polling))
+	opts.SetAllowUpgrades(false)
 	if len(cfg.CORSOrigins) > 0 {
 		var origin any = cfg.CORSOrigins
 		if slices.Contains(cfg.CORSOrigins, "*") {
@@ -96,12 +98,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.io = socket.NewServer(nil, opts)
 	s.handler = s.io.ServeHandler(opts)
-	openEngineGates(s.io) // after ServeHandler: see workaround_connectgate.go
-	takeOverHeartbeats(s.io, cfg.PingInterval, cfg.PingTimeout)
-	s.rooms.watch(s, s.io.Sockets().Adapter())
 	_ = s.io.On("connection", func(args ...any) {
 		if sock, ok := args[0].(*socket.Socket); ok {
-			s.onConnection(sock)
+			s.onLibraryConnection(sock)
 		}
 	})
 	return s, nil
@@ -115,110 +114,12 @@ func (s *Server) Handler() http.Handler {
 			http.Error(w, "realtime: not running", http.StatusServiceUnavailable)
 			return
 		}
-		if isWebSocketUpgrade(r) {
-			w = newDetachingWriter(w, s.met.gateTimeouts.WithLabelValues("engine"), s.met.socketFull)
-			r = withUpgradeHeadersOnly(r)
+		if s.io == nil {
+			s.serveWebSocket(w, r)
+			return
 		}
 		s.handler.ServeHTTP(w, r)
 	})
-}
-
-// detachingWriter is the ResponseWriter the library gets for a websocket
-// upgrade. The library keeps each connection's HttpContext, and so its
-// ResponseWriter, for the connection's whole life; net/http's response pins
-// its conn's 4 KB bufio reader, 4 KB bufio writer and 2 KB response buffer,
-// none of which gorilla uses after the hijack (the library sets its own
-// buffer sizes). Forgetting the response once hijacked frees ~10 KB of heap
-// per idle connection.
-//
-// It also carries the engine gate of the hijacked connection
-// (workaround_connectgate.go).
-type detachingWriter struct {
-	mu sync.Mutex
-	w  http.ResponseWriter // nil once hijacked
-	engineGate
-	socketFull prometheus.Counter // wsNetConn's
-}
-
-func newDetachingWriter(w http.ResponseWriter, timeouts, socketFull prometheus.Counter) *detachingWriter {
-	return &detachingWriter{w: w, engineGate: newEngineGate(timeouts), socketFull: socketFull}
-}
-
-func (d *detachingWriter) inner() http.ResponseWriter {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.w
-}
-
-func (d *detachingWriter) Header() http.Header {
-	if w := d.inner(); w != nil {
-		return w.Header()
-	}
-	return http.Header{}
-}
-
-func (d *detachingWriter) Write(p []byte) (int, error) {
-	if w := d.inner(); w != nil {
-		return w.Write(p)
-	}
-	return 0, http.ErrHijacked
-}
-
-func (d *detachingWriter) WriteHeader(code int) {
-	if w := d.inner(); w != nil {
-		w.WriteHeader(code)
-	}
-}
-
-func (d *detachingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.w == nil {
-		return nil, nil, http.ErrHijacked
-	}
-	h, ok := d.w.(http.Hijacker)
-	if !ok {
-		return nil, nil, errors.New("realtime: response does not implement http.Hijacker")
-	}
-	c, brw, err := h.Hijack()
-	if err != nil {
-		return c, brw, err
-	}
-	d.w = nil
-	if brw.Reader.Buffered() > 0 {
-		return c, brw, nil // gorilla refuses such a handshake anyway
-	}
-	return newWSNetConn(d.engineGate.wrap(c), c, d.socketFull), brw, nil
-}
-
-// upgradeHeaders are the request headers a websocket connection needs: the
-// upgrade itself, the origin check, and the client address behind a proxy.
-var upgradeHeaders = []string{"Connection", "Upgrade", "Sec-Websocket-Key", "Sec-Websocket-Version",
-	"Sec-Websocket-Extensions", "Sec-Websocket-Protocol", "Origin", "X-Forwarded-For", "X-Real-Ip"}
-
-// withUpgradeHeadersOnly is r with only upgradeHeaders. The library keeps
-// each connection's request, and a copy of its headers in the handshake,
-// for the connection's whole life: a browser's cookies and user agent cost
-// every idle connection a few KB for nothing (Quire reads the token from
-// the handshake's auth, never from a cookie).
-func withUpgradeHeadersOnly(r *http.Request) *http.Request {
-	n := 0
-	for _, k := range upgradeHeaders {
-		if len(r.Header[k]) > 0 {
-			n++
-		}
-	}
-	// Sized to what is present: a hint of all nine takes two map groups
-	// (~770 bytes per connection); up to eight fit one (~330).
-	h := make(http.Header, n)
-	for _, k := range upgradeHeaders {
-		if v := r.Header[k]; len(v) > 0 {
-			h[k] = v
-		}
-	}
-	r2 := r.WithContext(r.Context())
-	r2.Header = h
-	return r2
 }
 
 // isWebSocketUpgrade reports whether r asks for a websocket (RFC 6455 4.2.1).
@@ -257,14 +158,18 @@ func (s *Server) Start(ctx context.Context) error {
 // Stop refuses new requests, closes every socket (their cleanup runs) and
 // waits for the socket workers, all bounded by ctx: the library does not
 // answer a pending long-poll on close (shared/DEPENDENCIES.md, defect 2).
+// Websockets are all closed at once, none waiting for another.
 // Idempotent.
 func (s *Server) Stop(ctx context.Context) error {
 	s.running.Store(false)
 	closed := make(chan struct{})
 	go func() {
-		s.io.Close(nil)
+		if s.io != nil {
+			s.io.Close(nil)
+		}
 		close(closed)
 	}()
+	s.closeAllWS()
 	drained := make(chan struct{})
 	go func() {
 		<-closed
@@ -303,15 +208,14 @@ func (s *Server) DisconnectUser(userID string) {
 
 // disconnectLocal closes this instance's sockets of the account.
 func (s *Server) disconnectLocal(userID string) {
-	room := userRoom(userID)
-	members := s.roomMembers(room)
-	for _, sid := range members {
-		if c, ok := s.conns.Load(sid); ok {
-			c.(*conn).kicked.Store(true)
-		}
+	members := s.reg.members(userRoom(userID))
+	for _, c := range members {
+		c.kicked.Store(true)
 	}
 	s.log.Info("disconnecting the account's sockets", "user", userID, "sockets", len(members))
-	s.io.In(socket.Room(room)).DisconnectSockets(true)
+	for _, c := range members {
+		c.sock.disconnect()
+	}
 }
 
 // Broadcast relays a stored update to the document's room except exceptSID
@@ -337,15 +241,11 @@ func (s *Server) toRoom(room, exceptSID, event string, payload preEncoded) {
 
 // roomMembers lists the local sockets in room, sorted.
 func (s *Server) roomMembers(room string) []string {
-	ids, ok := s.io.Sockets().Adapter().Rooms().Load(socket.Room(room))
-	if !ok {
-		return []string{}
+	members := s.reg.members(room)
+	out := make([]string, len(members))
+	for i, c := range members {
+		out[i] = c.sid
 	}
-	out := make([]string, 0, ids.Len())
-	for _, id := range ids.Keys() {
-		out = append(out, string(id))
-	}
-	slices.Sort(out)
 	return out
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
-	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
 	"github.com/quire/quire/storage"
@@ -31,46 +30,28 @@ func newSharedText(b []byte) sharedText {
 func (s sharedText) Clone() types.BufferInterface { return newSharedText(s.Bytes()).StringBuffer }
 
 // toRoomDirect writes payload as one event packet to every socket in room
-// but exceptSID. The packet is built once and, for websocket recipients,
-// framed once and queued on each connection directly (wsTransport, whose
-// queue keeps it in order with what the library sends); the library's
-// room emit encodes once too, but then re-encodes and frames the packet
-// per recipient. The broker calls it with what it delivers to this
-// instance (rooms.go).
+// but exceptSID. The packet is built and framed once for all recipients
+// (sharedFrame), and each recipient's connection writes it as it is. The
+// broker calls it with what it delivers to this instance (rooms.go).
 func (s *Server) toRoomDirect(room, exceptSID, event string, payload preEncoded) {
-	ids, ok := s.io.Sockets().Adapter().Rooms().Load(socket.Room(room))
-	if !ok {
+	members := s.reg.members(room)
+	if len(members) == 0 {
 		return
 	}
 	pkt := appendEventPacket(make([]byte, 0, len(payload)+len(event)+16), event, payload)
 	frame := newSharedFrame(pkt)
-	var opts *socket.WriteOptions // for other transports (polling)
-	for _, id := range ids.Keys() {
-		if string(id) == exceptSID {
+	for _, c := range members {
+		if c.sid == exceptSID {
 			continue
 		}
-		v, ok := s.conns.Load(string(id))
-		if !ok {
+		// Still in the room, and not being evicted from it: an eviction
+		// that ended since members was read left the room, and one under
+		// way is marked leaving (notes.go); a recipient written before
+		// this one can take long enough for either (an inline write).
+		if !c.inRoomNotLeaving(room) {
 			continue
 		}
-		c := v.(*conn)
-		// Still in the room, read after isLeaving: an eviction that ended
-		// since ids was read left the room before it stopped marking the
-		// socket leaving (notes.go), and a recipient written before this
-		// one can take long enough for that (an inline write).
-		if c.isLeaving(room) || !ids.Has(id) {
-			continue
-		}
-		if c.ws != nil {
-			if st := c.eng.ReadyState(); st != "closing" && st != "closed" { // as the engine's own send
-				c.ws.sendFrame(frame)
-			}
-			continue
-		}
-		if opts == nil {
-			opts = &socket.WriteOptions{PreEncoded: true}
-		}
-		c.sock.Client().WriteToEngine([]types.BufferInterface{newSharedText(pkt)}, opts)
+		c.sock.sendFrame(frame, pkt)
 	}
 }
 

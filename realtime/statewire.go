@@ -2,7 +2,6 @@ package realtime
 
 import (
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
-	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
 	"github.com/quire/quire/ydoc"
@@ -33,28 +32,12 @@ const binaryStateMin = 1024
 func (c *conn) sendState(docID string, st ydoc.State) {
 	sessions := c.srv.roomMembers(docRoom(docID))
 	binary := len(st.Update) >= binaryStateMin
-	engineConn := c.sock.Conn()
-	t, isWS := engineConn.Transport().(*wsTransport)
-	var pkt []byte
-	if isWS {
-		pkt = append(make([]byte, 0, 1+statePacketSize(docID, st.Update, binary, sessions)), '4') // 4: Engine.IO message
-	}
-	pkt = appendStatePacket(pkt, docID, st.Update, binary, sessions)
-	if isWS {
-		if rs := engineConn.ReadyState(); rs != "closing" && rs != "closed" { // as the engine's own send
-			if binary {
-				t.sendRaw(pkt, st.Update)
-			} else {
-				t.sendRaw(pkt, nil)
-			}
-		}
-		return
-	}
-	bufs := []types.BufferInterface{newSharedText(pkt)}
+	pkt := appendStatePacket(make([]byte, 0, statePacketSize(docID, st.Update, binary, sessions)), docID, st.Update, binary, sessions)
+	var attach []byte
 	if binary {
-		bufs = append(bufs, newSharedBytes(st.Update))
+		attach = st.Update
 	}
-	c.sock.Client().WriteToEngine(bufs, &socket.WriteOptions{PreEncoded: true})
+	c.sock.sendState(pkt, attach)
 }
 
 // statePacketSize bounds appendStatePacket's output (JSON escapes at most

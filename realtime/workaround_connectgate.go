@@ -1,36 +1,32 @@
 package realtime
 
 import (
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
-	engine "github.com/zishang520/socket.io/servers/engine/v3"
-	"github.com/zishang520/socket.io/servers/socket/v3"
 )
 
-// Workarounds for two races of zishang520/socket.io v3.0.5 at connect
-// (../shared/DEPENDENCIES.md, defect 1, and the "invalid state" force-close
-// found since). Everything of them lives here; when the library is fixed,
-// delete this file and its four call sites: openEngineGates (New),
-// engineGate (detachingWriter), connectGate (sizedDecoder) and
-// openConnectGate (onConnection).
+// Workaround for a race of zishang520/socket.io v3.0.5 at connect (the
+// "invalid state" force-close), which Quire's polling transport still
+// meets; its own websocket engine (socket_ws.go) decodes a connection's
+// packets one after another and has no such race. Everything of it lives
+// here; when the library is fixed, delete this file and its two call
+// sites: connectGate (sizedDecoder) and openConnectGate
+// (onLibraryConnection).
 //
-//  1. The engine sends the Engine.IO OPEN packet and starts reading before
-//     it emits "connection", and only that listener subscribes to incoming
-//     data: a client answering OPEN quickly with its CONNECT lost it and
-//     never got a reply. engineGate holds a websocket's first read until
-//     the library has attached its Socket.IO client.
-//  2. The library writes the CONNECT reply before it records the namespace
-//     in its client, and force-closes the connection when the client's first
-//     event, sent on receiving the reply, is decoded in between.
-//     connectGate holds what follows a CONNECT until our connection
-//     handler, which runs once the namespace is recorded, opens it. Held at
-//     the message level, this works for every transport and however a
-//     message was split on the wire.
+// The library writes the CONNECT reply before it records the namespace in
+// its client, and force-closes the connection when the client's first
+// event, sent on receiving the reply, is decoded in between. connectGate
+// holds what follows a CONNECT until our connection handler, which runs
+// once the namespace is recorded, opens it. Held at the message level,
+// this works however a message was split on the wire.
+//
+// (The engine's own race, an OPEN answered before the library listened,
+// was a websocket's only: the gate of the hijacked connection is gone
+// with the library's websocket path.)
 
 // gateTimeout bounds a wait should the awaited event never come (a refused
 // handshake): the read then proceeds as the library would have. Every such
@@ -56,52 +52,6 @@ func (g gate) wait(d time.Duration) bool {
 	case <-t.C:
 		return false
 	}
-}
-
-// engineGate is race 1's gate of one websocket upgrade.
-type engineGate struct {
-	gate     gate // opened once the Socket.IO client is attached
-	timeouts prometheus.Counter
-}
-
-func newEngineGate(timeouts prometheus.Counter) engineGate {
-	return engineGate{gate: newGate(), timeouts: timeouts}
-}
-
-// wrap returns the hijacked connection with its first read held.
-func (e engineGate) wrap(c net.Conn) net.Conn {
-	return &gatedConn{Conn: c, gate: e.gate, timeouts: e.timeouts}
-}
-
-// openEngineGates opens each upgrade's gate when the engine emits
-// "connection". Call it after ServeHandler, which registers the library's
-// own listener, so that by the time this one runs the client listens.
-func openEngineGates(io *socket.Server) {
-	_ = io.Engine().On("connection", func(args ...any) {
-		if es, ok := args[0].(engine.Socket); ok {
-			if d, ok := es.Request().Response().(*detachingWriter); ok {
-				d.engineGate.gate.open()
-			}
-		}
-	})
-}
-
-// gatedConn holds back the first read of a connection until its gate opens.
-type gatedConn struct {
-	net.Conn
-	gate     gate
-	timeouts prometheus.Counter
-	passed   bool // only the transport's single reader goroutine reads
-}
-
-func (g *gatedConn) Read(p []byte) (int, error) {
-	if !g.passed {
-		if !g.gate.wait(gateTimeout) {
-			g.timeouts.Inc()
-		}
-		g.passed = true
-	}
-	return g.Conn.Read(p)
 }
 
 // connectGate is race 2's gate, one per client decoder.

@@ -1,0 +1,721 @@
+package realtime
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Quire's own Engine.IO v4 + Socket.IO v5 server for websocket
+// connections (default namespace only), in place of zishang520/socket.io,
+// which stays for polling (socket_library.go). Measured per idle
+// connection, the library's engine and socket objects (five emitters with
+// their sync.Maps, the request context, per-socket maps and room sets)
+// were ~8 KB of heap, gorilla's Conn and read buffer ~1.5 KB and the read
+// goroutine's stack 4 KB (docs/design.md, "Idle connections"). Here a
+// connection is one wsSocket, its frame parser holds no buffer between
+// messages, and the wire is the library's: the upgrade at Config.Path, the
+// OPEN packet, the heartbeat, CONNECT and its reply, events, acks, binary
+// attachments both ways, the message size limits, and the close reasons.
+
+// connectTimeout closes a connection that never connects to a namespace
+// (the library's default connectTimeout).
+const connectTimeout = 45 * time.Second
+
+// closeGrace bounds how long a close waits for queued writes (a client
+// that stopped reading would otherwise hold it for ever).
+const closeGrace = 2 * time.Second
+
+// inlineMax: a queued message up to this size may be written by its sender
+// when the connection is idle (wsNetConn's try mode keeps any rest); a
+// larger one (a state) is written by a writer goroutine from the caller's
+// bytes, never copied.
+const inlineMax = 16 << 10
+
+// engineErr is an Engine.IO handshake error: the library's codes.
+func engineErr(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = w.Write([]byte(`{"code":` + strconv.Itoa(code) + `,"message":` + strconv.Quote(msg) + `}`))
+}
+
+// wsAcceptKey is Sec-WebSocket-Accept for key (RFC 6455 4.2.2).
+func wsAcceptKey(key string) string {
+	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return base64.StdEncoding.EncodeToString(h[:])
+}
+
+// newID is a random 20-character id (Engine.IO and Socket.IO session ids).
+func newID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// originAllowed applies Config.CORSOrigins to a websocket upgrade: none
+// configured or "*" lets any origin in; otherwise a browser's Origin must
+// be listed (a request without one is not a browser's).
+func (s *Server) originAllowed(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" || len(s.cfg.CORSOrigins) == 0 {
+		return true
+	}
+	return slices.Contains(s.cfg.CORSOrigins, "*") || slices.Contains(s.cfg.CORSOrigins, o)
+}
+
+// serveWebSocket answers an Engine.IO request at Config.Path in websocket
+// mode: the upgrade, or the library's error for anything else.
+func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	switch {
+	case q.Get("transport") != "websocket":
+		engineErr(w, 0, "Transport unknown")
+		return
+	case q.Get("EIO") != "4":
+		engineErr(w, 5, "Unsupported protocol version")
+		return
+	case q.Get("sid") != "":
+		engineErr(w, 1, "Session ID unknown")
+		return
+	case r.Method != http.MethodGet || !isWebSocketUpgrade(r) || r.Header.Get("Sec-Websocket-Version") != "13" || r.Header.Get("Sec-Websocket-Key") == "":
+		engineErr(w, 3, "Bad request")
+		return
+	case !s.originAllowed(r):
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	h, ok := w.(http.Hijacker)
+	if !ok {
+		engineErr(w, 3, "Bad request")
+		return
+	}
+	tcp, brw, err := h.Hijack()
+	if err != nil {
+		return
+	}
+	_ = tcp.SetDeadline(time.Time{}) // the HTTP server's read and write timeouts end here
+	// What the client sent after its request (frames in a hurry) is
+	// still in net/http's reader: parse it first, then drop that reader.
+	var early []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		early, _ = brw.Reader.Peek(n)
+		early = bytes.Clone(early)
+	}
+	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+		wsAcceptKey(r.Header.Get("Sec-Websocket-Key")) + "\r\n\r\n"
+	if _, err := tcp.Write([]byte(resp)); err != nil {
+		_ = tcp.Close()
+		return
+	}
+	ws := newWSSocket(s, tcp)
+	if !s.addWS(ws) {
+		ws.closeNow()
+		return
+	}
+	ws.open()
+	p := sharedPoller()
+	if p == nil {
+		go ws.readLoop(early)
+		return
+	}
+	// What came with the upgrade is parsed here, before the poller can
+	// hand the connection to another goroutine.
+	if len(early) > 0 {
+		if err := ws.parser.feed(early, ws); err != nil {
+			ws.fail(err)
+			return
+		}
+	}
+	if !p.add(ws) {
+		go ws.readLoop(nil)
+	}
+}
+
+// rearm asks the poller for the connection's next readiness.
+func (ws *wsSocket) rearm() error { return sharedPoller().rearm(ws) }
+
+// addWS registers ws for Stop; false once stopping.
+func (s *Server) addWS(ws *wsSocket) bool {
+	s.wsMu.Lock()
+	defer s.wsMu.Unlock()
+	if s.wsStopped {
+		return false
+	}
+	if s.wsConns == nil {
+		s.wsConns = make(map[*wsSocket]struct{})
+	}
+	s.wsConns[ws] = struct{}{}
+	return true
+}
+
+func (s *Server) removeWS(ws *wsSocket) {
+	s.wsMu.Lock()
+	delete(s.wsConns, ws)
+	s.wsMu.Unlock()
+}
+
+// closeAllWS closes every websocket connection at once: no close waits for
+// another (issue 13 item 6: the library closed 20,000 one after another,
+// past the shutdown timeout).
+func (s *Server) closeAllWS() {
+	s.wsMu.Lock()
+	s.wsStopped = true
+	all := make([]*wsSocket, 0, len(s.wsConns))
+	for ws := range s.wsConns {
+		all = append(all, ws)
+	}
+	s.wsMu.Unlock()
+	for _, ws := range all {
+		ws.close("server shutting down", nil)
+	}
+}
+
+// wsSocket is one websocket connection: its Engine.IO session and the
+// Socket.IO socket of the default namespace on it. It is a socketConn.
+type wsSocket struct {
+	srv *Server
+	tcp net.Conn   // the hijacked connection: reads, and Close
+	nc  net.Conn   // writes: a *wsNetConn when the socket allows it
+	wnc *wsNetConn // nc when it is one: writes that never block
+	// Read through the poller (epoll_linux.go) when pollID is not 0:
+	// raw is the connection's fd access.
+	raw    syscall.RawConn // nil without raw access
+	pollID atomic.Uint64
+
+	// reader-owned (readMu: see readOnce)
+	readMu    sync.Mutex
+	parser    wsParser
+	c         *conn      // once the namespace connected
+	bin       *binPacket // a binary packet waiting for its attachments
+	connTimer *time.Timer
+
+	mu      sync.Mutex
+	queue   []wsItem
+	running bool // a writer holds the turn
+	broken  bool // closed, or a write failed: nothing more is written
+	ending  bool // close requested: the writer closes once the queue is written
+	acks    map[uint64]func([]any)
+	nextAck uint64
+	// The Engine.IO heartbeat: a ping every interval; the pong must come
+	// within the timeout.
+	hbTimer    *time.Timer
+	hbAwaiting bool
+
+	closeOnce sync.Once
+	reason    string // why it closed (set once, in close)
+	reasonErr error
+}
+
+// wsItem is one queued write: wire bytes as they are, then (attach) a
+// binary message's payload, framed at write time and never copied.
+type wsItem struct {
+	wire   []byte
+	attach []byte
+	hasAtt bool
+	shared bool // a room frame: written inline whatever its size
+}
+
+func (it wsItem) size() int { return len(it.wire) + len(it.attach) }
+
+// binPacket is a BINARY_EVENT or BINARY_ACK collecting its attachments.
+type binPacket struct {
+	pkt  sioPacket
+	want int
+	got  [][]byte
+	size int64
+}
+
+func newWSSocket(s *Server, tcp net.Conn) *wsSocket {
+	ws := &wsSocket{srv: s, tcp: tcp, nc: tcp}
+	ws.parser.limit = engineLimit(s.cfg.MaxMessageBytes)
+	if w, ok := newWSNetConn(tcp, tcp, s.met.socketFull).(*wsNetConn); ok {
+		ws.nc, ws.wnc = w, w
+	}
+	if sc, ok := tcp.(syscall.Conn); ok {
+		ws.raw, _ = sc.SyscallConn()
+	}
+	return ws
+}
+
+// open sends the Engine.IO OPEN packet and starts the heartbeat.
+func (ws *wsSocket) open() {
+	cfg := ws.srv.cfg
+	openPkt := `0{"sid":` + strconv.Quote(newID()) + `,"upgrades":[],"pingInterval":` +
+		strconv.FormatInt(cfg.PingInterval.Milliseconds(), 10) + `,"pingTimeout":` +
+		strconv.FormatInt(cfg.PingTimeout.Milliseconds(), 10) + `,"maxPayload":` +
+		strconv.FormatInt(engineLimit(cfg.MaxMessageBytes), 10) + `}`
+	ws.mu.Lock()
+	ws.hbTimer = time.AfterFunc(cfg.PingInterval, ws.heartbeat)
+	ws.mu.Unlock()
+	ws.connTimer = time.AfterFunc(connectTimeout, func() { ws.close("connect timeout", nil) })
+	ws.push(wsItem{wire: wsFrame(wsText, []byte(openPkt))})
+}
+
+// heartbeat: a ping is due, or the pong to the last one is late.
+func (ws *wsSocket) heartbeat() {
+	ws.mu.Lock()
+	if ws.hbTimer == nil || ws.broken || ws.ending {
+		ws.mu.Unlock()
+		return
+	}
+	if ws.hbAwaiting {
+		ws.hbTimer = nil
+		ws.mu.Unlock()
+		ws.close("ping timeout", nil)
+		return
+	}
+	ws.hbAwaiting = true
+	ws.hbTimer.Reset(ws.srv.cfg.PingTimeout)
+	ws.mu.Unlock()
+	ws.push(wsItem{wire: pingFrame})
+}
+
+var pingFrame = wsFrame(wsText, []byte("2"))
+
+// pong: the next ping is pingInterval from now.
+func (ws *wsSocket) pong() {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ws.hbTimer != nil && ws.hbAwaiting {
+		ws.hbAwaiting = false
+		ws.hbTimer.Reset(ws.srv.cfg.PingInterval)
+	}
+}
+
+// readLoop reads the connection until it ends; early is what came with
+// the upgrade request.
+func (ws *wsSocket) readLoop(early []byte) {
+	if len(early) > 0 {
+		if err := ws.parser.feed(early, ws); err != nil {
+			ws.fail(err)
+			return
+		}
+	}
+	buf := make([]byte, 2048)
+	for {
+		n, err := ws.tcp.Read(buf)
+		if n > 0 {
+			if perr := ws.parser.feed(buf[:n], ws); perr != nil {
+				ws.fail(perr)
+				return
+			}
+		}
+		if err != nil {
+			ws.close("transport close", nil)
+			return
+		}
+	}
+}
+
+// errClosing: the Engine.IO layer ended the connection (already closed).
+var errClosing = errors.New("closing")
+
+// fail ends the connection after a reader error: a websocket violation
+// gets its close code, a bad Engine.IO or Socket.IO packet "parse error".
+func (ws *wsSocket) fail(err error) {
+	if errors.Is(err, errClosing) {
+		return
+	}
+	var we *wsError
+	if errors.As(err, &we) {
+		ws.push(wsItem{wire: wsCloseFrame(we.code)})
+		ws.close("transport error", err)
+		return
+	}
+	ws.close("parse error", err)
+}
+
+// wsControl implements wsHandler.
+func (ws *wsSocket) wsControl(op byte, data []byte) error {
+	switch op {
+	case wsPing:
+		ws.push(wsItem{wire: wsFrame(wsPong, data)})
+	case wsClose:
+		if len(data) == 1 {
+			return wsProtocolError("close frame of one byte")
+		}
+		ws.push(wsItem{wire: wsCloseFrame(wsCloseNormal)})
+		ws.close("transport close", nil)
+		return errClosing
+	}
+	return nil
+}
+
+// wsMessage implements wsHandler: one Engine.IO packet, or an attachment.
+func (ws *wsSocket) wsMessage(op byte, data []byte) error {
+	if op == wsBinary {
+		return ws.attachment(data)
+	}
+	if len(data) == 0 {
+		return errors.New("empty Engine.IO packet")
+	}
+	switch data[0] {
+	case '3': // pong
+		ws.pong()
+	case '4':
+		return ws.socketIO(data[1:])
+	case '6': // noop
+	case '1':
+		ws.close("transport close", nil)
+		return errClosing
+	default:
+		return errors.New("unexpected Engine.IO packet")
+	}
+	return nil
+}
+
+// attachment takes a binary message: the next attachment of the pending
+// binary packet.
+func (ws *wsSocket) attachment(data []byte) error {
+	b := ws.bin
+	if b == nil {
+		return errors.New("binary message without a binary packet")
+	}
+	b.got = append(b.got, data)
+	b.size += int64(len(data))
+	if len(b.got) < b.want {
+		return nil
+	}
+	ws.bin = nil
+	p := b.pkt
+	if err := p.fill(b.got); err != nil {
+		return err
+	}
+	return ws.dispatch(p, b.size)
+}
+
+// socketIO decodes one Socket.IO packet.
+func (ws *wsSocket) socketIO(text []byte) error {
+	if ws.bin != nil {
+		return errors.New("text packet while attachments were expected")
+	}
+	if p := fastUpdate(text); p != nil {
+		return ws.dispatch(sioPacket{typ: sioEvent, nsp: "/", id: p.Id, name: evDocUpdate, args: p.Data.([]any)[1:]}, int64(len(text)))
+	}
+	p, err := decodeSIO(text)
+	if err != nil {
+		return err
+	}
+	if p.attachments > 0 {
+		ws.bin = &binPacket{pkt: p, want: p.attachments, size: int64(len(text))}
+		return nil
+	}
+	return ws.dispatch(p, int64(len(text)))
+}
+
+// dispatch acts on a whole packet of size bytes (text and attachments).
+func (ws *wsSocket) dispatch(p sioPacket, size int64) error {
+	if p.nsp != "/" {
+		if p.typ == sioConnect {
+			ws.push(wsItem{wire: wsFrame(wsText, []byte("44"+p.nsp+`,{"message":"Invalid namespace"}`))})
+			return nil
+		}
+		return errors.New("packet for a namespace not connected")
+	}
+	if ws.c == nil {
+		if p.typ != sioConnect {
+			return errors.New("packet before CONNECT")
+		}
+		ws.connect(p)
+		return nil
+	}
+	c := ws.c
+	switch p.typ {
+	case sioEvent, sioBinaryEvent:
+		var payload any
+		if len(p.args) > 0 {
+			payload = p.args[0]
+		}
+		if size > ws.srv.cfg.MaxMessageBytes {
+			payload = tooLarge{}
+		}
+		var ack ackFunc
+		if p.id != nil {
+			id := *p.id
+			ack = func(args []any) { ws.sendAck(id, args) }
+		}
+		c.onEvent(p.name, payload, ack)
+	case sioAck, sioBinaryAck:
+		if p.id == nil {
+			return errors.New("ack without an id")
+		}
+		ws.mu.Lock()
+		f := ws.acks[*p.id]
+		delete(ws.acks, *p.id)
+		ws.mu.Unlock()
+		if f != nil {
+			f(p.args)
+		}
+	case sioDisconnect:
+		ws.close("client namespace disconnect", nil)
+		return errClosing
+	default:
+		return errors.New("unexpected Socket.IO packet")
+	}
+	return nil
+}
+
+// connect answers the CONNECT to "/" and makes the socket's conn.
+func (ws *wsSocket) connect(p sioPacket) {
+	ws.connTimer.Stop()
+	sid := newID()
+	token := ""
+	if a, ok := asFields(p.auth); ok {
+		token, _ = a.str("token")
+	}
+	ws.push(wsItem{wire: wsFrame(wsText, []byte(`40{"sid":"`+sid+`"}`))})
+	c := ws.srv.newConn(sid, ws)
+	ws.mu.Lock()
+	closed := ws.broken || ws.ending
+	if !closed {
+		ws.c = c
+	}
+	ws.mu.Unlock()
+	if closed {
+		return
+	}
+	c.start(token)
+}
+
+// emit implements socketConn.
+func (ws *wsSocket) emit(event string, payload any, ack func(args []any)) error {
+	var raw []byte
+	switch v := payload.(type) {
+	case preEncoded:
+		raw = v
+	case json.RawMessage:
+		raw = v
+	default:
+		b, err := json.Marshal(payload)
+		if err != nil {
+			return err
+		}
+		raw = b
+	}
+	msg := make([]byte, 0, len(raw)+len(event)+32)
+	msg = append(msg, '4', '2')
+	if ack != nil {
+		ws.mu.Lock()
+		if ws.broken || ws.ending {
+			ws.mu.Unlock()
+			return net.ErrClosed
+		}
+		id := ws.nextAck
+		ws.nextAck++
+		if ws.acks == nil {
+			ws.acks = make(map[uint64]func([]any), 1)
+		}
+		ws.acks[id] = ack
+		ws.mu.Unlock()
+		msg = strconv.AppendUint(msg, id, 10)
+	}
+	msg = append(msg, '[')
+	msg = appendString(msg, event)
+	msg = append(msg, ',')
+	msg = append(msg, raw...)
+	msg = append(msg, ']')
+	if !ws.push(wsItem{wire: wsFrame(wsText, msg)}) {
+		return net.ErrClosed
+	}
+	return nil
+}
+
+// sendAck answers an event's ack: 3<id>[args…].
+func (ws *wsSocket) sendAck(id uint64, args []any) {
+	b, err := json.Marshal(args)
+	if err != nil {
+		ws.srv.log.Error("ack not encodable", "socket", ws.sid(), "err", err)
+		return
+	}
+	msg := strconv.AppendUint([]byte("43"), id, 10)
+	ws.push(wsItem{wire: wsFrame(wsText, msg, b)})
+}
+
+func (ws *wsSocket) sid() string {
+	if ws.c != nil {
+		return ws.c.sid
+	}
+	return ""
+}
+
+// sendFrame implements socketConn.
+func (ws *wsSocket) sendFrame(f *sharedFrame, _ []byte) { ws.push(wsItem{wire: f.wire, shared: true}) }
+
+// sendState implements socketConn.
+func (ws *wsSocket) sendState(pkt, attach []byte) {
+	it := wsItem{wire: wsFrame(wsText, []byte{'4'}, pkt)}
+	if attach != nil {
+		it.attach, it.hasAtt = attach, true
+	}
+	ws.push(it)
+}
+
+// disconnect implements socketConn: DISCONNECT, then the close.
+func (ws *wsSocket) disconnect() {
+	ws.push(wsItem{wire: wsFrame(wsText, []byte("41"))})
+	ws.close("server namespace disconnect", nil)
+}
+
+// push queues it; false when the connection is closed or closing. A
+// message finding the connection idle is written by the caller, without
+// blocking (wsNetConn's try mode): the fan-out writes each recipient's
+// frame from its own goroutine instead of starting one per recipient.
+func (ws *wsSocket) push(it wsItem) bool {
+	ws.mu.Lock()
+	if ws.broken || ws.ending {
+		ws.mu.Unlock()
+		return false
+	}
+	if !ws.running && ws.wnc != nil && (it.shared || it.size() <= inlineMax) && !ws.wnc.busy() {
+		ws.running = true
+		ws.mu.Unlock()
+		ws.wnc.setTry(true)
+		err := ws.write(it)
+		ws.wnc.setTry(false)
+		if err != nil {
+			go ws.writeFailed(err)
+		}
+		ws.mu.Lock()
+		if len(ws.queue) > 0 && !ws.broken {
+			ws.mu.Unlock()
+			go ws.drain()
+			return true
+		}
+		ws.running = false
+		ending := ws.ending && !ws.broken
+		ws.mu.Unlock()
+		if ending {
+			go ws.finish()
+		}
+		return true
+	}
+	ws.queue = append(ws.queue, it)
+	if ws.running {
+		ws.mu.Unlock()
+		return true
+	}
+	ws.running = true
+	ws.mu.Unlock()
+	go ws.drain()
+	return true
+}
+
+// drain writes the queue in order until it is empty, then closes the
+// connection if a close waits for it.
+func (ws *wsSocket) drain() {
+	for {
+		ws.mu.Lock()
+		if len(ws.queue) == 0 || ws.broken {
+			ws.queue, ws.running = nil, false
+			ending := ws.ending && !ws.broken
+			ws.mu.Unlock()
+			if ending {
+				ws.finish()
+			}
+			return
+		}
+		it := ws.queue[0]
+		ws.queue[0] = wsItem{}
+		ws.queue = ws.queue[1:]
+		ws.mu.Unlock()
+		if err := ws.write(it); err != nil {
+			ws.writeFailed(err)
+		}
+	}
+}
+
+func (ws *wsSocket) write(it wsItem) error {
+	if _, err := ws.nc.Write(it.wire); err != nil {
+		return err
+	}
+	if it.hasAtt {
+		if _, err := ws.nc.Write(wsFrameHeader(nil, wsBinary, len(it.attach))); err != nil {
+			return err
+		}
+		if _, err := ws.nc.Write(it.attach); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ws *wsSocket) writeFailed(err error) {
+	ws.close("transport error", err)
+}
+
+// close ends the connection once, for reason: what is queued is written
+// first (at most closeGrace, wsNetConn.Close), then the socket is closed
+// and its conn cleaned up. It never waits.
+func (ws *wsSocket) close(reason string, err error) {
+	ws.closeOnce.Do(func() {
+		ws.mu.Lock()
+		ws.reason, ws.reasonErr = reason, err
+		ws.ending = true
+		if ws.hbTimer != nil {
+			ws.hbTimer.Stop()
+			ws.hbTimer = nil
+		}
+		idle := !ws.running
+		if idle {
+			ws.running = true // no writer may start now
+		}
+		c := ws.c
+		ws.acks = nil
+		ws.mu.Unlock()
+		if ws.connTimer != nil {
+			ws.connTimer.Stop()
+		}
+		if idle {
+			ws.finish()
+		} else {
+			// The writer closes it once the queue is written; a client
+			// that stopped reading must not hold it longer than this.
+			time.AfterFunc(closeGrace, ws.hardClose)
+		}
+		ws.srv.removeWS(ws)
+		if id := ws.pollID.Load(); id != 0 {
+			sharedPoller().remove(id)
+		}
+		if c != nil {
+			c.logClose("socket", reason, err)
+			c.disconnected()
+		}
+	})
+}
+
+// finish closes the connection (the queue is written, or given up).
+func (ws *wsSocket) finish() {
+	ws.mu.Lock()
+	ws.broken, ws.queue = true, nil
+	ws.mu.Unlock()
+	_ = ws.nc.Close()
+}
+
+// hardClose closes the connection whatever is still being written.
+func (ws *wsSocket) hardClose() {
+	ws.mu.Lock()
+	ws.broken, ws.queue = true, nil
+	ws.mu.Unlock()
+	_ = ws.tcp.Close()
+}
+
+// closeNow closes a connection never opened (the server is stopping).
+func (ws *wsSocket) closeNow() {
+	ws.closeOnce.Do(func() {
+		ws.mu.Lock()
+		ws.broken, ws.ending = true, true
+		ws.mu.Unlock()
+		_ = ws.tcp.Close()
+	})
+}
