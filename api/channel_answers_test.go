@@ -395,17 +395,7 @@ func TestChannelAnswerEndsWhenDeleted(t *testing.T) {
 		reply := replies(t, s, tok, ch.ID, asked.ID)[0]
 		waitUpdate(t, step, 0, reply.ID) // streaming; the upstream holds the rest
 
-		deleted := reply.ID
-		switch what {
-		case "reply":
-			s.JSON("DELETE", chans+ch.ID+"/messages/"+reply.ID+"/delete", tok, nil, http.StatusOK, nil)
-		case "root":
-			deleted = asked.ID
-			s.JSON("DELETE", chans+ch.ID+"/messages/"+asked.ID+"/delete", tok, nil, http.StatusOK, nil)
-		case "channel":
-			deleted = ""
-			s.JSON("DELETE", chans+ch.ID+"/delete", tok, nil, http.StatusOK, nil)
-		}
+		deleted := deleteAnswerPart(s, tok, what, ch.ID, asked.ID, reply.ID)
 		var lst struct {
 			TaskIDs []string `json:"task_ids"`
 		}
@@ -483,4 +473,20 @@ func TestChannelAnswerModelIDIsTheServers(t *testing.T) {
 	require.Equal(t, "edited", got.Content)
 	require.Equal(t, "ok", got.Meta.ModelID)
 	require.Zero(t, s.InternalErrors())
+}
+
+// deleteAnswerPart deletes, through s, what ends a channel answer: its
+// reply, its thread root, or the whole channel. It returns the message id
+// whose message:delete event the sockets get ("" for a channel).
+func deleteAnswerPart(s *quiretest.Server, tok, what, channelID, rootID, replyID string) string {
+	switch what {
+	case "reply":
+		s.JSON("DELETE", chans+channelID+"/messages/"+replyID+"/delete", tok, nil, http.StatusOK, nil)
+		return replyID
+	case "root":
+		s.JSON("DELETE", chans+channelID+"/messages/"+rootID+"/delete", tok, nil, http.StatusOK, nil)
+		return rootID
+	}
+	s.JSON("DELETE", chans+channelID+"/delete", tok, nil, http.StatusOK, nil)
+	return ""
 }

@@ -199,17 +199,7 @@ func TestChannelAnswerEndsWhenDeletedOnAnotherInstance(t *testing.T) {
 		reply := replies(t, a, tok, ch.ID, asked.ID)[0]
 		waitUpdate(t, step, 0, reply.ID) // streaming on A; the upstream holds the rest
 
-		deleted := reply.ID
-		switch what {
-		case "reply":
-			b.JSON("DELETE", chans+ch.ID+"/messages/"+reply.ID+"/delete", tok, nil, http.StatusOK, nil)
-		case "root":
-			deleted = asked.ID
-			b.JSON("DELETE", chans+ch.ID+"/messages/"+asked.ID+"/delete", tok, nil, http.StatusOK, nil)
-		case "channel":
-			deleted = ""
-			b.JSON("DELETE", chans+ch.ID+"/delete", tok, nil, http.StatusOK, nil)
-		}
+		deleted := deleteAnswerPart(b, tok, what, ch.ID, asked.ID, reply.ID)
 		var lst struct {
 			TaskIDs []string `json:"task_ids"`
 		}
