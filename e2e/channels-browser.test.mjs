@@ -144,9 +144,23 @@ test('two people use channels: live messages, a thread, reactions, typing, unrea
   await bob.page.getByLabel('New note title').waitFor()
   await readsSettled(bob)
   assert.equal(await totalUnread(bob), 0)
+  // The answer to "one" is held until Alice has typed "two" (the room's
+  // event shows "one" first): the late answer must not wipe what she typed.
+  let release
+  const held = new Promise((resolve) => { release = resolve })
+  await alice.page.route('**/api/v1/channels/*/messages/post', async (route) => {
+    const res = await route.fetch()
+    await held
+    await route.fulfill({ response: res })
+  }, { times: 1 })
   await post(alice, 'one')
   await message(alice, 'one').waitFor()
-  await post(alice, 'two')
+  const box = alice.page.getByLabel('Message', { exact: true })
+  await box.fill('two')
+  release()
+  await alice.page.waitForFunction(() => document.querySelector('textarea[aria-label="Message"]').dataset.pending === '0')
+  assert.equal(await box.inputValue(), 'two', 'the answer to "one" left what was typed since')
+  await box.press('Enter')
   await message(alice, 'two').waitFor()
   await waitTotalUnread(bob, 2)
   await bob.page.getByRole('link', { name: /^Channels/ }).click()

@@ -219,12 +219,14 @@ class Typing {
 }
 
 // composer is a message box: Enter sends, Shift+Enter is a new line; it
-// tells the channel while its owner types.
+// tells the channel while its owner types. onSend(text) resolves to false
+// when the message was not sent.
 function composer ({ placeholder, label, onSend, onTyping }) {
   const box = h('textarea', { rows: 1, placeholder, 'aria-label': label })
   const send = h('button', { type: 'submit', class: 'primary' }, 'Send')
   let lastSent = 0
   let idle = 0
+  let pending = 0 // sends not answered yet (box.dataset.pending, for tests)
   const stopTyping = () => {
     clearTimeout(idle)
     if (lastSent) onTyping(false)
@@ -234,12 +236,16 @@ function composer ({ placeholder, label, onSend, onTyping }) {
     const text = box.value.trim()
     if (!text) return
     stopTyping()
-    send.disabled = true
+    // The box empties now, not at the answer: the message is often on
+    // screen first (the room's event comes before the answer), and what
+    // is typed next must not be wiped when the answer arrives.
+    box.value = ''
+    box.dataset.pending = String(++pending)
     try {
-      await onSend(text)
-      box.value = ''
+      const sent = await onSend(text)
+      if (sent === false && !box.value) box.value = text // not sent: the text comes back
     } finally {
-      send.disabled = false
+      box.dataset.pending = String(--pending)
       box.focus()
     }
   }
@@ -464,7 +470,7 @@ export function channelsPage (ctx, channelId) {
       try {
         const m = await api.postMessage(channelId, text, threadId)
         if (m?.parent_id === threadId) { upsert(threadById, m); renderThread(true) }
-      } catch (err) { fail(err) }
+      } catch (err) { fail(err); return false }
     },
     onTyping: (t) => store.typing(channelId, threadId, t)
   })
@@ -480,7 +486,7 @@ export function channelsPage (ctx, channelId) {
       try {
         const m = await api.postMessage(channelId, text)
         if (m?.id && !m.parent_id) { upsert(byId, m); renderMessages(true) }
-      } catch (err) { fail(err) }
+      } catch (err) { fail(err); return false }
     },
     onTyping: (t) => store.typing(channelId, null, t)
   })
