@@ -100,7 +100,7 @@ func (a docAccess) allows(want perm) reply {
 // its cached permission while that is current, else from storage (and the
 // cache is refreshed).
 func (c *conn) checkJoined(ctx context.Context, docID, noteID string, want perm) reply {
-	a := c.docs[docID]
+	a, _ := c.docs.get(docID)
 	u := c.user.Load()
 	if a.user == u && a.epoch == c.srv.accessEpoch(noteID).Load() {
 		return a.allows(want)
@@ -109,6 +109,6 @@ func (c *conn) checkJoined(ctx context.Context, docID, noteID string, want perm)
 	if r.reason != "" {
 		return r
 	}
-	c.docs[docID] = a
+	c.docs.set(docID, a)
 	return a.allows(want)
 }

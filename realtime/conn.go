@@ -46,11 +46,11 @@ type conn struct {
 	authTimer  *time.Timer // closes the socket if it does not authenticate
 
 	// worker-owned
-	docs      map[string]docAccess // documents joined (rooms doc_<id>), with the socket's permission (access.go)
-	deleted   map[string]struct{}  // documents left because their note was deleted
-	eventRate bucket               // every event (limits.go)
-	awRate    map[string]*bucket   // awareness per joined document
-	strikes   strikes              // rate_limited refusals
+	docs      joinedDocs          // documents joined (rooms doc_<id>), with the socket's permission (access.go, joined.go)
+	deleted   map[string]struct{} // documents left because their note was deleted
+	eventRate bucket              // every event (limits.go)
+	awRate    map[string]*bucket  // awareness per joined document
+	strikes   strikes             // rate_limited refusals
 }
 
 // markLeaving adds d to the pending evictions from each room.
@@ -391,7 +391,7 @@ func (c *conn) cleanup() {
 	if c.authTimer != nil {
 		c.authTimer.Stop()
 	}
-	for docID := range c.docs {
+	for _, docID := range c.docs.ids() {
 		c.leaveDoc(ctx, docID)
 	}
 	if rest := s.cfg.Awareness.RemoveSocket(c.sid); len(rest) > 0 {

@@ -155,7 +155,7 @@ func (c *conn) onDocJoin(ctx context.Context, payload any) reply {
 	if !valid {
 		return fail(reasonUnknownDocument)
 	}
-	if _, in := c.docs[docID]; !in && len(c.docs) >= c.srv.cfg.MaxDocuments {
+	if !c.docs.has(docID) && c.docs.len() >= c.srv.cfg.MaxDocuments {
 		return fail(reasonTooManyDocuments)
 	}
 	u := c.user.Load()
@@ -171,7 +171,7 @@ func (c *conn) onDocJoin(ctx context.Context, payload any) reply {
 	// falling between the state and the join. With several instances the
 	// room's subscription is then in place before the document loads.
 	room := docRoom(docID)
-	_, rejoin := c.docs[docID]
+	rejoin := c.docs.has(docID)
 	c.join(room)
 	st, err := c.srv.cfg.Docs.Join(ctx, docID, c.sid)
 	if err != nil {
@@ -180,10 +180,7 @@ func (c *conn) onDocJoin(ctx context.Context, payload any) reply {
 		}
 		return fail(c.docReason(err, docID))
 	}
-	if c.docs == nil {
-		c.docs = make(map[string]docAccess, 1)
-	}
-	c.docs[docID] = access
+	c.docs.set(docID, access)
 	c.sendState(docID, st)
 	if states := c.srv.cfg.Awareness.States(docID, c.sid); states != nil {
 		c.emit(evAwareness, newObject(len(states)*4).
@@ -224,7 +221,7 @@ func (c *conn) joined(payload any) (f fields, docID, noteID string, r reply) {
 	if !valid {
 		return nil, "", "", fail(reasonUnknownDocument)
 	}
-	if _, in := c.docs[docID]; !in {
+	if !c.docs.has(docID) {
 		if _, gone := c.deleted[docID]; gone {
 			return nil, "", "", fail(reasonUnknownDocument)
 		}
@@ -287,7 +284,7 @@ func (c *conn) onDocLeave(ctx context.Context, payload any) reply {
 
 // leaveDoc: room, manager, awareness removal and ydoc:user:left to the room.
 func (c *conn) leaveDoc(ctx context.Context, docID string) {
-	delete(c.docs, docID)
+	c.docs.del(docID)
 	delete(c.awRate, docID)
 	room := docRoom(docID)
 	c.leave(room)

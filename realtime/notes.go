@@ -102,7 +102,7 @@ func (c *conn) leaveNote(noteID, docID string, deleted bool) {
 		}
 		c.deleted[docID] = struct{}{}
 	}
-	if _, in := c.docs[docID]; !in {
+	if !c.docs.has(docID) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.srv.baseCtx, c.srv.cfg.EventTimeout)
