@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -20,6 +21,9 @@ import (
 type wsPoller struct {
 	epfd int
 	file *os.File // epfd, waited on through the runtime's netpoller (loop)
+	// viaNetpoller: pollLoop has taken events (tests: the fallback, a
+	// goroutine blocked in epoll_wait, would pass every other test).
+	viaNetpoller atomic.Bool
 
 	mu     sync.Mutex
 	conns  map[uint64]*wsSocket // registration id → connection
@@ -150,6 +154,9 @@ func (p *wsPoller) pollLoop(events []unix.EpollEvent) bool {
 				continue
 			case e != nil:
 				panic("realtime: epoll_wait: " + e.Error()) // the epoll fd is ours: cannot happen
+			}
+			if n > 0 {
+				p.viaNetpoller.Store(true)
 			}
 			p.dispatch(events[:n])
 			if n < len(events) {
