@@ -2,8 +2,11 @@ package realtime
 
 import (
 	"errors"
+	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,6 +20,10 @@ import (
 // "Idle connections": the read goroutine's 4 KB stack and its buffer).
 type wsPoller struct {
 	epfd int
+	file *os.File // epfd, waited on through the runtime's netpoller (loop)
+	// viaNetpoller: pollLoop has taken events (tests: the fallback, a
+	// goroutine blocked in epoll_wait, would pass every other test).
+	viaNetpoller atomic.Bool
 
 	mu     sync.Mutex
 	conns  map[uint64]*wsSocket // registration id → connection
@@ -86,7 +93,11 @@ func (p *wsPoller) rearm(ws *wsSocket) error {
 	err := ws.raw.Control(func(fd uintptr) {
 		ev := unix.EpollEvent{Events: pollEvents}
 		setEventID(&ev, ws.pollID.Load())
-		cerr = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, int(fd), &ev)
+		// Raw (it never blocks): see rawsys_linux.go.
+		_, _, e := syscall.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(p.epfd), unix.EPOLL_CTL_MOD, fd, uintptr(unsafe.Pointer(&ev)), 0, 0)
+		if e != 0 {
+			cerr = e
+		}
 	})
 	return errors.Join(err, cerr)
 }
@@ -101,8 +112,17 @@ func eventID(ev *unix.EpollEvent) uint64 {
 	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 }
 
+// loop hands each readable connection to a goroutine. The epoll fd is
+// itself readable while it has events, so it is waited on through the
+// runtime's netpoller and drained without blocking: a goroutine blocked in
+// epoll_wait held a P in a syscall between updates, which sysmon took back
+// after 10 ms, resetting its polling to every 20 µs (docs/design.md,
+// "Fan-out"). Without a pollable epoll fd it blocks in epoll_wait as before.
 func (p *wsPoller) loop() {
 	events := make([]unix.EpollEvent, 256)
+	if p.pollLoop(events) {
+		return
+	}
 	for {
 		n, err := unix.EpollWait(p.epfd, events, -1)
 		if err != nil {
@@ -111,14 +131,63 @@ func (p *wsPoller) loop() {
 			}
 			panic("realtime: epoll_wait: " + err.Error()) // the epoll fd is ours: cannot happen
 		}
-		p.mu.Lock()
-		for i := range n {
-			if ws := p.conns[eventID(&events[i])]; ws != nil {
-				go ws.readReady()
+		p.dispatch(events[:n])
+	}
+}
+
+// pollLoop is loop through the netpoller; false if the epoll fd cannot be
+// waited on there.
+func (p *wsPoller) pollLoop(events []unix.EpollEvent) bool {
+	if unix.SetNonblock(p.epfd, true) != nil {
+		return false
+	}
+	p.file = os.NewFile(uintptr(p.epfd), "epoll")
+	rc, err := p.file.SyscallConn()
+	if err != nil {
+		return false
+	}
+	err = rc.Read(func(fd uintptr) bool {
+		for {
+			n, e := epollWaitNow(int(fd), events)
+			switch {
+			case e == syscall.EINTR:
+				continue
+			case e != nil:
+				panic("realtime: epoll_wait: " + e.Error()) // the epoll fd is ours: cannot happen
+			}
+			if n > 0 {
+				p.viaNetpoller.Store(true)
+			}
+			p.dispatch(events[:n])
+			if n < len(events) {
+				return false // drained: wait for the next readiness (edge-triggered)
 			}
 		}
-		p.mu.Unlock()
+	})
+	// Only an fd the netpoller refused gets here (what fn took was
+	// dispatched); the blocking loop takes over.
+	_ = err
+	return false
+}
+
+// epollWaitNow is epoll_wait with a zero timeout: it never blocks, so it
+// is a raw syscall (rawsys_linux.go).
+func epollWaitNow(epfd int, events []unix.EpollEvent) (int, error) {
+	n, _, e := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
 	}
+	return int(n), nil
+}
+
+func (p *wsPoller) dispatch(events []unix.EpollEvent) {
+	p.mu.Lock()
+	for i := range events {
+		if ws := p.conns[eventID(&events[i])]; ws != nil {
+			go ws.readReady()
+		}
+	}
+	p.mu.Unlock()
 }
 
 // readReady reads what the connection has (the poller saw it readable),
@@ -147,7 +216,7 @@ func (ws *wsSocket) readOnce() bool {
 		var rerr error
 		err := ws.raw.Read(func(fd uintptr) bool {
 			for {
-				n, rerr = syscall.Read(int(fd), buf)
+				n, rerr = rawRead(int(fd), buf)
 				if rerr != syscall.EINTR {
 					return true // never wait in the runtime's poller
 				}

@@ -40,6 +40,14 @@ type wsNetConn struct {
 	dl       time.Time     // that deadline
 	grace    time.Duration // Close's bound on writing the rest: closeGrace
 	full     prometheus.Counter
+	// tryWrite's arguments and results, so that its callback (writeFD,
+	// bound once) does not allocate a closure per write: one per
+	// recipient and room message was a quarter of S1's allocations.
+	// Used under mu.
+	wb   []byte
+	wn   int
+	werr error
+	wfn  func(fd uintptr) bool
 }
 
 // newWSNetConn wraps c, whose writes go to tcp's socket, counting the
@@ -54,7 +62,9 @@ func newWSNetConn(c net.Conn, tcp net.Conn, full prometheus.Counter) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &wsNetConn{Conn: c, raw: raw, grace: closeGrace, full: full}
+	w := &wsNetConn{Conn: c, raw: raw, grace: closeGrace, full: full}
+	w.wfn = w.writeFD
+	return w
 }
 
 // setTry enters or leaves try mode.
@@ -114,38 +124,43 @@ func (c *wsNetConn) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// tryWrite writes what the socket takes without waiting.
+// tryWrite writes what the socket takes without waiting. Called under mu.
 func (c *wsNetConn) tryWrite(b []byte) (int, error) {
-	n := 0
-	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, e := syscall.Write(int(fd), b[n:])
-			if m > 0 {
-				n += m
-			}
-			switch {
-			case e == syscall.EINTR:
-				continue
-			case e == syscall.EAGAIN:
-				return true // full: the rest goes to flush
-			case e != nil:
-				werr = os.NewSyscallError("write", e)
-				return true
-			case m == 0:
-				werr = io.ErrUnexpectedEOF
-				return true
-			}
-		}
-		return true
-	})
+	c.wb, c.wn, c.werr = b, 0, nil
+	err := c.raw.Write(c.wfn)
+	n := c.wn
 	if err == nil {
-		err = werr
+		err = c.werr
 	}
+	c.wb, c.werr = nil, nil
 	if err != nil {
 		return n, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 	}
 	return n, nil
+}
+
+// writeFD is tryWrite's callback: c.wb from c.wn on, until the socket is
+// full (EAGAIN) or an error.
+func (c *wsNetConn) writeFD(fd uintptr) bool {
+	for c.wn < len(c.wb) {
+		m, e := rawWrite(int(fd), c.wb[c.wn:])
+		if m > 0 {
+			c.wn += m
+		}
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			return true // full: the rest goes to flush
+		case e != nil:
+			c.werr = os.NewSyscallError("write", e)
+			return true
+		case m == 0:
+			c.werr = io.ErrUnexpectedEOF
+			return true
+		}
+	}
+	return true
 }
 
 // flush writes the rest, and what joins it meanwhile, blocking.
