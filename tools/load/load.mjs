@@ -54,6 +54,7 @@ const { values: opt } = parseArgs({
     'healthz-ms': { type: 'string', default: '50' }, // scale: /healthz poll interval
     concurrency: { type: 'string', default: '64' }, // scale: connects/joins in flight per worker
     nice: { type: 'string', default: '10' }, // scale: scheduling priority of the client workers
+    port: { type: 'string', default: '0' }, // the server's port (one instance); 0: a free one
     child: { type: 'string' } // internal: run as a worker process
   }
 })
@@ -112,7 +113,7 @@ async function startCluster () {
     return new Cluster(servers, cleanup)
   }
   // QUIRE_ARGS: extra serve flags, e.g. "--pprof-addr 127.0.0.1:6060".
-  const server = new QuireServer({ db: opt.db, args: (process.env.QUIRE_ARGS || '').split(/\s+/).filter(Boolean) })
+  const server = new QuireServer({ db: opt.db, port: num('port'), args: (process.env.QUIRE_ARGS || '').split(/\s+/).filter(Boolean) })
   await server.init()
   return new Cluster([server], () => server.cleanup())
 }
