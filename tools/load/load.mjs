@@ -55,6 +55,7 @@ const { values: opt } = parseArgs({
     concurrency: { type: 'string', default: '64' }, // scale: connects/joins in flight per worker
     nice: { type: 'string', default: '10' }, // scale: scheduling priority of the client workers
     'note-bytes': { type: 'string', default: '0' }, // scale: Markdown content of each note (0: a few words)
+    'server-nice': { type: 'string', default: '0' }, // scale: scheduling priority of the server (below 0: ahead of the machine's other work; needs CAP_SYS_NICE)
     port: { type: 'string', default: '0' }, // the server's port (one instance); 0: a free one
     child: { type: 'string' } // internal: run as a worker process
   }
@@ -126,6 +127,9 @@ async function startCluster () {
 
 if (opt.child && JSON.parse(opt.child).kind === 'scale') {
   scaleChild()
+} else if (opt.child && JSON.parse(opt.child).kind === 'floor') {
+  const http = await import('node:http')
+  const srv = http.createServer((req, res) => res.end('ok')).listen(JSON.parse(opt.child).port, '127.0.0.1', () => process.send({ port: srv.address().port }))
 } else if (opt.child) {
   const cfg = JSON.parse(opt.child)
   const clients = []
@@ -592,6 +596,15 @@ async function scale (server, admin) {
   await server.restart()
   report.server_nofile = server.servers.map(s => ensureFds(s.pid, Math.ceil(n / server.servers.length) + 4096))
   report.load_nofile = fdLimits(process.pid)
+  // --server-nice: the server ahead of (or behind) the machine's other work,
+  // to tell its own latency from the wait for a busy machine's CPU.
+  if (num('server-nice') !== 0) {
+    report.server_nice = num('server-nice')
+    setPriority(0, num('server-nice')) // and the /healthz poll (this thread)
+    for (const s of server.servers) {
+      for (const tid of (await import('node:fs')).readdirSync(`/proc/${s.pid}/task`)) setPriority(Number(tid), num('server-nice'))
+    }
+  }
   const logs = countLogs(server)
 
   // Server RSS/CPU sampled every 250 ms for the peak and the CPU per phase.
@@ -615,6 +628,14 @@ async function scale (server, admin) {
   // any request waits for on this machine, next to what /healthz adds.
   const control = healthzPoller(server.url, num('healthz-ms'), '/api/version')
   health.next = control
+  // And the floor: a trivial HTTP server in a process of its own (Node, same
+  // priority as the server), polled alike. Its latency is the machine's
+  // (other work on the cores, the poll's own event loop), not Quire's.
+  const floorProc = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify({ kind: 'floor', port: num('port') ? num('port') + 1 : 0 })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const floorPort = await new Promise(resolve => floorProc.once('message', m => resolve(m.port)))
+  if (num('server-nice') !== 0) try { setPriority(floorProc.pid, num('server-nice')) } catch {}
+  const floor = healthzPoller(`http://127.0.0.1:${floorPort}`, num('healthz-ms'), '/')
+  control.next = floor
   await sleep(1000)
   const base = await stats()
 
@@ -698,6 +719,7 @@ async function scale (server, admin) {
     report.server_log = logs.summary()
     report.healthz = await health.stop()
     report.control_api_version = await control.stop()
+    report.floor_trivial_server = await floor.stop()
     // SIGTERM with every socket open: the drain closes them all.
     t = now()
     const exits = []
@@ -731,6 +753,8 @@ async function scale (server, admin) {
     clearInterval(sampler)
     await health.stop()
     await control.stop()
+    await floor.stop()
+    floorProc.kill('SIGKILL')
     for (const c of children) c.kill('SIGKILL')
   }
 }
