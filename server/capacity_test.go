@@ -121,3 +121,18 @@ func TestCountedConnectionsKeepRawAccess(t *testing.T) {
 	require.NoError(t, raw.Control(func(f uintptr) { fd = f }))
 	require.NotZero(t, fd)
 }
+
+// TestMetricsHaveSchedulingLatency: /metrics carries Go's scheduling
+// latency, which the scale check (tools/load --scenario scale) reads to tell
+// a /healthz slowed by Quire's own run queue from one slowed by a busy
+// machine.
+func TestMetricsHaveSchedulingLatency(t *testing.T) {
+	t.Parallel()
+	s := quiretest.New(t)
+	res, err := s.Client.Get("http://" + s.Addr() + "/metrics")
+	require.NoError(t, err)
+	metrics, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Regexp(t, `go_sched_latencies_seconds_bucket\{le="\+Inf"\} [1-9]`, string(metrics))
+}

@@ -58,7 +58,7 @@ func scanNoteAccess(id string, rows accessRows) (*Note, error) {
 }
 
 func (s *SQLiteStore) GetNoteAccess(ctx context.Context, id string) (*Note, error) {
-	rows, err := s.r.QueryContext(ctx, sqliteNoteAccessQuery, id)
+	rows, err := s.noteAccess.QueryContext(ctx, id)
 	if err != nil {
 		return nil, sqliteErr("get note access", err)
 	}

@@ -81,3 +81,31 @@ func processCPU() int64 {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
+
+// BenchmarkConnectQueries is what a socket costs the SQLite store on connect
+// and join: one op is GetSessionUser (the token's account, checked on every
+// connect and API request) and GetNoteAccess (checked on every document
+// join). Both run as statements prepared once (docs/design.md, "Scale").
+func BenchmarkConnectQueries(b *testing.B) {
+	ctx := context.Background()
+	s, err := storage.OpenSQLite(ctx, filepath.Join(b.TempDir(), "quire.db"), nil)
+	require.NoError(b, err)
+	defer s.Close()
+	u := &storage.User{ID: "u1", Email: "a@example.com", Role: storage.RoleUser, CreatedAt: 1}
+	require.NoError(b, s.CreateUser(ctx, u))
+	n := &storage.Note{ID: "n1", UserID: "u1", Title: "t", AccessGrants: []storage.AccessGrant{{PrincipalType: "user", PrincipalID: "u2", Permission: storage.PermRead}}}
+	require.NoError(b, s.CreateNote(ctx, n))
+	b.ReportAllocs()
+	cpu0 := processCPU()
+	for b.Loop() {
+		got, revoked, err := s.GetSessionUser(ctx, "u1", "jti")
+		if err != nil || revoked || got.ID != "u1" {
+			b.Fatal(got, revoked, err)
+		}
+		note, err := s.GetNoteAccess(ctx, "n1")
+		if err != nil || len(note.AccessGrants) != 1 {
+			b.Fatal(note, err)
+		}
+	}
+	b.ReportMetric(float64(processCPU()-cpu0)/1e3/float64(b.N), "cpu-µs/op")
+}

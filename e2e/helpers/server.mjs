@@ -71,8 +71,9 @@ export async function waitUntil (fn, { timeout = 20000, interval = 25, what = 'c
 }
 
 export class QuireServer {
-  constructor ({ db = 'sqlite', args = [], env = {} } = {}) {
+  constructor ({ db = 'sqlite', args = [], env = {}, port = 0 } = {}) {
     this.db = db
+    this.fixedPort = port // 0: a free port
     this.extraArgs = args
     this.env = env
     this.proc = null
@@ -92,7 +93,7 @@ export class QuireServer {
       psql(`CREATE DATABASE ${this.dbName}`)
       this.databaseURL = databaseURL(this.dbName)
     }
-    this.port = await freePort()
+    this.port = this.fixedPort || await freePort()
     await this.start()
     return this
   }

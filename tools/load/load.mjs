@@ -54,6 +54,9 @@ const { values: opt } = parseArgs({
     'healthz-ms': { type: 'string', default: '50' }, // scale: /healthz poll interval
     concurrency: { type: 'string', default: '64' }, // scale: connects/joins in flight per worker
     nice: { type: 'string', default: '10' }, // scale: scheduling priority of the client workers
+    'note-bytes': { type: 'string', default: '0' }, // scale: Markdown content of each note (0: a few words)
+    'server-nice': { type: 'string', default: '0' }, // scale: scheduling priority of the server (below 0: ahead of the machine's other work; needs CAP_SYS_NICE)
+    port: { type: 'string', default: '0' }, // the server's port (one instance); 0: a free one
     child: { type: 'string' } // internal: run as a worker process
   }
 })
@@ -112,7 +115,7 @@ async function startCluster () {
     return new Cluster(servers, cleanup)
   }
   // QUIRE_ARGS: extra serve flags, e.g. "--pprof-addr 127.0.0.1:6060".
-  const server = new QuireServer({ db: opt.db, args: (process.env.QUIRE_ARGS || '').split(/\s+/).filter(Boolean) })
+  const server = new QuireServer({ db: opt.db, port: num('port'), args: (process.env.QUIRE_ARGS || '').split(/\s+/).filter(Boolean) })
   await server.init()
   return new Cluster([server], () => server.cleanup())
 }
@@ -124,6 +127,9 @@ async function startCluster () {
 
 if (opt.child && JSON.parse(opt.child).kind === 'scale') {
   scaleChild()
+} else if (opt.child && JSON.parse(opt.child).kind === 'floor') {
+  const http = await import('node:http')
+  const srv = http.createServer((req, res) => res.end('ok')).listen(JSON.parse(opt.child).port, '127.0.0.1', () => process.send({ port: srv.address().port }))
 } else if (opt.child) {
   const cfg = JSON.parse(opt.child)
   const clients = []
@@ -459,6 +465,34 @@ async function metricSum (server, name) {
   return sum
 }
 
+/** A histogram's cumulative buckets {le: count}, summed over the servers. */
+async function histogram (server, name) {
+  const buckets = {}
+  for (const s of server.servers) {
+    const text = await (await fetch(s.url + '/metrics', { signal: AbortSignal.timeout(30000) })).text()
+    for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`, 'gm'))) buckets[m[1]] = (buckets[m[1]] ?? 0) + Number(m[2])
+  }
+  return buckets
+}
+
+/**
+ * Go's scheduling latency between two snapshots of go_sched_latencies_seconds
+ * (the time goroutines waited runnable for a thread): how many waits, the
+ * share over 1 ms and over 10 ms, and the bucket bound under which 99 % fell.
+ * Long waits here mean Quire's own run queue; short waits next to a slow
+ * /healthz mean the process waited for the machine's CPU.
+ */
+function schedWait (a, b) {
+  const les = Object.keys(b).sort((x, y) => Number(x) - Number(y))
+  const d = le => (b[le] ?? 0) - (a[le] ?? 0)
+  const total = d('+Inf')
+  if (!total) return { n: 0 }
+  const under = lim => les.filter(le => Number(le) <= lim).reduce((m, le) => Math.max(m, d(le)), 0)
+  const p99 = les.find(le => d(le) >= 0.99 * total)
+  const pct = v => Math.round(v / total * 10000) / 100
+  return { n: total, pct_over_1ms: pct(total - under(0.001)), pct_over_10ms: pct(total - under(0.011)), p99_under_ms: p99 === '+Inf' ? 'inf' : Math.round(Number(p99) * 1e5) / 100 }
+}
+
 /** Polls GET /healthz every `interval` ms (one request at a time per tick, overlapping when slow), tagging each sample with the current phase. */
 function healthzPoller (url, interval, path = '/healthz') {
   const samples = [] // {phase, ms, ok}
@@ -481,6 +515,7 @@ function healthzPoller (url, interval, path = '/healthz') {
   }
   const timer = setInterval(tick, interval)
   return {
+    get phase () { return phase },
     set phase (p) {
       phase = p
       if (this.next) this.next.phase = p
@@ -542,13 +577,19 @@ async function scale (server, admin) {
   const n = num('connections'); const d = num('docs'); const workers = num('workers')
   const editDocs = Math.min(d, num('edit-docs')); const editRate = num('edit-rate'); const duration = num('duration')
   const concurrency = num('concurrency')
-  const report = { connections: n, docs: d, workers, clients_per_doc: n / d, edit_docs: editDocs, edit_rate: editRate, duration_s: duration, worker_nice: num('nice') }
+  let stateBytesPerDoc = 0
+  const report = { connections: n, docs: d, workers, clients_per_doc: n / d, note_bytes: num('note-bytes'), edit_docs: editDocs, edit_rate: editRate, duration_s: duration, worker_nice: num('nice') }
 
   let t = now()
   const notes = []
+  // --note-bytes: paragraphs of text up to that size, so that the memory per
+  // loaded document can be set against its encoded state.
+  const noteBytes = num('note-bytes')
+  const para = 'lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(8)
+  const content = i => noteBytes > 0 ? { md: Array.from({ length: Math.ceil(noteBytes / (para.length + 2)) }, (_, k) => `${i}.${k} ${para}`).join('\n\n').slice(0, noteBytes) } : { md: `document ${i}` }
   for (let i = 0; i < d; i += 50) {
     notes.push(...await Promise.all(Array.from({ length: Math.min(50, d - i) }, (_, j) =>
-      createNote(server.url, admin.token, { title: `scale ${i + j}`, content: { md: `document ${i + j}` } }))))
+      createNote(server.url, admin.token, { title: `scale ${i + j}`, content: content(i + j) }))))
   }
   report.create_notes_s = Math.round((now() - t) / 10) / 100
   const documentIds = notes.map(note => `note:${note.id}`)
@@ -556,17 +597,52 @@ async function scale (server, admin) {
   await server.restart()
   report.server_nofile = server.servers.map(s => ensureFds(s.pid, Math.ceil(n / server.servers.length) + 4096))
   report.load_nofile = fdLimits(process.pid)
+  // --server-nice: the server ahead of (or behind) the machine's other work,
+  // to tell its own latency from the wait for a busy machine's CPU.
+  if (num('server-nice') !== 0) {
+    report.server_nice = num('server-nice')
+    setPriority(0, num('server-nice')) // and the /healthz poll (this thread)
+    for (const s of server.servers) {
+      for (const tid of (await import('node:fs')).readdirSync(`/proc/${s.pid}/task`)) setPriority(Number(tid), num('server-nice'))
+    }
+  }
   const logs = countLogs(server)
 
   // Server RSS/CPU sampled every 250 ms for the peak and the CPU per phase.
   let peakRss = 0
   const sampler = setInterval(() => { try { peakRss = Math.max(peakRss, server.procStats().rssBytes) } catch {} }, 250)
-  const stats = async () => ({ ...server.procStats(), goroutines: await metricSum(server, 'go_goroutines'), heap: await metricSum(server, 'go_memstats_heap_inuse_bytes'), at: now() })
+  // With --pprof-addr in QUIRE_ARGS, a heap profile with gc=1 before every
+  // snapshot: the heap figures are then live memory, not garbage awaiting
+  // the next cycle (the profile after the joins is kept as
+  // $QUIRE_HEAP_PROFILE when set).
+  const pprof = /--pprof-addr[ =](\S+)/.exec(process.env.QUIRE_ARGS || '')?.[1]
+  const collect = async file => {
+    if (!pprof || server.servers.length > 1) return
+    // The polls during the forced GC are reported apart (phase forced_gc):
+    // the measurement's own cost, not the phase's.
+    const was = health.phase
+    health.phase = 'forced_gc'
+    try {
+      const res = await fetch(`http://${pprof}/debug/pprof/heap?gc=1`, { signal: AbortSignal.timeout(60000) })
+      const body = Buffer.from(await res.arrayBuffer())
+      if (file) (await import('node:fs')).writeFileSync(file, body)
+    } finally { health.phase = was }
+  }
+  report.heap_after_gc = Boolean(pprof && server.servers.length === 1)
+  const stats = async file => (await collect(file), { ...server.procStats(), goroutines: await metricSum(server, 'go_goroutines'), heap: await metricSum(server, 'go_memstats_heap_inuse_bytes'), sched: await histogram(server, 'go_sched_latencies_seconds'), at: now() })
   const health = healthzPoller(server.url, num('healthz-ms'))
   // The same poll of an answer that touches nothing (GET /api/version): what
   // any request waits for on this machine, next to what /healthz adds.
   const control = healthzPoller(server.url, num('healthz-ms'), '/api/version')
   health.next = control
+  // And the floor: a trivial HTTP server in a process of its own (Node, same
+  // priority as the server), polled alike. Its latency is the machine's
+  // (other work on the cores, the poll's own event loop), not Quire's.
+  const floorProc = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify({ kind: 'floor', port: num('port') ? num('port') + 1 : 0 })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const floorPort = await new Promise(resolve => floorProc.once('message', m => resolve(m.port)))
+  if (num('server-nice') !== 0) try { setPriority(floorProc.pid, num('server-nice')) } catch {}
+  const floor = healthzPoller(`http://127.0.0.1:${floorPort}`, num('healthz-ms'), '/')
+  control.next = floor
   await sleep(1000)
   const base = await stats()
 
@@ -613,7 +689,7 @@ async function scale (server, admin) {
     report.join_first_errors = joined.flatMap(r => r.firstErrors).slice(0, 5)
     health.phase = 'joined'
     await sleep(2000)
-    const afterJoin = await stats()
+    const afterJoin = await stats(process.env.QUIRE_HEAP_PROFILE)
     const liveDocs = await metricSum(server, 'quire_ydoc_live_documents')
 
     // Edits: document k < editDocs is edited by its client in worker k % workers.
@@ -638,6 +714,10 @@ async function scale (server, admin) {
     report.dropped_connections = final.reduce((a, r) => a + r.dropped, 0)
     report.open_connections_at_end = final.reduce((a, r) => a + r.open, 0)
     report.events_received = final.reduce((a, r) => a + r.received, 0)
+    // Every client of a document got its state once: the mean encoded state.
+    const joinedClients = joined.reduce((a, r) => a + r.latencies.length - r.failed, 0)
+    stateBytesPerDoc = joinedClients ? final.reduce((a, r) => a + r.stateBytes, 0) / joinedClients : 0
+    report.state_bytes_per_doc = Math.round(stateBytesPerDoc)
     report.refused_total = await metricSum(server, 'quire_server_refused_total')
     report.closed_by_server_total = await metricSum(server, 'quire_realtime_closed_total')
     report.realtime_rejected_total = await metricSum(server, 'quire_realtime_rejected_total')
@@ -646,6 +726,7 @@ async function scale (server, admin) {
     report.server_log = logs.summary()
     report.healthz = await health.stop()
     report.control_api_version = await control.stop()
+    report.floor_trivial_server = await floor.stop()
     // SIGTERM with every socket open: the drain closes them all.
     t = now()
     const exits = []
@@ -666,9 +747,12 @@ async function scale (server, admin) {
       kb_heap_per_joined_doc: Math.round((afterJoin.heap - afterConnect.heap) / d / 1024 * 10) / 10,
       kb_rss_per_connection: Math.round((afterConnect.rssBytes - base.rssBytes) / n / 1024 * 10) / 10,
       kb_rss_per_joined_doc: Math.round((afterJoin.rssBytes - afterConnect.rssBytes) / d / 1024 * 10) / 10,
+      // Issue 13's bound for a loaded document: 25 KB plus 3x its encoded state.
+      kb_per_doc_bound: Math.round((25 * 1024 + 3 * stateBytesPerDoc) / 1024 * 10) / 10,
       goroutines: { base: base.goroutines, connected: afterConnect.goroutines, joined: afterJoin.goroutines, after_edits: afterEdit.goroutines },
       goroutines_per_connection: Math.round((afterConnect.goroutines - base.goroutines) / n * 100) / 100,
       cpu_s: { connect: cpu(base, afterConnect), join: cpu(afterConnect, afterJoin), edit: cpu(afterJoin, afterEdit) },
+      go_sched_wait: { connect: schedWait(base.sched, afterConnect.sched), join: schedWait(afterConnect.sched, afterJoin.sched), edit: schedWait(afterJoin.sched, afterEdit.sched) },
       phase_s: { connect: secs(base, afterConnect), join: secs(afterConnect, afterJoin), edit: secs(afterJoin, afterEdit) }
     }
     return report
@@ -676,6 +760,8 @@ async function scale (server, admin) {
     clearInterval(sampler)
     await health.stop()
     await control.stop()
+    await floor.stop()
+    floorProc.kill('SIGKILL')
     for (const c of children) c.kill('SIGKILL')
   }
 }
@@ -756,7 +842,7 @@ function scaleChild () {
       return { type: 'edited', latencies, failed, updates, firstErrors }
     },
     async stats () {
-      return { type: 'stats', dropped, open: clients.filter(c => c?.connected).length, received: clients.reduce((a, c) => a + (c?.received ?? 0), 0) }
+      return { type: 'stats', dropped, open: clients.filter(c => c?.connected).length, received: clients.reduce((a, c) => a + (c?.received ?? 0), 0), stateBytes: clients.reduce((a, c) => a + (c?.stateBytes ?? 0), 0) }
     }
   }
   process.on('message', async msg => {

@@ -32,6 +32,7 @@ export class ThinClient {
     this.nextAck = 0
     this.received = 0 // events received
     this.binaries = 0 // binary frames received (attachments)
+    this.stateBytes = 0 // bytes of document states received (attachments and JSON arrays)
     this.connected = false
     this.id = undefined // the Socket.IO session id, once connected
     this.closedByUs = false
@@ -57,7 +58,7 @@ export class ThinClient {
   }
 
   #message (data, isBinary) {
-    if (isBinary) { this.binaries++; return }
+    if (isBinary) { this.binaries++; this.stateBytes += data.length; return }
     const s = data.toString()
     switch (s[0]) {
       case '0': // engine.io OPEN: send the Socket.IO CONNECT with auth
@@ -91,6 +92,10 @@ export class ThinClient {
     }
     if (type === '2' || type === '5') { // EVENT / BINARY_EVENT
       this.received++
+      if (type === '2' && s.startsWith('42["ydoc:document:state"')) { // a state under 1 KiB: a JSON array
+        const state = JSON.parse(s.slice(2))[1]?.state
+        if (Array.isArray(state)) this.stateBytes += state.length
+      }
       if (this.onEvent) {
         const i = s.indexOf('[')
         const [event, payload] = JSON.parse(s.slice(i))
