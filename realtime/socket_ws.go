@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -382,8 +383,13 @@ func (ws *wsSocket) attachment(data []byte) error {
 	if b == nil {
 		return errors.New("binary message without a binary packet")
 	}
-	b.got = append(b.got, data)
 	b.size += int64(len(data))
+	if limit := ws.parser.limit; b.size > limit {
+		// The packet's bound, as one frame's: up to maxAttachments
+		// attachments of up to limit each must not all be kept.
+		return &wsError{code: wsCloseTooBig, msg: fmt.Sprintf("packet over %d bytes", limit)}
+	}
+	b.got = append(b.got, data)
 	if len(b.got) < b.want {
 		return nil
 	}

@@ -242,3 +242,32 @@ func TestWebSocketHandshakeErrors(t *testing.T) {
 		}
 	}
 }
+
+// A binary packet's attachments count towards one bound with its text: a
+// packet past engineLimit (here 1,000 + 1 MiB) closes with 1009 as one
+// frame past it does, however it is split, instead of the server keeping
+// up to 1,000 attachments of up to engineLimit each; one a little over
+// MaxMessageBytes still gets its too_large ack and the connection stays.
+func TestWebSocketAttachmentsPastTheEngineLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *realtime.Config) { c.MaxMessageBytes = 1000 })
+	w := dialWire(t, b.url)
+	w.text(`40{"token":"` + b.tokens["writer"] + `"}`)
+	if _, msg := w.read(); !strings.HasPrefix(msg, `40{"sid":"`) {
+		t.Fatalf("CONNECT reply %q", msg)
+	}
+	placeholders := `{"a":{"_placeholder":true,"num":0},"b":{"_placeholder":true,"num":1}}`
+	w.text(`452-1["heartbeat",` + placeholders + `]`)
+	w.frame(0x82, true, make([]byte, 600))
+	w.frame(0x82, true, make([]byte, 600))
+	if op, msg := w.read(); op != 1 || msg != `431[{"error":"too_large","ok":false}]` {
+		t.Fatalf("over MaxMessageBytes: %d %q", op, msg)
+	}
+	w.text(`452-2["heartbeat",` + placeholders + `]`)
+	w.frame(0x82, true, make([]byte, 600_000))
+	w.frame(0x82, true, make([]byte, 600_000))
+	code, ended := w.closedWith()
+	if !ended || code != 1009 {
+		t.Fatalf("closed with %d (ended %v), want 1009", code, ended)
+	}
+}
