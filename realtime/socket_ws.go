@@ -482,6 +482,14 @@ func (ws *wsSocket) connect(p sioPacket) {
 	}
 	ws.push(wsItem{wire: wsFrame(wsText, []byte(`40{"sid":"`+sid+`"}`))})
 	c := ws.srv.newConn(sid, ws)
+	// Registered (start) before the socket knows it: a close from then on
+	// either finds it and cleans it up, or came first, and then it is
+	// cleaned up here. Started after, a close in between had nothing to
+	// clean up, and start left the conn in Server.conns for good.
+	c.start(token)
+	if hook, found := wsConnecting.Load(ws.srv); found {
+		hook.(func(*wsSocket))(ws)
+	}
 	ws.mu.Lock()
 	closed := ws.broken || ws.ending
 	if !closed {
@@ -489,10 +497,14 @@ func (ws *wsSocket) connect(p sioPacket) {
 	}
 	ws.mu.Unlock()
 	if closed {
-		return
+		c.disconnected()
 	}
-	c.start(token)
 }
+
+// wsConnecting, when set for a Server (tests only), runs inside connect
+// between the conn's start and the socket taking it (a test's window for
+// a racing close).
+var wsConnecting sync.Map // *Server → func(*wsSocket)
 
 // emit implements socketConn.
 func (ws *wsSocket) emit(event string, payload any, ack func(args []any)) error {

@@ -271,3 +271,23 @@ func TestWebSocketAttachmentsPastTheEngineLimit(t *testing.T) {
 		t.Fatalf("closed with %d (ended %v), want 1009", code, ended)
 	}
 }
+
+// A websocket closed while its CONNECT is being handled (a write of the
+// reply failing, a ping timeout, Stop) leaves no socket registered: the
+// close either finds the conn and cleans it up, or comes before the socket
+// takes it, and the CONNECT then cleans it up.
+func TestWebSocketClosedWhileConnecting(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	realtime.CloseWebSocketsWhileConnecting(b.srv)
+	for range 3 {
+		w := dialWire(t, b.url)
+		w.text(`40{"token":"` + b.tokens["writer"] + `"}`)
+		if _, ended := w.closedWith(); !ended {
+			t.Fatal("the connection did not end")
+		}
+	}
+	waitFor(t, "no socket registered", 10*time.Second, func() bool {
+		return realtime.ConnCount(b.srv) == 0 && b.metric(t, "quire_realtime_connected_sockets", nil) == 0
+	})
+}
