@@ -32,3 +32,22 @@ func ConnCount(s *Server) int {
 	s.conns.Range(func(any, any) bool { n++; return true })
 	return n
 }
+
+// WSCount is how many websocket connections s holds open.
+func WSCount(s *Server) int {
+	s.wsMu.Lock()
+	defer s.wsMu.Unlock()
+	return len(s.wsConns)
+}
+
+// PolledCount is how many connections the process's poller reads (0
+// without one).
+func PolledCount() int {
+	p := sharedPoller()
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
+}
