@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // Quire's own Engine.IO v4 + Socket.IO v5 server for websocket
@@ -343,12 +344,33 @@ func (ws *wsSocket) wsControl(op byte, data []byte) error {
 	case wsPing:
 		ws.push(wsItem{wire: wsFrame(wsPong, data)})
 	case wsClose:
-		if len(data) == 1 {
-			return wsProtocolError("close frame of one byte")
+		if err := checkClosePayload(data); err != nil {
+			return err
 		}
 		ws.push(wsItem{wire: wsCloseFrame(wsCloseNormal)})
 		ws.close("transport close", nil)
 		return errClosing
+	}
+	return nil
+}
+
+// checkClosePayload checks a client's close frame (RFC 6455 5.5.1, 7.4):
+// empty, or a code a peer may send and a UTF-8 reason.
+func checkClosePayload(data []byte) error {
+	switch {
+	case len(data) == 0:
+		return nil
+	case len(data) == 1:
+		return wsProtocolError("close frame of one byte")
+	}
+	code := int(data[0])<<8 | int(data[1])
+	switch {
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014, code >= 3000 && code <= 4999:
+	default: // 1004-1006 and 1015 are never sent; the rest is unassigned
+		return wsProtocolError("close code %d", code)
+	}
+	if !utf8.Valid(data[2:]) {
+		return &wsError{code: wsCloseInvalidData, msg: "invalid UTF-8 in a close reason"}
 	}
 	return nil
 }

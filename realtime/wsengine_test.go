@@ -291,3 +291,34 @@ func TestWebSocketClosedWhileConnecting(t *testing.T) {
 		return realtime.ConnCount(b.srv) == 0 && b.metric(t, "quire_realtime_connected_sockets", nil) == 0
 	})
 }
+
+// A client's close frame is checked as RFC 6455 asks: a code no peer may
+// send (1005, 1006, 1015, unassigned ones) fails the connection with 1002,
+// a reason that is not UTF-8 with 1007; a valid one is answered with 1000.
+func TestWebSocketCloseFrameChecked(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, c := range []struct {
+		name    string
+		payload []byte
+		code    int
+	}{
+		{"empty", nil, 1000},
+		{"1000", []byte{0x03, 0xe8}, 1000},
+		{"4000 with a reason", []byte{0x0f, 0xa0, 'b', 'y', 'e'}, 1000},
+		{"1005", []byte{0x03, 0xed}, 1002},
+		{"1006", []byte{0x03, 0xee}, 1002},
+		{"999", []byte{0x03, 0xe7}, 1002},
+		{"2000", []byte{0x07, 0xd0}, 1002},
+		{"reason not UTF-8", []byte{0x03, 0xe8, 0xff}, 1007},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := dialWire(t, b.url)
+			w.frame(0x88, true, c.payload)
+			code, ended := w.closedWith()
+			if !ended || code != c.code {
+				t.Fatalf("closed with %d (ended %v), want %d", code, ended, c.code)
+			}
+		})
+	}
+}
