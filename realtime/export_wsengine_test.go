@@ -40,14 +40,16 @@ func WSCount(s *Server) int {
 	return len(s.wsConns)
 }
 
-// PolledCount is how many connections the process's poller reads (0
-// without one).
-func PolledCount() int {
-	p := sharedPoller()
-	if p == nil {
-		return 0
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.conns)
+// CloseWebSocketsWhileWriting closes every websocket of s inside its
+// CONNECT as CloseWebSocketsWhileConnecting does, but with a write in
+// flight (the writer's turn taken and never given back): the close then
+// leaves the connection to its writer, and hardClose ends it closeGrace
+// later.
+func CloseWebSocketsWhileWriting(s *Server) {
+	wsConnecting.Store(s, func(ws *wsSocket) {
+		ws.mu.Lock()
+		ws.running = true
+		ws.mu.Unlock()
+		ws.close("test: closed while writing", nil)
+	})
 }

@@ -734,6 +734,13 @@ func (ws *wsSocket) close(reason string, err error) {
 	})
 }
 
+// closing reports whether close (or closeNow) ran.
+func (ws *wsSocket) closing() bool {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	return ws.ending || ws.broken
+}
+
 // finish closes the connection (the queue is written, or given up).
 func (ws *wsSocket) finish() {
 	ws.mu.Lock()

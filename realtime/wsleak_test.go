@@ -131,11 +131,41 @@ func TestWebSocketCyclesLeaveNothing(t *testing.T) {
 	t.Logf("%d cycles: sockets %d → %d, goroutines %d → %d", cycles*len(ends), baseFD, fds, baseG, g)
 }
 
-// maskedText is a masked final text frame (payload under 126 bytes).
+// maskedText is a masked final text frame (payload under 64 KiB).
 func maskedText(s string) []byte {
-	out := []byte{0x81, 0x80 | byte(len(s)), 1, 2, 3, 4}
+	out := []byte{0x81}
+	if len(s) > 125 {
+		out = append(out, 0x80|126, byte(len(s)>>8), byte(len(s)))
+	} else {
+		out = append(out, 0x80|byte(len(s)))
+	}
+	out = append(out, 1, 2, 3, 4)
 	for i := range len(s) {
 		out = append(out, s[i]^byte(i%4+1))
 	}
 	return out
+}
+
+// A connection closed while the server still sets it up (its CONNECT sent
+// with the upgrade request, a write in flight) is not left registered in
+// the poller: the close came before the registration, which must see it.
+// Not parallel: it counts the process's poller registrations.
+func TestWebSocketClosedBeforePolledIsNotPolled(t *testing.T) {
+	b := setup(t)
+	realtime.CloseWebSocketsWhileWriting(b.srv)
+	c, err := net.Dial("tcp", strings.TrimPrefix(b.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	req := "GET /ws/socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n" +
+		"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := c.Write(append([]byte(req), maskedText(`40{"token":"`+b.tokens["writer"]+`"}`)...)); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, c) // until hardClose ends it
+	waitFor(t, "no connection left, none polled", 30*time.Second, func() bool {
+		return realtime.WSCount(b.srv) == 0 && realtime.ConnCount(b.srv) == 0 && realtime.PolledCount() == 0
+	})
 }
