@@ -77,6 +77,13 @@ func (p *wsPoller) add(ws *wsSocket) bool {
 		p.remove(id)
 		return false
 	}
+	// A close before the id was stored did not remove it (its fd may still
+	// be open while its writer finishes): nothing is read from it anymore.
+	// close sets ending before it loads the id, and this reads it after
+	// storing the id, so one of the two removes it.
+	if ws.closing() {
+		p.remove(id)
+	}
 	return true
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // Quire's own Engine.IO v4 + Socket.IO v5 server for websocket
@@ -342,12 +344,33 @@ func (ws *wsSocket) wsControl(op byte, data []byte) error {
 	case wsPing:
 		ws.push(wsItem{wire: wsFrame(wsPong, data)})
 	case wsClose:
-		if len(data) == 1 {
-			return wsProtocolError("close frame of one byte")
+		if err := checkClosePayload(data); err != nil {
+			return err
 		}
 		ws.push(wsItem{wire: wsCloseFrame(wsCloseNormal)})
 		ws.close("transport close", nil)
 		return errClosing
+	}
+	return nil
+}
+
+// checkClosePayload checks a client's close frame (RFC 6455 5.5.1, 7.4):
+// empty, or a code a peer may send and a UTF-8 reason.
+func checkClosePayload(data []byte) error {
+	switch {
+	case len(data) == 0:
+		return nil
+	case len(data) == 1:
+		return wsProtocolError("close frame of one byte")
+	}
+	code := int(data[0])<<8 | int(data[1])
+	switch {
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014, code >= 3000 && code <= 4999:
+	default: // 1004-1006 and 1015 are never sent; the rest is unassigned
+		return wsProtocolError("close code %d", code)
+	}
+	if !utf8.Valid(data[2:]) {
+		return &wsError{code: wsCloseInvalidData, msg: "invalid UTF-8 in a close reason"}
 	}
 	return nil
 }
@@ -382,8 +405,13 @@ func (ws *wsSocket) attachment(data []byte) error {
 	if b == nil {
 		return errors.New("binary message without a binary packet")
 	}
-	b.got = append(b.got, data)
 	b.size += int64(len(data))
+	if limit := ws.parser.limit; b.size > limit {
+		// The packet's bound, as one frame's: up to maxAttachments
+		// attachments of up to limit each must not all be kept.
+		return &wsError{code: wsCloseTooBig, msg: fmt.Sprintf("packet over %d bytes", limit)}
+	}
+	b.got = append(b.got, data)
 	if len(b.got) < b.want {
 		return nil
 	}
@@ -476,6 +504,14 @@ func (ws *wsSocket) connect(p sioPacket) {
 	}
 	ws.push(wsItem{wire: wsFrame(wsText, []byte(`40{"sid":"`+sid+`"}`))})
 	c := ws.srv.newConn(sid, ws)
+	// Registered (start) before the socket knows it: a close from then on
+	// either finds it and cleans it up, or came first, and then it is
+	// cleaned up here. Started after, a close in between had nothing to
+	// clean up, and start left the conn in Server.conns for good.
+	c.start(token)
+	if hook, found := wsConnecting.Load(ws.srv); found {
+		hook.(func(*wsSocket))(ws)
+	}
 	ws.mu.Lock()
 	closed := ws.broken || ws.ending
 	if !closed {
@@ -483,10 +519,14 @@ func (ws *wsSocket) connect(p sioPacket) {
 	}
 	ws.mu.Unlock()
 	if closed {
-		return
+		c.disconnected()
 	}
-	c.start(token)
 }
+
+// wsConnecting, when set for a Server (tests only), runs inside connect
+// between the conn's start and the socket taking it (a test's window for
+// a racing close).
+var wsConnecting sync.Map // *Server → func(*wsSocket)
 
 // emit implements socketConn.
 func (ws *wsSocket) emit(event string, payload any, ack func(args []any)) error {
@@ -692,6 +732,13 @@ func (ws *wsSocket) close(reason string, err error) {
 			c.disconnected()
 		}
 	})
+}
+
+// closing reports whether close (or closeNow) ran.
+func (ws *wsSocket) closing() bool {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	return ws.ending || ws.broken
 }
 
 // finish closes the connection (the queue is written, or given up).

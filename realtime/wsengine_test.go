@@ -242,3 +242,83 @@ func TestWebSocketHandshakeErrors(t *testing.T) {
 		}
 	}
 }
+
+// A binary packet's attachments count towards one bound with its text: a
+// packet past engineLimit (here 1,000 + 1 MiB) closes with 1009 as one
+// frame past it does, however it is split, instead of the server keeping
+// up to 1,000 attachments of up to engineLimit each; one a little over
+// MaxMessageBytes still gets its too_large ack and the connection stays.
+func TestWebSocketAttachmentsPastTheEngineLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *realtime.Config) { c.MaxMessageBytes = 1000 })
+	w := dialWire(t, b.url)
+	w.text(`40{"token":"` + b.tokens["writer"] + `"}`)
+	if _, msg := w.read(); !strings.HasPrefix(msg, `40{"sid":"`) {
+		t.Fatalf("CONNECT reply %q", msg)
+	}
+	placeholders := `{"a":{"_placeholder":true,"num":0},"b":{"_placeholder":true,"num":1}}`
+	w.text(`452-1["heartbeat",` + placeholders + `]`)
+	w.frame(0x82, true, make([]byte, 600))
+	w.frame(0x82, true, make([]byte, 600))
+	if op, msg := w.read(); op != 1 || msg != `431[{"error":"too_large","ok":false}]` {
+		t.Fatalf("over MaxMessageBytes: %d %q", op, msg)
+	}
+	w.text(`452-2["heartbeat",` + placeholders + `]`)
+	w.frame(0x82, true, make([]byte, 600_000))
+	w.frame(0x82, true, make([]byte, 600_000))
+	code, ended := w.closedWith()
+	if !ended || code != 1009 {
+		t.Fatalf("closed with %d (ended %v), want 1009", code, ended)
+	}
+}
+
+// A websocket closed while its CONNECT is being handled (a write of the
+// reply failing, a ping timeout, Stop) leaves no socket registered: the
+// close either finds the conn and cleans it up, or comes before the socket
+// takes it, and the CONNECT then cleans it up.
+func TestWebSocketClosedWhileConnecting(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	realtime.CloseWebSocketsWhileConnecting(b.srv)
+	for range 3 {
+		w := dialWire(t, b.url)
+		w.text(`40{"token":"` + b.tokens["writer"] + `"}`)
+		if _, ended := w.closedWith(); !ended {
+			t.Fatal("the connection did not end")
+		}
+	}
+	waitFor(t, "no socket registered", 10*time.Second, func() bool {
+		return realtime.ConnCount(b.srv) == 0 && b.metric(t, "quire_realtime_connected_sockets", nil) == 0
+	})
+}
+
+// A client's close frame is checked as RFC 6455 asks: a code no peer may
+// send (1005, 1006, 1015, unassigned ones) fails the connection with 1002,
+// a reason that is not UTF-8 with 1007; a valid one is answered with 1000.
+func TestWebSocketCloseFrameChecked(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, c := range []struct {
+		name    string
+		payload []byte
+		code    int
+	}{
+		{"empty", nil, 1000},
+		{"1000", []byte{0x03, 0xe8}, 1000},
+		{"4000 with a reason", []byte{0x0f, 0xa0, 'b', 'y', 'e'}, 1000},
+		{"1005", []byte{0x03, 0xed}, 1002},
+		{"1006", []byte{0x03, 0xee}, 1002},
+		{"999", []byte{0x03, 0xe7}, 1002},
+		{"2000", []byte{0x07, 0xd0}, 1002},
+		{"reason not UTF-8", []byte{0x03, 0xe8, 0xff}, 1007},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := dialWire(t, b.url)
+			w.frame(0x88, true, c.payload)
+			code, ended := w.closedWith()
+			if !ended || code != c.code {
+				t.Fatalf("closed with %d (ended %v), want %d", code, ended, c.code)
+			}
+		})
+	}
+}

@@ -70,6 +70,9 @@ type wsParser struct {
 	ctl   []byte // the control frame's payload
 }
 
+// wsPrealloc bounds what a frame's header alone reserves for its payload.
+const wsPrealloc = 64 << 10
+
 // wsHeaderLen is the header length announced by its first two bytes.
 func wsHeaderLen(b1 byte) int {
 	n := 2 + 4 // client frames are masked
@@ -194,7 +197,10 @@ func (p *wsParser) startFrame(hl int) error {
 		if p.op != wsContinuation {
 			p.msgOp = p.op
 			if p.fin {
-				p.msg = make([]byte, 0, n) // the whole message: its exact size
+				// The whole message: its exact size, up to wsPrealloc; a
+				// larger one grows as its payload arrives, so a bare header
+				// cannot make us reserve the limit.
+				p.msg = make([]byte, 0, min(n, wsPrealloc))
 			}
 		}
 	}

@@ -256,3 +256,30 @@ func TestDecodeSIO(t *testing.T) {
 		t.Error("a placeholder past the attachments was accepted")
 	}
 }
+
+// A header alone must not make the server allocate the size it announces:
+// 14 bytes announcing a message at the limit would otherwise reserve the
+// whole limit (32 MiB by default) per connection, before any payload came.
+func TestWSParserAllocatesAsPayloadArrives(t *testing.T) {
+	const limit = 32 << 20
+	p := wsParser{limit: limit}
+	hdr := []byte{0x82, 0x80 | 127}
+	hdr = binary.BigEndian.AppendUint64(hdr, limit)
+	hdr = append(hdr, 1, 2, 3, 4)
+	if err := p.feed(hdr, &recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	if c := cap(p.msg); c > 64<<10 {
+		t.Fatalf("%d bytes reserved for a header, want at most 64 KiB", c)
+	}
+	// The payload still arrives whole.
+	payload := bytes.Repeat([]byte{9}, 100000)
+	p = wsParser{limit: limit}
+	r := &recorder{}
+	if err := p.feed(clientFrame(0x82, payload), r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.got) != 1 || r.got[0].data != string(payload) {
+		t.Fatalf("got %d messages", len(r.got))
+	}
+}
