@@ -40,6 +40,10 @@ type wsNetConn struct {
 	dl       time.Time     // that deadline
 	grace    time.Duration // Close's bound on writing the rest: closeGrace
 	full     prometheus.Counter
+	// failed, when set, hears of a flush's failed write: with reads
+	// through the poller, nothing else may tell the socket the
+	// connection is gone until its next write.
+	failed func(error)
 	// tryWrite's arguments and results, so that its callback (writeFD,
 	// bound once) does not allocate a closure per write: one per
 	// recipient and room message was a quarter of S1's allocations.
@@ -173,10 +177,13 @@ func (c *wsNetConn) flush() {
 			c.rest = nil
 			close(c.flushed)
 			c.flushed = nil
-			closeNow := c.closed
+			closeNow, err, failed := c.closed, c.err, c.failed
 			c.mu.Unlock()
 			if closeNow {
 				_ = c.Conn.Close()
+			}
+			if err != nil && failed != nil {
+				failed(err)
 			}
 			return
 		}
@@ -186,8 +193,8 @@ func (c *wsNetConn) flush() {
 			c.mu.Lock()
 			c.err = err
 			c.mu.Unlock()
-			// As a failed write of gorilla's: the connection is unusable;
-			// closing it ends the reader too, and with it the socket.
+			// The connection is unusable: closed now, and failed (once
+			// the flush ends) ends the socket.
 			_ = c.Conn.Close()
 			continue
 		}

@@ -160,6 +160,34 @@ func TestWSNetConnPeerGone(t *testing.T) {
 	t.Fatal("writes to a reset connection kept succeeding")
 }
 
+// A rest whose write fails tells the connection's owner (failed): with
+// reads through the poller nothing else may, until the socket's next write.
+func TestWSNetConnFlushFailureIsReported(t *testing.T) {
+	t.Parallel()
+	wc, client := tcpPair(t)
+	failed := make(chan error, 1)
+	wc.failed = func(err error) { failed <- err }
+	wc.setTry(true)
+	for !wc.busy() { // the client does not read: the socket fills, a flush starts
+		if _, err := wc.Write(pattern(0, 64<<10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wc.setTry(false)
+	if tc, ok := client.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0) // close with a reset: the flush's write fails
+	}
+	_ = client.Close()
+	select {
+	case err := <-failed:
+		if err == nil {
+			t.Fatal("failed was called without an error")
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the flush's failed write was not reported")
+	}
+}
+
 // A shared frame's wire form is the websocket frame a client reads as the
 // message "4"+packet, at each of RFC 6455's length encodings.
 func TestSharedFrameWire(t *testing.T) {

@@ -242,6 +242,7 @@ func newWSSocket(s *Server, tcp net.Conn) *wsSocket {
 	ws := &wsSocket{srv: s, tcp: tcp, nc: tcp}
 	ws.parser.limit = engineLimit(s.cfg.MaxMessageBytes)
 	if w, ok := newWSNetConn(tcp, tcp, s.met.socketFull).(*wsNetConn); ok {
+		w.failed = ws.writeFailed
 		ws.nc, ws.wnc = w, w
 	}
 	if sc, ok := tcp.(syscall.Conn); ok {
@@ -258,9 +259,11 @@ func (ws *wsSocket) open() {
 		strconv.FormatInt(cfg.PingTimeout.Milliseconds(), 10) + `,"maxPayload":` +
 		strconv.FormatInt(engineLimit(cfg.MaxMessageBytes), 10) + `}`
 	ws.mu.Lock()
-	ws.hbTimer = time.AfterFunc(cfg.PingInterval, ws.heartbeat)
+	if !ws.ending { // Stop may close it while it opens
+		ws.hbTimer = time.AfterFunc(cfg.PingInterval, ws.heartbeat)
+		ws.connTimer = time.AfterFunc(connectTimeout, func() { ws.close("connect timeout", nil) })
+	}
 	ws.mu.Unlock()
-	ws.connTimer = time.AfterFunc(connectTimeout, func() { ws.close("connect timeout", nil) })
 	ws.push(wsItem{wire: wsFrame(wsText, []byte(openPkt))})
 }
 
@@ -496,7 +499,11 @@ func (ws *wsSocket) dispatch(p sioPacket, size int64) error {
 
 // connect answers the CONNECT to "/" and makes the socket's conn.
 func (ws *wsSocket) connect(p sioPacket) {
-	ws.connTimer.Stop()
+	ws.mu.Lock()
+	if ws.connTimer != nil {
+		ws.connTimer.Stop()
+	}
+	ws.mu.Unlock()
 	sid := newID()
 	token := ""
 	if a, ok := asFields(p.auth); ok {
@@ -712,10 +719,10 @@ func (ws *wsSocket) close(reason string, err error) {
 		}
 		c := ws.c
 		ws.acks = nil
-		ws.mu.Unlock()
 		if ws.connTimer != nil {
 			ws.connTimer.Stop()
 		}
+		ws.mu.Unlock()
 		if idle {
 			ws.finish()
 		} else {

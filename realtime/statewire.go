@@ -26,7 +26,7 @@ const binaryStateMin = 1024
 // JSON packet, as Emit writes it.
 //
 // On a websocket the Engine.IO messages are queued as they are
-// (wsTransport.sendRaw), in order with what the library sent before, and
+// (wsSocket.sendState), in order with everything else the socket sends, and
 // the header and its attachment as one queue entry, so that nothing is
 // written between them.
 func (c *conn) sendState(docID string, st ydoc.State) {
