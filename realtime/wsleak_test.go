@@ -79,15 +79,9 @@ func TestWebSocketCyclesLeaveNothing(t *testing.T) {
 			w.c.Close() // the test's end; Cleanup would keep it until the test ends
 		},
 		func() { // frames sent with the upgrade request: CONNECT, an event, a close
-			c, err := net.Dial("tcp", strings.TrimPrefix(b.url, "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := dialTCP(t, b.url)
 			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-			req := "GET /ws/socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n" +
-				"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-			out := []byte(req)
+			out := []byte(upgradeRequest)
 			out = append(out, maskedText(connectMsg)...)
 			out = append(out, maskedText(`421["heartbeat",{}]`)...)
 			out = append(out, 0x88, 0x80, 0, 0, 0, 0)
@@ -153,19 +147,29 @@ func maskedText(s string) []byte {
 func TestWebSocketClosedBeforePolledIsNotPolled(t *testing.T) {
 	b := setup(t)
 	realtime.CloseWebSocketsWhileWriting(b.srv)
-	c, err := net.Dial("tcp", strings.TrimPrefix(b.url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialTCP(t, b.url)
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	req := "GET /ws/socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n" +
-		"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	if _, err := c.Write(append([]byte(req), maskedText(`40{"token":"`+b.tokens["writer"]+`"}`)...)); err != nil {
+	if _, err := c.Write(append([]byte(upgradeRequest), maskedText(`40{"token":"`+b.tokens["writer"]+`"}`)...)); err != nil {
 		t.Fatal(err)
 	}
 	_, _ = io.Copy(io.Discard, c) // until hardClose ends it
 	waitFor(t, "no connection left, none polled", 30*time.Second, func() bool {
 		return realtime.WSCount(b.srv) == 0 && realtime.ConnCount(b.srv) == 0 && realtime.PolledCount() == 0
 	})
+}
+
+// upgradeRequest is a websocket upgrade to the Engine.IO endpoint, for
+// tests that send frames in the same write.
+const upgradeRequest = "GET /ws/socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n" +
+	"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+
+// dialTCP opens a TCP connection to the server at url, bounded to 30 s.
+func dialTCP(t *testing.T, url string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	return c
 }
