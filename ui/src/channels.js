@@ -219,14 +219,21 @@ class Typing {
 }
 
 // composer is a message box: Enter sends, Shift+Enter is a new line; it
-// tells the channel while its owner types. onSend(text) resolves to false
-// when the message was not sent.
-function composer ({ placeholder, label, onSend, onTyping }) {
+// tells the channel while its owner types. onSend(text, at) resolves to false
+// when the message was not sent; at is what at() gave when Enter was pressed
+// (the send may wait for the one before).
+function composer ({ placeholder, label, onSend, onTyping, at = () => undefined }) {
   const box = h('textarea', { rows: 1, placeholder, 'aria-label': label })
   const send = h('button', { type: 'submit', class: 'primary' }, 'Send')
   let lastSent = 0
   let idle = 0
   let pending = 0 // sends not answered yet (box.dataset.pending, for tests)
+  // Sends go one after another: a message typed while the one before is
+  // unanswered waits for that answer, so the server receives (and dates)
+  // them in the order typed; sent at once, two requests could overtake each
+  // other and the channel would show them swapped.
+  let last = Promise.resolve()
+  let queued = 0 // sends waiting behind another (box.dataset.queued, for tests)
   const stopTyping = () => {
     clearTimeout(idle)
     if (lastSent) onTyping(false)
@@ -240,11 +247,21 @@ function composer ({ placeholder, label, onSend, onTyping }) {
     // screen first (the room's event comes before the answer), and what
     // is typed next must not be wiped when the answer arrives.
     box.value = ''
+    const where = at()
     box.dataset.pending = String(++pending)
+    const before = last
+    let done
+    last = new Promise((resolve) => { done = resolve })
     try {
-      const sent = await onSend(text)
+      if (pending > 1) {
+        box.dataset.queued = String(++queued)
+        await before
+        box.dataset.queued = String(--queued)
+      }
+      const sent = await onSend(text, where)
       if (sent === false && !box.value) box.value = text // not sent: the text comes back
     } finally {
+      done()
       box.dataset.pending = String(--pending)
       box.focus()
     }
@@ -466,9 +483,10 @@ export function channelsPage (ctx, channelId) {
   const threadBox = composer({
     placeholder: 'Reply…',
     label: 'Reply in thread',
-    onSend: async (text) => {
+    at: () => threadId, // the thread open when Enter was pressed
+    onSend: async (text, parent) => {
       try {
-        const m = await api.postMessage(channelId, text, threadId)
+        const m = await api.postMessage(channelId, text, parent)
         if (m?.parent_id === threadId) { upsert(threadById, m); renderThread(true) }
       } catch (err) { fail(err); return false }
     },
