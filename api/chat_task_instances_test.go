@@ -156,7 +156,16 @@ func TestChatTaskStartRaceAcrossInstances(t *testing.T) {
 	sid := sids(t, step)[0]
 	hold := func(body map[string]any) map[string]any { body["model"] = chattest.ModelHold; return body }
 	_, chatID := startStock(t, a, tok, stockBody(sid, "", "", "u1", "first", "a1"))
-	step("until 0 chat:active a1")
+	// a1 has ended and left the lists (its chat:active false comes just
+	// before): each round's stop must find that round's task alone.
+	waitInactive(t, step, 0, "a1")
+	require.Eventually(t, func() bool {
+		var lst struct {
+			TaskIDs []string `json:"task_ids"`
+		}
+		b.JSON("GET", "/api/tasks/chat/"+chatID, tok, nil, http.StatusOK, &lst)
+		return len(lst.TaskIDs) == 0
+	}, 30*time.Second, 20*time.Millisecond)
 	for round, pair := range [][2]*quiretest.Server{{a, b}, {a, a}, {b, a}, {b, b}} {
 		answer := fmt.Sprintf("b%d", round)
 		var wg sync.WaitGroup
@@ -175,6 +184,10 @@ func TestChatTaskStartRaceAcrossInstances(t *testing.T) {
 			got[st]++
 		}
 		require.Equal(t, map[int]int{http.StatusOK: 1, http.StatusConflict: 1}, got, "round %d", round)
+		// The upstream has the request (its first chunk came): a stop
+		// before that would rightly never send it, and nothing would be
+		// cancelled to wait for.
+		step("until 0 chat:completion " + answer)
 		var lst struct {
 			TaskIDs []string `json:"task_ids"`
 		}
