@@ -58,19 +58,27 @@ async function post (person, text, where = 'Message') {
   await box.press('Enter')
 }
 
+// serverAndBrowser starts the binary and a browser for test t, both
+// stopped after it; {} (t skipped) when the binary has no channel routes.
+async function serverAndBrowser (t) {
+  const server = await startServer([])
+  t.after(() => server.cleanup())
+  if (await channelsMissing(server)) {
+    t.skip('this binary has no /api/v1/channels/ (404): the channel routes are not built in')
+    return {}
+  }
+  const browser = await launch()
+  t.after(() => browser.close())
+  return { server, browser }
+}
+
 function message (person, text, scope = 'messages') {
   return person.page.getByTestId(scope).locator('li.msg', { hasText: text })
 }
 
 test('two people use channels: live messages, a thread, reactions, typing, unread counts, a DM', { skip, timeout: 180000 }, async (t) => {
-  const server = await startServer([])
-  t.after(() => server.cleanup())
-  if (await channelsMissing(server)) {
-    t.skip('this binary has no /api/v1/channels/ (404): the channel routes are not built in')
-    return
-  }
-  const browser = await launch()
-  t.after(() => browser.close())
+  const { server, browser } = await serverAndBrowser(t)
+  if (!server) return
   const alice = await new Person(browser, server.url, 'Alice').signUp() // the first account: admin
   const bob = await new Person(browser, server.url, 'Bob').signUp()
   await Promise.all([joined(alice), joined(bob)])
@@ -216,14 +224,8 @@ async function channelRowAppears (person, name) {
 // sent at once (as before), the second reached the server first and the
 // channel showed the two swapped.
 test('messages sent in quick succession keep their order', { skip, timeout: 120000 }, async (t) => {
-  const server = await startServer([])
-  t.after(() => server.cleanup())
-  if (await channelsMissing(server)) {
-    t.skip('this binary has no /api/v1/channels/ (404): the channel routes are not built in')
-    return
-  }
-  const browser = await launch()
-  t.after(() => browser.close())
+  const { server, browser } = await serverAndBrowser(t)
+  if (!server) return
   const alice = await new Person(browser, server.url, 'Alice').signUp()
   await joined(alice)
   await alice.page.getByRole('link', { name: /^Channels/ }).click()
