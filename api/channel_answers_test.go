@@ -76,6 +76,35 @@ func waitAnswer(t *testing.T, step func(string) map[string]any, i int, mid strin
 	}
 }
 
+// chatTaskIDs is GET /api/tasks/chat/{chatID}'s task ids on s.
+func chatTaskIDs(s *quiretest.Server, tok, chatID string) []string {
+	var lst struct {
+		TaskIDs []string `json:"task_ids"`
+	}
+	s.JSON("GET", "/api/tasks/chat/"+chatID, tok, nil, http.StatusOK, &lst)
+	return lst.TaskIDs
+}
+
+// deleteTold reports whether socket 0 was told message:delete of deleted,
+// and fails t if anything about reply reached it after that.
+func deleteTold(t *testing.T, step func(string) map[string]any, what, deleted, reply string) bool {
+	t.Helper()
+	after := false
+	for _, e := range eventsOf(t, step, 0, "") {
+		if e.Name != "events:channel" || e.Payload.MessageID == nil {
+			continue
+		}
+		if e.Payload.Data.Type == "message:delete" && *e.Payload.MessageID == deleted {
+			after = true
+			continue
+		}
+		if after && *e.Payload.MessageID == reply {
+			t.Fatalf("%s: %s about the reply after its deletion", what, e.Payload.Data.Type)
+		}
+	}
+	return after
+}
+
 // waitUpdate waits until socket i got a message:update for mid.
 func waitUpdate(t *testing.T, step func(string) map[string]any, i int, mid string) {
 	t.Helper()
@@ -254,13 +283,10 @@ func TestChannelAnswerStop(t *testing.T) {
 	reply := replies(t, s, tok, ch.ID, asked.ID)[0]
 	waitUpdate(t, step, 0, reply.ID) // the first chunk came; the upstream holds the rest
 
-	var lst struct {
-		TaskIDs []string `json:"task_ids"`
-	}
-	s.JSON("GET", "/api/tasks/chat/channel:"+ch.ID, tok, nil, http.StatusOK, &lst)
-	require.Len(t, lst.TaskIDs, 1)
-	require.Equal(t, http.StatusNotFound, s.Do("POST", "/api/tasks/stop/"+lst.TaskIDs[0], bob.Token, nil).Status)
-	s.JSON("POST", "/api/tasks/stop/"+lst.TaskIDs[0], tok, nil, http.StatusOK, nil)
+	ids := chatTaskIDs(s, tok, "channel:"+ch.ID)
+	require.Len(t, ids, 1)
+	require.Equal(t, http.StatusNotFound, s.Do("POST", "/api/tasks/stop/"+ids[0], bob.Token, nil).Status)
+	s.JSON("POST", "/api/tasks/stop/"+ids[0], tok, nil, http.StatusOK, nil)
 	waitCancelled(t, up, chattest.ModelHold)
 	last := waitAnswer(t, step, 0, reply.ID)
 	require.Equal(t, "0 ", last[len(last)-1].Content)
@@ -396,27 +422,11 @@ func TestChannelAnswerEndsWhenDeleted(t *testing.T) {
 		waitUpdate(t, step, 0, reply.ID) // streaming; the upstream holds the rest
 
 		deleted := deleteAnswerPart(s, tok, what, ch.ID, asked.ID, reply.ID)
-		var lst struct {
-			TaskIDs []string `json:"task_ids"`
-		}
-		s.JSON("GET", "/api/tasks/chat/channel:"+ch.ID, tok, nil, http.StatusOK, &lst)
-		require.Empty(t, lst.TaskIDs, "%s: the answer ended with the DELETE", what)
+		require.Empty(t, chatTaskIDs(s, tok, "channel:"+ch.ID), "%s: the answer ended with the DELETE", what)
 		waitCancelled(t, up, chattest.ModelHold)
 
 		// Nothing about the reply after the deletion was told.
-		after := false
-		for _, e := range eventsOf(t, step, 0, "") {
-			if e.Name != "events:channel" || e.Payload.MessageID == nil {
-				continue
-			}
-			if e.Payload.Data.Type == "message:delete" && *e.Payload.MessageID == deleted {
-				after = true
-				continue
-			}
-			if after && *e.Payload.MessageID == reply.ID {
-				t.Fatalf("%s: %s about the reply after its deletion", what, e.Payload.Data.Type)
-			}
-		}
+		after := deleteTold(t, step, what, deleted, reply.ID)
 		require.True(t, after || deleted == "", "%s: message:delete told", what)
 		if what != "channel" {
 			_, err := s.Server.Store().GetMessage(context.Background(), reply.ID)

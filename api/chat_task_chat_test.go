@@ -560,13 +560,7 @@ func TestChatTaskEndsWhenDeleted(t *testing.T) {
 			step := sockets(t, s, tok)
 			sid := sids(t, step)[0]
 			hold := func(body map[string]any) map[string]any { body["model"] = chattest.ModelHold; return body }
-			running := func(chatID string) []string {
-				var lst struct {
-					TaskIDs []string `json:"task_ids"`
-				}
-				s.JSON("GET", "/api/tasks/chat/"+chatID, tok, nil, http.StatusOK, &lst)
-				return lst.TaskIDs
-			}
+			running := func(chatID string) []string { return chatTaskIDs(s, tok, chatID) }
 
 			// A second task on the answer being written.
 			_, chatID := startStock(t, s, tok, hold(stockBody(sid, "", "", "u1", "first", "a1")))

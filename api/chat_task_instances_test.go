@@ -46,13 +46,6 @@ func TestChatTaskAcrossInstances(t *testing.T) {
 	step := sockets(t, a, tok)
 	sid := sids(t, step)[0]
 	hold := func(body map[string]any) map[string]any { body["model"] = chattest.ModelHold; return body }
-	running := func(s *quiretest.Server, tok, chatID string) []string {
-		var lst struct {
-			TaskIDs []string `json:"task_ids"`
-		}
-		s.JSON("GET", "/api/tasks/chat/"+chatID, tok, nil, http.StatusOK, &lst)
-		return lst.TaskIDs
-	}
 	listed := func(s *quiretest.Server, tok string) []string {
 		var lst struct {
 			Tasks []struct {
@@ -74,9 +67,9 @@ func TestChatTaskAcrossInstances(t *testing.T) {
 	step("until 0 chat:completion a1")
 	for _, s := range []*quiretest.Server{a, b} {
 		require.Equal(t, []string{id + " " + chatID + " a1 " + chattest.ModelHold}, listed(s, tok))
-		require.Equal(t, []string{id}, running(s, tok, chatID))
+		require.Equal(t, []string{id}, chatTaskIDs(s, tok, chatID))
 		require.Empty(t, listed(s, carol.Token))
-		require.Empty(t, running(s, carol.Token, chatID))
+		require.Empty(t, chatTaskIDs(s, carol.Token, chatID))
 	}
 
 	// B refuses a second writer of the answer, and stores nothing.
@@ -97,13 +90,13 @@ func TestChatTaskAcrossInstances(t *testing.T) {
 	require.Empty(t, stopped.TaskIDs)
 	b.JSON("POST", "/api/tasks/chat/no-such-chat/stop", tok, nil, http.StatusOK, &stopped)
 	require.Empty(t, stopped.TaskIDs)
-	require.Equal(t, []string{id}, running(a, tok, chatID), "still running")
+	require.Equal(t, []string{id}, chatTaskIDs(a, tok, chatID), "still running")
 
 	// Stopped through B: it answers once A's task saved what it had.
 	r = b.JSON("POST", "/api/tasks/stop/"+id, tok, nil, http.StatusOK, nil)
 	require.Contains(t, string(r.Body), `"status":true`)
 	for _, s := range []*quiretest.Server{a, b} {
-		require.Empty(t, running(s, tok, chatID))
+		require.Empty(t, chatTaskIDs(s, tok, chatID))
 	}
 	ans := getChat(t, b, tok, chatID).Chat.History.Messages["a1"]
 	require.Equal(t, true, ans["done"], "the stop answered before the answer was saved")
@@ -117,14 +110,14 @@ func TestChatTaskAcrossInstances(t *testing.T) {
 	step("until 0 chat:completion a2")
 	b.JSON("POST", "/api/tasks/chat/"+chatID+"/stop", tok, nil, http.StatusOK, &stopped)
 	require.Equal(t, []string{id2}, stopped.TaskIDs)
-	require.Empty(t, running(a, tok, chatID))
+	require.Empty(t, chatTaskIDs(a, tok, chatID))
 	waitCancelled(t, up, chattest.ModelHold)
 
 	// Its message deleted on B.
 	startStock(t, a, tok, hold(stockBody(sid, chatID, "", "u3", "third", "a3")))
 	step("until 0 chat:completion a3")
 	b.JSON("DELETE", "/api/v1/chats/"+chatID+"/messages/a3", tok, nil, http.StatusOK, nil)
-	require.Empty(t, running(a, tok, chatID), "the task ended with the DELETE")
+	require.Empty(t, chatTaskIDs(a, tok, chatID), "the task ended with the DELETE")
 	waitCancelled(t, up, chattest.ModelHold)
 	require.NotContains(t, getChat(t, a, tok, chatID).Chat.History.Messages, "a3", "the answer is not saved back")
 
@@ -132,7 +125,7 @@ func TestChatTaskAcrossInstances(t *testing.T) {
 	startStock(t, a, tok, hold(stockBody(sid, chatID, "", "u4", "fourth", "a4")))
 	step("until 0 chat:completion a4")
 	b.JSON("DELETE", "/api/v1/chats/"+chatID, tok, nil, http.StatusOK, nil)
-	require.Empty(t, running(a, tok, chatID), "the task ended with the DELETE")
+	require.Empty(t, chatTaskIDs(a, tok, chatID), "the task ended with the DELETE")
 	waitCancelled(t, up, chattest.ModelHold)
 	a.JSON("GET", "/api/v1/chats/"+chatID, tok, nil, http.StatusNotFound, nil)
 
@@ -159,13 +152,7 @@ func TestChatTaskStartRaceAcrossInstances(t *testing.T) {
 	// a1 has ended and left the lists (its chat:active false comes just
 	// before): each round's stop must find that round's task alone.
 	waitInactive(t, step, 0, "a1")
-	require.Eventually(t, func() bool {
-		var lst struct {
-			TaskIDs []string `json:"task_ids"`
-		}
-		b.JSON("GET", "/api/tasks/chat/"+chatID, tok, nil, http.StatusOK, &lst)
-		return len(lst.TaskIDs) == 0
-	}, 30*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return len(chatTaskIDs(b, tok, chatID)) == 0 }, 30*time.Second, 20*time.Millisecond)
 	for round, pair := range [][2]*quiretest.Server{{a, b}, {a, a}, {b, a}, {b, b}} {
 		answer := fmt.Sprintf("b%d", round)
 		var wg sync.WaitGroup
@@ -213,11 +200,7 @@ func TestChannelAnswerEndsWhenDeletedOnAnotherInstance(t *testing.T) {
 		waitUpdate(t, step, 0, reply.ID) // streaming on A; the upstream holds the rest
 
 		deleted := deleteAnswerPart(b, tok, what, ch.ID, asked.ID, reply.ID)
-		var lst struct {
-			TaskIDs []string `json:"task_ids"`
-		}
-		a.JSON("GET", "/api/tasks/chat/channel:"+ch.ID, tok, nil, http.StatusOK, &lst)
-		require.Empty(t, lst.TaskIDs, "%s: the answer ended with the DELETE", what)
+		require.Empty(t, chatTaskIDs(a, tok, "channel:"+ch.ID), "%s: the answer ended with the DELETE", what)
 		waitCancelled(t, up, chattest.ModelHold)
 
 		// B's message:delete reaches A's socket through Redis: wait for it.
@@ -226,19 +209,7 @@ func TestChannelAnswerEndsWhenDeletedOnAnotherInstance(t *testing.T) {
 			require.False(t, time.Now().After(deadline), "%s: message:delete never told", what)
 			time.Sleep(20 * time.Millisecond)
 		}
-		after := false
-		for _, e := range eventsOf(t, step, 0, "") {
-			if e.Name != "events:channel" || e.Payload.MessageID == nil {
-				continue
-			}
-			if e.Payload.Data.Type == "message:delete" && *e.Payload.MessageID == deleted {
-				after = true
-				continue
-			}
-			if after && *e.Payload.MessageID == reply.ID {
-				t.Fatalf("%s: %s about the reply after its deletion", what, e.Payload.Data.Type)
-			}
-		}
+		after := deleteTold(t, step, what, deleted, reply.ID)
 		if what != "channel" {
 			require.True(t, after, "%s: message:delete told", what)
 			_, err := a.Server.Store().GetMessage(context.Background(), reply.ID)
