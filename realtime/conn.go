@@ -93,8 +93,13 @@ func (c *conn) start(token string) {
 	s.conns.Store(c.sid, c)
 	s.met.connected.Inc()
 	// Authentication is the first task, so events that arrive meanwhile
-	// wait behind it and see its result.
-	c.enqueue(func() { c.authenticate(token) }, false)
+	// wait behind it and see its result. The CONNECT reply waits for it:
+	// a client that sees "connect" (and then reloads what it shows) is
+	// already in user:<id>, and misses nothing sent there.
+	c.enqueue(func() {
+		c.authenticate(token)
+		c.sock.accept()
+	}, false)
 	if d := s.cfg.AuthTimeout; d > 0 {
 		c.authTimer = time.AfterFunc(d, func() { c.enqueue(c.checkAuthenticated, false) })
 	}

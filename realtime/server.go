@@ -98,6 +98,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.io = socket.NewServer(nil, opts)
 	s.handler = s.io.ServeHandler(opts)
+	s.io.Use(s.authenticateLibrary)
 	_ = s.io.On("connection", func(args ...any) {
 		if sock, ok := args[0].(*socket.Socket); ok {
 			s.onLibraryConnection(sock)

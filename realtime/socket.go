@@ -26,6 +26,9 @@ type socketConn interface {
 	// disconnect ends the socket from the server side (DISCONNECT "41",
 	// then the connection closes).
 	disconnect()
+	// accept answers the socket's CONNECT: it has authenticated and joined
+	// its rooms. Until then the transport holds what is sent to it.
+	accept()
 }
 
 // ackFunc answers an incoming event's ack.

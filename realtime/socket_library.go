@@ -1,6 +1,8 @@
 package realtime
 
 import (
+	"sync"
+
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -10,7 +12,14 @@ import (
 // (socket_ws.go).
 type librarySocket struct {
 	sock *socket.Socket
+	// next is the namespace middleware's continuation: the library sends
+	// the CONNECT reply when it is called (accept), once.
+	next func(*socket.ExtendedError)
+	once sync.Once
 }
+
+// accept implements socketConn.
+func (l *librarySocket) accept() { l.once.Do(func() { l.next(nil) }) }
 
 func (l *librarySocket) emit(event string, payload any, ack func(args []any)) error {
 	if ack == nil {
@@ -32,18 +41,55 @@ func (l *librarySocket) sendState(pkt, attach []byte) {
 	l.sock.Client().WriteToEngine(bufs, &socket.WriteOptions{PreEncoded: true})
 }
 
-func (l *librarySocket) disconnect() { l.sock.Disconnect(true) }
+// disconnect implements socketConn; a socket not accepted yet gets a
+// CONNECT_ERROR instead of its CONNECT reply.
+func (l *librarySocket) disconnect() {
+	refused := false
+	l.once.Do(func() {
+		refused = true
+		l.next(socket.NewExtendedError("disconnected by the server", nil))
+	})
+	if !refused {
+		l.sock.Disconnect(true)
+	}
+}
 
-// onLibraryConnection makes a conn of a socket the library connected.
-func (s *Server) onLibraryConnection(sock *socket.Socket) {
-	ls := &librarySocket{sock: sock}
-	c := s.newConn(string(sock.Id()), ls)
-
+// authenticateLibrary is the namespace middleware: it makes the conn of a
+// socket that asked to connect, and the library answers the CONNECT only
+// once the conn has authenticated and joined its rooms (accept), as the
+// websocket engine does.
+func (s *Server) authenticateLibrary(sock *socket.Socket, next func(*socket.ExtendedError)) {
+	c := s.newConn(string(sock.Id()), &librarySocket{sock: sock, next: next})
 	token := ""
 	if a, ok := asFields(sock.Handshake().Auth); ok {
 		token, _ = a.str("token")
 	}
+	// The engine socket's close is the ground truth for cleanup: the
+	// library can finish a namespace connect after the transport has
+	// closed and then never emits "disconnect" for that socket (the churn
+	// test saw sockets never cleaned up), nor does it connect a socket
+	// whose transport closed while it authenticated. disconnected runs once.
+	engineConn := sock.Conn()
+	_ = engineConn.Once("close", func(args ...any) {
+		reason, err := closeReason(args)
+		c.logClose("engine", reason, err)
+		c.disconnected()
+	})
 	c.start(token)
+	if engineConn.ReadyState() == "closed" { // closed before the listener was in place
+		c.disconnected()
+	}
+}
+
+// onLibraryConnection takes in a socket the library connected: its conn
+// (authenticateLibrary) now gets its events.
+func (s *Server) onLibraryConnection(sock *socket.Socket) {
+	v, ok := s.conns.Load(string(sock.Id()))
+	if !ok { // cleaned up already: its transport closed
+		sock.Disconnect(true)
+		return
+	}
+	c := v.(*conn)
 	_ = sock.OnAny(func(args ...any) {
 		if len(args) == 0 {
 			return
@@ -70,17 +116,7 @@ func (s *Server) onLibraryConnection(sock *socket.Socket) {
 	// The namespace is recorded: let the client's next packets in (decoder.go).
 	openConnectGate(sock.Handshake().Auth)
 	trimHandshake(sock.Handshake())
-	// The library can finish a namespace connect after the transport has
-	// closed, and then never emits "disconnect" for that socket (the churn
-	// test saw sockets that were never cleaned up). The engine socket's own
-	// close is the ground truth: clean up on it too (disconnected runs once).
-	engineConn := sock.Conn()
-	_ = engineConn.Once("close", func(args ...any) {
-		reason, err := closeReason(args)
-		c.logClose("engine", reason, err)
-		c.disconnected()
-	})
-	if !sock.Connected() || engineConn.ReadyState() == "closed" { // closed before the listeners were in place
+	if !sock.Connected() || sock.Conn().ReadyState() == "closed" { // closed before the listeners were in place
 		c.disconnected()
 		return
 	}

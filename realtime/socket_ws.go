@@ -209,6 +209,13 @@ type wsSocket struct {
 	ending  bool // close requested: the writer closes once the queue is written
 	acks    map[uint64]func([]any)
 	nextAck uint64
+	// From the CONNECT until the socket has authenticated and joined its
+	// rooms (accept), the reply and every Socket.IO packet after it wait
+	// in held: a client that sees "connect" is in its rooms, as with
+	// Open WebUI, which authenticates before it answers. holding is set
+	// and cleared under mu; once cleared it stays so.
+	holding atomic.Bool
+	held    []wsItem
 	// The Engine.IO heartbeat: a ping every interval; the pong must come
 	// within the timeout.
 	hbTimer    *time.Timer
@@ -497,7 +504,8 @@ func (ws *wsSocket) dispatch(p sioPacket, size int64) error {
 	return nil
 }
 
-// connect answers the CONNECT to "/" and makes the socket's conn.
+// connect makes the socket's conn for a CONNECT to "/"; the reply waits
+// for its authentication (accept).
 func (ws *wsSocket) connect(p sioPacket) {
 	ws.mu.Lock()
 	if ws.connTimer != nil {
@@ -509,7 +517,10 @@ func (ws *wsSocket) connect(p sioPacket) {
 	if a, ok := asFields(p.auth); ok {
 		token, _ = a.str("token")
 	}
-	ws.push(wsItem{wire: wsFrame(wsText, []byte(`40{"sid":"`+sid+`"}`))})
+	ws.mu.Lock()
+	ws.held = append(ws.held, wsItem{wire: wsFrame(wsText, []byte(`40{"sid":"`+sid+`"}`))})
+	ws.holding.Store(true)
+	ws.mu.Unlock()
 	c := ws.srv.newConn(sid, ws)
 	// Registered (start) before the socket knows it: a close from then on
 	// either finds it and cleans it up, or came first, and then it is
@@ -572,7 +583,7 @@ func (ws *wsSocket) emit(event string, payload any, ack func(args []any)) error 
 	msg = append(msg, ',')
 	msg = append(msg, raw...)
 	msg = append(msg, ']')
-	if !ws.push(wsItem{wire: wsFrame(wsText, msg)}) {
+	if !ws.send(wsItem{wire: wsFrame(wsText, msg)}) {
 		return net.ErrClosed
 	}
 	return nil
@@ -586,7 +597,7 @@ func (ws *wsSocket) sendAck(id uint64, args []any) {
 		return
 	}
 	msg := strconv.AppendUint([]byte("43"), id, 10)
-	ws.push(wsItem{wire: wsFrame(wsText, msg, b)})
+	ws.send(wsItem{wire: wsFrame(wsText, msg, b)})
 }
 
 func (ws *wsSocket) sid() string {
@@ -597,7 +608,7 @@ func (ws *wsSocket) sid() string {
 }
 
 // sendFrame implements socketConn.
-func (ws *wsSocket) sendFrame(f *sharedFrame, _ []byte) { ws.push(wsItem{wire: f.wire, shared: true}) }
+func (ws *wsSocket) sendFrame(f *sharedFrame, _ []byte) { ws.send(wsItem{wire: f.wire, shared: true}) }
 
 // sendState implements socketConn.
 func (ws *wsSocket) sendState(pkt, attach []byte) {
@@ -605,13 +616,58 @@ func (ws *wsSocket) sendState(pkt, attach []byte) {
 	if attach != nil {
 		it.attach, it.hasAtt = attach, true
 	}
-	ws.push(it)
+	ws.send(it)
 }
 
-// disconnect implements socketConn: DISCONNECT, then the close.
+// disconnect implements socketConn: DISCONNECT, then the close. A socket
+// still authenticating gets its CONNECT reply first, so the client knows
+// the server ended it (and does not reconnect).
 func (ws *wsSocket) disconnect() {
+	ws.accept()
 	ws.push(wsItem{wire: wsFrame(wsText, []byte("41"))})
 	ws.close("server namespace disconnect", nil)
+}
+
+// accept implements socketConn: the held CONNECT reply and the packets
+// held behind it join the write queue at once, in order, and holding ends.
+func (ws *wsSocket) accept() {
+	ws.mu.Lock()
+	if !ws.holding.Load() {
+		ws.mu.Unlock()
+		return
+	}
+	ws.holding.Store(false)
+	held := ws.held
+	ws.held = nil
+	if ws.broken || ws.ending {
+		ws.mu.Unlock()
+		return
+	}
+	ws.queue = append(ws.queue, held...)
+	start := !ws.running
+	ws.running = true
+	ws.mu.Unlock()
+	if start {
+		go ws.drain()
+	}
+}
+
+// send queues a Socket.IO packet: held while the CONNECT reply is
+// (accept), else pushed.
+func (ws *wsSocket) send(it wsItem) bool {
+	if ws.holding.Load() {
+		ws.mu.Lock()
+		if ws.holding.Load() {
+			ok := !ws.broken && !ws.ending
+			if ok {
+				ws.held = append(ws.held, it)
+			}
+			ws.mu.Unlock()
+			return ok
+		}
+		ws.mu.Unlock()
+	}
+	return ws.push(it)
 }
 
 // push queues it; false when the connection is closed or closing. A
