@@ -16,6 +16,9 @@ type librarySocket struct {
 	// the CONNECT reply when it is called (accept), once.
 	next func(*socket.ExtendedError)
 	once sync.Once
+	// refused cleans up the conn of a socket ended before its CONNECT was
+	// answered (conn.disconnected).
+	refused func()
 }
 
 // accept implements socketConn.
@@ -42,11 +45,17 @@ func (l *librarySocket) sendState(pkt, attach []byte) {
 }
 
 // disconnect implements socketConn; a socket not accepted yet gets a
-// CONNECT_ERROR instead of its CONNECT reply.
+// CONNECT_ERROR instead of its CONNECT reply. That leaves the engine
+// connection open, and no "disconnect" or "close" follows it: the conn
+// leaves its rooms and the server here, before the client can hear of the
+// refusal, and the client's next packets are let through (no namespace
+// will be recorded for the gate to wait for).
 func (l *librarySocket) disconnect() {
 	refused := false
 	l.once.Do(func() {
 		refused = true
+		l.refused()
+		openConnectGate(l.sock.Handshake().Auth)
 		l.next(socket.NewExtendedError("disconnected by the server", nil))
 	})
 	if !refused {
@@ -59,7 +68,9 @@ func (l *librarySocket) disconnect() {
 // once the conn has authenticated and joined its rooms (accept), as the
 // websocket engine does.
 func (s *Server) authenticateLibrary(sock *socket.Socket, next func(*socket.ExtendedError)) {
-	c := s.newConn(string(sock.Id()), &librarySocket{sock: sock, next: next})
+	ls := &librarySocket{sock: sock, next: next}
+	c := s.newConn(string(sock.Id()), ls)
+	ls.refused = c.disconnected
 	token := ""
 	if a, ok := asFields(sock.Handshake().Auth); ok {
 		token, _ = a.str("token")

@@ -1,0 +1,102 @@
+package realtime_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/quire/quire/auth"
+	"github.com/quire/quire/realtime"
+	"github.com/quire/quire/storage"
+)
+
+// recheckHeldVerifier holds the second check of token (adopt's, after the
+// socket joined user:<id>, before its CONNECT is answered) until release
+// is closed, saying on entered when it started.
+type recheckHeldVerifier struct {
+	realtime.Verifier
+	token   string
+	calls   atomic.Int32
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (v *recheckHeldVerifier) Verify(ctx context.Context, token string) (*storage.User, *auth.Claims, error) {
+	if token == v.token && v.calls.Add(1) == 2 {
+		close(v.entered)
+		<-v.release
+	}
+	return v.Verifier.Verify(ctx, token)
+}
+
+// A socket the server ends while it authenticates (DisconnectUser, or its
+// token revoked between the two checks) is gone from its rooms and from
+// the server, whatever the client does next. With --polling the refusal is
+// a CONNECT_ERROR, which leaves the engine connection open: the conn stayed
+// in user:<id> and kept receiving the account's events until the client
+// closed or the engine's 45 s connect timeout did.
+func TestKickedWhileAuthenticatingLeavesItsRooms(t *testing.T) {
+	t.Parallel()
+	for _, transport := range []string{"websocket", "polling"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			if transport == "polling" {
+				skipPollingUnderRace(t)
+			}
+			var held *recheckHeldVerifier
+			b := setup(t, func(c *realtime.Config) {
+				c.EnablePolling = transport == "polling"
+				held = &recheckHeldVerifier{Verifier: c.Auth, entered: make(chan struct{}), release: make(chan struct{})}
+				c.Auth = held
+			})
+			held.token = b.tokens["owner"]
+			owner := b.users["owner"].ID
+			var cl rawClient
+			if transport == "polling" {
+				cl = dialPolling(t, b.url)
+			} else {
+				cl = dialWebSocket(t, b.url)
+			}
+			<-cl.frames // OPEN
+			if err := cl.send(`40{"token":"` + b.tokens["owner"] + `"}`); err != nil {
+				t.Fatal(err)
+			}
+			<-held.entered // in user:<id>, CONNECT not answered
+			b.srv.DisconnectUser(owner)
+			close(held.release)
+			// The client hears it was refused (polling: CONNECT_ERROR) or
+			// connected then disconnected (websocket: 40, then 41).
+			var got []string
+			for f := range cl.frames {
+				got = append(got, f)
+				if strings.HasPrefix(f, "44") || f == "41" {
+					break
+				}
+			}
+			// The client keeps its connection open: nothing of the
+			// account reaches it any more, and the server forgets it.
+			if err := b.srv.EmitToUser(owner, "probe", []byte(`{}`)); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.After(10 * time.Second)
+			for realtime.ConnCount(b.srv) > 0 {
+				select {
+				case f, ok := <-cl.frames:
+					if ok {
+						got = append(got, f)
+					}
+				case <-deadline:
+					t.Fatalf("the socket ended while it authenticated is still registered; the client got %q", got)
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+			for _, f := range got {
+				if strings.Contains(f, "probe") {
+					t.Errorf("the account's event reached a socket the server ended: %q", got)
+				}
+			}
+		})
+	}
+}
