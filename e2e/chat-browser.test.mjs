@@ -184,3 +184,56 @@ test('a chat reopened mid-answer shows the answer when it ends', { skip, timeout
   await alice.page.getByRole('button', { name: 'Stop' }).waitFor({ state: 'hidden', ...WAIT })
   assert.deepEqual(alice.errors, [])
 })
+
+// The page reads a chat (its stored messages and its running tasks) while
+// the socket is already connected: an answer whose last events arrive
+// while those reads are on their way must still show as ended. The page
+// took the events for a chat it had not loaded yet and dropped them, then
+// showed what it read (unfinished, a task running) for good. The reads are
+// held, once the server has answered them, until the page saw the end.
+test('a chat whose answer ends while the page reads it shows the end', { skip, timeout: 240000 }, async (t) => {
+  const upstream = await startChatUpstream()
+  t.after(() => upstream.close())
+  const server = await startServer(['--openai-base-url', upstream.baseURL])
+  t.after(() => server.cleanup())
+  const browser = await launch()
+  t.after(() => browser.close())
+  const alice = await new Person(browser, server.url, 'Alice').signUp()
+
+  await alice.page.goto(server.url + '/#/chat')
+  await alice.page.locator('select[aria-label="Model"] option[value="steps"]').waitFor({ state: 'attached', ...WAIT })
+  await alice.page.getByLabel('Model', { exact: true }).selectOption('steps')
+  await ask(alice, 'Wait for it')
+  await waitAnswer(alice, 0, 'streaming', (s) => s === 'Hello there')
+  await alice.page.waitForURL(/#\/chat\/[^/]+$/)
+  const chatId = decodeURIComponent(alice.page.url().split('#/chat/')[1])
+
+  let seeEnd
+  const endSeen = new Promise((resolve) => { seeEnd = resolve })
+  let answered = 0
+  let readsAnswered
+  const bothAnswered = new Promise((resolve) => { readsAnswered = resolve })
+  const reads = new Set([`/api/v1/chats/${chatId}`, `/api/tasks/chat/${chatId}`])
+  await alice.page.route((url) => reads.has(url.pathname), async (route) => {
+    if (route.request().method() !== 'GET') return route.fallback()
+    const response = await route.fetch() // the server reads now: before the end
+    if (++answered === 2) readsAnswered()
+    await endSeen
+    await route.fulfill({ response })
+  })
+  await alice.page.reload()
+  await bothAnswered
+  await alice.page.waitForFunction(() => window.quire.channels?.socket?.connected, null, WAIT)
+  await alice.page.evaluate(() => {
+    window.answerEnded = false
+    window.quire.channels.socket.on('events', (e) => {
+      if (e?.data?.type === 'chat:active' && e.data.data?.active === false) window.answerEnded = true
+    })
+  })
+  upstream.release()
+  await alice.page.waitForFunction(() => window.answerEnded, null, WAIT)
+  seeEnd()
+  assert.equal(await waitAnswer(alice, 0, 'done'), 'Hello there — the full answer.')
+  await alice.page.getByRole('button', { name: 'Stop' }).waitFor({ state: 'hidden', ...WAIT })
+  assert.deepEqual(alice.errors, [])
+})

@@ -55,6 +55,7 @@ export function chatPage (ctx, chatId) {
     history: { messages: {}, currentId: null },
     running: null, // {messageId, taskId} while an answer streams
     views: new Map(), // message id → its element's parts
+    ends: 0, // answers' ends heard (see openChat)
     gone: false
   }
   // For tests and debugging.
@@ -203,6 +204,8 @@ export function chatPage (ctx, chatId) {
     const type = e.data?.type
     const d = e.data?.data
     const m = state.history.messages[e.message_id]
+    if ((type === 'chat:active' && d?.active === false) || (type === 'chat:completion' && d?.done) ||
+      type === 'chat:message:error' || type === 'chat:tasks:cancel') state.ends++
     if (type === 'chat:active' && d?.active === false) {
       if (state.running?.messageId === e.message_id) {
         state.running = null
@@ -243,10 +246,15 @@ export function chatPage (ctx, chatId) {
   // openChat shows the stored chat. An answer not done yet is either still
   // running (opened mid-answer: Stop works, and its end reloads the chat)
   // or was cut off (the server stopped): then it shows as stopped.
+  // An answer that ends while the chat is read may have ended after the
+  // server read it: its last events found no history to apply to (or one
+  // about to be replaced), so the chat is read again.
   async function openChat (id, again = false) {
     try {
+      const ends = state.ends
       const [c, tasks] = await Promise.all([api.getChat(id), api.chatTasks(id)])
       if (state.gone || state.id !== id) return
+      if (state.ends !== ends) return openChat(id, again)
       const hist = c?.chat?.history
       state.history = hist && typeof hist.messages === 'object' ? { messages: hist.messages, currentId: hist.currentId } : { messages: {}, currentId: null }
       title.textContent = c.title || 'Untitled'
