@@ -263,3 +263,51 @@ test('messages sent in quick succession keep their order', { skip, timeout: 1200
   const shown = await alice.page.getByTestId('messages').locator('li.msg .content').allTextContents()
   assert.deepEqual(shown.filter((s) => s === 'first' || s === 'second'), ['first', 'second'])
 })
+
+// A channel's messages are read while its events already arrive: a message
+// deleted (or edited) after the server read the list must not come back
+// when the list lands. The page applied the deletion, then the older list
+// put the message back until the next reload. The read is held, once the
+// server has answered it, until the page saw the deletion.
+test('a message deleted while the channel is read stays deleted', { skip, timeout: 120000 }, async (t) => {
+  const { server, browser } = await serverAndBrowser(t)
+  if (!server) return
+  const alice = await new Person(browser, server.url, 'Alice').signUp()
+  const rest = (method, path, body) => alice.page.evaluate(async ([method, path, body]) => {
+    const res = await fetch('/api/v1' + path, {
+      method,
+      headers: { Authorization: 'Bearer ' + localStorage.token, 'Content-Type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined
+    })
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status}`)
+    return res.json()
+  }, [method, path, body])
+  const c = await rest('POST', '/channels/create', { name: 'held', is_private: true, user_ids: [] })
+  await rest('POST', `/channels/${c.id}/messages/post`, { content: 'keep me' })
+  const gone = await rest('POST', `/channels/${c.id}/messages/post`, { content: 'delete me' })
+  await alice.page.reload()
+  await joined(alice)
+
+  let seeDelete
+  const deleteSeen = new Promise((resolve) => { seeDelete = resolve })
+  let listAnswered
+  const answered = new Promise((resolve) => { listAnswered = resolve })
+  await alice.page.route((url) => url.pathname === `/api/v1/channels/${c.id}/messages`, async (route) => {
+    const response = await route.fetch() // the server reads now: before the deletion
+    listAnswered()
+    await deleteSeen
+    await route.fulfill({ response })
+  })
+  await alice.page.evaluate(() => {
+    window.deleted = false
+    window.quire.channels.socket.on('events:channel', (e) => { if (e?.data?.type === 'message:delete') window.deleted = true })
+  })
+  await alice.page.goto(`${server.url}/#/channels/${encodeURIComponent(c.id)}`)
+  await answered
+  await rest('DELETE', `/channels/${c.id}/messages/${gone.id}/delete`)
+  await alice.page.waitForFunction(() => window.deleted)
+  seeDelete()
+  await message(alice, 'keep me').waitFor()
+  assert.equal(await message(alice, 'delete me').count(), 0, 'the deleted message is shown again')
+  assert.deepEqual(alice.errors, [])
+})

@@ -472,9 +472,10 @@ export function channelsPage (ctx, channelId) {
     renderThread(true)
     typing.render()
     try {
-      const msgs = await api.listThread(channelId, id)
+      const [msgs, seen] = await readLive(() => api.listThread(channelId, id))
       if (threadId !== id) return
       for (const m of msgs) upsert(threadById, m)
+      for (const e of seen) applyEvent(e)
       renderThread(true)
       threadBox.querySelector('textarea').focus()
     } catch (err) { fail(err) }
@@ -525,7 +526,22 @@ export function channelsPage (ctx, channelId) {
 
   const membersBtn = h('button', { type: 'button', class: 'members-btn', onclick: () => { members.hidden = !members.hidden; if (!members.hidden) memberWho.focus() } }, 'Members')
 
+  // Message events that arrive while a list is read (one buffer per read)
+  // are applied again after it: the server may have read the list before
+  // them, and the older list would undo a deletion or an edit.
+  const reading = new Set()
+  async function readLive (read) {
+    const seen = []
+    reading.add(seen)
+    try {
+      return [await read(), seen]
+    } finally { reading.delete(seen) }
+  }
   const onEvent = (e) => {
+    if (e.channel_id === channelId && e.data?.type !== 'typing') for (const b of reading) b.push(e)
+    applyEvent(e)
+  }
+  const applyEvent = (e) => {
     if (e.channel_id !== channelId) return
     const type = e.data?.type
     const m = e.data?.data
@@ -550,8 +566,9 @@ export function channelsPage (ctx, channelId) {
   }
 
   async function loadMessages () {
-    const msgs = await api.listMessages(channelId)
+    const [msgs, seen] = await readLive(() => api.listMessages(channelId))
     for (const m of msgs) if (!m.parent_id) upsert(byId, m)
+    for (const e of seen) applyEvent(e)
     loaded = true
     renderMessages(true)
   }
@@ -565,10 +582,11 @@ export function channelsPage (ctx, channelId) {
       store.markRead(channelId)
       if (threadId) {
         const id = threadId
-        const msgs = await api.listThread(channelId, id)
+        const [msgs, seen] = await readLive(() => api.listThread(channelId, id))
         if (threadId === id) {
           threadById.clear()
           for (const m of msgs) upsert(threadById, m)
+          for (const e of seen) applyEvent(e)
           renderThread()
         }
       }
