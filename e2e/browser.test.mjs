@@ -299,3 +299,43 @@ test('bench: keystroke in one browser to the character in another (200 keys)', {
   t.diagnostic(line)
   await converge([alice, bob], (b) => b[0].length === N, 'bench text')
 })
+
+// The note page reads the note (its title) and then joins its room for
+// renames: a rename after the read and before the join, or while the
+// socket was away, reached nobody, and the page showed the old title for
+// good. The read is held, once the server answered it, until the rename
+// is stored.
+test('a note renamed while the page opens it shows the new title', { skip, timeout: 120000 }, async (t) => {
+  const { server, person } = await setup(t)
+  const alice = await person('Alice')
+  const id = await alice.createNote('First title')
+  await alice.page.goto(server.url + '/#/')
+  let renamed
+  const stored = new Promise((resolve) => { renamed = resolve })
+  let readAnswered
+  const answered = new Promise((resolve) => { readAnswered = resolve })
+  let first = true
+  await alice.page.route((url) => url.pathname === `/api/v1/notes/${id}`, async (route) => {
+    if (!first || route.request().method() !== 'GET') return route.fallback()
+    first = false
+    const response = await route.fetch() // the server reads the old title now
+    readAnswered()
+    await stored
+    await route.fulfill({ response })
+  })
+  await alice.page.goto(`${server.url}/#/notes/${encodeURIComponent(id)}`)
+  await answered
+  await alice.page.evaluate(async (id) => {
+    const res = await fetch(`/api/v1/notes/${encodeURIComponent(id)}/update`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer ' + localStorage.token, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ title: 'Second title' })
+    })
+    if (!res.ok) throw new Error('rename: ' + res.status)
+  }, id)
+  renamed()
+  await alice.waitEditor()
+  await alice.page.waitForFunction(() => document.querySelector('[data-testid="title"]').value === 'Second title', null, { timeout: 30000 })
+    .catch(async () => assert.fail(`the page shows the title "${await alice.page.getByTestId('title').inputValue()}", not the one stored`))
+  assert.deepEqual(alice.errors, [])
+})

@@ -406,14 +406,30 @@ async function notePage (id) {
   })
 
   // Note metadata changes (a rename by someone else) arrive as events:note
-  // in the note's room, which join-note enters on every connect.
+  // in the note's room, which join-note enters on every connect. A rename
+  // after the read above, or while the socket was away, reached nobody:
+  // once in the room the title is read again, unless an event (as new as
+  // that read, or newer) came meanwhile.
   const socket = app.connection.socket
-  const joinNote = () => socket.emit('join-note', { note_id: id })
-  const onNoteEvent = (n) => {
+  let noteEvents = 0
+  const showTitle = (n) => {
     if (n?.id === id && typeof n.title === 'string' && document.activeElement !== titleInput) {
       titleInput.value = n.title
       document.title = (n.title || 'Untitled') + ' · Quire'
     }
+  }
+  const joinNote = () => socket.timeout(15000).emit('join-note', { note_id: id }, async (err, res) => {
+    if (err || res?.ok === false || cancelled) return
+    const seen = noteEvents
+    try {
+      const n = await api.getNote(id)
+      if (!cancelled && noteEvents === seen) showTitle(n)
+    } catch {} // the page shows what it has; the next connect reads again
+  })
+  const onNoteEvent = (n) => {
+    if (n?.id !== id) return
+    noteEvents++
+    showTitle(n)
   }
   socket.on('connect', joinNote)
   socket.on('events:note', onNoteEvent)
