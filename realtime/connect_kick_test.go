@@ -100,3 +100,55 @@ func TestKickedWhileAuthenticatingLeavesItsRooms(t *testing.T) {
 		})
 	}
 }
+
+// A client that goes away while its socket authenticates leaves nothing
+// behind once the authentication ends: no conn, no connection (the held
+// reply and what was held behind it are dropped).
+func TestClosedWhileAuthenticatingLeavesNothing(t *testing.T) {
+	t.Parallel()
+	for _, transport := range []string{"websocket", "polling"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			if transport == "polling" {
+				skipPollingUnderRace(t)
+			}
+			var held *heldVerifier
+			b := setup(t, func(c *realtime.Config) {
+				c.EnablePolling = transport == "polling"
+				held = &heldVerifier{Verifier: c.Auth, entered: make(chan struct{}), release: make(chan struct{})}
+				c.Auth = held
+			})
+			held.token = b.tokens["owner"]
+			var cl rawClient
+			if transport == "polling" {
+				cl = dialPolling(t, b.url)
+			} else {
+				cl = dialWebSocket(t, b.url)
+			}
+			<-cl.frames // OPEN
+			if err := cl.send(`40{"token":"` + b.tokens["owner"] + `"}`); err != nil {
+				t.Fatal(err)
+			}
+			<-held.entered
+			if err := cl.send("1"); err != nil { // Engine.IO close
+				t.Fatal(err)
+			}
+			for range cl.frames { // until the server closed it
+			}
+			// Authentication goes on meanwhile: the account's events are
+			// sent to user:<id> while it ends.
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for i := 0; i < 50; i++ {
+					_ = b.srv.EmitToUser(b.users["owner"].ID, "probe", []byte(`{}`))
+				}
+			}()
+			close(held.release)
+			<-done
+			waitFor(t, "nothing left of the socket", 10*time.Second, func() bool {
+				return realtime.ConnCount(b.srv) == 0 && realtime.WSCount(b.srv) == 0
+			})
+		})
+	}
+}
