@@ -237,3 +237,65 @@ test('a chat whose answer ends while the page reads it shows the end', { skip, t
   await alice.page.getByRole('button', { name: 'Stop' }).waitFor({ state: 'hidden', ...WAIT })
   assert.deepEqual(alice.errors, [])
 })
+
+// The page reads a chat before its socket has connected, and the answer
+// ends before the socket is in the account's room: its last events reach
+// nobody, and the page's "connect" came while the reads were on their way
+// (nothing on screen to read again yet). The page showed what it read,
+// unfinished with a task running, for good. The socket is held until the
+// end is stored, the reads (answered before the end) until it connected.
+test('a chat whose answer ends before the socket connects shows the end', { skip, timeout: 240000 }, async (t) => {
+  const upstream = await startChatUpstream()
+  t.after(() => upstream.close())
+  const server = await startServer(['--openai-base-url', upstream.baseURL])
+  t.after(() => server.cleanup())
+  const browser = await launch()
+  t.after(() => browser.close())
+  const alice = await new Person(browser, server.url, 'Alice').signUp()
+
+  await alice.page.goto(server.url + '/#/chat')
+  await alice.page.locator('select[aria-label="Model"] option[value="steps"]').waitFor({ state: 'attached', ...WAIT })
+  await alice.page.getByLabel('Model', { exact: true }).selectOption('steps')
+  await ask(alice, 'Wait for it')
+  await waitAnswer(alice, 0, 'streaming', (s) => s === 'Hello there')
+  await alice.page.waitForURL(/#\/chat\/[^/]+$/)
+  const chatId = decodeURIComponent(alice.page.url().split('#/chat/')[1])
+  const token = await alice.page.evaluate(() => localStorage.token)
+
+  let connectSocket
+  const socketMayConnect = new Promise((resolve) => { connectSocket = resolve })
+  await alice.page.routeWebSocket((url) => url.pathname.startsWith('/ws/socket.io'), async (ws) => {
+    await socketMayConnect
+    ws.connectToServer()
+  })
+  let releaseReads
+  const readsMayLand = new Promise((resolve) => { releaseReads = resolve })
+  let answered = 0
+  let readsAnswered
+  const bothAnswered = new Promise((resolve) => { readsAnswered = resolve })
+  const reads = new Set([`/api/v1/chats/${chatId}`, `/api/tasks/chat/${chatId}`])
+  await alice.page.route((url) => reads.has(url.pathname), async (route) => {
+    if (route.request().method() !== 'GET') return route.fallback()
+    const response = await route.fetch() // the server reads now: before the end
+    if (++answered === 2) readsAnswered()
+    await readsMayLand
+    await route.fulfill({ response })
+  })
+  await alice.page.reload()
+  await bothAnswered
+  upstream.release()
+  // The end is stored (and told to nobody): no task is listed any more.
+  const deadline = Date.now() + 60000
+  for (;;) {
+    const res = await fetch(`${server.url}/api/tasks/chat/${encodeURIComponent(chatId)}`, { headers: { Authorization: 'Bearer ' + token } })
+    if ((await res.json()).task_ids?.length === 0) break
+    if (Date.now() > deadline) throw new Error('the answer did not end')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  connectSocket()
+  await alice.page.waitForFunction(() => window.quire.channels?.socket?.connected, null, WAIT)
+  releaseReads()
+  assert.equal(await waitAnswer(alice, 0, 'done'), 'Hello there — the full answer.')
+  await alice.page.getByRole('button', { name: 'Stop' }).waitFor({ state: 'hidden', ...WAIT })
+  assert.deepEqual(alice.errors, [])
+})

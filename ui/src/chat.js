@@ -55,7 +55,7 @@ export function chatPage (ctx, chatId) {
     history: { messages: {}, currentId: null },
     running: null, // {messageId, taskId} while an answer streams
     views: new Map(), // message id → its element's parts
-    ends: 0, // answers' ends heard (see openChat)
+    stale: 0, // answers' ends heard and connects made (see openChat)
     gone: false
   }
   // For tests and debugging.
@@ -205,7 +205,7 @@ export function chatPage (ctx, chatId) {
     const d = e.data?.data
     const m = state.history.messages[e.message_id]
     if ((type === 'chat:active' && d?.active === false) || (type === 'chat:completion' && d?.done) ||
-      type === 'chat:message:error' || type === 'chat:tasks:cancel') state.ends++
+      type === 'chat:message:error' || type === 'chat:tasks:cancel') state.stale++
     if (type === 'chat:active' && d?.active === false) {
       if (state.running?.messageId === e.message_id) {
         state.running = null
@@ -238,6 +238,7 @@ export function chatPage (ctx, chatId) {
   // Events sent while the socket was away are lost: after a reconnect an
   // answer still open on screen is read again from the server.
   const onConnect = () => {
+    state.stale++ // a read on its way may predate events this socket will never get
     if (state.id && Object.values(state.history.messages).some((m) => m.role === 'assistant' && !m.done)) openChat(state.id)
   }
   socket.on('connect', onConnect)
@@ -248,13 +249,14 @@ export function chatPage (ctx, chatId) {
   // or was cut off (the server stopped): then it shows as stopped.
   // An answer that ends while the chat is read may have ended after the
   // server read it: its last events found no history to apply to (or one
-  // about to be replaced), so the chat is read again.
+  // about to be replaced), so the chat is read again; so it is after a
+  // connect during the read (what was sent before it reached nobody).
   async function openChat (id, again = false) {
     try {
-      const ends = state.ends
+      const stale = state.stale
       const [c, tasks] = await Promise.all([api.getChat(id), api.chatTasks(id)])
       if (state.gone || state.id !== id) return
-      if (state.ends !== ends) return openChat(id, again)
+      if (state.stale !== stale) return openChat(id, again)
       const hist = c?.chat?.history
       state.history = hist && typeof hist.messages === 'object' ? { messages: hist.messages, currentId: hist.currentId } : { messages: {}, currentId: null }
       title.textContent = c.title || 'Untitled'
