@@ -311,3 +311,59 @@ test('a message deleted while the channel is read stays deleted', { skip, timeou
   assert.equal(await message(alice, 'delete me').count(), 0, 'the deleted message is shown again')
   assert.deepEqual(alice.errors, [])
 })
+
+// The channel page reads its messages while the socket connects: a message
+// posted after that read and before the socket joined the channel's room
+// reached nobody, and the reload after join-channels was set up only once
+// the first read had landed, so it never ran. The socket is held until the
+// message is stored, the read (answered before it) until the socket
+// joined its channels.
+test('a message posted while the page opens a channel and connects is shown', { skip, timeout: 120000 }, async (t) => {
+  const { server, browser } = await serverAndBrowser(t)
+  if (!server) return
+  const alice = await new Person(browser, server.url, 'Alice').signUp()
+  const token = await alice.page.evaluate(() => localStorage.token)
+  const rest = async (method, path, body) => {
+    const res = await fetch(server.url + '/api/v1' + path, {
+      method,
+      headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined
+    })
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status}`)
+    return res.json()
+  }
+  const c = await rest('POST', '/channels/create', { name: 'late', is_private: true, user_ids: [] })
+  await rest('POST', `/channels/${c.id}/messages/post`, { content: 'early bird' })
+  await alice.page.goto(`${server.url}/#/channels/${encodeURIComponent(c.id)}`)
+  await message(alice, 'early bird').waitFor()
+
+  let connectSocket
+  const socketMayConnect = new Promise((resolve) => { connectSocket = resolve })
+  await alice.page.routeWebSocket((url) => url.pathname.startsWith('/ws/socket.io'), async (ws) => {
+    await socketMayConnect
+    ws.connectToServer()
+  })
+  let releaseRead
+  const readMayLand = new Promise((resolve) => { releaseRead = resolve })
+  let readAnswered
+  const answered = new Promise((resolve) => { readAnswered = resolve })
+  let first = true
+  await alice.page.route((url) => url.pathname === `/api/v1/channels/${c.id}/messages`, async (route) => {
+    if (!first) return route.fallback()
+    first = false
+    const response = await route.fetch() // the server reads now: before the post
+    readAnswered()
+    await readMayLand
+    await route.fulfill({ response })
+  })
+  await alice.page.reload() // a fresh page, its socket held
+  await answered
+  await rest('POST', `/channels/${c.id}/messages/post`, { content: 'late arrival' })
+  connectSocket()
+  await joined(alice)
+  releaseRead()
+  await message(alice, 'early bird').waitFor()
+  await message(alice, 'late arrival').waitFor({ timeout: 30000 })
+    .catch(() => assert.fail('the message posted while the page connected is not shown'))
+  assert.deepEqual(alice.errors, [])
+})

@@ -565,8 +565,13 @@ export function channelsPage (ctx, channelId) {
     }
   }
 
+  // The newest read wins: one that lands after a later one (the first
+  // read, overtaken by the reload of a join) would bring older messages back.
+  let loadSeq = 0
   async function loadMessages () {
+    const my = ++loadSeq
     const [msgs, seen] = await readLive(() => api.listMessages(channelId))
+    if (my !== loadSeq) return
     for (const m of msgs) if (!m.parent_id) upsert(byId, m)
     for (const e of seen) applyEvent(e)
     loaded = true
@@ -607,9 +612,12 @@ export function channelsPage (ctx, channelId) {
         const c = store.get(channelId) || await api.getChannel(channelId)
         if (!store.get(channelId)) { store.learnNames(c); store.list = [...store.list, c] }
         renderHead()
+        // Set up before the first read: a join-channels answered while it
+        // is on its way (the socket connecting) reads again what was
+        // posted before the socket was in the channel's room.
+        store.rejoined.add(reload)
         await loadMessages()
         mainBox.querySelector('textarea').focus()
-        store.rejoined.add(reload)
       } catch (err) {
         loaded = true
         renderMessages()
