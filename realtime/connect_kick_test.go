@@ -152,3 +152,54 @@ func TestClosedWhileAuthenticatingLeavesNothing(t *testing.T) {
 		})
 	}
 }
+
+// revokedOnRecheck fails the second check of token (adopt's, after the
+// socket joined user:<id>), held until release is closed: the token was
+// revoked while the socket authenticated.
+type revokedOnRecheck struct {
+	recheckHeldVerifier
+}
+
+func (v *revokedOnRecheck) Verify(ctx context.Context, token string) (*storage.User, *auth.Claims, error) {
+	u, cl, err := v.recheckHeldVerifier.Verify(ctx, token)
+	if token == v.token && v.calls.Load() == 2 {
+		return nil, nil, auth.ErrUnauthenticated
+	}
+	return u, cl, err
+}
+
+// A websocket whose token is revoked while it authenticates is answered
+// and ended ("40", then "41"), and nothing its account's room sent while
+// it was in it, before the second check, reaches it: the client would
+// take those events as its own.
+func TestRevokedWhileAuthenticatingGetsNoEvents(t *testing.T) {
+	t.Parallel()
+	var held *revokedOnRecheck
+	b := setup(t, func(c *realtime.Config) {
+		held = &revokedOnRecheck{recheckHeldVerifier{Verifier: c.Auth, entered: make(chan struct{}), release: make(chan struct{})}}
+		c.Auth = held
+	})
+	held.token = b.tokens["owner"]
+	cl := dialWebSocket(t, b.url)
+	<-cl.frames // OPEN
+	if err := cl.send(`40{"token":"` + b.tokens["owner"] + `"}`); err != nil {
+		t.Fatal(err)
+	}
+	<-held.entered // in user:<id>, the second check on its way
+	if err := b.srv.EmitToUser(b.users["owner"].ID, "probe", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	close(held.release)
+	var got []string
+	for f := range cl.frames {
+		got = append(got, f)
+	}
+	if len(got) < 2 || !strings.HasPrefix(got[0], "40{") || got[len(got)-1] != "41" {
+		t.Fatalf("want the CONNECT reply, then DISCONNECT; got %q", got)
+	}
+	for _, f := range got {
+		if strings.Contains(f, "probe") {
+			t.Errorf("an event of the account reached a socket whose token was revoked: %q", got)
+		}
+	}
+}

@@ -621,8 +621,16 @@ func (ws *wsSocket) sendState(pkt, attach []byte) {
 
 // disconnect implements socketConn: DISCONNECT, then the close. A socket
 // still authenticating gets its CONNECT reply first, so the client knows
-// the server ended it (and does not reconnect).
+// the server ended it (and does not reconnect), but nothing held behind
+// the reply: what its rooms sent meanwhile is not for it (a token revoked
+// between adopt's two checks).
 func (ws *wsSocket) disconnect() {
+	ws.mu.Lock()
+	if ws.holding.Load() && len(ws.held) > 1 { // held[0] is the reply (connect)
+		clear(ws.held[1:])
+		ws.held = ws.held[:1]
+	}
+	ws.mu.Unlock()
 	ws.accept()
 	ws.push(wsItem{wire: wsFrame(wsText, []byte("41"))})
 	ws.close("server namespace disconnect", nil)
