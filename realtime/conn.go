@@ -43,7 +43,7 @@ type conn struct {
 	// unapproved: the handshake token was an account waiting for approval;
 	// its events are refused with account_pending, not unauthenticated.
 	unapproved atomic.Bool
-	authTimer  *time.Timer // closes the socket if it does not authenticate
+	authTimer  *time.Timer // closes the socket if it does not authenticate; under mu (set while the worker may run)
 
 	// worker-owned
 	docs      joinedDocs          // documents joined (rooms doc_<id>), with the socket's permission (access.go, joined.go)
@@ -101,7 +101,10 @@ func (c *conn) start(token string) {
 		c.sock.accept()
 	}, false)
 	if d := s.cfg.AuthTimeout; d > 0 {
-		c.authTimer = time.AfterFunc(d, func() { c.enqueue(c.checkAuthenticated, false) })
+		t := time.AfterFunc(d, func() { c.enqueue(c.checkAuthenticated, false) })
+		c.mu.Lock()
+		c.authTimer = t
+		c.mu.Unlock()
 	}
 }
 
@@ -393,8 +396,11 @@ func (c *conn) cleanup() {
 	s := c.srv
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.EventTimeout)
 	defer cancel()
-	if c.authTimer != nil {
-		c.authTimer.Stop()
+	c.mu.Lock()
+	t := c.authTimer
+	c.mu.Unlock()
+	if t != nil {
+		t.Stop()
 	}
 	for _, docID := range c.docs.ids() {
 		c.leaveDoc(ctx, docID)

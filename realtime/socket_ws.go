@@ -212,10 +212,10 @@ type wsSocket struct {
 	// From the CONNECT until the socket has authenticated and joined its
 	// rooms (accept), the reply and every Socket.IO packet after it wait
 	// in held: a client that sees "connect" is in its rooms, as with
-	// Open WebUI, which authenticates before it answers. holding is set
-	// and cleared under mu; once cleared it stays so.
-	holding atomic.Bool
-	held    []wsItem
+	// Open WebUI, which authenticates before it answers. Not nil only
+	// while holding (one pointer: an idle socket's size class); set,
+	// changed and cleared under mu, and once cleared it stays so.
+	held atomic.Pointer[[]wsItem]
 	// The Engine.IO heartbeat: a ping every interval; the pong must come
 	// within the timeout.
 	hbTimer    *time.Timer
@@ -517,9 +517,9 @@ func (ws *wsSocket) connect(p sioPacket) {
 	if a, ok := asFields(p.auth); ok {
 		token, _ = a.str("token")
 	}
+	held := []wsItem{{wire: wsFrame(wsText, []byte(`40{"sid":"`+sid+`"}`))}}
 	ws.mu.Lock()
-	ws.held = append(ws.held, wsItem{wire: wsFrame(wsText, []byte(`40{"sid":"`+sid+`"}`))})
-	ws.holding.Store(true)
+	ws.held.Store(&held)
 	ws.mu.Unlock()
 	c := ws.srv.newConn(sid, ws)
 	// Registered (start) before the socket knows it: a close from then on
@@ -626,9 +626,9 @@ func (ws *wsSocket) sendState(pkt, attach []byte) {
 // between adopt's two checks).
 func (ws *wsSocket) disconnect() {
 	ws.mu.Lock()
-	if ws.holding.Load() && len(ws.held) > 1 { // held[0] is the reply (connect)
-		clear(ws.held[1:])
-		ws.held = ws.held[:1]
+	if h := ws.held.Load(); h != nil && len(*h) > 1 { // (*h)[0] is the reply (connect)
+		clear((*h)[1:])
+		*h = (*h)[:1]
 	}
 	ws.mu.Unlock()
 	ws.accept()
@@ -640,18 +640,17 @@ func (ws *wsSocket) disconnect() {
 // held behind it join the write queue at once, in order, and holding ends.
 func (ws *wsSocket) accept() {
 	ws.mu.Lock()
-	if !ws.holding.Load() {
+	h := ws.held.Load()
+	if h == nil {
 		ws.mu.Unlock()
 		return
 	}
-	ws.holding.Store(false)
-	held := ws.held
-	ws.held = nil
+	ws.held.Store(nil)
 	if ws.broken || ws.ending {
 		ws.mu.Unlock()
 		return
 	}
-	ws.queue = append(ws.queue, held...)
+	ws.queue = append(ws.queue, *h...)
 	start := !ws.running
 	ws.running = true
 	ws.mu.Unlock()
@@ -663,12 +662,12 @@ func (ws *wsSocket) accept() {
 // send queues a Socket.IO packet: held while the CONNECT reply is
 // (accept), else pushed.
 func (ws *wsSocket) send(it wsItem) bool {
-	if ws.holding.Load() {
+	if ws.held.Load() != nil {
 		ws.mu.Lock()
-		if ws.holding.Load() {
+		if h := ws.held.Load(); h != nil {
 			ok := !ws.broken && !ws.ending
 			if ok {
-				ws.held = append(ws.held, it)
+				*h = append(*h, it)
 			}
 			ws.mu.Unlock()
 			return ok
