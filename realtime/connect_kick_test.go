@@ -16,11 +16,8 @@ import (
 // socket joined user:<id>, before its CONNECT is answered) until release
 // is closed, saying on entered when it started.
 type recheckHeldVerifier struct {
-	realtime.Verifier
-	token   string
-	calls   atomic.Int32
-	entered chan struct{}
-	release chan struct{}
+	holdAt
+	calls atomic.Int32
 }
 
 func (v *recheckHeldVerifier) Verify(ctx context.Context, token string) (*storage.User, *auth.Claims, error) {
@@ -39,66 +36,45 @@ func (v *recheckHeldVerifier) Verify(ctx context.Context, token string) (*storag
 // closed or the engine's 45 s connect timeout did.
 func TestKickedWhileAuthenticatingLeavesItsRooms(t *testing.T) {
 	t.Parallel()
-	for _, transport := range []string{"websocket", "polling"} {
-		t.Run(transport, func(t *testing.T) {
-			t.Parallel()
-			if transport == "polling" {
-				skipPollingUnderRace(t)
+	eachTransport(t, func(t *testing.T, transport string) {
+		held := &recheckHeldVerifier{}
+		b, cl := dialHeld(t, transport, held)
+		owner := b.users["owner"].ID
+		<-held.entered // in user:<id>, CONNECT not answered
+		b.srv.DisconnectUser(owner)
+		close(held.release)
+		// The client hears it was refused (polling: CONNECT_ERROR) or
+		// connected then disconnected (websocket: 40, then 41).
+		var got []string
+		for f := range cl.frames {
+			got = append(got, f)
+			if strings.HasPrefix(f, "44") || f == "41" {
+				break
 			}
-			var held *recheckHeldVerifier
-			b := setup(t, func(c *realtime.Config) {
-				c.EnablePolling = transport == "polling"
-				held = &recheckHeldVerifier{Verifier: c.Auth, entered: make(chan struct{}), release: make(chan struct{})}
-				c.Auth = held
-			})
-			held.token = b.tokens["owner"]
-			owner := b.users["owner"].ID
-			var cl rawClient
-			if transport == "polling" {
-				cl = dialPolling(t, b.url)
-			} else {
-				cl = dialWebSocket(t, b.url)
-			}
-			<-cl.frames // OPEN
-			if err := cl.send(`40{"token":"` + b.tokens["owner"] + `"}`); err != nil {
-				t.Fatal(err)
-			}
-			<-held.entered // in user:<id>, CONNECT not answered
-			b.srv.DisconnectUser(owner)
-			close(held.release)
-			// The client hears it was refused (polling: CONNECT_ERROR) or
-			// connected then disconnected (websocket: 40, then 41).
-			var got []string
-			for f := range cl.frames {
-				got = append(got, f)
-				if strings.HasPrefix(f, "44") || f == "41" {
-					break
+		}
+		// The client keeps its connection open: nothing of the
+		// account reaches it any more, and the server forgets it.
+		if err := b.srv.EmitToUser(owner, "probe", []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.After(10 * time.Second)
+		for realtime.ConnCount(b.srv) > 0 {
+			select {
+			case f, ok := <-cl.frames:
+				if ok {
+					got = append(got, f)
 				}
+			case <-deadline:
+				t.Fatalf("the socket ended while it authenticated is still registered; the client got %q", got)
+			case <-time.After(10 * time.Millisecond):
 			}
-			// The client keeps its connection open: nothing of the
-			// account reaches it any more, and the server forgets it.
-			if err := b.srv.EmitToUser(owner, "probe", []byte(`{}`)); err != nil {
-				t.Fatal(err)
+		}
+		for _, f := range got {
+			if strings.Contains(f, "probe") {
+				t.Errorf("the account's event reached a socket the server ended: %q", got)
 			}
-			deadline := time.After(10 * time.Second)
-			for realtime.ConnCount(b.srv) > 0 {
-				select {
-				case f, ok := <-cl.frames:
-					if ok {
-						got = append(got, f)
-					}
-				case <-deadline:
-					t.Fatalf("the socket ended while it authenticated is still registered; the client got %q", got)
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
-			for _, f := range got {
-				if strings.Contains(f, "probe") {
-					t.Errorf("the account's event reached a socket the server ended: %q", got)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // A client that goes away while its socket authenticates leaves nothing
@@ -106,51 +82,30 @@ func TestKickedWhileAuthenticatingLeavesItsRooms(t *testing.T) {
 // reply and what was held behind it are dropped).
 func TestClosedWhileAuthenticatingLeavesNothing(t *testing.T) {
 	t.Parallel()
-	for _, transport := range []string{"websocket", "polling"} {
-		t.Run(transport, func(t *testing.T) {
-			t.Parallel()
-			if transport == "polling" {
-				skipPollingUnderRace(t)
+	eachTransport(t, func(t *testing.T, transport string) {
+		held := &heldVerifier{}
+		b, cl := dialHeld(t, transport, held)
+		<-held.entered
+		if err := cl.send("1"); err != nil { // Engine.IO close
+			t.Fatal(err)
+		}
+		for range cl.frames { // until the server closed it
+		}
+		// Authentication goes on meanwhile: the account's events are
+		// sent to user:<id> while it ends.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := 0; i < 50; i++ {
+				_ = b.srv.EmitToUser(b.users["owner"].ID, "probe", []byte(`{}`))
 			}
-			var held *heldVerifier
-			b := setup(t, func(c *realtime.Config) {
-				c.EnablePolling = transport == "polling"
-				held = &heldVerifier{Verifier: c.Auth, entered: make(chan struct{}), release: make(chan struct{})}
-				c.Auth = held
-			})
-			held.token = b.tokens["owner"]
-			var cl rawClient
-			if transport == "polling" {
-				cl = dialPolling(t, b.url)
-			} else {
-				cl = dialWebSocket(t, b.url)
-			}
-			<-cl.frames // OPEN
-			if err := cl.send(`40{"token":"` + b.tokens["owner"] + `"}`); err != nil {
-				t.Fatal(err)
-			}
-			<-held.entered
-			if err := cl.send("1"); err != nil { // Engine.IO close
-				t.Fatal(err)
-			}
-			for range cl.frames { // until the server closed it
-			}
-			// Authentication goes on meanwhile: the account's events are
-			// sent to user:<id> while it ends.
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				for i := 0; i < 50; i++ {
-					_ = b.srv.EmitToUser(b.users["owner"].ID, "probe", []byte(`{}`))
-				}
-			}()
-			close(held.release)
-			<-done
-			waitFor(t, "nothing left of the socket", 10*time.Second, func() bool {
-				return realtime.ConnCount(b.srv) == 0 && realtime.WSCount(b.srv) == 0
-			})
+		}()
+		close(held.release)
+		<-done
+		waitFor(t, "nothing left of the socket", 10*time.Second, func() bool {
+			return realtime.ConnCount(b.srv) == 0 && realtime.WSCount(b.srv) == 0
 		})
-	}
+	})
 }
 
 // revokedOnRecheck fails the second check of token (adopt's, after the
@@ -174,17 +129,8 @@ func (v *revokedOnRecheck) Verify(ctx context.Context, token string) (*storage.U
 // take those events as its own.
 func TestRevokedWhileAuthenticatingGetsNoEvents(t *testing.T) {
 	t.Parallel()
-	var held *revokedOnRecheck
-	b := setup(t, func(c *realtime.Config) {
-		held = &revokedOnRecheck{recheckHeldVerifier{Verifier: c.Auth, entered: make(chan struct{}), release: make(chan struct{})}}
-		c.Auth = held
-	})
-	held.token = b.tokens["owner"]
-	cl := dialWebSocket(t, b.url)
-	<-cl.frames // OPEN
-	if err := cl.send(`40{"token":"` + b.tokens["owner"] + `"}`); err != nil {
-		t.Fatal(err)
-	}
+	held := &revokedOnRecheck{}
+	b, cl := dialHeld(t, "websocket", held)
 	<-held.entered // in user:<id>, the second check on its way
 	if err := b.srv.EmitToUser(b.users["owner"].ID, "probe", []byte(`{}`)); err != nil {
 		t.Fatal(err)

@@ -18,15 +18,22 @@ import (
 	"github.com/quire/quire/storage"
 )
 
-// heldVerifier holds the first check of token until release is closed,
-// saying on entered when it started: a test's window in which the socket
-// is authenticating.
-type heldVerifier struct {
+// holdAt is what the held Verifiers share: the owner's token, whose check
+// they hold until release is closed, saying on entered when it started
+// (a test's window in which the socket is authenticating).
+type holdAt struct {
 	realtime.Verifier
 	token   string
-	once    sync.Once
 	entered chan struct{}
 	release chan struct{}
+}
+
+func (h *holdAt) base() *holdAt { return h }
+
+// heldVerifier holds the first check of token.
+type heldVerifier struct {
+	holdAt
+	once sync.Once
 }
 
 func (v *heldVerifier) Verify(ctx context.Context, token string) (*storage.User, *auth.Claims, error) {
@@ -39,6 +46,36 @@ func (v *heldVerifier) Verify(ctx context.Context, token string) (*storage.User,
 		}
 	}
 	return v.Verifier.Verify(ctx, token)
+}
+
+// dialHeld starts a server on transport whose Verifier is v
+// around the real one, holding the owner's token, and a client that has
+// read the OPEN and asked to CONNECT with that token.
+func dialHeld(t *testing.T, transport string, v interface {
+	realtime.Verifier
+	base() *holdAt
+}) (*testBundle, rawClient) {
+	t.Helper()
+	h := v.base()
+	h.entered, h.release = make(chan struct{}), make(chan struct{})
+	b := setup(t, func(c *realtime.Config) {
+		c.EnablePolling = transport == "polling"
+		h.Verifier, c.Auth = c.Auth, v
+	})
+	h.token = b.tokens["owner"]
+	var cl rawClient
+	if transport == "polling" {
+		cl = dialPolling(t, b.url)
+	} else {
+		cl = dialWebSocket(t, b.url)
+	}
+	if f := <-cl.frames; !strings.HasPrefix(f, "0{") {
+		t.Fatalf("want the Engine.IO OPEN, got %q", f)
+	}
+	if err := cl.send(`40{"token":"` + h.token + `"}`); err != nil {
+		t.Fatal(err)
+	}
+	return b, cl
 }
 
 // rawClient is a Socket.IO client at the packet level: send writes one
@@ -138,77 +175,56 @@ func dialPolling(t *testing.T, base string) rawClient {
 // fall in between (the flaky e2e "a chat reopened mid-answer").
 func TestConnectAnsweredOnceInRooms(t *testing.T) {
 	t.Parallel()
-	for _, transport := range []string{"websocket", "polling"} {
-		t.Run(transport, func(t *testing.T) {
-			t.Parallel()
-			if transport == "polling" {
-				skipPollingUnderRace(t)
-			}
-			var held *heldVerifier
-			b := setup(t, func(c *realtime.Config) {
-				c.EnablePolling = transport == "polling"
-				held = &heldVerifier{Verifier: c.Auth, entered: make(chan struct{}), release: make(chan struct{})}
-				c.Auth = held
-			})
-			held.token = b.tokens["owner"]
-			owner := b.users["owner"].ID
-			var cl rawClient
-			if transport == "polling" {
-				cl = dialPolling(t, b.url)
-			} else {
-				cl = dialWebSocket(t, b.url)
-			}
-			next := func(prefix string) []string {
-				t.Helper()
-				var seen []string
-				for f := range cl.frames {
-					if strings.HasPrefix(f, prefix) {
-						return seen
-					}
-					seen = append(seen, f)
+	eachTransport(t, func(t *testing.T, transport string) {
+		held := &heldVerifier{}
+		b, cl := dialHeld(t, transport, held)
+		owner := b.users["owner"].ID
+		next := func(prefix string) []string {
+			t.Helper()
+			var seen []string
+			for f := range cl.frames {
+				if strings.HasPrefix(f, prefix) {
+					return seen
 				}
-				t.Fatalf("connection ended waiting for %q; it received %q", prefix, seen)
-				return nil
+				seen = append(seen, f)
 			}
-			next("0{")
-			if err := cl.send(`40{"token":"` + b.tokens["owner"] + `"}`); err != nil {
-				t.Fatal(err)
-			}
-			<-held.entered
-			// The reply must not come while authentication is held; the
-			// wait only bounds how long a wrong early reply is looked for.
-			connected := make(chan []string, 1)
-			go func() { connected <- next("40{") }()
-			var before []string
-			select {
-			case before = <-connected:
-				close(held.release)
-			case <-time.After(300 * time.Millisecond):
-				close(held.release)
-				before = <-connected
-			}
-			// The client saw "connect": the account's room reaches it now.
-			if err := b.srv.EmitToUser(owner, "probe", []byte(`{"n":1}`)); err != nil {
-				t.Fatal(err)
-			}
-			// A round trip through the socket's queue (behind its
-			// authentication), then a second probe: the first must be
-			// before it.
-			if err := cl.send(`427["heartbeat",{}]`); err != nil {
-				t.Fatal(err)
-			}
-			got := append(before, next(`437[`)...)
-			if err := b.srv.EmitToUser(owner, "probe", []byte(`{"n":2}`)); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, next(`42["probe",{"n":2}]`)...)
-			found := false
-			for _, f := range got {
-				found = found || f == `42["probe",{"n":1}]`
-			}
-			if !found {
-				t.Errorf("the event sent to user:<id> right after the client saw connect was lost; the client got %q", got)
-			}
-		})
-	}
+			t.Fatalf("connection ended waiting for %q; it received %q", prefix, seen)
+			return nil
+		}
+		<-held.entered
+		// The reply must not come while authentication is held; the
+		// wait only bounds how long a wrong early reply is looked for.
+		connected := make(chan []string, 1)
+		go func() { connected <- next("40{") }()
+		var before []string
+		select {
+		case before = <-connected:
+			close(held.release)
+		case <-time.After(300 * time.Millisecond):
+			close(held.release)
+			before = <-connected
+		}
+		// The client saw "connect": the account's room reaches it now.
+		if err := b.srv.EmitToUser(owner, "probe", []byte(`{"n":1}`)); err != nil {
+			t.Fatal(err)
+		}
+		// A round trip through the socket's queue (behind its
+		// authentication), then a second probe: the first must be
+		// before it.
+		if err := cl.send(`427["heartbeat",{}]`); err != nil {
+			t.Fatal(err)
+		}
+		got := append(before, next(`437[`)...)
+		if err := b.srv.EmitToUser(owner, "probe", []byte(`{"n":2}`)); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, next(`42["probe",{"n":2}]`)...)
+		found := false
+		for _, f := range got {
+			found = found || f == `42["probe",{"n":1}]`
+		}
+		if !found {
+			t.Errorf("the event sent to user:<id> right after the client saw connect was lost; the client got %q", got)
+		}
+	})
 }

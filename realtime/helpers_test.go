@@ -3,6 +3,7 @@ package realtime_test
 import (
 	"encoding/json"
 	"reflect"
+	"testing"
 )
 
 // equalJSON compares two values by their JSON encoding's decoded form.
@@ -22,5 +23,19 @@ func equalJSON(a, b any) bool {
 func skipPollingUnderRace(t interface{ Skip(...any) }) {
 	if raceEnabled {
 		t.Skip("zishang520 v3.0.5 polling transport races internally")
+	}
+}
+
+// eachTransport runs f as a parallel subtest on a websocket and, but under
+// -race, on polling.
+func eachTransport(t *testing.T, f func(t *testing.T, transport string)) {
+	for _, transport := range []string{"websocket", "polling"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			if transport == "polling" {
+				skipPollingUnderRace(t)
+			}
+			f(t, transport)
+		})
 	}
 }

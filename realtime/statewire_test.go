@@ -188,34 +188,28 @@ func sorted(a, b string) []string {
 // the document's state.
 func TestBinaryStateWithSocketIOClient(t *testing.T) {
 	t.Parallel()
-	for _, transport := range []string{"websocket", "polling"} {
-		t.Run(transport, func(t *testing.T) {
-			t.Parallel()
-			if transport == "polling" {
-				skipPollingUnderRace(t)
-			}
-			b := setup(t, func(c *realtime.Config) { c.EnablePolling = transport == "polling" })
-			doc := "note:" + b.note.ID
-			text := strings.Repeat("state for socket.io-client ", 200)
-			if err := b.docs.Apply(context.Background(), doc, "seed", textUpdate(9, text)); err != nil {
-				t.Fatal(err)
-			}
-			want, err := b.docs.State(context.Background(), doc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var r struct {
-				Binary bool
-				State  string
-				Text   string
-			}
-			node(t, &r, "statewire.mjs", b.url, b.tokens["reader"], doc, transport)
-			got, _ := base64.StdEncoding.DecodeString(r.State)
-			if !r.Binary || !bytes.Equal(got, want.Update) || r.Text != text {
-				t.Errorf("binary %v, %d bytes (want %d), text %d chars (want %d)", r.Binary, len(got), len(want.Update), len(r.Text), len(text))
-			}
-		})
-	}
+	eachTransport(t, func(t *testing.T, transport string) {
+		b := setup(t, func(c *realtime.Config) { c.EnablePolling = transport == "polling" })
+		doc := "note:" + b.note.ID
+		text := strings.Repeat("state for socket.io-client ", 200)
+		if err := b.docs.Apply(context.Background(), doc, "seed", textUpdate(9, text)); err != nil {
+			t.Fatal(err)
+		}
+		want, err := b.docs.State(context.Background(), doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r struct {
+			Binary bool
+			State  string
+			Text   string
+		}
+		node(t, &r, "statewire.mjs", b.url, b.tokens["reader"], doc, transport)
+		got, _ := base64.StdEncoding.DecodeString(r.State)
+		if !r.Binary || !bytes.Equal(got, want.Update) || r.Text != text {
+			t.Errorf("binary %v, %d bytes (want %d), text %d chars (want %d)", r.Binary, len(got), len(want.Update), len(r.Text), len(text))
+		}
+	})
 }
 
 // Malformed binary packets: an attachment that is not a Yjs update, or a
