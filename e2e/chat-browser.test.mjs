@@ -46,6 +46,46 @@ async function waitAnswer (person, i, state, check = () => true) {
   }
 }
 
+// chatMidAnswer starts an upstream that holds its answer after "Hello
+// there", Quire and a browser, and has Alice ask in a new chat: it returns
+// once the answer streams and the page shows the chat's address.
+async function chatMidAnswer (t) {
+  const upstream = await startChatUpstream()
+  t.after(() => upstream.close())
+  const server = await startServer(['--openai-base-url', upstream.baseURL])
+  t.after(() => server.cleanup())
+  const browser = await launch()
+  t.after(() => browser.close())
+  const alice = await new Person(browser, server.url, 'Alice').signUp()
+
+  await alice.page.goto(server.url + '/#/chat')
+  await alice.page.locator('select[aria-label="Model"] option[value="steps"]').waitFor({ state: 'attached', ...WAIT })
+  await alice.page.getByLabel('Model', { exact: true }).selectOption('steps')
+  await ask(alice, 'Wait for it')
+  await waitAnswer(alice, 0, 'streaming', (s) => s === 'Hello there')
+  await alice.page.waitForURL(/#\/chat\/[^/]+$/)
+  const chatId = decodeURIComponent(alice.page.url().split('#/chat/')[1])
+  return { upstream, server, alice, chatId }
+}
+
+// holdChatReads lets the page's reads of the chat and of its tasks reach
+// the server, then holds their answers until land resolves; bothAnswered
+// resolves once the server has answered both.
+async function holdChatReads (person, chatId, land) {
+  let answered = 0
+  let readsAnswered
+  const bothAnswered = new Promise((resolve) => { readsAnswered = resolve })
+  const reads = new Set([`/api/v1/chats/${chatId}`, `/api/tasks/chat/${chatId}`])
+  await person.page.route((url) => reads.has(url.pathname), async (route) => {
+    if (route.request().method() !== 'GET') return route.fallback()
+    const response = await route.fetch() // the server reads now
+    if (++answered === 2) readsAnswered()
+    await land
+    await route.fulfill({ response })
+  })
+  return { bothAnswered } // not the promise itself: an async function's caller would wait for it
+}
+
 test('chat with a model: pick, send, stream, stop, reload and reopen', { skip, timeout: 240000 }, async (t) => {
   const upstream = await startChatUpstream()
   t.after(() => upstream.close())
@@ -160,20 +200,7 @@ test('a model mentioned in a channel answers in the thread', { skip, timeout: 24
 // A chat reloaded while its answer streams: the page finds the task
 // running (Stop is offered) and shows the stored answer once it ends.
 test('a chat reopened mid-answer shows the answer when it ends', { skip, timeout: 240000 }, async (t) => {
-  const upstream = await startChatUpstream()
-  t.after(() => upstream.close())
-  const server = await startServer(['--openai-base-url', upstream.baseURL])
-  t.after(() => server.cleanup())
-  const browser = await launch()
-  t.after(() => browser.close())
-  const alice = await new Person(browser, server.url, 'Alice').signUp()
-
-  await alice.page.goto(server.url + '/#/chat')
-  await alice.page.locator('select[aria-label="Model"] option[value="steps"]').waitFor({ state: 'attached', ...WAIT })
-  await alice.page.getByLabel('Model', { exact: true }).selectOption('steps')
-  await ask(alice, 'Wait for it')
-  await waitAnswer(alice, 0, 'streaming', (s) => s === 'Hello there')
-  await alice.page.waitForURL(/#\/chat\/[^/]+$/)
+  const { upstream, alice } = await chatMidAnswer(t)
 
   await alice.page.reload()
   await questions(alice).filter({ hasText: 'Wait for it' }).waitFor(WAIT)
@@ -192,35 +219,11 @@ test('a chat reopened mid-answer shows the answer when it ends', { skip, timeout
 // showed what it read (unfinished, a task running) for good. The reads are
 // held, once the server has answered them, until the page saw the end.
 test('a chat whose answer ends while the page reads it shows the end', { skip, timeout: 240000 }, async (t) => {
-  const upstream = await startChatUpstream()
-  t.after(() => upstream.close())
-  const server = await startServer(['--openai-base-url', upstream.baseURL])
-  t.after(() => server.cleanup())
-  const browser = await launch()
-  t.after(() => browser.close())
-  const alice = await new Person(browser, server.url, 'Alice').signUp()
-
-  await alice.page.goto(server.url + '/#/chat')
-  await alice.page.locator('select[aria-label="Model"] option[value="steps"]').waitFor({ state: 'attached', ...WAIT })
-  await alice.page.getByLabel('Model', { exact: true }).selectOption('steps')
-  await ask(alice, 'Wait for it')
-  await waitAnswer(alice, 0, 'streaming', (s) => s === 'Hello there')
-  await alice.page.waitForURL(/#\/chat\/[^/]+$/)
-  const chatId = decodeURIComponent(alice.page.url().split('#/chat/')[1])
+  const { upstream, alice, chatId } = await chatMidAnswer(t)
 
   let seeEnd
   const endSeen = new Promise((resolve) => { seeEnd = resolve })
-  let answered = 0
-  let readsAnswered
-  const bothAnswered = new Promise((resolve) => { readsAnswered = resolve })
-  const reads = new Set([`/api/v1/chats/${chatId}`, `/api/tasks/chat/${chatId}`])
-  await alice.page.route((url) => reads.has(url.pathname), async (route) => {
-    if (route.request().method() !== 'GET') return route.fallback()
-    const response = await route.fetch() // the server reads now: before the end
-    if (++answered === 2) readsAnswered()
-    await endSeen
-    await route.fulfill({ response })
-  })
+  const { bothAnswered } = await holdChatReads(alice, chatId, endSeen)
   await alice.page.reload()
   await bothAnswered
   await alice.page.waitForFunction(() => window.quire.channels?.socket?.connected, null, WAIT)
@@ -245,21 +248,7 @@ test('a chat whose answer ends while the page reads it shows the end', { skip, t
 // unfinished with a task running, for good. The socket is held until the
 // end is stored, the reads (answered before the end) until it connected.
 test('a chat whose answer ends before the socket connects shows the end', { skip, timeout: 240000 }, async (t) => {
-  const upstream = await startChatUpstream()
-  t.after(() => upstream.close())
-  const server = await startServer(['--openai-base-url', upstream.baseURL])
-  t.after(() => server.cleanup())
-  const browser = await launch()
-  t.after(() => browser.close())
-  const alice = await new Person(browser, server.url, 'Alice').signUp()
-
-  await alice.page.goto(server.url + '/#/chat')
-  await alice.page.locator('select[aria-label="Model"] option[value="steps"]').waitFor({ state: 'attached', ...WAIT })
-  await alice.page.getByLabel('Model', { exact: true }).selectOption('steps')
-  await ask(alice, 'Wait for it')
-  await waitAnswer(alice, 0, 'streaming', (s) => s === 'Hello there')
-  await alice.page.waitForURL(/#\/chat\/[^/]+$/)
-  const chatId = decodeURIComponent(alice.page.url().split('#/chat/')[1])
+  const { upstream, server, alice, chatId } = await chatMidAnswer(t)
   const token = await alice.page.evaluate(() => localStorage.token)
 
   let connectSocket
@@ -270,17 +259,7 @@ test('a chat whose answer ends before the socket connects shows the end', { skip
   })
   let releaseReads
   const readsMayLand = new Promise((resolve) => { releaseReads = resolve })
-  let answered = 0
-  let readsAnswered
-  const bothAnswered = new Promise((resolve) => { readsAnswered = resolve })
-  const reads = new Set([`/api/v1/chats/${chatId}`, `/api/tasks/chat/${chatId}`])
-  await alice.page.route((url) => reads.has(url.pathname), async (route) => {
-    if (route.request().method() !== 'GET') return route.fallback()
-    const response = await route.fetch() // the server reads now: before the end
-    if (++answered === 2) readsAnswered()
-    await readsMayLand
-    await route.fulfill({ response })
-  })
+  const { bothAnswered } = await holdChatReads(alice, chatId, readsMayLand)
   await alice.page.reload()
   await bothAnswered
   upstream.release()
