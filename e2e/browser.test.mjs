@@ -182,16 +182,31 @@ test('notes list: create, rename, delete; Markdown shortcuts make structure', { 
   await alice.page.goto(alice.base + '/#/')
   const row = alice.page.locator(`li.note[data-id="${id}"]`)
   await row.filter({ hasText: 'Renamed draft' }).waitFor()
+  // One Enter is one rename: the list it reloads removes the input, whose
+  // blur must not rename (and reload the list) again; that second reload
+  // could land between the two clicks of Delete below and undo the first.
+  const renames = []
+  const onRequest = (req) => {
+    if (req.method() === 'POST' && req.url().includes(`/notes/${id}/update`)) renames.push(JSON.parse(req.postData()))
+  }
+  alice.page.on('request', onRequest)
   await row.getByRole('button', { name: 'Rename' }).click()
   await row.getByLabel('New title').fill('Final')
   await row.getByLabel('New title').press('Enter')
   await row.filter({ hasText: 'Final' }).waitFor()
+  // Escape cancels a rename (the same blur used to save it).
+  await row.getByRole('button', { name: 'Rename' }).click()
+  await row.getByLabel('New title').fill('Not this')
+  await row.getByLabel('New title').press('Escape')
+  await row.getByRole('link', { name: 'Final' }).waitFor()
 
   // Delete asks for a second click.
   const final = row
   await final.getByRole('button', { name: 'Delete' }).click()
   await final.getByRole('button', { name: 'Really delete?' }).click()
   await alice.page.getByText('No notes yet').waitFor()
+  alice.page.off('request', onRequest)
+  assert.deepEqual(renames, [{ title: 'Final' }], 'the list sent one rename, and none for the cancelled one')
 
   // Sign out, a wrong password is refused in words, the right one signs in.
   await alice.page.getByRole('button', { name: 'Sign out' }).click()

@@ -115,6 +115,11 @@ test('stock Open WebUI frontend: a chat streams its answer and is kept', { skip,
 
   // The sidebar's search finds it by its title.
   await ada.page.getByRole('navigation', { name: 'Chat history' }).getByRole('button', { name: 'Search', exact: true }).click()
+  // The dialog's focus trap focuses its search box on a timer after it
+  // opens; keys typed before then are lost and the search is for the rest
+  // of the word (1 run in ~15 on a loaded machine). Type once it has focus.
+  const box = await ada.page.getByRole('dialog').getByPlaceholder('Search', { exact: true }).elementHandle()
+  await ada.page.waitForFunction((el) => document.activeElement === el, box)
   const searched = ada.page.waitForResponse((r) => r.url().includes('/api/v1/chats/search?text=quire') && r.ok())
   await ada.page.keyboard.type('quire')
   await searched

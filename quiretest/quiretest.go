@@ -80,6 +80,10 @@ func New(t testing.TB, opts ...Option) *Server {
 		Addr:           "127.0.0.1:0",
 		Secret:         "quiretest-secret-0123456789abcdef",
 		PasswordParams: auth.LowCostParams,
+		// Test upstreams are in-process: the 5 s default is for remote ones,
+		// and a loaded -race run outlasted it (the model was left out and a
+		// completion got 404, in three tests). A test of it sets its own.
+		ChatModelsTimeout: time.Minute,
 	}
 	for _, opt := range opts {
 		opt(&o)

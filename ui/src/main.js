@@ -199,7 +199,13 @@ function notesPage () {
 
     const rename = h('button', { type: 'button', onclick: () => {
       const input = h('input', { value: note.title || '', 'aria-label': 'New title' })
+      // Once only: the reload below removes the input, and chromium fires
+      // its blur then, which renamed and reloaded a second time; that late
+      // reload could wipe a Delete armed meanwhile.
+      let finished = false
       const done = async (save) => {
+        if (finished) return
+        finished = true
         if (save && input.value.trim() && input.value.trim() !== note.title) {
           try { await api.renameNote(note.id, input.value.trim()) } catch (err) { fail(err) }
         }
