@@ -46,10 +46,10 @@ async function waitAnswer (person, i, state, check = () => true) {
   }
 }
 
-// chatMidAnswer starts an upstream that holds its answer after "Hello
-// there", Quire and a browser, and has Alice ask in a new chat: it returns
-// once the answer streams and the page shows the chat's address.
-async function chatMidAnswer (t) {
+// chatServer starts an upstream that holds its answer after "Hello
+// there", Quire using it, and a browser in which Alice signed up (the
+// first account: admin).
+async function chatServer (t) {
   const upstream = await startChatUpstream()
   t.after(() => upstream.close())
   const server = await startServer(['--openai-base-url', upstream.baseURL])
@@ -57,6 +57,13 @@ async function chatMidAnswer (t) {
   const browser = await launch()
   t.after(() => browser.close())
   const alice = await new Person(browser, server.url, 'Alice').signUp()
+  return { upstream, server, alice }
+}
+
+// chatMidAnswer has Alice ask in a new chat (chatServer): it returns once
+// the answer streams and the page shows the chat's address.
+async function chatMidAnswer (t) {
+  const { upstream, server, alice } = await chatServer(t)
 
   await alice.page.goto(server.url + '/#/chat')
   await alice.page.locator('select[aria-label="Model"] option[value="steps"]').waitFor({ state: 'attached', ...WAIT })
@@ -87,13 +94,7 @@ async function holdChatReads (person, chatId, land) {
 }
 
 test('chat with a model: pick, send, stream, stop, reload and reopen', { skip, timeout: 240000 }, async (t) => {
-  const upstream = await startChatUpstream()
-  t.after(() => upstream.close())
-  const server = await startServer(['--openai-base-url', upstream.baseURL])
-  t.after(() => server.cleanup())
-  const browser = await launch()
-  t.after(() => browser.close())
-  const alice = await new Person(browser, server.url, 'Alice').signUp()
+  const { upstream, server, alice } = await chatServer(t)
 
   await alice.page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Chat' }).click()
   await alice.page.waitForURL(/#\/chat$/)
@@ -154,13 +155,7 @@ test('chat with a model: pick, send, stream, stop, reload and reopen', { skip, t
 // as the model's, streams in (a part while the upstream holds the rest,
 // then the whole), and is stored (a reload shows it).
 test('a model mentioned in a channel answers in the thread', { skip, timeout: 240000 }, async (t) => {
-  const upstream = await startChatUpstream()
-  t.after(() => upstream.close())
-  const server = await startServer(['--openai-base-url', upstream.baseURL])
-  t.after(() => server.cleanup())
-  const browser = await launch()
-  t.after(() => browser.close())
-  const alice = await new Person(browser, server.url, 'Alice').signUp() // the first account: admin
+  const { upstream, server, alice } = await chatServer(t)
   await alice.page.waitForFunction(() => window.quire.channels?.joined, null, WAIT)
 
   await alice.page.getByRole('link', { name: /^Channels/ }).click()
