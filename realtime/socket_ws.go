@@ -625,14 +625,20 @@ func (ws *wsSocket) sendState(pkt, attach []byte) {
 // the reply: what its rooms sent meanwhile is not for it (a token revoked
 // between adopt's two checks).
 func (ws *wsSocket) disconnect() {
+	bye := wsItem{wire: wsFrame(wsText, []byte("41"))}
 	ws.mu.Lock()
-	if h := ws.held.Load(); h != nil && len(*h) > 1 { // (*h)[0] is the reply (connect)
+	if h := ws.held.Load(); h != nil { // (*h)[0] is the reply (connect); "41" follows it at once
 		clear((*h)[1:])
-		*h = (*h)[:1]
+		*h = append((*h)[:1], bye)
+		start := ws.acceptLocked()
+		ws.mu.Unlock()
+		if start {
+			go ws.drain()
+		}
+	} else {
+		ws.mu.Unlock()
+		ws.push(bye)
 	}
-	ws.mu.Unlock()
-	ws.accept()
-	ws.push(wsItem{wire: wsFrame(wsText, []byte("41"))})
 	ws.close("server namespace disconnect", nil)
 }
 
@@ -640,23 +646,28 @@ func (ws *wsSocket) disconnect() {
 // held behind it join the write queue at once, in order, and holding ends.
 func (ws *wsSocket) accept() {
 	ws.mu.Lock()
-	h := ws.held.Load()
-	if h == nil {
-		ws.mu.Unlock()
-		return
-	}
-	ws.held.Store(nil)
-	if ws.broken || ws.ending {
-		ws.mu.Unlock()
-		return
-	}
-	ws.queue = append(ws.queue, *h...)
-	start := !ws.running
-	ws.running = true
+	start := ws.acceptLocked()
 	ws.mu.Unlock()
 	if start {
 		go ws.drain()
 	}
+}
+
+// acceptLocked is accept under ws.mu; true when the caller must start the
+// writer.
+func (ws *wsSocket) acceptLocked() bool {
+	h := ws.held.Load()
+	if h == nil {
+		return false
+	}
+	ws.held.Store(nil)
+	if ws.broken || ws.ending {
+		return false
+	}
+	ws.queue = append(ws.queue, *h...)
+	start := !ws.running
+	ws.running = true
+	return start
 }
 
 // send queues a Socket.IO packet: held while the CONNECT reply is
