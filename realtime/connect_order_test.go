@@ -3,6 +3,7 @@ package realtime_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -87,11 +88,12 @@ type rawClient struct {
 
 func dialWebSocket(t *testing.T, base string) rawClient {
 	t.Helper()
-	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/ws/socket.io/?EIO=4&transport=websocket", nil)
+	conn, _, err := websocket.DefaultDialer.Dial(socketURL(base), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); conn.Close() })
 	frames := make(chan string, 64)
 	go func() {
 		defer close(frames)
@@ -100,7 +102,11 @@ func dialWebSocket(t *testing.T, base string) rawClient {
 			if err != nil {
 				return
 			}
-			frames <- string(msg)
+			select {
+			case frames <- string(msg):
+			case <-done: // the test stopped reading
+				return
+			}
 		}
 	}()
 	var mu sync.Mutex
@@ -150,7 +156,11 @@ func dialPolling(t *testing.T, base string) rawClient {
 				return
 			}
 			for _, p := range pkts {
-				frames <- p
+				select {
+				case frames <- p:
+				case <-ctx.Done(): // the test stopped reading
+					return
+				}
 			}
 		}
 	}()
@@ -164,6 +174,9 @@ func dialPolling(t *testing.T, base string) rawClient {
 			return err
 		}
 		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("polling POST: %s", resp.Status)
+		}
 		return nil
 	}}
 }

@@ -20,7 +20,7 @@ import (
 func TestEventRightAfterConnect(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	wsURL := "ws" + strings.TrimPrefix(b.url, "http") + "/ws/socket.io/?EIO=4&transport=websocket"
+	wsURL := socketURL(b.url)
 	token := b.tokens["owner"]
 	cases := []struct {
 		name    string

@@ -26,7 +26,7 @@ type engineClient struct {
 
 func dialEngine(t *testing.T, b *testBundle) *engineClient {
 	t.Helper()
-	wsURL := "ws" + strings.TrimPrefix(b.url, "http") + "/ws/socket.io/?EIO=4&transport=websocket"
+	wsURL := socketURL(b.url)
 	conn, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
 	if err != nil {
 		t.Fatal(err)

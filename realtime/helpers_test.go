@@ -3,6 +3,7 @@ package realtime_test
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -38,4 +39,9 @@ func eachTransport(t *testing.T, f func(t *testing.T, transport string)) {
 			f(t, transport)
 		})
 	}
+}
+
+// socketURL is the websocket address of the server at base (http://…).
+func socketURL(base string) string {
+	return "ws" + strings.TrimPrefix(base, "http") + "/ws/socket.io/?EIO=4&transport=websocket"
 }

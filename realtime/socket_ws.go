@@ -507,11 +507,6 @@ func (ws *wsSocket) dispatch(p sioPacket, size int64) error {
 // connect makes the socket's conn for a CONNECT to "/"; the reply waits
 // for its authentication (accept).
 func (ws *wsSocket) connect(p sioPacket) {
-	ws.mu.Lock()
-	if ws.connTimer != nil {
-		ws.connTimer.Stop()
-	}
-	ws.mu.Unlock()
 	sid := newID()
 	token := ""
 	if a, ok := asFields(p.auth); ok {
@@ -519,6 +514,9 @@ func (ws *wsSocket) connect(p sioPacket) {
 	}
 	held := []wsItem{{wire: wsFrame(wsText, []byte(`40{"sid":"`+sid+`"}`))}}
 	ws.mu.Lock()
+	if ws.connTimer != nil {
+		ws.connTimer.Stop()
+	}
 	ws.held.Store(&held)
 	ws.mu.Unlock()
 	c := ws.srv.newConn(sid, ws)
@@ -627,16 +625,17 @@ func (ws *wsSocket) sendState(pkt, attach []byte) {
 func (ws *wsSocket) disconnect() {
 	bye := wsItem{wire: wsFrame(wsText, []byte("41"))}
 	ws.mu.Lock()
-	if h := ws.held.Load(); h != nil { // (*h)[0] is the reply (connect); "41" follows it at once
+	h := ws.held.Load()
+	if h != nil { // (*h)[0] is the reply (connect); "41" follows it at once
 		clear((*h)[1:])
 		*h = append((*h)[:1], bye)
-		start := ws.acceptLocked()
-		ws.mu.Unlock()
-		if start {
-			go ws.drain()
-		}
-	} else {
-		ws.mu.Unlock()
+	}
+	start := ws.acceptLocked() // nothing without h
+	ws.mu.Unlock()
+	if start {
+		go ws.drain()
+	}
+	if h == nil {
 		ws.push(bye)
 	}
 	ws.close("server namespace disconnect", nil)

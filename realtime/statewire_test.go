@@ -43,7 +43,7 @@ type rawSocket struct {
 
 func dialRaw(t *testing.T, url, token string) *rawSocket {
 	t.Helper()
-	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(url, "http")+"/ws/socket.io/?EIO=4&transport=websocket", nil)
+	conn, _, err := websocket.DefaultDialer.Dial(socketURL(url), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
