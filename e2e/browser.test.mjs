@@ -340,14 +340,7 @@ test('a note renamed while the page opens it shows the new title', { skip, timeo
   })
   await alice.page.goto(`${server.url}/#/notes/${encodeURIComponent(id)}`)
   await answered
-  await alice.page.evaluate(async (id) => {
-    const res = await fetch(`/api/v1/notes/${encodeURIComponent(id)}/update`, {
-      method: 'POST',
-      headers: { Authorization: 'Bearer ' + localStorage.token, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ title: 'Second title' })
-    })
-    if (!res.ok) throw new Error('rename: ' + res.status)
-  }, id)
+  await alice.api('POST', `/api/v1/notes/${encodeURIComponent(id)}/update`, { title: 'Second title' })
   renamed()
   await alice.waitEditor()
   await alice.page.waitForFunction(() => document.querySelector('[data-testid="title"]').value === 'Second title', null, { timeout: 30000 })

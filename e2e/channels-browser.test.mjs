@@ -273,15 +273,7 @@ test('a message deleted while the channel is read stays deleted', { skip, timeou
   const { server, browser } = await serverAndBrowser(t)
   if (!server) return
   const alice = await new Person(browser, server.url, 'Alice').signUp()
-  const rest = (method, path, body) => alice.page.evaluate(async ([method, path, body]) => {
-    const res = await fetch('/api/v1' + path, {
-      method,
-      headers: { Authorization: 'Bearer ' + localStorage.token, 'Content-Type': 'application/json' },
-      body: body ? JSON.stringify(body) : undefined
-    })
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status}`)
-    return res.json()
-  }, [method, path, body])
+  const rest = (method, path, body) => alice.api(method, '/api/v1' + path, body)
   const c = await rest('POST', '/channels/create', { name: 'held', is_private: true, user_ids: [] })
   await rest('POST', `/channels/${c.id}/messages/post`, { content: 'keep me' })
   const gone = await rest('POST', `/channels/${c.id}/messages/post`, { content: 'delete me' })
@@ -322,16 +314,7 @@ test('a message posted while the page opens a channel and connects is shown', { 
   const { server, browser } = await serverAndBrowser(t)
   if (!server) return
   const alice = await new Person(browser, server.url, 'Alice').signUp()
-  const token = await alice.page.evaluate(() => localStorage.token)
-  const rest = async (method, path, body) => {
-    const res = await fetch(server.url + '/api/v1' + path, {
-      method,
-      headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
-      body: body ? JSON.stringify(body) : undefined
-    })
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status}`)
-    return res.json()
-  }
+  const rest = (method, path, body) => alice.api(method, '/api/v1' + path, body)
   const c = await rest('POST', '/channels/create', { name: 'late', is_private: true, user_ids: [] })
   await rest('POST', `/channels/${c.id}/messages/post`, { content: 'early bird' })
   await alice.page.goto(`${server.url}/#/channels/${encodeURIComponent(c.id)}`)

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs'
 import { startServer } from './lib/browser-server.mjs'
 import { CHROMIUM, Person, launch, screenshotPath } from './lib/browser-app.mjs'
 import { startChatUpstream } from './lib/chat-upstream.mjs'
+import { ok } from './helpers/api.mjs'
 
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install -y chromium)`
 
@@ -261,8 +262,7 @@ test('a chat whose answer ends before the socket connects shows the end', { skip
   // The end is stored (and told to nobody): no task is listed any more.
   const deadline = Date.now() + 60000
   for (;;) {
-    const res = await fetch(`${server.url}/api/tasks/chat/${encodeURIComponent(chatId)}`, { headers: { Authorization: 'Bearer ' + token } })
-    if ((await res.json()).task_ids?.length === 0) break
+    if ((await ok(server.url, 'GET', `/api/tasks/chat/${encodeURIComponent(chatId)}`, { token })).task_ids?.length === 0) break
     if (Date.now() > deadline) throw new Error('the answer did not end')
     await new Promise((resolve) => setTimeout(resolve, 50))
   }

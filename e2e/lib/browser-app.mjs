@@ -5,6 +5,7 @@ import { chromium } from 'playwright-core'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { ok } from '../helpers/api.mjs'
 
 export const CHROMIUM = '/usr/bin/chromium'
 export const ARTIFACTS = new URL('../artifacts/', import.meta.url).pathname
@@ -68,6 +69,14 @@ export class Person {
     await this.page.waitForURL(/#\/notes\//)
     await this.waitEditor()
     return decodeURIComponent(this.page.url().split('#/notes/')[1])
+  }
+
+  // api calls the REST API as this person, with the token its page holds
+  // (helpers/api.mjs ok: the body; anything but 200 throws). For a test's
+  // own moves beside the page, not for what the person does in it.
+  async api (method, path, body) {
+    const token = await this.page.evaluate(() => localStorage.token)
+    return ok(this.base, method, path, { token, body })
   }
 
   // share grants another person read or write access from the list page.
