@@ -11,3 +11,6 @@ func EmitEachSocket(s *Server, channelID, event string, payload []byte) {
 		}
 	}
 }
+
+// BatchedSendsOn reports whether room fan-outs batch their sends here.
+func BatchedSendsOn() bool { return sendRingsOn() }

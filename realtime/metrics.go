@@ -15,6 +15,9 @@ type metrics struct {
 	// socketFull counts writes that found a connection's socket buffer
 	// full and left their rest to the connection's flush goroutine.
 	socketFull prometheus.Counter
+	// batchedSends counts room frames sent in a batched fan-out
+	// (fanout_ws.go).
+	batchedSends prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -44,6 +47,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "quire", Subsystem: "realtime", Name: "socket_full_total",
 			Help: "Websocket writes that found the connection's socket buffer full (a client reading slowly or not at all); the rest is written by that connection's own goroutine.",
 		}),
+		batchedSends: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "quire", Subsystem: "realtime", Name: "batched_sends_total",
+			Help: "Room frames sent to a websocket within a batched fan-out (one io_uring submission for many recipients); stays 0 where io_uring is missing or forbidden.",
+		}),
 		gateTimeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "quire", Subsystem: "realtime", Name: "gate_timeouts_total",
 			Help: "Connections whose held read went on after the fallback wait, not because the library got ready (gate: engine or connect). Should stay 0.",
@@ -60,7 +67,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.connected, m.events, m.rejected, m.broadcastBytes, m.latency, m.gateTimeouts, m.presenceBatches, m.closed, m.socketFull} {
+	for _, c := range []prometheus.Collector{m.connected, m.events, m.rejected, m.broadcastBytes, m.latency, m.gateTimeouts, m.presenceBatches, m.closed, m.socketFull, m.batchedSends} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -111,21 +111,44 @@ func (c *wsNetConn) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	defer c.mu.Unlock()
-	if c.deadline && !c.dl.After(time.Now()) { // a control frame's, expired: not this write's
-		_ = c.Conn.SetWriteDeadline(time.Time{})
-		c.deadline = false
-	}
+	c.dropExpiredDeadline()
 	n, err := c.tryWrite(b)
 	if err != nil {
 		return n, err
 	}
 	if n < len(b) {
-		c.rest = append(c.rest[:0], b[n:]...)
-		c.flushed = make(chan struct{})
-		c.full.Inc()
-		go c.flush()
+		c.startFlush(b[n:])
 	}
 	return len(b), nil
+}
+
+// keepRest keeps b, what a batched send (wsBatch) could not write at
+// once, and writes it as a try-mode Write keeps its rest.
+func (c *wsNetConn) keepRest(b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil || c.closed || c.flushed != nil {
+		return // gone (its failure is told), or impossible: the batch held the turn
+	}
+	c.dropExpiredDeadline()
+	c.startFlush(b)
+}
+
+// dropExpiredDeadline clears a control frame's expired write deadline,
+// which is not a frame's to fail. Called under mu.
+func (c *wsNetConn) dropExpiredDeadline() {
+	if c.deadline && !c.dl.After(time.Now()) {
+		_ = c.Conn.SetWriteDeadline(time.Time{})
+		c.deadline = false
+	}
+}
+
+// startFlush starts writing rest in the background. Called under mu.
+func (c *wsNetConn) startFlush(rest []byte) {
+	c.rest = append(c.rest[:0], rest...)
+	c.flushed = make(chan struct{})
+	c.full.Inc()
+	go c.flush()
 }
 
 // tryWrite writes what the socket takes without waiting. Called under mu.

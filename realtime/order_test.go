@@ -83,6 +83,11 @@ func TestFanoutKeepsOrder(t *testing.T) {
 	if got.Received != sockets*publishers*per || got.OutOfOrder != 0 || got.Complete != sockets {
 		t.Errorf("got %+v, want %d events, none out of order, %d sockets complete", got, sockets*publishers*per, sockets)
 	}
+	if realtime.BatchedSendsOn() {
+		if n := tb.metric(t, "quire_realtime_batched_sends_total", nil); n == 0 {
+			t.Error("no frame went through a batched fan-out: the batch path was not tested")
+		}
+	}
 
 	tb.srv.EmitChannel(ch.ID, []byte(`{"p":-1,"i":0}`), owner.ID)
 	tb.srv.DisconnectUser(owner.ID)
@@ -98,14 +103,21 @@ func TestFanoutKeepsOrder(t *testing.T) {
 // connection's socket takes them, and once one is full its rest waits on a
 // goroutine of that connection only (netconn_ws.go). 120 updates of 24 KB
 // of text are ~11 MB of frames per recipient, far past the socket buffers
-// of the stalled one.
+// of the stalled one, which then reads again and must get them all, intact.
 func TestStalledClientDoesNotHoldFanout(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	var r struct{ Updates, Received int }
+	var r struct {
+		Updates, Received, StalledBefore, StalledReceived int
+		StalledInOrder                                    bool
+	}
 	node(t, &r, "stalled.mjs", b.url, b.note.ID, b.tokens["writer"], "120", "24")
 	if r.Updates == 0 || r.Received != r.Updates {
 		t.Fatalf("the reading client got %d of %d updates", r.Received, r.Updates)
+	}
+	if r.StalledBefore == r.Updates || r.StalledReceived != r.Updates || !r.StalledInOrder {
+		t.Errorf("the stalled client had %d updates while stalled, then %d of %d (in order: %v): want what was kept for it, whole and in order",
+			r.StalledBefore, r.StalledReceived, r.Updates, r.StalledInOrder)
 	}
 	if got := b.metric(t, "quire_realtime_socket_full_total", nil); got < 1 {
 		t.Errorf("socket_full_total = %v: the stalled client's socket never filled, nothing was tested", got)

@@ -194,6 +194,7 @@ type wsSocket struct {
 	// raw is the connection's fd access.
 	raw    syscall.RawConn // nil without raw access
 	pollID atomic.Uint64
+	fd     int32 // the connection's descriptor for batched sends; -1: none
 
 	// reader-owned (readMu: see readOnce)
 	readMu    sync.Mutex
@@ -207,6 +208,9 @@ type wsSocket struct {
 	running bool // a writer holds the turn
 	broken  bool // closed, or a write failed: nothing more is written
 	ending  bool // close requested: the writer closes once the queue is written
+	// inBatch: the turn is a batched fan-out's (wsBatch), which sends on
+	// fd: it must stay open, so hardClose leaves the close to endInline.
+	inBatch bool
 	acks    map[uint64]func([]any)
 	nextAck uint64
 	// From the CONNECT until the socket has authenticated and joined its
@@ -246,7 +250,7 @@ type binPacket struct {
 }
 
 func newWSSocket(s *Server, tcp net.Conn) *wsSocket {
-	ws := &wsSocket{srv: s, tcp: tcp, nc: tcp}
+	ws := &wsSocket{srv: s, tcp: tcp, nc: tcp, fd: -1}
 	ws.parser.limit = engineLimit(s.cfg.MaxMessageBytes)
 	if w, ok := newWSNetConn(tcp, tcp, s.met.socketFull).(*wsNetConn); ok {
 		w.failed = ws.writeFailed
@@ -254,6 +258,9 @@ func newWSSocket(s *Server, tcp net.Conn) *wsSocket {
 	}
 	if sc, ok := tcp.(syscall.Conn); ok {
 		ws.raw, _ = sc.SyscallConn()
+	}
+	if ws.raw != nil && ws.wnc != nil {
+		_ = ws.raw.Control(func(fd uintptr) { ws.fd = int32(fd) })
 	}
 	return ws
 }
@@ -700,24 +707,7 @@ func (ws *wsSocket) push(it wsItem) bool {
 	if !ws.running && ws.wnc != nil && (it.shared || it.size() <= inlineMax) && !ws.wnc.busy() {
 		ws.running = true
 		ws.mu.Unlock()
-		ws.wnc.setTry(true)
-		err := ws.write(it)
-		ws.wnc.setTry(false)
-		if err != nil {
-			go ws.writeFailed(err)
-		}
-		ws.mu.Lock()
-		if len(ws.queue) > 0 && !ws.broken {
-			ws.mu.Unlock()
-			go ws.drain()
-			return true
-		}
-		ws.running = false
-		ending := ws.ending && !ws.broken
-		ws.mu.Unlock()
-		if ending {
-			go ws.finish()
-		}
+		ws.writeInline(it)
 		return true
 	}
 	ws.queue = append(ws.queue, it)
@@ -729,6 +719,56 @@ func (ws *wsSocket) push(it wsItem) bool {
 	ws.mu.Unlock()
 	go ws.drain()
 	return true
+}
+
+// claimInline takes the writer's turn for a room frame when the connection
+// is idle, as push does for an inline write, and marks it a batch's
+// (wsBatch); false: send the frame as push would.
+func (ws *wsSocket) claimInline() bool {
+	if ws.wnc == nil || ws.held.Load() != nil {
+		return false
+	}
+	ws.mu.Lock()
+	ok := !ws.running && !ws.broken && !ws.ending && ws.held.Load() == nil && !ws.wnc.busy()
+	if ok {
+		ws.running, ws.inBatch = true, true
+	}
+	ws.mu.Unlock()
+	return ok
+}
+
+// writeInline writes it with the writer's turn the caller took, without
+// blocking (wsNetConn keeps any rest), then ends the turn.
+func (ws *wsSocket) writeInline(it wsItem) {
+	ws.wnc.setTry(true)
+	err := ws.write(it)
+	ws.wnc.setTry(false)
+	if err != nil {
+		go ws.writeFailed(err)
+	}
+	ws.endInline()
+}
+
+// endInline ends an inline write's turn: a writer takes over what was
+// queued meanwhile, or a close waiting for the turn goes on.
+func (ws *wsSocket) endInline() {
+	ws.mu.Lock()
+	closeTCP := ws.inBatch && ws.broken // hardClose ran during the batch
+	ws.inBatch = false
+	if len(ws.queue) > 0 && !ws.broken {
+		ws.mu.Unlock()
+		go ws.drain()
+		return
+	}
+	ws.running = false
+	ending := ws.ending && !ws.broken
+	ws.mu.Unlock()
+	if closeTCP {
+		_ = ws.tcp.Close()
+	}
+	if ending {
+		go ws.finish()
+	}
 }
 
 // drain writes the queue in order until it is empty, then closes the
@@ -829,12 +869,17 @@ func (ws *wsSocket) finish() {
 	_ = ws.nc.Close()
 }
 
-// hardClose closes the connection whatever is still being written.
+// hardClose closes the connection whatever is still being written; during
+// a batched send, once it ends (endInline: the descriptor must not be
+// reused meanwhile).
 func (ws *wsSocket) hardClose() {
 	ws.mu.Lock()
 	ws.broken, ws.queue = true, nil
+	later := ws.inBatch
 	ws.mu.Unlock()
-	_ = ws.tcp.Close()
+	if !later {
+		_ = ws.tcp.Close()
+	}
 }
 
 // closeNow closes a connection never opened (the server is stopping).

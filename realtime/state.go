@@ -40,6 +40,7 @@ func (s *Server) toRoomDirect(room, exceptSID, event string, payload preEncoded)
 	}
 	pkt := appendEventPacket(make([]byte, 0, len(payload)+len(event)+16), event, payload)
 	frame := newSharedFrame(pkt)
+	var batch *wsBatch
 	for _, c := range members {
 		if c.sid == exceptSID {
 			continue
@@ -51,7 +52,14 @@ func (s *Server) toRoomDirect(room, exceptSID, event string, payload preEncoded)
 		if !c.inRoomNotLeaving(room) {
 			continue
 		}
+		if ws, ok := c.sock.(*wsSocket); ok {
+			ws.sendShared(frame, &batch)
+			continue
+		}
 		c.sock.sendFrame(frame, pkt)
+	}
+	if batch != nil {
+		batch.write(frame.wire)
 	}
 }
 

@@ -2,7 +2,9 @@
 // Three clients join one document; one of them stops reading its socket
 // (its TCP receive buffer fills, then the server's send buffer). Another
 // sends UPDATES updates of KB kilobytes of text each, one after the other's
-// ack; the third must receive every one of them. Reports what it received.
+// ack; the third must receive every one of them. Then the stalled client
+// reads again: it must get every update too, in order and intact (what the
+// server kept for it while its socket was full). Reports what each got.
 import * as Y from 'yjs';
 import { connect, call, main } from './lib.mjs';
 
@@ -23,6 +25,13 @@ main(async () => {
   tcp.pause();
   let received = 0;
   reader.socket.on('ydoc:document:update', () => { received++; });
+  let stalledReceived = 0, stalledInOrder = true;
+  const stalledDoc = new Y.Doc(); // each update puts its number first
+  stalled.socket.on('ydoc:document:update', (m) => {
+    Y.applyUpdate(stalledDoc, new Uint8Array(m.update));
+    if (!stalledDoc.getText('t').toString().startsWith(`${stalledReceived};`)) stalledInOrder = false;
+    stalledReceived++;
+  });
   const d = new Y.Doc();
   const filler = 'x'.repeat(kb * 1024);
   for (let k = 0; k < updates; k++) {
@@ -34,6 +43,9 @@ main(async () => {
   }
   const deadline = performance.now() + 60000;
   while (received < updates && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const stalledBefore = stalledReceived;
+  tcp.resume();
+  while (stalledReceived < updates && stalled.socket.connected && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   writer.socket.close(); reader.socket.close(); stalled.socket.close();
-  return { updates, received };
+  return { updates, received, stalledBefore, stalledReceived, stalledInOrder };
 });

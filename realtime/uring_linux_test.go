@@ -1,0 +1,85 @@
+package realtime
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+	"unsafe"
+)
+
+// ringPair is tcpPair's server side as a descriptor (for the ring) and a
+// *net.TCPConn, and its client end.
+func ringPair(t *testing.T) (int32, *net.TCPConn, net.Conn) {
+	t.Helper()
+	w, client := tcpPair(t)
+	var fd int32
+	_ = w.raw.Control(func(f uintptr) { fd = int32(f) })
+	return fd, w.Conn.(*net.TCPConn), client
+}
+
+// One submission sends the buffer to every socket and reports each one's
+// result as send(2) would: whole, short or refused when the socket is
+// full, an error for a socket whose peer left, EBADF for no
+// descriptor, without holding up the others.
+func TestSendRingResults(t *testing.T) {
+	r, err := newSendRing()
+	if err != nil {
+		t.Skipf("io_uring unavailable here: %v", err)
+	}
+	defer r.close()
+	msg := bytes.Repeat([]byte("frame "), 200)
+
+	okFD, _, okPeer := ringPair(t)
+	fullFD, full, _ := ringPair(t)
+	// Fill the socket whose peer never reads, until it takes nothing.
+	if err := full.SetWriteBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	filler := make([]byte, 1<<16)
+	for {
+		n, _, e := syscall.Syscall6(syscall.SYS_SENDTO, uintptr(fullFD), uintptr(unsafe.Pointer(&filler[0])), uintptr(len(filler)), syscall.MSG_DONTWAIT, 0, 0)
+		if e == syscall.EAGAIN || (e == 0 && n == 0) {
+			break
+		}
+		if e != 0 {
+			t.Fatal(e)
+		}
+	}
+	goneFD, gone, _ := ringPair(t)
+	if err := gone.CloseWrite(); err != nil { // sending on it is EPIPE
+		t.Fatal(err)
+	}
+	fds := []int32{okFD, fullFD, goneFD, -1, okFD}
+	res := make([]int32, len(fds))
+	if !r.send(fds, msg, res) {
+		t.Fatal("the ring failed")
+	}
+	if res[0] != int32(len(msg)) || res[4] != int32(len(msg)) {
+		t.Errorf("the reading socket: %d and %d, want %d each", res[0], res[4], len(msg))
+	}
+	if res[1] != -int32(syscall.EAGAIN) {
+		t.Errorf("the full socket: %d, want -EAGAIN", res[1])
+	}
+	if res[2] != -int32(syscall.EPIPE) {
+		t.Errorf("the socket shut for writing: %d, want -EPIPE", res[2])
+	}
+	if res[3] != -int32(syscall.EBADF) {
+		t.Errorf("no descriptor: %d, want -EBADF", res[3])
+	}
+	got := make([]byte, 2*len(msg))
+	if _, err := io.ReadFull(okPeer, got); err != nil || !bytes.Equal(got, append(append([]byte{}, msg...), msg...)) {
+		t.Errorf("the reading socket's peer got %q (%v)", got, err)
+	}
+
+	// The ring is reusable: more submissions than it has entries in all.
+	for range 3 * ringEntries / len(fds) {
+		if !r.send(fds[:1], msg[:10], res[:1]) || res[0] != 10 {
+			t.Fatalf("reuse: %d", res[0])
+		}
+		if _, err := io.ReadFull(okPeer, got[:10]); err != nil || !bytes.Equal(got[:10], msg[:10]) {
+			t.Fatalf("reuse: the peer got %q (%v)", got[:10], err)
+		}
+	}
+}
