@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quire/quire/chat/chattest"
+	"github.com/quire/quire/internal/tcptest"
 	"github.com/quire/quire/quiretest"
 	"github.com/quire/quire/server"
 )
@@ -223,10 +223,7 @@ func TestChatUpstreamUnreachable(t *testing.T) {
 	// A port nothing listens on: the model list has the model from a
 	// server that then goes away.
 	up := chattest.New(t, chattest.WithModels("ok"))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	dead := "http://" + l.Addr().String() + "/v1"
-	require.NoError(t, l.Close())
+	dead := "http://" + tcptest.RefusingAddr(t) + "/v1"
 	s, tok := chatServer(t, dead+";"+up.BaseURL, "")
 	r := s.JSON("GET", "/api/models", tok, nil, http.StatusOK, nil)
 	require.Contains(t, string(r.Body), `"ok"`)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/quire/quire/chat"
 	"github.com/quire/quire/chat/chattest"
+	"github.com/quire/quire/internal/tcptest"
 )
 
 func TestParseUpstreams(t *testing.T) {
@@ -53,10 +53,7 @@ func (s *stopAfter) flush() error {
 // left behind by a fault. Not parallel, so that it counts only its own.
 func TestFaultsFreeEverything(t *testing.T) {
 	up := chattest.New(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	dead := "http://" + l.Addr().String()
-	require.NoError(t, l.Close())
+	dead := "http://" + tcptest.RefusingAddr(t)
 	c, err := chat.New(chat.Config{
 		Upstreams:   []chat.Upstream{{BaseURL: up.BaseURL}, {BaseURL: dead}},
 		IdleTimeout: 10 * time.Second, // long enough that only a real stall trips it, even on a loaded -race run
@@ -132,10 +129,7 @@ func waitCancelled(t *testing.T, up *chattest.Upstream, model string) {
 func TestModelsCacheAndLogOnce(t *testing.T) {
 	t.Parallel()
 	up := chattest.New(t, chattest.WithModels("m1"))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	dead := "http://" + l.Addr().String()
-	require.NoError(t, l.Close())
+	dead := "http://" + tcptest.RefusingAddr(t)
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	now := time.Unix(1000, 0)

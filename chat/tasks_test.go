@@ -2,7 +2,6 @@ package chat_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/quire/quire/chat"
 	"github.com/quire/quire/chat/taskstest"
 	"github.com/quire/quire/internal/redistest"
+	"github.com/quire/quire/internal/tcptest"
 )
 
 func TestTasksMemory(t *testing.T) {
@@ -78,7 +78,7 @@ func TestTasksRedisInstanceGone(t *testing.T) {
 func TestTasksRedisAway(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	gone := redis.NewClient(&redis.Options{Addr: closedAddr(t), MaxRetries: -1})
+	gone := redis.NewClient(&redis.Options{Addr: tcptest.RefusingAddr(t), MaxRetries: -1})
 	t.Cleanup(func() { _ = gone.Close() })
 	ts, err := chat.NewTasksRedis(chat.TasksRedisConfig{Client: gone, Prefix: "quire-test-away:", Instance: "a"})
 	require.NoError(t, err)
@@ -99,13 +99,4 @@ func TestTasksRedisAway(t *testing.T) {
 	require.Same(t, task, got)
 	require.NoError(t, ts.Stop(ctx, chat.ErrTaskStopped, task.ID))
 	require.ErrorIs(t, <-causes, chat.ErrTaskStopped)
-}
-
-// closedAddr is an address nothing listens on.
-func closedAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
 }

@@ -123,29 +123,65 @@ func (v *revokedOnRecheck) Verify(ctx context.Context, token string) (*storage.U
 	return u, cl, err
 }
 
-// A websocket whose token is revoked while it authenticates is answered
-// and ended ("40", then "41"), and nothing its account's room sent while
-// it was in it, before the second check, reaches it: the client would
-// take those events as its own.
+// A socket whose token is revoked while it authenticates is refused, and
+// nothing its account's room sent while it was in it, before the second
+// check, reaches it: the client would take those events as its own. A
+// websocket is answered and ended ("40", then "41"); polling gets a
+// CONNECT_ERROR, and the engine connection stays open.
 func TestRevokedWhileAuthenticatingGetsNoEvents(t *testing.T) {
 	t.Parallel()
-	held := &revokedOnRecheck{}
-	b, cl := dialHeld(t, "websocket", held)
-	<-held.entered // in user:<id>, the second check on its way
-	if err := b.srv.EmitToUser(b.users["owner"].ID, "probe", []byte(`{}`)); err != nil {
-		t.Fatal(err)
-	}
-	close(held.release)
-	var got []string
-	for f := range cl.frames {
-		got = append(got, f)
-	}
-	if len(got) < 2 || !strings.HasPrefix(got[0], "40{") || got[len(got)-1] != "41" {
-		t.Fatalf("want the CONNECT reply, then DISCONNECT; got %q", got)
-	}
-	for _, f := range got {
-		if strings.Contains(f, "probe") {
-			t.Errorf("an event of the account reached a socket whose token was revoked: %q", got)
+	eachTransport(t, func(t *testing.T, transport string) {
+		held := &revokedOnRecheck{}
+		b, cl := dialHeld(t, transport, held)
+		<-held.entered // in user:<id>, the second check on its way
+		if err := b.srv.EmitToUser(b.users["owner"].ID, "probe", []byte(`{}`)); err != nil {
+			t.Fatal(err)
 		}
-	}
+		close(held.release)
+		var got []string
+		for f := range cl.frames {
+			got = append(got, f)
+			if transport == "polling" && strings.HasPrefix(f, "44") {
+				break
+			}
+		}
+		switch {
+		case transport == "polling" && (len(got) == 0 || !strings.HasPrefix(got[len(got)-1], "44")):
+			t.Fatalf("want a CONNECT_ERROR; got %q", got)
+		case transport == "websocket" && (len(got) < 2 || !strings.HasPrefix(got[0], "40{") || got[len(got)-1] != "41"):
+			t.Fatalf("want the CONNECT reply, then DISCONNECT; got %q", got)
+		}
+		for _, f := range got {
+			if strings.Contains(f, "probe") {
+				t.Errorf("an event of the account reached a socket whose token was revoked: %q", got)
+			}
+		}
+	})
+}
+
+// What a socket's account room sent while the socket authenticated
+// reaches it after its CONNECT reply, never before: a client that is not
+// connected yet has no handler for it (and a hand-written one would take
+// it for an event of a socket it has not got).
+func TestEventsWhileAuthenticatingFollowTheConnectReply(t *testing.T) {
+	t.Parallel()
+	eachTransport(t, func(t *testing.T, transport string) {
+		held := &recheckHeldVerifier{}
+		b, cl := dialHeld(t, transport, held)
+		<-held.entered // in user:<id>, CONNECT not answered
+		if err := b.srv.EmitToUser(b.users["owner"].ID, "probe", []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		close(held.release)
+		var got []string
+		for f := range cl.frames {
+			got = append(got, f)
+			if strings.Contains(f, "probe") {
+				break
+			}
+		}
+		if len(got) != 2 || !strings.HasPrefix(got[0], "40{") || got[1] != `42["probe",{}]` {
+			t.Fatalf("want the CONNECT reply, then the event; got %q", got)
+		}
+	})
 }

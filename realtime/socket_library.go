@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -12,19 +13,96 @@ import (
 // (socket_ws.go).
 type librarySocket struct {
 	sock *socket.Socket
-	// next is the namespace middleware's continuation: the library sends
-	// the CONNECT reply when it is called (accept), once.
+	// next is the namespace middleware's continuation: it queues the
+	// CONNECT reply (nil) or a CONNECT_ERROR on the socket's task queue.
 	next func(*socket.ExtendedError)
-	once sync.Once
 	// refused cleans up the conn of a socket ended before its CONNECT was
 	// answered (conn.disconnected).
 	refused func()
+
+	// What is sent to the socket before its CONNECT reply is written
+	// waits in held, as on a websocket (wsSocket.held): a socket refused
+	// gets none of what its rooms sent while it authenticated (a token
+	// revoked between adopt's two checks), and an accepted one gets it
+	// after the reply. state (lib*) changes under mu; held and gone are
+	// under mu.
+	mu    sync.Mutex
+	state atomic.Int32
+	held  []func()
+	gone  bool // the engine connection closed: nothing more is held
 }
 
-// accept implements socketConn.
-func (l *librarySocket) accept() { l.once.Do(func() { l.next(nil) }) }
+const (
+	libHolding  = iota // authenticating: sends wait in held
+	libAccepted        // the reply is queued in the library: sends wait behind it
+	libOpen            // the reply is written: sends go to the engine
+	libEnded           // the server ended it: sends are dropped
+)
+
+// hold takes send while the socket is not open: held, or dropped once it
+// ended or its engine closed; false: it opened, the caller sends now.
+// Callers check the state first, so an open socket's sends take no lock.
+func (l *librarySocket) hold(send func()) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch l.state.Load() {
+	case libHolding, libAccepted:
+		if !l.gone {
+			l.held = append(l.held, send)
+		}
+	case libOpen:
+		return false
+	}
+	return true
+}
+
+// accept implements socketConn. The library writes the reply from the
+// socket's task queue, so what was held is written from there too, after
+// it; until then sends keep waiting, in order.
+func (l *librarySocket) accept() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state.Load() != libHolding {
+		return
+	}
+	l.state.Store(libAccepted)
+	l.next(nil)
+	l.sock.Enqueue(l.release)
+}
+
+// release writes what was held behind the CONNECT reply, and opens.
+func (l *librarySocket) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state.Load() != libAccepted { // ended meanwhile: nothing of it is sent
+		return
+	}
+	for _, send := range l.held {
+		send()
+	}
+	l.held = nil
+	l.state.Store(libOpen)
+}
+
+// closed drops what is held: the engine connection closed, and the reply
+// may never be written (the library's queue stops), nor what follows it.
+func (l *librarySocket) closed() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.gone = true
+	l.held = nil
+}
 
 func (l *librarySocket) emit(event string, payload any, ack func(args []any)) error {
+	// The closure only while not open: a held emit's error (a reserved
+	// event name, the only one) goes unseen.
+	if l.state.Load() != libOpen && l.hold(func() { _ = l.emitNow(event, payload, ack) }) {
+		return nil
+	}
+	return l.emitNow(event, payload, ack)
+}
+
+func (l *librarySocket) emitNow(event string, payload any, ack func(args []any)) error {
 	if ack == nil {
 		return l.sock.Emit(event, payload)
 	}
@@ -32,11 +110,17 @@ func (l *librarySocket) emit(event string, payload any, ack func(args []any)) er
 	return l.sock.Emit(event, payload, socket.Ack(func(args []any, _ error) { ack(args) }))
 }
 
-func (l *librarySocket) sendFrame(f *sharedFrame, pkt []byte) {
-	l.sock.Client().WriteToEngine([]types.BufferInterface{newSharedText(pkt)}, &socket.WriteOptions{PreEncoded: true})
-}
+func (l *librarySocket) sendFrame(f *sharedFrame, pkt []byte) { l.sendState(pkt, nil) }
 
 func (l *librarySocket) sendState(pkt, attach []byte) {
+	if l.state.Load() != libOpen && l.hold(func() { l.write(pkt, attach) }) {
+		return
+	}
+	l.write(pkt, attach)
+}
+
+// write hands pkt and its attachment (nil: none) to the engine, together.
+func (l *librarySocket) write(pkt, attach []byte) {
 	bufs := []types.BufferInterface{newSharedText(pkt)}
 	if attach != nil {
 		bufs = append(bufs, newSharedBytes(attach))
@@ -51,14 +135,21 @@ func (l *librarySocket) sendState(pkt, attach []byte) {
 // refusal, and the client's next packets are let through (no namespace
 // will be recorded for the gate to wait for).
 func (l *librarySocket) disconnect() {
-	refused := false
-	l.once.Do(func() {
-		refused = true
+	l.mu.Lock()
+	prev := l.state.Swap(libEnded)
+	l.held = nil
+	if prev == libAccepted {
+		// Not connected until the queued reply is written (Disconnect
+		// would do nothing): the close follows the reply.
+		l.sock.Enqueue(func() { l.sock.Disconnect(true) })
+	}
+	l.mu.Unlock()
+	switch prev {
+	case libHolding:
 		l.refused()
 		openConnectGate(l.sock.Handshake().Auth)
 		l.next(socket.NewExtendedError("disconnected by the server", nil))
-	})
-	if !refused {
+	case libOpen:
 		l.sock.Disconnect(true)
 	}
 }
@@ -84,6 +175,7 @@ func (s *Server) authenticateLibrary(sock *socket.Socket, next func(*socket.Exte
 	_ = engineConn.Once("close", func(args ...any) {
 		reason, err := closeReason(args)
 		c.logClose("engine", reason, err)
+		ls.closed()
 		c.disconnected()
 	})
 	c.start(token)

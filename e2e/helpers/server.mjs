@@ -1,6 +1,6 @@
 // Start and stop the real quire binary for end-to-end tests.
 //
-// Each server gets a free port, its own temporary data directory and, for
+// Each server gets a port of its own, its own temporary data directory and, for
 // PostgreSQL, its own freshly created database that is dropped afterwards.
 // A server can be stopped (SIGTERM), killed (SIGKILL) and started again on the
 // same port, data directory and database, to test durability.
@@ -73,7 +73,7 @@ export async function waitUntil (fn, { timeout = 20000, interval = 25, what = 'c
 export class QuireServer {
   constructor ({ db = 'sqlite', args = [], env = {}, port = 0 } = {}) {
     this.db = db
-    this.fixedPort = port // 0: a free port
+    this.fixedPort = port // 0: quire binds :0 and logs the port it got
     this.extraArgs = args
     this.env = env
     this.proc = null
@@ -93,15 +93,26 @@ export class QuireServer {
       psql(`CREATE DATABASE ${this.dbName}`)
       this.databaseURL = databaseURL(this.dbName)
     }
-    this.port = this.fixedPort || await freePort()
+    if (this.fixedPort) this.port = this.fixedPort
+    else if (!this.logsListening()) this.port = await freePort()
     await this.start()
     return this
+  }
+
+  /**
+   * Whether quire logs its "listening" line (Info) with the log level it
+   * gets. Then the first start binds 127.0.0.1:0 and reads the port from it:
+   * a port found free and released (freePort) could be taken by another
+   * process before quire binds it.
+   */
+  logsListening () {
+    return !/^(warn|error)$/i.test(this.env.QUIRE_LOG_LEVEL ?? process.env.QUIRE_E2E_LOG_LEVEL ?? '')
   }
 
   /** Start the process (again) with the same port, data directory and database. */
   async start () {
     if (this.proc) throw new Error('server already running')
-    const args = ['serve', '--addr', `127.0.0.1:${this.port}`, '--data-dir', this.dataDir, ...this.extraArgs]
+    const args = ['serve', '--addr', `127.0.0.1:${this.port ?? 0}`, '--data-dir', this.dataDir, ...this.extraArgs]
     if (this.databaseURL) args.push('--database-url', this.databaseURL)
     const proc = spawn(BIN, args, {
       env: { ...process.env, QUIRE_LOG_LEVEL: process.env.QUIRE_E2E_LOG_LEVEL || 'info', ...this.env },
@@ -111,6 +122,7 @@ export class QuireServer {
     const keep = chunk => {
       for (const line of chunk.toString().split('\n')) {
         if (!line) continue
+        this.port ??= Number(/ msg=listening .*?\baddr=127\.0\.0\.1:(\d+)/.exec(line)?.[1]) || undefined
         if (process.env.QUIRE_E2E_VERBOSE) process.stderr.write(`[quire:${this.port}] ${line}\n`)
         this.logLines.push(line)
         if (this.logLines.length > 400) this.logLines.shift()
@@ -134,8 +146,8 @@ export class QuireServer {
         throw new Error(`quire exited during start (${proc.exitCode ?? proc.signalCode}):\n${this.logs()}`)
       }
       try {
-        const res = await fetch(this.url + '/healthz')
-        if (res.status === 200) return
+        const res = this.port && await fetch(this.url + '/healthz') // no port before the listening line
+        if (res?.status === 200) return
       } catch {}
       if (Date.now() > deadline) throw new Error(`quire not healthy after ${timeout} ms:\n${this.logs()}`)
       await sleep(30)
