@@ -24,17 +24,24 @@ const benchAppliers = 64
 //
 //	QUIRE_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable \
 //	  go test -run '^$' -bench ApplyPersist -benchtime 20000x ./ydoc
+//
+// The serial cases have one applier, which waits for each update to be
+// stored before the next: every commit holds one update, and the goroutine
+// hand-offs of one update are all paid (bench S2's pattern).
 func BenchmarkApplyPersist(b *testing.B) {
 	for _, k := range storeKinds() {
 		for _, docs := range []int{1, 1000} {
 			b.Run(fmt.Sprintf("%s/docs=%d", k.name, docs), func(b *testing.B) {
-				benchApplyPersist(b, k.open(b), docs)
+				benchApplyPersist(b, k.open(b), docs, benchAppliers)
+			})
+			b.Run(fmt.Sprintf("%s/serial/docs=%d", k.name, docs), func(b *testing.B) {
+				benchApplyPersist(b, k.open(b), docs, 1)
 			})
 		}
 	}
 }
 
-func benchApplyPersist(b *testing.B, store storage.Store, docs int) {
+func benchApplyPersist(b *testing.B, store storage.Store, docs, appliers int) {
 	ctx := context.Background()
 	bundle := startManager(b, store, Config{})
 	ids := make([]string, docs)
@@ -43,7 +50,7 @@ func benchApplyPersist(b *testing.B, store storage.Store, docs int) {
 		_, err := bundle.m.State(ctx, ids[i]) // load outside the timer
 		require.NoError(b, err)
 	}
-	// Applier g types into docs g, g+benchAppliers, …, one peer per doc,
+	// Applier g types into docs g, g+appliers, …, one peer per doc,
 	// round robin, appending to its own text: the cost measured is the
 	// pipeline, not CRDT conflict resolution (64 writers all inserting at
 	// offset 0 of one text makes every integration scan the others' items).
@@ -52,11 +59,11 @@ func benchApplyPersist(b *testing.B, store storage.Store, docs int) {
 		doc    string
 		update []byte
 	}
-	work := make([][]op, benchAppliers)
+	work := make([][]op, appliers)
 	peers := map[string]*peer{}
 	for n := range b.N {
-		g := n % benchAppliers
-		doc := ids[(g+benchAppliers*(n/benchAppliers))%docs]
+		g := n % appliers
+		doc := ids[(g+appliers*(n/appliers))%docs]
 		key := fmt.Sprint(g, doc)
 		p := peers[key]
 		if p == nil {
@@ -68,7 +75,7 @@ func benchApplyPersist(b *testing.B, store storage.Store, docs int) {
 	b.ResetTimer()
 	cpu0 := processCPU()
 	var wg sync.WaitGroup
-	for g := range benchAppliers {
+	for g := range appliers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
