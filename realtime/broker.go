@@ -26,6 +26,10 @@ import (
 //   - Message fields arrive as published (Payload and Attachments byte for
 //     byte, Except, Origin). Handlers must not modify them: an in-process
 //     delivery shares the slices.
+//   - When CommandWait returns nil, every live instance's handler has
+//     returned from the command, so a message published afterwards
+//     reaches the rooms the command made them subscribe (new members'
+//     sockets on every instance).
 type Broker interface {
 	// Start registers the handler that receives this instance's messages and
 	// commands until Stop. Called once, before anything else.
@@ -34,6 +38,12 @@ type Broker interface {
 	Publish(ctx context.Context, m Message) error
 	// Command sends c to every instance, this one included.
 	Command(ctx context.Context, c Command) error
+	// CommandWait sends c as Command does, then waits until every live
+	// instance has handled it. It stops waiting when ctx ends, for an
+	// instance that stops meanwhile, and after the implementation's own
+	// bound; it then answers ErrUnconfirmed, c having been sent. Not to be
+	// called from a BrokerHandler.
+	CommandWait(ctx context.Context, c Command) error
 	// Subscribe and Unsubscribe set whether this instance receives room's
 	// messages. Both are idempotent; the caller counts its local sockets.
 	Subscribe(ctx context.Context, room string) error
@@ -52,6 +62,10 @@ type BrokerHandler interface {
 
 // ErrBrokerStopped answers calls on a stopped Broker.
 var ErrBrokerStopped = errors.New("realtime: broker stopped")
+
+// ErrUnconfirmed: CommandWait sent the command (and ran it here) but not
+// every instance confirmed it; the error names them.
+var ErrUnconfirmed = errors.New("realtime: command not confirmed by every instance")
 
 // Message is one Socket.IO event for the sockets of a room.
 type Message struct {

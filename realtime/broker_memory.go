@@ -107,6 +107,10 @@ func (m *MemoryBroker) Command(_ context.Context, c Command) error {
 	return nil
 }
 
+// CommandWait implements Broker: Command has run every handler when it
+// returns, so there is nothing to wait for.
+func (m *MemoryBroker) CommandWait(ctx context.Context, c Command) error { return m.Command(ctx, c) }
+
 // Subscribe implements Broker.
 func (m *MemoryBroker) Subscribe(_ context.Context, room string) error {
 	m.mu.Lock()

@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +35,9 @@ type RedisBrokerConfig struct {
 	// (broker_redis_peers.go). Zero: 2 s and 6 s.
 	PeerBeat time.Duration
 	PeerTTL  time.Duration
+	// CommandTimeout bounds how long CommandWait waits for the other
+	// instances' confirmations. Zero: 5 s.
+	CommandTimeout time.Duration
 	// QueueSize bounds the messages waiting to be published to Redis; when
 	// full, Publish drops the remote copy (local delivery has happened) and
 	// counts it. Zero: 65536.
@@ -59,6 +65,7 @@ type RedisBroker struct {
 	h       BrokerHandler
 	rooms   map[string]struct{}
 	waiters map[string][]chan struct{} // channel → Subscribe calls awaiting Redis's confirmation
+	waits   map[string]*commandWait    // CommandWait id → the instances it waits for
 	ps      *redis.PubSub
 	stopped bool
 
@@ -75,6 +82,9 @@ type RedisBroker struct {
 	// last successful publish.
 	lostRemote   bool
 	queueDropped atomic.Bool // Publish dropped a frame: tell the others
+
+	waitSeq atomic.Uint64
+	onWait  func(pending []string) // tests: CommandWait starts waiting
 }
 
 type redisOut struct {
@@ -96,13 +106,14 @@ func NewRedisBroker(cfg RedisBrokerConfig) (*RedisBroker, error) {
 	cfg.QueueSize = cmp.Or(cfg.QueueSize, 1<<16)
 	cfg.PeerBeat = cmp.Or(cfg.PeerBeat, peerBeatDefault)
 	cfg.PeerTTL = cmp.Or(cfg.PeerTTL, peerTTLDefault)
+	cfg.CommandTimeout = cmp.Or(cfg.CommandTimeout, 5*time.Second)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &RedisBroker{
 		cfg: cfg, log: cfg.Logger.With("component", "broker", "instance", cfg.Instance),
 		queue: make(chan redisOut, cfg.QueueSize),
-		rooms: map[string]struct{}{}, waiters: map[string][]chan struct{}{},
+		rooms: map[string]struct{}{}, waiters: map[string][]chan struct{}{}, waits: map[string]*commandWait{},
 		stopping: make(chan struct{}), published: make(chan struct{}), done: make(chan struct{}),
 	}, nil
 }
@@ -111,7 +122,8 @@ func (b *RedisBroker) roomChannel(room string) string { return b.cfg.Prefix + "r
 func (b *RedisBroker) commandChannel() string         { return b.cfg.Prefix + "commands" }
 
 // Start implements Broker: it subscribes to the command channel and waits
-// for Redis to confirm, so a Command published after Start reaches it.
+// for Redis to confirm, so a Command published after Start reaches it,
+// then for its first beat, so another instance's CommandWait waits for it.
 func (b *RedisBroker) Start(ctx context.Context, h BrokerHandler) error {
 	if h == nil {
 		return errors.New("realtime: broker handler is nil")
@@ -134,7 +146,8 @@ func (b *RedisBroker) Start(ctx context.Context, h BrokerHandler) error {
 
 	var wg sync.WaitGroup
 	wg.Add(4)
-	go func() { defer wg.Done(); b.peers(runCtx) }()
+	subscribed, beaten := make(chan struct{}), make(chan struct{})
+	go func() { defer wg.Done(); b.peers(runCtx, subscribed, beaten) }()
 	in := newFrameQueue()
 	go func() {
 		defer wg.Done()
@@ -148,7 +161,16 @@ func (b *RedisBroker) Start(ctx context.Context, h BrokerHandler) error {
 	if err := b.ps.Subscribe(ctx, b.commandChannel()); err != nil {
 		return fmt.Errorf("realtime: redis subscribe: %w", err)
 	}
-	return b.await(ctx, wait)
+	if err := b.await(ctx, wait); err != nil {
+		return err
+	}
+	close(subscribed)
+	select {
+	case <-beaten:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("realtime: redis: first beat: %w", ctx.Err())
+	}
 }
 
 // Publish implements Broker.
@@ -174,8 +196,106 @@ func (b *RedisBroker) Command(_ context.Context, c Command) error {
 		return err
 	}
 	h.HandleCommand(c)
-	b.enqueue(redisOut{b.commandChannel(), b.encodeCommand(c)})
+	b.enqueue(redisOut{b.commandChannel(), b.encodeCommand(c, "")})
 	return nil
+}
+
+// commandWait is a CommandWait's account of the other instances.
+type commandWait struct {
+	pending map[string]bool // yet to confirm
+	gone    []string        // stopped before confirming
+	done    chan struct{}   // closed when pending empties
+	read    time.Time       // pending was read from the peer set before this
+}
+
+// CommandWait implements Broker. It waits for the instances live in the
+// peer set when it starts (Start puts an instance there once it receives
+// commands); each confirms with a frameAck once its handler has returned,
+// and an instance that leaves the set meanwhile is given up (peers).
+func (b *RedisBroker) CommandWait(ctx context.Context, c Command) error {
+	h, _, err := b.handlerFor("")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.CommandTimeout)
+	defer cancel()
+	live, err := b.livePeers(ctx)
+	if err != nil {
+		h.HandleCommand(c)
+		b.enqueue(redisOut{b.commandChannel(), b.encodeCommand(c, "")})
+		return fmt.Errorf("%w: the live instances are unknown: %v", ErrUnconfirmed, err)
+	}
+	var id string
+	expect := slices.Sorted(maps.Keys(live))
+	w := &commandWait{pending: live, done: make(chan struct{}), read: time.Now()}
+	if len(live) > 0 {
+		id = strconv.FormatUint(b.waitSeq.Add(1), 10)
+		b.mu.Lock()
+		b.waits[id] = w
+		b.mu.Unlock()
+		defer func() {
+			b.mu.Lock()
+			delete(b.waits, id)
+			b.mu.Unlock()
+		}()
+	}
+	h.HandleCommand(c)
+	b.enqueue(redisOut{b.commandChannel(), b.encodeCommand(c, id)})
+	if id == "" {
+		return nil
+	}
+	if b.onWait != nil {
+		b.onWait(expect)
+	}
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+	case <-b.done:
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(w.pending) == 0 && len(w.gone) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: stopped meanwhile: %v, no answer from: %v", ErrUnconfirmed, w.gone, slices.Sorted(maps.Keys(w.pending)))
+}
+
+// confirmed: instance answered the CommandWait id.
+func (b *RedisBroker) confirmed(id, instance string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if w := b.waits[id]; w != nil && w.pending[instance] {
+		w.settle(instance, false)
+	}
+}
+
+// awaitedGone gives up the awaited instances missing from live, read from
+// the peer set after sent: they stopped (even one that lived too briefly
+// for peers to know it). A wait that read the set later is left alone.
+func (b *RedisBroker) awaitedGone(live map[string]bool, sent time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, w := range b.waits {
+		if sent.Before(w.read) {
+			continue
+		}
+		for id := range w.pending {
+			if !live[id] {
+				w.settle(id, true)
+			}
+		}
+	}
+}
+
+// settle: instance, pending, is no longer awaited; b.mu is held.
+func (w *commandWait) settle(instance string, gone bool) {
+	delete(w.pending, instance)
+	if gone {
+		w.gone = append(w.gone, instance)
+	}
+	if len(w.pending) == 0 {
+		close(w.done)
+	}
 }
 
 // Subscribe implements Broker; it returns once Redis has confirmed, so a
@@ -451,9 +571,28 @@ func (b *RedisBroker) receive(ch <-chan any, in *frameQueue) {
 				b.gap()
 			}
 		case *redis.Message:
-			in.push(v)
+			if !b.takeAck(v) {
+				in.push(v)
+			}
 		}
 	}
+}
+
+// takeAck answers whether v is a frameAck, and notes it if it is for this
+// instance. Acks are taken here, not behind the handler's queue: a
+// CommandWait never waits for this instance's own handlers.
+func (b *RedisBroker) takeAck(v *redis.Message) bool {
+	if len(v.Payload) == 0 || v.Payload[0] != frameAck {
+		return false
+	}
+	f := frameReader{b: []byte(v.Payload[1:])}
+	from, to, id := f.str(), f.str(), f.str()
+	if f.err != nil {
+		b.log.Error("redis: malformed ack frame", "channel", v.Channel)
+	} else if to == b.cfg.Instance {
+		b.confirmed(id, from)
+	}
+	return true
 }
 
 func (b *RedisBroker) deliver(v *redis.Message) {
@@ -498,12 +637,19 @@ func (b *RedisBroker) deliver(v *redis.Message) {
 		if p := f.bytes(); len(p) > 0 {
 			c.Payload = p
 		}
+		var ackID string // absent from frames of versions before CommandWait
+		if len(f.b) > 0 {
+			ackID = f.str()
+		}
 		if f.err != nil {
 			b.log.Error("redis: malformed command frame", "channel", v.Channel)
 			return
 		}
 		if h, _, err := b.handlerFor(""); err == nil {
 			h.HandleCommand(c)
+			if ackID != "" {
+				b.enqueue(redisOut{b.commandChannel(), b.encodeAck(sender, ackID)})
+			}
 		}
 	}
 }
@@ -516,6 +662,9 @@ const (
 	// frameGap: the sender failed to publish some frames (Redis away, a
 	// full queue); every other instance reads its live documents' logs.
 	frameGap byte = 3
+	// frameAck: the sender has handled the command of CommandWait id
+	// that instance `to` sent (fields: to, id).
+	frameAck byte = 4
 )
 
 func (b *RedisBroker) encodeMessage(m Message) []byte {
@@ -537,7 +686,12 @@ func (b *RedisBroker) encodeMessage(m Message) []byte {
 	return buf
 }
 
-func (b *RedisBroker) encodeCommand(c Command) []byte {
+func (b *RedisBroker) encodeAck(to, id string) []byte {
+	return appendField(appendField(appendField([]byte{frameAck}, b.cfg.Instance), to), id)
+}
+
+// encodeCommand: ackID is CommandWait's id, "" for Command.
+func (b *RedisBroker) encodeCommand(c Command, ackID string) []byte {
 	buf := []byte{frameCommand}
 	buf = appendField(buf, b.cfg.Instance)
 	buf = append(buf, byte(c.Kind))
@@ -550,7 +704,11 @@ func (b *RedisBroker) encodeCommand(c Command) []byte {
 	}
 	buf = appendField(buf, c.SID)
 	buf = appendField(buf, c.CallID)
-	return appendField(buf, string(c.Payload))
+	buf = appendField(buf, string(c.Payload))
+	if ackID != "" {
+		buf = appendField(buf, ackID)
+	}
+	return buf
 }
 
 func appendField(buf []byte, s string) []byte {

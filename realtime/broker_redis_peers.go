@@ -32,7 +32,15 @@ func (b *RedisBroker) peersKey() string { return b.cfg.Prefix + "instances" }
 // simply have not beaten again yet. For PeerTTL from then, instances are
 // only learned; those known before and still missing after it are gone,
 // including any that died meanwhile.
-func (b *RedisBroker) peers(ctx context.Context) {
+//
+// The first beat waits for subscribed (the commands' subscription is in
+// place); beaten is closed after it.
+func (b *RedisBroker) peers(ctx context.Context, subscribed <-chan struct{}, beaten chan struct{}) {
+	select {
+	case <-subscribed:
+	case <-ctx.Done():
+		return
+	}
 	beat, ttl := b.cfg.PeerBeat, b.cfg.PeerTTL
 	tick := time.NewTicker(beat)
 	defer tick.Stop()
@@ -40,7 +48,12 @@ func (b *RedisBroker) peers(ctx context.Context) {
 	unsure := true // no beat has seen the set whole yet
 	var learnUntil time.Time
 	for {
+		sent := time.Now()
 		live, fresh, err := b.beat(ctx, ttl)
+		if beaten != nil {
+			close(beaten)
+			beaten = nil
+		}
 		switch {
 		case err != nil && ctx.Err() == nil:
 			unsure = true // Redis away: the broker logs that
@@ -55,6 +68,7 @@ func (b *RedisBroker) peers(ctx context.Context) {
 				}
 				break
 			}
+			b.awaitedGone(live, sent)
 			gone := false
 			for id := range known {
 				if !live[id] {
@@ -95,13 +109,29 @@ func (b *RedisBroker) beat(ctx context.Context, ttl time.Duration) (live map[str
 	if err != nil {
 		return nil, false, err
 	}
-	live = make(map[string]bool, len(ids.Val()))
-	for _, id := range ids.Val() {
+	return b.others(ids.Val()), added.Val() == 1, nil
+}
+
+// livePeers reads the instances other than this one that beat within
+// PeerTTL.
+func (b *RedisBroker) livePeers(ctx context.Context) (map[string]bool, error) {
+	now := time.Now().UnixMilli()
+	ids, err := b.cfg.Client.ZRangeByScore(ctx, b.peersKey(),
+		&redis.ZRangeBy{Min: strconv.FormatInt(now-b.cfg.PeerTTL.Milliseconds(), 10), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, err
+	}
+	return b.others(ids), nil
+}
+
+func (b *RedisBroker) others(ids []string) map[string]bool {
+	live := make(map[string]bool, len(ids))
+	for _, id := range ids {
 		if id != b.cfg.Instance {
 			live[id] = true
 		}
 	}
-	return live, added.Val() == 1, nil
+	return live
 }
 
 // peerGone tells the handler that instance stopped.

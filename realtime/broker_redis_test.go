@@ -2,7 +2,10 @@ package realtime_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/quire/quire/internal/redistest"
 	"github.com/quire/quire/realtime"
@@ -67,4 +70,62 @@ func TestRedisBrokerMalformedFrames(t *testing.T) {
 	if len(got) != 1 || string(got[0].Payload) != `{"ok":1}` || len(rec.Commands()) != 0 {
 		t.Fatalf("after junk frames: messages %+v, commands %+v; want only the good message", got, rec.Commands())
 	}
+}
+
+// blocked is a handler whose commands each wait for release (or end).
+type blocked struct {
+	*brokertest.Recorder
+	entered, release, end chan struct{}
+}
+
+func (h blocked) HandleCommand(realtime.Command) {
+	h.entered <- struct{}{}
+	select {
+	case <-h.release:
+	case <-h.end:
+	}
+}
+
+// CommandWait gives up an instance that does not answer, when its context
+// ends or after CommandTimeout, and says which one it was.
+func TestRedisCommandWaitBounded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	client := redistest.Client(t)
+	prefix := redistest.Prefix(t, client)
+	start := func(id string, h realtime.BrokerHandler, timeout time.Duration) *realtime.RedisBroker {
+		b, err := realtime.NewRedisBroker(realtime.RedisBrokerConfig{Client: client, Prefix: prefix, Instance: id, CommandTimeout: timeout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Start(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.Stop(ctx) })
+		return b
+	}
+	h := blocked{brokertest.NewRecorder(), make(chan struct{}), make(chan struct{}), make(chan struct{})}
+	start("b", h, 0)
+	t.Cleanup(func() { close(h.end) }) // before b stops
+	a := start("a", brokertest.NewRecorder(), time.Hour)
+	cmd := realtime.Command{Kind: realtime.CommandAccessChanged, NoteID: "n"}
+
+	wctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- a.CommandWait(wctx, cmd) }()
+	<-h.entered
+	cancel()
+	err := <-errc
+	if !errors.Is(err, realtime.ErrUnconfirmed) || !strings.Contains(err.Error(), "no answer from: [b]") {
+		t.Fatalf("CommandWait with its context ended while b handles the command: %v, want ErrUnconfirmed naming b", err)
+	}
+	h.release <- struct{}{}
+
+	short := start("short", brokertest.NewRecorder(), 100*time.Millisecond)
+	go func() { errc <- short.CommandWait(ctx, cmd) }()
+	<-h.entered
+	if err := <-errc; !errors.Is(err, realtime.ErrUnconfirmed) {
+		t.Fatalf("CommandWait past CommandTimeout: %v, want ErrUnconfirmed", err)
+	}
+	h.release <- struct{}{}
 }

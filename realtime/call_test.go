@@ -26,6 +26,14 @@ func twoInstances(t *testing.T) (*testBundle, *realtime.Server, string) {
 	t.Helper()
 	bus := realtime.NewMemoryBus()
 	b := setup(t, func(c *realtime.Config) { c.Broker, c.Instance = bus.Broker("a"), "a" })
+	peer, url := addInstance(t, b, bus.Broker("b"), "b")
+	return b, peer, url
+}
+
+// addInstance starts another realtime server on b's store, accounts and
+// presence, with broker; it returns the server and its URL.
+func addInstance(t *testing.T, b *testBundle, broker realtime.Broker, instance string) (*realtime.Server, string) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var peer *realtime.Server
 	docs, err := ydoc.NewManager(ydoc.Config{Store: b.store, Logger: log, Registry: prometheus.NewRegistry(),
@@ -34,7 +42,7 @@ func twoInstances(t *testing.T) (*testBundle, *realtime.Server, string) {
 	ctx := context.Background()
 	require.NoError(t, docs.Start(ctx))
 	peer, err = realtime.New(realtime.Config{Auth: b.auth, Store: b.store, Docs: docs, Awareness: awareness.NewRegistry(),
-		Presence: b.presence, Logger: log, Broker: bus.Broker("b"), Instance: "b"})
+		Presence: b.presence, Logger: log, Broker: broker, Instance: instance})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	mux.Handle("/ws/socket.io/", peer.Handler())
@@ -47,7 +55,7 @@ func twoInstances(t *testing.T) (*testBundle, *realtime.Server, string) {
 		require.NoError(t, docs.Stop(ctx))
 		hs.Close()
 	})
-	return b, peer, hs.URL
+	return peer, hs.URL
 }
 
 // sockEvents is what caller.mjs printed for "events": per socket, the

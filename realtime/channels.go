@@ -35,22 +35,28 @@ func (s *Server) EmitChannel(channelID string, payload []byte, userID string) {
 }
 
 // JoinChannel puts every live socket of userIDs, on every instance, into
-// the channel's room (this instance's before it returns), then tells each
-// account channel:created so its tabs refetch their channel list.
+// the channel's room, then tells each account channel:created so its tabs
+// refetch their channel list. It returns once every live instance has
+// joined its sockets and subscribed the room: a message the caller posts
+// next reaches them all (another instance subscribes only on the command).
 func (s *Server) JoinChannel(channelID string, userIDs []string) {
 	if len(userIDs) == 0 {
 		return
 	}
-	s.command(Command{Kind: CommandJoinRoom, Room: channelRoom(channelID), UserIDs: userIDs})
+	s.commandWait(Command{Kind: CommandJoinRoom, Room: channelRoom(channelID), UserIDs: userIDs})
 	for _, id := range userIDs {
 		s.publish(Message{Room: userRoom(id), Event: evChannel, Payload: channelCreated, Origin: s.origin("")})
 	}
 }
 
 // LeaveChannel takes every socket of userIDs out of the channel's room on
-// every instance; nil userIDs: every socket (the channel was deleted).
+// every instance; nil userIDs: every socket (the channel was deleted). A
+// message this instance publishes later comes after the command anyway
+// (one publisher's order); waiting for every instance also keeps one
+// posted through another instance, once the removal has been answered,
+// from the removed sockets.
 func (s *Server) LeaveChannel(channelID string, userIDs []string) {
-	s.command(Command{Kind: CommandLeaveRoom, Room: channelRoom(channelID), UserIDs: userIDs})
+	s.commandWait(Command{Kind: CommandLeaveRoom, Room: channelRoom(channelID), UserIDs: userIDs})
 }
 
 // joinLocal joins this instance's sockets of userIDs to room. Joining a
@@ -72,6 +78,16 @@ func (s *Server) channelLeaves() *atomic.Uint64 { return &s.leaves }
 // joinChannelsListed, when set for a Server (tests only), runs between
 // join-channels' listing and its joins.
 var joinChannelsListed sync.Map // *Server → func(userID string)
+
+// roomCommandSeen, when set for a Server (tests only), runs before it
+// handles a JoinRoom or LeaveRoom command.
+var roomCommandSeen sync.Map // *Server → func(Command)
+
+func roomCommandHook(s *Server, c Command) {
+	if f, found := roomCommandSeen.Load(s); found {
+		f.(func(Command))(c)
+	}
+}
 
 // leaveLocal takes this instance's sockets of userIDs (nil: all) out of room.
 // The bump comes first, so a join-channels that listed the channel before

@@ -3,3 +3,11 @@ package realtime
 // OnJoinChannelsListed runs f with the account in every join-channels of s
 // between its listing and its joins (a test's window for a racing removal).
 func OnJoinChannelsListed(s *Server, f func(userID string)) { joinChannelsListed.Store(s, f) }
+
+// OnRoomCommand runs f with every JoinRoom and LeaveRoom command s handles,
+// before it acts on it.
+func OnRoomCommand(s *Server, f func(Command)) { roomCommandSeen.Store(s, f) }
+
+// OnCommandWait runs f with the instances b's CommandWait waits for, once
+// it starts waiting. Set before Start.
+func OnCommandWait(b *RedisBroker, f func(pending []string)) { b.onWait = f }

@@ -39,8 +39,10 @@ func (d delivery) HandleCommand(c Command) {
 		s.accessChanged(c.NoteID)
 		s.evict(c.NoteID, func(*storage.User) bool { return false }, true)
 	case CommandJoinRoom:
+		roomCommandHook(s, c)
 		s.joinLocal(c.Room, c.UserIDs)
 	case CommandLeaveRoom:
+		roomCommandHook(s, c)
 		s.leaveLocal(c.Room, c.UserIDs)
 	case CommandCall:
 		s.answerCall(c)
@@ -66,6 +68,22 @@ func (s *Server) publish(m Message) {
 func (s *Server) command(c Command) {
 	c.Origin = Origin{Instance: s.cfg.Instance}
 	if err := s.broker.Command(s.baseCtx, c); err != nil {
+		s.log.Log(s.baseCtx, errorLevel(err), "broker command failed; applied here only", "kind", c.Kind, "err", err)
+		delivery{s}.HandleCommand(c)
+	}
+}
+
+// commandWait sends c to every instance and returns once each live one
+// has handled it (Broker.CommandWait); what it could not confirm is
+// logged. Should the broker refuse it (stopped), this instance still acts.
+func (s *Server) commandWait(c Command) {
+	c.Origin = Origin{Instance: s.cfg.Instance}
+	err := s.broker.CommandWait(s.baseCtx, c)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrUnconfirmed):
+		s.log.Warn("broker command not confirmed by every instance", "kind", c.Kind, "room", c.Room, "err", err)
+	default:
 		s.log.Log(s.baseCtx, errorLevel(err), "broker command failed; applied here only", "kind", c.Kind, "err", err)
 		delivery{s}.HandleCommand(c)
 	}

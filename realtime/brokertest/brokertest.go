@@ -292,6 +292,36 @@ func Run(t *testing.T, newCluster NewCluster) {
 		}
 	})
 
+	t.Run("CommandWaitReturnsAfterEveryHandler", func(t *testing.T) {
+		t.Parallel()
+		cl := newCluster(t)
+		a, _ := start(t, cl, "a")
+		// b and c subscribe to a room when they handle the command, as a
+		// server joining sockets to a room does.
+		var recs []*Recorder
+		for _, id := range []string{"b", "c"} {
+			br, rec := cl(id), NewRecorder()
+			must(t, br.Start(ctx, subscriber{rec, br}))
+			t.Cleanup(func() { _ = br.Stop(ctx) })
+			recs = append(recs, rec)
+		}
+		d, _ := start(t, cl, "d")
+		must(t, d.Stop(ctx)) // stopped: not waited for
+		wctx, cancel := context.WithTimeout(ctx, waitFor)
+		defer cancel()
+		c := realtime.Command{Kind: realtime.CommandJoinRoom, Room: "r", UserIDs: []string{"u1"}}
+		must(t, a.CommandWait(wctx, c))
+		for i, rec := range recs {
+			if n := len(rec.Commands()); n != 1 {
+				t.Fatalf("instance %d had handled %d commands when CommandWait returned, want 1", i, n)
+			}
+		}
+		must(t, a.Publish(ctx, msg("r", 0)))
+		for _, rec := range recs {
+			rec.WaitMessages(t, 1)
+		}
+	})
+
 	t.Run("StopEndsDelivery", func(t *testing.T) {
 		t.Parallel()
 		cl := newCluster(t)
@@ -335,6 +365,19 @@ func Run(t *testing.T, newCluster NewCluster) {
 			t.Fatal("Publish with no room succeeded")
 		}
 	})
+}
+
+// subscriber subscribes to a command's Room, then records the command.
+type subscriber struct {
+	*Recorder
+	b realtime.Broker
+}
+
+func (s subscriber) HandleCommand(c realtime.Command) {
+	if err := s.b.Subscribe(context.Background(), c.Room); err != nil {
+		panic(err)
+	}
+	s.Recorder.HandleCommand(c)
 }
 
 func sameMessage(a, b realtime.Message) bool {
