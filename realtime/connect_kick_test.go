@@ -69,11 +69,7 @@ func TestKickedWhileAuthenticatingLeavesItsRooms(t *testing.T) {
 			case <-time.After(10 * time.Millisecond):
 			}
 		}
-		for _, f := range got {
-			if strings.Contains(f, "probe") {
-				t.Errorf("the account's event reached a socket the server ended: %q", got)
-			}
-		}
+		noProbe(t, got, "a socket the server ended")
 	})
 }
 
@@ -151,11 +147,7 @@ func TestRevokedWhileAuthenticatingGetsNoEvents(t *testing.T) {
 		case transport == "websocket" && (len(got) < 2 || !strings.HasPrefix(got[0], "40{") || got[len(got)-1] != "41"):
 			t.Fatalf("want the CONNECT reply, then DISCONNECT; got %q", got)
 		}
-		for _, f := range got {
-			if strings.Contains(f, "probe") {
-				t.Errorf("an event of the account reached a socket whose token was revoked: %q", got)
-			}
-		}
+		noProbe(t, got, "a socket whose token was revoked")
 	})
 }
 
@@ -184,4 +176,16 @@ func TestEventsWhileAuthenticatingFollowTheConnectReply(t *testing.T) {
 			t.Fatalf("want the CONNECT reply, then the event; got %q", got)
 		}
 	})
+}
+
+// noProbe fails t if the account's probe event is among the frames got by
+// a socket it must not reach (who).
+func noProbe(t *testing.T, got []string, who string) {
+	t.Helper()
+	for _, f := range got {
+		if strings.Contains(f, "probe") {
+			t.Errorf("the account's event reached %s: %q", who, got)
+			return
+		}
+	}
 }
