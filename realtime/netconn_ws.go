@@ -85,6 +85,16 @@ func (c *wsNetConn) busy() bool {
 	return c.flushed != nil
 }
 
+// idleOpen reports whether no rest is being written and the connection
+// neither failed nor was closed: then only its writer's turn closes the
+// descriptor (a batch sends on it: wsBatch). A failed flush closes it at
+// once, before the socket hears of the failure.
+func (c *wsNetConn) idleOpen() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.flushed == nil && c.err == nil && !c.closed
+}
+
 // Write implements net.Conn. In try mode all of b is written or kept when
 // it returns, unless the connection failed.
 func (c *wsNetConn) Write(b []byte) (int, error) {

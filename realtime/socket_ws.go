@@ -729,7 +729,7 @@ func (ws *wsSocket) claimInline() bool {
 		return false
 	}
 	ws.mu.Lock()
-	ok := !ws.running && !ws.broken && !ws.ending && ws.held.Load() == nil && !ws.wnc.busy()
+	ok := !ws.running && !ws.broken && !ws.ending && ws.held.Load() == nil && ws.wnc.idleOpen()
 	if ok {
 		ws.running, ws.inBatch = true, true
 	}

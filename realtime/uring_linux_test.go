@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"slices"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -80,6 +81,71 @@ func TestSendRingResults(t *testing.T) {
 		}
 		if _, err := io.ReadFull(okPeer, got[:10]); err != nil || !bytes.Equal(got[:10], msg[:10]) {
 			t.Fatalf("reuse: the peer got %q (%v)", got[:10], err)
+		}
+	}
+}
+
+// A connection whose flush failed is closed by that flush before the
+// socket hears of it (wsNetConn.failed): no batch may claim it then, or
+// it sends on a descriptor number a new connection may already have,
+// into a stranger's stream.
+func TestBatchSkipsConnectionItsFlushClosed(t *testing.T) {
+	if r, err := newSendRing(); err != nil {
+		t.Skipf("io_uring unavailable here: %v", err)
+	} else {
+		r.close()
+	}
+	met, err := newMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{cfg: Config{MaxMessageBytes: 1 << 20}, met: met}
+	wc, client := tcpPair(t)
+	ws := newWSSocket(srv, wc.Conn)
+	told, release := make(chan error, 1), make(chan struct{})
+	ws.wnc.failed = func(err error) { told <- err; <-release; ws.writeFailed(err) }
+	defer close(release)
+
+	// More than the sockets hold, to a client that does not read: the
+	// rest is the connection's flush's, which fails once the client resets.
+	ws.push(wsItem{wire: make([]byte, 16<<20), shared: true})
+	if !ws.wnc.busy() {
+		t.Fatal("16 MB to a client that does not read left nothing to flush")
+	}
+	_ = client.(*net.TCPConn).SetLinger(0)
+	_ = client.Close()
+	if err := <-told; err == nil {
+		t.Fatal("the flush failed without an error")
+	}
+
+	// A new connection likely has the closed descriptor's number.
+	stranger, peer := tcpPair(t)
+	var strangerFD int32
+	_ = stranger.raw.Control(func(fd uintptr) { strangerFD = int32(fd) })
+	other, _ := tcpPair(t) // a batch of one is written without the ring
+	frame := newSharedFrame([]byte(`2["x",{}]`))
+	var b *wsBatch
+	ws.sendShared(frame, &b)
+	newWSSocket(srv, other.Conn).sendShared(frame, &b)
+	claimed := b != nil && slices.Contains(b.socks, ws)
+	if b != nil {
+		b.write(frame.wire)
+	}
+	if !claimed {
+		return
+	}
+	t.Errorf("a batch claimed a connection its flush had closed (fd %d; a new connection's: %d)", ws.fd, strangerFD)
+	if strangerFD == ws.fd {
+		// What the stranger's peer reads first: its own bytes, or the frame.
+		if _, err := stranger.Conn.Write([]byte("mine")); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, 4)
+		if _, err := io.ReadFull(peer, got); err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != "mine" {
+			t.Errorf("the new connection's peer read %q before its own bytes", got)
 		}
 	}
 }
