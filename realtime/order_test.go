@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -83,10 +84,11 @@ func TestFanoutKeepsOrder(t *testing.T) {
 	if got.Received != sockets*publishers*per || got.OutOfOrder != 0 || got.Complete != sockets {
 		t.Errorf("got %+v, want %d events, none out of order, %d sockets complete", got, sockets*publishers*per, sockets)
 	}
-	if realtime.BatchedSendsOn() {
-		if n := tb.metric(t, "quire_realtime_batched_sends_total", nil); n == 0 {
-			t.Error("no frame went through a batched fan-out: the batch path was not tested")
-		}
+	switch n := tb.metric(t, "quire_realtime_batched_sends_total", nil); {
+	case realtime.IOUringForbidden() && (realtime.BatchedSendsOn() || n != 0):
+		t.Errorf("io_uring forbidden, yet batching is on (%v) and %v frames were batched: the fallback was not tested", realtime.BatchedSendsOn(), n)
+	case realtime.BatchedSendsOn() && n == 0:
+		t.Error("no frame went through a batched fan-out: the batch path was not tested")
 	}
 
 	tb.srv.EmitChannel(ch.ID, []byte(`{"p":-1,"i":0}`), owner.ID)
@@ -121,5 +123,23 @@ func TestStalledClientDoesNotHoldFanout(t *testing.T) {
 	}
 	if got := b.metric(t, "quire_realtime_socket_full_total", nil); got < 1 {
 		t.Errorf("socket_full_total = %v: the stalled client's socket never filled, nothing was tested", got)
+	}
+}
+
+// Where io_uring is forbidden (its setup fails), the first fan-out finds
+// out and every fan-out writes socket by socket: order, the close after
+// the last event, and a stalled client's kept rest are as with batching.
+// Run in a child process of this test binary, whose ring setups all fail
+// (the switch is process-wide).
+func TestFanoutWithoutIOUring(t *testing.T) {
+	if realtime.IOUringForbidden() || !realtime.BatchedSendsOn() {
+		t.Skip("fan-outs here write socket by socket already")
+	}
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "-test.run=^(TestFanoutKeepsOrder|TestStalledClientDoesNotHoldFanout)$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), realtime.ForbidIOUringEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || bytes.Count(out, []byte("--- PASS")) != 2 {
+		t.Fatalf("without io_uring: %v\n%s", err, out)
 	}
 }

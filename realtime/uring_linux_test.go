@@ -149,3 +149,65 @@ func TestBatchSkipsConnectionItsFlushClosed(t *testing.T) {
 		}
 	}
 }
+
+// Where io_uring is forbidden, the first fan-out learns it after taking
+// its recipients' turns: it writes to each of them as push would, ends
+// their turns, and later fan-outs no longer batch. Not parallel: it
+// swaps the process's ring setup (no parallel test runs meanwhile).
+func TestSendRingSetupFails(t *testing.T) {
+	sendRings.mu.Lock()
+	free := sendRings.free
+	sendRings.free = nil
+	sendRings.mu.Unlock()
+	setup, wasOff := ringSetup, sendRingsOff.Load()
+	ringSetup = func() (*sendRing, error) { return nil, syscall.EPERM }
+	sendRingsOff.Store(false)
+	defer func() {
+		ringSetup = setup
+		sendRingsOff.Store(wasOff)
+		sendRings.mu.Lock()
+		sendRings.free = append(sendRings.free, free...)
+		sendRings.mu.Unlock()
+	}()
+	met, err := newMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{cfg: Config{MaxMessageBytes: 1 << 20}, met: met}
+	var socks []*wsSocket
+	var peers []net.Conn
+	for range 3 {
+		wc, peer := tcpPair(t)
+		socks, peers = append(socks, newWSSocket(srv, wc.Conn)), append(peers, peer)
+	}
+	var frames [][]byte
+	for i, pkt := range []string{`2["a",1]`, `2["b",2]`} {
+		frame := newSharedFrame([]byte(pkt))
+		frames = append(frames, frame.wire)
+		var b *wsBatch
+		for _, ws := range socks {
+			ws.sendShared(frame, &b)
+		}
+		if (b != nil) != (i == 0) {
+			t.Fatalf("fan-out %d batched: %v; want only the first to try", i, b != nil)
+		}
+		if b != nil {
+			b.write(frame.wire)
+		}
+		for j, ws := range socks {
+			if ws.mu.Lock(); ws.running {
+				t.Errorf("fan-out %d, socket %d: its writer turn was not given back", i, j)
+			}
+			ws.mu.Unlock()
+		}
+	}
+	// Read after both: a frame lost by the first shows as the second's.
+	for j, p := range peers {
+		for i, want := range frames {
+			got := make([]byte, len(want))
+			if _, err := io.ReadFull(p, got); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("socket %d, frame %d: got %q (%v), want %q", j, i, got, err, want)
+			}
+		}
+	}
+}
