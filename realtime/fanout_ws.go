@@ -105,12 +105,8 @@ const (
 
 var errUnknownSend = errors.New("batched send lost its result")
 
-var (
-	// sendRingsOff is set once io_uring proved missing or forbidden.
-	sendRingsOff atomic.Bool
-	// sendRingsDisabled turns batching off (tests, to compare both paths).
-	sendRingsDisabled atomic.Bool
-)
+// sendRingsOff is set once io_uring proved missing or forbidden.
+var sendRingsOff atomic.Bool
 
 // sendRingsOn reports whether a fan-out may batch.
-func sendRingsOn() bool { return !sendRingsOff.Load() && !sendRingsDisabled.Load() }
+func sendRingsOn() bool { return !sendRingsOff.Load() }

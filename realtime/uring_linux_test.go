@@ -40,11 +40,12 @@ func TestSendRingResults(t *testing.T) {
 	}
 	filler := make([]byte, 1<<16)
 	for {
-		n, _, e := syscall.Syscall6(syscall.SYS_SENDTO, uintptr(fullFD), uintptr(unsafe.Pointer(&filler[0])), uintptr(len(filler)), syscall.MSG_DONTWAIT, 0, 0)
-		if e == syscall.EAGAIN || (e == 0 && n == 0) {
+		// Sendto, not SYS_SENDTO, which linux/386 lacks (socketcall).
+		e := syscall.Sendto(int(fullFD), filler, syscall.MSG_DONTWAIT, nil)
+		if e == syscall.EAGAIN {
 			break
 		}
-		if e != 0 {
+		if e != nil {
 			t.Fatal(e)
 		}
 	}
@@ -208,6 +209,35 @@ func TestSendRingSetupFails(t *testing.T) {
 			if _, err := io.ReadFull(p, got); err != nil || !bytes.Equal(got, want) {
 				t.Fatalf("socket %d, frame %d: got %q (%v), want %q", j, i, got, err, want)
 			}
+		}
+	}
+}
+
+// The ring's structures are the kernel's (include/uapi/linux/io_uring.h):
+// a field at another offset would be read or written as a different one.
+func TestRingABILayout(t *testing.T) {
+	var p ioUringParams
+	var s ioUringSQE
+	var c ioUringCQE
+	for _, f := range []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"sizeof(io_uring_params)", unsafe.Sizeof(p), 120},
+		{"io_uring_params.sq_off", unsafe.Offsetof(p.sqOff), 40},
+		{"io_uring_params.cq_off", unsafe.Offsetof(p.cqOff), 80},
+		{"sizeof(io_uring_sqe)", unsafe.Sizeof(s), 64},
+		{"io_uring_sqe.fd", unsafe.Offsetof(s.fd), 4},
+		{"io_uring_sqe.addr", unsafe.Offsetof(s.addr), 16},
+		{"io_uring_sqe.len", unsafe.Offsetof(s.len), 24},
+		{"io_uring_sqe.msg_flags", unsafe.Offsetof(s.msgFlags), 28},
+		{"io_uring_sqe.user_data", unsafe.Offsetof(s.userData), 32},
+		{"io_uring_sqe.addr3", unsafe.Offsetof(s.addr3), 48},
+		{"sizeof(io_uring_cqe)", unsafe.Sizeof(c), 16},
+		{"io_uring_cqe.res", unsafe.Offsetof(c.res), 8},
+	} {
+		if f.got != f.want {
+			t.Errorf("%s = %d, want %d", f.name, f.got, f.want)
 		}
 	}
 }
