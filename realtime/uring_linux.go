@@ -195,7 +195,13 @@ func getSendRing() *sendRing {
 	}
 	r, err := ringSetup()
 	if err != nil {
-		sendRingsOff.Store(true)
+		// Missing or forbidden (no such call, seccomp, io_uring_disabled,
+		// a kernel without SUBMIT_ALL) is for good; out of descriptors or
+		// memory (a connection flood) is for now: a later fan-out retries.
+		switch err {
+		case syscall.ENOSYS, syscall.EPERM, syscall.EACCES, syscall.EINVAL:
+			sendRingsOff.Store(true)
+		}
 		return nil
 	}
 	sendRings.count++

@@ -156,20 +156,7 @@ func TestBatchSkipsConnectionItsFlushClosed(t *testing.T) {
 // their turns, and later fan-outs no longer batch. Not parallel: it
 // swaps the process's ring setup (no parallel test runs meanwhile).
 func TestSendRingSetupFails(t *testing.T) {
-	sendRings.mu.Lock()
-	free := sendRings.free
-	sendRings.free = nil
-	sendRings.mu.Unlock()
-	setup, wasOff := ringSetup, sendRingsOff.Load()
-	ringSetup = func() (*sendRing, error) { return nil, syscall.EPERM }
-	sendRingsOff.Store(false)
-	defer func() {
-		ringSetup = setup
-		sendRingsOff.Store(wasOff)
-		sendRings.mu.Lock()
-		sendRings.free = append(sendRings.free, free...)
-		sendRings.mu.Unlock()
-	}()
+	failRingSetup(t, syscall.EPERM)
 	met, err := newMetrics(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -240,4 +227,36 @@ func TestRingABILayout(t *testing.T) {
 			t.Errorf("%s = %d, want %d", f.name, f.got, f.want)
 		}
 	}
+}
+
+// A ring setup that fails for want of descriptors or memory (a connection
+// flood) does not turn batching off for the life of the process: a later
+// fan-out tries again. Not parallel: see TestSendRingSetupFails.
+func TestSendRingSetupOutOfDescriptors(t *testing.T) {
+	failRingSetup(t, syscall.EMFILE)
+	if r := getSendRing(); r != nil {
+		t.Fatal("a ring from a failing setup")
+	}
+	if !sendRingsOn() {
+		t.Error("batching is off for good after EMFILE")
+	}
+}
+
+// failRingSetup makes ring setups fail with err, with no free ring to
+// lend, until the test ends.
+func failRingSetup(t *testing.T, err error) {
+	sendRings.mu.Lock()
+	free := sendRings.free
+	sendRings.free = nil
+	sendRings.mu.Unlock()
+	setup, wasOff := ringSetup, sendRingsOff.Load()
+	ringSetup = func() (*sendRing, error) { return nil, err }
+	sendRingsOff.Store(false)
+	t.Cleanup(func() {
+		ringSetup = setup
+		sendRingsOff.Store(wasOff)
+		sendRings.mu.Lock()
+		sendRings.free = append(sendRings.free, free...)
+		sendRings.mu.Unlock()
+	})
 }
