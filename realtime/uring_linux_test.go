@@ -245,17 +245,16 @@ func TestSendRingSetupOutOfDescriptors(t *testing.T) {
 // failRingSetup makes ring setups fail with err, with no free ring to
 // lend, until the test ends.
 func failRingSetup(t *testing.T, err error) {
-	sendRings.mu.Lock()
-	free := sendRings.free
+	sendRings.mu.Lock() // getSendRing reads ringSetup under it
+	free, setup, wasOff := sendRings.free, ringSetup, sendRingsOff.Load()
 	sendRings.free = nil
-	sendRings.mu.Unlock()
-	setup, wasOff := ringSetup, sendRingsOff.Load()
 	ringSetup = func() (*sendRing, error) { return nil, err }
 	sendRingsOff.Store(false)
+	sendRings.mu.Unlock()
 	t.Cleanup(func() {
+		sendRings.mu.Lock()
 		ringSetup = setup
 		sendRingsOff.Store(wasOff)
-		sendRings.mu.Lock()
 		sendRings.free = append(sendRings.free, free...)
 		sendRings.mu.Unlock()
 	})
