@@ -87,12 +87,15 @@ func (ws *wsSocket) sent(frame []byte, res int32) {
 	case int(res) == len(frame):
 	case res >= 0 || res == -int32(syscall.EAGAIN) || res == -int32(syscall.EINTR):
 		ws.wnc.keepRest(frame[max(res, 0):]) // the socket is full: as an inline write's rest
+	case res == resUnknown:
+		// Part of the frame may be on the wire: nothing more may follow
+		// it, and the connection closes as the turn ends (endInline).
+		ws.mu.Lock()
+		ws.broken, ws.queue = true, nil
+		ws.mu.Unlock()
+		go ws.writeFailed(&net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", errUnknownSend)})
 	default:
-		err := error(os.NewSyscallError("write", errUnknownSend))
-		if res != resUnknown {
-			err = os.NewSyscallError("write", syscall.Errno(-res))
-		}
-		go ws.writeFailed(&net.OpError{Op: "write", Net: "tcp", Err: err})
+		go ws.writeFailed(&net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.Errno(-res))})
 	}
 	ws.endInline()
 }

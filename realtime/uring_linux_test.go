@@ -7,6 +7,7 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -258,4 +259,27 @@ func failRingSetup(t *testing.T, err error) {
 		sendRings.free = append(sendRings.free, free...)
 		sendRings.mu.Unlock()
 	})
+}
+
+// A batched send whose result is lost (resUnknown: part of the frame may
+// be on the wire) ends the connection: nothing queued behind the frame is
+// written after it, and the client sees the connection close.
+func TestBatchLostResultEndsConnection(t *testing.T) {
+	met, err := newMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{cfg: Config{MaxMessageBytes: 1 << 20}, met: met}
+	wc, client := tcpPair(t)
+	ws := newWSSocket(srv, wc.Conn)
+	if !ws.claimInline() {
+		t.Fatal("an idle connection was not claimed")
+	}
+	ws.push(wsItem{wire: []byte("queued behind the batch"), shared: true}) // waits for the turn
+	ws.sent([]byte("frame"), resUnknown)
+	_ = client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(client)
+	if len(got) != 0 || err != nil {
+		t.Errorf("the client read %q (%v), want the connection closed with nothing written", got, err)
+	}
 }
