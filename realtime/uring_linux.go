@@ -165,8 +165,8 @@ func (r *sendRing) reap(res []int32) uint32 {
 
 // sendRings lends rings to concurrent fan-outs: as many as there are
 // senders at once (few: the goroutines that broadcast), each kept for
-// reuse. None once a ring could not be made: io_uring is missing or
-// forbidden here, and every fan-out writes socket by socket.
+// reuse. None once io_uring proved missing or forbidden here
+// (sendRingsOff): then every fan-out writes socket by socket.
 var sendRings struct {
 	mu    sync.Mutex
 	free  []*sendRing
