@@ -220,30 +220,28 @@ func (b *RedisBroker) CommandWait(ctx context.Context, c Command) error {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.CommandTimeout)
 	defer cancel()
 	live, err := b.livePeers(ctx)
-	if err != nil {
-		h.HandleCommand(c)
-		b.enqueue(redisOut{b.commandChannel(), b.encodeCommand(c, "")})
+	switch {
+	case err != nil:
+		if cerr := b.Command(ctx, c); cerr != nil {
+			return cerr
+		}
 		return fmt.Errorf("%w: the live instances are unknown: %v", ErrUnconfirmed, err)
+	case len(live) == 0: // no other instance to wait for
+		return b.Command(ctx, c)
 	}
-	var id string
 	expect := slices.Sorted(maps.Keys(live))
 	w := &commandWait{pending: live, done: make(chan struct{}), read: time.Now()}
-	if len(live) > 0 {
-		id = strconv.FormatUint(b.waitSeq.Add(1), 10)
+	id := strconv.FormatUint(b.waitSeq.Add(1), 10)
+	b.mu.Lock()
+	b.waits[id] = w
+	b.mu.Unlock()
+	defer func() {
 		b.mu.Lock()
-		b.waits[id] = w
+		delete(b.waits, id)
 		b.mu.Unlock()
-		defer func() {
-			b.mu.Lock()
-			delete(b.waits, id)
-			b.mu.Unlock()
-		}()
-	}
+	}()
 	h.HandleCommand(c)
 	b.enqueue(redisOut{b.commandChannel(), b.encodeCommand(c, id)})
-	if id == "" {
-		return nil
-	}
 	if b.onWait != nil {
 		b.onWait(expect)
 	}
