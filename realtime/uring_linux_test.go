@@ -97,11 +97,7 @@ func TestBatchSkipsConnectionItsFlushClosed(t *testing.T) {
 	} else {
 		r.close()
 	}
-	met, err := newMetrics(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &Server{cfg: Config{MaxMessageBytes: 1 << 20}, met: met}
+	srv := bareServer(t)
 	wc, client := tcpPair(t)
 	ws := newWSSocket(srv, wc.Conn)
 	told, release := make(chan error, 1), make(chan struct{})
@@ -158,11 +154,7 @@ func TestBatchSkipsConnectionItsFlushClosed(t *testing.T) {
 // swaps the process's ring setup (no parallel test runs meanwhile).
 func TestSendRingSetupFails(t *testing.T) {
 	failRingSetup(t, syscall.EPERM)
-	met, err := newMetrics(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &Server{cfg: Config{MaxMessageBytes: 1 << 20}, met: met}
+	srv := bareServer(t)
 	var socks []*wsSocket
 	var peers []net.Conn
 	for range 3 {
@@ -265,11 +257,7 @@ func failRingSetup(t *testing.T, err error) {
 // be on the wire) ends the connection: nothing queued behind the frame is
 // written after it, and the client sees the connection close.
 func TestBatchLostResultEndsConnection(t *testing.T) {
-	met, err := newMetrics(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &Server{cfg: Config{MaxMessageBytes: 1 << 20}, met: met}
+	srv := bareServer(t)
 	wc, client := tcpPair(t)
 	ws := newWSSocket(srv, wc.Conn)
 	if !ws.claimInline() {
@@ -282,4 +270,14 @@ func TestBatchLostResultEndsConnection(t *testing.T) {
 	if len(got) != 0 || err != nil {
 		t.Errorf("the client read %q (%v), want the connection closed with nothing written", got, err)
 	}
+}
+
+// bareServer is enough of a Server for a wsSocket made by hand.
+func bareServer(t *testing.T) *Server {
+	t.Helper()
+	met, err := newMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Server{cfg: Config{MaxMessageBytes: 1 << 20}, met: met}
 }
