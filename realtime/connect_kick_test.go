@@ -45,13 +45,7 @@ func TestKickedWhileAuthenticatingLeavesItsRooms(t *testing.T) {
 		close(held.release)
 		// The client hears it was refused (polling: CONNECT_ERROR) or
 		// connected then disconnected (websocket: 40, then 41).
-		var got []string
-		for f := range cl.frames {
-			got = append(got, f)
-			if strings.HasPrefix(f, "44") || f == "41" {
-				break
-			}
-		}
+		got := cl.readThrough(func(f string) bool { return strings.HasPrefix(f, "44") || f == "41" })
 		// The client keeps its connection open: nothing of the
 		// account reaches it any more, and the server forgets it.
 		if err := b.srv.EmitToUser(owner, "probe", []byte(`{}`)); err != nil {
@@ -134,13 +128,7 @@ func TestRevokedWhileAuthenticatingGetsNoEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		close(held.release)
-		var got []string
-		for f := range cl.frames {
-			got = append(got, f)
-			if transport == "polling" && strings.HasPrefix(f, "44") {
-				break
-			}
-		}
+		got := cl.readThrough(func(f string) bool { return transport == "polling" && strings.HasPrefix(f, "44") })
 		switch {
 		case transport == "polling" && (len(got) == 0 || !strings.HasPrefix(got[len(got)-1], "44")):
 			t.Fatalf("want a CONNECT_ERROR; got %q", got)
@@ -165,13 +153,7 @@ func TestEventsWhileAuthenticatingFollowTheConnectReply(t *testing.T) {
 			t.Fatal(err)
 		}
 		close(held.release)
-		var got []string
-		for f := range cl.frames {
-			got = append(got, f)
-			if strings.Contains(f, "probe") {
-				break
-			}
-		}
+		got := cl.readThrough(func(f string) bool { return strings.Contains(f, "probe") })
 		if len(got) != 2 || !strings.HasPrefix(got[0], "40{") || got[1] != `42["probe",{}]` {
 			t.Fatalf("want the CONNECT reply, then the event; got %q", got)
 		}

@@ -86,6 +86,19 @@ type rawClient struct {
 	frames chan string
 }
 
+// readThrough returns the frames the client receives up to and including
+// the first that last accepts, or all of them until the connection ends.
+func (c *rawClient) readThrough(last func(string) bool) []string {
+	var got []string
+	for f := range c.frames {
+		got = append(got, f)
+		if last(f) {
+			break
+		}
+	}
+	return got
+}
+
 func dialWebSocket(t *testing.T, base string) rawClient {
 	t.Helper()
 	conn, _, err := websocket.DefaultDialer.Dial(socketURL(base), nil)
