@@ -28,7 +28,8 @@ func TestRedisBroker(t *testing.T) {
 }
 
 // TestRedisBrokerMalformedFrames: whatever else is published on the
-// broker's channels is dropped, and what follows still arrives.
+// broker's channels (CommandWait's acknowledgements included) is dropped,
+// and what follows still arrives.
 func TestRedisBrokerMalformedFrames(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -47,7 +48,9 @@ func TestRedisBrokerMalformedFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, junk := range []string{"", "\x01", "\x01\x01a", "\x01\x01a\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
-		"\x01\x01a\x01x\x01e\x00\x00\x00\x00\x00\xff\xff\xff\xff\x0f", "\x02\x01a", "\x09\x01a"} {
+		"\x01\x01a\x01x\x01e\x00\x00\x00\x00\x00\xff\xff\xff\xff\x0f", "\x02\x01a", "\x09\x01a",
+		// CommandWait's acks: cut short, and whole for a wait nobody has.
+		"\x04", "\x04\x01a", "\x04\x01a\x01b", "\x04\x01a\x01b\x02\xff", "\x04\x01a\x01b\x019"} {
 		for _, ch := range []string{prefix + "room:x", prefix + "commands"} {
 			if err := client.Publish(ctx, ch, junk).Err(); err != nil {
 				t.Fatal(err)
