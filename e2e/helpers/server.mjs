@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import net from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import { createInterface } from 'node:readline'
 
 const BIN = process.env.QUIRE_BIN || new URL('../../bin/quire', import.meta.url).pathname
 const PG_URL = process.env.QUIRE_TEST_DATABASE_URL || ''
@@ -119,17 +120,16 @@ export class QuireServer {
       stdio: ['ignore', 'pipe', 'pipe']
     })
     this.proc = proc
-    const keep = chunk => {
-      for (const line of chunk.toString().split('\n')) {
-        if (!line) continue
-        this.port ??= Number(/ msg=listening .*?\baddr=127\.0\.0\.1:(\d+)/.exec(line)?.[1]) || undefined
-        if (process.env.QUIRE_E2E_VERBOSE) process.stderr.write(`[quire:${this.port}] ${line}\n`)
-        this.logLines.push(line)
-        if (this.logLines.length > 400) this.logLines.shift()
-      }
+    // Whole lines: a chunk may end inside one (the "listening" line too).
+    const keep = line => {
+      if (!line) return
+      this.port ??= Number(/ msg=listening .*?\baddr=127\.0\.0\.1:(\d+)/.exec(line)?.[1]) || undefined
+      if (process.env.QUIRE_E2E_VERBOSE) process.stderr.write(`[quire:${this.port}] ${line}\n`)
+      this.logLines.push(line)
+      if (this.logLines.length > 400) this.logLines.shift()
     }
-    proc.stdout.on('data', keep)
-    proc.stderr.on('data', keep)
+    createInterface({ input: proc.stdout, crlfDelay: Infinity }).on('line', keep)
+    createInterface({ input: proc.stderr, crlfDelay: Infinity }).on('line', keep)
     proc.exited = new Promise(resolve => proc.on('exit', (code, signal) => {
       this.exits.push({ code, signal, asked: proc.asked === true })
       if (this.proc === proc) this.proc = null
