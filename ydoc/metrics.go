@@ -18,6 +18,7 @@ type metrics struct {
 	bytesPersisted prometheus.Counter
 	compactions    prometheus.Counter
 	commitBatch    prometheus.Histogram
+	commitSeconds  prometheus.Histogram // one group commit's AppendUpdates: the disk's share of applySeconds
 	applySeconds   prometheus.Histogram
 	heldUpdates    prometheus.Gauge
 	// stateCacheBytes: encoded states kept for joiners (statecache.go)
@@ -44,6 +45,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Updates per group commit.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 13),
 		}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "quire", Subsystem: "ydoc", Name: "commit_duration_seconds",
+			Help:    "Time one group commit took to append its updates durably (transaction and fsync).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
 		applySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "quire", Subsystem: "ydoc", Name: "apply_duration_seconds",
 			Help:    "Time from Apply called to the update durable and applied.",
@@ -57,7 +63,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.updatesRefused.WithLabelValues(reason)
 	}
 	for _, c := range []prometheus.Collector{m.liveDocuments, m.updatesApplied, m.updatesRefused,
-		m.bytesPersisted, m.compactions, m.commitBatch, m.applySeconds, m.heldUpdates, m.stateCacheBytes} {
+		m.bytesPersisted, m.compactions, m.commitBatch, m.commitSeconds, m.applySeconds, m.heldUpdates, m.stateCacheBytes} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

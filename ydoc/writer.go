@@ -96,7 +96,9 @@ func (w *writer) run() {
 
 func (w *writer) commit(batch []*writeReq, ups []storage.DocUpdate) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	start := time.Now()
 	ids, err := w.store.AppendUpdates(ctx, ups)
+	w.met.commitSeconds.Observe(time.Since(start).Seconds())
 	cancel()
 	if err == nil && len(ids) != len(batch) {
 		err = errShortAppend

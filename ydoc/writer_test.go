@@ -41,6 +41,10 @@ func TestCommitLingerSharesOneCommit(t *testing.T) {
 		require.NoError(t, b.m.met.commitBatch.Write(&m))
 		require.EqualValues(t, 1, m.Histogram.GetSampleCount(), "commits")
 		require.EqualValues(t, n, m.Histogram.GetSampleSum(), "updates committed")
+		var d dto.Metric
+		require.NoError(t, b.m.met.commitSeconds.Write(&d))
+		require.EqualValues(t, 1, d.Histogram.GetSampleCount(), "commit durations")
+		require.Positive(t, d.Histogram.GetSampleSum(), "the commit took time")
 		require.Len(t, b.rec.all(), n, "every update relayed after its commit")
 		for _, d := range docs {
 			st, err := store.LoadDocument(ctx, d)
