@@ -154,6 +154,9 @@ func (c *conn) disconnected() {
 // onEvent runs on the connection's reader: it only queues. Waiting there
 // would also block the socket's incoming acks (defect 4).
 func (c *conn) onEvent(name string, payload any, ack ackFunc) {
+	if !c.srv.running.Load() {
+		return // stopping: not accepted, so neither applied nor answered
+	}
 	received := time.Now()
 	if !c.enqueue(func() { c.handle(name, payload, ack, received) }, false) {
 		if !c.gone.Load() {
