@@ -71,3 +71,23 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("other client received %d relayed updates; garbage must not be relayed", r.BGotUpdates)
 	}
 }
+
+// An update that is not a valid Yjs update is logged once, with the
+// validator's reason (protocol.md §9.5): the faults bench's F3 counted two
+// Warn lines for each, one of them from the document manager.
+func TestInvalidUpdateLoggedOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	doc := "note:" + b.note.ID
+	w := dialRaw(t, b.url, b.tokens["writer"])
+	w.text(`421["ydoc:document:join",{"document_id":"` + doc + `"}]`)
+	w.next("431[")
+	w.text(`422["ydoc:document:update",{"document_id":"` + doc + `","update":[255,255,255,255,255,255,255,255,127,0]}]`)
+	if ack := w.next("432"); ack != `432[{"error":"invalid_update","ok":false}]` {
+		t.Fatalf("ack %s", ack)
+	}
+	warns := b.logs.containing("level=WARN")
+	if len(warns) != 1 || !strings.Contains(warns[0], "reason=invalid_update") || !strings.Contains(warns[0], "varint longer than 53 bits") {
+		t.Errorf("Warn lines %q, want one with the reason and the validator's detail", warns)
+	}
+}

@@ -34,7 +34,7 @@ func twoInstances(t *testing.T) (*testBundle, *realtime.Server, string) {
 // presence, with broker; it returns the server and its URL.
 func addInstance(t *testing.T, b *testBundle, broker realtime.Broker, instance string) (*realtime.Server, string) {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(testWriter{t, nil}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var peer *realtime.Server
 	docs, err := ydoc.NewManager(ydoc.Config{Store: b.store, Logger: log, Registry: prometheus.NewRegistry(),
 		Broadcast: func(docID string, update []byte, exceptSID string) { peer.Broadcast(docID, update, exceptSID) }})

@@ -154,10 +154,13 @@ func (c *conn) disconnected() {
 // onEvent runs on the connection's reader: it only queues. Waiting there
 // would also block the socket's incoming acks (defect 4).
 func (c *conn) onEvent(name string, payload any, ack ackFunc) {
+	if !c.srv.running.Load() {
+		return // stopping: not accepted, so neither applied nor answered
+	}
 	received := time.Now()
 	if !c.enqueue(func() { c.handle(name, payload, ack, received) }, false) {
 		if !c.gone.Load() {
-			c.srv.reject(c, name, reasonOverflow)
+			c.srv.reject(c, name, reasonOverflow, nil)
 			c.srv.met.closed.WithLabelValues(closeOverflow).Inc()
 			c.kick("event queue full", "queue", c.srv.cfg.QueueSize)
 		}
@@ -217,12 +220,16 @@ func (c *conn) run(t task) {
 // extra fields for the ack.
 type reply struct {
 	reason string
+	err    error // what the refusal's log line says besides reason
 	extra  map[string]any
 }
 
 func ok() reply                         { return reply{} }
 func okWith(extra map[string]any) reply { return reply{extra: extra} }
 func fail(reason string) reply          { return reply{reason: reason} }
+
+// failErr is fail with the refusal's detail for the log.
+func failErr(reason string, err error) reply { return reply{reason: reason, err: err} }
 
 var ackOK = json.RawMessage(`{"ok":true}`) // acks go through json.Marshal; small
 
@@ -276,7 +283,7 @@ func (c *conn) handle(name string, payload any, ack ackFunc, received time.Time)
 		r = c.safeCall(h, ctx, payload)
 	}
 	if r.reason != "" {
-		c.srv.reject(c, name, r.reason)
+		c.srv.reject(c, name, r.reason, r.err)
 	}
 	if ack != nil {
 		ack([]any{r.ackPayload()})
@@ -297,12 +304,15 @@ func (c *conn) safeCall(h handler, ctx context.Context, payload any) (r reply) {
 }
 
 // reject counts a refused event and logs it at Warn, rate-limited.
-func (s *Server) reject(c *conn, event, reason string) {
+func (s *Server) reject(c *conn, event, reason string, err error) {
 	s.met.rejected.WithLabelValues(reason).Inc()
 	if logNow, suppressed := s.warn.allow(reason); logNow {
 		attrs := []any{"reason", reason, "event", eventLabel(event), "socket", c.sid}
 		if u := c.user.Load(); u != nil {
 			attrs = append(attrs, "user", u.ID)
+		}
+		if err != nil {
+			attrs = append(attrs, "err", err)
 		}
 		if suppressed > 0 {
 			attrs = append(attrs, "suppressed", suppressed)

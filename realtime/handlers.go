@@ -268,7 +268,7 @@ func (c *conn) onDocUpdate(ctx context.Context, payload any) reply {
 		return r
 	}
 	if err := c.srv.cfg.Docs.Apply(ctx, docID, c.sid, update); err != nil {
-		return fail(c.docReason(err, docID))
+		return failErr(c.docReason(err, docID), err)
 	}
 	return ok()
 }

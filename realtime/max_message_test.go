@@ -47,3 +47,16 @@ func TestMaxMessageBytes(t *testing.T) {
 		return b.metric(t, "quire_realtime_connected_sockets", nil) == 0
 	})
 }
+
+// A frame past the engine's hard limit ends with the close code 1009 as
+// the client sees it, even while the client is still sending the frame:
+// the faults bench's ws client saw 1006 (the close lost to a reset).
+func TestHardLimitCloseReachesTheSender(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *realtime.Config) { c.MaxMessageBytes = 64 << 10 }) // hard limit 1.06 MiB
+	var r struct{ Code int }
+	node(t, &r, "hardclose.mjs", b.url, b.tokens["writer"], "4000000")
+	if r.Code != 1009 {
+		t.Errorf("close code %d, want 1009", r.Code)
+	}
+}

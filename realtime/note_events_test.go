@@ -44,7 +44,7 @@ func startScript(t *testing.T, script string, args ...string) *noteScript {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = testWriter{t}
+	cmd.Stderr = testWriter{t, nil}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

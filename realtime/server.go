@@ -156,13 +156,19 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop refuses new requests, closes every socket (their cleanup runs) and
-// waits for the socket workers, all bounded by ctx: the library does not
-// answer a pending long-poll on close (shared/DEPENDENCIES.md, defect 2).
-// Websockets are all closed at once, none waiting for another.
-// Idempotent.
+// Stop refuses new requests and events, lets the events already accepted
+// finish with their sockets open (at most closeGrace), closes every socket
+// (their cleanup runs) and waits for the socket workers, all bounded by
+// ctx: the library does not answer a pending long-poll on close
+// (shared/DEPENDENCIES.md, defect 2). Websockets are all closed at once,
+// none waiting for another. Idempotent.
 func (s *Server) Stop(ctx context.Context) error {
-	s.running.Store(false)
+	s.running.Store(false) // conn.onEvent takes no event from here on
+	// An update being stored now gets its ack and its relay before the
+	// sockets close (protocol.md §9.1): closing first stored it unanswered.
+	open, cancel := context.WithTimeout(ctx, closeGrace)
+	s.waitWorkers(open)
+	cancel()
 	closed := make(chan struct{})
 	go func() {
 		if s.io != nil {
@@ -174,13 +180,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	drained := make(chan struct{})
 	go func() {
 		<-closed
-		for s.workers.Load() > 0 {
-			if ctx.Err() != nil {
-				return // Stop answers ctx.Err()
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		close(drained)
+		if s.waitWorkers(ctx) {
+			close(drained)
+		} // else Stop answers ctx.Err()
 	}()
 	select {
 	case <-drained:
@@ -198,6 +200,17 @@ func (s *Server) Stop(ctx context.Context) error {
 		return errors.Join(drainErr, fmt.Errorf("realtime: stop broker: %w", err))
 	}
 	return drainErr
+}
+
+// waitWorkers waits until no socket worker runs; false if ctx ended first.
+func (s *Server) waitWorkers(ctx context.Context) bool {
+	for s.workers.Load() > 0 {
+		if ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
 }
 
 // DisconnectUser closes every live socket of the account at once (sign-out,

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,12 +41,14 @@ type testBundle struct {
 	note     *storage.Note
 	tokens   map[string]string // "owner", "reader", "writer", "stranger"
 	users    map[string]*storage.User
+	logs     *logLines // every line logged at Warn and above
 }
 
 func setup(t testing.TB, opts ...func(*realtime.Config)) *testBundle {
 	t.Helper()
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logs := &logLines{}
+	log := slog.New(slog.NewTextHandler(testWriter{t, logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	store, err := storage.OpenSQLite(ctx, filepath.Join(t.TempDir(), "quire.db"), log)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +59,7 @@ func setup(t testing.TB, opts ...func(*realtime.Config)) *testBundle {
 		t.Fatal(err)
 	}
 	b := &testBundle{store: store, auth: a, aw: awareness.NewRegistry(), reg: prometheus.NewRegistry(),
-		tokens: map[string]string{}, users: map[string]*storage.User{}}
+		tokens: map[string]string{}, users: map[string]*storage.User{}, logs: logs}
 	for _, name := range []string{"owner", "reader", "writer", "stranger"} {
 		u := &storage.User{Email: name + "@example.com", Name: name, Role: storage.RoleUser, SessionStamp: auth.NewSessionStamp()}
 		if err := store.CreateUser(ctx, u); err != nil {
@@ -174,9 +178,37 @@ func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
-type testWriter struct{ t testing.TB }
+// testWriter logs to the test, and keeps the lines in lines unless nil.
+type testWriter struct {
+	t     testing.TB
+	lines *logLines
+}
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	line := string(bytes.TrimRight(p, "\n"))
+	w.t.Log(line)
+	if w.lines != nil {
+		w.lines.mu.Lock()
+		w.lines.l = append(w.lines.l, line)
+		w.lines.mu.Unlock()
+	}
 	return len(p), nil
+}
+
+type logLines struct {
+	mu sync.Mutex
+	l  []string
+}
+
+// containing returns the lines that contain s.
+func (ll *logLines) containing(s string) []string {
+	ll.mu.Lock()
+	defer ll.mu.Unlock()
+	var out []string
+	for _, l := range ll.l {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return out
 }

@@ -194,7 +194,8 @@ type wsSocket struct {
 	// raw is the connection's fd access.
 	raw    syscall.RawConn // nil without raw access
 	pollID atomic.Uint64
-	fd     int32 // the connection's descriptor for batched sends; -1: none
+	failed atomic.Bool // fail ran (the reader, or wsSkipping's timer)
+	fd     int32       // the connection's descriptor for batched sends; -1: none
 
 	// reader-owned (readMu: see readOnce)
 	readMu    sync.Mutex
@@ -343,8 +344,8 @@ var errClosing = errors.New("closing")
 // fail ends the connection after a reader error: a websocket violation
 // gets its close code, a bad Engine.IO or Socket.IO packet "parse error".
 func (ws *wsSocket) fail(err error) {
-	if errors.Is(err, errClosing) {
-		return
+	if errors.Is(err, errClosing) || !ws.failed.CompareAndSwap(false, true) {
+		return // or the reader and wsSkipping's timer both got here
 	}
 	var we *wsError
 	if errors.As(err, &we) {
@@ -353,6 +354,13 @@ func (ws *wsSocket) fail(err error) {
 		return
 	}
 	ws.close("parse error", err)
+}
+
+// wsSkipping implements wsHandler: the frame past the limit fails the
+// connection once read (wsSkipFactor), or closeGrace from now if its
+// payload is slower to come.
+func (ws *wsSocket) wsSkipping(err error) {
+	time.AfterFunc(closeGrace, func() { ws.fail(err) })
 }
 
 // wsControl implements wsHandler.

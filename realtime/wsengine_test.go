@@ -146,7 +146,7 @@ func TestWebSocketBadInputCloses(t *testing.T) {
 		{"unmasked frame", true, func(w *wireConn) { w.frame(0x81, false, []byte(`42["heartbeat",{}]`)) }, 1002},
 		{"bad opcode", true, func(w *wireConn) { w.frame(0x83, true, []byte("x")) }, 1002},
 		{"reserved bit", true, func(w *wireConn) { w.frame(0xc1, true, []byte("3")) }, 1002},
-		{"frame past the engine limit", true, func(w *wireConn) { // its header only: refused before its payload
+		{"frame past the engine limit", true, func(w *wireConn) { // its header only: refused closeGrace later, its payload not come
 			w.raw([]byte{0x81, 0x80 | 127, 0, 0, 0, 0, 0, 0x10, 0xc8, 0xe0, 1, 2, 3, 4}) // 1,100,000 bytes
 		}, 1009},
 		{"invalid UTF-8 in text", true, func(w *wireConn) { w.frame(0x81, true, []byte{'4', '2', 0xff}) }, 1007},

@@ -43,6 +43,8 @@ func (r *recorder) wsMessage(op byte, data []byte) error {
 	return nil
 }
 
+func (r *recorder) wsSkipping(error) {}
+
 func (r *recorder) wsControl(op byte, data []byte) error {
 	r.got = append(r.got, recorded{op, string(data)})
 	return nil
@@ -154,6 +156,8 @@ func (c *checker) wsMessage(op byte, data []byte) error {
 	}
 	return nil
 }
+
+func (c *checker) wsSkipping(error) {}
 
 func (c *checker) wsControl(op byte, data []byte) error {
 	if len(data) > 125 || op < wsClose {
@@ -281,5 +285,32 @@ func TestWSParserAllocatesAsPayloadArrives(t *testing.T) {
 	}
 	if len(r.got) != 1 || r.got[0].data != string(payload) {
 		t.Fatalf("got %d messages", len(r.got))
+	}
+}
+
+// A frame past the limit is read to its end and dropped before the 1009
+// error, so the close does not leave the client's bytes unread (the
+// kernel would answer them with a reset, and the client might see that
+// instead of the close frame); nothing of it is kept or handed over.
+// One announced past wsSkipFactor times the limit fails at its header.
+func TestWSParserSkipsAFramePastTheLimit(t *testing.T) {
+	p := wsParser{limit: 100}
+	r := &recorder{}
+	frame := clientFrame(0x81, make([]byte, 250))
+	if err := p.feed(frame[:len(frame)-1], r); err != nil {
+		t.Fatalf("before the frame's last byte: %v, want no error yet", err)
+	}
+	if len(p.msg) != 0 || len(r.got) != 0 {
+		t.Fatalf("kept %d bytes, handed over %d messages", len(p.msg), len(r.got))
+	}
+	err := p.feed(frame[len(frame)-1:], r)
+	if we := (*wsError)(nil); !errors.As(err, &we) || we.code != wsCloseTooBig {
+		t.Fatalf("at the frame's end: %v, want close %d", err, wsCloseTooBig)
+	}
+
+	p = wsParser{limit: 100}
+	hdr := clientFrame(0x82, make([]byte, 401))[:8] // 126, 16-bit length, mask
+	if we := (*wsError)(nil); !errors.As(p.feed(hdr, r), &we) || we.code != wsCloseTooBig {
+		t.Fatalf("a header announcing 401 bytes: want close %d at once", wsCloseTooBig)
 	}
 }

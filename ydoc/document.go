@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -412,8 +413,9 @@ func (d *document) apply(c *command) {
 	}
 	u, err := yupdate.Parse(c.update, yupdate.Limits{MaxBytes: max})
 	if err != nil {
-		d.m.log.Warn("invalid update", "doc", d.id, "socket", c.sid, "err", err)
-		d.refuse(c, reasonInvalid, ErrInvalidUpdate)
+		// Not logged here: the caller that refuses it logs it, once, with
+		// this detail (protocol.md §9.5).
+		d.refuse(c, reasonInvalid, fmt.Errorf("%w: %w", ErrInvalidUpdate, err))
 		return
 	}
 	if d.contains(u) {
