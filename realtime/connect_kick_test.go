@@ -68,8 +68,10 @@ func TestKickedWhileAuthenticatingLeavesItsRooms(t *testing.T) {
 }
 
 // A client that goes away while its socket authenticates leaves nothing
-// behind once the authentication ends: no conn, no connection (the held
-// reply and what was held behind it are dropped).
+// behind once the authentication ends: no conn, no room membership, no
+// connection (the held reply and what was held behind it are dropped),
+// and no request. With --polling the server answers the client's last
+// long-poll: one it took while the session closed waited for good.
 func TestClosedWhileAuthenticatingLeavesNothing(t *testing.T) {
 	t.Parallel()
 	eachTransport(t, func(t *testing.T, transport string) {
@@ -93,7 +95,8 @@ func TestClosedWhileAuthenticatingLeavesNothing(t *testing.T) {
 		close(held.release)
 		<-done
 		waitFor(t, "nothing left of the socket", 10*time.Second, func() bool {
-			return realtime.ConnCount(b.srv) == 0 && realtime.WSCount(b.srv) == 0
+			return realtime.ConnCount(b.srv) == 0 && realtime.WSCount(b.srv) == 0 &&
+				len(realtime.UserRoomMembers(b.srv, b.users["owner"].ID)) == 0 && realtime.PollsInFlight(b.srv) == 0
 		})
 	})
 }

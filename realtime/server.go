@@ -27,6 +27,7 @@ type Server struct {
 	met     *metrics
 	io      *socket.Server // polling only (socket_library.go); nil for websockets
 	handler http.Handler
+	polls   *pollGuard // workaround_polling.go
 	warn    *warnLimiter
 	touch   touchLimiter // heartbeats' last_active_at writes
 
@@ -98,6 +99,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.io = socket.NewServer(nil, opts)
 	s.handler = s.io.ServeHandler(opts)
+	s.polls = newPollGuard(s.io.Engine())
 	s.io.Use(s.authenticateLibrary)
 	_ = s.io.On("connection", func(args ...any) {
 		if sock, ok := args[0].(*socket.Socket); ok {
@@ -119,7 +121,7 @@ func (s *Server) Handler() http.Handler {
 			s.serveWebSocket(w, r)
 			return
 		}
-		s.handler.ServeHTTP(w, r)
+		s.polls.serve(w, r, s.handler)
 	})
 }
 
