@@ -140,16 +140,14 @@ func (g *pollGuard) opened(sock engine.Socket) {
 // closed ends the session's GETs still inside the library.
 func (g *pollGuard) closed(sid string) {
 	g.mu.Lock()
-	s := g.sessions[sid]
+	defer g.mu.Unlock()
+	if s := g.sessions[sid]; s != nil {
+		for p := range s.pending {
+			p.ended.Store(true)
+			p.cancel()
+		}
+	}
 	delete(g.sessions, sid)
-	g.mu.Unlock()
-	if s == nil {
-		return
-	}
-	for p := range s.pending {
-		p.ended.Store(true)
-		p.cancel()
-	}
 }
 
 // add registers p as sid's latest GET; it returns the previous one and
