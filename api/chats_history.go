@@ -107,12 +107,24 @@ func linkChildren(msgs *rawObject) {
 	}
 	missing := map[string][]string{}
 	var parents []string
+	// A parent's children as a set: a parent of n children, each naming
+	// it, would otherwise take n² steps under the chat's row lock.
+	listed := map[string]map[string]bool{}
 	for _, id := range msgs.keys {
 		p := links[id].ParentID
 		if p == nil || *p == id {
 			continue
 		}
-		if _, ok := msgs.get(*p); !ok || slices.Contains(links[*p].ChildrenIDs, id) {
+		if _, ok := msgs.get(*p); !ok {
+			continue
+		}
+		if listed[*p] == nil {
+			listed[*p] = make(map[string]bool, len(links[*p].ChildrenIDs))
+			for _, c := range links[*p].ChildrenIDs {
+				listed[*p][c] = true
+			}
+		}
+		if listed[*p][id] {
 			continue
 		}
 		if missing[*p] == nil {
@@ -149,13 +161,15 @@ func removeMessage(chat *rawObject, id string) bool {
 	exists := func(x string) bool { _, ok := msgs.get(x); return ok }
 	gone := map[string]bool{id: true}
 	var grandchildren []string
+	taken := map[string]bool{} // grandchildren as a set: a list search is n² on a wide tree
 	for _, c := range self.ChildrenIDs {
 		if !exists(c) || gone[c] {
 			continue
 		}
 		gone[c] = true
 		for _, g := range linkOf(msgs.vals[c]).ChildrenIDs {
-			if exists(g) && !gone[g] && !slices.Contains(grandchildren, g) {
+			if exists(g) && !gone[g] && !taken[g] {
+				taken[g] = true
 				grandchildren = append(grandchildren, g)
 			}
 		}
@@ -172,11 +186,7 @@ func removeMessage(chat *rawObject, id string) bool {
 		m.setValue("parentId", parent)
 		msgs.set(g, m.encode())
 	}
-	for _, k := range slices.Clone(msgs.keys) {
-		if gone[k] {
-			msgs.delete(k)
-		}
-	}
+	msgs.deleteAll(gone)
 	// The newest leaf below the parent: its last child, that one's, …
 	var current any // null
 	var next []string

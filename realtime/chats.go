@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
-	"unicode/utf8"
 
 	"github.com/quire/quire/storage"
 )
@@ -40,7 +39,7 @@ func (c *conn) onChatEvent(ctx context.Context, payload any) reply {
 	chatID, isStr := f.str("chat_id")
 	data, dataObj := asFields(f["data"])
 	typ, _ := data.str("type")
-	if !isObj || !isStr || !dataObj || typ != "last_read_at" || chatID == "" || len(chatID) > maxIDLen || !utf8.ValidString(chatID) {
+	if !isObj || !isStr || !dataObj || typ != "last_read_at" || !validID(chatID) {
 		return fail(reasonInvalidPayload)
 	}
 	if !storage.SavedChatID(chatID) {

@@ -109,7 +109,7 @@ func (c *conn) onHeartbeat(ctx context.Context, _ any) reply {
 func (c *conn) onJoinNote(ctx context.Context, payload any) reply {
 	f, isObj := asFields(payload)
 	noteID, isStr := f.str("note_id")
-	if !isObj || !isStr || noteID == "" || len(noteID) > maxIDLen {
+	if !isObj || !isStr || !validID(noteID) {
 		return fail(reasonInvalidPayload)
 	}
 	u := c.user.Load()

@@ -3,6 +3,8 @@ package realtime
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
@@ -26,6 +28,14 @@ func (f fields) str(key string) (string, bool) {
 
 // maxIDLen bounds ids taken from payloads (note ids are UUIDs).
 const maxIDLen = 200
+
+// validID reports whether an id from a payload can name a stored row:
+// 1 to maxIDLen bytes of UTF-8 without NUL. PostgreSQL refuses a query
+// parameter with NUL or invalid UTF-8 with an error, not "no such row", so
+// such an id must be turned away before it reaches storage.
+func validID(id string) bool {
+	return id != "" && len(id) <= maxIDLen && utf8.ValidString(id) && !strings.ContainsRune(id, 0)
+}
 
 // documentID reads and normalises document_id (docid.Parse): "note_<id>"
 // becomes "note:<id>"; anything but a valid note document id is refused.

@@ -1,0 +1,36 @@
+package api_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quire/quire/quiretest"
+)
+
+// TestSocketIDsStorageCannotHold: a socket event whose note or chat id
+// holds NUL is refused as invalid_payload on either backend. PostgreSQL
+// refuses such a query parameter with an error, and the handlers answered
+// it as a server fault (unavailable), logging an error per event.
+func TestSocketIDsStorageCannotHold(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, s *quiretest.Server) {
+		bob := s.SignUp("Bob")
+		note := s.CreateNote(bob.Token, "n", "m")
+		var chat struct{ ID string }
+		s.JSON("POST", "/api/v1/chats/new", bob.Token, map[string]any{"chat": map[string]any{"title": "c"}}, 200, &chat)
+		step, _ := nodeScript(t, filepath.Join("testdata", "socketcalls.mjs"), "ws"+s.URL[len("http"):], bob.Token)
+		require.Equal(t, true, step("")["ready"])
+		refused := map[string]any{"ok": false, "error": "invalid_payload"}
+		for _, c := range []string{
+			`["join-note",{"note_id":"` + note + `\u0000"}]`,
+			`["events:chat",{"chat_id":"` + chat.ID + `\u0000","data":{"type":"last_read_at"}}]`,
+		} {
+			require.Equal(t, refused, step(c)["ack"], c)
+		}
+		// The same events with the real ids still work.
+		require.Equal(t, map[string]any{"ok": true}, step(`["join-note",{"note_id":"` + note + `"}]`)["ack"])
+		require.Equal(t, map[string]any{"ok": true}, step(`["events:chat",{"chat_id":"` + chat.ID + `","data":{"type":"last_read_at"}}]`)["ack"])
+	})
+}
