@@ -696,20 +696,17 @@ func (a *API) reactivate(r *http.Request, channelID string) error {
 
 // emitParent sends message:reply with the thread root's new summary.
 func (a *API) emitParent(r *http.Request, c *chanReq, parentID string) {
-	p, err := a.cfg.Store.GetMessage(r.Context(), parentID)
-	if err != nil {
+	// The count and newest time only: reading every reply to count them
+	// loaded a whole thread (up to 64 KiB each) on each reply posted.
+	t, err := a.cfg.Store.GetThread(r.Context(), parentID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
 		return // deleted meanwhile: nothing to update
-	}
-	replies, err := a.cfg.Store.ListReplies(r.Context(), parentID, 0, 0)
-	if err != nil {
-		a.log.Error("list replies", "message", parentID, "err", err)
+	case err != nil:
+		a.log.Error("get thread", "message", parentID, "err", err)
 		return
 	}
-	t := storage.MessageThread{Message: *p, ReplyCount: len(replies)}
-	if len(replies) > 0 {
-		t.LatestReplyAt = replies[0].CreatedAt
-	}
-	out := []wire.Message{threadOf(&t)}
+	out := []wire.Message{threadOf(t)}
 	if err := a.messages(r, out); err != nil {
 		a.log.Error("message details", "message", parentID, "err", err)
 		return

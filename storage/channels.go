@@ -166,6 +166,9 @@ type Channels interface {
 	PostMessage(ctx context.Context, m *Message) error
 	// GetMessage returns the message, or ErrNotFound.
 	GetMessage(ctx context.Context, id string) (*Message, error)
+	// GetThread returns the message with its thread's reply count and
+	// newest reply time (as ListMessages), or ErrNotFound.
+	GetThread(ctx context.Context, id string) (*MessageThread, error)
 	// ListMessages returns the channel's top-level messages, newest first
 	// (created_at, then id, descending), skipping skip and returning at most
 	// limit (limit <= 0: no limit), each with its thread's reply count and

@@ -329,10 +329,25 @@ func (s *sqlChannels) GetMessage(ctx context.Context, id string) (*Message, erro
 	return m, nil
 }
 
-func (s *sqlChannels) ListMessages(ctx context.Context, channelID string, skip, limit int) ([]MessageThread, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+messageColumns+`,
+// threadColumns are a message's columns and its thread's reply count and
+// newest reply time (scanMessage's extra destinations).
+const threadColumns = messageColumns + `,
 		(SELECT count(*) FROM message r WHERE r.parent_id = m.id),
-		COALESCE((SELECT max(r.created_at) FROM message r WHERE r.parent_id = m.id), 0)
+		COALESCE((SELECT max(r.created_at) FROM message r WHERE r.parent_id = m.id), 0)`
+
+func (s *sqlChannels) GetThread(ctx context.Context, id string) (*MessageThread, error) {
+	var t MessageThread
+	m, err := scanMessage(s.r.QueryRowContext(ctx, s.q("SELECT "+threadColumns+" FROM message m WHERE m.id = ?"), id),
+		&t.ReplyCount, &t.LatestReplyAt)
+	if err != nil {
+		return nil, s.err("get thread", err)
+	}
+	t.Message = *m
+	return &t, nil
+}
+
+func (s *sqlChannels) ListMessages(ctx context.Context, channelID string, skip, limit int) ([]MessageThread, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+threadColumns+`
 		FROM message m WHERE m.channel_id = ? AND m.parent_id IS NULL
 		ORDER BY m.created_at DESC, m.id DESC LIMIT ? OFFSET ?`), channelID, limitOrAll(limit), max(skip, 0))
 	if err != nil {

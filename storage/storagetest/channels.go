@@ -548,6 +548,15 @@ func testThreads(t *testing.T, b *bundle) {
 	require.Equal(t, 3, list[1].ReplyCount)
 	require.Equal(t, int64(40), list[1].LatestReplyAt)
 
+	th, err := s.GetThread(ctx, root.ID)
+	require.NoError(t, err)
+	require.Equal(t, list[1], *th, "GetThread agrees with ListMessages")
+	th, err = s.GetThread(ctx, lone.ID)
+	require.NoError(t, err)
+	require.Equal(t, list[0], *th)
+	_, err = s.GetThread(ctx, "no-such-message")
+	require.ErrorIs(t, err, storage.ErrNotFound)
+
 	t.Run("DeleteReplyKeepsThread", func(t *testing.T) {
 		require.NoError(t, s.DeleteMessage(ctx, r2.ID))
 		replies, err := s.ListReplies(ctx, root.ID, 0, 0)
