@@ -124,12 +124,9 @@ func (c *conn) onJoinChannels(ctx context.Context, payload any) reply {
 	if payload != nil && !isObj {
 		return fail(reasonInvalidPayload)
 	}
-	u := c.user.Load()
-	if _, has := f["auth"]; has {
-		var valid bool
-		if u, _, valid = c.verifyPayloadToken(ctx, f); !valid {
-			return fail(reasonUnauthenticated)
-		}
+	u, r := c.payloadAccount(ctx, f)
+	if r.reason != "" {
+		return r
 	}
 	leaves := c.srv.channelLeaves().Load() // before storage is read
 	list, err := c.srv.cfg.Store.ListChannels(ctx, storage.ListChannelsOptions{UserID: u.ID, IncludePublic: true})

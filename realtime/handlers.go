@@ -73,6 +73,27 @@ func (c *conn) onUserJoin(ctx context.Context, payload any) reply {
 	return okWith(map[string]any{"id": u.ID, "name": u.Name, "role": u.Role})
 }
 
+// payloadAccount is the account an event acts for: the socket's, after
+// checking f.auth.token when there is one (upstream checks the payload's
+// token). A token of another account is refused: it would put this socket
+// in that account's rooms, where neither its sign-out nor its removal
+// from a channel or note reaches (they look for that account's sockets).
+// user-join is the event that moves a socket to another account.
+func (c *conn) payloadAccount(ctx context.Context, f fields) (*storage.User, reply) {
+	u := c.user.Load()
+	if _, has := f["auth"]; !has {
+		return u, ok()
+	}
+	tu, _, valid := c.verifyPayloadToken(ctx, f)
+	switch {
+	case !valid:
+		return nil, fail(reasonUnauthenticated)
+	case tu.ID != u.ID:
+		return nil, fail(reasonForbidden)
+	}
+	return tu, ok()
+}
+
 // verifyPayloadToken checks f.auth.token.
 func (c *conn) verifyPayloadToken(ctx context.Context, f fields) (*storage.User, string, bool) {
 	a, ok := asFields(f["auth"])
@@ -112,14 +133,12 @@ func (c *conn) onJoinNote(ctx context.Context, payload any) reply {
 	if !isObj || !isStr || !validID(noteID) {
 		return fail(reasonInvalidPayload)
 	}
-	u := c.user.Load()
-	if _, has := f["auth"]; has { // upstream checks the payload's token
-		if u, _, isObj = c.verifyPayloadToken(ctx, f); !isObj {
-			return fail(reasonUnauthenticated)
-		}
-		if !approved(u) {
-			return fail(reasonPending)
-		}
+	u, r := c.payloadAccount(ctx, f)
+	if r.reason != "" {
+		return r
+	}
+	if _, has := f["auth"]; has && !approved(u) {
+		return fail(reasonPending)
 	}
 	if r := c.checkNote(ctx, u, noteID, storage.PermRead); r.reason != "" {
 		return r
