@@ -24,11 +24,11 @@ func TestSocketEventsRefuseAnotherAccountsToken(t *testing.T) {
 		require.Equal(t, true, step("")["ready"])
 		forbidden := map[string]any{"ok": false, "error": "forbidden"}
 		withToken := func(tok string) string { return `"auth":{"token":"` + tok + `"}` }
-		require.Equal(t, forbidden, step(`["join-channels",{`+withToken(bob.Token)+`}]`)["ack"])
-		require.Equal(t, forbidden, step(`["join-note",{"note_id":"`+bobsNote+`",`+withToken(bob.Token)+`}]`)["ack"])
+		require.Equal(t, forbidden, step(`["join-channels",{` + withToken(bob.Token) + `}]`)["ack"])
+		require.Equal(t, forbidden, step(`["join-note",{"note_id":"` + bobsNote + `",` + withToken(bob.Token) + `}]`)["ack"])
 		okAck := map[string]any{"ok": true}
-		require.Equal(t, okAck, step(`["join-channels",{`+withToken(alice.Token)+`}]`)["ack"])
-		require.Equal(t, okAck, step(`["join-note",{"note_id":"`+aliceNote+`",`+withToken(alice.Token)+`}]`)["ack"])
+		require.Equal(t, okAck, step(`["join-channels",{` + withToken(alice.Token) + `}]`)["ack"])
+		require.Equal(t, okAck, step(`["join-note",{"note_id":"` + aliceNote + `",` + withToken(alice.Token) + `}]`)["ack"])
 		require.Equal(t, okAck, step(`["join-channels",{}]`)["ack"])
 	})
 }
