@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -20,8 +19,7 @@ func TestSocketEventsRefuseAnotherAccountsToken(t *testing.T) {
 		alice, bob := s.SignUp("Alice"), s.SignUp("Bob")
 		bobsNote := s.CreateNote(bob.Token, "private", "m")
 		aliceNote := s.CreateNote(alice.Token, "own", "m")
-		step, _ := nodeScript(t, filepath.Join("testdata", "socketcalls.mjs"), "ws"+s.URL[len("http"):], alice.Token)
-		require.Equal(t, true, step("")["ready"])
+		step := socketCalls(t, s, alice.Token)
 		forbidden := map[string]any{"ok": false, "error": "forbidden"}
 		withToken := func(tok string) string { return `"auth":{"token":"` + tok + `"}` }
 		require.Equal(t, forbidden, step(`["join-channels",{` + withToken(bob.Token) + `}]`)["ack"])

@@ -20,8 +20,7 @@ func TestSocketIDsStorageCannotHold(t *testing.T) {
 		note := s.CreateNote(bob.Token, "n", "m")
 		var chat struct{ ID string }
 		s.JSON("POST", "/api/v1/chats/new", bob.Token, map[string]any{"chat": map[string]any{"title": "c"}}, 200, &chat)
-		step, _ := nodeScript(t, filepath.Join("testdata", "socketcalls.mjs"), "ws"+s.URL[len("http"):], bob.Token)
-		require.Equal(t, true, step("")["ready"])
+		step := socketCalls(t, s, bob.Token)
 		refused := map[string]any{"ok": false, "error": "invalid_payload"}
 		for _, c := range []string{
 			`["join-note",{"note_id":"` + note + `\u0000"}]`,
@@ -33,4 +32,14 @@ func TestSocketIDsStorageCannotHold(t *testing.T) {
 		require.Equal(t, map[string]any{"ok": true}, step(`["join-note",{"note_id":"` + note + `"}]`)["ack"])
 		require.Equal(t, map[string]any{"ok": true}, step(`["events:chat",{"chat_id":"` + chat.ID + `","data":{"type":"last_read_at"}}]`)["ack"])
 	})
+}
+
+// socketCalls starts testdata/socketcalls.mjs, one socket of token's
+// account on s, and returns its step: a line [event, payload] in, the
+// ack out (under "ack").
+func socketCalls(t *testing.T, s *quiretest.Server, token string) func(string) map[string]any {
+	t.Helper()
+	step, _ := nodeScript(t, filepath.Join("testdata", "socketcalls.mjs"), "ws"+s.URL[len("http"):], token)
+	require.Equal(t, true, step("")["ready"])
+	return step
 }
