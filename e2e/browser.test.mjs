@@ -5,14 +5,14 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { startServer } from './lib/browser-server.mjs'
+import { startServer } from './helpers/server.mjs'
 import { CHROMIUM, Person, launch, screenshotPath } from './lib/browser-app.mjs'
 
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install -y chromium)`
 
 // setup starts a server and a browser for one test, both stopped after it.
 async function setup (t, args = []) {
-  const server = await startServer(args)
+  const server = await startServer({ args })
   t.after(() => server.cleanup())
   const browser = await launch()
   t.after(() => browser.close())

@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { startServer } from './lib/browser-server.mjs'
+import { startServer } from './helpers/server.mjs'
 import { CHROMIUM, Person, launch, screenshotPath } from './lib/browser-app.mjs'
 
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install -y chromium)`
@@ -61,7 +61,7 @@ async function post (person, text, where = 'Message') {
 // serverAndBrowser starts the binary and a browser for test t, both
 // stopped after it; {} (t skipped) when the binary has no channel routes.
 async function serverAndBrowser (t) {
-  const server = await startServer([])
+  const server = await startServer()
   t.after(() => server.cleanup())
   if (await channelsMissing(server)) {
     t.skip('this binary has no /api/v1/channels/ (404): the channel routes are not built in')

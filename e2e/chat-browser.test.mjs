@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { startServer } from './lib/browser-server.mjs'
+import { startServer } from './helpers/server.mjs'
 import { CHROMIUM, Person, launch, screenshotPath } from './lib/browser-app.mjs'
 import { startChatUpstream } from './lib/chat-upstream.mjs'
 import { ok } from './helpers/api.mjs'
@@ -53,7 +53,7 @@ async function waitAnswer (person, i, state, check = () => true) {
 async function chatServer (t) {
   const upstream = await startChatUpstream()
   t.after(() => upstream.close())
-  const server = await startServer(['--openai-base-url', upstream.baseURL])
+  const server = await startServer({ args: ['--openai-base-url', upstream.baseURL] })
   t.after(() => server.cleanup())
   const browser = await launch()
   t.after(() => browser.close())

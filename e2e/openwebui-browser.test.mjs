@@ -11,7 +11,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { startServer } from './lib/browser-server.mjs'
+import { startServer } from './helpers/server.mjs'
 import { CHROMIUM, launch, screenshotPath } from './lib/browser-app.mjs'
 import { Person, TARBALL, unpackWebUI } from './lib/openwebui-app.mjs'
 
@@ -36,7 +36,7 @@ async function converge (people, check, what) {
 test('stock Open WebUI frontend: two people write one note live', { skip, timeout: 300000 }, async (t) => {
   const webui = unpackWebUI()
   t.after(() => webui.cleanup())
-  const server = await startServer(['--webui-dir', webui.dir])
+  const server = await startServer({ args: ['--webui-dir', webui.dir] })
   t.after(() => server.cleanup())
   const browser = await launch()
   t.after(() => browser.close())

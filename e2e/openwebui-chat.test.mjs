@@ -13,7 +13,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { startServer } from './lib/browser-server.mjs'
+import { startServer } from './helpers/server.mjs'
 import { CHROMIUM, launch, screenshotPath } from './lib/browser-app.mjs'
 import { Person, TARBALL, unpackWebUI } from './lib/openwebui-app.mjs'
 import { startUpstream } from './lib/openai-upstream.mjs'
@@ -39,7 +39,7 @@ test('stock Open WebUI frontend: a chat streams its answer and is kept', { skip,
   t.after(() => upstream.close())
   const webui = unpackWebUI()
   t.after(() => webui.cleanup())
-  const server = await startServer(['--webui-dir', webui.dir, '--openai-base-url', upstream.baseURL])
+  const server = await startServer({ args: ['--webui-dir', webui.dir, '--openai-base-url', upstream.baseURL] })
   t.after(() => server.cleanup())
   const browser = await launch()
   t.after(() => browser.close())
