@@ -820,12 +820,13 @@ func (a *API) reaction(w http.ResponseWriter, r *http.Request, c *chanReq, m *st
 	}
 	var err error
 	if add {
-		if !a.reactionFits(w, r, m.ID, *f.Name) {
-			return
-		}
-		_, err = a.cfg.Store.AddReaction(r.Context(), m.ID, c.s.user.ID, *f.Name, a.cfg.Now().UnixNano())
+		_, err = a.cfg.Store.AddReaction(r.Context(), m.ID, c.s.user.ID, *f.Name, a.cfg.Now().UnixNano(), MaxReactionNames)
 	} else {
 		_, err = a.cfg.Store.RemoveReaction(r.Context(), m.ID, c.s.user.ID, *f.Name)
+	}
+	if errors.Is(err, storage.ErrLimit) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("a message takes at most %d different reactions", MaxReactionNames))
+		return
 	}
 	if errors.Is(err, storage.ErrNotFound) {
 		writeError(w, http.StatusNotFound, msgNotFound)
@@ -845,24 +846,6 @@ func (a *API) reaction(w http.ResponseWriter, r *http.Request, c *chanReq, m *st
 	}
 	a.emit(c, typ, m.ID, out)
 	writeJSON(w, http.StatusOK, true)
-}
-
-// reactionFits reports whether reaction name may be added to message id:
-// it is there already, or the message has fewer than MaxReactionNames;
-// otherwise it answers 400. Adds racing past the check can exceed the cap
-// by the number of them, not without bound.
-func (a *API) reactionFits(w http.ResponseWriter, r *http.Request, messageID, name string) bool {
-	all, err := a.cfg.Store.ListReactions(r.Context(), []string{messageID})
-	if err != nil {
-		a.internalError(w, r, "list reactions", err)
-		return false
-	}
-	rs := all[messageID]
-	if len(rs) < MaxReactionNames || slices.ContainsFunc(rs, func(re storage.Reaction) bool { return re.Name == name }) {
-		return true
-	}
-	writeError(w, http.StatusBadRequest, fmt.Sprintf("a message takes at most %d different reactions", MaxReactionNames))
-	return false
 }
 
 func (a *API) reactionAdd(w http.ResponseWriter, r *http.Request, c *chanReq, m *storage.Message) {

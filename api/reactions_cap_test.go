@@ -3,6 +3,7 @@ package api_test
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -42,5 +43,44 @@ func TestReactionNamesPerMessageCapped(t *testing.T) {
 				require.Equal(t, 2, re.Count)
 			}
 		}
+	})
+}
+
+// TestReactionCapHoldsForRacingAdds: adds racing for the last places of
+// the cap do not pass it together (the check and the insert are one step
+// in the store); each refused one gets 400.
+func TestReactionCapHoldsForRacingAdds(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, s *quiretest.Server) {
+		s.SignUp("Admin")
+		bob := s.SignUp("Bob")
+		ch := createChannel(s, bob.Token, map[string]any{"type": "group", "name": "g"})
+		m := post(s, bob.Token, ch.ID, map[string]any{"content": "hi"})
+		react := chans + ch.ID + "/messages/" + m.ID + "/reactions/add"
+		for i := range api.MaxReactionNames - 2 {
+			s.JSON("POST", react, bob.Token, map[string]any{"name": "r" + strconv.Itoa(i)}, http.StatusOK, nil)
+		}
+		const racers = 16
+		status := make([]int, racers)
+		var wg sync.WaitGroup
+		for i := range racers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				status[i] = s.Do("POST", react, bob.Token, map[string]any{"name": "race" + strconv.Itoa(i)}).Status
+			}()
+		}
+		wg.Wait()
+		okCount := 0
+		for _, st := range status {
+			if st == http.StatusOK {
+				okCount++
+			} else {
+				require.Equal(t, http.StatusBadRequest, st)
+			}
+		}
+		require.Equal(t, 2, okCount)
+		list := messages(s, bob.Token, ch.ID, "")
+		require.Len(t, list[0].Reactions, api.MaxReactionNames)
 	})
 }

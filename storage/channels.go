@@ -192,8 +192,10 @@ type Channels interface {
 
 	// AddReaction records the account's reaction; adding it again changes
 	// nothing. Reports whether it was added. ErrNotFound if the message or
-	// the account is absent.
-	AddReaction(ctx context.Context, messageID, userID, name string, at int64) (bool, error)
+	// the account is absent. With maxNames > 0, a name the message does not
+	// have yet is refused with ErrLimit once it has maxNames different
+	// ones, also when adds race.
+	AddReaction(ctx context.Context, messageID, userID, name string, at int64, maxNames int) (bool, error)
 	// RemoveReaction removes the reaction; reports whether there was one.
 	RemoveReaction(ctx context.Context, messageID, userID, name string) (bool, error)
 	// ListReactions returns the reactions of each message (a message with

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -451,17 +452,39 @@ func (s *sqlChannels) PinMessage(ctx context.Context, id string, pinned bool, by
 
 // Reactions.
 
-func (s *sqlChannels) AddReaction(ctx context.Context, messageID, userID, name string, at int64) (bool, error) {
+func (s *sqlChannels) AddReaction(ctx context.Context, messageID, userID, name string, at int64, maxNames int) (bool, error) {
 	if at == 0 {
 		at = time.Now().UnixNano()
 	}
-	res, err := s.w.ExecContext(ctx, s.q("INSERT INTO message_reaction (message_id, user_id, name, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (message_id, user_id, name) DO NOTHING"),
-		messageID, userID, name, at)
-	if err != nil {
-		return false, s.err("add reaction", err)
-	}
-	n, err := res.RowsAffected()
-	return n > 0, s.err("add reaction", err)
+	added := false
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if maxNames > 0 {
+			// The message's row lock (PostgreSQL; SQLite's one writer
+			// already) makes count-then-insert one step for racing adds.
+			var one int
+			if err := tx.QueryRowContext(ctx, s.q("SELECT 1 FROM message WHERE id = ?"+s.forUpdate), messageID).Scan(&one); err != nil {
+				return err
+			}
+			var names, has int
+			err := tx.QueryRowContext(ctx, s.q("SELECT COUNT(DISTINCT name), COUNT(CASE WHEN name = ? THEN 1 END) FROM message_reaction WHERE message_id = ?"),
+				name, messageID).Scan(&names, &has)
+			if err != nil {
+				return err
+			}
+			if has == 0 && names >= maxNames {
+				return fnError{fmt.Errorf("storage: add reaction: %w", ErrLimit)}
+			}
+		}
+		res, err := tx.ExecContext(ctx, s.q("INSERT INTO message_reaction (message_id, user_id, name, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (message_id, user_id, name) DO NOTHING"),
+			messageID, userID, name, at)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		added = n > 0
+		return err
+	})
+	return added, s.err("add reaction", err)
 }
 
 func (s *sqlChannels) RemoveReaction(ctx context.Context, messageID, userID, name string) (bool, error) {

@@ -15,6 +15,8 @@ var (
 	ErrConflict = errors.New("storage: conflict")
 	// ErrNotFirst: CreateUser with RoleFirstOnly, and an account exists.
 	ErrNotFirst = errors.New("storage: an account exists already")
+	// ErrLimit: the write would pass a cap the caller set.
+	ErrLimit = errors.New("storage: limit reached")
 	// ErrSchemaTooNew: the database was migrated by a newer binary.
 	ErrSchemaTooNew = errors.New("storage: database schema is newer than this binary")
 )

@@ -27,6 +27,7 @@ func testChannels(t *testing.T, b *bundle) {
 	t.Run("Threads", func(t *testing.T) { t.Parallel(); testThreads(t, b) })
 	t.Run("Pins", func(t *testing.T) { t.Parallel(); testPins(t, b) })
 	t.Run("Reactions", func(t *testing.T) { t.Parallel(); testReactions(t, b) })
+	t.Run("ReactionCap", func(t *testing.T) { t.Parallel(); testReactionCap(t, b) })
 	t.Run("ConcurrentPosts", func(t *testing.T) { t.Parallel(); testConcurrentPosts(t, b) })
 }
 
@@ -240,9 +241,9 @@ func testUpdateDeleteChannel(t *testing.T, b *bundle) {
 		m := post(t, s, c.ID, alice.ID, "", 1)
 		r := post(t, s, c.ID, bob.ID, m.ID, 2)
 		other := post(t, s, keep.ID, alice.ID, "", 3)
-		_, err := s.AddReaction(ctx, m.ID, bob.ID, "+1", 0)
+		_, err := s.AddReaction(ctx, m.ID, bob.ID, "+1", 0, 0)
 		require.NoError(t, err)
-		_, err = s.AddReaction(ctx, other.ID, bob.ID, "+1", 0)
+		_, err = s.AddReaction(ctx, other.ID, bob.ID, "+1", 0, 0)
 		require.NoError(t, err)
 
 		require.NoError(t, s.DeleteChannel(ctx, c.ID))
@@ -565,7 +566,7 @@ func testThreads(t *testing.T, b *bundle) {
 	})
 
 	t.Run("DeleteRootDeletesReplies", func(t *testing.T) {
-		_, err := s.AddReaction(ctx, r1.ID, alice.ID, "eyes", 0)
+		_, err := s.AddReaction(ctx, r1.ID, alice.ID, "eyes", 0, 0)
 		require.NoError(t, err)
 		require.NoError(t, s.DeleteMessage(ctx, root.ID))
 		for _, id := range []string{root.ID, r1.ID, r3.ID} {
@@ -616,7 +617,7 @@ func testReactions(t *testing.T, b *bundle) {
 
 	add := func(msg, user, name string, at int64) bool {
 		t.Helper()
-		added, err := s.AddReaction(ctx, msg, user, name, at)
+		added, err := s.AddReaction(ctx, msg, user, name, at, 0)
 		require.NoError(t, err)
 		return added
 	}
@@ -644,14 +645,62 @@ func testReactions(t *testing.T, b *bundle) {
 	// Names come in the order of their oldest remaining reaction.
 	assert.Equal(t, []storage.Reaction{{Name: "+1", UserIDs: []string{alice.ID}, Count: 1}, {Name: "heart", UserIDs: []string{alice.ID}, Count: 1}}, rs[m1.ID])
 
-	_, err = s.AddReaction(ctx, newID(), bob.ID, "x", 0)
+	_, err = s.AddReaction(ctx, newID(), bob.ID, "x", 0, 0)
 	require.ErrorIs(t, err, storage.ErrNotFound)
-	_, err = s.AddReaction(ctx, m1.ID, newID(), "x", 0)
+	_, err = s.AddReaction(ctx, m1.ID, newID(), "x", 0, 0)
 	require.ErrorIs(t, err, storage.ErrNotFound)
 
 	rs, err = s.ListReactions(ctx, nil)
 	require.NoError(t, err)
 	require.Empty(t, rs)
+}
+
+// testReactionCap: with maxNames, a new name past the cap is ErrLimit and
+// not stored, names already there still take more accounts, and adds that
+// race for the last places never pass the cap.
+func testReactionCap(t *testing.T, b *bundle) {
+	s, ctx := b.store, context.Background()
+	alice, bob := newUser(t, s, storage.RoleUser), newUser(t, s, storage.RoleUser)
+	c := newChannel(t, s, storage.ChannelStandard, false, alice.ID, bob.ID)
+	m := post(t, s, c.ID, alice.ID, "", 1)
+	const maxNames = 3
+	for _, name := range []string{"a", "b", "c"} {
+		added, err := s.AddReaction(ctx, m.ID, alice.ID, name, 0, maxNames)
+		require.NoError(t, err)
+		require.True(t, added)
+	}
+	_, err := s.AddReaction(ctx, m.ID, alice.ID, "d", 0, maxNames)
+	require.ErrorIs(t, err, storage.ErrLimit)
+	added, err := s.AddReaction(ctx, m.ID, bob.ID, "b", 0, maxNames)
+	require.NoError(t, err)
+	require.True(t, added, "a name already there takes another account")
+	_, err = s.AddReaction(ctx, newID(), bob.ID, "a", 0, maxNames)
+	require.ErrorIs(t, err, storage.ErrNotFound)
+
+	// Racing: 24 new names for 5 places (checked one by one, each would pass).
+	raced := post(t, s, c.ID, alice.ID, "", 2)
+	const places, racers = 5, 24
+	var wg sync.WaitGroup
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.AddReaction(ctx, raced.ID, bob.ID, fmt.Sprint("n", i), 0, places)
+		}()
+	}
+	wg.Wait()
+	limited := 0
+	for _, err := range errs {
+		if err != nil {
+			require.ErrorIs(t, err, storage.ErrLimit)
+			limited++
+		}
+	}
+	rs, err := s.ListReactions(ctx, []string{raced.ID})
+	require.NoError(t, err)
+	require.Len(t, rs[raced.ID], places)
+	require.Equal(t, racers-places, limited)
 }
 
 func testConcurrentPosts(t *testing.T, b *bundle) {
