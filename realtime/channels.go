@@ -193,13 +193,13 @@ func (c *conn) onChannelEvent(ctx context.Context, payload any) reply {
 	channelID, isStr := f.str("channel_id")
 	data, dataObj := asFields(f["data"])
 	typ, typStr := data.str("type")
-	if !isObj || !isStr || !dataObj || !typStr || channelID == "" || len(channelID) > maxIDLen {
+	if !isObj || !isStr || !dataObj || !typStr || !validID(channelID) {
 		return fail(reasonInvalidPayload)
 	}
 	var messageID *string
 	if v, present := f["message_id"]; present && v != nil {
 		id, isStr := v.(string)
-		if !isStr || len(id) > maxIDLen {
+		if !isStr || !validID(id) {
 			return fail(reasonInvalidPayload)
 		}
 		messageID = &id
