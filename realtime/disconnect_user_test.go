@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,5 +58,55 @@ func TestDisconnectUser(t *testing.T) {
 		waitFor(t, "the account's sockets to be cleaned up", 20*time.Second, func() bool {
 			return b.metric(t, "quire_realtime_connected_sockets", nil) <= 1
 		})
+	})
+}
+
+// A kicked socket.io-client hears why: "io server disconnect" (it does not
+// reconnect by itself), on polling as on a websocket, also when the kick
+// finds no long-poll pending (one was just answered with a relay). The
+// library's polling transport put its CLOSE packet in the same response as
+// the DISCONNECT, and the client, which handles a decoded packet a tick
+// later, took the CLOSE first: "transport close", and it reconnected.
+func TestKickedPollingClientHearsWhy(t *testing.T) {
+	t.Parallel()
+	eachTransport(t, func(t *testing.T, transport string) {
+		b := setup(t, func(c *realtime.Config) { c.EnablePolling = transport == "polling" })
+		doc := "note:" + b.note.ID
+		const n = 4
+		cmd := exec.Command("node", filepath.Join("testdata", "kicked.mjs"), b.url, b.tokens["writer"], doc, transport, strconv.Itoa(n))
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		lines := bufio.NewScanner(stdout)
+		if !lines.Scan() || !strings.Contains(lines.Text(), `"ready":true`) {
+			t.Fatalf("client not ready: %q %s", lines.Text(), stderr.String())
+		}
+		if transport == "polling" {
+			waitFor(t, "every client's poll", 10*time.Second, func() bool { return realtime.PollsInFlight(b.srv) == n })
+		}
+		// The relay answers each pending poll; the kick follows at once.
+		b.srv.Broadcast(doc, textUpdate(9, "x"), "")
+		b.srv.DisconnectUser(b.users["writer"].ID)
+		var res struct {
+			Sockets []struct {
+				Reason  string
+				Relayed bool
+			}
+		}
+		if !lines.Scan() || json.Unmarshal(lines.Bytes(), &res) != nil || len(res.Sockets) != n {
+			t.Fatalf("bad report %q %s", lines.Text(), stderr.String())
+		}
+		for i, s := range res.Sockets {
+			if !s.Relayed || s.Reason != "io server disconnect" {
+				t.Errorf("socket %d: relayed %v, disconnect %q; want the relay, then io server disconnect", i, s.Relayed, s.Reason)
+			}
+		}
 	})
 }

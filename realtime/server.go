@@ -46,6 +46,7 @@ type Server struct {
 	wsMu      sync.Mutex
 	wsConns   map[*wsSocket]struct{}
 	wsStopped bool
+	wsClosing atomic.Int64 // connections Stop closed and waits for (closeAllWS)
 
 	broker Broker
 	reg    roomRegistry // the rooms of local sockets (socket.go)
@@ -178,7 +179,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 		close(closed)
 	}()
-	s.closeAllWS()
+	s.closeAllWS(ctx)
 	drained := make(chan struct{})
 	go func() {
 		<-closed

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -139,9 +140,9 @@ func (l *librarySocket) disconnect() {
 	prev := l.state.Swap(libEnded)
 	l.held = nil
 	if prev == libAccepted {
-		// Not connected until the queued reply is written (Disconnect
-		// would do nothing): the close follows the reply.
-		l.sock.Enqueue(func() { l.sock.Disconnect(true) })
+		// Not connected until the queued reply is written: the
+		// DISCONNECT follows the reply.
+		l.sock.Enqueue(l.bye)
 	}
 	l.mu.Unlock()
 	switch prev {
@@ -150,8 +151,23 @@ func (l *librarySocket) disconnect() {
 		openConnectGate(l.sock.Handshake().Auth)
 		l.next(socket.NewExtendedError("disconnected by the server", nil))
 	case libOpen:
-		l.sock.Disconnect(true)
+		l.bye()
 	}
+}
+
+// bye ends an accepted socket: its conn leaves its rooms now (sends are
+// dropped already: libEnded), the client gets a DISCONNECT, and the engine
+// connection closes once that is written. Disconnect(true) closed it at
+// once, and the polling transport, when no poll was pending, put its CLOSE
+// packet in the same response as the DISCONNECT (its writes are queued, the
+// reference server's are not); socket.io-client handles a decoded packet a
+// tick later than the CLOSE, so it saw "transport close" and reconnected,
+// not "io server disconnect" (TestKickedPollingClientHearsWhy).
+func (l *librarySocket) bye() {
+	l.refused() // conn.disconnected: runs once
+	eng := l.sock.Conn()
+	// An Engine.IO message "1": Socket.IO's DISCONNECT for "/".
+	eng.Write(types.NewStringBufferString("1"), nil, func(transports.Transport) { eng.Close(false) })
 }
 
 // authenticateLibrary is the namespace middleware: it makes the conn of a

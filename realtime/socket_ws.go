@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/base64"
@@ -38,6 +39,11 @@ const connectTimeout = 45 * time.Second
 // closeGrace bounds how long a close waits for queued writes (a client
 // that stopped reading would otherwise hold it for ever).
 const closeGrace = 2 * time.Second
+
+// closeReplyWait bounds how long a connection closed with a close frame
+// waits for the client's side to end (its close reply, then its FIN)
+// before it is closed anyway; within closeGrace of the close.
+const closeReplyWait = time.Second
 
 // inlineMax: a queued message up to this size may be written by its sender
 // when the connection is idle (wsNetConn's try mode keeps any rest); a
@@ -167,10 +173,14 @@ func (s *Server) removeWS(ws *wsSocket) {
 	s.wsMu.Unlock()
 }
 
-// closeAllWS closes every websocket connection at once: no close waits for
+// closeAllWS closes every websocket connection at once, none waiting for
 // another (issue 13 item 6: the library closed 20,000 one after another,
-// past the shutdown timeout).
-func (s *Server) closeAllWS() {
+// past the shutdown timeout), each with what was queued for it and then
+// the close frame 1001 "going away": without it clients saw 1006, an
+// abnormal closure. It returns once every connection is closed, which
+// closeGrace bounds, or when ctx ends: the process may exit next, and
+// what a connection still had to write would be lost.
+func (s *Server) closeAllWS(ctx context.Context) {
 	s.wsMu.Lock()
 	s.wsStopped = true
 	all := make([]*wsSocket, 0, len(s.wsConns))
@@ -178,8 +188,15 @@ func (s *Server) closeAllWS() {
 		all = append(all, ws)
 	}
 	s.wsMu.Unlock()
+	bye := wsCloseFrame(wsCloseGoingAway, "server shutting down")
 	for _, ws := range all {
-		ws.close("server shutting down", nil)
+		s.wsClosing.Add(1)
+		if !ws.closeWith(bye, true, "server shutting down", nil) {
+			s.wsClosing.Add(-1) // closed already, or closing for another reason
+		}
+	}
+	for s.wsClosing.Load() > 0 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -209,6 +226,11 @@ type wsSocket struct {
 	running bool // a writer holds the turn
 	broken  bool // closed, or a write failed: nothing more is written
 	ending  bool // close requested: the writer closes once the queue is written
+	// lingering: the queue ends with a close frame; the client's side is
+	// awaited before the connection closes (linger).
+	lingering bool
+	// awaited: Stop waits for this connection to close (Server.wsClosing).
+	awaited bool
 	// inBatch: the turn is a batched fan-out's (wsBatch), which sends on
 	// fd: it must stay open, so hardClose leaves the close to endInline.
 	inBatch bool
@@ -349,8 +371,7 @@ func (ws *wsSocket) fail(err error) {
 	}
 	var we *wsError
 	if errors.As(err, &we) {
-		ws.push(wsItem{wire: wsCloseFrame(we.code)})
-		ws.close("transport error", err)
+		ws.closeWith(wsCloseFrame(we.code, ""), false, "transport error", err)
 		return
 	}
 	ws.close("parse error", err)
@@ -372,8 +393,7 @@ func (ws *wsSocket) wsControl(op byte, data []byte) error {
 		if err := checkClosePayload(data); err != nil {
 			return err
 		}
-		ws.push(wsItem{wire: wsCloseFrame(wsCloseNormal)})
-		ws.close("transport close", nil)
+		ws.closeWith(wsCloseFrame(wsCloseNormal, ""), false, "transport close", nil)
 		return errClosing
 	}
 	return nil
@@ -825,7 +845,14 @@ func (ws *wsSocket) writeFailed(err error) {
 // close ends the connection once, for reason: what is queued is written
 // first (at most closeGrace, wsNetConn.Close), then the socket is closed
 // and its conn cleaned up. It never waits.
-func (ws *wsSocket) close(reason string, err error) {
+func (ws *wsSocket) close(reason string, err error) { ws.closeWith(nil, false, reason, err) }
+
+// closeWith is close with a close frame (nil: none) written after what is
+// queued, and nothing after it, then the client's side awaited (linger),
+// all within closeGrace; awaited: Stop counts it in Server.wsClosing.
+// False if the connection closed or failed before: no frame is sent.
+func (ws *wsSocket) closeWith(frame []byte, awaited bool, reason string, err error) bool {
+	sent := false
 	ws.closeOnce.Do(func() {
 		ws.mu.Lock()
 		ws.reason, ws.reasonErr = reason, err
@@ -838,15 +865,25 @@ func (ws *wsSocket) close(reason string, err error) {
 		if idle {
 			ws.running = true // no writer may start now
 		}
+		if frame != nil && !ws.broken {
+			// Queued under mu with ending set: it goes out after every
+			// frame queued before, and no frame can follow it.
+			ws.queue = append(ws.queue, wsItem{wire: frame})
+			ws.lingering, ws.awaited, sent = true, awaited, true
+		}
 		c := ws.c
 		ws.acks = nil
 		if ws.connTimer != nil {
 			ws.connTimer.Stop()
 		}
 		ws.mu.Unlock()
-		if idle {
+		switch {
+		case idle && sent:
+			go ws.drain()
+			time.AfterFunc(closeGrace, ws.hardClose)
+		case idle:
 			ws.finish()
-		} else {
+		default:
 			// The writer closes it once the queue is written; a client
 			// that stopped reading must not hold it longer than this.
 			time.AfterFunc(closeGrace, ws.hardClose)
@@ -860,6 +897,7 @@ func (ws *wsSocket) close(reason string, err error) {
 			c.disconnected()
 		}
 	})
+	return sent
 }
 
 // closing reports whether close (or closeNow) ran.
@@ -873,8 +911,45 @@ func (ws *wsSocket) closing() bool {
 func (ws *wsSocket) finish() {
 	ws.mu.Lock()
 	ws.broken, ws.queue = true, nil
+	linger := ws.lingering
 	ws.mu.Unlock()
+	if linger {
+		ws.linger()
+		return
+	}
 	_ = ws.nc.Close()
+}
+
+// linger ends a connection whose close frame is written: its sending side
+// at once (a FIN after the frame), the rest once the client ended its side
+// or closeReplyWait passed, what it sent meanwhile (its close reply) read
+// and dropped. Closed with that unread, the kernel would answer with a
+// reset, and a reset may discard the close frame before the client reads
+// it (it then sees 1006). Runs on the writer's goroutine; hardClose, at
+// closeGrace from the close, ends a read still waiting.
+func (ws *wsSocket) linger() {
+	if cw, ok := ws.tcp.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		_ = ws.tcp.SetReadDeadline(time.Now().Add(closeReplyWait))
+		var buf [512]byte
+		for {
+			if _, err := ws.tcp.Read(buf[:]); err != nil {
+				break
+			}
+		}
+	}
+	_ = ws.tcp.Close()
+	ws.closed()
+}
+
+// closed tells Stop, when it waits for this connection, that it is closed.
+func (ws *wsSocket) closed() {
+	ws.mu.Lock()
+	awaited := ws.awaited
+	ws.awaited = false
+	ws.mu.Unlock()
+	if awaited {
+		ws.srv.wsClosing.Add(-1)
+	}
 }
 
 // hardClose closes the connection whatever is still being written; during
@@ -888,6 +963,7 @@ func (ws *wsSocket) hardClose() {
 	if !later {
 		_ = ws.tcp.Close()
 	}
+	ws.closed()
 }
 
 // closeNow closes a connection never opened (the server is stopping).

@@ -24,6 +24,7 @@ const (
 // Close codes (RFC 6455 7.4.1).
 const (
 	wsCloseNormal      = 1000
+	wsCloseGoingAway   = 1001
 	wsCloseProtocol    = 1002
 	wsCloseInvalidData = 1007
 	wsCloseTooBig      = 1009
@@ -295,9 +296,9 @@ func wsFrame(op byte, payload ...[]byte) []byte {
 	return out
 }
 
-// wsCloseFrame is a close frame with code.
-func wsCloseFrame(code int) []byte {
-	return wsFrame(wsClose, binary.BigEndian.AppendUint16(nil, uint16(code)))
+// wsCloseFrame is a close frame with code and reason (at most 123 bytes).
+func wsCloseFrame(code int, reason string) []byte {
+	return wsFrame(wsClose, append(binary.BigEndian.AppendUint16(nil, uint16(code)), reason...))
 }
 
 // sharedFrame is an Engine.IO message ("4" and a Socket.IO packet) framed

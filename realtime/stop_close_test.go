@@ -1,0 +1,135 @@
+package realtime_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/quire/quire/realtime"
+)
+
+// Stop closes each websocket with what was queued for it, then the close
+// frame 1001 "going away": a client behind on its reads still gets every
+// frame before the close, a client that stopped reading cannot hold Stop
+// past its bound (closeGrace), and a client idle at Stop sees 1001 too.
+// Stop closed them without a close frame: clients saw 1006 (abnormal).
+func TestStopClosesWebSocketsGoingAway(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	doc := "note:" + b.note.ID
+	w := dialRaw(t, b.url, b.tokens["writer"])
+	behind := dialRaw(t, b.url, b.tokens["reader"]) // reads only once Stop began
+	stuck := dialRaw(t, b.url, b.tokens["reader"])  // never reads again
+	idle := dialRaw(t, b.url, b.tokens["owner"])    // in no room
+	for _, s := range []*rawSocket{w, behind, stuck} {
+		s.text(`421["ydoc:document:join",{"document_id":"` + doc + `"}]`)
+		s.next("431[")
+	}
+	// Relays to behind and stuck that their socket buffers cannot take:
+	// they wait in the server's queues (or its flush) when Stop begins.
+	const n = 24
+	text := strings.Repeat("q", 128<<10)
+	for i := range n {
+		w.text(`42` + strconv.Itoa(100+i) + `["ydoc:document:update",{"document_id":"` + doc + `","update":` + intsJSON(textUpdate(byte(10+i), text)) + `}]`)
+	}
+	for i := range n { // stored and relayed: none is left for Stop to refuse
+		w.next(`43` + strconv.Itoa(100+i) + `[`)
+	}
+	waitFor(t, "writes to find the readers' sockets full", 20*time.Second, func() bool {
+		return b.metric(t, "quire_realtime_socket_full_total", nil) >= 2
+	})
+
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		stopped <- b.srv.Stop(ctx)
+	}()
+	relays := 0
+	var closeErr *websocket.CloseError
+	for {
+		mt, msg, err := behind.read()
+		if err != nil {
+			if !errors.As(err, &closeErr) {
+				t.Fatalf("after %d relays: %v, want a close frame", relays, err)
+			}
+			break
+		}
+		if mt == websocket.TextMessage && strings.HasPrefix(string(msg), `42["ydoc:document:update"`) {
+			relays++
+		}
+	}
+	if relays != n || closeErr.Code != websocket.CloseGoingAway || closeErr.Text != "server shutting down" {
+		t.Errorf("the client behind got %d of %d relays, then close %d %q; want all, then 1001 \"server shutting down\"",
+			relays, n, closeErr.Code, closeErr.Text)
+	}
+	for name, s := range map[string]*rawSocket{"idle": idle, "writer": w} {
+		var err error
+		for err == nil {
+			_, _, err = s.read()
+		}
+		if !errors.As(err, &closeErr) || closeErr.Code != websocket.CloseGoingAway {
+			t.Errorf("%s: closed with %v, want 1001", name, err)
+		}
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Stop with a client that stopped reading: %v", err)
+	}
+}
+
+// A real socket.io-client sees the server's stop as a clean close: on a
+// websocket the close code 1001 (was 1006), on polling the Engine.IO CLOSE
+// packet answering its pending poll; "transport close" on both.
+func TestStopSeenBySocketIOClient(t *testing.T) {
+	t.Parallel()
+	eachTransport(t, func(t *testing.T, transport string) {
+		b := setup(t, func(c *realtime.Config) { c.EnablePolling = transport == "polling" })
+		cmd := exec.Command("node", filepath.Join("testdata", "shutdown.mjs"), b.url, b.tokens["writer"], transport)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		lines := bufio.NewScanner(stdout)
+		if !lines.Scan() || !strings.Contains(lines.Text(), `"ready":true`) {
+			t.Fatalf("client not ready: %q %s", lines.Text(), stderr.String())
+		}
+		if transport == "polling" { // its long-poll is pending (a later one would find the server stopped)
+			waitFor(t, "the client's poll", 10*time.Second, func() bool { return realtime.PollsInFlight(b.srv) == 1 })
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := b.srv.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var res struct {
+			Reason string
+			Code   int
+		}
+		if !lines.Scan() || json.Unmarshal(lines.Bytes(), &res) != nil {
+			t.Fatalf("bad report %q %s", lines.Text(), stderr.String())
+		}
+		want := 1001
+		if transport == "polling" {
+			want = 0 // no close code: the CLOSE packet
+		}
+		if res.Reason != "transport close" || res.Code != want {
+			t.Errorf("disconnect %+v, want transport close with code %d\n%s", res, want, stderr.String())
+		}
+	})
+}
