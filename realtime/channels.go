@@ -66,7 +66,7 @@ func (s *Server) joinLocal(room string, userIDs []string) {
 	for _, uid := range userIDs {
 		for _, sid := range s.roomMembers(userRoom(uid)) {
 			if v, ok := s.conns.Load(sid); ok {
-				v.(*conn).joinRoom(room)
+				v.(*conn).joinAs(room, uid)
 			}
 		}
 	}
@@ -113,10 +113,6 @@ func (s *Server) leaveLocal(room string, userIDs []string) {
 	}
 }
 
-// joinRoom joins a live socket to room; a closed socket is never put in
-// a room (conn.join).
-func (c *conn) joinRoom(room string) { c.join(room) }
-
 // onJoinChannels: {auth?:{token}} → the rooms of every channel the account
 // may read (its memberships and the public channels).
 func (c *conn) onJoinChannels(ctx context.Context, payload any) reply {
@@ -140,7 +136,7 @@ func (c *conn) onJoinChannels(ctx context.Context, payload any) reply {
 	var joined []string
 	for i := range list {
 		if auth.CanReadChannel(u, &list[i].Channel, list[i].Member) {
-			c.joinRoom(channelRoom(list[i].ID))
+			c.join(channelRoom(list[i].ID))
 			joined = append(joined, list[i].ID)
 		}
 	}
