@@ -11,7 +11,7 @@ import (
 	"github.com/quire/quire/quiretest"
 )
 
-// socketSet runs testdata/sockets.mjs with one socket per token on s.
+// socketSet runs realtime/testdata/sockets.mjs with one socket per token on s.
 type socketSet struct {
 	t    *testing.T
 	step func(string) map[string]any
@@ -19,7 +19,7 @@ type socketSet struct {
 
 func openSockets(t *testing.T, s *quiretest.Server, tokens ...string) socketSet {
 	t.Helper()
-	step, _ := nodeScript(t, filepath.Join("testdata", "sockets.mjs"), append([]string{"ws" + s.URL[len("http"):]}, tokens...)...)
+	step, _ := nodeScript(t, filepath.Join("..", "realtime", "testdata", "sockets.mjs"), append([]string{"ws" + s.URL[len("http"):]}, tokens...)...)
 	require.Equal(t, true, step("")["ready"])
 	return socketSet{t, step}
 }

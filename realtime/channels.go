@@ -64,7 +64,11 @@ func (s *Server) LeaveChannel(channelID string, userIDs []string) {
 // a message posted right after the command reaches them.
 func (s *Server) joinLocal(room string, userIDs []string) {
 	for _, uid := range userIDs {
-		for _, sid := range s.roomMembers(userRoom(uid)) {
+		sids := s.roomMembers(userRoom(uid))
+		if hook, found := joinLocalListed.Load(s); found {
+			hook.(func(string))(uid)
+		}
+		for _, sid := range sids {
 			if v, ok := s.conns.Load(sid); ok {
 				v.(*conn).joinAs(room, uid)
 			}
@@ -78,6 +82,10 @@ func (s *Server) channelLeaves() *atomic.Uint64 { return &s.leaves }
 // joinChannelsListed, when set for a Server (tests only), runs between
 // join-channels' listing and its joins.
 var joinChannelsListed sync.Map // *Server → func(userID string)
+
+// joinLocalListed, when set for a Server (tests only), runs between
+// joinLocal's listing of an account's sockets and their joins.
+var joinLocalListed sync.Map // *Server → func(userID string)
 
 // roomCommandSeen, when set for a Server (tests only), runs before it
 // handles a JoinRoom or LeaveRoom command.

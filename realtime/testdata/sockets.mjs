@@ -12,7 +12,7 @@
 // A payload {"$text": "s"} under "update" is replaced by the Yjs update
 // that inserts s into a fresh document's Y.Text 't'.
 import * as readline from 'node:readline';
-import { connect, out, textUpdate } from '../../realtime/testdata/lib.mjs';
+import { connect, out, textUpdate } from './lib.mjs';
 
 const [url, ...tokens] = process.argv.slice(2);
 const socks = await Promise.all(tokens.map((t) => connect(url, t)));
