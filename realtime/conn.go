@@ -384,13 +384,14 @@ func (c *conn) setUser(u *storage.User) {
 }
 
 // switchAccount (worker) makes u the socket's account after leaving every
-// room it joined as the old one: its documents as ydoc:document:leave
-// does, then its user, note and channel rooms. It must not stay in them:
-// the old account's sign-out, its removal from a channel and a note's
-// access change look for that account's sockets, so none would reach it.
-// Only the presence room, open to every account, is kept. The worker
-// runs the socket's events one at a time, so those before the user-join
-// ran as the old account and those after run as u.
+// room it joined as the old one (its documents as ydoc:document:leave
+// does, then its user, note and channel rooms) and ending its pending
+// calls. It must not stay in them: the old account's sign-out, its removal
+// from a channel and a note's access change look for that account's
+// sockets, so none would reach it. Only the presence room, open to every
+// account, is kept. The worker runs the socket's events one at a time, so
+// those before the user-join ran as the old account and those after run
+// as u.
 func (c *conn) switchAccount(u *storage.User) {
 	if c.docs.len() > 0 {
 		ctx, cancel := context.WithTimeout(c.srv.baseCtx, c.srv.cfg.EventTimeout)
@@ -416,6 +417,9 @@ func (c *conn) switchAccount(u *storage.User) {
 	for _, room := range left {
 		c.srv.roomChanged(room)
 	}
+	// A call made to the old account's socket would be answered by the new
+	// account's page: it ends as if the socket had gone.
+	c.srv.calls.socketGone(c.sid)
 }
 
 // presenceDo runs a presence change, bounded by EventTimeout; a failure
