@@ -26,7 +26,8 @@ import (
 // this: two concurrent changes can reach EmitNote in the other order than
 // they reached storage. Account changes (role, sign-out, deletion) drop the
 // sockets (DisconnectUser); a socket whose account object changed
-// (user-join) recomputes too. Epochs are per Server; the bump reaches every
+// (user-join with a fresh token) recomputes too, and one that user-joins
+// another account leaves its documents (setUser). Epochs are per Server; the bump reaches every
 // instance as a broker command (CommandAccessChanged), delivered to this
 // one before EmitNote returns.
 

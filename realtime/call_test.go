@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -176,3 +177,30 @@ func TestCall(t *testing.T) {
 }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+// A call waiting for a socket's answer ends ErrSessionGone when the
+// socket user-joins another account, on this instance and through
+// another: the answer would come from the other account's page.
+func TestCallEndsWhenTheSocketChangesAccount(t *testing.T) {
+	t.Parallel()
+	b, _, peerURL := twoInstances(t)
+	owner := b.users["owner"].ID
+	step := script(t, "caller.mjs", b.url, b.tokens["owner"], peerURL, b.tokens["owner"])
+	sids := step("sids")["sids"].([]any)
+	ignore := []byte(`{"chat_id":"c1","message_id":"m1","data":{"type":"ignore"}}`)
+	errs := make(chan error, len(sids))
+	for _, sid := range sids {
+		go func() {
+			_, err := b.srv.Call(context.Background(), sid.(string), owner, ignore, 30*time.Second)
+			errs <- err
+		}()
+	}
+	step("wait-ignored 2")
+	for i := range sids {
+		ack := step(fmt.Sprintf("user-join %d %s", i, b.tokens["reader"]))["ack"].(map[string]any)
+		require.Equal(t, true, ack["ok"], "%v", ack)
+	}
+	for range sids {
+		require.ErrorIs(t, <-errs, realtime.ErrSessionGone)
+	}
+}

@@ -64,9 +64,13 @@ func (s *Server) LeaveChannel(channelID string, userIDs []string) {
 // a message posted right after the command reaches them.
 func (s *Server) joinLocal(room string, userIDs []string) {
 	for _, uid := range userIDs {
-		for _, sid := range s.roomMembers(userRoom(uid)) {
+		sids := s.roomMembers(userRoom(uid))
+		if hook, found := joinLocalListed.Load(s); found {
+			hook.(func(string))(uid)
+		}
+		for _, sid := range sids {
 			if v, ok := s.conns.Load(sid); ok {
-				v.(*conn).joinRoom(room)
+				v.(*conn).joinAs(room, uid)
 			}
 		}
 	}
@@ -78,6 +82,10 @@ func (s *Server) channelLeaves() *atomic.Uint64 { return &s.leaves }
 // joinChannelsListed, when set for a Server (tests only), runs between
 // join-channels' listing and its joins.
 var joinChannelsListed sync.Map // *Server → func(userID string)
+
+// joinLocalListed, when set for a Server (tests only), runs between
+// joinLocal's listing of an account's sockets and their joins.
+var joinLocalListed sync.Map // *Server → func(userID string)
 
 // roomCommandSeen, when set for a Server (tests only), runs before it
 // handles a JoinRoom or LeaveRoom command.
@@ -113,10 +121,6 @@ func (s *Server) leaveLocal(room string, userIDs []string) {
 	}
 }
 
-// joinRoom joins a live socket to room; a closed socket is never put in
-// a room (conn.join).
-func (c *conn) joinRoom(room string) { c.join(room) }
-
 // onJoinChannels: {auth?:{token}} → the rooms of every channel the account
 // may read (its memberships and the public channels).
 func (c *conn) onJoinChannels(ctx context.Context, payload any) reply {
@@ -140,7 +144,7 @@ func (c *conn) onJoinChannels(ctx context.Context, payload any) reply {
 	var joined []string
 	for i := range list {
 		if auth.CanReadChannel(u, &list[i].Channel, list[i].Member) {
-			c.joinRoom(channelRoom(list[i].ID))
+			c.join(channelRoom(list[i].ID))
 			joined = append(joined, list[i].ID)
 		}
 	}

@@ -210,3 +210,37 @@ func TestJoinChannelsRacingARemoval(t *testing.T) {
 	require.Len(t, seen(t, got, 0), 1, "the owner is in the room")
 	require.Empty(t, seen(t, got, 2), "the removed member's socket is not")
 }
+
+// A channel join for an account's sockets (JoinChannel) that listed a
+// socket while it was the account's and joins it after it user-joined as
+// another account leaves it out: the switch left the old account's rooms,
+// and nothing for the old account may reach the socket afterwards.
+func TestJoinChannelRacingUserJoin(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	owner, stranger := b.users["owner"], b.users["stranger"]
+	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "g", IsPrivate: true}
+	require.NoError(t, b.store.CreateChannel(ctx, ch, []storage.ChannelMember{
+		{UserID: owner.ID, Role: storage.MemberManager}, {UserID: stranger.ID}}))
+	// 0 is the stranger's socket, 1 the owner's.
+	step := script(t, "sockets.mjs", b.url, b.tokens["stranger"], b.tokens["owner"])
+	b.srv.JoinChannel(ch.ID, []string{owner.ID})
+	var once sync.Once
+	switched := false
+	realtime.OnJoinLocalListed(b.srv, func(userID string) {
+		if userID != stranger.ID {
+			return
+		}
+		once.Do(func() {
+			switched = true
+			got := step(`["call",0,"user-join",{"auth":{"token":"` + b.tokens["reader"] + `"}}]`)
+			require.Equal(t, map[string]any{"ok": true, "id": b.users["reader"].ID, "name": "reader", "role": "user"}, got["ack"])
+		})
+	})
+	b.srv.JoinChannel(ch.ID, []string{stranger.ID})
+	require.True(t, switched, "the socket switched between the listing and the join")
+	b.srv.EmitChannel(ch.ID, []byte(`{"channel_id":"`+ch.ID+`","message_id":"m","data":{"type":"message","data":{}}}`), owner.ID)
+	step(`["wait",1,"events:channel",2]`) // channel:created, then the message
+	require.Equal(t, []any{}, step(`["seen",0]`)["events"], "the reader's socket is not in the stranger's channel")
+}

@@ -361,24 +361,65 @@ func (c *conn) adopt(ctx context.Context, token string, u *storage.User) bool {
 	return true
 }
 
-// setUser makes u the socket's account: room user:<id> and presence.
+// setUser makes u the socket's account: room user:<id> and presence. A
+// fresh token of the same account keeps everything. Another account first
+// leaves what the socket joined as the old one (switchAccount).
 func (c *conn) setUser(u *storage.User) {
 	if c.gone.Load() {
 		return
 	}
-	if old := c.user.Load(); old != nil {
-		if old.ID == u.ID {
-			c.user.Store(u)
-			return
-		}
-		c.leave(userRoom(old.ID))
+	old := c.user.Load()
+	if old != nil && old.ID == u.ID {
+		c.user.Store(u)
+		return
+	}
+	c.switchAccount(u)
+	if old != nil {
 		c.srv.presenceDo("disconnect", func(ctx context.Context, p presence.Manager) error {
 			return p.Disconnect(ctx, old.ID, c.sid)
 		})
 	}
-	c.user.Store(u)
 	c.join(userRoom(u.ID))
 	c.srv.presenceDo("connect", func(ctx context.Context, p presence.Manager) error { return p.Connect(ctx, u.ID, c.sid) })
+}
+
+// switchAccount (worker) makes u the socket's account after leaving every
+// room it joined as the old one (its documents as ydoc:document:leave
+// does, then its user, note and channel rooms) and ending its pending
+// calls. It must not stay in them: the old account's sign-out, its removal
+// from a channel and a note's access change look for that account's
+// sockets, so none would reach it. Only the presence room, open to every
+// account, is kept. The worker runs the socket's events one at a time, so
+// those before the user-join ran as the old account and those after run
+// as u.
+func (c *conn) switchAccount(u *storage.User) {
+	if c.docs.len() > 0 {
+		ctx, cancel := context.WithTimeout(c.srv.baseCtx, c.srv.cfg.EventTimeout)
+		for _, docID := range c.docs.ids() {
+			c.leaveDoc(ctx, docID) // while the account is still the old one, which the room is told left
+		}
+		cancel()
+	}
+	// One step with the account change: a channel join made for the old
+	// account outside the worker (joinAs) comes before it and is left
+	// here, or after it and is refused.
+	c.mu.Lock()
+	c.user.Store(u)
+	var left []string
+	for room := range c.rooms {
+		if room != presenceRoomName {
+			delete(c.rooms, room)
+			c.srv.reg.remove(room, c)
+			left = append(left, room)
+		}
+	}
+	c.mu.Unlock()
+	for _, room := range left {
+		c.srv.roomChanged(room)
+	}
+	// A call made to the old account's socket would be answered by the new
+	// account's page: it ends as if the socket had gone.
+	c.srv.calls.socketGone(c.sid)
 }
 
 // presenceDo runs a presence change, bounded by EventTimeout; a failure

@@ -4,6 +4,10 @@ package realtime
 // between its listing and its joins (a test's window for a racing removal).
 func OnJoinChannelsListed(s *Server, f func(userID string)) { joinChannelsListed.Store(s, f) }
 
+// OnJoinLocalListed runs f with the account whenever s has listed its
+// sockets to join them to a channel's room, before the joins.
+func OnJoinLocalListed(s *Server, f func(userID string)) { joinLocalListed.Store(s, f) }
+
 // OnRoomCommand runs f with every JoinRoom and LeaveRoom command s handles,
 // before it acts on it.
 func OnRoomCommand(s *Server, f func(Command)) { roomCommandSeen.Store(s, f) }

@@ -116,9 +116,16 @@ func (r *roomRegistry) size(room string) int {
 }
 
 // join puts the socket in room; false once it left everything (closed).
-func (c *conn) join(room string) bool {
+func (c *conn) join(room string) bool { return c.joinAs(room, "") }
+
+// joinAs is join for a socket of account userID ("": any account), for
+// joins made outside the socket's worker: a socket moved to another
+// account meanwhile (user-join) stays out. The check and the join are one
+// step under mu, as the move is (setUser), so a room joined for the old
+// account is always among those the move leaves.
+func (c *conn) joinAs(room, userID string) bool {
 	c.mu.Lock()
-	if c.roomsClosed {
+	if u := c.user.Load(); c.roomsClosed || (userID != "" && (u == nil || u.ID != userID)) {
 		c.mu.Unlock()
 		return false
 	}

@@ -9,6 +9,7 @@
 //   events          → {events: [[…of socket 0], …]} after a round trip on each open socket
 //   wait-ignored N  → {ok: true} once N "ignore" calls arrived (all sockets)
 //   close I         → disconnects socket I; {closed: I}
+//   user-join I TOKEN → socket I user-joins with TOKEN; {ack}
 import * as readline from 'node:readline';
 import { connect, call, out } from './lib.mjs';
 
@@ -57,6 +58,8 @@ for await (const line of readline.createInterface({ input: process.stdin })) {
       check();
     });
     out({ ok: true });
+  } else if (cmd === 'user-join') {
+    out({ ack: await call(socks[Number(arg)].socket, 'user-join', { auth: { token: line.split(' ')[2] } }) });
   } else if (cmd === 'close') {
     const i = Number(arg);
     socks[i].socket.disconnect();
