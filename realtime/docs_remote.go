@@ -45,7 +45,9 @@ var _ GapHandler = delivery{}
 // HandleGap implements GapHandler: every live document reads its log.
 func (d delivery) HandleGap() {
 	if rd, ok := d.s.cfg.Docs.(RemoteDocs); ok {
-		d.s.log.Info("messages from other instances may have been lost; resynchronising live documents from the log")
+		if ok, quiet := d.s.warn.allow("gap"); ok { // one per late room after Redis hung
+			d.s.log.Info("messages from other instances may have been lost; resynchronising live documents from the log", "suppressed", quiet)
+		}
 		rd.Resync("")
 	}
 }
