@@ -381,9 +381,18 @@ func (c *conn) setUser(u *storage.User) {
 	c.srv.presenceDo("connect", func(ctx context.Context, p presence.Manager) error { return p.Connect(ctx, u.ID, c.sid) })
 }
 
-// presenceDo runs a presence change, bounded by EventTimeout; a failure
+// presenceTimeout bounds a presence change (presenceDo).
+const presenceTimeout = 3 * time.Second
+
+// presenceDo runs a presence change, bounded by presenceTimeout; a failure
 // (a presence store away) is logged, never fails the socket's event:
 // expiry and the next heartbeat put presence right again.
+//
+// presenceTimeout is well under EventTimeout: a connect waits for it, and
+// against a Redis that hangs go-redis retries until the context ends (or
+// its dial timeout, 5 s, for a new connection's handshake). With
+// EventTimeout a connect took 30 s, and its own account check, on the same
+// budget, then ran out of time and dropped the socket as revoked.
 func (s *Server) presenceDo(op string, f func(context.Context, presence.Manager) error) {
 	parent := s.baseCtx
 	if op == "disconnect" {
@@ -391,7 +400,7 @@ func (s *Server) presenceDo(op string, f func(context.Context, presence.Manager)
 		// count the socket until it expires.
 		parent = context.WithoutCancel(parent)
 	}
-	ctx, cancel := context.WithTimeout(parent, s.cfg.EventTimeout)
+	ctx, cancel := context.WithTimeout(parent, min(presenceTimeout, s.cfg.EventTimeout))
 	defer cancel()
 	if err := f(ctx, s.cfg.Presence); err != nil {
 		if ok, quiet := s.warn.allow("presence " + op); ok {
