@@ -86,6 +86,11 @@ describe('two instances: Redis hangs mid-edit and mid-chat', { skip: instancesSk
       const m = await ok(servers[0].url, 'POST', `/api/v1/channels/${ch.id}/messages/post`, { token: users[0].token, body: { content: 'during', temp_id: 'd1' } })
       await ca.waitFor('events:channel', d => typeOf('message')(d) && d.message_id === m.id, { since: mark, timeout: ACK })
       expectOk(await typing(cb, ch.id), 'typing while Redis hangs')
+      // Channels created now answer (each after CommandWait's bound, 5 s:
+      // the other instance cannot confirm it joined its members) ...
+      // (awaited below: they run alongside the rest).
+      const creating = Promise.all([0, 1, 2, 3, 4, 5].map(i => request(servers[i % 2].url, 'POST', '/api/v1/channels/create',
+        { token: users[i % 2].token, body: { name: `during-${i}`, type: 'group', user_ids: [users[1 - i % 2].id] } })))
       // A socket connecting now is served (its presence is given up after
       // a few seconds: the connect waits for that), and a note opened now works
       // among the sockets of one instance.
@@ -97,6 +102,8 @@ describe('two instances: Redis hangs mid-edit and mid-chat', { skip: instancesSk
       await Promise.all(late.map(e => e.settle()))
       late.forEach(e => assert.deepEqual(e.failed, [], `${e.user.name}: updates of the new note not acknowledged while Redis hung`))
       await waitUntil(() => converged(late), { timeout: 20000, what: 'editors of a note opened during the hang to converge' })
+      const created = await creating
+      created.forEach(r => assert.equal(r.status, 200, `channel created while Redis hung: ${JSON.stringify(r.body)}`))
       for (const s of servers) {
         assert.equal(await s.health(), 200, `instance ${s.port}: /healthz while Redis hangs`)
         assert.ok(await s.metric('go_goroutines') > 0, `instance ${s.port}: /metrics while Redis hangs`)
@@ -107,6 +114,8 @@ describe('two instances: Redis hangs mid-edit and mid-chat', { skip: instancesSk
       servers.forEach((s, i) => {
         const noisy = s.logLines.slice(logMark[i]).filter(l => /level=(WARN|ERROR)/.test(l))
         assert.ok(noisy.length <= 8, `instance ${i} logged the hang ${noisy.length} times:\n${noisy.join('\n')}`)
+        const unconfirmed = noisy.filter(l => /not confirmed by every instance/.test(l))
+        assert.ok(unconfirmed.length <= 1, `instance ${i} logged each unconfirmed channel join:\n${unconfirmed.join('\n')}`)
       })
 
       redis.resume()
@@ -141,6 +150,11 @@ describe('two instances: Redis hangs mid-edit and mid-chat', { skip: instancesSk
       const mark3 = ca.mark()
       expectOk(await typing(cb, ch.id), 'typing after the hang')
       await ca.waitFor('events:channel', typeOf('typing'), { since: mark3, timeout: ACK })
+      // ... also in a channel created during the hang (its member on the
+      // other instance joined once Redis took the command it had queued) ...
+      const mark4 = cb.mark()
+      const m4 = await ok(servers[0].url, 'POST', `/api/v1/channels/${created[0].body.id}/messages/post`, { token: users[0].token, body: { content: 'new', temp_id: 'n1' } })
+      await cb.waitFor('events:channel', d => typeOf('message')(d) && d.message_id === m4.id, { since: mark4, timeout: ACK })
       // ... and presence lists the accounts of both instances on both.
       const want = users.map(u => u.id)
       await waitUntil(async () => {
