@@ -13,8 +13,8 @@ import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { waitUntil, sleep, TEST_TIMEOUT } from './helpers/server.mjs'
-import { signup, createNote, setGrants } from './helpers/api.mjs'
-import { expectOk } from './helpers/socket.mjs'
+import { signup, createNote, setGrants, ok } from './helpers/api.mjs'
+import { Client, expectOk } from './helpers/socket.mjs'
 import { sameBytes } from './helpers/ydoc.mjs'
 import { Editor, converged, serverDoc, describeDivergence, assertHasAcked } from './helpers/editor.mjs'
 import { startInstances, instancesSkip, PrivateRedis } from './helpers/instances.mjs'
@@ -101,6 +101,40 @@ describe('three instances: Redis outage and a killed instance', { skip: instance
     } finally {
       eds.forEach(e => e.close())
       late.forEach(e => e.close())
+    }
+  })
+
+  test('channel membership changed while Redis is down reaches the other instances', { timeout: TEST_TIMEOUT }, async () => {
+    const [ca, cb] = [await Client.connect(servers[0].url, users[0].token), await Client.connect(servers[1].url, users[1].token)]
+    try {
+      for (const [c, u] of [[ca, users[0]], [cb, users[1]]]) expectOk(await c.call('join-channels', { auth: { token: u.token } }))
+      const typeOf = t => d => d?.data?.type === t
+      const mark = cb.mark()
+      const left = await ok(servers[0].url, 'POST', '/api/v1/channels/create', { token: users[0].token, body: { name: 'left', type: 'group', user_ids: [users[1].id] } })
+      await cb.waitFor('events:channel', typeOf('channel:created'), { since: mark, timeout: 15000 })
+      await redis.stop()
+      // Stored, but their JoinRoom and LeaveRoom commands never reach Redis.
+      await ok(servers[0].url, 'POST', `/api/v1/channels/${left.id}/members/remove`, { token: users[0].token, body: { user_ids: [users[1].id] } })
+      const joined = await ok(servers[0].url, 'POST', '/api/v1/channels/create', { token: users[0].token, body: { name: 'joined', type: 'group', user_ids: [users[1].id] } })
+      await sleep(3000) // longer than go-redis's own retries of the publish
+      await redis.start()
+      // Posts to both, in order, until the new channel's reaches cb on
+      // another instance; the old channel's, sent first each time, never may.
+      const since = cb.mark()
+      const post = (id, content) => ok(servers[0].url, 'POST', `/api/v1/channels/${id}/messages/post`, { token: users[0].token, body: { content, temp_id: content } })
+      const leftIDs = []
+      const joinedIDs = new Set()
+      await waitUntil(async () => {
+        leftIDs.push((await post(left.id, 'to the removed')).id)
+        joinedIDs.add((await post(joined.id, 'to the added')).id)
+        await sleep(200)
+        return cb.received('events:channel', d => typeOf('message')(d) && joinedIDs.has(d.message_id), since).length > 0
+      }, { timeout: 30000, interval: 300, what: 'a message of the channel created while Redis was down to reach its member on another instance' })
+      assert.deepEqual(cb.received('events:channel', d => typeOf('message')(d) && leftIDs.includes(d.message_id), since), [],
+        'a member removed while Redis was down still gets the channel\'s messages on another instance')
+    } finally {
+      ca.close()
+      cb.close()
     }
   })
 

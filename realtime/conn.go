@@ -43,6 +43,9 @@ type conn struct {
 	// unapproved: the handshake token was an account waiting for approval;
 	// its events are refused with account_pending, not unauthenticated.
 	unapproved atomic.Bool
+	// inChannels: join-channels succeeded; after a gap the socket's
+	// channel rooms are read again from storage (channels.go).
+	inChannels atomic.Bool
 	authTimer  *time.Timer // closes the socket if it does not authenticate; under mu (set while the worker may run)
 
 	// worker-owned
