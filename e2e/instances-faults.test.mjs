@@ -13,124 +13,13 @@ import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { waitUntil, sleep, TEST_TIMEOUT } from './helpers/server.mjs'
-import { signup, createNote, setGrants } from './helpers/api.mjs'
+import { signup, createNote, setGrants, ok } from './helpers/api.mjs'
 import { Client, expectOk } from './helpers/socket.mjs'
-import { randomEdit, prng, sameBytes, deletionDiff } from './helpers/ydoc.mjs'
+import { sameBytes } from './helpers/ydoc.mjs'
+import { Editor, converged, serverDoc, describeDivergence, assertHasAcked } from './helpers/editor.mjs'
 import { startInstances, instancesSkip, PrivateRedis } from './helpers/instances.mjs'
 
 const SEED = Number(process.env.QUIRE_E2E_SEED || Date.now() % 1e9)
-
-/**
- * An editor whose Y.Doc outlives its socket: move() reconnects it to
- * another instance, joins, and sends what the server's state lacks.
- * Every update acked {ok:true} is kept in `acked`.
- */
-class Editor {
-  constructor (user, documentId, seed) {
-    this.user = user
-    this.documentId = documentId
-    this.doc = new Y.Doc()
-    this.rand = prng(seed)
-    this.acked = []
-    this.inflight = new Set()
-    this.doc.on('update', (update, origin) => {
-      if (origin === 'server' || !this.client) return
-      this.send(update)
-    })
-  }
-
-  send (update) {
-    const client = this.client
-    const p = client.call('ydoc:document:update', {
-      document_id: this.documentId, user_id: this.user.id, socket_id: client.id, update: Array.from(update)
-    }, { timeout: 30000 }).then(ack => {
-      if (ack?.ok === true) this.acked.push(update)
-    }, () => {}) // the instance died: not acked, resent by the next join's diff
-    this.inflight.add(p)
-    p.finally(() => this.inflight.delete(p))
-  }
-
-  async connect (base) {
-    const client = await Client.connect(base, this.user.token)
-    client.socket.on('ydoc:document:update', d => {
-      if (d?.document_id === this.documentId && d.socket_id !== client.id) Y.applyUpdate(this.doc, new Uint8Array(d.update), 'server')
-    })
-    const since = client.mark()
-    expectOk(await client.call('ydoc:document:join', { document_id: this.documentId, user_id: this.user.id, user_name: this.user.name ?? 'u', user_color: '#336699' }), 'join')
-    const st = await client.waitFor('ydoc:document:state', d => d?.document_id === this.documentId, { since })
-    const server = new Uint8Array(st.state)
-    Y.applyUpdate(this.doc, server, 'server')
-    this.client = client
-    // Sync step 2 of y-protocols: everything the server may lack, deletions
-    // included (an unacked update may have been a delete only).
-    const missing = Y.encodeStateAsUpdate(this.doc, Y.encodeStateVectorFromUpdate(server))
-    const { structs, ds } = Y.decodeUpdate(missing)
-    if (structs.length > 0 || ds.clients.size > 0) this.send(missing)
-  }
-
-  async move (base) {
-    this.client?.close()
-    this.client = null
-    await this.connect(base)
-  }
-
-  async edit (n) {
-    for (let i = 0; i < n; i++) {
-      randomEdit(this.doc, this.rand)
-      if (this.rand() < 0.3) await new Promise(resolve => setImmediate(resolve))
-    }
-  }
-
-  async settle () { while (this.inflight.size) await Promise.all([...this.inflight]) }
-
-  close () { this.client?.close() }
-  sv () { return Y.encodeStateVector(this.doc) }
-  xml () { return this.doc.getXmlFragment('prosemirror').toString() }
-}
-
-const converged = eds => eds.every(e => sameBytes(e.sv(), eds[0].sv()) && e.xml() === eds[0].xml() && deletionDiff(eds[0].doc, e.doc).length === 0)
-
-/** A fresh reader's view of the document from an instance. */
-async function serverDoc (base, user, documentId) {
-  const client = await Client.connect(base, user.token)
-  try {
-    const since = client.mark()
-    expectOk(await client.call('ydoc:document:join', { document_id: documentId, user_id: user.id, user_name: 'r', user_color: '#000000' }), 'join')
-    const st = await client.waitFor('ydoc:document:state', d => d?.document_id === documentId, { since })
-    const doc = new Y.Doc()
-    Y.applyUpdate(doc, new Uint8Array(st.state))
-    return doc
-  } finally {
-    client.close()
-  }
-}
-
-/** On a failure: what each editor and instance holds (state vectors, content size). */
-async function describeDivergence (eds, servers, reader, documentId) {
-  const sv = d => JSON.stringify(Object.fromEntries(Y.decodeStateVector(Y.encodeStateVector(d))))
-  for (const e of eds) process.stderr.write(`# ${e.user.name}: sv ${sv(e.doc)} xml ${e.xml().length} acked ${e.acked.length}\n`)
-  for (const s of servers) {
-    try {
-      const d = await serverDoc(s.url, reader, documentId)
-      process.stderr.write(`# instance ${s.port}: sv ${sv(d)} xml ${d.getXmlFragment('prosemirror').toString().length}\n`)
-    } catch (err) { process.stderr.write(`# instance ${s.port}: ${err.message}\n`) }
-  }
-}
-
-/** Every update some instance acknowledged is in doc: applying it changes nothing. */
-function assertHasAcked (doc, editors) {
-  const sv = Y.encodeStateVector(doc)
-  const xml = doc.getXmlFragment('prosemirror').toString()
-  for (const e of editors) {
-    for (const u of e.acked) {
-      const copy = new Y.Doc()
-      Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc))
-      Y.applyUpdate(copy, u)
-      assert.ok(sameBytes(Y.encodeStateVector(copy), sv), `an acked update of ${e.user.name} is missing (state vector)`)
-      assert.equal(copy.getXmlFragment('prosemirror').toString(), xml, `an acked update of ${e.user.name} is missing (content)`)
-    }
-  }
-}
 
 describe('three instances: Redis outage and a killed instance', { skip: instancesSkip() }, () => {
   let redis, cluster, servers, owner, users
@@ -212,6 +101,40 @@ describe('three instances: Redis outage and a killed instance', { skip: instance
     } finally {
       eds.forEach(e => e.close())
       late.forEach(e => e.close())
+    }
+  })
+
+  test('channel membership changed while Redis is down reaches the other instances', { timeout: TEST_TIMEOUT }, async () => {
+    const [ca, cb] = [await Client.connect(servers[0].url, users[0].token), await Client.connect(servers[1].url, users[1].token)]
+    try {
+      for (const [c, u] of [[ca, users[0]], [cb, users[1]]]) expectOk(await c.call('join-channels', { auth: { token: u.token } }))
+      const typeOf = t => d => d?.data?.type === t
+      const mark = cb.mark()
+      const left = await ok(servers[0].url, 'POST', '/api/v1/channels/create', { token: users[0].token, body: { name: 'left', type: 'group', user_ids: [users[1].id] } })
+      await cb.waitFor('events:channel', typeOf('channel:created'), { since: mark, timeout: 15000 })
+      await redis.stop()
+      // Stored, but their JoinRoom and LeaveRoom commands never reach Redis.
+      await ok(servers[0].url, 'POST', `/api/v1/channels/${left.id}/members/remove`, { token: users[0].token, body: { user_ids: [users[1].id] } })
+      const joined = await ok(servers[0].url, 'POST', '/api/v1/channels/create', { token: users[0].token, body: { name: 'joined', type: 'group', user_ids: [users[1].id] } })
+      await sleep(3000) // longer than go-redis's own retries of the publish
+      await redis.start()
+      // Posts to both, in order, until the new channel's reaches cb on
+      // another instance; the old channel's, sent first each time, never may.
+      const since = cb.mark()
+      const post = (id, content) => ok(servers[0].url, 'POST', `/api/v1/channels/${id}/messages/post`, { token: users[0].token, body: { content, temp_id: content } })
+      const leftIDs = []
+      const joinedIDs = new Set()
+      await waitUntil(async () => {
+        leftIDs.push((await post(left.id, 'to the removed')).id)
+        joinedIDs.add((await post(joined.id, 'to the added')).id)
+        await sleep(200)
+        return cb.received('events:channel', d => typeOf('message')(d) && joinedIDs.has(d.message_id), since).length > 0
+      }, { timeout: 30000, interval: 300, what: 'a message of the channel created while Redis was down to reach its member on another instance' })
+      assert.deepEqual(cb.received('events:channel', d => typeOf('message')(d) && leftIDs.includes(d.message_id), since), [],
+        'a member removed while Redis was down still gets the channel\'s messages on another instance')
+    } finally {
+      ca.close()
+      cb.close()
     }
   })
 

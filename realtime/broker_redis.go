@@ -38,6 +38,11 @@ type RedisBrokerConfig struct {
 	// CommandTimeout bounds how long CommandWait waits for the other
 	// instances' confirmations. Zero: 5 s.
 	CommandTimeout time.Duration
+	// SubscribeTimeout bounds how long Subscribe waits for Redis to confirm
+	// a subscription it has taken: a Redis that hangs (stopped, or cut off
+	// without a reset) takes commands but answers none, and a join must not
+	// wait for it. Zero: 3 s (go-redis's default read timeout).
+	SubscribeTimeout time.Duration
 	// QueueSize bounds the messages waiting to be published to Redis; when
 	// full, Publish drops the remote copy (local delivery has happened) and
 	// counts it. Zero: 65536.
@@ -65,6 +70,7 @@ type RedisBroker struct {
 	h       BrokerHandler
 	rooms   map[string]struct{}
 	waiters map[string][]chan struct{} // channel → Subscribe calls awaiting Redis's confirmation
+	late    map[string]bool            // channels Subscribe stopped waiting for (Redis hangs)
 	waits   map[string]*commandWait    // CommandWait id → the instances it waits for
 	ps      *redis.PubSub
 	stopped bool
@@ -82,6 +88,10 @@ type RedisBroker struct {
 	// last successful publish.
 	lostRemote   bool
 	queueDropped atomic.Bool // Publish dropped a frame: tell the others
+	// hung: a subscription went unconfirmed past SubscribeTimeout and
+	// nothing has come from Redis since; Subscribe does not wait meanwhile.
+	hung       atomic.Bool
+	lateLogged atomic.Bool // the hang was logged; its end is not yet
 
 	waitSeq atomic.Uint64
 	onWait  func(pending []string) // tests: CommandWait starts waiting
@@ -107,13 +117,14 @@ func NewRedisBroker(cfg RedisBrokerConfig) (*RedisBroker, error) {
 	cfg.PeerBeat = cmp.Or(cfg.PeerBeat, peerBeatDefault)
 	cfg.PeerTTL = cmp.Or(cfg.PeerTTL, peerTTLDefault)
 	cfg.CommandTimeout = cmp.Or(cfg.CommandTimeout, 5*time.Second)
+	cfg.SubscribeTimeout = cmp.Or(cfg.SubscribeTimeout, 3*time.Second)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &RedisBroker{
 		cfg: cfg, log: cfg.Logger.With("component", "broker", "instance", cfg.Instance),
 		queue: make(chan redisOut, cfg.QueueSize),
-		rooms: map[string]struct{}{}, waiters: map[string][]chan struct{}{}, waits: map[string]*commandWait{},
+		rooms: map[string]struct{}{}, waiters: map[string][]chan struct{}{}, late: map[string]bool{}, waits: map[string]*commandWait{},
 		stopping: make(chan struct{}), published: make(chan struct{}), done: make(chan struct{}),
 	}, nil
 }
@@ -326,7 +337,36 @@ func (b *RedisBroker) Subscribe(ctx context.Context, room string) error {
 		b.mu.Unlock()
 		return fmt.Errorf("realtime: redis subscribe: %w", err)
 	}
-	return b.await(ctx, wait)
+	if b.hung.Load() {
+		return b.subscribeLate(ch, wait, errRedisHangs)
+	}
+	wctx, cancel := context.WithTimeout(ctx, b.cfg.SubscribeTimeout)
+	defer cancel()
+	err := b.await(wctx, wait)
+	if err == nil || ctx.Err() != nil || errors.Is(err, ErrBrokerStopped) {
+		return err
+	}
+	b.hung.Store(true)
+	return b.subscribeLate(ch, wait, errRedisHangs)
+}
+
+var errRedisHangs = errors.New("redis took a subscription but has not confirmed it")
+
+// subscribeLate: Redis has the subscription of ch but has not confirmed
+// it (it hangs). As when it is away, the room is served locally meanwhile;
+// messages published before the confirmation arrives are lost to this
+// instance, so the confirmation, when it comes, counts as a gap (receive).
+func (b *RedisBroker) subscribeLate(ch string, wait chan struct{}, err error) error {
+	b.mu.Lock()
+	select {
+	case <-wait: // confirmed meanwhile
+	default:
+		b.late[ch] = true
+	}
+	b.mu.Unlock()
+	b.lateLogged.Store(true)
+	b.warnSubscribe(err)
+	return nil
 }
 
 // warnSubscribe logs subscriptions deferred while Redis is away, at most
@@ -550,6 +590,7 @@ func (b *RedisBroker) encodeGap() []byte {
 // for Redis's confirmation, which this goroutine reads.
 func (b *RedisBroker) receive(ch <-chan any, in *frameQueue) {
 	for v := range ch {
+		b.hung.Store(false) // Redis answers
 		switch v := v.(type) {
 		case *redis.Subscription:
 			if v.Kind != "subscribe" {
@@ -558,14 +599,24 @@ func (b *RedisBroker) receive(ch <-chan any, in *frameQueue) {
 			b.mu.Lock()
 			ws := b.waiters[v.Channel]
 			delete(b.waiters, v.Channel)
+			late := b.late[v.Channel]
+			delete(b.late, v.Channel)
 			b.mu.Unlock()
 			for _, w := range ws {
 				close(w)
 			}
-			if len(ws) == 0 && v.Channel == b.commandChannel() {
+			switch {
+			case len(ws) == 0 && v.Channel == b.commandChannel():
 				// Nobody asked: the client reconnected and subscribed
 				// again. What was published meanwhile never came.
 				b.log.Info("redis: subscription restored; messages published meanwhile are lost to this instance")
+				b.gap()
+			case late:
+				// Served locally until now: what others published to
+				// it meanwhile did not come.
+				if b.lateLogged.CompareAndSwap(true, false) {
+					b.log.Info("redis: answering again; rooms joined meanwhile are subscribed now")
+				}
 				b.gap()
 			}
 		case *redis.Message:

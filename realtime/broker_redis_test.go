@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,4 +132,73 @@ func TestRedisCommandWaitBounded(t *testing.T) {
 		t.Fatalf("CommandWait past CommandTimeout: %v, want ErrUnconfirmed", err)
 	}
 	h.release <- struct{}{}
+}
+
+// gapRecorder also counts HandleGap calls.
+type gapRecorder struct {
+	*brokertest.Recorder
+	gaps atomic.Int64
+}
+
+func (g *gapRecorder) HandleGap() { g.gaps.Add(1) }
+
+// TestRedisSubscribeWhileRedisHangs: a Redis that hangs (stopped with
+// SIGSTOP: its connections stay open and answer nothing) takes a
+// subscription but never confirms it. Subscribe serves the room locally
+// and returns nil as it does when Redis is away, instead of waiting until
+// its context ends (a document join waited the whole 30 s EventTimeout,
+// holding every other room's subscription behind it); once Redis answers,
+// the late confirmation is reported as a gap, and the room gets the other
+// instances' messages.
+func TestRedisSubscribeWhileRedisHangs(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartPrivate(t)
+	rec := &gapRecorder{Recorder: brokertest.NewRecorder()}
+	start := func(instance string, h realtime.BrokerHandler) *realtime.RedisBroker {
+		b, err := realtime.NewRedisBroker(realtime.RedisBrokerConfig{Client: srv.Client(t), Prefix: "quire:", Instance: instance,
+			SubscribeTimeout: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Start(context.Background(), h); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = b.Stop(ctx)
+		})
+		return b
+	}
+	a, b := start("a", rec), start("b", brokertest.NewRecorder())
+
+	srv.Pause(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, room := range []string{"x", "y"} {
+		if err := a.Subscribe(ctx, room); err != nil {
+			t.Fatalf("subscribe %s while Redis hangs: %v, want nil (the room served locally)", room, err)
+		}
+	}
+	if err := a.Publish(ctx, realtime.Message{Room: "x", Event: "local", Payload: []byte(`1`)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.WaitMessages(t, 1); got[0].Event != "local" {
+		t.Fatalf("local delivery while Redis hangs: %+v", got)
+	}
+	if n := rec.gaps.Load(); n != 0 {
+		t.Fatalf("%d gaps before Redis answered", n)
+	}
+
+	srv.Resume(t)
+	waitFor(t, "the late confirmations to be reported as a gap", 20*time.Second, func() bool { return rec.gaps.Load() > 0 })
+	for _, room := range []string{"x", "y"} {
+		if err := b.Publish(ctx, realtime.Message{Room: room, Event: "remote", Payload: []byte(`2`), Origin: realtime.Origin{Instance: "b"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := rec.WaitMessages(t, 3)
+	if len(got) != 3 || got[1].Event != "remote" || got[2].Event != "remote" || got[1].Room == got[2].Room {
+		t.Fatalf("after Redis answered again: %+v, want b's message in x and in y", got)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,6 +64,7 @@ func (s *Server) LeaveChannel(channelID string, userIDs []string) {
 // channel room touches no worker-owned state, so it happens here, at once:
 // a message posted right after the command reaches them.
 func (s *Server) joinLocal(room string, userIDs []string) {
+	s.joins.Add(1)
 	for _, uid := range userIDs {
 		sids := s.roomMembers(userRoom(uid))
 		if hook, found := joinLocalListed.Load(s); found {
@@ -141,11 +143,36 @@ func (c *conn) onJoinChannels(ctx context.Context, payload any) reply {
 	if hook, found := joinChannelsListed.Load(c.srv); found {
 		hook.(func(string))(u.ID)
 	}
+	c.inChannels.Store(true)
+	c.setChannels(ctx, u, list, leaves, false, 0)
+	return ok()
+}
+
+// setChannels joins the socket to the rooms of the channels in list that
+// u may read (listed after channelLeaves read leaves) and, with exact, takes
+// it out of any other channel room, unless a JoinRoom ran since joins was
+// read (the list may lack its channel): then it answers false.
+func (c *conn) setChannels(ctx context.Context, u *storage.User, list []storage.ChannelListing, leaves uint64, exact bool, joins uint64) bool {
 	var joined []string
+	readable := make(map[string]bool, len(list))
 	for i := range list {
 		if auth.CanReadChannel(u, &list[i].Channel, list[i].Member) {
-			c.join(channelRoom(list[i].ID))
+			c.joinAs(channelRoom(list[i].ID), u.ID) // the resync runs outside the worker: not if the socket moved to another account
 			joined = append(joined, list[i].ID)
+			readable[channelRoom(list[i].ID)] = true
+		}
+	}
+	complete := true
+	if exact && c.srv.joins.Load() != joins {
+		complete = false
+	} else if exact {
+		for _, room := range c.roomList() {
+			if cu := c.user.Load(); cu == nil || cu.ID != u.ID {
+				break // moved to another account meanwhile (user-join): its rooms are not u's
+			}
+			if strings.HasPrefix(room, "channel:") && !readable[room] {
+				c.leave(room)
+			}
 		}
 	}
 	if c.srv.channelLeaves().Load() != leaves {
@@ -158,7 +185,79 @@ func (c *conn) onJoinChannels(ctx context.Context, payload any) reply {
 			}
 		}
 	}
-	return ok()
+	return complete
+}
+
+// channelResync runs resyncChannels one at a time; a gap during a run
+// makes it run once more.
+type channelResync struct {
+	mu             sync.Mutex
+	running, again bool
+}
+
+// resyncChannels: after a gap, other instances' JoinRoom and LeaveRoom
+// commands may be lost (published while Redis was away), so every local
+// socket that joined its channels gets them again from storage, where the
+// change was made before its command was sent. Off the broker's goroutine.
+func (s *Server) resyncChannels() {
+	r := &s.chans
+	r.mu.Lock()
+	if r.running {
+		r.again = true
+		r.mu.Unlock()
+		return
+	}
+	r.running = true
+	r.mu.Unlock()
+	go func() {
+		for runs := 1; ; runs++ {
+			s.resyncChannelsOnce()
+			r.mu.Lock()
+			if !r.again || runs == 3 { // bounded: joins may keep racing it
+				r.running = false
+				r.mu.Unlock()
+				return
+			}
+			r.again = false
+			r.mu.Unlock()
+		}
+	}()
+}
+
+func (s *Server) resyncChannelsOnce() {
+	byUser := map[string][]*conn{}
+	s.conns.Range(func(_, v any) bool {
+		c := v.(*conn)
+		if u := c.user.Load(); u != nil && c.inChannels.Load() && !c.gone.Load() {
+			byUser[u.ID] = append(byUser[u.ID], c)
+		}
+		return true
+	})
+	for _, conns := range byUser {
+		if s.baseCtx.Err() != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(s.baseCtx, s.cfg.EventTimeout)
+		leaves, joins := s.channelLeaves().Load(), s.joins.Load()
+		u := conns[0].user.Load()
+		list, err := s.cfg.Store.ListChannels(ctx, storage.ListChannelsOptions{UserID: u.ID, IncludePublic: true})
+		if err != nil {
+			if ok, quiet := s.warn.allow("channel resync"); ok {
+				s.log.Error("channel rooms not read again after a gap", "user", u.ID, "err", err, "suppressed", quiet)
+			}
+		} else {
+			for _, c := range conns {
+				if cu := c.user.Load(); cu != nil && cu.ID == u.ID { // not moved to another account meanwhile
+					if !c.setChannels(ctx, cu, list, leaves, true, joins) {
+						s.chans.mu.Lock()
+						s.chans.again = true // read again: a join raced the listing
+						s.chans.mu.Unlock()
+					}
+				}
+			}
+		}
+		cancel()
+	}
 }
 
 // channelAccess: the channel exists and u may read it now; it also returns

@@ -43,6 +43,9 @@ type conn struct {
 	// unapproved: the handshake token was an account waiting for approval;
 	// its events are refused with account_pending, not unauthenticated.
 	unapproved atomic.Bool
+	// inChannels: join-channels succeeded; after a gap the socket's
+	// channel rooms are read again from storage (channels.go).
+	inChannels atomic.Bool
 	authTimer  *time.Timer // closes the socket if it does not authenticate; under mu (set while the worker may run)
 
 	// worker-owned
@@ -405,6 +408,7 @@ func (c *conn) switchAccount(u *storage.User) {
 	// here, or after it and is refused.
 	c.mu.Lock()
 	c.user.Store(u)
+	c.inChannels.Store(false) // the new account joins its own (join-channels)
 	var left []string
 	for room := range c.rooms {
 		if room != presenceRoomName {
@@ -422,9 +426,18 @@ func (c *conn) switchAccount(u *storage.User) {
 	c.srv.calls.socketGone(c.sid)
 }
 
-// presenceDo runs a presence change, bounded by EventTimeout; a failure
+// presenceTimeout bounds a presence change (presenceDo).
+const presenceTimeout = 3 * time.Second
+
+// presenceDo runs a presence change, bounded by presenceTimeout; a failure
 // (a presence store away) is logged, never fails the socket's event:
 // expiry and the next heartbeat put presence right again.
+//
+// presenceTimeout is well under EventTimeout: a connect waits for it, and
+// against a Redis that hangs go-redis retries until the context ends (or
+// its dial timeout, 5 s, for a new connection's handshake). With
+// EventTimeout a connect took 30 s, and its own account check, on the same
+// budget, then ran out of time and dropped the socket as revoked.
 func (s *Server) presenceDo(op string, f func(context.Context, presence.Manager) error) {
 	parent := s.baseCtx
 	if op == "disconnect" {
@@ -432,7 +445,7 @@ func (s *Server) presenceDo(op string, f func(context.Context, presence.Manager)
 		// count the socket until it expires.
 		parent = context.WithoutCancel(parent)
 	}
-	ctx, cancel := context.WithTimeout(parent, s.cfg.EventTimeout)
+	ctx, cancel := context.WithTimeout(parent, min(presenceTimeout, s.cfg.EventTimeout))
 	defer cancel()
 	if err := f(ctx, s.cfg.Presence); err != nil {
 		if ok, quiet := s.warn.allow("presence " + op); ok {

@@ -82,7 +82,10 @@ func (s *Server) commandWait(c Command) {
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrUnconfirmed):
-		s.log.Warn("broker command not confirmed by every instance", "kind", c.Kind, "room", c.Room, "err", err)
+		// One line per outage, not per channel created or joined meanwhile.
+		if ok, quiet := s.warn.allow("unconfirmed command"); ok {
+			s.log.Warn("broker command not confirmed by every instance", "kind", c.Kind, "room", c.Room, "err", err, "suppressed", quiet)
+		}
 	default:
 		s.log.Log(s.baseCtx, errorLevel(err), "broker command failed; applied here only", "kind", c.Kind, "err", err)
 		delivery{s}.HandleCommand(c)

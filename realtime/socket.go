@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"maps"
 	"slices"
 	"sync"
 )
@@ -169,6 +170,13 @@ func (c *conn) leaveAll() {
 	for r := range rooms {
 		c.srv.roomChanged(r)
 	}
+}
+
+// roomList is the rooms the socket is in on this instance.
+func (c *conn) roomList() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Collect(maps.Keys(c.rooms))
 }
 
 // inRoom reports whether the socket is in room on this instance.

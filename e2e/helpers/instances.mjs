@@ -65,7 +65,20 @@ export class PrivateRedis {
     this.proc = null
   }
 
+  /** SIGSTOP: Redis keeps its connections but answers nothing (a hung or partitioned Redis). */
+  pause () {
+    this.proc.kill('SIGSTOP')
+    this.paused = true
+  }
+
+  /** SIGCONT after pause (nothing if not paused). */
+  resume () {
+    if (this.paused) this.proc?.kill('SIGCONT')
+    this.paused = false
+  }
+
   async cleanup () {
+    this.resume()
     await this.stop()
     rmSync(this.dir, { recursive: true, force: true })
   }
