@@ -121,26 +121,39 @@ func (s *Server) answerCall(c Command) {
 }
 
 // call emits the call to the socket; its ack, or its leaving, finishes the
-// call (registered under id).
+// call (registered under id). The account check and the emit are one step
+// under calls.emitMu: a socket that user-joined another account in between
+// would have shown the old account's call to the new account's page.
 func (c *conn) call(id, userID string, payload []byte) {
-	if u := c.user.Load(); u == nil || u.ID != userID {
-		c.srv.calls.finish(id, nil, ErrSessionGone)
-		return
-	}
-	// A socket that left before the call was registered is not in
-	// calls.socketGone's sweep: check after registering.
-	if c.gone.Load() {
-		c.srv.calls.finish(id, nil, ErrSessionGone)
-		return
-	}
-	// Call keeps its own timer.
-	err := c.sock.emit(EventsName, preEncoded(payload), func(args []any) {
-		c.srv.calls.finish(id, ackValue(args), nil)
-	})
+	c.srv.calls.emitMu.Lock()
+	err := c.callLocked(id, userID, payload)
+	c.srv.calls.emitMu.Unlock()
 	if err != nil {
 		c.srv.calls.finish(id, nil, err)
 	}
 }
+
+func (c *conn) callLocked(id, userID string, payload []byte) error {
+	if u := c.user.Load(); u == nil || u.ID != userID {
+		return ErrSessionGone
+	}
+	// A socket that left before the call was registered is not in
+	// calls.socketGone's sweep: check after registering.
+	if c.gone.Load() {
+		return ErrSessionGone
+	}
+	if hook, found := callChecked.Load(c.srv); found {
+		hook.(func())()
+	}
+	// Call keeps its own timer.
+	return c.sock.emit(EventsName, preEncoded(payload), func(args []any) {
+		c.srv.calls.finish(id, ackValue(args), nil)
+	})
+}
+
+// callChecked, when set for a Server (tests only), runs in call between
+// the account check and the emit.
+var callChecked sync.Map // *Server → func()
 
 // ackValue is the JSON of an ack's first argument (null for none).
 func ackValue(args []any) json.RawMessage {
@@ -160,6 +173,10 @@ type calls struct {
 	seq     atomic.Uint64
 	mu      sync.Mutex
 	pending map[string]pendingCall
+	// emitMu: a call's account check and its emit (conn.call) are one step
+	// against a socket's change of account (switchAccount). One per
+	// Server, not per socket: calls and changes are rare, sockets many.
+	emitMu sync.Mutex
 }
 
 type pendingCall struct {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -202,5 +203,45 @@ func TestCallEndsWhenTheSocketChangesAccount(t *testing.T) {
 	}
 	for range sids {
 		require.ErrorIs(t, <-errs, realtime.ErrSessionGone)
+	}
+}
+
+// A call checked as the old account's and emitted once the socket has
+// user-joined another account would show the old account's call (its
+// chat, its code to run, its question) to the new account's page: the
+// check and the emit are one step against the change. The call goes out
+// before the change (the socket is still the old account's: it hears it
+// before its user-join's ack), then ends ErrSessionGone. It was emitted
+// after the ack, to the new account's page.
+func TestCallCheckedBeforeAUserJoinIsNotShownToTheNewAccount(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	step := script(t, "caller.mjs", b.url, b.tokens["owner"])
+	sid := step("sids")["sids"].([]any)[0].(string)
+	blocked := make(chan struct{})
+	realtime.OnSwitchWaitsForCall(b.srv, func() { close(blocked) })
+	joined := make(chan map[string]any, 1)
+	var once sync.Once
+	realtime.OnCallChecked(b.srv, func() {
+		once.Do(func() {
+			go func() { joined <- step("user-join 0 " + b.tokens["reader"]) }()
+			select {
+			case <-blocked: // the change waits for this call
+			case j := <-joined: // the change did not wait
+				joined <- j
+			}
+		})
+	})
+	secret := []byte(`{"chat_id":"c1","message_id":"m1","data":{"type":"ignore","data":{"code":"the owner's"}}}`)
+	_, err := b.srv.Call(context.Background(), sid, b.users["owner"].ID, secret, 30*time.Second)
+	require.ErrorIs(t, err, realtime.ErrSessionGone)
+	j := <-joined
+	require.Equal(t, true, j["ack"].(map[string]any)["ok"], "%v", j)
+	events := step("events")["events"].([]any)[0].([]any)
+	before := int(j["before"].(float64))
+	for i, e := range events {
+		if i >= before {
+			t.Errorf("the reader's page got the owner's call: %v", e)
+		}
 	}
 }

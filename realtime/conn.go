@@ -405,7 +405,16 @@ func (c *conn) switchAccount(u *storage.User) {
 	}
 	// One step with the account change: a channel join made for the old
 	// account outside the worker (joinAs) comes before it and is left
-	// here, or after it and is refused.
+	// here, or after it and is refused; a call checked as the old
+	// account's is emitted before it (calls.emitMu), then ended below as
+	// gone. A first authentication has no old account to check a call as.
+	first := c.user.Load() == nil
+	if !first && !c.srv.calls.emitMu.TryLock() {
+		if hook, found := switchWaitsForCall.Load(c.srv); found {
+			hook.(func())()
+		}
+		c.srv.calls.emitMu.Lock()
+	}
 	c.mu.Lock()
 	c.user.Store(u)
 	c.inChannels.Store(false) // the new account joins its own (join-channels)
@@ -418,13 +427,22 @@ func (c *conn) switchAccount(u *storage.User) {
 		}
 	}
 	c.mu.Unlock()
+	if !first {
+		c.srv.calls.emitMu.Unlock()
+	}
 	for _, room := range left {
 		c.srv.roomChanged(room)
 	}
 	// A call made to the old account's socket would be answered by the new
 	// account's page: it ends as if the socket had gone.
-	c.srv.calls.socketGone(c.sid)
+	if !first {
+		c.srv.calls.socketGone(c.sid)
+	}
 }
+
+// switchWaitsForCall, when set for a Server (tests only), runs when an
+// account change must wait for a call between its check and its emit.
+var switchWaitsForCall sync.Map // *Server → func()
 
 // presenceTimeout bounds a presence change (presenceDo).
 const presenceTimeout = 3 * time.Second

@@ -15,3 +15,11 @@ func OnRoomCommand(s *Server, f func(Command)) { roomCommandSeen.Store(s, f) }
 // OnCommandWait runs f with the instances b's CommandWait waits for, once
 // it starts waiting. Set before Start.
 func OnCommandWait(b *RedisBroker, f func(pending []string)) { b.onWait = f }
+
+// OnCallChecked runs f in every call s emits to a local socket, between
+// its account check and its emit.
+func OnCallChecked(s *Server, f func()) { callChecked.Store(s, f) }
+
+// OnSwitchWaitsForCall runs f when a socket's account change on s must
+// wait for a call between its check and its emit.
+func OnSwitchWaitsForCall(s *Server, f func()) { switchWaitsForCall.Store(s, f) }

@@ -1,6 +1,13 @@
 package realtime
 
-import "runtime"
+import (
+	"runtime"
+	"time"
+)
+
+// SetWebSocketCloseBound makes every websocket close of s end at most d
+// after it began (closeGrace otherwise). Set before connections open.
+func SetWebSocketCloseBound(s *Server, d time.Duration) { s.wsCloseBound = d }
 
 // CloseWebSocketsWhileConnecting closes every websocket of s inside its
 // CONNECT, between the conn's start and the socket taking it, and lets a

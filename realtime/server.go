@@ -47,6 +47,10 @@ type Server struct {
 	wsConns   map[*wsSocket]struct{}
 	wsStopped bool
 	wsClosing atomic.Int64 // connections Stop closed and waits for (closeAllWS)
+	// wsCloseBound: a websocket's close ends at most this long after it
+	// began (hardClose): closeGrace, longer in tests that must not depend
+	// on how fast a loaded machine reads.
+	wsCloseBound time.Duration
 
 	broker Broker
 	reg    roomRegistry // the rooms of local sockets (socket.go)
@@ -77,6 +81,8 @@ func New(cfg Config) (*Server, error) {
 		warn:   newWarnLimiter(10 * time.Second),
 		broker: cfg.Broker,
 		epochs: newAccessEpochs(),
+
+		wsCloseBound: closeGrace,
 	}
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
 

@@ -880,13 +880,13 @@ func (ws *wsSocket) closeWith(frame []byte, awaited bool, reason string, err err
 		switch {
 		case idle && sent:
 			go ws.drain()
-			time.AfterFunc(closeGrace, ws.hardClose)
+			time.AfterFunc(ws.srv.wsCloseBound, ws.hardClose)
 		case idle:
 			ws.finish()
 		default:
 			// The writer closes it once the queue is written; a client
 			// that stopped reading must not hold it longer than this.
-			time.AfterFunc(closeGrace, ws.hardClose)
+			time.AfterFunc(ws.srv.wsCloseBound, ws.hardClose)
 		}
 		ws.srv.removeWS(ws)
 		if id := ws.pollID.Load(); id != 0 {

@@ -9,7 +9,8 @@
 //   events          → {events: [[…of socket 0], …]} after a round trip on each open socket
 //   wait-ignored N  → {ok: true} once N "ignore" calls arrived (all sockets)
 //   close I         → disconnects socket I; {closed: I}
-//   user-join I TOKEN → socket I user-joins with TOKEN; {ack}
+//   user-join I TOKEN → socket I user-joins with TOKEN; {ack, before}:
+//                       before: how many "events" it had got at the ack
 import * as readline from 'node:readline';
 import { connect, call, out } from './lib.mjs';
 
@@ -59,7 +60,9 @@ for await (const line of readline.createInterface({ input: process.stdin })) {
     });
     out({ ok: true });
   } else if (cmd === 'user-join') {
-    out({ ack: await call(socks[Number(arg)].socket, 'user-join', { auth: { token: line.split(' ')[2] } }) });
+    const i = Number(arg);
+    const ack = await call(socks[i].socket, 'user-join', { auth: { token: line.split(' ')[2] } });
+    out({ ack, before: seen[i].length });
   } else if (cmd === 'close') {
     const i = Number(arg);
     socks[i].socket.disconnect();
