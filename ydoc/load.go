@@ -33,8 +33,17 @@ func (d *document) load() error {
 		if rec != nil {
 			st.Records = []storage.DocRecord{*rec}
 		}
+		return d.build(st.Records)
 	}
-	return d.build(st.Records)
+	if err := d.build(st.Records); err != nil {
+		return err
+	}
+	// The note's data.content may lag the log: a crash (kill -9) between
+	// an update and its debounced render loses the render, and nothing
+	// would render the note again until its next edit. So render once per
+	// load; a rendering equal to the stored one is not written.
+	d.changed()
+	return nil
 }
 
 // seed builds the first state of a note's document from its stored
