@@ -249,8 +249,11 @@ func (c Config) Validate() error {
 	if c.CommitLinger < 0 || c.CommitLinger > ydoc.MaxCommitLinger {
 		return fmt.Errorf("--commit-linger %s: want 0 to %s", c.CommitLinger, ydoc.MaxCommitLinger)
 	}
+	if c.DocIdleTimeout < 0 || c.DocInactiveTimeout < 0 || c.DocCompactRows < 0 {
+		return errors.New("--doc-idle-timeout, --doc-inactive-timeout and --doc-compact-rows must not be negative")
+	}
 	if c.ChatIdleTimeout < 0 || c.ChatModelsTimeout < 0 || c.ChatFlushInterval < 0 || c.ChatFlushBytes < 0 || c.ChannelAnswerInterval < 0 ||
-		c.DocIdleTimeout < 0 || c.DocInactiveTimeout < 0 || c.DocCompactRows < 0 || c.ShutdownTimeout < 0 || c.ReadTimeout < 0 || c.TokenTTL < 0 || c.MaxNoteBodyBytes < 0 || c.MaxAuthBodyBytes < 0 {
+		c.ShutdownTimeout < 0 || c.ReadTimeout < 0 || c.TokenTTL < 0 || c.MaxNoteBodyBytes < 0 || c.MaxAuthBodyBytes < 0 {
 		return errors.New("durations and body limits must not be negative")
 	}
 	return nil
