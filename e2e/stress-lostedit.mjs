@@ -62,10 +62,9 @@ class Editor {
   send (u, markers) {
     const c = this.client
     if (!c?.socket.connected || !this.joined) return // re-sent as a diff on rejoin
-    const t = Date.now()
     c.socket.timeout(20000).emit('ydoc:document:update', { document_id: this.docId, user_id: this.run.owner.id, socket_id: c.id, update: Array.from(u) }, (err, ack) => {
       if (err || ack?.ok !== true) return
-      for (const m of markers) this.ack(m, t)
+      for (const m of markers) this.ack(m)
     })
   }
 
@@ -99,9 +98,8 @@ class Editor {
     if (diff.length > 2 || this.pending.size) {
       const waiting = [...this.pending]
       this.run.stats.resends++
-      const t = Date.now()
       const res = await c.call('ydoc:document:update', { document_id: this.docId, user_id: this.run.owner.id, socket_id: c.id, update: Array.from(diff) }, { timeout: 20000 })
-      if (res?.ok === true) for (const m of waiting) this.ack(m, t)
+      if (res?.ok === true) for (const m of waiting) this.ack(m)
     }
   }
 

@@ -38,12 +38,42 @@ func (d *document) load() error {
 	if err := d.build(st.Records); err != nil {
 		return err
 	}
-	// The note's data.content may lag the log: a crash (kill -9) between
-	// an update and its debounced render loses the render, and nothing
-	// would render the note again until its next edit. So render once per
-	// load; a rendering equal to the stored one is not written.
-	d.changed()
+	// A crash (kill -9) between an update's commit and its debounced
+	// render loses the render: the note's data.content would lag the
+	// document until its next edit. So a load renders a document whose
+	// stored content says something else.
+	if d.contentStale() {
+		d.changed()
+	}
 	return nil
+}
+
+// contentStale reports whether the note's stored content is not the
+// document as built: what seeding would build from it (its json, else its
+// md) differs from the Doc. Comparing documents, not renderings, keeps a
+// note whose content a client wrote (Markdown alone, at creation) from
+// being rewritten, and its updated_at moved, just because it was opened.
+func (d *document) contentStale() bool {
+	ctx, cancel := d.ctx()
+	defer cancel()
+	note, err := d.m.cfg.Store.GetNote(ctx, d.noteID)
+	if err != nil {
+		return false // gone, or unreadable now: the next edit renders
+	}
+	stored, err := noteContent(note.Data)
+	if err != nil {
+		return true
+	}
+	var live *prosemirror.Node
+	if protect(func() error { live = readProseMirror(d.doc); return nil }) != nil {
+		return false // rendering would fail the same way
+	}
+	if stored == nil {
+		return len(live.Content) > 0
+	}
+	a, errA := json.Marshal(stored)
+	b, errB := json.Marshal(live)
+	return errA != nil || errB != nil || !bytes.Equal(a, b)
 }
 
 // seed builds the first state of a note's document from its stored

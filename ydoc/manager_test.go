@@ -983,6 +983,31 @@ func TestCompactionWaitsForWritesItHolds(t *testing.T) {
 	})
 }
 
+// TestOpeningANoteDoesNotRewriteIt: a note created with Markdown alone and
+// never edited keeps its data and updated_at however often its document
+// loads (it is seeded once, then loaded from the log).
+func TestOpeningANoteDoesNotRewriteIt(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		store := open(t)
+		ctx := context.Background()
+		doc := newNote(t, store, `{"content":{"md":"# Title\n\nsome *text*\n\n- one\n- two\n"}}`)
+		before, err := store.GetNote(ctx, doc[len("note:"):])
+		require.NoError(t, err)
+		b := startManager(t, store, Config{IdleTimeout: 10 * time.Millisecond, RenderDebounce: time.Millisecond, RenderMaxWait: time.Millisecond})
+		for range 2 { // seeded, then loaded from the log
+			_, err := b.m.State(ctx, doc)
+			require.NoError(t, err)
+			require.Eventually(t, func() bool { return !b.m.live(doc) }, 10*time.Second, 5*time.Millisecond)
+		}
+		require.Equal(t, 1, rowCount(t, store, doc))
+		after, err := store.GetNote(ctx, doc[len("note:"):])
+		require.NoError(t, err)
+		require.Equal(t, before.UpdatedAt, after.UpdatedAt)
+		require.Equal(t, string(before.Data), string(after.Data))
+	})
+}
+
 // TestLoadRendersWhatACrashLeftUnrendered: a crash (kill -9) between an
 // update's commit and its debounced render left the note's data.content
 // behind its document until the next edit, however often the note was

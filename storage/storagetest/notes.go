@@ -203,8 +203,8 @@ func testSetNoteContents(t *testing.T, b *bundle) {
 	})
 	t.Run("UnchangedIsNotWritten", func(t *testing.T) {
 		t.Parallel()
-		// The server renders a loaded document again in case a crash lost
-		// its last rendering; an equal one must not move updated_at.
+		// A rendering equal to the stored one (an edit undone before its
+		// render) must not move updated_at.
 		n := newNote(t, s, newID(), 1)
 		same := storage.NoteContent{NoteID: n.ID, Content: json.RawMessage(`{"md":"same"}`), UpdatedAt: 70}
 		errs, err := s.SetNoteContents(ctx, []storage.NoteContent{same})
