@@ -16,9 +16,10 @@
 // leave and rejoin, pause past the inactive timeout, and the server is
 // stopped with SIGTERM or SIGKILL and started again on the same database,
 // clients reconnecting and re-sending what the server lacks. At the end a
-// fresh client joins each note and checks: every acknowledged marker is
-// there (unless a REST edit that lacked it may have been applied after it
-// was sent: a REST edit replaces the content), no marker twice, no note
+// fresh client joins each note and checks: every acknowledged marker's
+// insert is in the state, and its text is there unless a REST edit that
+// lacked it may have been applied after it was sent (a REST edit replaces
+// the content, deleting what it lacks), no marker twice, no note
 // empty, every editor converged, and the REST view (GET, data.content)
 // renders the same document. Exits 1 on any finding.
 
@@ -128,6 +129,8 @@ class Editor {
       const m = `[e${this.idx}.${this.n++}]`
       this.run.stats.markers++
       const at = this.rand() < 0.7 ? s.length : pick(cuts)
+      // Its first character's Yjs id: the final state holds it (maybe deleted) iff the insert was stored.
+      this.run.ids.set(m, [this.doc.clientID, Y.getState(this.doc.store, this.doc.clientID)])
       this.doc.transact(() => txt.insert(at, m), { markers: [m] })
     } else if (r < 0.8) {
       this.doc.transact(() => txt.insert(pick(cuts), 'abcdefgh '.slice(Math.floor(this.rand() * 8))), { markers: [] })
@@ -255,6 +258,7 @@ async function round (db, seed) {
   const run = {
     seed,
     sent: new Map(), // marker -> when first sent
+    ids: new Map(), // editor marker -> [client, clock] of its first character
     acked: new Map(), // marker -> when the acknowledged send was sent
     rest: [], // {noteId, body: Set of markers, answered}
     stats: { paragraphsLost: 0, finalKill: 0, markers: 0, restEdits: 0, restAcked: 0, deletes: 0, sigterm: 0, sigkill: 0, rejoins: 0, pauses: 0, resends: 0 },
@@ -339,6 +343,7 @@ async function check (run, notes) {
     const st = await c.waitFor('ydoc:document:state', d => d?.document_id === docId, { since })
     const doc = new Y.Doc()
     Y.applyUpdate(doc, new Uint8Array(st.state))
+    const sv = Y.decodeStateVector(Y.encodeStateVector(doc))
     c.close()
     const frag = doc.getXmlFragment('prosemirror')
     const text = plainText(frag)
@@ -356,7 +361,12 @@ async function check (run, notes) {
     const rest = run.rest.filter(r => r.noteId === noteId)
     for (const [m, sentAt] of run.acked) {
       if (!mine(m) || count.has(m)) continue
-      // A REST edit replaces the content: one without m, answered after m was sent, may have removed it.
+      // An editor's marker whose insert is not in the state at all was lost,
+      // whatever REST did: a deletion keeps the deleted item's id.
+      const id = run.ids.get(m)
+      if (id && (sv.get(id[0]) ?? 0) <= id[1]) { run.note(`${noteId}: acknowledged ${m} was never stored (${id[0]}:${id[1]} past the state vector)`); continue }
+      // Stored, then deleted: only a REST edit deletes markers (it replaces
+      // the content), one without m answered after m was sent.
       if (rest.some(r => !r.body.has(m) && r.answered >= sentAt)) { totals.excused++; continue }
       run.note(`${noteId}: acknowledged ${m} is missing`)
     }
