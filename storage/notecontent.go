@@ -47,9 +47,8 @@ func withContent(data, content json.RawMessage) (json.RawMessage, error) {
 
 // hasContent reports whether data's "content" is content byte for byte,
 // so that a rendering that changes nothing (an edit undone before its
-// render, a load that renders what a crash left unrendered twice) is not
-// written and does not move updated_at. Renderings are deterministic:
-// equal documents give equal bytes.
+// render) is not written and does not move updated_at. Renderings are
+// deterministic: equal documents give equal bytes.
 func hasContent(data, content json.RawMessage) bool {
 	data = bytes.TrimLeft(data, " \t\r\n")
 	if len(data) == 0 || data[0] != '{' {
