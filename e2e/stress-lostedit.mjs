@@ -21,9 +21,10 @@
 // lacked it may have been applied after it was sent (a REST edit replaces
 // the content, deleting what it lacks), no marker twice, no note
 // empty, every editor converged, and the REST view (GET, data.content)
-// renders the same document. Exits 1 on any finding.
+// renders the same document (json, and md holding every marker). Exits 1 on any finding.
 
 import { setTimeout as sleep } from 'node:timers/promises'
+import { isDeepStrictEqual } from 'node:util'
 import { startServer, databases, waitUntil } from './helpers/server.mjs'
 import { signup, createNote, request } from './helpers/api.mjs'
 import { Client } from './helpers/socket.mjs'
@@ -375,11 +376,17 @@ async function check (run, notes) {
     try {
       await waitUntil(async () => {
         got = (await request(url, 'GET', `/api/v1/notes/${noteId}`, { token: run.owner.token })).body
-        return JSON.stringify(normalizePM(got?.data?.content?.json)) === JSON.stringify(normalizePM(pm))
+        const md = got?.data?.content?.md
+        return isDeepStrictEqual(normalizePM(got?.data?.content?.json), normalizePM(pm)) &&
+          typeof md === 'string' && seen.every(m => md.replaceAll('\\', '').includes(m))
       }, { timeout: 20000, interval: 250, what: 'the REST view' })
     } catch {
-      const restMarkers = markersIn(JSON.stringify(got?.data?.content?.json ?? {}))
-      run.note(`${noteId}: REST view differs from the document after 20 s: ${seen.length} markers live, ${restMarkers.length} in data.content.json`)
+      if (typeof got?.data?.content?.md !== 'string') run.note(`${noteId}: data.content has no md: ${Object.keys(got?.data?.content ?? {})}`)
+      const a = JSON.stringify(normalizePM(got?.data?.content?.json))
+      const b = JSON.stringify(normalizePM(pm))
+      let i = 0
+      while (i < a.length && a[i] === b[i]) i++
+      run.note(`${noteId}: REST view differs from the document after 20 s, from character ${i}: data.content.json …${a.slice(Math.max(0, i - 40), i + 80)}… document …${b.slice(Math.max(0, i - 40), i + 80)}…`)
     }
   }
 }

@@ -40,19 +40,30 @@ func (d *document) load() error {
 	}
 	// A crash (kill -9) between an update's commit and its debounced
 	// render loses the render: the note's data.content would lag the
-	// document until its next edit. So a load renders a document whose
-	// stored content says something else.
-	if d.contentStale() {
+	// document (or hold a REST edit's body without its md and html) until
+	// the next edit. So a load renders an edited document; a rendering
+	// equal to the stored one is not written (Store.SetNoteContents). A
+	// document that is only its seed is rendered only if its note says
+	// something else, so that opening a note created with Markdown alone
+	// does not rewrite it and move its updated_at.
+	if d.edited() || d.contentStale() {
 		d.changed()
 	}
 	return nil
 }
 
-// contentStale reports whether the note's stored content is not the
-// document as built: what seeding would build from it (its json, else its
-// md) differs from the Doc. Comparing documents, not renderings, keeps a
-// note whose content a client wrote (Markdown alone, at creation) from
-// being rewritten, and its updated_at moved, just because it was opened.
+// edited reports whether anyone but the seeder wrote to the Doc.
+func (d *document) edited() bool {
+	for client := range d.sv {
+		if client != SeedClientID {
+			return true
+		}
+	}
+	return false
+}
+
+// contentStale reports whether what seeding would build from the note's
+// stored content (its json, else its md) differs from the Doc.
 func (d *document) contentStale() bool {
 	ctx, cancel := d.ctx()
 	defer cancel()
