@@ -135,6 +135,14 @@ type Config struct {
 	// for more updates to share a commit (ydoc.Config.CommitLinger). Zero:
 	// commit at once.
 	CommitLinger time.Duration
+	// DocIdleTimeout, DocInactiveTimeout and DocCompactRows
+	// (--doc-idle-timeout, --doc-inactive-timeout, --doc-compact-rows) are
+	// ydoc.Config's IdleTimeout, InactiveTimeout and CompactRows: small
+	// values unload, reload and compact documents often (stress tests).
+	// Zero: the ydoc defaults.
+	DocIdleTimeout     time.Duration
+	DocInactiveTimeout time.Duration
+	DocCompactRows     int
 	// ChatIdleTimeout bounds the wait for an upstream's streamed answer and
 	// between its lines. Zero: chat.IdleTimeoutDefault.
 	ChatIdleTimeout time.Duration
@@ -240,6 +248,9 @@ func (c Config) Validate() error {
 	}
 	if c.CommitLinger < 0 || c.CommitLinger > ydoc.MaxCommitLinger {
 		return fmt.Errorf("--commit-linger %s: want 0 to %s", c.CommitLinger, ydoc.MaxCommitLinger)
+	}
+	if c.DocIdleTimeout < 0 || c.DocInactiveTimeout < 0 || c.DocCompactRows < 0 {
+		return errors.New("--doc-idle-timeout, --doc-inactive-timeout and --doc-compact-rows must not be negative")
 	}
 	if c.ChatIdleTimeout < 0 || c.ChatModelsTimeout < 0 || c.ChatFlushInterval < 0 || c.ChatFlushBytes < 0 || c.ChannelAnswerInterval < 0 ||
 		c.ShutdownTimeout < 0 || c.ReadTimeout < 0 || c.TokenTTL < 0 || c.MaxNoteBodyBytes < 0 || c.MaxAuthBodyBytes < 0 {

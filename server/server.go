@@ -155,9 +155,10 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 	// after them; Broadcast only runs after Start, when s.rt is set.
 	s.docs, err = ydoc.NewManager(ydoc.Config{
 		Store: store, Logger: logger, Registry: s.registry, MaxDocumentBytes: cfg.MaxDocumentBytes,
-		CommitLinger: cfg.CommitLinger,
-		Broadcast:    func(docID string, update []byte, exceptSID string) { s.rt.Broadcast(docID, update, exceptSID) },
-		RelayLocal:   func(docID string, update []byte) { s.rt.RelayLocal(docID, update) },
+		CommitLinger: cfg.CommitLinger, IdleTimeout: cfg.DocIdleTimeout, InactiveTimeout: cfg.DocInactiveTimeout,
+		CompactRows: cfg.DocCompactRows,
+		Broadcast:   func(docID string, update []byte, exceptSID string) { s.rt.Broadcast(docID, update, exceptSID) },
+		RelayLocal:  func(docID string, update []byte) { s.rt.RelayLocal(docID, update) },
 	})
 	if err != nil {
 		return nil, err

@@ -45,6 +45,27 @@ func withContent(data, content json.RawMessage) (json.RawMessage, error) {
 	return append(out, '}'), nil
 }
 
+// hasContent reports whether data's "content" is content byte for byte,
+// so that a rendering that changes nothing (an edit undone before its
+// render) is not written and does not move updated_at. Renderings are
+// deterministic: equal documents give equal bytes.
+func hasContent(data, content json.RawMessage) bool {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	if len(data) == 0 || data[0] != '{' {
+		return false
+	}
+	found := false
+	for key, value := range jsonscan.Members(data) {
+		if isContentKey(key) {
+			if !bytes.Equal(value, content) {
+				return false
+			}
+			found = true
+		}
+	}
+	return found
+}
+
 // isContentKey reports whether a member's key (a JSON string literal)
 // is "content", however it is escaped.
 func isContentKey(key []byte) bool {

@@ -127,7 +127,8 @@ type Notes interface {
 	// commit. The result has one entry per input: nil, ErrNotFound for a
 	// note that is gone, or the error that stored data was not a JSON
 	// object (that note is left as it was). A failed transaction is the
-	// second result, and then nothing was written.
+	// second result, and then nothing was written. A content equal byte
+	// for byte to the stored one is not written (updated_at stays).
 	SetNoteContents(ctx context.Context, contents []NoteContent) ([]error, error)
 	// SetNoteAccess replaces the note's grants (deduplicated as in
 	// CreateNote). ErrNotFound if the note is absent.

@@ -86,6 +86,9 @@ func setContents(contents []NoteContent, read func(id string) (data string, foun
 			errs[i] = ErrNotFound
 			continue
 		}
+		if hasContent(json.RawMessage(data), c.Content) {
+			continue // unchanged: neither data nor updated_at moves
+		}
 		merged, err := withContent(json.RawMessage(data), c.Content)
 		if err != nil {
 			errs[i] = err

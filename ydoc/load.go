@@ -33,8 +33,58 @@ func (d *document) load() error {
 		if rec != nil {
 			st.Records = []storage.DocRecord{*rec}
 		}
+		return d.build(st.Records)
 	}
-	return d.build(st.Records)
+	if err := d.build(st.Records); err != nil {
+		return err
+	}
+	// A crash (kill -9) between an update's commit and its debounced
+	// render loses the render: the note's data.content would lag the
+	// document (or hold a REST edit's body without its md and html) until
+	// the next edit. So a load renders an edited document; a rendering
+	// equal to the stored one is not written (Store.SetNoteContents). A
+	// document that is only its seed is rendered only if its note says
+	// something else, so that opening a note created with Markdown alone
+	// does not rewrite it and move its updated_at.
+	if d.edited() || d.contentStale() {
+		d.changed()
+	}
+	return nil
+}
+
+// edited reports whether anyone but the seeder wrote to the Doc.
+func (d *document) edited() bool {
+	for client := range d.sv {
+		if client != SeedClientID {
+			return true
+		}
+	}
+	return false
+}
+
+// contentStale reports whether what seeding would build from the note's
+// stored content (its json, else its md) differs from the Doc.
+func (d *document) contentStale() bool {
+	ctx, cancel := d.ctx()
+	defer cancel()
+	note, err := d.m.cfg.Store.GetNote(ctx, d.noteID)
+	if err != nil {
+		return false // gone, or unreadable now: the next edit renders
+	}
+	stored, err := noteContent(note.Data)
+	if err != nil {
+		return true
+	}
+	var live *prosemirror.Node
+	if protect(func() error { live = readProseMirror(d.doc); return nil }) != nil {
+		return false // rendering would fail the same way
+	}
+	if stored == nil {
+		return len(live.Content) > 0
+	}
+	a, errA := json.Marshal(stored)
+	b, errB := json.Marshal(live)
+	return errA != nil || errB != nil || !bytes.Equal(a, b)
 }
 
 // seed builds the first state of a note's document from its stored

@@ -982,3 +982,74 @@ func TestCompactionWaitsForWritesItHolds(t *testing.T) {
 		require.Equal(t, stored, textOf(t, st), "the refused update must not be stored")
 	})
 }
+
+// TestOpeningANoteDoesNotRewriteIt: a note created with Markdown alone and
+// never edited keeps its data and updated_at however often its document
+// loads (it is seeded once, then loaded from the log).
+func TestOpeningANoteDoesNotRewriteIt(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		store := open(t)
+		ctx := context.Background()
+		doc := newNote(t, store, `{"content":{"md":"# Title\n\nsome *text*\n\n- one\n- two\n"}}`)
+		before, err := store.GetNote(ctx, doc[len("note:"):])
+		require.NoError(t, err)
+		b := startManager(t, store, Config{IdleTimeout: 10 * time.Millisecond, RenderDebounce: time.Millisecond, RenderMaxWait: time.Millisecond})
+		for range 2 { // seeded, then loaded from the log
+			_, err := b.m.State(ctx, doc)
+			require.NoError(t, err)
+			require.Eventually(t, func() bool { return !b.m.live(doc) }, 10*time.Second, 5*time.Millisecond)
+		}
+		require.Equal(t, 1, rowCount(t, store, doc))
+		after, err := store.GetNote(ctx, doc[len("note:"):])
+		require.NoError(t, err)
+		require.Equal(t, before.UpdatedAt, after.UpdatedAt)
+		require.Equal(t, string(before.Data), string(after.Data))
+	})
+}
+
+// TestLoadRendersWhatACrashLeftUnrendered: a crash (kill -9) between an
+// update's commit and its debounced render left the note's data.content
+// behind its document until the next edit, however often the note was
+// opened (e2e/stress-lostedit.mjs: GET disagreed with the document after a
+// restart): the old content, or a REST edit's body (json alone, no md or
+// html). A stored update without a render is what such a crash leaves.
+// Loading renders it; loading again writes nothing (updated_at stays).
+func TestLoadRendersWhatACrashLeftUnrendered(t *testing.T) {
+	t.Parallel()
+	want := mustPM(t, `{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"acknowledged, never rendered"}]}]}`)
+	for name, data := range map[string]string{
+		"old content":    `{"content":{"md":"before the crash"}}`,
+		"REST edit body": `{"content":{"json":{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"acknowledged, never rendered"}]}]}}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+				store := open(t)
+				ctx := context.Background()
+				doc := newNote(t, store, data)
+				_, err := store.AppendUpdates(ctx, []storage.DocUpdate{{DocID: doc, Data: newPeer().replace(t, want)}})
+				require.NoError(t, err)
+
+				b := startManager(t, store, Config{IdleTimeout: 10 * time.Millisecond, RenderDebounce: time.Millisecond, RenderMaxWait: time.Millisecond})
+				_, err = b.m.State(ctx, doc)
+				require.NoError(t, err)
+				require.Eventually(t, func() bool { return !b.m.live(doc) }, 10*time.Second, 5*time.Millisecond, "rendered, then unloaded")
+				got := noteContentOf(t, store, doc)
+				require.Equal(t, want.Markdown(), got.MD)
+				require.Equal(t, want.HTML(), got.HTML)
+				requirePM(t, want, got.JSON)
+				before, err := store.GetNote(ctx, doc[len("note:"):])
+				require.NoError(t, err)
+
+				_, err = b.m.State(ctx, doc)
+				require.NoError(t, err)
+				require.Eventually(t, func() bool { return !b.m.live(doc) }, 10*time.Second, 5*time.Millisecond)
+				after, err := store.GetNote(ctx, doc[len("note:"):])
+				require.NoError(t, err)
+				require.Equal(t, before.UpdatedAt, after.UpdatedAt, "an unchanged rendering is not written")
+				require.Equal(t, string(before.Data), string(after.Data))
+			})
+		})
+	}
+}

@@ -148,6 +148,13 @@ func newSettings(name string, stderr io.Writer, serveFlags bool) *settings {
 		num(&c.MaxConns, "max-conns", 0, "QUIRE_MAX_CONNS", "open connections over which new sockets get 503, keeping file descriptors for /healthz and the database; 0: the file limit (RLIMIT_NOFILE) minus 256; -1: no cap")
 		s.fs.DurationVar(&c.CommitLinger, "commit-linger", 0, "wait this long (e.g. 5ms, at most 1s) for more document updates to share a commit: fewer fsyncs, slower acks; 0: commit at once (env QUIRE_COMMIT_LINGER)")
 		s.envs["commit-linger"] = []string{"QUIRE_COMMIT_LINGER"}
+		dur := func(p *time.Duration, flagName, env, help string) {
+			s.fs.DurationVar(p, flagName, 0, fmt.Sprintf("%s (env %s)", help, env))
+			s.envs[flagName] = []string{env}
+		}
+		dur(&c.DocIdleTimeout, "doc-idle-timeout", "QUIRE_DOC_IDLE_TIMEOUT", "unload a document this long after its last client left; 0: 30s")
+		dur(&c.DocInactiveTimeout, "doc-inactive-timeout", "QUIRE_DOC_INACTIVE_TIMEOUT", "unload a document with clients after this long without a message from them; 0: 10m")
+		num(&c.DocCompactRows, "doc-compact-rows", 0, "QUIRE_DOC_COMPACT_ROWS", "compact a document's stored log into a snapshot once it has more rows; 0: 256")
 		num(&c.MaxConnsPerIP, "max-conns-per-ip", server.MaxConnsPerIPDefault, "QUIRE_MAX_CONNS_PER_IP", "open connections allowed per client address, loopback exempt; -1: no cap")
 		s.fs.BoolVar(&s.enableSignup, "enable-signup", true, "allow sign-ups; the first account may always sign up (env ENABLE_SIGNUP, QUIRE_ENABLE_SIGNUP)")
 		s.envs["enable-signup"] = []string{"ENABLE_SIGNUP", "QUIRE_ENABLE_SIGNUP"}

@@ -346,3 +346,22 @@ func TestCommitLingerFlag(t *testing.T) {
 	code, _, _ := runCmd(t, nil, "serve", "--commit-linger", "soon", "--data-dir", t.TempDir())
 	require.Equal(t, 2, code)
 }
+
+// TestDocumentTuningFlags: --doc-idle-timeout, --doc-inactive-timeout and
+// --doc-compact-rows (or their variables) reach the server's config; a
+// negative value is refused, naming the flags, before anything starts.
+func TestDocumentTuningFlags(t *testing.T) {
+	t.Parallel()
+	s := newSettings("serve", &bytes.Buffer{}, true)
+	env := map[string]string{"QUIRE_DOC_IDLE_TIMEOUT": "200ms", "QUIRE_DOC_COMPACT_ROWS": "8"}
+	require.NoError(t, s.parse([]string{"--doc-inactive-timeout", "1s"}, func(k string) string { return env[k] }))
+	require.Equal(t, 200*time.Millisecond, s.cfg.DocIdleTimeout)
+	require.Equal(t, time.Second, s.cfg.DocInactiveTimeout)
+	require.Equal(t, 8, s.cfg.DocCompactRows)
+
+	for _, args := range [][]string{{"--doc-idle-timeout", "-1s"}, {"--doc-inactive-timeout", "-1s"}, {"--doc-compact-rows", "-1"}} {
+		code, _, errs := runCmd(t, nil, append([]string{"serve", "--data-dir", t.TempDir()}, args...)...)
+		require.Equal(t, 1, code, args)
+		require.Contains(t, errs, args[0], args)
+	}
+}

@@ -201,6 +201,24 @@ func testSetNoteContents(t *testing.T, b *bundle) {
 		require.NoError(t, err)
 		require.Equal(t, `["not","an","object"]`, string(got.Data), "left as it was")
 	})
+	t.Run("UnchangedIsNotWritten", func(t *testing.T) {
+		t.Parallel()
+		// A rendering equal to the stored one (an edit undone before its
+		// render) must not move updated_at.
+		n := newNote(t, s, newID(), 1)
+		same := storage.NoteContent{NoteID: n.ID, Content: json.RawMessage(`{"md":"same"}`), UpdatedAt: 70}
+		errs, err := s.SetNoteContents(ctx, []storage.NoteContent{same})
+		require.NoError(t, err)
+		require.NoError(t, errs[0])
+		same.UpdatedAt = 80
+		errs, err = s.SetNoteContents(ctx, []storage.NoteContent{same})
+		require.NoError(t, err)
+		require.NoError(t, errs[0])
+		got, err := s.GetNote(ctx, n.ID)
+		require.NoError(t, err)
+		require.Equal(t, int64(70), got.UpdatedAt)
+		require.JSONEq(t, `{"content":{"md":"same"}}`, string(got.Data))
+	})
 	t.Run("Empty", func(t *testing.T) {
 		t.Parallel()
 		errs, err := s.SetNoteContents(ctx, nil)
