@@ -15,7 +15,7 @@ import * as Y from 'yjs'
 import { waitUntil, sleep, TEST_TIMEOUT } from './helpers/server.mjs'
 import { signup, createNote, setGrants, ok } from './helpers/api.mjs'
 import { Client, expectOk } from './helpers/socket.mjs'
-import { sameBytes } from './helpers/ydoc.mjs'
+import { sameBytes, DocClient } from './helpers/ydoc.mjs'
 import { Editor, converged, serverDoc, describeDivergence, assertHasAcked } from './helpers/editor.mjs'
 import { startInstances, instancesSkip, PrivateRedis } from './helpers/instances.mjs'
 
@@ -135,6 +135,55 @@ describe('three instances: Redis outage and a killed instance', { skip: instance
     } finally {
       ca.close()
       cb.close()
+    }
+  })
+
+  test('a note\'s access removed while Redis is down evicts the reader on another instance', { timeout: TEST_TIMEOUT }, async () => {
+    const note = await createNote(servers[0].url, owner.token, { title: 'revoked', content: { md: 'shared' } })
+    const [bob, carol] = [users[1], users[4]]
+    await setGrants(servers[0].url, owner.token, note.id, [bob, carol].map(u => ({ userId: u.id, permission: 'read' })))
+    const docID = `note:${note.id}`
+    const w = await DocClient.open(servers[0].url, owner, docID)
+    const [b, c] = [await DocClient.open(servers[1].url, bob, docID), await DocClient.open(servers[1].url, carol, docID)]
+    try {
+      for (const d of [w, b, c]) await d.join()
+      await redis.stop()
+      // Stored, but its AccessChanged command never reaches Redis.
+      await setGrants(servers[0].url, owner.token, note.id, [{ userId: carol.id, permission: 'read' }])
+      await sleep(3000) // longer than go-redis's own retries of the publish
+      await redis.start()
+      await b.client.waitFor('ydoc:user:left', d => d?.document_id === docID && d.user_id === bob.id, { timeout: 30000 })
+      // Carol, on the same instance and still allowed, gets the next edit; Bob does not.
+      const since = b.client.mark()
+      const cSince = c.client.mark()
+      await waitUntil(async () => {
+        w.fragment.insert(w.fragment.length, [new Y.XmlElement('paragraph')])
+        await w.flush()
+        await sleep(200)
+        return c.client.received('ydoc:document:update', d => d.socket_id === w.client.id, cSince).length > 0
+      }, { timeout: 30000, interval: 300, what: 'the owner\'s edit to reach the remaining reader on another instance' })
+      assert.deepEqual(b.client.received('ydoc:document:update', d => d.socket_id === w.client.id, since), [],
+        'a reader whose access was removed while Redis was down still gets the note\'s updates on another instance')
+    } finally {
+      w.close(); b.close(); c.close()
+    }
+  })
+
+  test('an account signed out while Redis is down loses its sockets on another instance', { timeout: TEST_TIMEOUT }, async () => {
+    const bob = await signup(servers[0].url, 'signedout')
+    const other = users[2]
+    const [cb, co] = [await Client.connect(servers[1].url, bob.token), await Client.connect(servers[1].url, other.token)]
+    try {
+      assert.ok(cb.socket.connected)
+      await redis.stop()
+      // Stored (stamp rotated), but its DisconnectUser command never reaches Redis.
+      await ok(servers[0].url, 'POST', '/api/v1/auths/signout', { token: bob.token })
+      await sleep(3000)
+      await redis.start()
+      await waitUntil(() => !cb.socket.connected, { timeout: 30000, what: 'the signed-out account\'s socket on another instance to be closed' })
+      assert.ok(co.socket.connected, 'another account\'s socket on that instance was closed too')
+    } finally {
+      cb.close(); co.close()
     }
   })
 
