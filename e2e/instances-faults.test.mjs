@@ -43,6 +43,15 @@ describe('three instances: Redis outage and a killed instance', { skip: instance
     return `note:${n.id}`
   }
 
+  // Waits until servers[0]'s publisher has failed since mark: the frames
+  // it queued while Redis was down (the commands under test, the first it
+  // queued) are then dropped, not sent late. A publish can block for a few
+  // seconds (go-redis retries) and reach the restarted Redis otherwise.
+  async function publishFailed (mark) {
+    await waitUntil(() => servers[0].logLines.slice(mark).some(l => l.includes('redis: unreachable')),
+      { timeout: 30000, what: 'instance 0 to drop what it published while Redis was down' })
+  }
+
   test(`Redis stopped and restarted mid-edit (seed ${SEED})`, { timeout: TEST_TIMEOUT }, async () => {
     const docID = await noteFor('before the outage')
     const eds = users.map((u, i) => new Editor(u, docID, SEED + i))
@@ -147,10 +156,11 @@ describe('three instances: Redis outage and a killed instance', { skip: instance
     const [b, c] = [await DocClient.open(servers[1].url, bob, docID), await DocClient.open(servers[1].url, carol, docID)]
     try {
       for (const d of [w, b, c]) await d.join()
+      const mark = servers[0].logLines.length
       await redis.stop()
       // Stored, but its AccessChanged command never reaches Redis.
       await setGrants(servers[0].url, owner.token, note.id, [{ userId: carol.id, permission: 'read' }])
-      await sleep(3000) // longer than go-redis's own retries of the publish
+      await publishFailed(mark)
       await redis.start()
       await b.client.waitFor('ydoc:user:left', d => d?.document_id === docID && d.user_id === bob.id, { timeout: 30000 })
       // Carol, on the same instance and still allowed, gets the next edit; Bob does not.
@@ -169,21 +179,23 @@ describe('three instances: Redis outage and a killed instance', { skip: instance
     }
   })
 
-  test('an account signed out while Redis is down loses its sockets on another instance', { timeout: TEST_TIMEOUT }, async () => {
-    const bob = await signup(servers[0].url, 'signedout')
+  test('an account signed out, or demoted, while Redis is down loses its sockets on another instance', { timeout: TEST_TIMEOUT }, async () => {
+    const [bob, dan] = [await signup(servers[0].url, 'signedout'), await signup(servers[0].url, 'demoted')]
     const other = users[2]
-    const [cb, co] = [await Client.connect(servers[1].url, bob.token), await Client.connect(servers[1].url, other.token)]
+    const [cb, cd, co] = await Promise.all([bob, dan, other].map(u => Client.connect(servers[1].url, u.token)))
     try {
-      assert.ok(cb.socket.connected)
+      const mark = servers[0].logLines.length
       await redis.stop()
-      // Stored (stamp rotated), but its DisconnectUser command never reaches Redis.
+      // Stored (stamps rotated), but their DisconnectUser commands never reach Redis.
       await ok(servers[0].url, 'POST', '/api/v1/auths/signout', { token: bob.token })
-      await sleep(3000)
+      await ok(servers[0].url, 'POST', `/api/v1/users/${dan.id}/update/role`, { token: owner.token, body: { role: 'pending' } })
+      await publishFailed(mark)
       await redis.start()
       await waitUntil(() => !cb.socket.connected, { timeout: 30000, what: 'the signed-out account\'s socket on another instance to be closed' })
+      await waitUntil(() => !cd.socket.connected, { timeout: 30000, what: 'the demoted account\'s socket on another instance to be closed' })
       assert.ok(co.socket.connected, 'another account\'s socket on that instance was closed too')
     } finally {
-      cb.close(); co.close()
+      cb.close(); cd.close(); co.close()
     }
   })
 
