@@ -15,7 +15,7 @@ import * as Y from 'yjs'
 import { waitUntil, sleep, TEST_TIMEOUT } from './helpers/server.mjs'
 import { signup, createNote, setGrants, ok } from './helpers/api.mjs'
 import { Client, expectOk } from './helpers/socket.mjs'
-import { sameBytes } from './helpers/ydoc.mjs'
+import { sameBytes, DocClient } from './helpers/ydoc.mjs'
 import { Editor, converged, serverDoc, describeDivergence, assertHasAcked } from './helpers/editor.mjs'
 import { startInstances, instancesSkip, PrivateRedis } from './helpers/instances.mjs'
 
@@ -41,6 +41,15 @@ describe('three instances: Redis outage and a killed instance', { skip: instance
     const n = await createNote(servers[0].url, owner.token, { title: 'faults', content: { md } })
     await setGrants(servers[0].url, owner.token, n.id, users.map(u => ({ userId: u.id, permission: 'write' })))
     return `note:${n.id}`
+  }
+
+  // Waits until servers[0]'s publisher has failed since mark: the frames
+  // it queued while Redis was down (the commands under test, the first it
+  // queued) are then dropped, not sent late. A publish can block for a few
+  // seconds (go-redis retries) and reach the restarted Redis otherwise.
+  async function publishFailed (mark) {
+    await waitUntil(() => servers[0].logLines.slice(mark).some(l => l.includes('redis: unreachable')),
+      { timeout: 30000, what: 'instance 0 to drop what it published while Redis was down' })
   }
 
   test(`Redis stopped and restarted mid-edit (seed ${SEED})`, { timeout: TEST_TIMEOUT }, async () => {
@@ -135,6 +144,58 @@ describe('three instances: Redis outage and a killed instance', { skip: instance
     } finally {
       ca.close()
       cb.close()
+    }
+  })
+
+  test('a note\'s access removed while Redis is down evicts the reader on another instance', { timeout: TEST_TIMEOUT }, async () => {
+    const note = await createNote(servers[0].url, owner.token, { title: 'revoked', content: { md: 'shared' } })
+    const [bob, carol] = [users[1], users[4]]
+    await setGrants(servers[0].url, owner.token, note.id, [bob, carol].map(u => ({ userId: u.id, permission: 'read' })))
+    const docID = `note:${note.id}`
+    const w = await DocClient.open(servers[0].url, owner, docID)
+    const [b, c] = [await DocClient.open(servers[1].url, bob, docID), await DocClient.open(servers[1].url, carol, docID)]
+    try {
+      for (const d of [w, b, c]) await d.join()
+      const mark = servers[0].logLines.length
+      await redis.stop()
+      // Stored, but its AccessChanged command never reaches Redis.
+      await setGrants(servers[0].url, owner.token, note.id, [{ userId: carol.id, permission: 'read' }])
+      await publishFailed(mark)
+      await redis.start()
+      await b.client.waitFor('ydoc:user:left', d => d?.document_id === docID && d.user_id === bob.id, { timeout: 30000 })
+      // Carol, on the same instance and still allowed, gets the next edit; Bob does not.
+      const since = b.client.mark()
+      const cSince = c.client.mark()
+      await waitUntil(async () => {
+        w.fragment.insert(w.fragment.length, [new Y.XmlElement('paragraph')])
+        await w.flush()
+        await sleep(200)
+        return c.client.received('ydoc:document:update', d => d.socket_id === w.client.id, cSince).length > 0
+      }, { timeout: 30000, interval: 300, what: 'the owner\'s edit to reach the remaining reader on another instance' })
+      assert.deepEqual(b.client.received('ydoc:document:update', d => d.socket_id === w.client.id, since), [],
+        'a reader whose access was removed while Redis was down still gets the note\'s updates on another instance')
+    } finally {
+      w.close(); b.close(); c.close()
+    }
+  })
+
+  test('an account signed out, or demoted, while Redis is down loses its sockets on another instance', { timeout: TEST_TIMEOUT }, async () => {
+    const [bob, dan] = [await signup(servers[0].url, 'signedout'), await signup(servers[0].url, 'demoted')]
+    const other = users[2]
+    const [cb, cd, co] = await Promise.all([bob, dan, other].map(u => Client.connect(servers[1].url, u.token)))
+    try {
+      const mark = servers[0].logLines.length
+      await redis.stop()
+      // Stored (stamps rotated), but their DisconnectUser commands never reach Redis.
+      await ok(servers[0].url, 'POST', '/api/v1/auths/signout', { token: bob.token })
+      await ok(servers[0].url, 'POST', `/api/v1/users/${dan.id}/update/role`, { token: owner.token, body: { role: 'pending' } })
+      await publishFailed(mark)
+      await redis.start()
+      await waitUntil(() => !cb.socket.connected, { timeout: 30000, what: 'the signed-out account\'s socket on another instance to be closed' })
+      await waitUntil(() => !cd.socket.connected, { timeout: 30000, what: 'the demoted account\'s socket on another instance to be closed' })
+      assert.ok(co.socket.connected, 'another account\'s socket on that instance was closed too')
+    } finally {
+      cb.close(); cd.close(); co.close()
     }
   })
 

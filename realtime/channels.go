@@ -188,18 +188,20 @@ func (c *conn) setChannels(ctx context.Context, u *storage.User, list []storage.
 	return complete
 }
 
-// channelResync runs resyncChannels one at a time; a gap during a run
-// makes it run once more.
-type channelResync struct {
+// gapResync runs resyncAfterGap one at a time; a gap during a run makes
+// it run once more.
+type gapResync struct {
 	mu             sync.Mutex
 	running, again bool
 }
 
-// resyncChannels: after a gap, other instances' JoinRoom and LeaveRoom
-// commands may be lost (published while Redis was away), so every local
-// socket that joined its channels gets them again from storage, where the
-// change was made before its command was sent. Off the broker's goroutine.
-func (s *Server) resyncChannels() {
+// resyncAfterGap: after a gap, other instances' commands may be lost
+// (published while Redis was away). Each was sent after storage changed,
+// so storage says what they would have done: the local sockets' accounts
+// are read again (gap.go: DisconnectUser), then their notes' access
+// (AccessChanged, NoteDeleted), then their channels (JoinRoom, LeaveRoom).
+// Off the broker's goroutine.
+func (s *Server) resyncAfterGap() {
 	r := &s.chans
 	r.mu.Lock()
 	if r.running {
@@ -211,6 +213,8 @@ func (s *Server) resyncChannels() {
 	r.mu.Unlock()
 	go func() {
 		for runs := 1; ; runs++ {
+			s.resyncAccountsOnce()
+			s.resyncNotesOnce()
 			s.resyncChannelsOnce()
 			r.mu.Lock()
 			if !r.again || runs == 3 { // bounded: joins may keep racing it

@@ -43,9 +43,10 @@ type CrossInstance interface {
 var _ GapHandler = delivery{}
 
 // HandleGap implements GapHandler: every live document reads its log, and
-// the sockets' channel rooms are read again from storage.
+// the sockets' accounts, notes' access and channel rooms are read again
+// from storage.
 func (d delivery) HandleGap() {
-	d.s.resyncChannels()
+	d.s.resyncAfterGap()
 	if rd, ok := d.s.cfg.Docs.(RemoteDocs); ok {
 		if ok, quiet := d.s.warn.allow("gap"); ok { // one per late room after Redis hung
 			d.s.log.Info("messages from other instances may have been lost; resynchronising live documents from the log", "suppressed", quiet)

@@ -36,8 +36,10 @@ func (s *Server) NoteDeleted(noteID string) {
 }
 
 // evictLost evicts the local sockets that can no longer read the note, as
-// storage says now (a deleted note evicts everyone).
-func (s *Server) evictLost(noteID string) {
+// storage says now (a deleted note evicts everyone). An error means it
+// cannot tell who lost access: callers bumped the epoch first, so every
+// socket's next event on the note reads its access from storage again.
+func (s *Server) evictLost(noteID string) error {
 	ctx, cancel := context.WithTimeout(s.baseCtx, s.cfg.EventTimeout)
 	defer cancel()
 	n, err := s.noteAccess(ctx, noteID)
@@ -45,14 +47,13 @@ func (s *Server) evictLost(noteID string) {
 	case errors.Is(err, storage.ErrNotFound):
 		s.evict(noteID, func(*storage.User) bool { return false }, true)
 	case err != nil:
-		// Cannot tell who lost access: the epoch moved, so every socket's
-		// next event on the note reads its access from storage again.
-		s.log.Error("note lookup for eviction failed", "note", noteID, "err", err)
+		return err
 	default:
 		s.evict(noteID, func(u *storage.User) bool {
 			return u != nil && auth.CanAccessNote(u, n, storage.PermRead)
 		}, false)
 	}
+	return nil
 }
 
 // evict makes every local socket in note:<id> or doc_note:<id> whose

@@ -34,7 +34,9 @@ func (d delivery) HandleCommand(c Command) {
 		s.disconnectLocal(c.UserID)
 	case CommandAccessChanged:
 		s.accessChanged(c.NoteID)
-		s.evictLost(c.NoteID)
+		if err := s.evictLost(c.NoteID); err != nil {
+			s.log.Error("note lookup for eviction failed", "note", c.NoteID, "err", err)
+		}
 	case CommandNoteDeleted:
 		s.accessChanged(c.NoteID)
 		s.evict(c.NoteID, func(*storage.User) bool { return false }, true)

@@ -58,7 +58,7 @@ type Server struct {
 	epochs *accessEpochs
 	leaves atomic.Uint64 // channel LeaveRoom commands run here (channels.go)
 	joins  atomic.Uint64 // channel JoinRoom commands run here (channels.go)
-	chans  channelResync // channel rooms read again after a gap (channels.go)
+	chans  gapResync     // accounts, notes' access and channel rooms read again after a gap (channels.go)
 	calls  calls         // calls waiting for a socket's ack (call.go)
 
 	remoteAw remoteAwareness // other instances' awareness states (awareness_remote.go)
