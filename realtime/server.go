@@ -225,8 +225,9 @@ func (s *Server) waitWorkers(ctx context.Context) bool {
 }
 
 // DisconnectUser closes every live socket of the account at once (sign-out,
-// role change, deletion), on every instance. The browser reconnects and
-// re-authenticates.
+// role change, deletion), on every instance. The client hears "io server
+// disconnect", on which socket.io-client does not reconnect by itself: the
+// page decides (it signs in again with a valid token).
 func (s *Server) DisconnectUser(userID string) {
 	s.command(Command{Kind: CommandDisconnectUser, UserID: userID})
 }
