@@ -121,25 +121,30 @@ describe('three instances: Redis outage and a killed instance', { skip: instance
       const mark = cb.mark()
       const left = await ok(servers[0].url, 'POST', '/api/v1/channels/create', { token: users[0].token, body: { name: 'left', type: 'group', user_ids: [users[1].id] } })
       await cb.waitFor('events:channel', typeOf('channel:created'), { since: mark, timeout: 15000 })
+      const logMark = servers[0].logLines.length
       await redis.stop()
       // Stored, but their JoinRoom and LeaveRoom commands never reach Redis.
       await ok(servers[0].url, 'POST', `/api/v1/channels/${left.id}/members/remove`, { token: users[0].token, body: { user_ids: [users[1].id] } })
       const joined = await ok(servers[0].url, 'POST', '/api/v1/channels/create', { token: users[0].token, body: { name: 'joined', type: 'group', user_ids: [users[1].id] } })
-      await sleep(3000) // longer than go-redis's own retries of the publish
+      await publishFailed(logMark) // the commands were dropped, not sent late to the restarted Redis
       await redis.start()
-      // Posts to both, in order, until the new channel's reaches cb on
-      // another instance; the old channel's, sent first each time, never may.
+      // Posts to both until the new channel's reaches cb on another
+      // instance: its instance has read cb's channels again. The old
+      // channel's posts before that may reach cb (the gap is mended once
+      // Redis is back, not before); none after it may.
       const since = cb.mark()
       const post = (id, content) => ok(servers[0].url, 'POST', `/api/v1/channels/${id}/messages/post`, { token: users[0].token, body: { content, temp_id: content } })
-      const leftIDs = []
       const joinedIDs = new Set()
       await waitUntil(async () => {
-        leftIDs.push((await post(left.id, 'to the removed')).id)
         joinedIDs.add((await post(joined.id, 'to the added')).id)
         await sleep(200)
         return cb.received('events:channel', d => typeOf('message')(d) && joinedIDs.has(d.message_id), since).length > 0
       }, { timeout: 30000, interval: 300, what: 'a message of the channel created while Redis was down to reach its member on another instance' })
-      assert.deepEqual(cb.received('events:channel', d => typeOf('message')(d) && leftIDs.includes(d.message_id), since), [],
+      const after = cb.mark()
+      const late = (await post(left.id, 'to the removed')).id
+      const barrier = (await post(joined.id, 'after it')).id // relayed after late's, in order
+      await cb.waitFor('events:channel', d => typeOf('message')(d) && d.message_id === barrier, { since: after, timeout: 15000 })
+      assert.deepEqual(cb.received('events:channel', d => typeOf('message')(d) && d.message_id === late, after), [],
         'a member removed while Redis was down still gets the channel\'s messages on another instance')
     } finally {
       ca.close()

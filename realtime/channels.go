@@ -153,12 +153,9 @@ func (c *conn) onJoinChannels(ctx context.Context, payload any) reply {
 // it out of any other channel room, unless a JoinRoom ran since joins was
 // read (the list may lack its channel): then it answers false.
 func (c *conn) setChannels(ctx context.Context, u *storage.User, list []storage.ChannelListing, leaves uint64, exact bool, joins uint64) bool {
-	var joined []string
 	readable := make(map[string]bool, len(list))
 	for i := range list {
 		if auth.CanReadChannel(u, &list[i].Channel, list[i].Member) {
-			c.joinAs(channelRoom(list[i].ID), u.ID) // the resync runs outside the worker: not if the socket moved to another account
-			joined = append(joined, list[i].ID)
 			readable[channelRoom(list[i].ID)] = true
 		}
 	}
@@ -166,6 +163,8 @@ func (c *conn) setChannels(ctx context.Context, u *storage.User, list []storage.
 	if exact && c.srv.joins.Load() != joins {
 		complete = false
 	} else if exact {
+		// Leaves before joins: the socket is never in a room it lost
+		// while already in one it gained.
 		for _, room := range c.roomList() {
 			if cu := c.user.Load(); cu == nil || cu.ID != u.ID {
 				break // moved to another account meanwhile (user-join): its rooms are not u's
@@ -173,6 +172,13 @@ func (c *conn) setChannels(ctx context.Context, u *storage.User, list []storage.
 			if strings.HasPrefix(room, "channel:") && !readable[room] {
 				c.leave(room)
 			}
+		}
+	}
+	var joined []string
+	for i := range list {
+		if room := channelRoom(list[i].ID); readable[room] {
+			c.joinAs(room, u.ID) // the resync runs outside the worker: not if the socket moved to another account
+			joined = append(joined, list[i].ID)
 		}
 	}
 	if c.srv.channelLeaves().Load() != leaves {
