@@ -235,15 +235,7 @@ func (s *Server) resyncAfterGap() {
 }
 
 func (s *Server) resyncChannelsOnce() {
-	byUser := map[string][]*conn{}
-	s.conns.Range(func(_, v any) bool {
-		c := v.(*conn)
-		if u := c.user.Load(); u != nil && c.inChannels.Load() && !c.gone.Load() {
-			byUser[u.ID] = append(byUser[u.ID], c)
-		}
-		return true
-	})
-	for _, conns := range byUser {
+	for _, conns := range s.socketsByAccount(func(c *conn) bool { return c.inChannels.Load() }) {
 		if s.baseCtx.Err() != nil {
 			return
 		}

@@ -18,15 +18,7 @@ import (
 // the sockets whose session Verify would now refuse: the account is gone,
 // no longer approved, or its session stamp moved (sign-out, role change).
 func (s *Server) resyncAccountsOnce() {
-	byUser := map[string][]*conn{}
-	s.conns.Range(func(_, v any) bool {
-		c := v.(*conn)
-		if u := c.user.Load(); u != nil && !c.gone.Load() {
-			byUser[u.ID] = append(byUser[u.ID], c)
-		}
-		return true
-	})
-	for userID, conns := range byUser {
+	for userID, conns := range s.socketsByAccount(func(*conn) bool { return true }) {
 		if s.baseCtx.Err() != nil {
 			return
 		}
@@ -54,6 +46,21 @@ func (s *Server) resyncAccountsOnce() {
 			}
 		}
 	}
+}
+
+// socketsByAccount groups the live, authenticated local sockets that keep
+// accepts by their account's id (the passes after a gap read storage once
+// per account).
+func (s *Server) socketsByAccount(keep func(*conn) bool) map[string][]*conn {
+	byUser := map[string][]*conn{}
+	s.conns.Range(func(_, v any) bool {
+		c := v.(*conn)
+		if u := c.user.Load(); u != nil && !c.gone.Load() && keep(c) {
+			byUser[u.ID] = append(byUser[u.ID], c)
+		}
+		return true
+	})
+	return byUser
 }
 
 // resyncNotesOnce treats every note with local sockets in its rooms as if
