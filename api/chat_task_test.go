@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quire/quire/chat/chattest"
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/quiretest"
 	"github.com/quire/quire/server"
 )
@@ -37,9 +38,9 @@ type sockEvent struct {
 // step function (the "ready" line is read).
 func sockets(t *testing.T, s *quiretest.Server, tokens ...string) func(string) map[string]any {
 	t.Helper()
-	step, _ := nodeScript(t, filepath.Join("testdata", "chatsocket.mjs"), append([]string{"ws" + s.URL[len("http"):]}, tokens...)...)
-	require.Equal(t, true, step("")["ready"])
-	return step
+	script := nodetest.Start(t, filepath.Join("testdata", "chatsocket.mjs"), append([]string{"ws" + s.URL[len("http"):]}, tokens...)...)
+	script.Ready()
+	return script.Step
 }
 
 func sids(t *testing.T, step func(string) map[string]any) []string {

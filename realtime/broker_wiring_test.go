@@ -1,14 +1,11 @@
 package realtime_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/realtime"
 	"github.com/quire/quire/realtime/brokertest"
 )
@@ -31,29 +28,8 @@ func TestServerGoesThroughTheBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command("node", filepath.Join("testdata", "peer.mjs"), b.url, b.tokens["writer"])
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	lines := bufio.NewScanner(stdout)
-	next := func() map[string]any {
-		t.Helper()
-		var v map[string]any
-		if !lines.Scan() || json.Unmarshal(lines.Bytes(), &v) != nil {
-			t.Fatalf("peer.mjs said %q; stderr: %s", lines.Text(), stderr.String())
-		}
-		return v
-	}
-	if r := next(); r["ready"] != true {
-		t.Fatalf("not ready: %v", r)
-	}
+	s := nodetest.Start(t, filepath.Join("testdata", "peer.mjs"), b.url, b.tokens["writer"])
+	s.Ready()
 
 	// Another instance's message to the account's room reaches its socket here.
 	writer := b.users["writer"].ID
@@ -61,7 +37,7 @@ func TestServerGoesThroughTheBroker(t *testing.T) {
 		Payload: []byte(`{"from":"b"}`), Origin: realtime.Origin{Instance: "b"}}); err != nil {
 		t.Fatal(err)
 	}
-	if r := next(); r["events"].(map[string]any)["from"] != "b" {
+	if r := s.Step(""); r["events"].(map[string]any)["from"] != "b" {
 		t.Fatalf("socket got %v, want the peer's message", r)
 	}
 
@@ -79,7 +55,7 @@ func TestServerGoesThroughTheBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	// (The library closes the transport too, so the client may say either.)
-	if r := next(); r["disconnected"] != "io server disconnect" && r["disconnected"] != "transport close" {
+	if r := s.Step(""); r["disconnected"] != "io server disconnect" && r["disconnected"] != "transport close" {
 		t.Fatalf("after the peer's disconnect command: %v", r)
 	}
 }

@@ -1,18 +1,14 @@
 package realtime_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/realtime"
 	"github.com/quire/quire/realtime/brokertest"
 	"github.com/quire/quire/storage"
@@ -22,40 +18,9 @@ import (
 // answers each with a JSON line (after a first {"ready":true}).
 func script(t *testing.T, name string, args ...string) func(step string) map[string]any {
 	t.Helper()
-	cmd := exec.Command("node", append([]string{filepath.Join("testdata", name)}, args...)...)
-	in, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		in.Close()
-		_ = cmd.Wait()
-		if stderr.Len() > 0 {
-			t.Logf("%s stderr:\n%s", name, stderr.String())
-		}
-	})
-	lines := bufio.NewScanner(stdout)
-	lines.Buffer(nil, 1<<20)
-	step := func(s string) map[string]any {
-		t.Helper()
-		if s != "" {
-			_, err := io.WriteString(in, s+"\n")
-			require.NoError(t, err)
-		}
-		if !lines.Scan() {
-			in.Close()
-			_ = cmd.Wait() // stderr is complete only now
-			t.Fatalf("%s ended: %s", name, stderr.String())
-		}
-		var m map[string]any
-		require.NoError(t, json.Unmarshal(lines.Bytes(), &m), lines.Text())
-		return m
-	}
-	require.Equal(t, true, step("")["ready"])
-	return step
+	s := nodetest.Start(t, filepath.Join("testdata", name), args...)
+	s.Ready()
+	return s.Step
 }
 
 // seen is what one socket received on events:channel, as channels.mjs
