@@ -13,9 +13,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/quire/quire/internal/syncbuf"
 )
 
 // exitGrace is how long a script whose test passed may take to exit once
@@ -57,7 +58,7 @@ type Script struct {
 	in     io.WriteCloser
 	out    *os.File
 	lines  *bufio.Scanner
-	stderr lockedBuffer
+	stderr syncbuf.Buffer
 	exited chan struct{} // closed once the process is gone and stderr is complete
 	err    error         // cmd.Wait's, once exited is closed
 }
@@ -190,23 +191,4 @@ func (s *Script) ended() string {
 	case <-timer.C:
 		return "\nstill running; stderr so far:\n" + s.stderr.String()
 	}
-}
-
-// lockedBuffer is a bytes.Buffer the process's stderr copier writes while
-// the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
