@@ -186,11 +186,7 @@ func checkUserIDs(ids []string) error {
 
 // readForm decodes a body of at most maxChannelBodyBytes; false: answered.
 func (a *API) readForm(w http.ResponseWriter, r *http.Request, v any) bool {
-	if status, err := decode(w, r, maxChannelBodyBytes, v); err != nil {
-		writeError(w, status, err.Error())
-		return false
-	}
-	return true
+	return readJSON(w, r, maxChannelBodyBytes, v)
 }
 
 func (a *API) createChannel(w http.ResponseWriter, r *http.Request, s *session) {

@@ -123,8 +123,7 @@ type chatForm struct {
 // readChatForm decodes and checks the body; on a refusal it has answered.
 func (a *API) readChatForm(w http.ResponseWriter, r *http.Request) (*chatForm, bool) {
 	var f chatForm
-	if status, err := decode(w, r, a.cfg.MaxChatBytes+chatBodySlack, &f); err != nil {
-		writeError(w, status, err.Error())
+	if !readJSON(w, r, a.cfg.MaxChatBytes+chatBodySlack, &f) {
 		return nil, false
 	}
 	if status, err := checkChat(f.Chat, a.cfg.MaxChatBytes); err != nil {

@@ -161,8 +161,7 @@ func readCloneForm(w http.ResponseWriter, r *http.Request) (cloneForm, bool) {
 	if r.ContentLength == 0 {
 		return f, true
 	}
-	if status, err := decode(w, r, chatBodySlack, &f); err != nil {
-		writeError(w, status, err.Error())
+	if !readJSON(w, r, chatBodySlack, &f) {
 		return f, false
 	}
 	if f.Title != nil {

@@ -277,8 +277,7 @@ func (a *API) checkGrants(r *http.Request, in []grantForm) ([]storage.AccessGran
 
 func (a *API) createNote(w http.ResponseWriter, r *http.Request, s *session) {
 	var f noteForm
-	if status, err := decode(w, r, a.cfg.MaxNoteBodyBytes, &f); err != nil {
-		writeError(w, status, err.Error())
+	if !readJSON(w, r, a.cfg.MaxNoteBodyBytes, &f) {
 		return
 	}
 	if f.Title == nil {

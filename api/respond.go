@@ -51,6 +51,17 @@ const (
 	msgBadValue        = "data and meta must not contain NUL characters or numbers beyond double precision"
 )
 
+// readJSON reads one JSON value from the (size-capped) body into v, as
+// decode does; on an error it answers the request with it and returns
+// false.
+func readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	if status, err := decode(w, r, limit, v); err != nil {
+		writeError(w, status, err.Error())
+		return false
+	}
+	return true
+}
+
 // decode reads one JSON value from the (size-capped) body into v. Unknown
 // fields are ignored for compatibility with Open WebUI clients; anything
 // else wrong is an error whose text is safe to show.
