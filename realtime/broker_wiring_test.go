@@ -17,13 +17,7 @@ import (
 func TestServerGoesThroughTheBroker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	bus := realtime.NewMemoryBus()
-	b := setup(t, func(c *realtime.Config) { c.Broker, c.Instance = bus.Broker("a"), "a" })
-	peer, rec := bus.Broker("b"), brokertest.NewRecorder()
-	if err := peer.Start(ctx, rec); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = peer.Stop(ctx) })
+	b, peer, rec := setupWithPeer(t)
 	if err := peer.Subscribe(ctx, "note:"+b.note.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -58,4 +52,19 @@ func TestServerGoesThroughTheBroker(t *testing.T) {
 	if r := s.Step(""); r["disconnected"] != "io server disconnect" && r["disconnected"] != "transport close" {
 		t.Fatalf("after the peer's disconnect command: %v", r)
 	}
+}
+
+// setupWithPeer is setup as instance "a" on a memory bus, with the Broker
+// of a second instance, "b", on the same bus, started with a recorder of
+// what b receives.
+func setupWithPeer(t *testing.T) (*testBundle, realtime.Broker, *brokertest.Recorder) {
+	t.Helper()
+	bus := realtime.NewMemoryBus()
+	b := setup(t, func(c *realtime.Config) { c.Broker, c.Instance = bus.Broker("a"), "a" })
+	peer, rec := bus.Broker("b"), brokertest.NewRecorder()
+	if err := peer.Start(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = peer.Stop(context.Background()) })
+	return b, peer, rec
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/realtime"
-	"github.com/quire/quire/realtime/brokertest"
 	"github.com/quire/quire/storage"
 )
 
@@ -109,11 +108,7 @@ func TestChannelSockets(t *testing.T) {
 func TestChannelsGoThroughTheBroker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	bus := realtime.NewMemoryBus()
-	b := setup(t, func(c *realtime.Config) { c.Broker, c.Instance = bus.Broker("a"), "a" })
-	peer, rec := bus.Broker("b"), brokertest.NewRecorder()
-	require.NoError(t, peer.Start(ctx, rec))
-	t.Cleanup(func() { _ = peer.Stop(ctx) })
+	b, peer, rec := setupWithPeer(t)
 	owner, stranger := b.users["owner"], b.users["stranger"]
 	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "g", IsPrivate: true}
 	require.NoError(t, b.store.CreateChannel(ctx, ch, []storage.ChannelMember{{UserID: owner.ID, Role: storage.MemberManager}}))
