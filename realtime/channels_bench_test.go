@@ -1,7 +1,6 @@
 package realtime_test
 
 import (
-	"context"
 	"runtime"
 	"strings"
 	"syscall"
@@ -24,12 +23,8 @@ import (
 func BenchmarkChannelFanout(b *testing.B) {
 	const n = 500
 	tb := setup(b)
-	ctx := context.Background()
 	owner := tb.users["writer"]
-	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "big", IsPrivate: true}
-	if err := tb.store.CreateChannel(ctx, ch, []storage.ChannelMember{{UserID: owner.ID}}); err != nil {
-		b.Fatal(err)
-	}
+	ch := tb.privateGroup(b, "big", storage.ChannelMember{UserID: owner.ID})
 	idleClients(b, tb.url, tb.tokens["writer"], n)
 	waitFor(b, "every socket authenticated", 30*time.Second, func() bool { return tb.presence.Sockets() == n })
 	tb.srv.JoinChannel(ch.ID, []string{owner.ID})

@@ -57,8 +57,7 @@ func TestJoinChannelReachesEveryInstance(t *testing.T) {
 	b := setup(t, func(c *realtime.Config) { c.Broker, c.Instance = brokerA, "a" })
 	peer, peerURL := addInstance(t, b, instance("b"), "b")
 	owner, stranger := b.users["owner"], b.users["stranger"]
-	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "g", IsPrivate: true}
-	require.NoError(t, b.store.CreateChannel(ctx, ch, []storage.ChannelMember{{UserID: owner.ID, Role: storage.MemberManager}}))
+	ch := b.privateGroup(t, "g", storage.ChannelMember{UserID: owner.ID, Role: storage.MemberManager})
 	room := "channel:" + ch.ID
 
 	// Instance c sees the channel's messages once Redis has them.

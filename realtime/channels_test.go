@@ -44,9 +44,8 @@ func TestChannelSockets(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	owner, reader, stranger := b.users["owner"], b.users["reader"], b.users["stranger"]
-	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "g", IsPrivate: true}
-	require.NoError(t, b.store.CreateChannel(ctx, ch, []storage.ChannelMember{
-		{UserID: owner.ID, Role: storage.MemberManager}, {UserID: reader.ID}}))
+	ch := b.privateGroup(t, "g",
+		storage.ChannelMember{UserID: owner.ID, Role: storage.MemberManager}, storage.ChannelMember{UserID: reader.ID})
 
 	step := script(t, "channels.mjs", b.url, ch.ID, b.tokens["owner"], b.tokens["reader"], b.tokens["stranger"])
 	got := step("join")
@@ -110,8 +109,7 @@ func TestChannelsGoThroughTheBroker(t *testing.T) {
 	ctx := context.Background()
 	b, peer, rec := setupWithPeer(t)
 	owner, stranger := b.users["owner"], b.users["stranger"]
-	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "g", IsPrivate: true}
-	require.NoError(t, b.store.CreateChannel(ctx, ch, []storage.ChannelMember{{UserID: owner.ID, Role: storage.MemberManager}}))
+	ch := b.privateGroup(t, "g", storage.ChannelMember{UserID: owner.ID, Role: storage.MemberManager})
 	room := "channel:" + ch.ID
 	require.NoError(t, peer.Subscribe(ctx, room))
 
@@ -147,9 +145,8 @@ func TestJoinChannelsRacingARemoval(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	owner, stranger := b.users["owner"], b.users["stranger"]
-	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "g", IsPrivate: true}
-	require.NoError(t, b.store.CreateChannel(ctx, ch, []storage.ChannelMember{
-		{UserID: owner.ID, Role: storage.MemberManager}, {UserID: stranger.ID}}))
+	ch := b.privateGroup(t, "g",
+		storage.ChannelMember{UserID: owner.ID, Role: storage.MemberManager}, storage.ChannelMember{UserID: stranger.ID})
 	var once sync.Once
 	realtime.OnJoinChannelsListed(b.srv, func(userID string) {
 		if userID != stranger.ID {
@@ -178,11 +175,9 @@ func TestJoinChannelsRacingARemoval(t *testing.T) {
 func TestJoinChannelRacingUserJoin(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	ctx := context.Background()
 	owner, stranger := b.users["owner"], b.users["stranger"]
-	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "g", IsPrivate: true}
-	require.NoError(t, b.store.CreateChannel(ctx, ch, []storage.ChannelMember{
-		{UserID: owner.ID, Role: storage.MemberManager}, {UserID: stranger.ID}}))
+	ch := b.privateGroup(t, "g",
+		storage.ChannelMember{UserID: owner.ID, Role: storage.MemberManager}, storage.ChannelMember{UserID: stranger.ID})
 	// 0 is the stranger's socket, 1 the owner's.
 	step := script(t, "sockets.mjs", b.url, b.tokens["stranger"], b.tokens["owner"])
 	b.srv.JoinChannel(ch.ID, []string{owner.ID})

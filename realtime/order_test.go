@@ -2,7 +2,6 @@ package realtime_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -28,12 +27,8 @@ func TestFanoutKeepsOrder(t *testing.T) {
 	t.Parallel()
 	const sockets, publishers, per = 40, 4, 150
 	tb := setup(t)
-	ctx := context.Background()
 	owner := tb.users["writer"]
-	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "order", IsPrivate: true}
-	if err := tb.store.CreateChannel(ctx, ch, []storage.ChannelMember{{UserID: owner.ID}}); err != nil {
-		t.Fatal(err)
-	}
+	ch := tb.privateGroup(t, "order", storage.ChannelMember{UserID: owner.ID})
 	s := nodetest.Start(t, filepath.Join("testdata", "order.mjs"), tb.url, tb.tokens["writer"],
 		strconv.Itoa(sockets), strconv.Itoa(publishers*per), "close")
 	var ready struct{ Ready int }

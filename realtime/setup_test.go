@@ -138,6 +138,17 @@ func idleClients(t testing.TB, url, token string, n int) {
 	}
 }
 
+// privateGroup stores a private group channel called name with members;
+// the first owns it.
+func (b *testBundle) privateGroup(t testing.TB, name string, members ...storage.ChannelMember) *storage.Channel {
+	t.Helper()
+	ch := &storage.Channel{UserID: members[0].UserID, Type: storage.ChannelGroup, Name: name, IsPrivate: true}
+	if err := b.store.CreateChannel(context.Background(), ch, members); err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
 // counter reads a counter or gauge value from the bundle's registry.
 func (b *testBundle) metric(t testing.TB, name string, labels map[string]string) float64 {
 	t.Helper()
