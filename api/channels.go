@@ -77,9 +77,8 @@ func (c *chanReq) manage() bool { return auth.CanManageChannel(c.s.user, c.ch, c
 // (or, with manage, not manage it).
 func (a *API) channelRoute(manage bool, h func(http.ResponseWriter, *http.Request, *chanReq)) func(http.ResponseWriter, *http.Request, *session) {
 	return func(w http.ResponseWriter, r *http.Request, s *session) {
-		id := r.PathValue("id")
-		if !validID(id) {
-			writeError(w, http.StatusNotFound, msgNotFound)
+		id, ok := pathID(w, r, "id")
+		if !ok {
 			return
 		}
 		ch, err := a.cfg.Store.GetChannel(r.Context(), id)
@@ -109,9 +108,8 @@ func (a *API) channelRoute(manage bool, h func(http.ResponseWriter, *http.Reques
 // messageRoute also loads {mid}, which must be in the channel (else 404).
 func (a *API) messageRoute(h func(http.ResponseWriter, *http.Request, *chanReq, *storage.Message)) func(http.ResponseWriter, *http.Request, *session) {
 	return a.channelRoute(false, func(w http.ResponseWriter, r *http.Request, c *chanReq) {
-		mid := r.PathValue("mid")
-		if !validID(mid) {
-			writeError(w, http.StatusNotFound, msgNotFound)
+		mid, ok := pathID(w, r, "mid")
+		if !ok {
 			return
 		}
 		m, err := a.cfg.Store.GetMessage(r.Context(), mid)

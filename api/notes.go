@@ -343,9 +343,8 @@ func (a *API) writeNote(w http.ResponseWriter, r *http.Request, id string, u *st
 // loadNote returns the note if u may read it; otherwise it answers 404
 // (unknown and unreadable look the same) and returns nil.
 func (a *API) loadNote(w http.ResponseWriter, r *http.Request, u *storage.User) *storage.Note {
-	id := r.PathValue("id")
-	if !validID(id) {
-		writeError(w, http.StatusNotFound, msgNotFound)
+	id, ok := pathID(w, r, "id")
+	if !ok {
 		return nil
 	}
 	n, err := a.cfg.Store.GetNote(r.Context(), id)

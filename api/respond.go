@@ -142,3 +142,14 @@ func cleanText(s string) bool {
 func validID(id string) bool {
 	return id != "" && len(id) <= 128 && cleanText(id)
 }
+
+// pathID is the request's path value name, an id; one that cannot be an
+// id is answered 404, as an unknown one would be, and ok is false.
+func pathID(w http.ResponseWriter, r *http.Request, name string) (id string, ok bool) {
+	id = r.PathValue(name)
+	if !validID(id) {
+		writeError(w, http.StatusNotFound, msgNotFound)
+		return "", false
+	}
+	return id, true
+}

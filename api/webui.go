@@ -293,9 +293,8 @@ func (a *API) userInfo(w http.ResponseWriter, r *http.Request, s *session) {
 // pathUser loads the account named by {id}; otherwise it answers 404 and
 // returns nil.
 func (a *API) pathUser(w http.ResponseWriter, r *http.Request) *storage.User {
-	id := r.PathValue("id")
-	if !validID(id) {
-		writeError(w, http.StatusNotFound, msgNotFound)
+	id, ok := pathID(w, r, "id")
+	if !ok {
 		return nil
 	}
 	u, err := a.cfg.Store.GetUser(r.Context(), id)
