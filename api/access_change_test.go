@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/quiretest"
 )
 
@@ -32,8 +33,9 @@ func TestAccessChangeReachesJoinedSockets(t *testing.T) {
 		s.JSON("POST", "/api/v1/notes/"+id+"/access/update", alice.Token,
 			map[string]any{"access_grants": grants(bob, carol)}, http.StatusOK, nil)
 
-		step, send := nodeScript(t, filepath.Join("..", "realtime", "testdata", "accesschange.mjs"), s.URL, id,
+		script := nodetest.Start(t, filepath.Join("..", "realtime", "testdata", "accesschange.mjs"), s.URL, id,
 			bob.Token, carol.Token, alice.Token)
+		step, send := script.Step, script.Send
 		ready := step("")
 		require.Equal(t, true, ready["ready"])
 		require.Equal(t, map[string]any{"writer": map[string]any{"ok": true},

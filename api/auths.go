@@ -189,8 +189,7 @@ type signupForm struct {
 
 func (a *API) signup(w http.ResponseWriter, r *http.Request) {
 	var f signupForm
-	if status, err := decode(w, r, a.cfg.MaxAuthBodyBytes, &f); err != nil {
-		writeError(w, status, err.Error())
+	if !readJSON(w, r, a.cfg.MaxAuthBodyBytes, &f) {
 		return
 	}
 	name := strings.TrimSpace(f.Name)
@@ -286,8 +285,7 @@ type signinForm struct {
 
 func (a *API) signin(w http.ResponseWriter, r *http.Request) {
 	var f signinForm
-	if status, err := decode(w, r, a.cfg.MaxAuthBodyBytes, &f); err != nil {
-		writeError(w, status, err.Error())
+	if !readJSON(w, r, a.cfg.MaxAuthBodyBytes, &f) {
 		return
 	}
 	email := strings.ToLower(strings.TrimSpace(f.Email))

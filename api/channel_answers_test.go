@@ -287,7 +287,7 @@ func TestChannelAnswerStop(t *testing.T) {
 	require.Len(t, ids, 1)
 	require.Equal(t, http.StatusNotFound, s.Do("POST", "/api/tasks/stop/"+ids[0], bob.Token, nil).Status)
 	s.JSON("POST", "/api/tasks/stop/"+ids[0], tok, nil, http.StatusOK, nil)
-	waitCancelled(t, up, chattest.ModelHold)
+	up.WaitCancelled(t, chattest.ModelHold)
 	last := waitAnswer(t, step, 0, reply.ID)
 	require.Equal(t, "0 ", last[len(last)-1].Content)
 	require.Empty(t, last[len(last)-1].Meta.Error)
@@ -300,7 +300,7 @@ func TestChannelAnswerStop(t *testing.T) {
 	reply = replies(t, s, tok, ch.ID, asked.ID)[0]
 	waitUpdate(t, step, 0, reply.ID)
 	require.NoError(t, s.Server.Stop(context.Background()))
-	waitCancelled(t, up, chattest.ModelHold)
+	up.WaitCancelled(t, chattest.ModelHold)
 }
 
 // A private channel's answer reaches its members only: a non-member whose
@@ -423,7 +423,7 @@ func TestChannelAnswerEndsWhenDeleted(t *testing.T) {
 
 		deleted := deleteAnswerPart(s, tok, what, ch.ID, asked.ID, reply.ID)
 		require.Empty(t, chatTaskIDs(s, tok, "channel:"+ch.ID), "%s: the answer ended with the DELETE", what)
-		waitCancelled(t, up, chattest.ModelHold)
+		up.WaitCancelled(t, chattest.ModelHold)
 
 		// Nothing about the reply after the deletion was told.
 		after := deleteTold(t, step, what, deleted, reply.ID)

@@ -77,9 +77,8 @@ func (c *chanReq) manage() bool { return auth.CanManageChannel(c.s.user, c.ch, c
 // (or, with manage, not manage it).
 func (a *API) channelRoute(manage bool, h func(http.ResponseWriter, *http.Request, *chanReq)) func(http.ResponseWriter, *http.Request, *session) {
 	return func(w http.ResponseWriter, r *http.Request, s *session) {
-		id := r.PathValue("id")
-		if !validID(id) {
-			writeError(w, http.StatusNotFound, msgNotFound)
+		id, ok := pathID(w, r, "id")
+		if !ok {
 			return
 		}
 		ch, err := a.cfg.Store.GetChannel(r.Context(), id)
@@ -109,9 +108,8 @@ func (a *API) channelRoute(manage bool, h func(http.ResponseWriter, *http.Reques
 // messageRoute also loads {mid}, which must be in the channel (else 404).
 func (a *API) messageRoute(h func(http.ResponseWriter, *http.Request, *chanReq, *storage.Message)) func(http.ResponseWriter, *http.Request, *session) {
 	return a.channelRoute(false, func(w http.ResponseWriter, r *http.Request, c *chanReq) {
-		mid := r.PathValue("mid")
-		if !validID(mid) {
-			writeError(w, http.StatusNotFound, msgNotFound)
+		mid, ok := pathID(w, r, "mid")
+		if !ok {
 			return
 		}
 		m, err := a.cfg.Store.GetMessage(r.Context(), mid)
@@ -186,11 +184,7 @@ func checkUserIDs(ids []string) error {
 
 // readForm decodes a body of at most maxChannelBodyBytes; false: answered.
 func (a *API) readForm(w http.ResponseWriter, r *http.Request, v any) bool {
-	if status, err := decode(w, r, maxChannelBodyBytes, v); err != nil {
-		writeError(w, status, err.Error())
-		return false
-	}
-	return true
+	return readJSON(w, r, maxChannelBodyBytes, v)
 }
 
 func (a *API) createChannel(w http.ResponseWriter, r *http.Request, s *session) {

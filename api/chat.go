@@ -47,8 +47,7 @@ func (a *API) listModels(w http.ResponseWriter, r *http.Request, _ *session) {
 
 func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session) {
 	var in map[string]json.RawMessage
-	if status, err := decode(w, r, MaxChatBodyBytes, &in); err != nil {
-		writeError(w, status, err.Error())
+	if !readJSON(w, r, MaxChatBodyBytes, &in) {
 		return
 	}
 	var task *taskRequest

@@ -584,7 +584,7 @@ func TestChatTaskEndsWhenDeleted(t *testing.T) {
 			// Its message deleted.
 			s.JSON("DELETE", "/api/v1/chats/"+chatID+"/messages/a1", tok, nil, http.StatusOK, nil)
 			require.Empty(t, running(chatID), "the task ended with the DELETE")
-			waitCancelled(t, up, chattest.ModelHold)
+			up.WaitCancelled(t, chattest.ModelHold)
 			c := getChat(t, s, tok, chatID)
 			require.NotContains(t, c.Chat.History.Messages, "a1", "the answer is not saved back")
 			require.Contains(t, c.Chat.History.Messages, "u1")
@@ -594,7 +594,7 @@ func TestChatTaskEndsWhenDeleted(t *testing.T) {
 			step("until 0 chat:completion a2")
 			s.JSON("DELETE", "/api/v1/chats/"+chatID, tok, nil, http.StatusOK, nil)
 			require.Empty(t, running(chatID), "the task ended with the DELETE")
-			waitCancelled(t, up, chattest.ModelHold)
+			up.WaitCancelled(t, chattest.ModelHold)
 			s.JSON("GET", "/api/v1/chats/"+chatID, tok, nil, http.StatusNotFound, nil)
 
 			requireNoChatGoroutines(t, s)

@@ -101,7 +101,7 @@ func TestChatTaskAcrossInstances(t *testing.T) {
 	ans := getChat(t, b, tok, chatID).Chat.History.Messages["a1"]
 	require.Equal(t, true, ans["done"], "the stop answered before the answer was saved")
 	require.Equal(t, "0 ", ans["content"])
-	waitCancelled(t, up, chattest.ModelHold)
+	up.WaitCancelled(t, chattest.ModelHold)
 	step("until 0 chat:tasks:cancel a1")
 	require.Equal(t, http.StatusNotFound, b.Do("POST", "/api/tasks/stop/"+id, tok, nil).Status, "a finished task is unknown")
 
@@ -111,14 +111,14 @@ func TestChatTaskAcrossInstances(t *testing.T) {
 	b.JSON("POST", "/api/tasks/chat/"+chatID+"/stop", tok, nil, http.StatusOK, &stopped)
 	require.Equal(t, []string{id2}, stopped.TaskIDs)
 	require.Empty(t, chatTaskIDs(a, tok, chatID))
-	waitCancelled(t, up, chattest.ModelHold)
+	up.WaitCancelled(t, chattest.ModelHold)
 
 	// Its message deleted on B.
 	startStock(t, a, tok, hold(stockBody(sid, chatID, "", "u3", "third", "a3")))
 	step("until 0 chat:completion a3")
 	b.JSON("DELETE", "/api/v1/chats/"+chatID+"/messages/a3", tok, nil, http.StatusOK, nil)
 	require.Empty(t, chatTaskIDs(a, tok, chatID), "the task ended with the DELETE")
-	waitCancelled(t, up, chattest.ModelHold)
+	up.WaitCancelled(t, chattest.ModelHold)
 	require.NotContains(t, getChat(t, a, tok, chatID).Chat.History.Messages, "a3", "the answer is not saved back")
 
 	// The chat deleted on B.
@@ -126,7 +126,7 @@ func TestChatTaskAcrossInstances(t *testing.T) {
 	step("until 0 chat:completion a4")
 	b.JSON("DELETE", "/api/v1/chats/"+chatID, tok, nil, http.StatusOK, nil)
 	require.Empty(t, chatTaskIDs(a, tok, chatID), "the task ended with the DELETE")
-	waitCancelled(t, up, chattest.ModelHold)
+	up.WaitCancelled(t, chattest.ModelHold)
 	a.JSON("GET", "/api/v1/chats/"+chatID, tok, nil, http.StatusNotFound, nil)
 
 	for _, s := range []*quiretest.Server{a, b} {
@@ -180,7 +180,7 @@ func TestChatTaskStartRaceAcrossInstances(t *testing.T) {
 		}
 		b.JSON("POST", "/api/tasks/chat/"+chatID+"/stop", tok, nil, http.StatusOK, &lst)
 		require.Len(t, lst.TaskIDs, 1)
-		waitCancelled(t, up, chattest.ModelHold)
+		up.WaitCancelled(t, chattest.ModelHold)
 	}
 }
 
@@ -201,7 +201,7 @@ func TestChannelAnswerEndsWhenDeletedOnAnotherInstance(t *testing.T) {
 
 		deleted := deleteAnswerPart(b, tok, what, ch.ID, asked.ID, reply.ID)
 		require.Empty(t, chatTaskIDs(a, tok, "channel:"+ch.ID), "%s: the answer ended with the DELETE", what)
-		waitCancelled(t, up, chattest.ModelHold)
+		up.WaitCancelled(t, chattest.ModelHold)
 
 		// B's message:delete reaches A's socket through Redis: wait for it.
 		deadline := time.Now().Add(30 * time.Second)

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quire/quire/chat/chattest"
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/quiretest"
 	"github.com/quire/quire/server"
 )
@@ -37,9 +38,9 @@ type sockEvent struct {
 // step function (the "ready" line is read).
 func sockets(t *testing.T, s *quiretest.Server, tokens ...string) func(string) map[string]any {
 	t.Helper()
-	step, _ := nodeScript(t, filepath.Join("testdata", "chatsocket.mjs"), append([]string{"ws" + s.URL[len("http"):]}, tokens...)...)
-	require.Equal(t, true, step("")["ready"])
-	return step
+	script := nodetest.Start(t, filepath.Join("testdata", "chatsocket.mjs"), append([]string{"ws" + s.URL[len("http"):]}, tokens...)...)
+	script.Ready()
+	return script.Step
 }
 
 func sids(t *testing.T, step func(string) map[string]any) []string {
@@ -316,7 +317,7 @@ func TestChatTaskStop(t *testing.T) {
 
 	r = s.JSON("POST", "/api/tasks/stop/"+id, bob.Token, nil, http.StatusOK, nil)
 	require.Contains(t, string(r.Body), `"status":true`)
-	waitCancelled(t, up, chattest.ModelHold)
+	up.WaitCancelled(t, chattest.ModelHold)
 	// The stop answers once the task has wound up.
 	tr := traceOf(t, eventsOf(t, step, 0, "m1"))
 	require.Equal(t, []string{"active:true", "text", "chat:tasks:cancel", "active:false"}, tr.types)
@@ -331,7 +332,7 @@ func TestChatTaskStop(t *testing.T) {
 	step("until 0 chat:completion m2")
 	s.JSON("POST", "/api/tasks/chat/chat-b/stop", admin, nil, http.StatusOK, &lst)
 	require.Equal(t, []string{id2}, lst.TaskIDs)
-	waitCancelled(t, up, chattest.ModelHold)
+	up.WaitCancelled(t, chattest.ModelHold)
 	require.Equal(t, []string{"active:true", "text", "chat:tasks:cancel", "active:false"}, traceOf(t, eventsOf(t, step, 0, "m2")).types)
 }
 
@@ -388,7 +389,7 @@ func TestChatTaskFaults(t *testing.T) {
 		require.Equal(t, c.text, tr.text, c.model)
 		require.Equal(t, c.err, tr.errorMsg, c.model)
 	}
-	waitCancelled(t, up, chattest.ModelStall)
+	up.WaitCancelled(t, chattest.ModelStall)
 	require.Zero(t, s.InternalErrors())
 }
 
@@ -481,7 +482,7 @@ func TestChatTaskEndsAtShutdown(t *testing.T) {
 	startTask(t, s, tok, taskBody(sids(t, step)[0], "chat-1", "m1", chattest.ModelHold, 5))
 	step("until 0 chat:completion m1")
 	require.NoError(t, s.Server.Stop(context.Background()))
-	waitCancelled(t, up, chattest.ModelHold)
+	up.WaitCancelled(t, chattest.ModelHold)
 }
 
 // No goroutine is left behind by a task, whatever its end: a success, each

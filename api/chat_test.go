@@ -75,18 +75,6 @@ func content(t *testing.T, ev string) string {
 
 func msgs() []map[string]any { return []map[string]any{{"role": "user", "content": "hi"}} }
 
-// waitCancelled waits (bounded) until the upstream saw model's request
-// context end.
-func waitCancelled(t *testing.T, up *chattest.Upstream, model string) {
-	t.Helper()
-	select {
-	case m := <-up.Cancelled:
-		require.Equal(t, model, m)
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the upstream never saw its %s request cancelled", model)
-	}
-}
-
 func TestChatModels(t *testing.T) {
 	t.Parallel()
 	a := chattest.New(t, chattest.WithModels("m1", "shared"))
@@ -116,7 +104,7 @@ func TestChatModels(t *testing.T) {
 	require.Equal(t, []string{"m1", "shared", "m2"}, ids)
 	require.Equal(t, 0, got.Data[1].URLIdx)
 	require.Equal(t, 2, got.Data[2].URLIdx)
-	waitCancelled(t, slow, "models")
+	slow.WaitCancelled(t, "models")
 
 	// Each model goes to its own upstream, with that upstream's key.
 	for _, c := range []struct {
@@ -286,7 +274,7 @@ func TestChatStreamStalls(t *testing.T) {
 	require.Len(t, ev, 3)
 	require.Equal(t, "1 ", content(t, ev[1]))
 	require.JSONEq(t, `{"error": {"message": "the model server stopped sending (timed out)"}}`, ev[2])
-	waitCancelled(t, up, chattest.ModelStall)
+	up.WaitCancelled(t, chattest.ModelStall)
 }
 
 // The first chunk reaches the client while the upstream still holds the
@@ -302,7 +290,7 @@ func TestChatClientDisconnects(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "0 ", content(t, strings.TrimPrefix(strings.TrimSpace(line), "data: ")))
 	require.NoError(t, resp.Body.Close())
-	waitCancelled(t, up, chattest.ModelHold)
+	up.WaitCancelled(t, chattest.ModelHold)
 }
 
 // A stream in progress when the server stops ends with an error event, so
@@ -324,5 +312,5 @@ func TestChatStreamEndsAtShutdown(t *testing.T) {
 	ev := events(t, &http.Response{Body: io.NopCloser(br)})
 	require.Equal(t, []string{`{"error":{"message":"the server is shutting down"}}`}, ev)
 	require.NoError(t, <-stopped)
-	waitCancelled(t, up, chattest.ModelHold)
+	up.WaitCancelled(t, chattest.ModelHold)
 }

@@ -123,8 +123,7 @@ type chatForm struct {
 // readChatForm decodes and checks the body; on a refusal it has answered.
 func (a *API) readChatForm(w http.ResponseWriter, r *http.Request) (*chatForm, bool) {
 	var f chatForm
-	if status, err := decode(w, r, a.cfg.MaxChatBytes+chatBodySlack, &f); err != nil {
-		writeError(w, status, err.Error())
+	if !readJSON(w, r, a.cfg.MaxChatBytes+chatBodySlack, &f) {
 		return nil, false
 	}
 	if status, err := checkChat(f.Chat, a.cfg.MaxChatBytes); err != nil {
@@ -334,9 +333,8 @@ func (a *API) noTags(w http.ResponseWriter, _ *http.Request, _ *session) {
 // none).
 func (a *API) chatRoute(admin bool, h func(http.ResponseWriter, *http.Request, *storage.Chat)) func(http.ResponseWriter, *http.Request, *session) {
 	return func(w http.ResponseWriter, r *http.Request, s *session) {
-		id := r.PathValue("id")
-		if !validID(id) {
-			writeError(w, http.StatusNotFound, msgNotFound)
+		id, ok := pathID(w, r, "id")
+		if !ok {
 			return
 		}
 		c, err := a.cfg.Store.GetChat(r.Context(), id)
@@ -373,9 +371,8 @@ func (a *API) deleteChat(w http.ResponseWriter, r *http.Request, c *storage.Chat
 // account's chat is 404, and so is fn's storage.ErrNotFound; fn's
 // chatTooLarge is 413.
 func (a *API) editChat(w http.ResponseWriter, r *http.Request, s *session, fn func(*storage.Chat) error, then func(*storage.Chat)) {
-	id := r.PathValue("id")
-	if !validID(id) {
-		writeError(w, http.StatusNotFound, msgNotFound)
+	id, ok := pathID(w, r, "id")
+	if !ok {
 		return
 	}
 	c, err := a.cfg.Store.UpdateChat(r.Context(), id, func(c *storage.Chat) error {
@@ -436,9 +433,8 @@ func (a *API) toggleChat(flip func(*storage.Chat)) func(http.ResponseWriter, *ht
 // becomes the newest leaf below that parent. An absent message is 404.
 // A task writing into a removed message ends (endChatTasks).
 func (a *API) deleteChatMessage(w http.ResponseWriter, r *http.Request, s *session) {
-	mid := r.PathValue("mid")
-	if !validID(mid) {
-		writeError(w, http.StatusNotFound, msgNotFound)
+	mid, ok := pathID(w, r, "mid")
+	if !ok {
 		return
 	}
 	now := a.cfg.Now().Unix()

@@ -133,9 +133,8 @@ func (a *API) markAllChatsRead(w http.ResponseWriter, r *http.Request, s *sessio
 // markChatUnread clears the caller's read time of chat {id} (unread in
 // the sidebar).
 func (a *API) markChatUnread(w http.ResponseWriter, r *http.Request, s *session) {
-	id := r.PathValue("id")
-	if !validID(id) {
-		writeError(w, http.StatusNotFound, msgNotFound)
+	id, ok := pathID(w, r, "id")
+	if !ok {
 		return
 	}
 	err := a.cfg.Store.SetChatLastReadAt(r.Context(), id, s.user.ID, 0)
@@ -161,8 +160,7 @@ func readCloneForm(w http.ResponseWriter, r *http.Request) (cloneForm, bool) {
 	if r.ContentLength == 0 {
 		return f, true
 	}
-	if status, err := decode(w, r, chatBodySlack, &f); err != nil {
-		writeError(w, status, err.Error())
+	if !readJSON(w, r, chatBodySlack, &f) {
 		return f, false
 	}
 	if f.Title != nil {

@@ -40,15 +40,23 @@ type saveBundle struct {
 	httpClient *http.Client
 }
 
-func newSaveBundle(t *testing.T, postgres bool) *saveBundle {
-	ctx := context.Background()
+// openStore opens a store, closed when the test ends: SQLite in a
+// temporary directory, or a fresh PostgreSQL database if postgres.
+func openStore(t *testing.T, postgres bool) storage.Store {
+	t.Helper()
 	dbURL := ""
 	if postgres {
 		dbURL = storagetest.NewPostgres(t)
 	}
-	store, err := storage.Open(ctx, dbURL, t.TempDir(), slog.New(slog.DiscardHandler))
+	store, err := storage.Open(context.Background(), dbURL, t.TempDir(), slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
+	return store
+}
+
+func newSaveBundle(t *testing.T, postgres bool) *saveBundle {
+	ctx := context.Background()
+	store := openStore(t, postgres)
 	a, err := auth.NewAuthenticator(auth.Config{Store: store, Secret: []byte("chat-save-test-secret"), Password: auth.LowCostParams})
 	require.NoError(t, err)
 	rest, err := api.New(api.Config{Store: store, Auth: a, MaxChatBytes: testChatLimit})

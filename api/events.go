@@ -51,8 +51,7 @@ func (a *API) emitEvent(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	var in emitRequest
-	if status, err := decode(w, r, MaxEmitBodyBytes, &in); err != nil {
-		writeError(w, status, err.Error())
+	if !readJSON(w, r, MaxEmitBodyBytes, &in) {
 		return
 	}
 	targets := 0

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/quiretest"
 )
 
@@ -25,9 +26,10 @@ func TestNoteEventsOverREST(t *testing.T) {
 		id := s.CreateNote(alice.Token, "first", "some text")
 		s.Share(alice.Token, id, bob.ID, "read")
 
-		step, _ := nodeScript(t, filepath.Join("testdata", "notesocket.mjs"), "ws"+s.URL[len("http"):], id,
+		script := nodetest.Start(t, filepath.Join("testdata", "notesocket.mjs"), "ws"+s.URL[len("http"):], id,
 			alice.Token, bob.Token, carol.Token)
-		require.Equal(t, true, step("")["ready"])
+		script.Ready()
+		step := script.Step
 
 		// A rename that echoes the stored content back: no content event.
 		s.JSON("POST", "/api/v1/notes/"+id+"/update", alice.Token, map[string]any{

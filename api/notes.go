@@ -277,8 +277,7 @@ func (a *API) checkGrants(r *http.Request, in []grantForm) ([]storage.AccessGran
 
 func (a *API) createNote(w http.ResponseWriter, r *http.Request, s *session) {
 	var f noteForm
-	if status, err := decode(w, r, a.cfg.MaxNoteBodyBytes, &f); err != nil {
-		writeError(w, status, err.Error())
+	if !readJSON(w, r, a.cfg.MaxNoteBodyBytes, &f) {
 		return
 	}
 	if f.Title == nil {
@@ -344,9 +343,8 @@ func (a *API) writeNote(w http.ResponseWriter, r *http.Request, id string, u *st
 // loadNote returns the note if u may read it; otherwise it answers 404
 // (unknown and unreadable look the same) and returns nil.
 func (a *API) loadNote(w http.ResponseWriter, r *http.Request, u *storage.User) *storage.Note {
-	id := r.PathValue("id")
-	if !validID(id) {
-		writeError(w, http.StatusNotFound, msgNotFound)
+	id, ok := pathID(w, r, "id")
+	if !ok {
 		return nil
 	}
 	n, err := a.cfg.Store.GetNote(r.Context(), id)

@@ -59,8 +59,7 @@ func (a *API) updateNote(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	var f noteForm
-	if status, err := decode(w, r, a.cfg.MaxNoteBodyBytes, &f); err != nil {
-		writeError(w, status, err.Error())
+	if !readJSON(w, r, a.cfg.MaxNoteBodyBytes, &f) {
 		return
 	}
 	if f.Title != nil {
@@ -279,8 +278,7 @@ func (a *API) updateAccess(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	var f accessForm
-	if status, err := decode(w, r, a.cfg.MaxNoteBodyBytes, &f); err != nil {
-		writeError(w, status, err.Error())
+	if !readJSON(w, r, a.cfg.MaxNoteBodyBytes, &f) {
 		return
 	}
 	if f.AccessGrants == nil {

@@ -51,6 +51,17 @@ const (
 	msgBadValue        = "data and meta must not contain NUL characters or numbers beyond double precision"
 )
 
+// readJSON reads one JSON value from the (size-capped) body into v, as
+// decode does; on an error it answers the request with it and returns
+// false.
+func readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	if status, err := decode(w, r, limit, v); err != nil {
+		writeError(w, status, err.Error())
+		return false
+	}
+	return true
+}
+
 // decode reads one JSON value from the (size-capped) body into v. Unknown
 // fields are ignored for compatibility with Open WebUI clients; anything
 // else wrong is an error whose text is safe to show.
@@ -130,4 +141,15 @@ func cleanText(s string) bool {
 // cannot exist, so callers answer 404 (or 400 in a body) without a query.
 func validID(id string) bool {
 	return id != "" && len(id) <= 128 && cleanText(id)
+}
+
+// pathID is the request's path value name, an id; one that cannot be an
+// id is answered 404, as an unknown one would be, and ok is false.
+func pathID(w http.ResponseWriter, r *http.Request, name string) (id string, ok bool) {
+	id = r.PathValue(name)
+	if !validID(id) {
+		writeError(w, http.StatusNotFound, msgNotFound)
+		return "", false
+	}
+	return id, true
 }

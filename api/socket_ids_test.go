@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/quiretest"
 )
 
@@ -46,7 +47,7 @@ func TestSocketIDsStorageCannotHold(t *testing.T) {
 // ack out (under "ack").
 func socketCalls(t *testing.T, s *quiretest.Server, token string) func(string) map[string]any {
 	t.Helper()
-	step, _ := nodeScript(t, filepath.Join("testdata", "socketcalls.mjs"), "ws"+s.URL[len("http"):], token)
-	require.Equal(t, true, step("")["ready"])
-	return step
+	script := nodetest.Start(t, filepath.Join("testdata", "socketcalls.mjs"), "ws"+s.URL[len("http"):], token)
+	script.Ready()
+	return script.Step
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/quiretest"
 )
 
@@ -19,9 +20,9 @@ type socketSet struct {
 
 func openSockets(t *testing.T, s *quiretest.Server, tokens ...string) socketSet {
 	t.Helper()
-	step, _ := nodeScript(t, filepath.Join("..", "realtime", "testdata", "sockets.mjs"), append([]string{"ws" + s.URL[len("http"):]}, tokens...)...)
-	require.Equal(t, true, step("")["ready"])
-	return socketSet{t, step}
+	script := nodetest.Start(t, filepath.Join("..", "realtime", "testdata", "sockets.mjs"), append([]string{"ws" + s.URL[len("http"):]}, tokens...)...)
+	script.Ready()
+	return socketSet{t, script.Step}
 }
 
 func (ss socketSet) do(op ...any) map[string]any {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -18,7 +17,6 @@ import (
 	"github.com/quire/quire/api"
 	"github.com/quire/quire/auth"
 	"github.com/quire/quire/storage"
-	"github.com/quire/quire/storage/storagetest"
 )
 
 // hookStore runs a hook when updateNote's transaction is about to start,
@@ -56,15 +54,7 @@ type txAPI struct {
 }
 
 func newTxAPI(t *testing.T, postgres bool) *txAPI {
-	ctx := context.Background()
-	dbURL := ""
-	if postgres {
-		dbURL = storagetest.NewPostgres(t)
-	}
-	inner, err := storage.Open(ctx, dbURL, t.TempDir(), slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	t.Cleanup(func() { inner.Close() })
-	x := &txAPI{t: t, store: &hookStore{Store: inner}}
+	x := &txAPI{t: t, store: &hookStore{Store: openStore(t, postgres)}}
 	a, err := auth.NewAuthenticator(auth.Config{Store: x.store, Secret: []byte("update-tx-test-secret"), Password: auth.LowCostParams})
 	require.NoError(t, err)
 	rest, err := api.New(api.Config{Store: x.store, Auth: a, NoteEvents: func(n *storage.Note) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/presence"
 	"github.com/quire/quire/quiretest"
 	"github.com/quire/quire/server"
@@ -36,8 +37,9 @@ func TestUsage(t *testing.T) {
 	s.JSON("GET", "/api/usage", "", nil, http.StatusUnauthorized, nil)
 	require.Empty(t, models())
 
-	step, _ := nodeScript(t, filepath.Join("testdata", "presence.mjs"), "ws"+s.URL[len("http"):], alice.Token)
-	require.Equal(t, true, step("")["ready"])
+	script := nodetest.Start(t, filepath.Join("testdata", "presence.mjs"), "ws"+s.URL[len("http"):], alice.Token)
+	script.Ready()
+	step := script.Step
 	require.Equal(t, map[string]any{"ok": false, "error": "invalid_payload"}, step("usage")["ack"])
 	require.Empty(t, models())
 

@@ -135,8 +135,7 @@ func (a *API) updateRole(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	var f roleForm
-	if status, err := decode(w, r, a.cfg.MaxAuthBodyBytes, &f); err != nil {
-		writeError(w, status, err.Error())
+	if !readJSON(w, r, a.cfg.MaxAuthBodyBytes, &f) {
 		return
 	}
 	switch f.Role {

@@ -1,13 +1,8 @@
 package api_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -15,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/presence"
 	"github.com/quire/quire/quiretest"
 	"github.com/quire/quire/server"
@@ -49,8 +45,9 @@ func TestActiveUsers(t *testing.T) {
 
 			ctx := context.Background()
 			require.NoError(t, s.Store().TouchUser(ctx, alice.ID, 1))
-			step, _ := nodeScript(t, filepath.Join("testdata", "presence.mjs"), "ws"+s.URL[len("http"):], alice.Token)
-			require.Equal(t, true, step("")["ready"])
+			script := nodetest.Start(t, filepath.Join("testdata", "presence.mjs"), "ws"+s.URL[len("http"):], alice.Token)
+			script.Ready()
+			step := script.Step
 			// The CONNECT reply can precede the socket's authentication (the
 			// first task on its worker), which puts it in presence: poll.
 			deadline := time.Now().Add(10 * time.Second)
@@ -78,43 +75,4 @@ func TestActiveUsers(t *testing.T) {
 			require.Zero(t, s.InternalErrors())
 		})
 	}
-}
-
-// nodeScript runs the node script at path (from the package directory)
-// with args. step writes signal (unless "") as a line to its stdin, then
-// reads its next JSON line; send only writes.
-func nodeScript(t *testing.T, path string, args ...string) (step func(signal string) map[string]any, send func(signal string)) {
-	t.Helper()
-	cmd := exec.Command("node", append([]string{path}, args...)...)
-	in, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr bytes.Buffer // read only after Wait
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		in.Close()
-		_ = cmd.Wait()
-		if stderr.Len() > 0 { // e.g. "# stalled connect retried" (realtime/testdata/lib.mjs)
-			t.Logf("%s stderr:\n%s", filepath.Base(path), stderr.String())
-		}
-	})
-	lines := bufio.NewScanner(stdout)
-	send = func(signal string) {
-		t.Helper()
-		_, err := io.WriteString(in, signal+"\n")
-		require.NoError(t, err)
-	}
-	step = func(signal string) map[string]any {
-		t.Helper()
-		if signal != "" {
-			send(signal)
-		}
-		require.True(t, lines.Scan(), "%s ended", filepath.Base(path))
-		var m map[string]any
-		require.NoError(t, json.Unmarshal(lines.Bytes(), &m), lines.Text())
-		return m
-	}
-	return step, send
 }

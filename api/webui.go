@@ -204,8 +204,7 @@ const maxTimezoneBytes = 64
 // not stored.
 func (a *API) updateTimezone(w http.ResponseWriter, r *http.Request, _ *session) {
 	var f timezoneForm
-	if status, err := decode(w, r, a.cfg.MaxAuthBodyBytes, &f); err != nil {
-		writeError(w, status, err.Error())
+	if !readJSON(w, r, a.cfg.MaxAuthBodyBytes, &f) {
 		return
 	}
 	if f.Timezone == nil || !timezoneName(*f.Timezone) {
@@ -251,8 +250,7 @@ func (a *API) userSettings(w http.ResponseWriter, r *http.Request, s *session) {
 // replaces the stored settings, and is answered back.
 func (a *API) updateUserSettings(w http.ResponseWriter, r *http.Request, s *session) {
 	var f object
-	if status, err := decode(w, r, maxSettingsBytes, &f); err != nil {
-		writeError(w, status, err.Error())
+	if !readJSON(w, r, maxSettingsBytes, &f) {
 		return
 	}
 	if f == nil {
@@ -295,9 +293,8 @@ func (a *API) userInfo(w http.ResponseWriter, r *http.Request, s *session) {
 // pathUser loads the account named by {id}; otherwise it answers 404 and
 // returns nil.
 func (a *API) pathUser(w http.ResponseWriter, r *http.Request) *storage.User {
-	id := r.PathValue("id")
-	if !validID(id) {
-		writeError(w, http.StatusNotFound, msgNotFound)
+	id, ok := pathID(w, r, "id")
+	if !ok {
 		return nil
 	}
 	u, err := a.cfg.Store.GetUser(r.Context(), id)

@@ -90,8 +90,8 @@ func TestFaultsFreeEverything(t *testing.T) {
 		require.ErrorIs(t, r.Deltas(func(chat.Delta) error { return nil }), want, model)
 		r.Close()
 	}
-	waitCancelled(t, up, chattest.ModelStall)
-	waitCancelled(t, up, chattest.ModelStall)
+	up.WaitCancelled(t, chattest.ModelStall)
+	up.WaitCancelled(t, chattest.ModelStall)
 
 	cctx, cancel := context.WithCancel(ctx)
 	r, err := c.Complete(cctx, 0, body(chattest.ModelHold), true)
@@ -99,7 +99,7 @@ func TestFaultsFreeEverything(t *testing.T) {
 	w := &stopAfter{n: 1, cancel: cancel}
 	require.True(t, errors.Is(r.Relay(w, w.flush), context.Canceled))
 	r.Close()
-	waitCancelled(t, up, chattest.ModelHold)
+	up.WaitCancelled(t, chattest.ModelHold)
 	require.Equal(t, 1, strings.Count(w.String(), "data: "), "the client got the first chunk, and no error event")
 
 	c.CloseIdleConnections()
@@ -110,16 +110,6 @@ func TestFaultsFreeEverything(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > base {
 		buf := make([]byte, 1<<20)
 		t.Fatalf("%d goroutines left behind:\n%s", n-base, buf[:runtime.Stack(buf, true)])
-	}
-}
-
-func waitCancelled(t *testing.T, up *chattest.Upstream, model string) {
-	t.Helper()
-	select {
-	case m := <-up.Cancelled:
-		require.Equal(t, model, m)
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the upstream never saw its %s request cancelled", model)
 	}
 }
 

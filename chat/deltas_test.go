@@ -84,7 +84,7 @@ func TestDeltas(t *testing.T) {
 	got, err = deltas(t, c, chattest.ModelStall, 5)
 	require.ErrorIs(t, err, chat.ErrStalled)
 	require.Equal(t, "0 1 ", contents(got))
-	waitCancelled(t, up, chattest.ModelStall)
+	up.WaitCancelled(t, chattest.ModelStall)
 
 	// fn's error ends the reading, as is.
 	r, err := c.Complete(context.Background(), 0, streamBody(chattest.ModelOK, 10), true)
@@ -111,7 +111,7 @@ func TestDeltas(t *testing.T) {
 	})
 	require.ErrorIs(t, err, chat.ErrTaskStopped)
 	r.Close()
-	waitCancelled(t, up, chattest.ModelHold)
+	up.WaitCancelled(t, chattest.ModelHold)
 
 	// After Release, a held answer goes on to the end.
 	up2 := chattest.New(t)

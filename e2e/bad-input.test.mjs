@@ -76,6 +76,20 @@ function assertErrorAck (ack, what) {
   assert.equal(typeof ack.error, 'string', `${what}: error ack must carry an error string`)
 }
 
+/**
+ * A note (title, markdown md) the observer may write too, with a sender
+ * (owner, a) and the observer (b) joined.
+ */
+async function openRoom (server, owner, observer, title, md) {
+  const note = await createNote(server.url, owner.token, { title, content: { md } })
+  await setGrants(server.url, owner.token, note.id, [{ userId: observer.id, permission: 'write' }])
+  const a = await DocClient.open(server.url, owner, `note:${note.id}`)
+  const b = await DocClient.open(server.url, observer, `note:${note.id}`)
+  await a.join()
+  await b.join()
+  return { note, a, b }
+}
+
 for (const db of databases()) {
   describe(`bad input (${db})`, () => {
     let server, owner, observer
@@ -87,16 +101,7 @@ for (const db of databases()) {
     })
     after(async () => { await server?.cleanup() })
 
-    /** A note with a sender (owner) and an observer joined. */
-    async function room () {
-      const note = await createNote(server.url, owner.token, { title: 'bad', content: { md: 'keep me' } })
-      await setGrants(server.url, owner.token, note.id, [{ userId: observer.id, permission: 'write' }])
-      const a = await DocClient.open(server.url, owner, `note:${note.id}`)
-      const b = await DocClient.open(server.url, observer, `note:${note.id}`)
-      await a.join()
-      await b.join()
-      return { note, a, b }
-    }
+    const room = () => openRoom(server, owner, observer, 'bad', 'keep me')
 
     /**
      * After the garbage: the server is healthy, the observer saw nothing, a
@@ -226,15 +231,7 @@ for (const db of databases()) {
       return Y.encodeStateAsUpdate(d)
     }
 
-    async function limitRoom () {
-      const note = await createNote(server.url, owner.token, { title: 'limits', content: { md: '' } })
-      await setGrants(server.url, owner.token, note.id, [{ userId: observer.id, permission: 'write' }])
-      const a = await DocClient.open(server.url, owner, `note:${note.id}`)
-      const b = await DocClient.open(server.url, observer, `note:${note.id}`)
-      await a.join()
-      await b.join()
-      return { note, a, b }
-    }
+    const limitRoom = () => openRoom(server, owner, observer, 'limits', '')
 
     test('a message over --max-message-bytes gets an error ack and is not relayed', { timeout: TEST_TIMEOUT }, async () => {
       const { a, b } = await limitRoom()

@@ -2,13 +2,13 @@ package realtime_test
 
 import (
 	"context"
-	"io"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/realtime"
 	"github.com/quire/quire/storage"
 )
@@ -28,14 +28,14 @@ type accessRound struct {
 // startAccessScript runs testdata/accesschange.mjs (script, from the test's
 // package directory) with sockets A (a writer), B (a reader) and the
 // observer joined, and checks its warm-up: A may write, B may not.
-func startAccessScript(t *testing.T, script, url, noteID, tokA, tokB, tokObs string) *noteScript {
+func startAccessScript(t *testing.T, script, url, noteID, tokA, tokB, tokObs string) *nodetest.Script {
 	t.Helper()
-	s := startScript(t, script, url, noteID, tokA, tokB, tokObs)
+	s := nodetest.Start(t, script, url, noteID, tokA, tokB, tokObs)
 	var ready struct {
 		Ready bool
 		Warm  struct{ Writer, Reader map[string]any }
 	}
-	s.read(&ready)
+	s.Next(&ready)
 	if !ready.Ready {
 		t.Fatal("script not ready")
 	}
@@ -100,15 +100,14 @@ func TestAccessChangeReachesJoinedSockets(t *testing.T) {
 		}
 		b.srv.EmitNote(n)
 		var r accessRound
-		s.step("swap", &r)
+		s.Send("swap")
+		s.Next(&r)
 		if r.Round != i+1 {
 			t.Fatalf("round %d reported as %d", i+1, r.Round)
 		}
 		checkSwapped(t, r)
 	}
-	if _, err := io.WriteString(s.in, "done\n"); err != nil {
-		t.Fatal(err)
-	}
+	s.Send("done")
 }
 
 // accessCountingStore counts permission reads.

@@ -1,14 +1,11 @@
 package realtime_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/realtime"
 	"github.com/quire/quire/realtime/brokertest"
 )
@@ -20,40 +17,13 @@ import (
 func TestServerGoesThroughTheBroker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	bus := realtime.NewMemoryBus()
-	b := setup(t, func(c *realtime.Config) { c.Broker, c.Instance = bus.Broker("a"), "a" })
-	peer, rec := bus.Broker("b"), brokertest.NewRecorder()
-	if err := peer.Start(ctx, rec); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = peer.Stop(ctx) })
+	b, peer, rec := setupWithPeer(t)
 	if err := peer.Subscribe(ctx, "note:"+b.note.ID); err != nil {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command("node", filepath.Join("testdata", "peer.mjs"), b.url, b.tokens["writer"])
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	lines := bufio.NewScanner(stdout)
-	next := func() map[string]any {
-		t.Helper()
-		var v map[string]any
-		if !lines.Scan() || json.Unmarshal(lines.Bytes(), &v) != nil {
-			t.Fatalf("peer.mjs said %q; stderr: %s", lines.Text(), stderr.String())
-		}
-		return v
-	}
-	if r := next(); r["ready"] != true {
-		t.Fatalf("not ready: %v", r)
-	}
+	s := nodetest.Start(t, filepath.Join("testdata", "peer.mjs"), b.url, b.tokens["writer"])
+	s.Ready()
 
 	// Another instance's message to the account's room reaches its socket here.
 	writer := b.users["writer"].ID
@@ -61,7 +31,7 @@ func TestServerGoesThroughTheBroker(t *testing.T) {
 		Payload: []byte(`{"from":"b"}`), Origin: realtime.Origin{Instance: "b"}}); err != nil {
 		t.Fatal(err)
 	}
-	if r := next(); r["events"].(map[string]any)["from"] != "b" {
+	if r := s.Step(""); r["events"].(map[string]any)["from"] != "b" {
 		t.Fatalf("socket got %v, want the peer's message", r)
 	}
 
@@ -79,7 +49,22 @@ func TestServerGoesThroughTheBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	// (The library closes the transport too, so the client may say either.)
-	if r := next(); r["disconnected"] != "io server disconnect" && r["disconnected"] != "transport close" {
+	if r := s.Step(""); r["disconnected"] != "io server disconnect" && r["disconnected"] != "transport close" {
 		t.Fatalf("after the peer's disconnect command: %v", r)
 	}
+}
+
+// setupWithPeer is setup as instance "a" on a memory bus, with the Broker
+// of a second instance, "b", on the same bus, started with a recorder of
+// what b receives.
+func setupWithPeer(t *testing.T) (*testBundle, realtime.Broker, *brokertest.Recorder) {
+	t.Helper()
+	bus := realtime.NewMemoryBus()
+	b := setup(t, func(c *realtime.Config) { c.Broker, c.Instance = bus.Broker("a"), "a" })
+	peer, rec := bus.Broker("b"), brokertest.NewRecorder()
+	if err := peer.Start(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = peer.Stop(context.Background()) })
+	return b, peer, rec
 }

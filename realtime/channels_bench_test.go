@@ -1,13 +1,7 @@
 package realtime_test
 
 import (
-	"bufio"
-	"context"
-	"encoding/json"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,24 +23,9 @@ import (
 func BenchmarkChannelFanout(b *testing.B) {
 	const n = 500
 	tb := setup(b)
-	ctx := context.Background()
 	owner := tb.users["writer"]
-	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "big", IsPrivate: true}
-	if err := tb.store.CreateChannel(ctx, ch, []storage.ChannelMember{{UserID: owner.ID}}); err != nil {
-		b.Fatal(err)
-	}
-	cmd := exec.Command("node", filepath.Join("testdata", "idle.mjs"), tb.url, tb.tokens["writer"], strconv.Itoa(n))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { stdin.Close(); _ = cmd.Wait() }()
-	sc := bufio.NewScanner(stdout)
-	var ready struct{ Ready int }
-	if !sc.Scan() || json.Unmarshal(sc.Bytes(), &ready) != nil || ready.Ready != n {
-		b.Fatalf("idle clients: %q", sc.Text())
-	}
+	ch := tb.privateGroup(b, "big", storage.ChannelMember{UserID: owner.ID})
+	idleClients(b, tb.url, tb.tokens["writer"], n)
 	waitFor(b, "every socket authenticated", 30*time.Second, func() bool { return tb.presence.Sockets() == n })
 	tb.srv.JoinChannel(ch.ID, []string{owner.ID})
 	payload := []byte(`{"channel_id":"` + ch.ID + `","message_id":"m","data":{"type":"message","data":{"content":"` +

@@ -1,10 +1,8 @@
 package realtime_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quire/quire/internal/redistest"
+	"github.com/quire/quire/internal/syncbuf"
 	"github.com/quire/quire/realtime"
 	"github.com/quire/quire/storage"
 )
@@ -58,8 +57,7 @@ func TestJoinChannelReachesEveryInstance(t *testing.T) {
 	b := setup(t, func(c *realtime.Config) { c.Broker, c.Instance = brokerA, "a" })
 	peer, peerURL := addInstance(t, b, instance("b"), "b")
 	owner, stranger := b.users["owner"], b.users["stranger"]
-	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "g", IsPrivate: true}
-	require.NoError(t, b.store.CreateChannel(ctx, ch, []storage.ChannelMember{{UserID: owner.ID, Role: storage.MemberManager}}))
+	ch := b.privateGroup(t, "g", storage.ChannelMember{UserID: owner.ID, Role: storage.MemberManager})
 	room := "channel:" + ch.ID
 
 	// Instance c sees the channel's messages once Redis has them.
@@ -116,7 +114,7 @@ func TestJoinChannelWithAnInstanceStopping(t *testing.T) {
 	instance := redisInstances(t, func(c *realtime.RedisBrokerConfig) {
 		c.PeerBeat, c.PeerTTL, c.CommandTimeout = 20*time.Millisecond, 300*time.Millisecond, time.Hour
 	})
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	b := setup(t, func(c *realtime.Config) {
 		c.Broker, c.Instance = instance("a"), "a"
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -150,22 +148,4 @@ func TestJoinChannelWithAnInstanceStopping(t *testing.T) {
 	}
 	require.Contains(t, logs.String(), "broker command not confirmed by every instance")
 	require.Contains(t, logs.String(), "stopped meanwhile: [b]")
-}
-
-// syncBuffer is a log destination tests read while servers write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Clone(s.b.String())
 }

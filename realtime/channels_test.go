@@ -1,20 +1,15 @@
 package realtime_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/realtime"
-	"github.com/quire/quire/realtime/brokertest"
 	"github.com/quire/quire/storage"
 )
 
@@ -22,40 +17,9 @@ import (
 // answers each with a JSON line (after a first {"ready":true}).
 func script(t *testing.T, name string, args ...string) func(step string) map[string]any {
 	t.Helper()
-	cmd := exec.Command("node", append([]string{filepath.Join("testdata", name)}, args...)...)
-	in, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		in.Close()
-		_ = cmd.Wait()
-		if stderr.Len() > 0 {
-			t.Logf("%s stderr:\n%s", name, stderr.String())
-		}
-	})
-	lines := bufio.NewScanner(stdout)
-	lines.Buffer(nil, 1<<20)
-	step := func(s string) map[string]any {
-		t.Helper()
-		if s != "" {
-			_, err := io.WriteString(in, s+"\n")
-			require.NoError(t, err)
-		}
-		if !lines.Scan() {
-			in.Close()
-			_ = cmd.Wait() // stderr is complete only now
-			t.Fatalf("%s ended: %s", name, stderr.String())
-		}
-		var m map[string]any
-		require.NoError(t, json.Unmarshal(lines.Bytes(), &m), lines.Text())
-		return m
-	}
-	require.Equal(t, true, step("")["ready"])
-	return step
+	s := nodetest.Start(t, filepath.Join("testdata", name), args...)
+	s.Ready()
+	return s.Step
 }
 
 // seen is what one socket received on events:channel, as channels.mjs
@@ -80,9 +44,8 @@ func TestChannelSockets(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	owner, reader, stranger := b.users["owner"], b.users["reader"], b.users["stranger"]
-	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "g", IsPrivate: true}
-	require.NoError(t, b.store.CreateChannel(ctx, ch, []storage.ChannelMember{
-		{UserID: owner.ID, Role: storage.MemberManager}, {UserID: reader.ID}}))
+	ch := b.privateGroup(t, "g",
+		storage.ChannelMember{UserID: owner.ID, Role: storage.MemberManager}, storage.ChannelMember{UserID: reader.ID})
 
 	step := script(t, "channels.mjs", b.url, ch.ID, b.tokens["owner"], b.tokens["reader"], b.tokens["stranger"])
 	got := step("join")
@@ -144,14 +107,9 @@ func TestChannelSockets(t *testing.T) {
 func TestChannelsGoThroughTheBroker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	bus := realtime.NewMemoryBus()
-	b := setup(t, func(c *realtime.Config) { c.Broker, c.Instance = bus.Broker("a"), "a" })
-	peer, rec := bus.Broker("b"), brokertest.NewRecorder()
-	require.NoError(t, peer.Start(ctx, rec))
-	t.Cleanup(func() { _ = peer.Stop(ctx) })
+	b, peer, rec := setupWithPeer(t)
 	owner, stranger := b.users["owner"], b.users["stranger"]
-	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "g", IsPrivate: true}
-	require.NoError(t, b.store.CreateChannel(ctx, ch, []storage.ChannelMember{{UserID: owner.ID, Role: storage.MemberManager}}))
+	ch := b.privateGroup(t, "g", storage.ChannelMember{UserID: owner.ID, Role: storage.MemberManager})
 	room := "channel:" + ch.ID
 	require.NoError(t, peer.Subscribe(ctx, room))
 
@@ -187,9 +145,8 @@ func TestJoinChannelsRacingARemoval(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	owner, stranger := b.users["owner"], b.users["stranger"]
-	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "g", IsPrivate: true}
-	require.NoError(t, b.store.CreateChannel(ctx, ch, []storage.ChannelMember{
-		{UserID: owner.ID, Role: storage.MemberManager}, {UserID: stranger.ID}}))
+	ch := b.privateGroup(t, "g",
+		storage.ChannelMember{UserID: owner.ID, Role: storage.MemberManager}, storage.ChannelMember{UserID: stranger.ID})
 	var once sync.Once
 	realtime.OnJoinChannelsListed(b.srv, func(userID string) {
 		if userID != stranger.ID {
@@ -218,11 +175,9 @@ func TestJoinChannelsRacingARemoval(t *testing.T) {
 func TestJoinChannelRacingUserJoin(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	ctx := context.Background()
 	owner, stranger := b.users["owner"], b.users["stranger"]
-	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "g", IsPrivate: true}
-	require.NoError(t, b.store.CreateChannel(ctx, ch, []storage.ChannelMember{
-		{UserID: owner.ID, Role: storage.MemberManager}, {UserID: stranger.ID}}))
+	ch := b.privateGroup(t, "g",
+		storage.ChannelMember{UserID: owner.ID, Role: storage.MemberManager}, storage.ChannelMember{UserID: stranger.ID})
 	// 0 is the stranger's socket, 1 the owner's.
 	step := script(t, "sockets.mjs", b.url, b.tokens["stranger"], b.tokens["owner"])
 	b.srv.JoinChannel(ch.ID, []string{owner.ID})

@@ -9,8 +9,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/quire/quire/realtime"
-	"github.com/quire/quire/realtime/brokertest"
 	"github.com/quire/quire/storage"
 )
 
@@ -110,11 +108,7 @@ func TestChatReadPosition(t *testing.T) {
 func TestChatReadGoesThroughTheBroker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	bus := realtime.NewMemoryBus()
-	b := setup(t, func(c *realtime.Config) { c.Broker, c.Instance = bus.Broker("a"), "a" })
-	peer, rec := bus.Broker("b"), brokertest.NewRecorder()
-	require.NoError(t, peer.Start(ctx, rec))
-	t.Cleanup(func() { _ = peer.Stop(ctx) })
+	b, peer, rec := setupWithPeer(t)
 	owner := b.users["owner"]
 	chat := &storage.Chat{UserID: owner.ID, Title: "c"}
 	require.NoError(t, b.store.CreateChat(ctx, chat))

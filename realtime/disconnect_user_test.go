@@ -1,16 +1,12 @@
 package realtime_test
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/realtime"
 )
 
@@ -21,34 +17,15 @@ func TestDisconnectUser(t *testing.T) {
 	t.Parallel()
 	eachTransport(t, func(t *testing.T, transport string) {
 		b := setup(t, func(c *realtime.Config) { c.EnablePolling = transport == "polling" })
-		cmd := exec.Command("node", filepath.Join("testdata", "revoke.mjs"), b.url, b.tokens["writer"], b.tokens["reader"], transport)
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr bytes.Buffer // read only after Wait
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := bufio.NewScanner(stdout)
-		var ready, res struct {
-			Ready     bool
+		s := nodetest.Start(t, filepath.Join("testdata", "revoke.mjs"), b.url, b.tokens["writer"], b.tokens["reader"], transport)
+		s.Ready()
+		b.srv.DisconnectUser(b.users["writer"].ID)
+		var res struct {
 			A1, A2, B bool
 			A1Reason  string
 			BEvents   int
 		}
-		if !lines.Scan() || json.Unmarshal(lines.Bytes(), &ready) != nil || !ready.Ready {
-			t.Fatalf("client not ready: %q", lines.Text())
-		}
-		b.srv.DisconnectUser(b.users["writer"].ID)
-		if !lines.Scan() || json.Unmarshal(lines.Bytes(), &res) != nil {
-			t.Fatalf("bad report %q", lines.Text())
-		}
-		_ = cmd.Wait()
-		if stderr.Len() > 0 { // e.g. "# stalled connect retried" (testdata/lib.mjs)
-			t.Logf("revoke.mjs stderr: %s", stderr.String())
-		}
+		s.Next(&res)
 		if res.A1 || res.A2 || !res.B || res.BEvents != 0 {
 			t.Errorf("after DisconnectUser: %+v", res)
 		}
@@ -73,21 +50,8 @@ func TestKickedPollingClientHearsWhy(t *testing.T) {
 		b := setup(t, func(c *realtime.Config) { c.EnablePolling = transport == "polling" })
 		doc := "note:" + b.note.ID
 		const n = 4
-		cmd := exec.Command("node", filepath.Join("testdata", "kicked.mjs"), b.url, b.tokens["writer"], doc, transport, strconv.Itoa(n))
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-		lines := bufio.NewScanner(stdout)
-		if !lines.Scan() || !strings.Contains(lines.Text(), `"ready":true`) {
-			t.Fatalf("client not ready: %q %s", lines.Text(), stderr.String())
-		}
+		s := nodetest.Start(t, filepath.Join("testdata", "kicked.mjs"), b.url, b.tokens["writer"], doc, transport, strconv.Itoa(n))
+		s.Ready()
 		if transport == "polling" {
 			waitFor(t, "every client's poll", 10*time.Second, func() bool { return realtime.PollsInFlight(b.srv) == n })
 		}
@@ -100,12 +64,12 @@ func TestKickedPollingClientHearsWhy(t *testing.T) {
 				Relayed bool
 			}
 		}
-		if !lines.Scan() || json.Unmarshal(lines.Bytes(), &res) != nil || len(res.Sockets) != n {
-			t.Fatalf("bad report %q %s", lines.Text(), stderr.String())
+		if s.Next(&res); len(res.Sockets) != n {
+			t.Fatalf("report of %d sockets, want %d", len(res.Sockets), n)
 		}
-		for i, s := range res.Sockets {
-			if !s.Relayed || s.Reason != "io server disconnect" {
-				t.Errorf("socket %d: relayed %v, disconnect %q; want the relay, then io server disconnect", i, s.Relayed, s.Reason)
+		for i, r := range res.Sockets {
+			if !r.Relayed || r.Reason != "io server disconnect" {
+				t.Errorf("socket %d: relayed %v, disconnect %q; want the relay, then io server disconnect", i, r.Relayed, r.Reason)
 			}
 		}
 	})

@@ -1,13 +1,9 @@
 package realtime_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -127,17 +123,7 @@ func TestHeartbeatWithoutTimerGoroutines(t *testing.T) {
 	b := setup(t)
 	runtime.GC()
 	base := runtime.NumGoroutine()
-	cmd := exec.Command("node", filepath.Join("testdata", "idle.mjs"), b.url, b.tokens["writer"], strconv.Itoa(n))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); _ = cmd.Wait() }()
-	sc := bufio.NewScanner(stdout)
-	if !sc.Scan() || sc.Text() != `{"ready":`+strconv.Itoa(n)+`}` {
-		t.Fatalf("idle clients: %q", sc.Text())
-	}
+	idleClients(t, b.url, b.tokens["writer"], n)
 	waitFor(t, "all sockets registered", 60*time.Second, func() bool {
 		return b.metric(t, "quire_realtime_connected_sockets", nil) == n
 	})

@@ -1,12 +1,8 @@
 package realtime_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -23,18 +19,7 @@ func TestMeasureStop(t *testing.T) {
 		n = v
 	}
 	b := setup(t)
-	cmd := exec.Command("node", filepath.Join("testdata", "idle.mjs"), b.url, b.tokens["writer"], strconv.Itoa(n))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	sc := bufio.NewScanner(stdout)
-	var ready struct{ Ready int }
-	if !sc.Scan() || json.Unmarshal(sc.Bytes(), &ready) != nil || ready.Ready != n {
-		t.Fatalf("idle clients: %q", sc.Text())
-	}
+	idleClients(t, b.url, b.tokens["writer"], n)
 	waitFor(t, "all sockets registered", 60*time.Second, func() bool {
 		return b.metric(t, "quire_realtime_connected_sockets", nil) == float64(n)
 	})

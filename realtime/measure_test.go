@@ -1,13 +1,11 @@
 package realtime_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -22,6 +20,7 @@ import (
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/storage"
 )
 
@@ -89,18 +88,7 @@ func measureIdle(t *testing.T, url, token string, connected func() bool) {
 	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 
-	cmd := exec.Command("node", filepath.Join("testdata", "idle.mjs"), url, token, strconv.Itoa(n))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); _ = cmd.Wait() }()
-	sc := bufio.NewScanner(stdout)
-	var ready struct{ Ready int }
-	if !sc.Scan() || json.Unmarshal(sc.Bytes(), &ready) != nil || ready.Ready != n {
-		t.Fatalf("idle clients: %q", sc.Text())
-	}
+	idleClients(t, url, token, n)
 	waitFor(t, "all sockets registered", 20*time.Second, connected)
 	time.Sleep(time.Second) // let connection setup goroutines finish
 	gcTwice()
@@ -143,18 +131,10 @@ func TestMeasureJoinManyDocuments(t *testing.T) {
 	rss0 := vmRSS(t)
 	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	cmd := exec.Command("node", append([]string{filepath.Join("testdata", "joinmany.mjs"), b.url, b.tokens["writer"]}, docs...)...)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); _ = cmd.Wait() }()
-	sc := bufio.NewScanner(stdout)
+	s := nodetest.Start(t, filepath.Join("testdata", "joinmany.mjs"), append([]string{b.url, b.tokens["writer"]}, docs...)...)
 	var ready struct{ Ready, StateBytes int }
-	if !sc.Scan() || json.Unmarshal(sc.Bytes(), &ready) != nil || ready.Ready != n {
-		t.Fatalf("joinmany: %q", sc.Text())
+	if s.Next(&ready); ready.Ready != n {
+		t.Fatalf("joinmany: %d of %d documents joined", ready.Ready, n)
 	}
 	state := float64(ready.StateBytes) / n
 	report := func(when string) {

@@ -1,7 +1,6 @@
 package realtime_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -18,12 +17,8 @@ import (
 // connection was closed as a transport error.
 func TestClientPingKeepsInlineWrites(t *testing.T) {
 	tb := setup(t)
-	ctx := context.Background()
 	owner := tb.users["owner"]
-	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "x", IsPrivate: true}
-	if err := tb.store.CreateChannel(ctx, ch, []storage.ChannelMember{{UserID: owner.ID}}); err != nil {
-		t.Fatal(err)
-	}
+	ch := tb.privateGroup(t, "x", storage.ChannelMember{UserID: owner.ID})
 	c := dialEngine(t, tb)
 	waitFor(t, "auth", 30*time.Second, func() bool { return tb.presence.Sockets() == 1 })
 	tb.srv.JoinChannel(ch.ID, []string{owner.ID})

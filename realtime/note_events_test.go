@@ -1,75 +1,23 @@
 package realtime_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"io"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/storage"
 )
 
-// noteScript runs testdata/noteevents.mjs and lets the test drive it: each
-// step writes a line to the script and decodes the line it prints back.
-type noteScript struct {
-	t     *testing.T
-	in    io.WriteCloser
-	lines *bufio.Scanner
-}
-
-func startNoteScript(t *testing.T, b *testBundle) *noteScript {
+// startNoteScript runs testdata/noteevents.mjs and lets the test drive
+// it: each step writes a line to the script and decodes the line it prints
+// back.
+func startNoteScript(t *testing.T, b *testBundle) *nodetest.Script {
 	t.Helper()
-	s := startScript(t, filepath.Join("testdata", "noteevents.mjs"), b.url, b.note.ID,
+	s := nodetest.Start(t, filepath.Join("testdata", "noteevents.mjs"), b.url, b.note.ID,
 		b.tokens["owner"], b.tokens["reader"], b.tokens["writer"])
-	var ready struct{ Ready bool }
-	s.read(&ready)
-	if !ready.Ready {
-		t.Fatal("script not ready")
-	}
+	s.Ready()
 	return s
-}
-
-// startScript runs a node script that the test drives line by line.
-func startScript(t *testing.T, script string, args ...string) *noteScript {
-	t.Helper()
-	cmd := exec.Command("node", append([]string{script}, args...)...)
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = testWriter{t, nil}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close(); _ = cmd.Wait() })
-	s := &noteScript{t: t, in: in, lines: bufio.NewScanner(stdout)}
-	s.lines.Buffer(nil, 1<<20)
-	return s
-}
-
-func (s *noteScript) read(out any) {
-	s.t.Helper()
-	if !s.lines.Scan() {
-		s.t.Fatalf("script ended: %v", s.lines.Err())
-	}
-	if err := json.Unmarshal(s.lines.Bytes(), out); err != nil {
-		s.t.Fatalf("bad script line %q: %v", s.lines.Text(), err)
-	}
-}
-
-func (s *noteScript) step(signal string, out any) {
-	s.t.Helper()
-	if _, err := io.WriteString(s.in, signal+"\n"); err != nil {
-		s.t.Fatal(err)
-	}
-	s.read(out)
 }
 
 // EmitNote: sockets in note:<id> get events:note (the NoteModel); a reader
@@ -95,7 +43,8 @@ func TestNoteEventsAndRevocation(t *testing.T) {
 	}
 	b.srv.EmitNote(n)
 	var rev map[string]any
-	s.step("revoked", &rev)
+	s.Send("revoked")
+	s.Next(&rev)
 	want := map[string]any{
 		"ownerNote": map[string]any{"id": n.ID, "user_id": n.UserID, "title": "renamed", "data": map[string]any{}, "meta": map[string]any{},
 			"access_grants": writerOnly, "created_at": n.CreatedAt, "updated_at": n.UpdatedAt},
@@ -123,7 +72,8 @@ func TestNoteEventsAndRevocation(t *testing.T) {
 	}
 	b.srv.NoteDeleted(b.note.ID)
 	var del map[string]any
-	s.step("deleted", &del)
+	s.Send("deleted")
+	s.Next(&del)
 	for k, v := range map[string]any{
 		"ownerLeft": map[string]any{"document_id": doc, "user_id": b.users["owner"].ID},
 		"updateAck": map[string]any{"ok": false, "error": "unknown_document"},

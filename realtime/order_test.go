@@ -1,10 +1,7 @@
 package realtime_test
 
 import (
-	"bufio"
 	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/realtime"
 	"github.com/quire/quire/storage"
 )
@@ -29,37 +27,12 @@ func TestFanoutKeepsOrder(t *testing.T) {
 	t.Parallel()
 	const sockets, publishers, per = 40, 4, 150
 	tb := setup(t)
-	ctx := context.Background()
 	owner := tb.users["writer"]
-	ch := &storage.Channel{UserID: owner.ID, Type: storage.ChannelGroup, Name: "order", IsPrivate: true}
-	if err := tb.store.CreateChannel(ctx, ch, []storage.ChannelMember{{UserID: owner.ID}}); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("node", filepath.Join("testdata", "order.mjs"), tb.url, tb.tokens["writer"],
+	ch := tb.privateGroup(t, "order", storage.ChannelMember{UserID: owner.ID})
+	s := nodetest.Start(t, filepath.Join("testdata", "order.mjs"), tb.url, tb.tokens["writer"],
 		strconv.Itoa(sockets), strconv.Itoa(publishers*per), "close")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	lines := bufio.NewScanner(stdout)
-	next := func(v any) {
-		t.Helper()
-		if !lines.Scan() || json.Unmarshal(lines.Bytes(), v) != nil {
-			_ = cmd.Wait()
-			t.Fatalf("order.mjs: %q, stderr: %s", lines.Text(), stderr.String())
-		}
-	}
 	var ready struct{ Ready int }
-	if next(&ready); ready.Ready != sockets {
+	if s.Next(&ready); ready.Ready != sockets {
 		t.Fatalf("ready: %d sockets", ready.Ready)
 	}
 	waitFor(t, "every socket authenticated", 30*time.Second, func() bool { return tb.presence.Sockets() == sockets })
@@ -80,7 +53,7 @@ func TestFanoutKeepsOrder(t *testing.T) {
 	}
 	wg.Wait()
 	var got struct{ Received, OutOfOrder, Complete int }
-	next(&got)
+	s.Next(&got)
 	if got.Received != sockets*publishers*per || got.OutOfOrder != 0 || got.Complete != sockets {
 		t.Errorf("got %+v, want %d events, none out of order, %d sockets complete", got, sockets*publishers*per, sockets)
 	}
@@ -94,7 +67,7 @@ func TestFanoutKeepsOrder(t *testing.T) {
 	tb.srv.EmitChannel(ch.ID, []byte(`{"p":-1,"i":0}`), owner.ID)
 	tb.srv.DisconnectUser(owner.ID)
 	var closed struct{ ServerDisconnects, FinalFirst int }
-	next(&closed)
+	s.Next(&closed)
 	if closed.ServerDisconnects != sockets || closed.FinalFirst != sockets {
 		t.Errorf("closed %+v: want all %d sockets to get the last event, then the server's disconnect", closed, sockets)
 	}

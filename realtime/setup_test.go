@@ -7,9 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/quire/quire/auth"
 	"github.com/quire/quire/awareness"
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/presence"
 	"github.com/quire/quire/realtime"
 	"github.com/quire/quire/storage"
@@ -123,19 +124,29 @@ func setup(t testing.TB, opts ...func(*realtime.Config)) *testBundle {
 // JSON object it prints into out.
 func node(t testing.TB, out any, script string, args ...string) {
 	t.Helper()
-	cmd := exec.Command("node", append([]string{filepath.Join("testdata", script)}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if err != nil {
-		t.Fatalf("node %s: %v\nstdout: %s\nstderr: %s", script, err, stdout.String(), stderr.String())
+	nodetest.Run(t, out, filepath.Join("testdata", script), args...)
+}
+
+// idleClients starts testdata/idle.mjs with n idle sockets of token's
+// account, connected once it returns; they close when the test ends.
+func idleClients(t testing.TB, url, token string, n int) {
+	t.Helper()
+	s := nodetest.Start(t, filepath.Join("testdata", "idle.mjs"), url, token, strconv.Itoa(n))
+	var ready struct{ Ready int }
+	if s.Next(&ready); ready.Ready != n {
+		t.Fatalf("idle clients: %d of %d ready", ready.Ready, n)
 	}
-	if stderr.Len() > 0 { // e.g. "# stalled connect retried" (testdata/lib.mjs)
-		t.Logf("node %s stderr: %s", script, stderr.String())
+}
+
+// privateGroup stores a private group channel called name with members;
+// the first owns it.
+func (b *testBundle) privateGroup(t testing.TB, name string, members ...storage.ChannelMember) *storage.Channel {
+	t.Helper()
+	ch := &storage.Channel{UserID: members[0].UserID, Type: storage.ChannelGroup, Name: name, IsPrivate: true}
+	if err := b.store.CreateChannel(context.Background(), ch, members); err != nil {
+		t.Fatal(err)
 	}
-	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
-		t.Fatalf("node %s: bad output %q: %v", script, stdout.String(), err)
-	}
+	return ch
 }
 
 // counter reads a counter or gauge value from the bundle's registry.

@@ -1,12 +1,8 @@
 package realtime_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/realtime"
 )
 
@@ -123,21 +120,8 @@ func TestStopSeenBySocketIOClient(t *testing.T) {
 	t.Parallel()
 	eachTransport(t, func(t *testing.T, transport string) {
 		b := setup(t, func(c *realtime.Config) { c.EnablePolling = transport == "polling" })
-		cmd := exec.Command("node", filepath.Join("testdata", "shutdown.mjs"), b.url, b.tokens["writer"], transport)
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-		lines := bufio.NewScanner(stdout)
-		if !lines.Scan() || !strings.Contains(lines.Text(), `"ready":true`) {
-			t.Fatalf("client not ready: %q %s", lines.Text(), stderr.String())
-		}
+		s := nodetest.Start(t, filepath.Join("testdata", "shutdown.mjs"), b.url, b.tokens["writer"], transport)
+		s.Ready()
 		if transport == "polling" { // its long-poll is pending (a later one would find the server stopped)
 			waitFor(t, "the client's poll", 10*time.Second, func() bool { return realtime.PollsInFlight(b.srv) == 1 })
 		}
@@ -150,15 +134,13 @@ func TestStopSeenBySocketIOClient(t *testing.T) {
 			Reason string
 			Code   int
 		}
-		if !lines.Scan() || json.Unmarshal(lines.Bytes(), &res) != nil {
-			t.Fatalf("bad report %q %s", lines.Text(), stderr.String())
-		}
+		s.Next(&res)
 		want := 1001
 		if transport == "polling" {
 			want = 0 // no close code: the CLOSE packet
 		}
 		if res.Reason != "transport close" || res.Code != want {
-			t.Errorf("disconnect %+v, want transport close with code %d\n%s", res, want, stderr.String())
+			t.Errorf("disconnect %+v, want transport close with code %d\n%s", res, want, s.Stderr())
 		}
 	})
 }

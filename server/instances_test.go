@@ -1,10 +1,7 @@
 package server_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +10,7 @@ import (
 	y "github.com/skyterra/y-crdt"
 	"github.com/stretchr/testify/require"
 
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/internal/redistest"
 	"github.com/quire/quire/quiretest"
 	"github.com/quire/quire/server"
@@ -38,20 +36,10 @@ func TestTwoInstancesShareDocuments(t *testing.T) {
 	note := a.CreateNote(ann.Token, "shared", "")
 	a.Share(ann.Token, note, bob.ID, "write")
 
-	cmd := exec.Command("node", filepath.Join("testdata", "twoinstances.mjs"),
+	script := nodetest.Start(t, filepath.Join("testdata", "twoinstances.mjs"),
 		"ws"+strings.TrimPrefix(a.URL, "http"), "ws"+strings.TrimPrefix(b.URL, "http"), note, ann.Token, bob.Token)
-	in, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { in.Close(); _ = cmd.Wait() })
-	lines := bufio.NewScanner(out)
-	require.True(t, lines.Scan(), "twoinstances.mjs ended: %s", stderr.String())
 	var got struct{ Text string }
-	require.NoError(t, json.Unmarshal(lines.Bytes(), &got))
+	script.Next(&got)
 	require.Contains(t, got.Text, "from A. ")
 	require.Contains(t, got.Text, "from B. ")
 

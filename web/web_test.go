@@ -34,6 +34,20 @@ func get(t *testing.T, url string) (int, http.Header, string) {
 	return resp.StatusCode, resp.Header, string(b)
 }
 
+// serve starts web with cfg on a test server; both stop when the test
+// ends. It returns the server's URL.
+func serve(t *testing.T, cfg web.Config) string {
+	t.Helper()
+	w, err := web.New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(w.Close)
+	mux := http.NewServeMux()
+	w.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 func TestHealthzAndMetrics(t *testing.T) {
 	t.Parallel()
 	for _, b := range quiretest.Backends() {
@@ -62,20 +76,14 @@ func TestHealthzFailsWhenTheDatabaseDoes(t *testing.T) {
 	t.Parallel()
 	st, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "quire.db"), nil)
 	require.NoError(t, err)
-	w, err := web.New(web.Config{Store: st, Registry: prometheus.NewRegistry(), HealthEvery: 10 * time.Millisecond})
-	require.NoError(t, err)
-	t.Cleanup(w.Close)
-	mux := http.NewServeMux()
-	w.Register(mux)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	url := serve(t, web.Config{Store: st, Registry: prometheus.NewRegistry(), HealthEvery: 10 * time.Millisecond})
 
-	code, _, _ := get(t, srv.URL+"/healthz")
+	code, _, _ := get(t, url+"/healthz")
 	require.Equal(t, http.StatusOK, code)
 	require.NoError(t, st.Close())
 	// /healthz answers from the last ping: the next one fails.
 	require.Eventually(t, func() bool {
-		code, _, body := get(t, srv.URL+"/healthz")
+		code, _, body := get(t, url+"/healthz")
 		return code == http.StatusServiceUnavailable && body == `{"status":false}`+"\n"
 	}, 60*time.Second, 10*time.Millisecond)
 }
@@ -90,15 +98,9 @@ func TestHealthzAnswersWhileThePoolIsBusy(t *testing.T) {
 	ctx := context.Background()
 	bp := storagetest.NewBusyPool(t)
 	st := bp.Store
-	w, err := web.New(web.Config{Store: st, Registry: prometheus.NewRegistry(),
+	url := serve(t, web.Config{Store: st, Registry: prometheus.NewRegistry(),
 		HealthEvery: 10 * time.Millisecond, HealthTimeout: time.Minute, HealthStale: time.Hour})
-	require.NoError(t, err)
-	t.Cleanup(w.Close)
-	mux := http.NewServeMux()
-	w.Register(mux)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	code, _, _ := get(t, srv.URL+"/healthz")
+	code, _, _ := get(t, url+"/healthz")
 	require.Equal(t, http.StatusOK, code)
 
 	// Another session holds the lock CreateUser takes first, so
@@ -106,7 +108,7 @@ func TestHealthzAnswersWhileThePoolIsBusy(t *testing.T) {
 	bp.Take(t)
 	require.Equal(t, 1, st.PoolStats().InUse)
 
-	code, _, body := get(t, srv.URL+"/healthz")
+	code, _, body := get(t, url+"/healthz")
 	require.Equal(t, http.StatusOK, code, "answered while the pool is taken")
 	require.JSONEq(t, `{"status":true}`, body)
 	require.Equal(t, 1, st.PoolStats().InUse, "the pool was still taken")

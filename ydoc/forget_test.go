@@ -1,35 +1,16 @@
 package ydoc
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quire/quire/internal/syncbuf"
 	"github.com/quire/quire/storage"
 )
-
-// lockedBuffer collects log output from several goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // Forget after the note was deleted: later commands get
 // ErrUnknownDocument, the pending render never runs (no error logged),
@@ -38,7 +19,7 @@ func TestForgetDeletedNote(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
 		store := open(t)
-		var errs lockedBuffer
+		var errs syncbuf.Buffer
 		log := slog.New(slog.NewTextHandler(&errs, &slog.HandlerOptions{Level: slog.LevelError}))
 		b := startManager(t, store, Config{Logger: log, RenderDebounce: time.Hour, RenderMaxWait: time.Hour})
 		ctx := context.Background()

@@ -11,6 +11,7 @@ import (
 
 	y "github.com/skyterra/y-crdt"
 
+	"github.com/quire/quire/internal/nodetest"
 	"github.com/quire/quire/prosemirror"
 )
 
@@ -44,17 +45,8 @@ func runCheck(t testing.TB, updates [][]byte, expect *prosemirror.Node) checkRes
 	if err := os.WriteFile(file, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("node", filepath.Join("testdata", "xml", "check.mjs"), file)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("check.mjs: %v\n%s", err, stderr.String())
-	}
 	var res checkResult
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("check.mjs output: %v\n%s", err, out)
-	}
+	nodetest.Run(t, &res, filepath.Join("testdata", "xml", "check.mjs"), file)
 	return res
 }
 

@@ -84,6 +84,22 @@ func (r *reader) int() error {
 }
 
 // count reads a varint that announces how many things follow, each at least one byte.
+// newClient reads a client id and adds it to seen; a client seen already
+// is an error, dupFormat's (it takes the client), at the id.
+func (r *reader) newClient(seen map[uint64]struct{}, dupFormat string) (uint64, error) {
+	at := r.pos
+	client, err := r.uint()
+	if err != nil {
+		return 0, err
+	}
+	if _, dup := seen[client]; dup {
+		r.pos = at
+		return 0, r.errf(dupFormat, client)
+	}
+	seen[client] = struct{}{}
+	return client, nil
+}
+
 func (r *reader) count(what string) (int, error) {
 	start := r.pos
 	n, err := r.uint()

@@ -216,16 +216,10 @@ func (p *parser) structs() error {
 		if p.structN += k; p.structN > p.lim.MaxStructs {
 			return r.errf("more than %d structs", p.lim.MaxStructs)
 		}
-		at := r.pos
-		client, err := r.uint()
+		client, err := r.newClient(seen, "client %d listed twice")
 		if err != nil {
 			return err
 		}
-		if _, dup := seen[client]; dup {
-			r.pos = at
-			return r.errf("client %d listed twice", client)
-		}
-		seen[client] = struct{}{}
 		clock, err := r.uint()
 		if err != nil {
 			return err
@@ -513,16 +507,10 @@ func (p *parser) deleteSet() error {
 	}
 	seen := make(map[uint64]struct{}, min(n, 64))
 	for range n {
-		at := r.pos
-		client, err := r.uint()
+		client, err := r.newClient(seen, "delete set lists client %d twice")
 		if err != nil {
 			return err
 		}
-		if _, dup := seen[client]; dup {
-			r.pos = at
-			return r.errf("delete set lists client %d twice", client)
-		}
-		seen[client] = struct{}{}
 		k, err := r.count("number of delete ranges")
 		if err != nil {
 			return err

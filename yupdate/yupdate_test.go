@@ -301,6 +301,13 @@ func TestErrorMessage(t *testing.T) {
 	_, err := Parse([]byte{1, 1, 1, 0, 11, 1, 1, 0x61, 0}, Limits{})
 	invalid(t, err)
 	equal(t, "yupdate: invalid Yjs v1 data: unknown content ref 11 at offset 4", err.Error())
+	// A repeated client, among the structs and in the delete set.
+	_, err = Parse([]byte{2, 1, 1, 0, 0, 1, 1, 1, 5, 0, 1, 0}, Limits{})
+	invalid(t, err)
+	equal(t, "yupdate: invalid Yjs v1 data: client 1 listed twice at offset 7", err.Error())
+	_, err = Parse([]byte{0, 2, 1, 1, 0, 1, 1, 1, 0, 1}, Limits{})
+	invalid(t, err)
+	equal(t, "yupdate: invalid Yjs v1 data: delete set lists client 1 twice at offset 6", err.Error())
 }
 
 func FuzzParse(f *testing.F) {

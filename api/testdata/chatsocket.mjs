@@ -11,17 +11,17 @@
 //                         (only message MID's "events" when given)
 //   close I             → disconnects socket I; {closed: I}
 import * as readline from 'node:readline';
-import { connect, call, out } from '../../realtime/testdata/lib.mjs';
+import { changes, connect, call, out } from '../../realtime/testdata/lib.mjs';
 
 const [url, ...tokens] = process.argv.slice(2);
 const socks = await Promise.all(tokens.map((t) => connect(url, t)));
 const seen = socks.map(() => []);
-const waiters = [];
+const changed = changes();
 socks.forEach((s, i) => {
   for (const name of ['events', 'events:channel']) {
     s.socket.on(name, (payload) => {
       seen[i].push({ name, payload });
-      for (const w of waiters.slice()) w();
+      changed.notify();
     });
   }
 });
@@ -39,18 +39,7 @@ for await (const line of readline.createInterface({ input: process.stdin })) {
     out({ ack: await call(socks[i].socket, 'join-channels', { auth: { token: tokens[i] } }) });
   } else if (cmd === 'until') {
     const hit = () => ofMessage(i, c).some((e) => e.name === 'events' && e.payload.data && e.payload.data.type === b);
-    await new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`timeout waiting for ${b} on socket ${i}`)), 30000);
-      const check = () => {
-        if (hit()) {
-          clearTimeout(t);
-          waiters.splice(waiters.indexOf(check), 1);
-          resolve();
-        }
-      };
-      waiters.push(check);
-      check();
-    });
+    await changed.until(hit, 30000, `timeout waiting for ${b} on socket ${i}`);
     out({ ok: true });
   } else if (cmd === 'events') {
     await call(socks[i].socket, 'heartbeat', {});

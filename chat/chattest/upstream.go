@@ -96,6 +96,20 @@ func New(t testing.TB, opts ...Option) *Upstream {
 	return u
 }
 
+// WaitCancelled waits (20 s at most) for the next request to be cancelled
+// and fails the test unless it was one for model.
+func (u *Upstream) WaitCancelled(t testing.TB, model string) {
+	t.Helper()
+	select {
+	case m := <-u.Cancelled:
+		if m != model {
+			t.Fatalf("the upstream saw a %s request cancelled, want its %s request", m, model)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the upstream never saw its %s request cancelled", model)
+	}
+}
+
 // Requests returns the completion requests received so far.
 func (u *Upstream) Requests() []Request {
 	u.mu.Lock()

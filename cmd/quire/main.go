@@ -232,16 +232,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	return srv.Stop(stopCtx)
 }
 
+// openStore opens (and so migrates) the configured store, making the data
+// directory first; it logs to w.
+func (s *settings) openStore(ctx context.Context, w io.Writer) (storage.Store, error) {
+	if err := server.PrepareDataDir(s.cfg); err != nil {
+		return nil, err
+	}
+	return storage.Open(ctx, s.cfg.DatabaseURL, s.cfg.DataDir, s.logger(w))
+}
+
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	s := newSettings("migrate", stderr, false)
 	if err := s.parse(args, getenv); err != nil {
 		return err
 	}
-	if err := server.PrepareDataDir(s.cfg); err != nil {
-		return err
-	}
 	// Opening a store migrates it.
-	st, err := storage.Open(ctx, s.cfg.DatabaseURL, s.cfg.DataDir, s.logger(stderr))
+	st, err := s.openStore(ctx, stderr)
 	if err != nil {
 		return err
 	}
@@ -269,10 +275,7 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	if err := server.PrepareDataDir(s.cfg); err != nil {
-		return err
-	}
-	st, err := storage.Open(ctx, s.cfg.DatabaseURL, s.cfg.DataDir, s.logger(stderr))
+	st, err := s.openStore(ctx, stderr)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@
 //   user-join I TOKEN → socket I user-joins with TOKEN; {ack, before}:
 //                       before: how many "events" it had got at the ack
 import * as readline from 'node:readline';
-import { connect, call, out } from './lib.mjs';
+import { changes, connect, call, out } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const socks = [];
@@ -20,7 +20,7 @@ for (let i = 0; i < args.length; i += 2) socks.push(await connect(args[i], args[
 const seen = socks.map(() => []);
 const open = socks.map(() => true);
 let ignored = 0;
-const waiters = [];
+const changed = changes();
 socks.forEach((s, i) => {
   s.socket.on('events', (data, ack) => {
     seen[i].push({ data, call: typeof ack === 'function' });
@@ -28,7 +28,7 @@ socks.forEach((s, i) => {
     if (typeof ack === 'function' && type === 'input') ack({ value: data.data.data.n * 2, socket: i });
     if (type === 'ignore') {
       ignored++;
-      for (const w of waiters.slice()) w();
+      changed.notify();
     }
   });
 });
@@ -46,18 +46,7 @@ for await (const line of readline.createInterface({ input: process.stdin })) {
     out({ events: seen });
   } else if (cmd === 'wait-ignored') {
     const n = Number(arg);
-    await new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`timeout waiting for ${n} ignored calls`)), 20000);
-      const check = () => {
-        if (ignored >= n) {
-          clearTimeout(t);
-          waiters.splice(waiters.indexOf(check), 1);
-          resolve();
-        }
-      };
-      waiters.push(check);
-      check();
-    });
+    await changed.until(() => ignored >= n, 20000, `timeout waiting for ${n} ignored calls`);
     out({ ok: true });
   } else if (cmd === 'user-join') {
     const i = Number(arg);

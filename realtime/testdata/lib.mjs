@@ -58,41 +58,54 @@ function connectOnce(url, token, transports, timeout) {
   });
 }
 
+// changes lets a script wait for a condition on what its sockets got:
+// notify() after each change; until(cond, timeout, message) resolves once
+// cond() holds, or rejects with Error(message) after timeout ms.
+export function changes() {
+  const waiters = [];
+  return {
+    notify() {
+      for (const w of waiters.slice()) w();
+    },
+    until(cond, timeout, message) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (!cond()) return;
+          waiters.splice(waiters.indexOf(check), 1);
+          clearTimeout(t);
+          resolve();
+        };
+        const t = setTimeout(() => {
+          waiters.splice(waiters.indexOf(check), 1);
+          reject(new Error(message));
+        }, timeout);
+        waiters.push(check);
+        check();
+      });
+    },
+  };
+}
+
 // recorder keeps every incoming event in order and lets callers wait.
 export function recorder(socket) {
   const events = [];
-  const waiters = [];
+  const changed = changes();
   socket.onAny((name, ...args) => {
     events.push({ name, data: args[0] });
-    for (const w of waiters.slice()) w();
+    changed.notify();
   });
   socket.on('disconnect', (reason) => {
     events.push({ name: 'disconnect', data: reason });
-    for (const w of waiters.slice()) w();
+    changed.notify();
   });
   return {
     events,
     of: (name) => events.filter((e) => e.name === name).map((e) => e.data),
     // waitFor resolves with the n-th (1-based) matching event's data.
-    waitFor(name, pred = () => true, { n = 1, timeout = 20000 } = {}) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const hits = events.filter((e) => e.name === name && pred(e.data));
-          if (hits.length >= n) {
-            waiters.splice(waiters.indexOf(check), 1);
-            clearTimeout(t);
-            resolve(hits[n - 1].data);
-            return true;
-          }
-          return false;
-        };
-        const t = setTimeout(() => {
-          waiters.splice(waiters.indexOf(check), 1);
-          reject(new Error(`timeout waiting for ${name} x${n}`));
-        }, timeout);
-        waiters.push(check);
-        check();
-      });
+    async waitFor(name, pred = () => true, { n = 1, timeout = 20000 } = {}) {
+      const hits = () => events.filter((e) => e.name === name && pred(e.data));
+      await changed.until(() => hits().length >= n, timeout, `timeout waiting for ${name} x${n}`);
+      return hits()[n - 1].data;
     },
   };
 }

@@ -337,29 +337,17 @@ func testUpdateNote(t *testing.T, b *bundle) {
 		t.Parallel()
 		n := newNote(t, s, newID(), 1)
 		const writers = 8
-		var wg sync.WaitGroup
-		errs := make([]error, writers)
-		for i := range writers {
-			wg.Go(func() {
-				_, errs[i] = s.UpdateNote(ctx, n.ID, func(n *storage.Note) error {
-					// Shallow-merge one key, as the notes API does.
-					var meta map[string]any
-					if err := json.Unmarshal(n.Meta, &meta); err != nil {
-						return err
-					}
-					meta[fmt.Sprintf("w%d", i)] = i
-					var err error
-					n.Meta, err = json.Marshal(meta)
-					return err
-				})
-			})
-		}
-		wg.Wait()
-		for _, err := range errs {
-			require.NoError(t, err)
-		}
-		stored, err := s.GetNote(ctx, n.ID)
-		require.NoError(t, err)
+		stored := updateConcurrently(t, s, n.ID, writers, func(i int, n *storage.Note) error {
+			// Shallow-merge one key, as the notes API does.
+			var meta map[string]any
+			if err := json.Unmarshal(n.Meta, &meta); err != nil {
+				return err
+			}
+			meta[fmt.Sprintf("w%d", i)] = i
+			var err error
+			n.Meta, err = json.Marshal(meta)
+			return err
+		})
 		var meta map[string]any
 		require.NoError(t, json.Unmarshal(stored.Meta, &meta))
 		require.Len(t, meta, writers+1, "every writer's key and the original one: %s", stored.Meta)
@@ -418,24 +406,34 @@ func testUpdateNote(t *testing.T, b *bundle) {
 		// grants by racing updaters keeps every one.
 		n := newNote(t, s, newID(), 1)
 		const writers = 8
-		var wg sync.WaitGroup
-		errs := make([]error, writers)
-		for i := range writers {
-			wg.Go(func() {
-				_, errs[i] = s.UpdateNote(ctx, n.ID, func(n *storage.Note) error {
-					n.AccessGrants = append(n.AccessGrants, userGrant(fmt.Sprintf("u%d", i), storage.PermRead))
-					return nil
-				})
-			})
-		}
-		wg.Wait()
-		for _, err := range errs {
-			require.NoError(t, err)
-		}
-		stored, err := s.GetNote(ctx, n.ID)
-		require.NoError(t, err)
+		stored := updateConcurrently(t, s, n.ID, writers, func(i int, n *storage.Note) error {
+			n.AccessGrants = append(n.AccessGrants, userGrant(fmt.Sprintf("u%d", i), storage.PermRead))
+			return nil
+		})
 		require.Len(t, stored.AccessGrants, writers)
 	})
+}
+
+// updateConcurrently runs n UpdateNote calls on note id at once, the i-th
+// with edit(i, note); each must succeed. It returns the note as stored
+// afterwards.
+func updateConcurrently(t *testing.T, s storage.Store, id string, n int, edit func(i int, n *storage.Note) error) *storage.Note {
+	t.Helper()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = s.UpdateNote(ctx, id, func(n *storage.Note) error { return edit(i, n) })
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	stored, err := s.GetNote(ctx, id)
+	require.NoError(t, err)
+	return stored
 }
 
 func testNoteAccess(t *testing.T, b *bundle) {
