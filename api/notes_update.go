@@ -148,13 +148,9 @@ func (a *API) updateNote(w http.ResponseWriter, r *http.Request, s *session) {
 // ProseMirror JSON if sent, else the Markdown converted. (Content with
 // neither, html alone, is no edit: contentChanged.)
 func (a *API) replaceContent(ctx context.Context, noteID string, doc *prosemirror.Node, patch map[string]any) error {
-	if doc == nil {
-		c, _ := patch["content"].(map[string]any) // shape checked by checkContent
-		md, ok := c["md"].(string)
-		if !ok {
-			return nil
-		}
-		doc = prosemirror.FromMarkdown(md)
+	doc, err := liveTree(doc, patch)
+	if err != nil || doc == nil {
+		return err
 	}
 	return a.cfg.Live.ReplaceContent(ctx, "note:"+noteID, doc)
 }
@@ -318,6 +314,8 @@ func (a *API) updateAccess(w http.ResponseWriter, r *http.Request, s *session) {
 func (a *API) liveError(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.WarnContext(r.Context(), "live document refused a REST edit", "err", err)
 	switch {
+	case errors.Is(err, errTooMuchFormatting):
+		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
 	case errors.Is(err, ydoc.ErrTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, "The note would grow past the document size limit")
 	case errors.Is(err, ydoc.ErrInvalidUpdate):
