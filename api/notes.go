@@ -417,7 +417,7 @@ func (a *API) getNote(w http.ResponseWriter, r *http.Request, s *session) {
 // ?limit= (no limit: everything).
 func (a *API) listNotes(w http.ResponseWriter, r *http.Request, s *session) {
 	q := r.URL.Query()
-	opt := storage.ListNotesOptions{UserID: s.user.ID, All: s.user.Role == storage.RoleAdmin}
+	opt := storage.ListNotesOptions{UserID: s.user.ID, All: s.user.Role == storage.RoleAdmin, MDPrefix: listMDRunes}
 	num := func(name string, min, max int) (int, bool) {
 		v := q.Get(name)
 		if v == "" {
