@@ -207,7 +207,7 @@ func (a *API) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	addr, limited := a.clientAddr(r)
-	if tooMany(w, waitAddr(a.limits.signup, addr, limited, a.cfg.Now())) {
+	if tooMany(w, waitIf(a.limits.signup, addr, limited, a.cfg.Now())) {
 		return
 	}
 	if limited {
@@ -289,15 +289,19 @@ func (a *API) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := strings.ToLower(strings.TrimSpace(f.Email))
+	// Only an email that can name an account has per-account state: any
+	// other would be kept as sent (up to the body limit) as a limiter key,
+	// for an account that cannot exist.
+	possible := email != "" && len(email) <= MaxEmailBytes && cleanText(email)
 	addr, limited := a.clientAddr(r)
 	addrKey, acctKey := "addr:"+addr, "acct:"+email
 	now := a.cfg.Now()
-	if tooMany(w, waitAddr(a.limits.signin, addrKey, limited, now), a.limits.signin.Wait(acctKey, now)) {
+	if tooMany(w, waitIf(a.limits.signin, addrKey, limited, now), waitIf(a.limits.signin, acctKey, possible, now)) {
 		return
 	}
 	var u *storage.User
 	var err error
-	if email != "" && len(email) <= MaxEmailBytes && cleanText(email) {
+	if possible {
 		u, err = a.cfg.Store.GetUserByEmail(r.Context(), email)
 	} else {
 		err = storage.ErrNotFound
@@ -322,7 +326,9 @@ func (a *API) signin(w http.ResponseWriter, r *http.Request) {
 		if limited {
 			a.limits.signin.Fail(addrKey, now)
 		}
-		a.limits.signin.Fail(acctKey, now)
+		if possible {
+			a.limits.signin.Fail(acctKey, now)
+		}
 		writeError(w, http.StatusUnauthorized, msgBadCredentials)
 		return
 	}

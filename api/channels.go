@@ -370,7 +370,45 @@ func (a *API) updateChannel(w http.ResponseWriter, r *http.Request, c *chanReq) 
 		a.internalError(w, r, "update channel", err)
 		return
 	}
+	if ch.IsPrivate && !c.ch.IsPrivate {
+		a.dropNonReaders(r, &ch)
+	}
 	a.writeChannel(w, r, &ch, true)
+}
+
+// dropNonReaders takes the sockets of every account that may not read ch
+// (a public channel made private) out of its room, which join-channels
+// put them in while it was public. If they cannot be told apart, every
+// socket leaves: members get the channel back when they join-channels
+// again, and nobody else hears its messages meanwhile.
+func (a *API) dropNonReaders(r *http.Request, ch *storage.Channel) {
+	l := a.cfg.Channels.Left
+	if l == nil {
+		return
+	}
+	users, err := a.cfg.Store.ListUsers(r.Context())
+	var members []storage.ChannelMember
+	if err == nil {
+		members, err = a.cfg.Store.ListChannelMembers(r.Context(), ch.ID)
+	}
+	if err != nil {
+		a.log.ErrorContext(r.Context(), "channel made private: every socket leaves it", "channel", ch.ID, "err", err)
+		l(ch.ID, nil)
+		return
+	}
+	member := make(map[string]*storage.ChannelMember, len(members))
+	for i := range members {
+		member[members[i].UserID] = &members[i]
+	}
+	var out []string
+	for i := range users {
+		if !auth.CanReadChannel(&users[i], ch, member[users[i].ID]) {
+			out = append(out, users[i].ID)
+		}
+	}
+	if len(out) > 0 {
+		l(ch.ID, out)
+	}
 }
 
 func (a *API) deleteChannel(w http.ResponseWriter, r *http.Request, c *chanReq) {

@@ -150,9 +150,9 @@ type messageShape struct {
 // checkChat accepts a conversation object the server can store, merge and
 // hand back to any JSON client: at most limit bytes (413), valid UTF-8,
 // no NUL, numbers within double precision, at most maxChatDepth deep, and
-// title, history.messages (an object of message objects), history.currentId
-// and messages (a list of message objects) of the types the frontend and
-// the merge read.
+// history.messages (an object of message objects), history.currentId and
+// messages (a list of message objects) of the types the frontend and the
+// merge read. (The title: parseChat.)
 func checkChat(raw json.RawMessage, limit int64) (int, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
@@ -172,7 +172,6 @@ func checkChat(raw json.RawMessage, limit int64) (int, error) {
 		return http.StatusBadRequest, errors.New("chat must not contain NUL characters or numbers beyond double precision")
 	}
 	var shape struct {
-		Title   json.RawMessage `json:"title"`
 		History *struct {
 			Messages  map[string]*messageShape `json:"messages"`
 			CurrentID *string                  `json:"currentId"`
@@ -185,15 +184,6 @@ func checkChat(raw json.RawMessage, limit int64) (int, error) {
 			return http.StatusBadRequest, fmt.Errorf("chat.%s has the wrong type", typ.Field)
 		}
 		return http.StatusBadRequest, errors.New("chat has the wrong shape")
-	}
-	if t := shape.Title; len(t) > 0 && string(t) != "null" {
-		var title string
-		if json.Unmarshal(t, &title) != nil {
-			return http.StatusBadRequest, errors.New("chat.title must be a string")
-		}
-		if err := checkTitle(title); err != nil {
-			return http.StatusBadRequest, err
-		}
 	}
 	if shape.History != nil {
 		for id, m := range shape.History.Messages {
@@ -248,6 +238,27 @@ func scanJSON(b []byte) (depth int, clean bool) {
 	return depth, true
 }
 
+// parseChat parses a chat checkChat accepted and checks its title, by
+// the exact key that is stored and listed: a struct's keys match in any
+// case, the last one winning, so a check decoding into one passed
+// {"title": <any length>, "Title": "x"}.
+func parseChat(raw json.RawMessage) (*rawObject, error) {
+	obj, err := parseObject(raw)
+	if err != nil {
+		return nil, errors.New("chat is required and must be an object")
+	}
+	if t, ok := obj.get("title"); ok && string(t) != "null" {
+		title, isStr := obj.str("title")
+		if !isStr {
+			return nil, errors.New("chat.title must be a string")
+		}
+		if err := checkTitle(title); err != nil {
+			return nil, err
+		}
+	}
+	return obj, nil
+}
+
 // chatTitleOf is the object's title, or Open WebUI's default.
 func chatTitleOf(chat *rawObject) string {
 	if t, ok := chat.str("title"); ok {
@@ -261,9 +272,9 @@ func (a *API) createChat(w http.ResponseWriter, r *http.Request, s *session) {
 	if !ok {
 		return
 	}
-	obj, err := parseObject(f.Chat)
+	obj, err := parseChat(f.Chat)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "chat is required and must be an object")
+		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	now := a.cfg.Now().Unix()
@@ -402,9 +413,9 @@ func (a *API) updateChat(w http.ResponseWriter, r *http.Request, s *session) {
 	if !ok {
 		return
 	}
-	in, err := parseObject(f.Chat)
+	in, err := parseChat(f.Chat)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "chat is required and must be an object")
+		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	now := a.cfg.Now().Unix()

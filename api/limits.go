@@ -93,9 +93,9 @@ func (a *API) clientAddr(r *http.Request) (string, bool) {
 	return host, true
 }
 
-// waitAddr is how long the address key must wait on l ("" when exempt).
-func waitAddr(l *auth.Limiter, key string, limited bool, now time.Time) time.Duration {
-	if !limited {
+// waitIf is how long key must wait on l; zero when it is exempt (!applies).
+func waitIf(l *auth.Limiter, key string, applies bool, now time.Time) time.Duration {
+	if !applies {
 		return 0
 	}
 	return l.Wait(key, now)

@@ -156,3 +156,24 @@ func TestHashBound(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, held.Status)
 	s.SignIn(ada.Email)
 }
+
+// TestSignInNoAccountStateForImpossibleEmails: an email that cannot name an
+// account (longer than MaxEmailBytes) gets no per-account backoff, since
+// there is no account to protect: each failure used to keep the email as
+// sent (up to the 64 KiB body) as a limiter key, and 100,000 of them, the
+// limiter's cap, held gigabytes. A possible email is still limited.
+func TestSignInNoAccountStateForImpossibleEmails(t *testing.T) {
+	t.Parallel()
+	s := quiretest.New(t, quiretest.WithConfig(func(cfg *server.Config) {
+		cfg.AuthLimits = api.AuthLimits{FreeFailures: 1} // loopback: only the account key applies
+	}))
+	s.SignUp("Ada")
+	huge := strings.Repeat("a", 60<<10) + "@example.com"
+	for i := 0; i < 3; i++ {
+		r := signin(s, huge, "wrong password")
+		require.Equal(t, http.StatusUnauthorized, r.Status, "attempt %d: %s", i+1, r.Body)
+	}
+	require.Equal(t, http.StatusUnauthorized, signin(s, "nobody@example.com", "x").Status)
+	require.Equal(t, http.StatusTooManyRequests, signin(s, "nobody@example.com", "x").Status, "a possible email is limited")
+	require.Equal(t, http.StatusTooManyRequests, signin(s, "  NOBODY@example.com ", "x").Status, "as it is normalised")
+}

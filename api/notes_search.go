@@ -21,7 +21,7 @@ const maxNoteQueryRunes = 200
 // an empty page).
 func (a *API) searchNotes(w http.ResponseWriter, r *http.Request, s *session) {
 	qv := r.URL.Query()
-	opt := storage.ListNotesOptions{UserID: s.user.ID, All: s.user.Role == storage.RoleAdmin}
+	opt := storage.ListNotesOptions{UserID: s.user.ID, All: s.user.Role == storage.RoleAdmin, MDPrefix: listMDRunes}
 	opt.Query = strings.TrimSpace(qv.Get("query"))
 	if !cleanText(opt.Query) || utf8.RuneCountInString(opt.Query) > maxNoteQueryRunes {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("query must be text of at most %d characters", maxNoteQueryRunes))

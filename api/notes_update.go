@@ -48,7 +48,8 @@ func updateRefusal(u *storage.User, n *storage.Note, grants []storage.AccessGran
 // WebUI). Changing access_grants needs the owner or an admin, unless the
 // grants sent equal the stored ones (clients echo the whole note back).
 // A changed data.content goes to the live document first, so a content
-// edit the document refuses changes nothing. Access is checked early (the
+// edit the document refuses changes nothing; any other data.content sent
+// is dropped, as the stored one is the document's rendering. Access is checked early (the
 // live edit relies on it) and again on the locked row, where the fields
 // and grants are written in one transaction: a revocation committed in
 // between refuses the fields, though a live edit made before it stands
@@ -93,6 +94,12 @@ func (a *API) updateNote(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 
 	changed := f.Data != nil && contentChanged(n, f.Data)
+	if _, sent := f.Data["content"]; sent && !changed && a.cfg.Live != nil {
+		// The stored content is the document's rendering (§9.3): a copy
+		// that is no edit of the document (the stored one sent back), or
+		// cannot be one (null, html alone), must not replace it.
+		delete(f.Data, "content")
+	}
 	if changed && a.cfg.Live != nil {
 		if err := a.replaceContent(r.Context(), n.ID, newDoc, f.Data); err != nil {
 			a.liveError(w, r, err)
@@ -137,16 +144,12 @@ func (a *API) updateNote(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 // replaceContent hands the new content to the live document: the
-// ProseMirror JSON if sent, else the Markdown converted. Content with
-// neither (html alone) is stored but not made live.
+// ProseMirror JSON if sent, else the Markdown converted. (Content with
+// neither, html alone, is no edit: contentChanged.)
 func (a *API) replaceContent(ctx context.Context, noteID string, doc *prosemirror.Node, patch map[string]any) error {
-	if doc == nil {
-		c, _ := patch["content"].(map[string]any) // shape checked by checkContent
-		md, ok := c["md"].(string)
-		if !ok {
-			return nil
-		}
-		doc = prosemirror.FromMarkdown(md)
+	doc, err := liveTree(doc, patch)
+	if err != nil || doc == nil {
+		return err
 	}
 	return a.cfg.Live.ReplaceContent(ctx, "note:"+noteID, doc)
 }
@@ -309,6 +312,8 @@ func (a *API) updateAccess(w http.ResponseWriter, r *http.Request, s *session) {
 func (a *API) liveError(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.WarnContext(r.Context(), "live document refused a REST edit", "err", err)
 	switch {
+	case errors.Is(err, errTooMuchFormatting):
+		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
 	case errors.Is(err, ydoc.ErrTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, "The note would grow past the document size limit")
 	case errors.Is(err, ydoc.ErrInvalidUpdate):

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -73,7 +74,13 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) (status 
 	if !jsonLabelled(r) {
 		return http.StatusUnsupportedMediaType, errors.New("request body must be sent with Content-Type: application/json")
 	}
-	body := http.MaxBytesReader(w, r.Body, limit)
+	body := bufio.NewReader(http.MaxBytesReader(w, r.Body, limit))
+	if nullFirst(body) {
+		// encoding/json decodes a top-level null into anything without an
+		// error and leaves it as it was: an update would run as if {} had
+		// been sent.
+		return http.StatusBadRequest, errors.New("request body must be a JSON object")
+	}
 	dec := json.NewDecoder(body)
 	if err := dec.Decode(v); err != nil {
 		return decodeStatus(err)
@@ -88,6 +95,23 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) (status 
 		return http.StatusBadRequest, errors.New("request body must be a single JSON object")
 	}
 	return 0, nil
+}
+
+// nullFirst reports whether the body's first value starts like null (a
+// body that does not is left for the decoder to judge, from its start).
+func nullFirst(br *bufio.Reader) bool {
+	for {
+		c, err := br.ReadByte()
+		if err != nil {
+			return false // the decoder meets the error again
+		}
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		_ = br.UnreadByte()
+		return c == 'n'
+	}
 }
 
 // jsonLabelled reports whether the request says its body is JSON (a

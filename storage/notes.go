@@ -78,6 +78,11 @@ type ListNotesOptions struct {
 	Ascending bool
 	Skip      int
 	Limit     int // 0 means no limit
+	// MDPrefix > 0: each note's Data is only {"content": {"md": the first
+	// MDPrefix characters of its data.content.md}} (what a listing shows),
+	// cut in the database, so that a page of large notes is not read
+	// whole. A note whose data or md is unreadable lists an empty md.
+	MDPrefix int
 }
 
 // ListNotesOptions.View values.

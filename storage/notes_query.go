@@ -13,6 +13,8 @@ type notesSQL struct {
 	// md is the expression of a note's data.content.md, NULL where data
 	// is not JSON (one unreadable row must not fail a search).
 	md string
+	// mdData is the format of the JSON text {"content": {"md": %s}}.
+	mdData string
 	// byteOrder follows a text expression to compare it byte by byte.
 	byteOrder string
 	// noLimit is the LIMIT argument that means none.
@@ -23,12 +25,14 @@ var (
 	sqliteNotesSQL = notesSQL{
 		ph:        func(int) string { return "?" },
 		md:        "CASE WHEN json_valid(data) THEN json_extract(data, '$.content.md') END",
+		mdData:    "json_object('content', json_object('md', %s))",
 		byteOrder: "",
 		noLimit:   -1,
 	}
 	postgresNotesSQL = notesSQL{
 		ph:        func(n int) string { return "$" + strconv.Itoa(n) },
 		md:        "quire_note_md(data)",
+		mdData:    "json_build_object('content', json_build_object('md', %s))::text",
 		byteOrder: ` COLLATE "C"`,
 		noLimit:   nil, // LIMIT NULL
 	}
@@ -100,7 +104,12 @@ func (d notesSQL) list(opt ListNotesOptions) (string, []any) {
 		limitArg = d.noLimit
 	}
 	args = append(args, limitArg, skip)
-	return "SELECT " + noteColumns + " FROM notes" + where + d.orderBy(opt) +
+	cols := noteColumns
+	if opt.MDPrefix > 0 {
+		md := fmt.Sprintf("COALESCE(substr(CAST(%s AS text), 1, %d), '')", d.md, opt.MDPrefix)
+		cols = "id, user_id, title, " + fmt.Sprintf(d.mdData, md) + " AS data, meta, created_at, updated_at"
+	}
+	return "SELECT " + cols + " FROM notes" + where + d.orderBy(opt) +
 		" LIMIT " + d.ph(len(args)-1) + " OFFSET " + d.ph(len(args)), args
 }
 

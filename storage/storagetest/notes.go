@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -154,6 +155,31 @@ func testListNotes(t *testing.T, b *bundle) {
 	got, err = s.ListNotes(ctx, storage.ListNotesOptions{UserID: newID()})
 	require.NoError(t, err)
 	require.Empty(t, got)
+
+	// MDPrefix: data is only the start of data.content.md, in characters.
+	carol := newID()
+	for i, data := range []string{
+		`{"content":{"md":"` + strings.Repeat("é", 8) + `<b>\"q\"</b>"},"files":[1]}`,
+		`{"content":{"html":"<p>no md</p>"}}`,
+		`{}`,
+	} {
+		n := newNote(t, s, carol, int64(100-i))
+		n.Data = json.RawMessage(data)
+		_, err := s.UpdateNote(ctx, n.ID, func(cur *storage.Note) error { cur.Data = n.Data; return nil })
+		require.NoError(t, err)
+	}
+	got, err = s.ListNotes(ctx, storage.ListNotesOptions{UserID: carol, MDPrefix: 10})
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	for i, md := range []string{strings.Repeat("é", 8) + `<b`, "", ""} {
+		var d map[string]any
+		require.NoError(t, json.Unmarshal(got[i].Data, &d), "%s", got[i].Data)
+		require.Equal(t, map[string]any{"content": map[string]any{"md": md}}, d)
+		require.JSONEq(t, `{"k":1}`, string(got[i].Meta), "the rest is as ever")
+	}
+	got, err = s.ListNotes(ctx, storage.ListNotesOptions{UserID: carol, MDPrefix: 100})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"content":{"md":"`+strings.Repeat("é", 8)+`<b>\"q\"</b>"}}`, string(got[0].Data))
 }
 
 func testSetNoteContents(t *testing.T, b *bundle) {
