@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -152,7 +153,8 @@ type messageShape struct {
 // no NUL, numbers within double precision, at most maxChatDepth deep, and
 // history.messages (an object of message objects), history.currentId and
 // messages (a list of message objects) of the types the frontend and the
-// merge read. (The title: parseChat.)
+// merge read. (The title: parseChat.) No key of those, or of a message,
+// may differ from its name only in case (caseVariant).
 func checkChat(raw json.RawMessage, limit int64) (int, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
@@ -170,6 +172,11 @@ func checkChat(raw json.RawMessage, limit int64) (int, error) {
 	}
 	if !clean {
 		return http.StatusBadRequest, errors.New("chat must not contain NUL characters or numbers beyond double precision")
+	}
+	if mayHoldCaseVariant(raw) {
+		if err := caseVariant(raw); err != nil {
+			return http.StatusBadRequest, err
+		}
 	}
 	var shape struct {
 		History *struct {
@@ -198,6 +205,117 @@ func checkChat(raw json.RawMessage, limit int64) (int, error) {
 		}
 	}
 	return 0, nil
+}
+
+// The members of a chat the server reads, at each level (checkChat,
+// parseChat, the merge's linkOf and messageIDOf).
+var (
+	chatKeys    = []string{"title", "history", "messages"}
+	historyKeys = []string{"messages", "currentId"}
+	messageKeys = []string{"id", "role", "parentId", "childrenIds", "done"}
+)
+
+// caseVariant refuses a chat holding a key that differs only in case from
+// a member the server reads there: encoding/json matches struct fields in
+// any case, the last key winning, while the frontend and the stored chat
+// go by the exact key, so {"messages":[null],"Messages":[]} passed the
+// type check that decodes into a struct, and the merge read a message's
+// {"ParentId": …} as the parentId the frontend does not see. Without such
+// keys, decoding into a struct reads exactly the members stored. The
+// shapes themselves are checkChat's.
+func caseVariant(raw json.RawMessage) error {
+	chat, err := keysOf(raw, "chat", chatKeys)
+	if err != nil || chat == nil {
+		return err
+	}
+	if chat["history"] != nil {
+		history, err := keysOf(chat["history"], "chat.history", historyKeys)
+		if err != nil || history == nil {
+			return err
+		}
+		var msgs map[string]json.RawMessage
+		if json.Unmarshal(history["messages"], &msgs) == nil {
+			for id, m := range msgs {
+				if _, err := keysOf(m, "chat.history.messages."+id, messageKeys); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(chat["messages"], &list) == nil {
+		for i, m := range list {
+			if _, err := keysOf(m, fmt.Sprintf("chat.messages[%d]", i), messageKeys); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readNames is every name in chatKeys, historyKeys and messageKeys.
+var readNames = func() [][]byte {
+	var out [][]byte
+	for _, n := range slices.Concat(chatKeys, historyKeys, messageKeys) {
+		out = append(out, []byte(n))
+	}
+	return out
+}()
+
+// mayHoldCaseVariant reports whether a string of the JSON text b (a key,
+// or any other) is one of readNames in another case. Decoding every
+// object caseVariant looks into costs three times the rest of checkChat
+// on a chat of megabytes; one pass over the strings is cheap, and
+// almost no chat holds such a string.
+func mayHoldCaseVariant(b []byte) bool {
+	const longest = 6 * len("childrenIds") // each character escaped
+	for i := 0; i < len(b); i++ {
+		if b[i] != '"' {
+			continue
+		}
+		start, escaped := i, false
+		for i++; i < len(b) && b[i] != '"'; i++ {
+			if b[i] == '\\' {
+				escaped = true
+				i++
+			}
+		}
+		if i-start-1 > longest {
+			continue
+		}
+		s := b[start+1 : i]
+		if escaped {
+			var u string
+			if json.Unmarshal(b[start:i+1], &u) != nil {
+				continue
+			}
+			s = []byte(u)
+		}
+		for _, n := range readNames {
+			if !bytes.Equal(s, n) && bytes.EqualFold(s, n) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// keysOf decodes raw's members when it is an object (else nil: its type
+// is checkChat's to refuse) and refuses a key that is one of names in
+// another case; path names the object.
+func keysOf(raw json.RawMessage, path string, names []string) (map[string]json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &m) != nil {
+		return nil, nil
+	}
+	for k := range m {
+		for _, n := range names {
+			if k != n && strings.EqualFold(k, n) {
+				return nil, fmt.Errorf("%s must not hold %q: a key differing from %q only in case is ambiguous", path, k, n)
+			}
+		}
+	}
+	return m, nil
 }
 
 // scanJSON makes one pass over valid JSON text (the decoder checked its
