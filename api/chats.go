@@ -424,9 +424,8 @@ func (a *API) listChats(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 	}
 	if q.Has("page") {
-		page, err := strconv.Atoi(q.Get("page"))
-		if err != nil || page < 1 || page > 1_000_000 {
-			writeError(w, http.StatusBadRequest, "page must be an integer from 1 to 1000000")
+		page, ok := pageParam(w, q)
+		if !ok {
 			return
 		}
 		opt.Skip, opt.Limit = (page-1)*PageSize, PageSize

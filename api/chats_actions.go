@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -37,21 +36,6 @@ func (a *API) registerChatActions(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE "+p+"{id}/tags", a.authed(noTags))
 }
 
-// pageOf reads ?page (absent: 1) as listChats does; on a refusal it has
-// answered 400.
-func pageOf(w http.ResponseWriter, r *http.Request) (int, bool) {
-	v := r.URL.Query().Get("page")
-	if v == "" {
-		return 1, true
-	}
-	page, err := strconv.Atoi(v)
-	if err != nil || page < 1 || page > 1_000_000 {
-		writeError(w, http.StatusBadRequest, "page must be an integer from 1 to 1000000")
-		return 0, false
-	}
-	return page, true
-}
-
 // searchChats: the caller's chats that are not archived whose title
 // contains ?text (any case; empty: all), newest first, PageSize a ?page.
 // Titles only: searching every conversation would read them all.
@@ -61,7 +45,7 @@ func (a *API) searchChats(w http.ResponseWriter, r *http.Request, s *session) {
 		writeError(w, http.StatusBadRequest, "text must be at most 500 characters of text")
 		return
 	}
-	page, ok := pageOf(w, r)
+	page, ok := pageParam(w, r.URL.Query())
 	if !ok {
 		return
 	}
@@ -96,7 +80,7 @@ func titleModel(c storage.ChatTitle) chatTitleModel {
 // listArchivedChats: the caller's archived chats, newest first, PageSize
 // a ?page.
 func (a *API) listArchivedChats(w http.ResponseWriter, r *http.Request, s *session) {
-	page, ok := pageOf(w, r)
+	page, ok := pageParam(w, r.URL.Query())
 	if !ok {
 		return
 	}

@@ -429,11 +429,10 @@ func (a *API) listNotes(w http.ResponseWriter, r *http.Request, s *session) {
 		return n, true
 	}
 	if q.Has("page") {
-		page, ok := num("page", 1, 1_000_000)
+		page, ok := pageParam(w, q)
 		if !ok {
 			return
 		}
-		page = max(page, 1)
 		opt.Skip, opt.Limit = (page-1)*PageSize, PageSize
 	} else {
 		var ok bool

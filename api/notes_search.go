@@ -54,7 +54,7 @@ func (a *API) searchNotes(w http.ResponseWriter, r *http.Request, s *session) {
 		writeError(w, http.StatusBadRequest, "direction must be asc or desc")
 		return
 	}
-	page, ok := pageParam(w, qv.Get("page"))
+	page, ok := pageParam(w, qv)
 	if !ok {
 		return
 	}

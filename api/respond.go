@@ -9,6 +9,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -165,6 +167,26 @@ func cleanText(s string) bool {
 // cannot exist, so callers answer 404 (or 400 in a body) without a query.
 func validID(id string) bool {
 	return id != "" && len(id) <= 128 && cleanText(id)
+}
+
+// maxPage bounds ?page.
+const maxPage = 1_000_000
+
+// pageParam reads ?page, a number from 1 to maxPage; absent, it is 1
+// (the list endpoints that list everything without a page ask q.Has).
+// Any other value, an empty one too, is answered 400 and ok is false:
+// Open WebUI's frontend sends a number or no page at all, and Open
+// WebUI's server refuses anything else (422).
+func pageParam(w http.ResponseWriter, q url.Values) (page int, ok bool) {
+	if !q.Has("page") {
+		return 1, true
+	}
+	page, err := strconv.Atoi(q.Get("page"))
+	if err != nil || page < 1 || page > maxPage {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("page must be an integer from 1 to %d", maxPage))
+		return 0, false
+	}
+	return page, true
 }
 
 // pathID is the request's path value name, an id; one that cannot be an
