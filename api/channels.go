@@ -29,8 +29,18 @@ const (
 	// page of messages carries them all, and one account could otherwise
 	// add any number (Discord allows 20).
 	MaxReactionNames = 100
-	// messagePageDefault is GET …/messages' limit when none is given.
+	// messagePageDefault is GET …/messages' limit when none is given:
+	// the frontend's page, which it asks for by skip and limit and takes
+	// as the last when it is shorter.
 	messagePageDefault = 50
+	// maxMessagePage caps the limit of a page of messages or replies: a
+	// message holds up to 64 KB of content and more of data and meta, so
+	// the 1,000 a page could hold were a response of 64 MB and more to
+	// load, encode and buffer. 200 is the largest page a client asks for
+	// (Quire's app reads a thread's newest 200 replies at once). A byte
+	// budget ending a page early would read as the channel's top to Open
+	// WebUI's frontend, which takes a page shorter than its 50 as the last.
+	maxMessagePage = 200
 )
 
 // ChannelEvents is what the realtime server does for the channel routes;
@@ -493,21 +503,23 @@ func (a *API) removeMembers(w http.ResponseWriter, r *http.Request, c *chanReq) 
 	a.writeChannel(w, r, c.ch, true)
 }
 
-// page reads ?skip&limit: 400 when not small non-negative numbers.
+// page reads ?skip (absent: 0) and ?limit (absent: messagePageDefault),
+// 400 when not integers from 0 and from 1 to maxMessagePage.
 func page(r *http.Request) (skip, limit int, err error) {
 	q := r.URL.Query()
-	limit = messagePageDefault
-	for name, dst := range map[string]*int{"skip": &skip, "limit": &limit} {
-		if v := q.Get(name); v != "" {
-			n, e := strconv.Atoi(v)
-			if e != nil || n < 0 || n > 1<<30 {
-				return 0, 0, fmt.Errorf("%s must be a non-negative integer", name)
+	skip, limit = 0, messagePageDefault
+	for _, p := range []struct {
+		name     string
+		dst      *int
+		min, max int
+	}{{"skip", &skip, 0, 1 << 30}, {"limit", &limit, 1, maxMessagePage}} {
+		if q.Has(p.name) {
+			n, e := strconv.Atoi(q.Get(p.name))
+			if e != nil || n < p.min || n > p.max {
+				return 0, 0, fmt.Errorf("%s must be an integer from %d to %d", p.name, p.min, p.max)
 			}
-			*dst = n
+			*p.dst = n
 		}
-	}
-	if limit == 0 || limit > MaxListLimit {
-		limit = MaxListLimit
 	}
 	return skip, limit, nil
 }
