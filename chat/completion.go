@@ -23,7 +23,7 @@ var (
 	ErrNotStream   = errors.New("the model server did not answer with an event stream")
 	ErrStalled     = errors.New("the model server stopped sending (timed out)")
 	ErrTruncated   = errors.New("the model server's answer ended early")
-	ErrLineTooLong = errors.New("the model server sent a line that is too long")
+	ErrLineTooLong = errors.New("the model server sent a chunk that is too long")
 	ErrStopped     = errors.New("the server is shutting down")
 )
 
@@ -164,7 +164,8 @@ func summarize(body io.Reader) string {
 type Flusher func() error
 
 // Relay copies the upstream's events to w as `data: …` events, flushing
-// each, until `data: [DONE]`, which it relays too. Comments, event names and
+// each, until `data: [DONE]`, which it relays too (and sends when a
+// finished answer's body ends without it: endsClean). Comments, event names and
 // ids are dropped. Memory is one line. On an upstream fault (stall, early
 // end, broken connection) it writes `data: {"error": {"message"}}` and
 // returns the fault; a failed write to w (the client left) is returned as
@@ -172,9 +173,16 @@ type Flusher func() error
 func (r *Response) Relay(w io.Writer, flush Flusher) error {
 	lines := r.lines()
 	pending := false
+	finished := false // a chunk gave a finish_reason
 	for {
 		line, err := lines.next()
 		if err != nil {
+			if !pending && lines.endsClean(err, finished) {
+				if _, err := w.Write(doneEvent); err != nil {
+					return err
+				}
+				return flush()
+			}
 			if isFault(err) {
 				return r.fault(w, flush, pending, err)
 			}
@@ -202,6 +210,7 @@ func (r *Response) Relay(w io.Writer, flush Flusher) error {
 			}
 			return flush()
 		}
+		finished = finished || finishes(data)
 		if _, err := w.Write(dataPrefix); err != nil {
 			return err
 		}
@@ -223,6 +232,9 @@ type lineReader struct {
 	r    *Response
 	br   *bufio.Reader
 	long []byte // only for a line longer than br's buffer
+	// clean: the last error was the body's clean end, at a line's end
+	// (not a cut connection, nor an unfinished line).
+	clean bool
 }
 
 func (r *Response) lines() *lineReader {
@@ -235,10 +247,11 @@ func (r *Response) lines() *lineReader {
 // request's context ended, that context's cause (the caller gave up).
 func (l *lineReader) next() ([]byte, error) {
 	r := l.r
+	limit := r.c.cfg.MaxLineBytes
 	for {
 		chunk, err := l.br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
-			if len(l.long)+len(chunk) > r.c.cfg.MaxLineBytes {
+			if len(l.long)+len(chunk) > limit {
 				return nil, ErrLineTooLong
 			}
 			l.long = append(l.long, chunk...)
@@ -253,18 +266,49 @@ func (l *lineReader) next() ([]byte, error) {
 			case r.ctx.Err() != nil:
 				return nil, context.Cause(r.ctx)
 			}
+			l.clean = err == io.EOF && len(chunk) == 0 && len(l.long) == 0
 			return nil, ErrTruncated
 		}
 		r.timer.Reset(r.c.cfg.IdleTimeout)
-		if l.long != nil {
-			if len(l.long)+len(chunk) > r.c.cfg.MaxLineBytes {
-				return nil, ErrLineTooLong
-			}
+		if len(l.long) > 0 {
 			chunk = append(l.long, chunk...)
 			l.long = l.long[:0]
 		}
+		if len(chunk) > limit {
+			return nil, ErrLineTooLong
+		}
 		return bytes.TrimRight(chunk, "\r\n"), nil
 	}
+}
+
+// endsClean reports whether err, from next, is the body's clean end after
+// an answer that said it was finished (a finish_reason): some
+// OpenAI-compatible servers end a whole answer without `data: [DONE]`,
+// and Open WebUI takes the end of the body as the answer's end. A cut
+// connection, or an end without a finish_reason, stays ErrTruncated.
+func (l *lineReader) endsClean(err error, finished bool) bool {
+	return finished && l.clean && errors.Is(err, ErrTruncated)
+}
+
+// finishes reports whether a chunk's data gives a finish_reason.
+func finishes(data []byte) bool {
+	if !bytes.Contains(data, finishReason) {
+		return false
+	}
+	var c struct {
+		Choices []struct {
+			FinishReason string `json:"finish_reason"`
+		} `json:"choices"`
+	}
+	if json.Unmarshal(data, &c) != nil {
+		return false
+	}
+	for _, ch := range c.Choices {
+		if ch.FinishReason != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // isFault reports whether err is the upstream's fault rather than the
@@ -287,7 +331,9 @@ var (
 	newline    = []byte("\n")
 	eventEnd   = []byte("\n")
 	done       = []byte("[DONE]")
-	doneEvent  = []byte("data: [DONE]\n\n")
+	// finishReason marks a chunk that may end the answer (finishes).
+	finishReason = []byte(`"finish_reason"`)
+	doneEvent    = []byte("data: [DONE]\n\n")
 )
 
 // fault ends the client's stream with an error event (the frontend stops on
