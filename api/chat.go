@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -147,9 +148,7 @@ func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session
 	}
 	defer resp.Close()
 	if !stream {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.Copy(w, io.LimitReader(resp.Body, maxJSONAnswerBytes))
+		a.relayJSON(w, r, s, model, resp)
 		return
 	}
 	h := w.Header()
@@ -161,6 +160,28 @@ func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session
 	if err := resp.Relay(w, rc.Flush); err != nil {
 		a.log.DebugContext(r.Context(), "completion stream ended early", "user", s.user.ID, "model", model, "err", err)
 	}
+}
+
+// relayJSON copies a JSON answer to the client. Its headers go out with
+// the first bytes, so a failure after them (the upstream breaks off, the
+// server stops, the answer is over maxJSONAnswerBytes) aborts the response:
+// the client sees a broken response rather than a whole-looking 200 with
+// part of a document.
+func (a *API) relayJSON(w http.ResponseWriter, r *http.Request, s *session, model string, resp *chat.Response) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	n, err := io.Copy(w, io.LimitReader(resp.Body, maxJSONAnswerBytes+1))
+	if err == nil && n <= maxJSONAnswerBytes {
+		return
+	}
+	if r.Context().Err() != nil {
+		return // the client left
+	}
+	if err == nil {
+		err = fmt.Errorf("the answer is longer than %d MiB", maxJSONAnswerBytes>>20)
+	}
+	a.log.WarnContext(r.Context(), "completion answer cut off", "user", s.user.ID, "model", model, "err", err)
+	panic(http.ErrAbortHandler)
 }
 
 // completionError answers a completion that failed before any byte was

@@ -107,9 +107,9 @@ func (c *Client) Complete(ctx context.Context, i int, body []byte, stream bool) 
 	}
 	r.Response = resp
 	if resp.StatusCode >= 300 {
-		ue := &UpstreamError{Status: resp.StatusCode, Message: summarize(resp.Body)}
+		ue := &UpstreamError{Status: resp.StatusCode, Message: errorMessage(resp)}
 		r.Close()
-		c.log.WarnContext(ctx, "upstream refused a completion", "upstream", up.BaseURL, "status", resp.StatusCode)
+		c.log.WarnContext(ctx, "upstream refused a completion", "upstream", up.BaseURL, "status", resp.StatusCode, "message", ue.Message)
 		return nil, ue
 	}
 	if stream {
@@ -120,6 +120,18 @@ func (c *Client) Complete(ctx context.Context, i int, body []byte, stream bool) 
 		r.timer.Reset(c.cfg.IdleTimeout)
 	}
 	return r, nil
+}
+
+// errorMessage is the message of an upstream's error answer. An HTML page
+// (a proxy's or load balancer's error page) says no more than its status,
+// and its markup is no message to show.
+func errorMessage(resp *http.Response) string {
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/html" {
+		if text := http.StatusText(resp.StatusCode); text != "" {
+			return text
+		}
+	}
+	return summarize(resp.Body)
 }
 
 // summarize extracts the message of an upstream error body (OpenAI's

@@ -1,0 +1,95 @@
+package api_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quire/quire/server"
+)
+
+// scriptedUpstream lists model "m" and answers its completions with
+// complete; it returns the base URL.
+func scriptedUpstream(t *testing.T, complete http.HandlerFunc) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"data":[{"id":"m"}]}`))
+	})
+	mux.HandleFunc("POST /v1/chat/completions", complete)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+	})
+	return srv.URL + "/v1"
+}
+
+// halfAnswer is the start of a JSON answer, longer than the response
+// buffers, so that the client has the headers while the rest is awaited.
+var halfAnswer = `{"object":"chat.completion","choices":[{"message":{"content":"` + strings.Repeat("x", 64<<10)
+
+// A JSON answer (no stream) whose upstream fails midway reaches the client
+// as a broken response, never as a whole-looking 200 with half a JSON
+// document: the headers went out with the first bytes, so the response is
+// aborted.
+func TestChatJSONAnswerCut(t *testing.T) {
+	t.Parallel()
+	url := scriptedUpstream(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(halfAnswer))
+		_ = http.NewResponseController(w).Flush()
+		if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = c.Close()
+		}
+	})
+	s, tok := chatServer(t, url, "")
+	resp := streamReq(t, s, tok, map[string]any{"model": "m", "messages": msgs()})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	body, err := io.ReadAll(resp.Body)
+	require.Error(t, err, "the client got %d bytes as if whole", len(body))
+}
+
+// The same at shutdown: a JSON answer in progress is cut, not ended as if
+// whole, and the shutdown is not held by it.
+func TestChatJSONAnswerAtShutdown(t *testing.T) {
+	t.Parallel()
+	url := scriptedUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(halfAnswer))
+		_ = http.NewResponseController(w).Flush()
+		<-r.Context().Done()
+	})
+	s, tok := chatServer(t, url, "")
+	resp := streamReq(t, s, tok, map[string]any{"model": "m", "messages": msgs()})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Server.Stop(context.Background()) }()
+	body, err := io.ReadAll(resp.Body)
+	require.Error(t, err, "the client got %d bytes as if whole", len(body))
+	require.NoError(t, <-stopped)
+}
+
+// An upstream (or the proxy before it) that answers an error with an HTML
+// page: the client is told the status, not the page's markup.
+func TestChatUpstreamHTMLError(t *testing.T) {
+	t.Parallel()
+	url := scriptedUpstream(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = w.Write([]byte("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"))
+	})
+	s, tok := chatServer(t, url, "", func(c *server.Config) { c.ChatIdleTimeout = 10 * time.Second })
+	for _, stream := range []bool{true, false} {
+		r := s.Do("POST", "/api/chat/completions", tok, map[string]any{"model": "m", "messages": msgs(), "stream": stream})
+		require.Equal(t, http.StatusBadGateway, r.Status)
+		require.Equal(t, "the model server answered 502: Bad Gateway", r.Detail())
+	}
+}
