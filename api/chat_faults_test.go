@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quire/quire/chat/chattest"
+	"github.com/quire/quire/quiretest"
 	"github.com/quire/quire/server"
 )
 
@@ -92,4 +94,41 @@ func TestChatUpstreamHTMLError(t *testing.T) {
 		require.Equal(t, http.StatusBadGateway, r.Status)
 		require.Equal(t, "the model server answered 502: Bad Gateway", r.Detail())
 	}
+}
+
+// An answer the chat has no room for (the chat is near its size limit) is
+// stored cut, finished and with an error saying so, and the sockets are
+// told that error rather than done: before, the save was refused whole,
+// the stored answer stayed empty and unfinished (a reload shows it
+// generating forever), and the sockets were told it was done.
+func TestChatTaskAnswerTooLargeToStore(t *testing.T) {
+	t.Parallel()
+	up := chattest.New(t)
+	eachBackendWith(t, func(t *testing.T, s *quiretest.Server) {
+		tok := s.SignUp("alice").Token
+		step := sockets(t, s, tok)
+		body := taskBody(sids(t, step)[0], "chat-big", "a1", chattest.ModelOK, 6000) // ~29 KB of answer
+		delete(body, "messages")
+		body["user_message"] = map[string]any{"id": "u1", "parentId": nil, "childrenIds": []string{"a1"}, "role": "user",
+			"content": strings.Repeat("q", 20<<10)} // stored twice (history, messages): ~41 KB of 64
+		startTask(t, s, tok, body)
+		waitInactive(t, step, 0, "a1")
+		tr := traceOf(t, eventsOf(t, step, 0, "a1"))
+		require.Equal(t, []string{"active:true", "text", "chat:message:error", "chat:tasks:cancel", "chat:title", "active:false"}, tr.types)
+		require.Equal(t, numbers(0, 6000), tr.text, "the sockets had the whole text")
+		require.Contains(t, tr.errorMsg, "cut")
+
+		var c chatResp
+		s.JSON("GET", chatsPath+"chat-big", tok, nil, http.StatusOK, &c)
+		a1 := chatMessage(c, "a1")
+		require.Equal(t, true, a1["done"])
+		require.Equal(t, map[string]any{"content": tr.errorMsg}, a1["error"])
+		stored := a1["content"].(string)
+		require.Greater(t, len(stored), 4<<10, "cut to fit, not emptied: the chat had ~20 KB of room")
+		require.Less(t, len(stored), len(tr.text))
+		require.True(t, strings.HasPrefix(tr.text, stored))
+		require.Equal(t, a1, c.Chat["messages"].([]any)[1], "the list's entry matches history")
+	}, quiretest.WithConfig(func(c *server.Config) {
+		c.OpenAIBaseURLs, c.MaxChatBytes = up.BaseURL, 64<<10
+	}))
 }
