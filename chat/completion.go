@@ -40,11 +40,12 @@ func (e *UpstreamError) Error() string {
 // Response is an upstream's successful answer to a completion; Close it.
 type Response struct {
 	*http.Response
-	c       *Client
-	ctx     context.Context
-	cancel  context.CancelFunc
-	timer   *time.Timer // fires after IdleTimeout without progress (streams)
-	stalled atomic.Bool
+	c        *Client
+	upstream string // its base URL, for the logs
+	ctx      context.Context
+	cancel   context.CancelFunc
+	timer    *time.Timer // fires after IdleTimeout without progress (streams)
+	stalled  atomic.Bool
 	// stopping is set when the Client stops; unwatch forgets the Client.
 	stopping atomic.Bool
 	unwatch  func() bool
@@ -69,7 +70,7 @@ func (c *Client) Complete(ctx context.Context, i int, body []byte, stream bool) 
 	}
 	up := c.cfg.Upstreams[i]
 	ctx, cancel := context.WithCancel(ctx)
-	r := &Response{c: c, ctx: ctx, cancel: cancel}
+	r := &Response{c: c, upstream: up.BaseURL, ctx: ctx, cancel: cancel}
 	if stream {
 		r.timer = time.AfterFunc(c.cfg.IdleTimeout, func() { r.stalled.Store(true); cancel() })
 	}
@@ -97,6 +98,7 @@ func (c *Client) Complete(ctx context.Context, i int, body []byte, stream bool) 
 			return fail(ErrStopped)
 		}
 		if r.stalled.Load() {
+			c.log.WarnContext(ctx, "upstream sent no answer in time", "upstream", up.BaseURL, "timeout", c.cfg.IdleTimeout)
 			return fail(ErrNoAnswer)
 		}
 		if ctx.Err() != nil {
@@ -113,13 +115,19 @@ func (c *Client) Complete(ctx context.Context, i int, body []byte, stream bool) 
 		return nil, ue
 	}
 	if stream {
-		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
+		if ct := resp.Header.Get("Content-Type"); !isEventStream(ct) {
 			r.Close()
+			c.log.WarnContext(ctx, "upstream answered a streamed completion without an event stream", "upstream", up.BaseURL, "content_type", ct)
 			return nil, ErrNotStream
 		}
 		r.timer.Reset(c.cfg.IdleTimeout)
 	}
 	return r, nil
+}
+
+func isEventStream(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == "text/event-stream"
 }
 
 // errorMessage is the message of an upstream's error answer. An HTML page
@@ -348,10 +356,20 @@ var (
 	doneEvent    = []byte("data: [DONE]\n\n")
 )
 
+// logFault logs why the upstream's stream ended early: a warning, but
+// for the server's own stop, which every open stream meets at shutdown.
+func (r *Response) logFault(err error) {
+	if errors.Is(err, ErrStopped) {
+		r.c.log.DebugContext(r.ctx, "upstream stream ended: the server is stopping", "upstream", r.upstream)
+		return
+	}
+	r.c.log.WarnContext(r.ctx, "upstream stream failed", "upstream", r.upstream, "err", err)
+}
+
 // fault ends the client's stream with an error event (the frontend stops on
 // it) and returns err.
 func (r *Response) fault(w io.Writer, flush Flusher, pending bool, err error) error {
-	r.c.log.WarnContext(r.ctx, "upstream stream failed", "err", err)
+	r.logFault(err)
 	b, _ := json.Marshal(map[string]any{"error": map[string]string{"message": err.Error()}})
 	if pending { // close the event begun (its lines were whole)
 		_, _ = w.Write(eventEnd)

@@ -75,7 +75,7 @@ func (r *Response) Deltas(fn func(Delta) error) error {
 				return nil
 			}
 			if isFault(err) {
-				r.c.log.WarnContext(r.ctx, "upstream stream failed", "err", err)
+				r.logFault(err)
 			}
 			return err
 		}
@@ -109,12 +109,12 @@ func (r *Response) Deltas(fn func(Delta) error) error {
 func (r *Response) delta(event []byte, fn func(Delta) error) error {
 	var c chunk
 	if err := json.Unmarshal(event, &c); err != nil {
-		r.c.log.DebugContext(r.ctx, "upstream chunk is not JSON; skipped", "err", err)
+		r.c.log.DebugContext(r.ctx, "upstream chunk is not JSON; skipped", "upstream", r.upstream, "err", err)
 		return nil
 	}
 	if len(c.Error) > 0 && !bytes.Equal(c.Error, []byte("null")) {
 		err := &StreamError{Message: summarize(bytes.NewReader(event))}
-		r.c.log.WarnContext(r.ctx, "upstream stream failed", "err", err)
+		r.logFault(err)
 		return err
 	}
 	var d Delta

@@ -3,15 +3,19 @@ package chat_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/quire/quire/chat"
+	"github.com/quire/quire/chat/chattest"
 )
 
 // rawUpstream answers every completion with the event stream body, then
@@ -103,4 +107,86 @@ func TestLineTooLong(t *testing.T) {
 		r.Close()
 		require.Equal(t, first+`data: {"error":{"message":"the model server sent a chunk that is too long"}}`+"\n\n", w.String())
 	}
+}
+
+// syncBuffer is a log destination safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Every upstream fault is logged once, naming the upstream, so that an
+// operator can tell which one fails; the server's own stop, which every
+// open stream meets at shutdown, is no warning.
+func TestFaultLogs(t *testing.T) {
+	t.Parallel()
+	up := chattest.New(t)
+	mute := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // else the server does not notice the client leave
+		<-r.Context().Done()
+	}))
+	t.Cleanup(func() {
+		mute.CloseClientConnections()
+		mute.Close()
+	})
+	var logs syncBuffer
+	newC := func(idle time.Duration) *chat.Client {
+		c, err := chat.New(chat.Config{Upstreams: []chat.Upstream{{BaseURL: up.BaseURL}, {BaseURL: mute.URL}}, IdleTimeout: idle,
+			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+		require.NoError(t, err)
+		t.Cleanup(c.Stop)
+		return c
+	}
+	warnings := func() []string {
+		var out []string
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "level=WARN") {
+				out = append(out, l)
+			}
+		}
+		logs.mu.Lock()
+		logs.b.Reset()
+		logs.mu.Unlock()
+		return out
+	}
+	ctx := context.Background()
+
+	_, err := newC(100*time.Millisecond).Complete(ctx, 1, streamBody("any", 1), true)
+	require.ErrorIs(t, err, chat.ErrNoAnswer)
+	w := warnings()
+	require.Len(t, w, 1)
+	require.Contains(t, w[0], "upstream="+mute.URL)
+
+	c := newC(10 * time.Second)
+	_, err = c.Complete(ctx, 0, streamBody(chattest.ModelNoStream, 1), true)
+	require.ErrorIs(t, err, chat.ErrNotStream)
+	w = warnings()
+	require.Len(t, w, 1)
+	require.Contains(t, w[0], "upstream="+up.BaseURL)
+
+	r, err := c.Complete(ctx, 0, streamBody(chattest.ModelTruncate, 5), true)
+	require.NoError(t, err)
+	require.ErrorIs(t, r.Deltas(func(chat.Delta) error { return nil }), chat.ErrTruncated)
+	r.Close()
+	w = warnings()
+	require.Len(t, w, 1)
+	require.Contains(t, w[0], "upstream="+up.BaseURL)
+
+	r, err = c.Complete(ctx, 0, streamBody(chattest.ModelHold, 5), true)
+	require.NoError(t, err)
+	require.ErrorIs(t, r.Deltas(func(chat.Delta) error { c.Stop(); return nil }), chat.ErrStopped)
+	r.Close()
+	require.Empty(t, warnings())
 }
