@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -131,4 +132,34 @@ func TestChatTaskAnswerTooLargeToStore(t *testing.T) {
 	}, quiretest.WithConfig(func(c *server.Config) {
 		c.OpenAIBaseURLs, c.MaxChatBytes = up.BaseURL, 64<<10
 	}))
+}
+
+// A task running when the server stops: its sockets are told the error
+// and the end before they close, and what it had is stored, finished,
+// with the error (read back after a restart on the same store).
+func TestChatTaskShutdownStoresAndTells(t *testing.T) {
+	t.Parallel()
+	up := chattest.New(t)
+	eachBackendWith(t, func(t *testing.T, s *quiretest.Server) {
+		tok := s.SignUp("alice").Token
+		step := sockets(t, s, tok)
+		startTask(t, s, tok, taskBody(sids(t, step)[0], "chat-s", "a1", chattest.ModelHold, 5))
+		step("until 0 chat:completion a1")
+		s.Stop()
+		raw, err := json.Marshal(step("gone 0 a1")["events"])
+		require.NoError(t, err)
+		var evs []sockEvent
+		require.NoError(t, json.Unmarshal(raw, &evs))
+		tr := traceOf(t, evs)
+		require.Equal(t, []string{"active:true", "text", "chat:message:error", "chat:tasks:cancel", "active:false"}, tr.types)
+		require.Equal(t, "the server is shutting down", tr.errorMsg)
+
+		again := quiretest.New(t, quiretest.WithDataDir(s.Config.DataDir), quiretest.WithDatabaseURL(s.Config.DatabaseURL))
+		var c chatResp
+		again.JSON("GET", chatsPath+"chat-s", tok, nil, http.StatusOK, &c)
+		a1 := chatMessage(c, "a1")
+		require.Equal(t, true, a1["done"])
+		require.Equal(t, "0 ", a1["content"])
+		require.Equal(t, map[string]any{"content": "the server is shutting down"}, a1["error"])
+	}, quiretest.WithConfig(func(c *server.Config) { c.OpenAIBaseURLs = up.BaseURL }))
 }
