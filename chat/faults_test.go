@@ -190,3 +190,32 @@ func TestFaultLogs(t *testing.T) {
 	r.Close()
 	require.Empty(t, warnings())
 }
+
+// A model list being gathered when the client stops is given up at once,
+// not after ModelsTimeout: a request (or a channel answer) looking its
+// model up would otherwise hold the server's shutdown that long.
+func TestModelsEndAtStop(t *testing.T) {
+	t.Parallel()
+	asked, cancelled := make(chan struct{}), make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		close(asked)
+		<-r.Context().Done()
+		close(cancelled)
+	}))
+	t.Cleanup(func() {
+		slow.CloseClientConnections()
+		slow.Close()
+	})
+	c, err := chat.New(chat.Config{Upstreams: []chat.Upstream{{BaseURL: slow.URL}}, ModelsTimeout: time.Hour})
+	require.NoError(t, err)
+	got := make(chan []chat.Model, 1)
+	go func() { got <- c.Models(context.Background()) }()
+	<-asked
+	c.Stop()
+	select {
+	case <-cancelled:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the model list's request was not cancelled by Stop")
+	}
+	require.Empty(t, <-got)
+}
