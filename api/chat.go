@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/quire/quire/chat"
 )
@@ -156,8 +157,8 @@ func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx would hold the events back
 	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	if err := resp.Relay(w, rc.Flush); err != nil {
+	cw := &clientWriter{w: w, rc: http.NewResponseController(w), timeout: a.cfg.Chat.IdleTimeout()}
+	if err := resp.Relay(cw, cw.Flush); err != nil {
 		a.log.DebugContext(r.Context(), "completion stream ended early", "user", s.user.ID, "model", model, "err", err)
 	}
 }
@@ -170,7 +171,8 @@ func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session
 func (a *API) relayJSON(w http.ResponseWriter, r *http.Request, s *session, model string, resp *chat.Response) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	n, err := io.Copy(w, io.LimitReader(resp.Body, maxJSONAnswerBytes+1))
+	cw := &clientWriter{w: w, rc: http.NewResponseController(w), timeout: a.cfg.Chat.IdleTimeout()}
+	n, err := io.Copy(cw, io.LimitReader(resp.Body, maxJSONAnswerBytes+1))
 	if err == nil && n <= maxJSONAnswerBytes {
 		return
 	}
@@ -182,6 +184,26 @@ func (a *API) relayJSON(w http.ResponseWriter, r *http.Request, s *session, mode
 	}
 	a.log.WarnContext(r.Context(), "completion answer cut off", "user", s.user.ID, "model", model, "err", err)
 	panic(http.ErrAbortHandler)
+}
+
+// clientWriter bounds each write of a stream to the client by the idle
+// timeout, as the upstream's lines are: a client that takes nothing for
+// that long (its connection open, its reads stopped) is cut, rather than
+// hold the handler, and the server's shutdown, for as long as it lives.
+type clientWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (c *clientWriter) Write(p []byte) (int, error) {
+	_ = c.rc.SetWriteDeadline(time.Now().Add(c.timeout))
+	return c.w.Write(p)
+}
+
+func (c *clientWriter) Flush() error {
+	_ = c.rc.SetWriteDeadline(time.Now().Add(c.timeout))
+	return c.rc.Flush()
 }
 
 // completionError answers a completion that failed before any byte was

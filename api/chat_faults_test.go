@@ -3,7 +3,9 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -162,4 +164,54 @@ func TestChatTaskShutdownStoresAndTells(t *testing.T) {
 		require.Equal(t, "0 ", a1["content"])
 		require.Equal(t, map[string]any{"content": "the server is shutting down"}, a1["error"])
 	}, quiretest.WithConfig(func(c *server.Config) { c.OpenAIBaseURLs = up.BaseURL }))
+}
+
+// A client that stops reading (its connection open) is cut once it has
+// taken nothing for the idle timeout, as a silent upstream is, whether it
+// streams or waits for JSON: before, the handler stayed blocked writing to
+// it for as long as the connection lived, holding its goroutine, and the
+// server's shutdown to its deadline (Stop failed).
+func TestChatClientStopsReading(t *testing.T) {
+	t.Parallel()
+	for _, stream := range []bool{true, false} {
+		t.Run(fmt.Sprint("stream=", stream), func(t *testing.T) {
+			t.Parallel()
+			cancelled := make(chan struct{})
+			url := scriptedUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				chunk := []byte(`data: {"choices":[{"delta":{"content":"` + strings.Repeat("x", 8<<10) + `"}}]}` + "\n\n")
+				w.Header().Set("Content-Type", "text/event-stream")
+				if !stream { // an endless JSON document
+					chunk = []byte(strings.Repeat(" ", 8<<10))
+					w.Header().Set("Content-Type", "application/json")
+					_, _ = w.Write([]byte(`{"object":"chat.completion","x":"`))
+				}
+				rc := http.NewResponseController(w)
+				for {
+					if _, err := w.Write(chunk); err != nil || rc.Flush() != nil {
+						break
+					}
+				}
+				close(cancelled) // Quire stopped reading, and gave up
+			})
+			s, tok := chatServer(t, url, "", func(c *server.Config) { c.ChatIdleTimeout = time.Second })
+
+			conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = conn.Close() })
+			require.NoError(t, conn.(*net.TCPConn).SetReadBuffer(4<<10))
+			body := fmt.Sprintf(`{"model":"m","stream":%v,"messages":[{"role":"user","content":"hi"}]}`, stream)
+			_, err = fmt.Fprintf(conn, "POST /api/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+				tok, len(body), body)
+			require.NoError(t, err)
+			select { // nothing is read meanwhile: the buffers fill, then Quire waits
+			case <-cancelled:
+			case <-time.After(60 * time.Second):
+				t.Fatal("the upstream request was never given up")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			require.NoError(t, s.Server.Stop(ctx), "the stuck answer held the shutdown")
+		})
+	}
 }

@@ -163,6 +163,10 @@ func (c *Client) Stop() {
 	c.http.CloseIdleConnections()
 }
 
+// IdleTimeout is Config.IdleTimeout (or its default): how long a stream may
+// go without progress.
+func (c *Client) IdleTimeout() time.Duration { return c.cfg.IdleTimeout }
+
 // CloseIdleConnections closes the idle upstream connections (shutdown, tests).
 func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
