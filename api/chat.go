@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/quire/quire/chat"
 )
@@ -146,9 +148,7 @@ func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session
 	}
 	defer resp.Close()
 	if !stream {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.Copy(w, io.LimitReader(resp.Body, maxJSONAnswerBytes))
+		a.relayJSON(w, r, s, model, resp)
 		return
 	}
 	h := w.Header()
@@ -156,10 +156,53 @@ func (a *API) chatCompletions(w http.ResponseWriter, r *http.Request, s *session
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx would hold the events back
 	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	if err := resp.Relay(w, rc.Flush); err != nil {
+	cw := &clientWriter{w: w, rc: http.NewResponseController(w), timeout: a.cfg.Chat.IdleTimeout()}
+	if err := resp.Relay(cw, cw.Flush); err != nil {
 		a.log.DebugContext(r.Context(), "completion stream ended early", "user", s.user.ID, "model", model, "err", err)
 	}
+}
+
+// relayJSON copies a JSON answer to the client. Its headers go out with
+// the first bytes, so a failure after them (the upstream breaks off, the
+// server stops, the answer is over maxJSONAnswerBytes) aborts the response:
+// the client sees a broken response rather than a whole-looking 200 with
+// part of a document.
+func (a *API) relayJSON(w http.ResponseWriter, r *http.Request, s *session, model string, resp *chat.Response) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	cw := &clientWriter{w: w, rc: http.NewResponseController(w), timeout: a.cfg.Chat.IdleTimeout()}
+	n, err := io.Copy(cw, io.LimitReader(resp.Body, maxJSONAnswerBytes+1))
+	if err == nil && n <= maxJSONAnswerBytes {
+		return
+	}
+	if r.Context().Err() != nil {
+		return // the client left
+	}
+	if err == nil {
+		err = fmt.Errorf("the answer is longer than %d MiB", maxJSONAnswerBytes>>20)
+	}
+	a.log.WarnContext(r.Context(), "completion answer cut off", "user", s.user.ID, "model", model, "err", err)
+	panic(http.ErrAbortHandler)
+}
+
+// clientWriter bounds each write of a stream to the client by the idle
+// timeout, as the upstream's lines are: a client that takes nothing for
+// that long (its connection open, its reads stopped) is cut, rather than
+// hold the handler, and the server's shutdown, for as long as it lives.
+type clientWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (c *clientWriter) Write(p []byte) (int, error) {
+	_ = c.rc.SetWriteDeadline(time.Now().Add(c.timeout))
+	return c.w.Write(p)
+}
+
+func (c *clientWriter) Flush() error {
+	_ = c.rc.SetWriteDeadline(time.Now().Add(c.timeout))
+	return c.rc.Flush()
 }
 
 // completionError answers a completion that failed before any byte was

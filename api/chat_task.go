@@ -247,14 +247,14 @@ func (ct *chatTask) answer() string {
 func (ct *chatTask) finish(ctx context.Context, err error) {
 	ct.endThinking()
 	ct.out.drain()
-	m := AssistantMessage{Content: ct.answer(), Done: true, Model: ct.t.Model, ParentID: ct.parentID, Stored: true}
+	m := AssistantMessage{Content: ct.answer(), Done: true, Model: ct.t.Model, ParentID: ct.parentID, Stored: true, Fit: true}
 	stopped := errors.Is(err, chat.ErrTaskStopped)
 	if err != nil && !stopped {
 		m.Error = ct.a.taskError(ctx, ct.t, err)
 	}
 	if savedChat(ct.t.ChatID) {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), taskSaveTimeout)
-		switch serr := ct.a.saveAssistantMessage(sctx, ct.t.UserID, ct.t.ChatID, ct.t.MessageID, m); {
+		switch serr := ct.a.saveAssistantMessage(sctx, ct.t.UserID, ct.t.ChatID, ct.t.MessageID, &m); {
 		case errors.Is(serr, errAnswerGone), errors.Is(serr, storage.ErrNotFound):
 			// The answer or its chat was deleted meanwhile: not brought back.
 			ct.a.log.DebugContext(sctx, "chat task's answer is gone", "user", ct.t.UserID, "chat", ct.t.ChatID, "err", serr)
@@ -263,17 +263,18 @@ func (ct *chatTask) finish(ctx context.Context, err error) {
 		}
 		cancel()
 	}
+	// m is what was stored: its error may be the save's (cut to fit).
 	switch {
-	case err == nil:
+	case m.Error != "":
+		ct.out.event("chat:message:error", map[string]any{"error": map[string]string{"content": m.Error}})
+		ct.out.event("chat:tasks:cancel", nil)
+	case stopped:
+		ct.out.event("chat:tasks:cancel", nil)
+	default:
 		if ct.usage != nil {
 			ct.out.event("chat:completion", map[string]json.RawMessage{"usage": ct.usage})
 		}
 		ct.out.event("chat:completion", map[string]any{"done": true, "content": m.Content})
-	case stopped:
-		ct.out.event("chat:tasks:cancel", nil)
-	default:
-		ct.out.event("chat:message:error", map[string]any{"error": map[string]string{"content": m.Error}})
-		ct.out.event("chat:tasks:cancel", nil)
 	}
 	if ct.title != "" {
 		ct.out.event("chat:title", ct.title)

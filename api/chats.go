@@ -610,7 +610,15 @@ type AssistantMessage struct {
 	// stored before the task began); when it is not (deleted meanwhile),
 	// nothing is written and the save is errAnswerGone.
 	Stored bool
+	// Fit: an answer that would grow the chat past MaxChatBytes is cut to
+	// fit, and Error says so (msgAnswerCut), rather than refused: a task's
+	// final save, whose refusal would leave the answer empty and
+	// unfinished.
+	Fit bool
 }
+
+// msgAnswerCut is the error of an answer cut to fit its chat (Fit).
+const msgAnswerCut = "the answer was cut: the chat has reached its size limit"
 
 // errAnswerGone: the answer a task writes into was deleted meanwhile.
 var errAnswerGone = errors.New("the answer's message was deleted")
@@ -620,8 +628,10 @@ var errAnswerGone = errors.New("the answer's message was deleted")
 // the path to the current message: putAssistantMessage), in one locked
 // update, so a save racing a REST update loses neither. A chat id that names no saved
 // chat (local:…, temporary:…) is a no-op; an unknown chat, or one the
-// account does not own, is storage.ErrNotFound.
-func (a *API) saveAssistantMessage(ctx context.Context, userID, chatID, messageID string, m AssistantMessage) error {
+// account does not own, is storage.ErrNotFound. An answer that would grow
+// the chat past MaxChatBytes is refused (chatTooLarge) or, with m.Fit,
+// cut; *m is then what was stored.
+func (a *API) saveAssistantMessage(ctx context.Context, userID, chatID, messageID string, m *AssistantMessage) error {
 	if !validID(chatID) {
 		return fmt.Errorf("api: save assistant message: chat %q: %w", chatID, storage.ErrNotFound)
 	}
@@ -634,21 +644,29 @@ func (a *API) saveAssistantMessage(ctx context.Context, userID, chatID, messageI
 	// NUL would make the chat unsavable by the frontend (checkChat).
 	m.Content, m.Error, m.Model, m.ParentID = noNUL(m.Content), noNUL(m.Error), noNUL(m.Model), noNUL(m.ParentID)
 	now := a.cfg.Now().Unix()
+	var stored AssistantMessage
 	_, err := a.cfg.Store.UpdateChat(ctx, chatID, func(c *storage.Chat) error {
 		if c.UserID != userID {
 			return errNotOwner
 		}
-		chat := objectOrNew(c.Chat)
-		if _, ok := chat.object("history").object("messages").get(messageID); m.Stored && !ok {
-			return errAnswerGone
+		for fit := *m; ; {
+			chat := objectOrNew(c.Chat)
+			if _, ok := chat.object("history").object("messages").get(messageID); fit.Stored && !ok {
+				return errAnswerGone
+			}
+			putAssistantMessage(chat, messageID, fit, now)
+			body := chat.encode()
+			over := int64(len(body)) - a.cfg.MaxChatBytes
+			if over <= 0 {
+				c.Chat, c.UpdatedAt = body, max(now, c.UpdatedAt)
+				stored = fit
+				return nil
+			}
+			if !fit.Fit || fit.Content == "" {
+				return chatTooLarge{a.cfg.MaxChatBytes}
+			}
+			fit = cutAnswer(fit, over)
 		}
-		putAssistantMessage(chat, messageID, m, now)
-		body := chat.encode()
-		if int64(len(body)) > a.cfg.MaxChatBytes {
-			return chatTooLarge{a.cfg.MaxChatBytes}
-		}
-		c.Chat, c.UpdatedAt = body, max(now, c.UpdatedAt)
-		return nil
 	})
 	if errors.Is(err, errNotOwner) {
 		err = storage.ErrNotFound
@@ -656,7 +674,29 @@ func (a *API) saveAssistantMessage(ctx context.Context, userID, chatID, messageI
 	if err != nil {
 		return fmt.Errorf("api: save assistant message to chat %s: %w", chatID, err)
 	}
+	*m = stored
 	return nil
+}
+
+// cutAnswer shortens m's content by half of over bytes (at least one), at
+// a rune's start, and adds msgAnswerCut to its error: the chat holds the
+// answer at most twice (history and messages), and each byte cut shortens
+// each copy by at least one, so the cuts never overshoot by more than the
+// last one, and end.
+func cutAnswer(m AssistantMessage, over int64) AssistantMessage {
+	if !strings.Contains(m.Error, msgAnswerCut) {
+		m.Error = strings.TrimPrefix(m.Error+"; "+msgAnswerCut, "; ")
+	}
+	keep := int64(len(m.Content)) - max(over/2, 1)
+	if keep <= 0 {
+		m.Content = ""
+		return m
+	}
+	for keep > 0 && !utf8.RuneStart(m.Content[keep]) {
+		keep--
+	}
+	m.Content = m.Content[:keep]
+	return m
 }
 
 func noNUL(s string) string { return strings.ReplaceAll(s, "\x00", "") }

@@ -23,7 +23,7 @@ var (
 	ErrNotStream   = errors.New("the model server did not answer with an event stream")
 	ErrStalled     = errors.New("the model server stopped sending (timed out)")
 	ErrTruncated   = errors.New("the model server's answer ended early")
-	ErrLineTooLong = errors.New("the model server sent a line that is too long")
+	ErrLineTooLong = errors.New("the model server sent a chunk that is too long")
 	ErrStopped     = errors.New("the server is shutting down")
 )
 
@@ -40,11 +40,12 @@ func (e *UpstreamError) Error() string {
 // Response is an upstream's successful answer to a completion; Close it.
 type Response struct {
 	*http.Response
-	c       *Client
-	ctx     context.Context
-	cancel  context.CancelFunc
-	timer   *time.Timer // fires after IdleTimeout without progress (streams)
-	stalled atomic.Bool
+	c        *Client
+	upstream string // its base URL, for the logs
+	ctx      context.Context
+	cancel   context.CancelFunc
+	timer    *time.Timer // fires after IdleTimeout without progress (streams)
+	stalled  atomic.Bool
 	// stopping is set when the Client stops; unwatch forgets the Client.
 	stopping atomic.Bool
 	unwatch  func() bool
@@ -69,7 +70,7 @@ func (c *Client) Complete(ctx context.Context, i int, body []byte, stream bool) 
 	}
 	up := c.cfg.Upstreams[i]
 	ctx, cancel := context.WithCancel(ctx)
-	r := &Response{c: c, ctx: ctx, cancel: cancel}
+	r := &Response{c: c, upstream: up.BaseURL, ctx: ctx, cancel: cancel}
 	if stream {
 		r.timer = time.AfterFunc(c.cfg.IdleTimeout, func() { r.stalled.Store(true); cancel() })
 	}
@@ -97,6 +98,7 @@ func (c *Client) Complete(ctx context.Context, i int, body []byte, stream bool) 
 			return fail(ErrStopped)
 		}
 		if r.stalled.Load() {
+			c.log.WarnContext(ctx, "upstream sent no answer in time", "upstream", up.BaseURL, "timeout", c.cfg.IdleTimeout)
 			return fail(ErrNoAnswer)
 		}
 		if ctx.Err() != nil {
@@ -107,19 +109,37 @@ func (c *Client) Complete(ctx context.Context, i int, body []byte, stream bool) 
 	}
 	r.Response = resp
 	if resp.StatusCode >= 300 {
-		ue := &UpstreamError{Status: resp.StatusCode, Message: summarize(resp.Body)}
+		ue := &UpstreamError{Status: resp.StatusCode, Message: errorMessage(resp)}
 		r.Close()
-		c.log.WarnContext(ctx, "upstream refused a completion", "upstream", up.BaseURL, "status", resp.StatusCode)
+		c.log.WarnContext(ctx, "upstream refused a completion", "upstream", up.BaseURL, "status", resp.StatusCode, "message", ue.Message)
 		return nil, ue
 	}
 	if stream {
-		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
+		if ct := resp.Header.Get("Content-Type"); !isEventStream(ct) {
 			r.Close()
+			c.log.WarnContext(ctx, "upstream answered a streamed completion without an event stream", "upstream", up.BaseURL, "content_type", ct)
 			return nil, ErrNotStream
 		}
 		r.timer.Reset(c.cfg.IdleTimeout)
 	}
 	return r, nil
+}
+
+func isEventStream(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == "text/event-stream"
+}
+
+// errorMessage is the message of an upstream's error answer. An HTML page
+// (a proxy's or load balancer's error page) says no more than its status,
+// and its markup is no message to show.
+func errorMessage(resp *http.Response) string {
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/html" {
+		if text := http.StatusText(resp.StatusCode); text != "" {
+			return text
+		}
+	}
+	return summarize(resp.Body)
 }
 
 // summarize extracts the message of an upstream error body (OpenAI's
@@ -164,7 +184,8 @@ func summarize(body io.Reader) string {
 type Flusher func() error
 
 // Relay copies the upstream's events to w as `data: …` events, flushing
-// each, until `data: [DONE]`, which it relays too. Comments, event names and
+// each, until `data: [DONE]`, which it relays too (and sends when a
+// finished answer's body ends without it: endsClean). Comments, event names and
 // ids are dropped. Memory is one line. On an upstream fault (stall, early
 // end, broken connection) it writes `data: {"error": {"message"}}` and
 // returns the fault; a failed write to w (the client left) is returned as
@@ -172,9 +193,16 @@ type Flusher func() error
 func (r *Response) Relay(w io.Writer, flush Flusher) error {
 	lines := r.lines()
 	pending := false
+	finished := false // a chunk gave a finish_reason
 	for {
 		line, err := lines.next()
 		if err != nil {
+			if !pending && lines.endsClean(err, finished) {
+				if _, err := w.Write(doneEvent); err != nil {
+					return err
+				}
+				return flush()
+			}
 			if isFault(err) {
 				return r.fault(w, flush, pending, err)
 			}
@@ -202,6 +230,7 @@ func (r *Response) Relay(w io.Writer, flush Flusher) error {
 			}
 			return flush()
 		}
+		finished = finished || finishes(data)
 		if _, err := w.Write(dataPrefix); err != nil {
 			return err
 		}
@@ -223,6 +252,9 @@ type lineReader struct {
 	r    *Response
 	br   *bufio.Reader
 	long []byte // only for a line longer than br's buffer
+	// clean: the last error was the body's clean end, at a line's end
+	// (not a cut connection, nor an unfinished line).
+	clean bool
 }
 
 func (r *Response) lines() *lineReader {
@@ -235,10 +267,11 @@ func (r *Response) lines() *lineReader {
 // request's context ended, that context's cause (the caller gave up).
 func (l *lineReader) next() ([]byte, error) {
 	r := l.r
+	limit := r.c.cfg.MaxLineBytes
 	for {
 		chunk, err := l.br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
-			if len(l.long)+len(chunk) > r.c.cfg.MaxLineBytes {
+			if len(l.long)+len(chunk) > limit {
 				return nil, ErrLineTooLong
 			}
 			l.long = append(l.long, chunk...)
@@ -253,18 +286,49 @@ func (l *lineReader) next() ([]byte, error) {
 			case r.ctx.Err() != nil:
 				return nil, context.Cause(r.ctx)
 			}
+			l.clean = err == io.EOF && len(chunk) == 0 && len(l.long) == 0
 			return nil, ErrTruncated
 		}
 		r.timer.Reset(r.c.cfg.IdleTimeout)
-		if l.long != nil {
-			if len(l.long)+len(chunk) > r.c.cfg.MaxLineBytes {
-				return nil, ErrLineTooLong
-			}
+		if len(l.long) > 0 {
 			chunk = append(l.long, chunk...)
 			l.long = l.long[:0]
 		}
+		if len(chunk) > limit {
+			return nil, ErrLineTooLong
+		}
 		return bytes.TrimRight(chunk, "\r\n"), nil
 	}
+}
+
+// endsClean reports whether err, from next, is the body's clean end after
+// an answer that said it was finished (a finish_reason): some
+// OpenAI-compatible servers end a whole answer without `data: [DONE]`,
+// and Open WebUI takes the end of the body as the answer's end. A cut
+// connection, or an end without a finish_reason, stays ErrTruncated.
+func (l *lineReader) endsClean(err error, finished bool) bool {
+	return finished && l.clean && errors.Is(err, ErrTruncated)
+}
+
+// finishes reports whether a chunk's data gives a finish_reason.
+func finishes(data []byte) bool {
+	if !bytes.Contains(data, finishReason) {
+		return false
+	}
+	var c struct {
+		Choices []struct {
+			FinishReason string `json:"finish_reason"`
+		} `json:"choices"`
+	}
+	if json.Unmarshal(data, &c) != nil {
+		return false
+	}
+	for _, ch := range c.Choices {
+		if ch.FinishReason != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // isFault reports whether err is the upstream's fault rather than the
@@ -287,13 +351,25 @@ var (
 	newline    = []byte("\n")
 	eventEnd   = []byte("\n")
 	done       = []byte("[DONE]")
-	doneEvent  = []byte("data: [DONE]\n\n")
+	// finishReason marks a chunk that may end the answer (finishes).
+	finishReason = []byte(`"finish_reason"`)
+	doneEvent    = []byte("data: [DONE]\n\n")
 )
+
+// logFault logs why the upstream's stream ended early: a warning, but
+// for the server's own stop, which every open stream meets at shutdown.
+func (r *Response) logFault(err error) {
+	if errors.Is(err, ErrStopped) {
+		r.c.log.DebugContext(r.ctx, "upstream stream ended: the server is stopping", "upstream", r.upstream)
+		return
+	}
+	r.c.log.WarnContext(r.ctx, "upstream stream failed", "upstream", r.upstream, "err", err)
+}
 
 // fault ends the client's stream with an error event (the frontend stops on
 // it) and returns err.
 func (r *Response) fault(w io.Writer, flush Flusher, pending bool, err error) error {
-	r.c.log.WarnContext(r.ctx, "upstream stream failed", "err", err)
+	r.logFault(err)
 	b, _ := json.Marshal(map[string]any{"error": map[string]string{"message": err.Error()}})
 	if pending { // close the event begun (its lines were whole)
 		_, _ = w.Write(eventEnd)

@@ -48,21 +48,34 @@ type chunk struct {
 }
 
 // Deltas reads a streamed answer and calls fn with what each chunk adds
-// (first choice only), in order, until `data: [DONE]`; then it returns nil.
-// Memory is one event. A chunk that is not JSON, or adds nothing, is
-// skipped. fn's error ends the reading and is returned as is. An error
-// event of the upstream ends it with a *StreamError; an upstream fault
-// with ErrStopped, ErrStalled, ErrTruncated or ErrLineTooLong; the end of
-// the request's context with its cause. The caller still calls Close.
+// (first choice only), in order, until `data: [DONE]` (or the body's clean
+// end after a finish_reason: endsClean); then it returns nil. Memory is
+// one event, bounded as a line is (MaxLineBytes). A chunk that is not
+// JSON, or adds nothing, is skipped. fn's error ends the reading and is
+// returned as is. An error event of the upstream ends it with a
+// *StreamError; an upstream fault with ErrStopped, ErrStalled,
+// ErrTruncated or ErrLineTooLong; the end of the request's context with
+// its cause. The caller still calls Close.
 func (r *Response) Deltas(fn func(Delta) error) error {
 	lines := r.lines()
 	var event []byte // the event's data lines, joined by "\n"
 	inEvent := false
+	finished := false // a chunk gave a finish_reason
+	take := func(d Delta) error {
+		finished = finished || d.FinishReason != ""
+		return fn(d)
+	}
 	for {
 		line, err := lines.next()
+		if err == nil && inEvent && len(event)+len(line) >= r.c.cfg.MaxLineBytes {
+			err = ErrLineTooLong // an event of many lines, never ended
+		}
 		if err != nil {
+			if !inEvent && lines.endsClean(err, finished) {
+				return nil
+			}
 			if isFault(err) {
-				r.c.log.WarnContext(r.ctx, "upstream stream failed", "err", err)
+				r.logFault(err)
 			}
 			return err
 		}
@@ -71,7 +84,7 @@ func (r *Response) Deltas(fn func(Delta) error) error {
 				continue
 			}
 			inEvent = false
-			if err := r.delta(event, fn); err != nil {
+			if err := r.delta(event, take); err != nil {
 				return err
 			}
 			event = event[:0]
@@ -96,12 +109,12 @@ func (r *Response) Deltas(fn func(Delta) error) error {
 func (r *Response) delta(event []byte, fn func(Delta) error) error {
 	var c chunk
 	if err := json.Unmarshal(event, &c); err != nil {
-		r.c.log.DebugContext(r.ctx, "upstream chunk is not JSON; skipped", "err", err)
+		r.c.log.DebugContext(r.ctx, "upstream chunk is not JSON; skipped", "upstream", r.upstream, "err", err)
 		return nil
 	}
 	if len(c.Error) > 0 && !bytes.Equal(c.Error, []byte("null")) {
 		err := &StreamError{Message: summarize(bytes.NewReader(event))}
-		r.c.log.WarnContext(r.ctx, "upstream stream failed", "err", err)
+		r.logFault(err)
 		return err
 	}
 	var d Delta

@@ -163,6 +163,10 @@ func (c *Client) Stop() {
 	c.http.CloseIdleConnections()
 }
 
+// IdleTimeout is Config.IdleTimeout (or its default): how long a stream may
+// go without progress.
+func (c *Client) IdleTimeout() time.Duration { return c.cfg.IdleTimeout }
+
 // CloseIdleConnections closes the idle upstream connections (shutdown, tests).
 func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
@@ -181,12 +185,22 @@ func (c *Client) Models(ctx context.Context) []Model {
 	errs := make([]error, len(c.cfg.Upstreams))
 	var wg sync.WaitGroup
 	// The gathering outlives a caller that gives up, so the cache is filled
-	// for the next one; each upstream's timeout bounds it.
-	base := context.WithoutCancel(ctx)
+	// for the next one; each upstream's timeout bounds it, and Stop ends
+	// it (a lookup must not hold the shutdown).
+	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	defer context.AfterFunc(c.stopped, cancel)()
 	for i := range c.cfg.Upstreams {
 		wg.Go(func() { lists[i], errs[i] = c.fetchModels(base, i) })
 	}
 	wg.Wait()
+	if c.stopped.Err() != nil {
+		// Stopping: the lists cut short are neither cached nor logged as
+		// failures; the last ones stand (a completion then meets ErrStopped).
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.models
+	}
 
 	var all []Model
 	byID := map[string]int{}

@@ -157,6 +157,9 @@ type Config struct {
 	// ChannelAnswerInterval spaces the updates of a model's answer into a
 	// channel (api.Config; no flag). Zero: api.ChannelAnswerIntervalDefault.
 	ChannelAnswerInterval time.Duration
+	// MaxChatBytes caps a saved chat's conversation object (api.Config;
+	// no flag). Zero: api.MaxChatBytesDefault.
+	MaxChatBytes int64
 }
 
 // DefaultUserRoleDefault is the role of a new account but the first.
@@ -252,7 +255,7 @@ func (c Config) Validate() error {
 	if c.DocIdleTimeout < 0 || c.DocInactiveTimeout < 0 || c.DocCompactRows < 0 {
 		return errors.New("--doc-idle-timeout, --doc-inactive-timeout and --doc-compact-rows must not be negative")
 	}
-	if c.ChatIdleTimeout < 0 || c.ChatModelsTimeout < 0 || c.ChatFlushInterval < 0 || c.ChatFlushBytes < 0 || c.ChannelAnswerInterval < 0 ||
+	if c.ChatIdleTimeout < 0 || c.ChatModelsTimeout < 0 || c.ChatFlushInterval < 0 || c.ChatFlushBytes < 0 || c.ChannelAnswerInterval < 0 || c.MaxChatBytes < 0 ||
 		c.ShutdownTimeout < 0 || c.ReadTimeout < 0 || c.TokenTTL < 0 || c.MaxNoteBodyBytes < 0 || c.MaxAuthBodyBytes < 0 {
 		return errors.New("durations and body limits must not be negative")
 	}

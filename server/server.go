@@ -196,7 +196,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 		Channels: api.ChannelEvents{Emit: s.rt.EmitChannel, Joined: s.rt.JoinChannel, Left: s.rt.LeaveChannel},
 		Chat:     s.chat, Tasks: s.tasks, Events: s.rt,
 		ChatFlushInterval: cfg.ChatFlushInterval, ChatFlushBytes: cfg.ChatFlushBytes,
-		ChannelAnswerInterval: cfg.ChannelAnswerInterval,
+		ChannelAnswerInterval: cfg.ChannelAnswerInterval, MaxChatBytes: cfg.MaxChatBytes,
 		// Behind an https --public-url the browser only ever sees https.
 		SecureCookie: s.publicScheme == "https",
 		Version:      cfg.Version,

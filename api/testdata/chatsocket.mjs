@@ -9,6 +9,8 @@
 //                         (for message MID): {ok: true}
 //   events I [MID]      → after a round trip on socket I: {events: [...]}
 //                         (only message MID's "events" when given)
+//   gone I [MID]        → once socket I was disconnected (the server
+//                         stopped): {events: [...]}, all it got before
 //   close I             → disconnects socket I; {closed: I}
 import * as readline from 'node:readline';
 import { changes, connect, call, out } from '../../realtime/testdata/lib.mjs';
@@ -43,6 +45,9 @@ for await (const line of readline.createInterface({ input: process.stdin })) {
     out({ ok: true });
   } else if (cmd === 'events') {
     await call(socks[i].socket, 'heartbeat', {});
+    out({ events: ofMessage(i, b) });
+  } else if (cmd === 'gone') {
+    if (socks[i].socket.connected) await new Promise((resolve) => socks[i].socket.once('disconnect', resolve));
     out({ events: ofMessage(i, b) });
   } else if (cmd === 'close') {
     socks[i].socket.disconnect();
