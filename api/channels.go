@@ -380,15 +380,18 @@ func (a *API) updateChannel(w http.ResponseWriter, r *http.Request, c *chanReq) 
 		a.internalError(w, r, "update channel", err)
 		return
 	}
-	if ch.IsPrivate && !c.ch.IsPrivate {
+	if ch.Type == storage.ChannelStandard && ch.IsPrivate {
+		// Not only when c.ch was public: another request may have made it
+		// public since it was loaded, and this write (the whole row, as
+		// loaded) made it private again.
 		a.dropNonReaders(r, &ch)
 	}
 	a.writeChannel(w, r, &ch, true)
 }
 
 // dropNonReaders takes the sockets of every account that may not read ch
-// (a public channel made private) out of its room, which join-channels
-// put them in while it was public. If they cannot be told apart, every
+// (a private channel, perhaps public until this update) out of its room,
+// which join-channels put them in while it was public. If they cannot be told apart, every
 // socket leaves: members get the channel back when they join-channels
 // again, and nobody else hears its messages meanwhile.
 func (a *API) dropNonReaders(r *http.Request, ch *storage.Channel) {

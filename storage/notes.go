@@ -81,7 +81,8 @@ type ListNotesOptions struct {
 	// MDPrefix > 0: each note's Data is only {"content": {"md": the first
 	// MDPrefix characters of its data.content.md}} (what a listing shows),
 	// cut in the database, so that a page of large notes is not read
-	// whole. A note whose data or md is unreadable lists an empty md.
+	// whole. A note whose data is not JSON, or whose md is no string, lists
+	// an empty md.
 	MDPrefix int
 }
 

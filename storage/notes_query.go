@@ -11,7 +11,8 @@ type notesSQL struct {
 	// ph is the placeholder of the nth argument (1-based).
 	ph func(n int) string
 	// md is the expression of a note's data.content.md, NULL where data
-	// is not JSON (one unreadable row must not fail a search).
+	// is not JSON (one unreadable row must not fail a search) or md is no
+	// string (its JSON text is no Markdown to list or search).
 	md string
 	// mdData is the format of the JSON text {"content": {"md": %s}}.
 	mdData string
@@ -24,7 +25,7 @@ type notesSQL struct {
 var (
 	sqliteNotesSQL = notesSQL{
 		ph:        func(int) string { return "?" },
-		md:        "CASE WHEN json_valid(data) THEN json_extract(data, '$.content.md') END",
+		md:        "CASE WHEN json_valid(data) THEN CASE json_type(data, '$.content.md') WHEN 'text' THEN json_extract(data, '$.content.md') END END",
 		mdData:    "json_object('content', json_object('md', %s))",
 		byteOrder: "",
 		noLimit:   -1,

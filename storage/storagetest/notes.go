@@ -180,6 +180,34 @@ func testListNotes(t *testing.T, b *bundle) {
 	got, err = s.ListNotes(ctx, storage.ListNotesOptions{UserID: carol, MDPrefix: 100})
 	require.NoError(t, err)
 	require.JSONEq(t, `{"content":{"md":"`+strings.Repeat("é", 8)+`<b>\"q\"</b>"}}`, string(got[0].Data))
+
+	// An md that is no string is no Markdown: it lists empty on both
+	// dialects (its JSON text showed, and differently: true as "1" on
+	// SQLite), as unreadable data does. A character made of a JSON
+	// surrogate pair is not cut in two.
+	dave := newID()
+	for i, data := range []string{
+		`{"content":{"md":12345}}`,
+		`{"content":{"md":{"a":"b"}}}`,
+		`{"content":{"md":["x"]}}`,
+		`{"content":{"md":true}}`,
+		`{"content":{"md":"` + strings.Repeat("a", 9) + `\ud83d\ude00z"}}`,
+		`{"content":"md"}`,
+		`not JSON`,
+	} {
+		n := newNote(t, s, dave, int64(100-i))
+		_, err := s.UpdateNote(ctx, n.ID, func(cur *storage.Note) error { cur.Data = json.RawMessage(data); return nil })
+		require.NoError(t, err)
+	}
+	got, err = s.ListNotes(ctx, storage.ListNotesOptions{UserID: dave, MDPrefix: 10})
+	require.NoError(t, err)
+	var mds []any
+	for i := range got {
+		var d struct{ Content struct{ MD any } }
+		require.NoError(t, json.Unmarshal(got[i].Data, &d), "%s", got[i].Data)
+		mds = append(mds, d.Content.MD)
+	}
+	require.Equal(t, []any{"", "", "", "", strings.Repeat("a", 9) + "😀", "", ""}, mds)
 }
 
 func testSetNoteContents(t *testing.T, b *bundle) {
