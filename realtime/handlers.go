@@ -62,13 +62,16 @@ func (c *conn) onUserJoin(ctx context.Context, payload any) reply {
 	if !ok {
 		return fail(reasonInvalidPayload)
 	}
-	u, token, ok := c.verifyPayloadToken(ctx, f)
-	if ok && !approved(u) {
+	u, token, err := c.verifyPayloadToken(ctx, f)
+	if err == nil && !approved(u) {
 		c.unapproved.Store(true)
 		return fail(reasonPending)
 	}
-	if !ok || !c.adopt(ctx, token, u) {
-		return fail(reasonUnauthenticated)
+	if err == nil {
+		err = c.adopt(ctx, token, u)
+	}
+	if err != nil {
+		return tokenRefused(err)
 	}
 	return okWith(map[string]any{"id": u.ID, "name": u.Name, "role": u.Role})
 }
@@ -84,28 +87,39 @@ func (c *conn) payloadAccount(ctx context.Context, f fields) (*storage.User, rep
 	if _, has := f["auth"]; !has {
 		return u, ok()
 	}
-	tu, _, valid := c.verifyPayloadToken(ctx, f)
+	tu, _, err := c.verifyPayloadToken(ctx, f)
 	switch {
-	case !valid:
-		return nil, fail(reasonUnauthenticated)
+	case err != nil:
+		return nil, tokenRefused(err)
 	case tu.ID != u.ID:
 		return nil, fail(reasonForbidden)
 	}
 	return tu, ok()
 }
 
-// verifyPayloadToken checks f.auth.token.
-func (c *conn) verifyPayloadToken(ctx context.Context, f fields) (*storage.User, string, bool) {
+// verifyPayloadToken checks f.auth.token: auth.ErrUnauthenticated when
+// there is none or it is refused, another error when it could not be
+// checked.
+func (c *conn) verifyPayloadToken(ctx context.Context, f fields) (*storage.User, string, error) {
 	a, ok := asFields(f["auth"])
 	if !ok {
-		return nil, "", false
+		return nil, "", auth.ErrUnauthenticated
 	}
 	token, ok := a.str("token")
 	if !ok || token == "" {
-		return nil, "", false
+		return nil, "", auth.ErrUnauthenticated
 	}
 	u, _, err := c.srv.cfg.Auth.Verify(ctx, token)
-	return u, token, err == nil
+	return u, token, err
+}
+
+// tokenRefused answers a failed token check: "unauthenticated" for a token
+// refused, "unavailable" (try again) for one that could not be checked.
+func tokenRefused(err error) reply {
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		return fail(reasonUnauthenticated)
+	}
+	return failErr(reasonUnavailable, err)
 }
 
 // onHeartbeat: {} → the socket stays in presence; the account's
