@@ -247,6 +247,9 @@ type wsSocket struct {
 	// within the timeout.
 	hbTimer    *time.Timer
 	hbAwaiting bool
+	// closeTimer runs hardClose at the close's bound (wsCloseBound); it is
+	// stopped once the connection closed without it (closeDone).
+	closeTimer *time.Timer
 
 	closeOnce sync.Once
 	reason    string // why it closed (set once, in close)
@@ -871,6 +874,12 @@ func (ws *wsSocket) closeWith(frame []byte, awaited bool, reason string, err err
 			ws.queue = append(ws.queue, wsItem{wire: frame})
 			ws.lingering, ws.awaited, sent = true, awaited, true
 		}
+		if !idle || sent {
+			// The writer closes it once the queue is written; a client
+			// that stopped reading must not hold it longer than this.
+			// Set under mu with ending: the writer that closes it sees it.
+			ws.closeTimer = ws.srv.afterCloseBound(ws.hardClose)
+		}
 		c := ws.c
 		ws.acks = nil
 		if ws.connTimer != nil {
@@ -880,13 +889,8 @@ func (ws *wsSocket) closeWith(frame []byte, awaited bool, reason string, err err
 		switch {
 		case idle && sent:
 			go ws.drain()
-			time.AfterFunc(ws.srv.wsCloseBound, ws.hardClose)
 		case idle:
 			ws.finish()
-		default:
-			// The writer closes it once the queue is written; a client
-			// that stopped reading must not hold it longer than this.
-			time.AfterFunc(ws.srv.wsCloseBound, ws.hardClose)
 		}
 		ws.srv.removeWS(ws)
 		if id := ws.pollID.Load(); id != 0 {
@@ -917,7 +921,43 @@ func (ws *wsSocket) finish() {
 		ws.linger()
 		return
 	}
+	// With a rest still being written, Close leaves the close to the
+	// flush, and hardClose stays the bound.
+	flushing := ws.wnc != nil && ws.wnc.busy()
 	_ = ws.nc.Close()
+	if !flushing {
+		ws.closeDone()
+	}
+}
+
+// afterCloseBound runs f once the close's bound (wsCloseBound) passed,
+// unless stopCloseTimer stops it first.
+func (s *Server) afterCloseBound(f func()) *time.Timer {
+	s.wsCloseTimers.Add(1)
+	return time.AfterFunc(s.wsCloseBound, func() {
+		s.wsCloseTimers.Add(-1)
+		f()
+	})
+}
+
+func (s *Server) stopCloseTimer(t *time.Timer) {
+	if t.Stop() {
+		s.wsCloseTimers.Add(-1)
+	}
+}
+
+// closeDone: the connection closed, hardClose's timer is not needed (with
+// many sockets closing, each would keep its socket until the bound). A
+// hardClose already running finds the connection closed: closing it again
+// does nothing, and closed() counts it for Stop once.
+func (ws *wsSocket) closeDone() {
+	ws.mu.Lock()
+	t := ws.closeTimer
+	ws.closeTimer = nil
+	ws.mu.Unlock()
+	if t != nil {
+		ws.srv.stopCloseTimer(t)
+	}
 }
 
 // linger ends a connection whose close frame is written: its sending side
@@ -938,6 +978,7 @@ func (ws *wsSocket) linger() {
 		}
 	}
 	_ = ws.tcp.Close()
+	ws.closeDone()
 	ws.closed()
 }
 
