@@ -62,7 +62,7 @@ func (c *conn) onUserJoin(ctx context.Context, payload any) reply {
 	if !ok {
 		return fail(reasonInvalidPayload)
 	}
-	u, token, err := c.verifyPayloadToken(ctx, f)
+	u, token, err := c.verifyToken(ctx, f["auth"])
 	if err == nil && !approved(u) {
 		c.unapproved.Store(true)
 		return fail(reasonPending)
@@ -81,27 +81,29 @@ func (c *conn) onUserJoin(ctx context.Context, payload any) reply {
 // token). A token of another account is refused: it would put this socket
 // in that account's rooms, where neither its sign-out nor its removal
 // from a channel or note reaches (they look for that account's sockets).
-// user-join is the event that moves a socket to another account.
-func (c *conn) payloadAccount(ctx context.Context, f fields) (*storage.User, reply) {
-	u := c.user.Load()
-	if _, has := f["auth"]; !has {
-		return u, ok()
+// user-join is the event that moves a socket to another account. checked:
+// f had an auth, and u is the account its token was checked as.
+func (c *conn) payloadAccount(ctx context.Context, f fields) (u *storage.User, checked bool, r reply) {
+	u = c.user.Load()
+	a, has := f["auth"]
+	if !has {
+		return u, false, ok()
 	}
-	tu, _, err := c.verifyPayloadToken(ctx, f)
+	tu, _, err := c.verifyToken(ctx, a)
 	switch {
 	case err != nil:
-		return nil, tokenRefused(err)
+		return nil, true, tokenRefused(err)
 	case tu.ID != u.ID:
-		return nil, fail(reasonForbidden)
+		return nil, true, fail(reasonForbidden)
 	}
-	return tu, ok()
+	return tu, true, ok()
 }
 
-// verifyPayloadToken checks f.auth.token: auth.ErrUnauthenticated when
-// there is none or it is refused, another error when it could not be
-// checked.
-func (c *conn) verifyPayloadToken(ctx context.Context, f fields) (*storage.User, string, error) {
-	a, ok := asFields(f["auth"])
+// verifyToken checks a payload's auth, {token}: auth.ErrUnauthenticated
+// when there is no token or it is refused, another error when it could not
+// be checked.
+func (c *conn) verifyToken(ctx context.Context, payloadAuth any) (*storage.User, string, error) {
+	a, ok := asFields(payloadAuth)
 	if !ok {
 		return nil, "", auth.ErrUnauthenticated
 	}
@@ -147,11 +149,11 @@ func (c *conn) onJoinNote(ctx context.Context, payload any) reply {
 	if !isObj || !isStr || !validID(noteID) {
 		return fail(reasonInvalidPayload)
 	}
-	u, r := c.payloadAccount(ctx, f)
+	u, checked, r := c.payloadAccount(ctx, f)
 	if r.reason != "" {
 		return r
 	}
-	if _, has := f["auth"]; has && !approved(u) {
+	if checked && !approved(u) {
 		return fail(reasonPending)
 	}
 	if r := c.checkNote(ctx, u, noteID, storage.PermRead); r.reason != "" {
