@@ -21,7 +21,7 @@ func TestWebSocketCloseStopsItsTimer(t *testing.T) {
 	w := dialRaw(t, b.url, b.tokens["writer"])
 	behind := dialRaw(t, b.url, b.tokens["reader"])
 	idle := dialRaw(t, b.url, b.tokens["owner"])
-	fillBehind(t, b, doc, w, behind, 8)
+	fillBehind(t, b, doc, w, behind, 24)
 
 	b.srv.DisconnectUser(b.users["reader"].ID) // the writer is busy: the close waits for it
 	if err := behind.closed(); err != nil {
