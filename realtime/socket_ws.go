@@ -250,6 +250,13 @@ type wsSocket struct {
 	// closeTimer runs hardClose at the close's bound (wsCloseBound); it is
 	// stopped once the connection closed without it (closeDone).
 	closeTimer *time.Timer
+	// awaitingReply: the close frame is written, and the poller reads
+	// only to drop the client's reply until it ends (awaitClose);
+	// replyTimer ends that wait at closeReplyWait, if endLinger has not
+	// run (lingerEnded).
+	awaitingReply atomic.Bool
+	replyTimer    *time.Timer
+	lingerEnded   bool
 
 	closeOnce sync.Once
 	reason    string // why it closed (set once, in close)
@@ -886,6 +893,12 @@ func (ws *wsSocket) closeWith(frame []byte, awaited bool, reason string, err err
 			ws.connTimer.Stop()
 		}
 		ws.mu.Unlock()
+		// Before the writer may start: once it has written the close
+		// frame, the poller reads ws again under a new id (awaitClose),
+		// which this must not remove.
+		if id := ws.pollID.Load(); id != 0 {
+			sharedPoller().remove(id)
+		}
 		switch {
 		case idle && sent:
 			go ws.drain()
@@ -893,9 +906,6 @@ func (ws *wsSocket) closeWith(frame []byte, awaited bool, reason string, err err
 			ws.finish()
 		}
 		ws.srv.removeWS(ws)
-		if id := ws.pollID.Load(); id != 0 {
-			sharedPoller().remove(id)
-		}
 		if c != nil {
 			c.logClose("socket", reason, err)
 			c.disconnected()
@@ -965,10 +975,16 @@ func (ws *wsSocket) closeDone() {
 // or closeReplyWait passed, what it sent meanwhile (its close reply) read
 // and dropped. Closed with that unread, the kernel would answer with a
 // reset, and a reset may discard the close frame before the client reads
-// it (it then sees 1006). Runs on the writer's goroutine; hardClose, at
-// closeGrace from the close, ends a read still waiting.
+// it (it then sees 1006). The poller waits for the reply (awaitClose):
+// a goroutine each, blocked in a read for up to closeReplyWait, was 20,000
+// at once when Stop closed 20,000 sockets. A connection the poller does not
+// read (it has a reader goroutine) waits here, on the writer's goroutine.
+// hardClose, at closeGrace from the close, ends a wait still going on.
 func (ws *wsSocket) linger() {
 	if cw, ok := ws.tcp.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		if sharedPoller().awaitClose(ws) {
+			return
+		}
 		_ = ws.tcp.SetReadDeadline(time.Now().Add(closeReplyWait))
 		var buf [512]byte
 		for {
@@ -976,6 +992,24 @@ func (ws *wsSocket) linger() {
 				break
 			}
 		}
+	}
+	ws.endLinger()
+}
+
+// endLinger closes a lingering connection. Through the poller it may run
+// twice (the client's end, and the wait's timer): the second changes
+// nothing.
+func (ws *wsSocket) endLinger() {
+	ws.mu.Lock()
+	ws.lingerEnded = true
+	t := ws.replyTimer
+	ws.replyTimer = nil
+	ws.mu.Unlock()
+	if t != nil {
+		t.Stop()
+	}
+	if id := ws.pollID.Load(); id != 0 {
+		sharedPoller().remove(id)
 	}
 	_ = ws.tcp.Close()
 	ws.closeDone()
@@ -1003,6 +1037,9 @@ func (ws *wsSocket) hardClose() {
 	ws.mu.Unlock()
 	if !later {
 		_ = ws.tcp.Close()
+	}
+	if id := ws.pollID.Load(); id != 0 {
+		sharedPoller().remove(id) // a wait for the close reply (awaitClose)
 	}
 	ws.closed()
 }
