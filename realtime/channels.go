@@ -130,7 +130,7 @@ func (c *conn) onJoinChannels(ctx context.Context, payload any) reply {
 	if payload != nil && !isObj {
 		return fail(reasonInvalidPayload)
 	}
-	u, r := c.payloadAccount(ctx, f)
+	u, _, r := c.payloadAccount(ctx, f)
 	if r.reason != "" {
 		return r
 	}

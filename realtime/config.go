@@ -38,7 +38,8 @@ const (
 )
 
 // Verifier checks a socket's token; *auth.Authenticator satisfies it.
-// It returns auth.ErrUnauthenticated (or any error) for a bad token.
+// It returns auth.ErrUnauthenticated for a bad token; any other error is
+// a check that could not be made (storage away), never a refusal.
 type Verifier interface {
 	Verify(ctx context.Context, token string) (*storage.User, *auth.Claims, error)
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/quire/quire/auth"
 	"github.com/quire/quire/presence"
 	"github.com/quire/quire/storage"
 )
@@ -333,15 +334,19 @@ func (c *conn) authenticate(token string) {
 	ctx, cancel := context.WithTimeout(c.srv.baseCtx, c.srv.cfg.EventTimeout)
 	defer cancel()
 	u, _, err := c.srv.cfg.Auth.Verify(ctx, token)
-	if err != nil {
+	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
 		c.srv.log.Debug("socket token refused", "socket", c.sid, "err", err)
+		return
+	case err != nil:
+		c.logErr("socket token not checked", err)
 		return
 	}
 	if !approved(u) {
 		c.unapproved.Store(true)
 		return
 	}
-	c.adopt(ctx, token, u)
+	_ = c.adopt(ctx, token, u)
 }
 
 // approved: only accounts an admin let in (role user or admin) may use
@@ -354,14 +359,21 @@ func approved(u *storage.User) bool {
 // adopt makes u the socket's account, then checks the token once more. A
 // revocation rotates the account's stamp and then drops the sockets in
 // user:<id>; one that ran between the first check and the join found no
-// socket to drop, and the second check catches it.
-func (c *conn) adopt(ctx context.Context, token string, u *storage.User) bool {
+// socket to drop, and the second check catches it. A check that could not
+// be made (storage away) is no revocation, and is logged as the error it
+// is; the socket, already in the account's rooms, is dropped all the same
+// (Verify fails closed). It returns the second check's error.
+func (c *conn) adopt(ctx context.Context, token string, u *storage.User) error {
 	c.setUser(u)
-	if _, _, err := c.srv.cfg.Auth.Verify(ctx, token); err != nil {
-		c.kick("token revoked while it authenticated", "user", u.ID, "err", err)
-		return false
+	_, _, err := c.srv.cfg.Auth.Verify(ctx, token)
+	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		c.kick("token revoked while it authenticated", "user", u.ID)
+	case err != nil:
+		c.logErr("socket token not checked again", err, "user", u.ID)
+		c.kick("its token could not be checked again", "user", u.ID)
 	}
-	return true
+	return err
 }
 
 // setUser makes u the socket's account: room user:<id> and presence. A

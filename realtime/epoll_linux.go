@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -198,23 +199,88 @@ func (p *wsPoller) dispatch(events []unix.EpollEvent) {
 }
 
 // readReady reads what the connection has (the poller saw it readable),
-// then re-arms it, or ends it on EOF or a read error.
+// then re-arms it, or ends it on EOF or a read error. readMu orders one
+// readiness's parsing and re-arming before the next one's (EPOLLONESHOT
+// already keeps them apart, through the kernel, which the race detector
+// cannot see), and before a wait for the close reply takes the connection
+// over (awaitClose).
 func (ws *wsSocket) readReady() {
+	ws.readMu.Lock()
+	defer ws.readMu.Unlock()
+	if ws.awaitingReply.Load() {
+		ws.replyReady()
+		return
+	}
 	if !ws.readOnce() {
 		return
+	}
+	if ws.awaitingReply.Load() {
+		return // a close frame sent meanwhile: awaitClose re-arms it
 	}
 	if ws.rearm() != nil {
 		ws.close("transport close", nil)
 	}
 }
 
-// readOnce drains the connection into its parser; false when it ended.
-// readMu orders one readiness's parsing before the next one's (EPOLLONESHOT
-// already keeps them apart, through the kernel, which the race detector
-// cannot see).
-func (ws *wsSocket) readOnce() bool {
-	ws.readMu.Lock()
+// awaitClose has the poller wait for the client's close reply and end on
+// ws, whose close frame is written and sending side shut (linger):
+// replyReady drops what arrives and closes the connection at its end, a
+// timer at closeReplyWait. False when the poller does not read ws (it has
+// a reader goroutine): the caller waits in a read.
+func (p *wsPoller) awaitClose(ws *wsSocket) bool {
+	if p == nil || ws.pollID.Load() == 0 {
+		return false
+	}
+	ws.readMu.Lock() // a read already under way ends first
 	defer ws.readMu.Unlock()
+	// A new id: a readiness of the old one still coming finds nothing.
+	p.mu.Lock()
+	p.nextID++
+	id := p.nextID
+	p.conns[id] = ws
+	delete(p.conns, ws.pollID.Swap(id)) // close removed it already
+	p.mu.Unlock()
+	ws.awaitingReply.Store(true)
+	if ws.rearm() != nil { // not registered with the poller after all
+		p.remove(id)
+		ws.awaitingReply.Store(false)
+		return false
+	}
+	ws.mu.Lock()
+	if !ws.lingerEnded {
+		ws.replyTimer = time.AfterFunc(closeReplyWait, ws.endLinger)
+	}
+	ws.mu.Unlock()
+	return true
+}
+
+// replyReady (under readMu) drops what the client sent after the close
+// frame; at its end (or a failed read) the connection closes, else the
+// poller is asked again.
+func (ws *wsSocket) replyReady() {
+	var buf [512]byte
+	ended := false
+	err := ws.raw.Read(func(fd uintptr) bool {
+		for {
+			n, rerr := rawRead(int(fd), buf[:])
+			switch {
+			case rerr == syscall.EINTR:
+			case rerr == syscall.EAGAIN:
+				return true // never wait in the runtime's poller
+			case rerr != nil || n <= 0:
+				ended = true
+				return true
+			}
+		}
+	})
+	if ended || err != nil || ws.rearm() != nil {
+		ws.endLinger()
+	}
+}
+
+// readOnce (under readMu) drains the connection into its parser; false
+// when it ended.
+func (ws *wsSocket) readOnce() bool {
 	bp := wsReadBufs.Get().(*[]byte)
 	defer wsReadBufs.Put(bp)
 	buf := *bp

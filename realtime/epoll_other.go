@@ -6,7 +6,8 @@ package realtime
 
 type wsPoller struct{}
 
-func sharedPoller() *wsPoller           { return nil }
-func (*wsPoller) add(*wsSocket) bool    { return false }
-func (*wsPoller) remove(uint64)         {}
-func (*wsPoller) rearm(*wsSocket) error { return nil }
+func sharedPoller() *wsPoller               { return nil }
+func (*wsPoller) add(*wsSocket) bool        { return false }
+func (*wsPoller) remove(uint64)             {}
+func (*wsPoller) rearm(*wsSocket) error     { return nil }
+func (*wsPoller) awaitClose(*wsSocket) bool { return false }

@@ -60,3 +60,7 @@ func CloseWebSocketsWhileWriting(s *Server) {
 		ws.close("test: closed while writing", nil)
 	})
 }
+
+// PendingCloseTimers is how many websocket closes of s still have their
+// hardClose timer armed.
+func PendingCloseTimers(s *Server) int64 { return s.wsCloseTimers.Load() }

@@ -62,13 +62,16 @@ func (c *conn) onUserJoin(ctx context.Context, payload any) reply {
 	if !ok {
 		return fail(reasonInvalidPayload)
 	}
-	u, token, ok := c.verifyPayloadToken(ctx, f)
-	if ok && !approved(u) {
+	u, token, err := c.verifyToken(ctx, f["auth"])
+	if err == nil && !approved(u) {
 		c.unapproved.Store(true)
 		return fail(reasonPending)
 	}
-	if !ok || !c.adopt(ctx, token, u) {
-		return fail(reasonUnauthenticated)
+	if err == nil {
+		err = c.adopt(ctx, token, u)
+	}
+	if err != nil {
+		return tokenRefused(err)
 	}
 	return okWith(map[string]any{"id": u.ID, "name": u.Name, "role": u.Role})
 }
@@ -78,34 +81,47 @@ func (c *conn) onUserJoin(ctx context.Context, payload any) reply {
 // token). A token of another account is refused: it would put this socket
 // in that account's rooms, where neither its sign-out nor its removal
 // from a channel or note reaches (they look for that account's sockets).
-// user-join is the event that moves a socket to another account.
-func (c *conn) payloadAccount(ctx context.Context, f fields) (*storage.User, reply) {
-	u := c.user.Load()
-	if _, has := f["auth"]; !has {
-		return u, ok()
+// user-join is the event that moves a socket to another account. checked:
+// f had an auth, and u is the account its token was checked as.
+func (c *conn) payloadAccount(ctx context.Context, f fields) (u *storage.User, checked bool, r reply) {
+	u = c.user.Load()
+	a, has := f["auth"]
+	if !has {
+		return u, false, ok()
 	}
-	tu, _, valid := c.verifyPayloadToken(ctx, f)
+	tu, _, err := c.verifyToken(ctx, a)
 	switch {
-	case !valid:
-		return nil, fail(reasonUnauthenticated)
+	case err != nil:
+		return nil, true, tokenRefused(err)
 	case tu.ID != u.ID:
-		return nil, fail(reasonForbidden)
+		return nil, true, fail(reasonForbidden)
 	}
-	return tu, ok()
+	return tu, true, ok()
 }
 
-// verifyPayloadToken checks f.auth.token.
-func (c *conn) verifyPayloadToken(ctx context.Context, f fields) (*storage.User, string, bool) {
-	a, ok := asFields(f["auth"])
+// verifyToken checks a payload's auth, {token}: auth.ErrUnauthenticated
+// when there is no token or it is refused, another error when it could not
+// be checked.
+func (c *conn) verifyToken(ctx context.Context, payloadAuth any) (*storage.User, string, error) {
+	a, ok := asFields(payloadAuth)
 	if !ok {
-		return nil, "", false
+		return nil, "", auth.ErrUnauthenticated
 	}
 	token, ok := a.str("token")
 	if !ok || token == "" {
-		return nil, "", false
+		return nil, "", auth.ErrUnauthenticated
 	}
 	u, _, err := c.srv.cfg.Auth.Verify(ctx, token)
-	return u, token, err == nil
+	return u, token, err
+}
+
+// tokenRefused answers a failed token check: "unauthenticated" for a token
+// refused, "unavailable" (try again) for one that could not be checked.
+func tokenRefused(err error) reply {
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		return fail(reasonUnauthenticated)
+	}
+	return failErr(reasonUnavailable, err)
 }
 
 // onHeartbeat: {} → the socket stays in presence; the account's
@@ -133,11 +149,11 @@ func (c *conn) onJoinNote(ctx context.Context, payload any) reply {
 	if !isObj || !isStr || !validID(noteID) {
 		return fail(reasonInvalidPayload)
 	}
-	u, r := c.payloadAccount(ctx, f)
+	u, checked, r := c.payloadAccount(ctx, f)
 	if r.reason != "" {
 		return r
 	}
-	if _, has := f["auth"]; has && !approved(u) {
+	if checked && !approved(u) {
 		return fail(reasonPending)
 	}
 	if r := c.checkNote(ctx, u, noteID, storage.PermRead); r.reason != "" {

@@ -47,6 +47,8 @@ type Server struct {
 	wsConns   map[*wsSocket]struct{}
 	wsStopped bool
 	wsClosing atomic.Int64 // connections Stop closed and waits for (closeAllWS)
+	// wsCloseTimers: closes' hardClose timers neither fired nor stopped.
+	wsCloseTimers atomic.Int64
 	// wsCloseBound: a websocket's close ends at most this long after it
 	// began (hardClose): closeGrace, longer in tests that must not depend
 	// on how fast a loaded machine reads.

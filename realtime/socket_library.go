@@ -4,7 +4,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -157,17 +156,11 @@ func (l *librarySocket) disconnect() {
 
 // bye ends an accepted socket: its conn leaves its rooms now (sends are
 // dropped already: libEnded), the client gets a DISCONNECT, and the engine
-// connection closes once that is written. Disconnect(true) closed it at
-// once, and the polling transport, when no poll was pending, put its CLOSE
-// packet in the same response as the DISCONNECT (its writes are queued, the
-// reference server's are not); socket.io-client handles a decoded packet a
-// tick later than the CLOSE, so it saw "transport close" and reconnected,
-// not "io server disconnect" (TestKickedPollingClientHearsWhy).
+// connection closes once that is written (workaround_disconnect.go: the
+// client must hear "io server disconnect").
 func (l *librarySocket) bye() {
 	l.refused() // conn.disconnected: runs once
-	eng := l.sock.Conn()
-	// An Engine.IO message "1": Socket.IO's DISCONNECT for "/".
-	eng.Write(types.NewStringBufferString("1"), nil, func(transports.Transport) { eng.Close(false) })
+	disconnectThenClose(l.sock)
 }
 
 // authenticateLibrary is the namespace middleware: it makes the conn of a

@@ -247,6 +247,16 @@ type wsSocket struct {
 	// within the timeout.
 	hbTimer    *time.Timer
 	hbAwaiting bool
+	// closeTimer runs hardClose at the close's bound (wsCloseBound); it is
+	// stopped once the connection closed without it (closeDone).
+	closeTimer *time.Timer
+	// awaitingReply: the close frame is written, and the poller reads
+	// only to drop the client's reply until it ends (awaitClose);
+	// replyTimer ends that wait at closeReplyWait, if endLinger has not
+	// run (lingerEnded).
+	awaitingReply atomic.Bool
+	replyTimer    *time.Timer
+	lingerEnded   bool
 
 	closeOnce sync.Once
 	reason    string // why it closed (set once, in close)
@@ -871,27 +881,31 @@ func (ws *wsSocket) closeWith(frame []byte, awaited bool, reason string, err err
 			ws.queue = append(ws.queue, wsItem{wire: frame})
 			ws.lingering, ws.awaited, sent = true, awaited, true
 		}
+		if !idle || sent {
+			// The writer closes it once the queue is written; a client
+			// that stopped reading must not hold it longer than this.
+			// Set under mu with ending: the writer that closes it sees it.
+			ws.closeTimer = ws.srv.afterCloseBound(ws.hardClose)
+		}
 		c := ws.c
 		ws.acks = nil
 		if ws.connTimer != nil {
 			ws.connTimer.Stop()
 		}
 		ws.mu.Unlock()
-		switch {
-		case idle && sent:
-			go ws.drain()
-			time.AfterFunc(ws.srv.wsCloseBound, ws.hardClose)
-		case idle:
-			ws.finish()
-		default:
-			// The writer closes it once the queue is written; a client
-			// that stopped reading must not hold it longer than this.
-			time.AfterFunc(ws.srv.wsCloseBound, ws.hardClose)
-		}
-		ws.srv.removeWS(ws)
+		// Before the writer may start: once it has written the close
+		// frame, the poller reads ws again under a new id (awaitClose),
+		// which this must not remove.
 		if id := ws.pollID.Load(); id != 0 {
 			sharedPoller().remove(id)
 		}
+		switch {
+		case idle && sent:
+			go ws.drain()
+		case idle:
+			ws.finish()
+		}
+		ws.srv.removeWS(ws)
 		if c != nil {
 			c.logClose("socket", reason, err)
 			c.disconnected()
@@ -917,7 +931,43 @@ func (ws *wsSocket) finish() {
 		ws.linger()
 		return
 	}
+	// With a rest still being written, Close leaves the close to the
+	// flush, and hardClose stays the bound.
+	flushing := ws.wnc != nil && ws.wnc.busy()
 	_ = ws.nc.Close()
+	if !flushing {
+		ws.closeDone()
+	}
+}
+
+// afterCloseBound runs f once the close's bound (wsCloseBound) passed,
+// unless stopCloseTimer stops it first.
+func (s *Server) afterCloseBound(f func()) *time.Timer {
+	s.wsCloseTimers.Add(1)
+	return time.AfterFunc(s.wsCloseBound, func() {
+		s.wsCloseTimers.Add(-1)
+		f()
+	})
+}
+
+func (s *Server) stopCloseTimer(t *time.Timer) {
+	if t.Stop() {
+		s.wsCloseTimers.Add(-1)
+	}
+}
+
+// closeDone: the connection closed, hardClose's timer is not needed (with
+// many sockets closing, each would keep its socket until the bound). A
+// hardClose already running finds the connection closed: closing it again
+// does nothing, and closed() counts it for Stop once.
+func (ws *wsSocket) closeDone() {
+	ws.mu.Lock()
+	t := ws.closeTimer
+	ws.closeTimer = nil
+	ws.mu.Unlock()
+	if t != nil {
+		ws.srv.stopCloseTimer(t)
+	}
 }
 
 // linger ends a connection whose close frame is written: its sending side
@@ -925,10 +975,16 @@ func (ws *wsSocket) finish() {
 // or closeReplyWait passed, what it sent meanwhile (its close reply) read
 // and dropped. Closed with that unread, the kernel would answer with a
 // reset, and a reset may discard the close frame before the client reads
-// it (it then sees 1006). Runs on the writer's goroutine; hardClose, at
-// closeGrace from the close, ends a read still waiting.
+// it (it then sees 1006). The poller waits for the reply (awaitClose):
+// a goroutine each, blocked in a read for up to closeReplyWait, was 20,000
+// at once when Stop closed 20,000 sockets. A connection the poller does not
+// read (it has a reader goroutine) waits here, on the writer's goroutine.
+// hardClose, at closeGrace from the close, ends a wait still going on.
 func (ws *wsSocket) linger() {
 	if cw, ok := ws.tcp.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		if sharedPoller().awaitClose(ws) {
+			return
+		}
 		_ = ws.tcp.SetReadDeadline(time.Now().Add(closeReplyWait))
 		var buf [512]byte
 		for {
@@ -937,7 +993,26 @@ func (ws *wsSocket) linger() {
 			}
 		}
 	}
+	ws.endLinger()
+}
+
+// endLinger closes a lingering connection. Through the poller it may run
+// twice (the client's end, and the wait's timer): the second changes
+// nothing.
+func (ws *wsSocket) endLinger() {
+	ws.mu.Lock()
+	ws.lingerEnded = true
+	t := ws.replyTimer
+	ws.replyTimer = nil
+	ws.mu.Unlock()
+	if t != nil {
+		t.Stop()
+	}
+	if id := ws.pollID.Load(); id != 0 {
+		sharedPoller().remove(id)
+	}
 	_ = ws.tcp.Close()
+	ws.closeDone()
 	ws.closed()
 }
 
@@ -962,6 +1037,9 @@ func (ws *wsSocket) hardClose() {
 	ws.mu.Unlock()
 	if !later {
 		_ = ws.tcp.Close()
+	}
+	if id := ws.pollID.Load(); id != 0 {
+		sharedPoller().remove(id) // a wait for the close reply (awaitClose)
 	}
 	ws.closed()
 }
