@@ -208,9 +208,11 @@ func checkContent(data map[string]any) (*prosemirror.Node, error) {
 
 // maxInlineCost bounds prosemirror.InlineCost of content that becomes a
 // live document (now for a REST edit, when first opened for a new note):
-// writing that much takes about 0.3 s, under the process-wide lock of
-// server-side edits. 40,000 paragraphs of 20 formatted pieces stay below.
-const maxInlineCost = 50_000_000
+// writing that much takes about 0.25 s on a 2-core VM, under the
+// process-wide lock of server-side edits. Markdown tables are not parsed,
+// so a table is one paragraph: one with a bold column stays below up to
+// ~4,800 rows (50M, the first bound, refused ~2,400: 60 ms of work).
+const maxInlineCost = 200_000_000
 
 // errTooMuchFormatting refuses content over maxInlineCost (413).
 var errTooMuchFormatting = errors.New("data.content has too many differently formatted pieces of text in one paragraph")
