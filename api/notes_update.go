@@ -314,6 +314,8 @@ func (a *API) liveError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, errTooMuchFormatting):
 		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
+	case errors.Is(err, ydoc.ErrTooCostly):
+		writeError(w, http.StatusRequestEntityTooLarge, "The note's text is too finely formatted for this edit over REST; edit it in the editor")
 	case errors.Is(err, ydoc.ErrTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, "The note would grow past the document size limit")
 	case errors.Is(err, ydoc.ErrInvalidUpdate):

@@ -644,7 +644,7 @@ func (d *document) replace(c *command) {
 		})
 		d.doc.On("update", h)
 		defer d.doc.Off("update", h)
-		changed, rerr = replaceProseMirror(d.doc, c.pm)
+		changed, rerr = replaceWithin(d.doc, c.pm, d.m.cfg.MaxTextEditCost)
 		return nil
 	})
 	editMu.Unlock() // before any rebuild below: that reads storage
@@ -654,6 +654,11 @@ func (d *document) replace(c *command) {
 		d.m.log.Error("replacing the content crashed the document; rebuilding it from storage", "doc", d.id, "err", err)
 		d.rebuild()
 		d.refuse(c, reasonPanic, ErrInvalidUpdate)
+		return
+	case errors.Is(rerr, errEditTooCostly):
+		d.m.log.Warn("replace content: refused, too costly for the live document", "doc", d.id, "max_text_edit_cost", d.m.cfg.MaxTextEditCost)
+		d.rebuild() // the edit may have been half made
+		d.refuse(c, reasonTooLarge, ErrTooCostly)
 		return
 	case rerr != nil:
 		d.m.log.Warn("replace content", "doc", d.id, "err", rerr)

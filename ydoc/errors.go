@@ -11,6 +11,9 @@ var (
 	ErrInvalidUpdate = errors.New("ydoc: invalid update")
 	// ErrTooLarge: the update would grow the document past MaxDocumentBytes.
 	ErrTooLarge = errors.New("ydoc: document too large")
+	// ErrTooCostly: a content edit would write too many pieces into a
+	// live paragraph of too many (Config.MaxTextEditCost).
+	ErrTooCostly = errors.New("ydoc: content edit too costly for the live document")
 	// ErrBusy: the document's inbox or its list of held updates is full; retry later.
 	ErrBusy = errors.New("ydoc: document busy")
 	// ErrUnknownDocument: the id is not "note:<id>" (or "note_<id>"), or the note is gone.

@@ -1053,3 +1053,57 @@ func TestLoadRendersWhatACrashLeftUnrendered(t *testing.T) {
 		})
 	}
 }
+
+// A paragraph of many formatted pieces arrives cheaply in one update from
+// a client, but y-crdt walks it from its start for every piece a local
+// edit writes into it: a REST edit rewriting it with many pieces is
+// refused (ErrTooCostly) past MaxTextEditCost, and nothing changes; one
+// that writes a few pieces into it still goes through.
+func TestReplaceContentTooCostlyForTheLiveText(t *testing.T) {
+	t.Parallel()
+	store := storeKinds()[0].open(t)
+	b := startManager(t, store, Config{MaxTextEditCost: 5_000})
+	ctx := context.Background()
+	doc := newNote(t, store, `{}`)
+	_, err := b.m.Join(ctx, doc, "a")
+	require.NoError(t, err)
+
+	pieces := func(n int, text string) *prosemirror.Node {
+		var content []*prosemirror.Node
+		for i := range n {
+			node := &prosemirror.Node{Type: prosemirror.TypeText, Text: text}
+			if i%2 == 0 {
+				node.Marks = []prosemirror.Mark{{Type: "bold"}}
+			}
+			content = append(content, node)
+		}
+		return &prosemirror.Node{Type: prosemirror.TypeDoc, Content: []*prosemirror.Node{{Type: "paragraph", Content: content}}}
+	}
+	client := newPeer()
+	st, err := b.m.State(ctx, doc)
+	require.NoError(t, err)
+	client.apply(st.Update)
+	live := pieces(200, "a") // 200 live pieces: writing them here would cost 40,000
+	require.NoError(t, b.m.Apply(ctx, doc, "a", client.replace(t, live)))
+
+	before, err := b.m.State(ctx, doc)
+	require.NoError(t, err)
+	rows := rowCount(t, store, doc)
+	err = b.m.ReplaceContent(ctx, doc, pieces(100, "b")) // 100 pieces × (200 + 100)
+	require.ErrorIs(t, err, ErrTooCostly)
+	after, err := b.m.State(ctx, doc)
+	require.NoError(t, err)
+	require.Equal(t, before.Update, after.Update, "the document is unchanged")
+	require.Equal(t, rows, rowCount(t, store, doc), "nothing stored")
+
+	// Appending to the last piece writes one: 1 × 201.
+	more := pieces(200, "a")
+	last := more.Content[0].Content[199]
+	last.Text += "!"
+	require.NoError(t, b.m.ReplaceContent(ctx, doc, more))
+	got, err := b.m.State(ctx, doc)
+	require.NoError(t, err)
+	reader := newPeer()
+	reader.apply(got.Update)
+	requirePM(t, more, readProseMirror(reader.doc))
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"hash"
 	"slices"
 
@@ -49,18 +50,26 @@ func unitsOf(nodes []*prosemirror.Node) []unit {
 // a deep tree stays linear in its size. Signatures of the live tree are taken
 // before anything below them changes and never asked for again afterwards.
 type differ struct {
-	have map[any]sig
-	want map[*prosemirror.Node]sig
+	have    map[any]sig
+	want    map[*prosemirror.Node]sig
+	maxCost int64 // of one text's edit (updateText)
+	err     error // errEditTooCostly: nothing more is edited
 }
 
 type sig [sha256.Size]byte
 
 // diffChildren makes parent's children match nodes and reports whether it
-// changed anything. It runs inside the caller's transaction.
-func diffChildren(parent *y.YXmlFragment, nodes []*prosemirror.Node, d int) bool {
-	df := &differ{have: map[any]sig{}, want: map[*prosemirror.Node]sig{}}
-	return df.children(parent, nodes, d)
+// changed anything. It runs inside the caller's transaction. It stops at
+// the first text whose edit would cost more than maxCost
+// (errEditTooCostly), leaving what it changed before.
+func diffChildren(parent *y.YXmlFragment, nodes []*prosemirror.Node, d int, maxCost int64) (bool, error) {
+	df := &differ{have: map[any]sig{}, want: map[*prosemirror.Node]sig{}, maxCost: maxCost}
+	changed := df.children(parent, nodes, d)
+	return changed, df.err
 }
+
+// errEditTooCostly: see Config.MaxTextEditCost.
+var errEditTooCostly = errors.New("ydoc: edit of a live paragraph too costly")
 
 func (df *differ) children(parent *y.YXmlFragment, nodes []*prosemirror.Node, d int) bool {
 	have := parent.ToArray()
@@ -264,11 +273,14 @@ func sameJSON(a, b any) bool {
 }
 
 func (df *differ) update(h any, u unit, d int) bool {
+	if df.err != nil {
+		return false
+	}
 	switch h := h.(type) {
 	case *y.YXmlElement:
 		return df.updateElement(h, u.el, d)
 	case *y.YXmlText:
-		return updateText(h, u.text)
+		return df.updateText(h, u.text)
 	}
 	return false
 }
@@ -380,6 +392,17 @@ func wantChars(nodes []*prosemirror.Node, shared *chars) *chars {
 	return c
 }
 
+// runs is how many runs of one mark set c holds.
+func (c *chars) runs() int {
+	n := 0
+	for i := range c.marks {
+		if i == 0 || c.marks[i] != c.marks[i-1] {
+			n++
+		}
+	}
+	return n
+}
+
 func (c *chars) pack() {
 	c.keys = make([]int64, len(c.runes))
 	for i, r := range c.runes {
@@ -400,8 +423,9 @@ func utf16Runes(rs []rune) int {
 }
 
 // updateText replaces the part of t between the common prefix and suffix
-// (text and marks both equal) with the wanted characters.
-func updateText(t *y.YXmlText, nodes []*prosemirror.Node) bool {
+// (text and marks both equal) with the wanted characters, unless that
+// costs more than df.maxCost (then df.err, and t is left alone).
+func (df *differ) updateText(t *y.YXmlText, nodes []*prosemirror.Node) bool {
 	want := wantChars(nodes, nil)
 	have := charsOf(t, want)
 	want.sets, want.nodes = have.sets, have.nodes
@@ -418,10 +442,6 @@ func updateText(t *y.YXmlText, nodes []*prosemirror.Node) bool {
 	if len(del) == 0 && len(ins) == 0 {
 		return false
 	}
-	off := utf16Runes(have.runes[:p])
-	if n := utf16Runes(del); n > 0 {
-		t.Delete(off, n)
-	}
 	// Group the inserted characters into text nodes by mark set.
 	var add []*prosemirror.Node
 	for i := p; i < len(want.runes)-s; {
@@ -431,6 +451,16 @@ func updateText(t *y.YXmlText, nodes []*prosemirror.Node) bool {
 		}
 		add = append(add, &prosemirror.Node{Type: prosemirror.TypeText, Text: string(want.runes[i:j]), Marks: want.nodes[want.marks[i]]})
 		i = j
+	}
+	// Each piece written walks t from its start: past the live pieces
+	// (runs of one mark set) and those written before it.
+	if r := int64(len(add)); r*(int64(have.runs())+r) > df.maxCost {
+		df.err = errEditTooCostly
+		return false
+	}
+	off := utf16Runes(have.runes[:p])
+	if n := utf16Runes(del); n > 0 {
+		t.Delete(off, n)
 	}
 	writeText(t, off, add)
 	return true

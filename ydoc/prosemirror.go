@@ -57,6 +57,13 @@ func seedUpdate(pm *prosemirror.Node) ([]byte, error) {
 // that did not change keep their items, so concurrent edits to them survive.
 // It reports whether anything changed; an identical tree changes nothing.
 func replaceProseMirror(doc *y.Doc, pm *prosemirror.Node) (changed bool, err error) {
+	return replaceWithin(doc, pm, MaxTextEditCostDefault)
+}
+
+// replaceWithin is replaceProseMirror refusing (errEditTooCostly) an edit
+// of one Y.XmlText that costs more than maxCost (Config.MaxTextEditCost);
+// edits already made to other texts stay: the caller rebuilds.
+func replaceWithin(doc *y.Doc, pm *prosemirror.Node, maxCost int64) (changed bool, err error) {
 	if pm == nil || pm.Type != prosemirror.TypeDoc {
 		return false, errors.New("ydoc: replace needs a doc node")
 	}
@@ -68,9 +75,9 @@ func replaceProseMirror(doc *y.Doc, pm *prosemirror.Node) (changed bool, err err
 		return false, err
 	}
 	doc.Transact(func(*y.Transaction) {
-		changed = diffChildren(frag, pm.Content, 0)
+		changed, err = diffChildren(frag, pm.Content, 0, maxCost)
 	}, nil)
-	return changed, nil
+	return changed, err
 }
 
 func depth(n *prosemirror.Node, d int) int {
