@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/quire/quire/chat"
 	"github.com/quire/quire/chat/chattest"
+	"github.com/quire/quire/internal/syncbuf"
 )
 
 // rawUpstream answers every completion with the event stream body, then
@@ -109,24 +109,6 @@ func TestLineTooLong(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Every upstream fault is logged once, naming the upstream, so that an
 // operator can tell which one fails; the server's own stop, which every
 // open stream meets at shutdown, is no warning.
@@ -141,7 +123,7 @@ func TestFaultLogs(t *testing.T) {
 		mute.CloseClientConnections()
 		mute.Close()
 	})
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	newC := func(idle time.Duration) *chat.Client {
 		c, err := chat.New(chat.Config{Upstreams: []chat.Upstream{{BaseURL: up.BaseURL}, {BaseURL: mute.URL}}, IdleTimeout: idle,
 			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
@@ -149,16 +131,16 @@ func TestFaultLogs(t *testing.T) {
 		t.Cleanup(c.Stop)
 		return c
 	}
+	seen := 0 // what earlier calls of warnings read
 	warnings := func() []string {
+		all := logs.String()
 		var out []string
-		for _, l := range strings.Split(logs.String(), "\n") {
+		for _, l := range strings.Split(all[seen:], "\n") {
 			if strings.Contains(l, "level=WARN") {
 				out = append(out, l)
 			}
 		}
-		logs.mu.Lock()
-		logs.b.Reset()
-		logs.mu.Unlock()
+		seen = len(all)
 		return out
 	}
 	ctx := context.Background()
