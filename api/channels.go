@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/quire/quire/auth"
@@ -510,19 +509,11 @@ func (a *API) removeMembers(w http.ResponseWriter, r *http.Request, c *chanReq) 
 // 400 when not integers from 0 and from 1 to maxMessagePage.
 func page(r *http.Request) (skip, limit int, err error) {
 	q := r.URL.Query()
-	skip, limit = 0, messagePageDefault
-	for _, p := range []struct {
-		name     string
-		dst      *int
-		min, max int
-	}{{"skip", &skip, 0, 1 << 30}, {"limit", &limit, 1, maxMessagePage}} {
-		if q.Has(p.name) {
-			n, e := strconv.Atoi(q.Get(p.name))
-			if e != nil || n < p.min || n > p.max {
-				return 0, 0, fmt.Errorf("%s must be an integer from %d to %d", p.name, p.min, p.max)
-			}
-			*p.dst = n
-		}
+	if skip, err = intParam(q, "skip", 0, 0, 1<<30); err != nil {
+		return 0, 0, err
+	}
+	if limit, err = intParam(q, "limit", messagePageDefault, 1, maxMessagePage); err != nil {
+		return 0, 0, err
 	}
 	return skip, limit, nil
 }

@@ -419,13 +419,12 @@ func (a *API) listNotes(w http.ResponseWriter, r *http.Request, s *session) {
 	q := r.URL.Query()
 	opt := storage.ListNotesOptions{UserID: s.user.ID, All: s.user.Role == storage.RoleAdmin, MDPrefix: listMDRunes}
 	num := func(name string, min, max int) (int, bool) {
-		v := q.Get(name)
-		if v == "" {
-			return 0, true
+		if q.Get(name) == "" {
+			return 0, true // empty reads as absent here
 		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < min || n > max {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("%s must be an integer from %d to %d", name, min, max))
+		n, err := intParam(q, name, 0, min, max)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
 			return 0, false
 		}
 		return n, true

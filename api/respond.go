@@ -178,15 +178,26 @@ const maxPage = 1_000_000
 // Open WebUI's frontend sends a number or no page at all, and Open
 // WebUI's server refuses anything else (422).
 func pageParam(w http.ResponseWriter, q url.Values) (page int, ok bool) {
-	if !q.Has("page") {
-		return 1, true
-	}
-	page, err := strconv.Atoi(q.Get("page"))
-	if err != nil || page < 1 || page > maxPage {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("page must be an integer from 1 to %d", maxPage))
+	page, err := intParam(q, "page", 1, 1, maxPage)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
 		return 0, false
 	}
 	return page, true
+}
+
+// intParam reads the query parameter name, an integer from min to max;
+// absent, it is def. Any other value, an empty one too, is an error whose
+// text names the parameter and its range.
+func intParam(q url.Values, name string, def, min, max int) (int, error) {
+	if !q.Has(name) {
+		return def, nil
+	}
+	n, err := strconv.Atoi(q.Get(name))
+	if err != nil || n < min || n > max {
+		return 0, fmt.Errorf("%s must be an integer from %d to %d", name, min, max)
+	}
+	return n, nil
 }
 
 // pathID is the request's path value name, an id; one that cannot be an
