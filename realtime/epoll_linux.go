@@ -62,12 +62,7 @@ func (p *wsPoller) add(ws *wsSocket) bool {
 	if ws.raw == nil {
 		return false
 	}
-	p.mu.Lock()
-	p.nextID++
-	id := p.nextID
-	p.conns[id] = ws
-	ws.pollID.Store(id)
-	p.mu.Unlock()
+	id := p.register(ws)
 	var cerr error
 	err := ws.raw.Control(func(fd uintptr) {
 		ev := unix.EpollEvent{Events: pollEvents}
@@ -86,6 +81,18 @@ func (p *wsPoller) add(ws *wsSocket) bool {
 		p.remove(id)
 	}
 	return true
+}
+
+// register maps ws under a new id and unmaps the one it had (if any): a
+// readiness of the old id still coming finds nothing.
+func (p *wsPoller) register(ws *wsSocket) uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.nextID++
+	id := p.nextID
+	p.conns[id] = ws
+	delete(p.conns, ws.pollID.Swap(id))
+	return id
 }
 
 func (p *wsPoller) remove(id uint64) {
@@ -233,13 +240,7 @@ func (p *wsPoller) awaitClose(ws *wsSocket) bool {
 	}
 	ws.readMu.Lock() // a read already under way ends first
 	defer ws.readMu.Unlock()
-	// A new id: a readiness of the old one still coming finds nothing.
-	p.mu.Lock()
-	p.nextID++
-	id := p.nextID
-	p.conns[id] = ws
-	delete(p.conns, ws.pollID.Swap(id)) // close removed it already
-	p.mu.Unlock()
+	id := p.register(ws) // a new id (close removed the old one already)
 	ws.awaitingReply.Store(true)
 	if ws.rearm() != nil { // not registered with the poller after all
 		p.remove(id)
