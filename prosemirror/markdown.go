@@ -204,7 +204,6 @@ func (c *mdConverter) block(b ast.Node) []*Node {
 // at the nesting bound is flattened into its cells' paragraphs.
 func (c *mdConverter) table(t *east.Table) []*Node {
 	table := &Node{Type: TypeTable}
-	var flat []*Node
 	for r := t.FirstChild(); r != nil; r = r.NextSibling() {
 		kind := TypeTableCell
 		if _, ok := r.(*east.TableHeader); ok {
@@ -215,7 +214,6 @@ func (c *mdConverter) table(t *east.Table) []*Node {
 			c.inCell = true
 			blocks := c.paragraph(cell)
 			c.inCell = false
-			flat = append(flat, blocks...)
 			row.Content = append(row.Content, &Node{Type: kind,
 				Attrs:   map[string]any{"colspan": float64(1), "rowspan": float64(1), "colwidth": nil},
 				Content: blocks})
@@ -223,6 +221,12 @@ func (c *mdConverter) table(t *east.Table) []*Node {
 		table.Content = append(table.Content, row)
 	}
 	if c.nest >= maxMarkdownNesting {
+		var flat []*Node
+		for _, row := range table.Content {
+			for _, cell := range row.Content {
+				flat = append(flat, cell.Content...)
+			}
+		}
 		return flat
 	}
 	return []*Node{table}
