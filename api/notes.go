@@ -209,18 +209,23 @@ func checkContent(data map[string]any) (*prosemirror.Node, error) {
 // maxInlineCost bounds prosemirror.InlineCost of content that becomes a
 // live document (now for a REST edit, when first opened for a new note):
 // writing that much takes about 0.25 s on a 2-core VM, under the
-// process-wide lock of server-side edits. Markdown tables are not parsed,
-// so a table is one paragraph: one with a bold column stays below up to
-// ~4,800 rows (50M, the first bound, refused ~2,400: 60 ms of work).
+// process-wide lock of server-side edits. (50M, the first bound, refused
+// a paragraph of ~2,400 short bold pieces: 60 ms of work.)
 const maxInlineCost = 200_000_000
 
 // errTooMuchFormatting refuses content over maxInlineCost (413).
 var errTooMuchFormatting = errors.New("data.content has too many differently formatted pieces of text in one paragraph")
 
+// errTableTooLarge refuses content whose tables span more than
+// prosemirror.MaxTableCells cells (413): every cell is several nodes of
+// the live document, and the stock editor fills each table to a grid.
+var errTableTooLarge = fmt.Errorf("data.content has tables of more than %d cells in all", prosemirror.MaxTableCells)
+
 // liveTree is the document content becomes when it goes live (seeding,
 // a REST edit): its ProseMirror JSON doc if sent, else its Markdown
 // converted; nil when it has neither (html alone). It is
-// errTooMuchFormatting when writing it would cost too much.
+// errTableTooLarge or errTooMuchFormatting when writing it would cost too
+// much.
 func liveTree(doc *prosemirror.Node, data map[string]any) (*prosemirror.Node, error) {
 	if doc == nil {
 		c, _ := data["content"].(map[string]any) // shape checked by checkContent
@@ -228,7 +233,13 @@ func liveTree(doc *prosemirror.Node, data map[string]any) (*prosemirror.Node, er
 		if !ok {
 			return nil, nil
 		}
-		doc = prosemirror.FromMarkdown(md)
+		var err error
+		if doc, err = prosemirror.ParseMarkdown(md); err != nil {
+			return nil, errTableTooLarge
+		}
+	}
+	if prosemirror.TableCells(doc) > prosemirror.MaxTableCells {
+		return nil, errTableTooLarge
 	}
 	if prosemirror.InlineCost(doc) > maxInlineCost {
 		return nil, errTooMuchFormatting

@@ -312,7 +312,7 @@ func (a *API) updateAccess(w http.ResponseWriter, r *http.Request, s *session) {
 func (a *API) liveError(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.WarnContext(r.Context(), "live document refused a REST edit", "err", err)
 	switch {
-	case errors.Is(err, errTooMuchFormatting):
+	case errors.Is(err, errTooMuchFormatting), errors.Is(err, errTableTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
 	case errors.Is(err, ydoc.ErrTooCostly):
 		writeError(w, http.StatusRequestEntityTooLarge, "The note's text is too finely formatted for this edit over REST; edit it in the editor")

@@ -347,3 +347,35 @@ test('a note renamed while the page opens it shows the new title', { skip, timeo
     .catch(async () => assert.fail(`the page shows the title "${await alice.page.getByTestId('title').inputValue()}", not the one stored`))
   assert.deepEqual(alice.errors, [])
 })
+
+test('tables, from Markdown or as the stock editor stores them, show and stay', { skip, timeout: 120000 }, async (t) => {
+  const { person } = await setup(t)
+  const alice = await person('Alice')
+  const cell = (type, text) => ({ type, attrs: { colspan: 1, rowspan: 1, colwidth: null }, content: [{ type: 'paragraph', content: [{ type: 'text', text }] }] })
+  const json = {
+    type: 'doc',
+    content: [{ type: 'table', content: [
+      { type: 'tableRow', content: [cell('tableHeader', 'name'), cell('tableHeader', 'qty')] },
+      { type: 'tableRow', content: [cell('tableCell', 'tea'), cell('tableCell', '2')] }
+    ] }]
+  }
+  for (const [what, content] of [['json', { json, md: 'ignored' }], ['md', { md: '| name | qty |\n|---|---|\n| tea | 2 |\n' }]]) {
+    const note = await alice.api('POST', '/api/v1/notes/create', { title: 'Table ' + what, data: { content } })
+    await alice.open(note.id)
+    const cells = () => alice.page.evaluate(() => [...document.querySelectorAll('.ProseMirror table tr')].map((tr) =>
+      [...tr.children].map((c) => `${c.tagName.toLowerCase()}:${c.textContent}`)))
+    assert.deepEqual(await cells(), [['th:name', 'th:qty'], ['td:tea', 'td:2']], what)
+
+    // Typing into a cell edits it; after a reload the table is all there
+    // (y-prosemirror deletes from the shared document what the editor's
+    // schema does not know).
+    await alice.page.locator('.ProseMirror td').nth(1).click()
+    await alice.page.keyboard.press('End')
+    await alice.type(' cups')
+    await alice.waitState('save', 'saved')
+    await alice.page.reload()
+    await alice.waitEditor()
+    assert.deepEqual(await cells(), [['th:name', 'th:qty'], ['td:tea', 'td:2 cups']], what + ' after a reload')
+  }
+  assert.deepEqual(alice.errors, [])
+})

@@ -72,6 +72,8 @@ func writeHTML(sb *strings.Builder, n *Node) {
 		sb.WriteString("</code></pre>")
 	case TypeBlockquote:
 		wrap("<blockquote>", "</blockquote>")
+	case TypeTable, TypeTableRow, TypeTableHeader, TypeTableCell:
+		wrap(tableHTML(n))
 	case TypeHorizontalRule:
 		sb.WriteString("<hr>")
 	case TypeHardBreak:
@@ -200,7 +202,8 @@ func safeURL(raw string, link bool) bool {
 }
 
 // PlainText is the document's text: one line per textblock, hard breaks as
-// newlines, images as their alt text.
+// newlines, images as their alt text, a table row's cells on one line
+// (tableText).
 func (n *Node) PlainText() string {
 	if n == nil {
 		return ""
@@ -214,6 +217,8 @@ func (n *Node) PlainText() string {
 		case n.Type == TypeImage:
 			alt, _ := n.Attrs["alt"].(string)
 			lines = append(lines, alt)
+		case n.Type == TypeTable:
+			lines = append(lines, tableText(n)...)
 		case n.Type == TypeHorizontalRule:
 		case len(n.Content) == 0 || isInline(n.Content[0]) || n.Type == TypeCodeBlock:
 			var sb strings.Builder

@@ -2,25 +2,45 @@ package prosemirror
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
 	east "github.com/yuin/goldmark/extension/ast"
+	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/text"
 	"github.com/yuin/goldmark/util"
 )
 
-// The parser holds no per-document state, so one serves every call.
-var mdParser = goldmark.New(goldmark.WithExtensions(extension.Strikethrough, extension.TaskList)).Parser()
+// The parser holds no per-document state, so one serves every call. GFM
+// tables go through tableGuard; goldmark's table AST transformer is left
+// out (it is quadratic in the escaped pipes of a table's code spans):
+// mdConverter unescapes those itself.
+var mdParser = goldmark.New(
+	goldmark.WithExtensions(extension.Strikethrough, extension.TaskList),
+	goldmark.WithParserOptions(parser.WithParagraphTransformers(
+		util.Prioritized(tableGuard{extension.NewTableParagraphTransformer()}, 200))),
+).Parser()
 
-// FromMarkdown converts CommonMark (plus GFM strikethrough and task lists)
-// to a doc in the StarterKit schema. Raw HTML is kept as literal text. The
-// result is deterministic and always a valid doc (at least one block).
+// FromMarkdown converts CommonMark (plus GFM strikethrough, task lists and
+// tables) to a doc in the StarterKit schema (plus Tiptap's tables). Raw
+// HTML is kept as literal text, but for "<br>" in a table cell, a hard
+// break. The result is deterministic and always a valid doc (at least one
+// block). Tables past MaxTableCells stay text (see ParseMarkdown).
 func FromMarkdown(md string) *Node {
+	doc, _ := ParseMarkdown(md)
+	return doc
+}
+
+// ParseMarkdown is FromMarkdown, reporting ErrTableTooLarge when it left
+// tables as paragraphs of text because with them the document's tables
+// would span more than MaxTableCells cells; the doc is returned either way.
+func ParseMarkdown(md string) (*Node, error) {
 	src := []byte(md)
-	root := mdParser.Parse(text.NewReader(src))
+	pc := parser.NewContext()
+	root := mdParser.Parse(text.NewReader(src), parser.WithContext(pc))
 	c := mdConverter{src: src, joined: map[*Node]*strings.Builder{}}
 	doc := &Node{Type: TypeDoc, Content: c.blocks(root)}
 	for n, b := range c.joined {
@@ -29,7 +49,75 @@ func FromMarkdown(md string) *Node {
 	if len(doc.Content) == 0 {
 		doc.Content = []*Node{{Type: TypeParagraph}}
 	}
-	return doc
+	if pc.Get(tablesRefusedKey) != nil {
+		return doc, ErrTableTooLarge
+	}
+	return doc, nil
+}
+
+// tableGuard runs goldmark's table transformer on a paragraph only while
+// the document's tables stay within MaxTableCells, counting a table as
+// its paragraph's lines times its columns: goldmark pads every row to the
+// header's width, so a long header over a column of short rows would
+// make cells in the square of the input's size.
+type tableGuard struct{ tables parser.ParagraphTransformer }
+
+var (
+	tableCellsKey    = parser.NewContextKey() // int64: cells so far
+	tablesRefusedKey = parser.NewContextKey() // set once a table stayed text
+)
+
+func (g tableGuard) Transform(p *ast.Paragraph, r text.Reader, pc parser.Context) {
+	lines := p.Lines()
+	cols := 0
+	for i := 1; i < lines.Len(); i++ {
+		seg := lines.At(i)
+		if l := seg.Value(r.Source()); delimiterLike(l) {
+			cols = max(cols, delimiterColumns(l))
+		}
+	}
+	if cols == 0 {
+		return
+	}
+	used, _ := pc.Get(tableCellsKey).(int64)
+	cells := int64(cols) * int64(lines.Len())
+	if used+cells > MaxTableCells {
+		pc.Set(tablesRefusedKey, true)
+		return
+	}
+	pc.Set(tableCellsKey, used+cells)
+	g.tables.Transform(p, r, pc)
+}
+
+// delimiterColumns is how many columns a delimiter row has: its "|"s
+// separate them, outer ones do not start any.
+func delimiterColumns(l []byte) int {
+	l = bytes.TrimSpace(l)
+	n := bytes.Count(l, []byte("|")) + 1
+	if bytes.HasPrefix(l, []byte("|")) {
+		n--
+	}
+	if len(l) > 1 && bytes.HasSuffix(l, []byte("|")) {
+		n--
+	}
+	return max(n, 1)
+}
+
+// delimiterLike: l may be a table's delimiter row ("|---|:-:|"), which
+// goldmark looks for under the header: only spaces, "-", "|" and ":",
+// not all "-".
+func delimiterLike(l []byte) bool {
+	dashes := true
+	for _, b := range l {
+		switch b {
+		case '-':
+		case '|', ':', ' ', '\t', '\n', '\r', '\v', '\f':
+			dashes = false
+		default:
+			return false
+		}
+	}
+	return !dashes
 }
 
 type mdConverter struct {
@@ -40,6 +128,8 @@ type mdConverter struct {
 	joined map[*Node]*strings.Builder
 	// nest counts the blockquotes and lists around the block converted now.
 	nest int
+	// inCell is set while a table cell's inlines are converted.
+	inCell bool
 }
 
 // maxMarkdownNesting bounds the blockquotes and lists FromMarkdown nests
@@ -84,6 +174,8 @@ func (c *mdConverter) block(b ast.Node) []*Node {
 			return nil
 		}
 		return []*Node{{Type: TypeParagraph, Content: []*Node{{Type: TypeText, Text: body}}}}
+	case *east.Table:
+		return c.table(b)
 	case *ast.Blockquote, *ast.List:
 		if c.nest >= maxMarkdownNesting {
 			return c.flatten(b)
@@ -103,6 +195,41 @@ func (c *mdConverter) block(b ast.Node) []*Node {
 	}
 	// Unknown block (an extension not enabled here): keep its text.
 	return c.paragraph(b)
+}
+
+// table converts a GFM table as the stock editor does: the header row's
+// cells are tableHeaders, the others' tableCells, each holding its inline
+// content as a paragraph; alignments are dropped (Tiptap's tables have
+// none). A table is four levels deep, one more than two of nesting: one
+// at the nesting bound is flattened into its cells' paragraphs.
+func (c *mdConverter) table(t *east.Table) []*Node {
+	table := &Node{Type: TypeTable}
+	for r := t.FirstChild(); r != nil; r = r.NextSibling() {
+		kind := TypeTableCell
+		if _, ok := r.(*east.TableHeader); ok {
+			kind = TypeTableHeader
+		}
+		row := &Node{Type: TypeTableRow}
+		for cell := r.FirstChild(); cell != nil; cell = cell.NextSibling() {
+			c.inCell = true
+			blocks := c.paragraph(cell)
+			c.inCell = false
+			row.Content = append(row.Content, &Node{Type: kind,
+				Attrs:   map[string]any{"colspan": float64(1), "rowspan": float64(1), "colwidth": nil},
+				Content: blocks})
+		}
+		table.Content = append(table.Content, row)
+	}
+	if c.nest >= maxMarkdownNesting {
+		var flat []*Node
+		for _, row := range table.Content {
+			for _, cell := range row.Content {
+				flat = append(flat, cell.Content...)
+			}
+		}
+		return flat
+	}
+	return []*Node{table}
 }
 
 func codeBlock(body string, lang any) *Node {
@@ -251,7 +378,12 @@ func (c *mdConverter) inline(out []*Node, n ast.Node, marks []Mark) []*Node {
 				sb.Write(t.Value)
 			}
 		}
-		return c.appendText(out, sb.String(), withMark(marks, Mark{Type: MarkCode}))
+		code := sb.String()
+		if c.inCell {
+			// GFM reads "\|" in a cell as "|", in code spans too.
+			code = strings.ReplaceAll(code, `\|`, "|")
+		}
+		return c.appendText(out, code, withMark(marks, Mark{Type: MarkCode}))
 	case *ast.Emphasis:
 		m := Mark{Type: MarkItalic}
 		if n.Level >= 2 {
@@ -286,6 +418,10 @@ func (c *mdConverter) inline(out []*Node, n ast.Node, marks []Mark) []*Node {
 			seg := n.Segments.At(i)
 			sb.Write(seg.Value(c.src))
 		}
+		if c.inCell && breakTag.MatchString(sb.String()) {
+			// A cell is one line: GFM writes its line breaks as <br>.
+			return append(out, &Node{Type: TypeHardBreak})
+		}
 		return c.appendText(out, sb.String(), marks)
 	case *east.TaskCheckBox:
 		// Consumed by list; inside a non-task list keep it as text.
@@ -296,6 +432,8 @@ func (c *mdConverter) inline(out []*Node, n ast.Node, marks []Mark) []*Node {
 	}
 	return append(out, c.inlines(n, marks)...)
 }
+
+var breakTag = regexp.MustCompile(`^(?i)<br\s*/?>$`)
 
 // withMark returns marks plus m, in rank order, without touching marks.
 func withMark(marks []Mark, m Mark) []Mark {

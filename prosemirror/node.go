@@ -41,6 +41,14 @@ const (
 	TypeHardBreak      = "hardBreak"
 	TypeImage          = "image"
 	TypeText           = "text"
+	// Tiptap's TableKit: table > tableRow+ > (tableHeader | tableCell)* >
+	// block+. Cells carry colspan and rowspan (default 1) and colwidth
+	// (default null, else one width per spanned column); tables and rows
+	// have no attrs.
+	TypeTable       = "table"
+	TypeTableRow    = "tableRow"
+	TypeTableHeader = "tableHeader"
+	TypeTableCell   = "tableCell"
 
 	MarkBold      = "bold"
 	MarkItalic    = "italic"

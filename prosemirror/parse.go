@@ -133,6 +133,8 @@ func validateAttrs(n *Node) error {
 		if _, ok := n.Attrs["src"].(string); !ok {
 			return errors.New("image without src")
 		}
+	case TypeTable, TypeTableRow, TypeTableHeader, TypeTableCell:
+		return validateTable(n)
 	case TypeHorizontalRule, TypeHardBreak:
 		if len(n.Content) > 0 {
 			return fmt.Errorf("%s with content", n.Type)

@@ -90,6 +90,8 @@ func blockMarkdown(b *Node) string {
 		return imageMarkdown(b)
 	case TypeBulletList, TypeOrderedList, TypeTaskList:
 		return listMarkdown(b, false)
+	case TypeTable:
+		return tableMarkdown(b)
 	case TypeText, TypeHardBreak:
 		return inlineMarkdown([]*Node{b})
 	}
@@ -165,15 +167,21 @@ func prefixLines(s, prefix, blank string) string {
 	return strings.Join(lines, "\n")
 }
 
-func imageMarkdown(n *Node) string {
+func imageMarkdown(n *Node) string { return imageMarkdownIn(n, false) }
+
+// imageMarkdownIn writes an image, for a table cell when cell is set.
+func imageMarkdownIn(n *Node, cell bool) string {
 	src, _ := n.Attrs["src"].(string)
 	alt, _ := n.Attrs["alt"].(string)
 	title, _ := n.Attrs["title"].(string)
-	s := "![" + escapeText(alt) + "](" + destination(src)
+	raw := destination(src)
 	if title != "" {
-		s += ` "` + strings.ReplaceAll(title, `"`, `\"`) + `"`
+		raw += ` "` + strings.ReplaceAll(title, `"`, `\"`) + `"`
 	}
-	return s + ")"
+	if cell {
+		raw = cellPipes(raw)
+	}
+	return "![" + escapeText(alt) + "](" + raw + ")"
 }
 
 // destination writes a link destination, in angle brackets when it holds
@@ -189,13 +197,20 @@ func destination(u string) string {
 // they change between neighbours (as prosemirror-markdown does), so that
 // "**a *b***" stays one strong span. Whitespace at mark edges is moved
 // outside the delimiters, which CommonMark requires.
-func inlineMarkdown(nodes []*Node) string {
+func inlineMarkdown(nodes []*Node) string { return inlineMarkdownIn(nodes, false) }
+
+// inlineMarkdownIn is inlineMarkdown, for a table cell when cell is set.
+func inlineMarkdownIn(nodes []*Node, cell bool) string {
+	raw := func(s string) string { return s }
+	if cell {
+		raw = cellPipes
+	}
 	var sb strings.Builder
 	var open []Mark
 	pending := "" // trailing whitespace held until marks are closed
 	closeTo := func(keep int) {
 		for i := len(open) - 1; i >= keep; i-- {
-			sb.WriteString(markClose(open[i]))
+			sb.WriteString(raw(markClose(open[i])))
 		}
 		open = open[:keep]
 	}
@@ -246,7 +261,7 @@ func inlineMarkdown(nodes []*Node) string {
 			open = append(open, m)
 		}
 		if len(code) > 0 {
-			sb.WriteString(codeSpan(core))
+			sb.WriteString(raw(codeSpan(core)))
 		} else {
 			sb.WriteString(escapeText(core))
 		}

@@ -101,6 +101,22 @@ const nodes = {
     }],
     toDOM: (node) => ['img', { src: safeURL(node.attrs.src), alt: node.attrs.alt, title: node.attrs.title }]
   },
+  // Tiptap's TableKit (Open WebUI's editor has it; the server seeds it from
+  // Markdown tables). Shown and edited as text; no table commands here.
+  table: {
+    content: 'tableRow+',
+    group: 'block',
+    isolating: true,
+    parseDOM: [{ tag: 'table' }],
+    toDOM: () => ['table', ['tbody', 0]]
+  },
+  tableRow: {
+    content: '(tableCell | tableHeader)*',
+    parseDOM: [{ tag: 'tr' }],
+    toDOM: () => ['tr', 0]
+  },
+  tableCell: tableCell('td'),
+  tableHeader: tableCell('th'),
   text: { group: 'inline' },
   hardBreak: {
     inline: true,
@@ -145,6 +161,22 @@ const marks = {
   underline: {
     parseDOM: [{ tag: 'u' }, { style: 'text-decoration=underline' }],
     toDOM: () => ['u', 0]
+  }
+}
+
+function tableCell (tag) {
+  const span = (dom, name) => Math.max(1, Number(dom.getAttribute(name)) || 1)
+  return {
+    attrs: { colspan: attr(1), rowspan: attr(1), colwidth: attr(null) },
+    content: 'block+',
+    isolating: true,
+    parseDOM: [{ tag, getAttrs: (dom) => ({ colspan: span(dom, 'colspan'), rowspan: span(dom, 'rowspan') }) }],
+    toDOM: (node) => {
+      const attrs = {}
+      if (node.attrs.colspan !== 1) attrs.colspan = node.attrs.colspan
+      if (node.attrs.rowspan !== 1) attrs.rowspan = node.attrs.rowspan
+      return [tag, attrs, 0]
+    }
   }
 }
 

@@ -3,6 +3,10 @@
 // Tiptap's priority sort: link first, then StarterKit order.
 import { Schema } from 'prosemirror-model'
 
+function cellAttrs () {
+  return { colspan: { default: 1 }, rowspan: { default: 1 }, colwidth: { default: null } }
+}
+
 export const schema = new Schema({
   nodes: {
     doc: { content: 'block+' },
@@ -18,7 +22,12 @@ export const schema = new Schema({
     taskList: { content: 'taskItem+', group: 'block list' },
     taskItem: { attrs: { checked: { default: false } }, content: 'paragraph block*', defining: true },
     hardBreak: { inline: true, group: 'inline', selectable: false, marks: '' },
-    image: { attrs: { src: {}, alt: { default: null }, title: { default: null } }, group: 'block' }
+    image: { attrs: { src: {}, alt: { default: null }, title: { default: null } }, group: 'block' },
+    // Tiptap's TableKit as the stock frontend builds it.
+    table: { content: 'tableRow+', group: 'block', isolating: true },
+    tableRow: { content: '(tableCell | tableHeader)*' },
+    tableCell: { attrs: cellAttrs(), content: 'block+', isolating: true },
+    tableHeader: { attrs: cellAttrs(), content: 'block+', isolating: true }
   },
   marks: {
     link: { attrs: { href: {}, target: { default: null } }, inclusive: false },
