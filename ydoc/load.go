@@ -71,9 +71,9 @@ func (d *document) contentStale() bool {
 	if err != nil {
 		return false // gone, or unreadable now: the next edit renders
 	}
-	stored, err := noteContent(note.Data)
-	if err != nil {
-		return true
+	stored, badJSON, err := noteContent(note.Data)
+	if err != nil || badJSON != nil {
+		return true // a render replaces what seeding could not read
 	}
 	var live *prosemirror.Node
 	if protect(func() error { live = readProseMirror(d.doc); return nil }) != nil {
@@ -102,10 +102,13 @@ func (d *document) seed() (*storage.DocRecord, error) {
 		d.m.log.Error("read note to seed", "doc", d.id, "err", err)
 		return nil, ErrUnavailable
 	}
-	pm, err := noteContent(note.Data)
+	pm, badJSON, err := noteContent(note.Data)
 	if err != nil {
 		d.m.log.Warn("note content unusable for seeding; starting empty", "doc", d.id, "err", err)
 		return nil, nil
+	}
+	if badJSON != nil {
+		d.m.log.Warn("note's content.json unusable for seeding; seeding from its content.md", "doc", d.id, "err", badJSON)
 	}
 	if pm == nil || len(pm.Content) == 0 {
 		return nil, nil
@@ -133,8 +136,12 @@ func (d *document) seed() (*storage.DocRecord, error) {
 }
 
 // noteContent is the ProseMirror tree of a note's data.content: its json
-// if it is an object, else its md. nil when the note has neither.
-func noteContent(data json.RawMessage) (*prosemirror.Node, error) {
+// if it is an object, else its md. nil when the note has neither. A json
+// this version does not accept (an older one may have stored it) falls
+// back to the md, reported as badJSON: the Markdown rendering still holds
+// the text, and a document seeded empty would let the first edit's render
+// overwrite the note.
+func noteContent(data json.RawMessage) (pm *prosemirror.Node, badJSON, err error) {
 	var v struct {
 		Content struct {
 			JSON json.RawMessage `json:"json"`
@@ -143,16 +150,24 @@ func noteContent(data json.RawMessage) (*prosemirror.Node, error) {
 	}
 	if len(data) > 0 {
 		if err := json.Unmarshal(data, &v); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
+	md, _ := v.Content.MD.(string)
 	if js := bytes.TrimSpace(v.Content.JSON); len(js) > 0 && js[0] == '{' {
-		return prosemirror.Parse(js)
+		pm, err := prosemirror.Parse(js)
+		if err == nil {
+			return pm, nil, nil
+		}
+		if md == "" {
+			return nil, nil, err
+		}
+		badJSON = err
 	}
-	if md, ok := v.Content.MD.(string); ok && md != "" {
-		return prosemirror.FromMarkdown(md), nil
+	if md != "" {
+		return prosemirror.FromMarkdown(md), badJSON, nil
 	}
-	return nil, nil
+	return nil, nil, nil
 }
 
 // build replaces the Doc with one made from stored rows. Rows whose

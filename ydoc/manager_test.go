@@ -543,6 +543,9 @@ func TestSeeding(t *testing.T) {
 	}{
 		{"json", `{"content":{"json":` + pmJSON + `,"md":"ignored"}}`, mustPM(t, pmJSON)},
 		{"md", `{"content":{"md":` + jsonString(md) + `,"json":null}}`, prosemirror.FromMarkdown(md)},
+		// A json this version refuses (a table without rows) seeds from the
+		// md instead of starting empty.
+		{"json refused", `{"content":{"json":{"type":"doc","content":[{"type":"table","content":[]}]},"md":` + jsonString(md) + `}}`, prosemirror.FromMarkdown(md)},
 	}
 	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
 		store := open(t)
