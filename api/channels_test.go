@@ -281,3 +281,46 @@ func TestChannelsBadInput(t *testing.T) {
 		require.Len(t, listChannels(s, admin.Token), 1, "no channel was created by a refused request")
 	})
 }
+
+// TestPendingAccountHasNoChannels: an account whose role went back to
+// pending reads, posts and changes nothing over the channel routes, not
+// even in the group it is a member of, or a public channel: 403 with the
+// pending message everywhere.
+func TestPendingAccountHasNoChannels(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, s *quiretest.Server) {
+		admin, pat := s.SignUp("Admin"), s.SignUp("Pat")
+		public := createChannel(s, admin.Token, map[string]any{"name": "general"})
+		group := createChannel(s, pat.Token, map[string]any{"name": "pats", "type": "group", "user_ids": []string{admin.ID}})
+		msg := post(s, admin.Token, group.ID, map[string]any{"content": "hello"})
+		s.JSON("POST", "/api/v1/users/"+pat.ID+"/update/role", admin.Token, map[string]string{"role": "pending"}, http.StatusOK, nil)
+		tok := s.SignIn(pat.Email)
+		for _, id := range []string{public.ID, group.ID} {
+			for _, c := range []struct{ method, path string }{
+				{"GET", chans},
+				{"POST", chans + "create"},
+				{"GET", chans + id},
+				{"POST", chans + id + "/update"},
+				{"DELETE", chans + id + "/delete"},
+				{"POST", chans + id + "/members/add"},
+				{"POST", chans + id + "/members/remove"},
+				{"GET", chans + id + "/messages"},
+				{"POST", chans + id + "/messages/post"},
+				{"GET", chans + id + "/messages/" + msg.ID + "/thread"},
+				{"POST", chans + id + "/messages/" + msg.ID + "/update"},
+				{"DELETE", chans + id + "/messages/" + msg.ID + "/delete"},
+				{"POST", chans + id + "/messages/" + msg.ID + "/reactions/add"},
+				{"POST", chans + id + "/messages/" + msg.ID + "/pin"},
+			} {
+				var body any
+				if c.method == "POST" {
+					body = map[string]any{"name": "x", "content": "x", "user_ids": []string{pat.ID}}
+				}
+				r := s.Do(c.method, c.path, tok, body)
+				require.Equal(t, http.StatusForbidden, r.Status, "%s %s: %.200s", c.method, c.path, r.Body)
+				require.Equal(t, "Your account is awaiting an administrator's approval", r.Detail(), "%s %s", c.method, c.path)
+			}
+		}
+		require.Len(t, messages(s, admin.Token, group.ID, ""), 1, "the pending account changed the group")
+	})
+}

@@ -215,3 +215,97 @@ func TestChatClientStopsReading(t *testing.T) {
 		})
 	}
 }
+
+// A JSON answer (no stream) must be whole within --chat-timeout: an
+// upstream that sends its headers, then a byte now and then (each within
+// any idle bound), or never even its headers, is given up. Before, nothing
+// bounded a JSON answer: the handler and the upstream request lived as
+// long as the client waited. The answer begun is aborted (as any cut JSON
+// answer), one not begun is 504.
+func TestChatJSONAnswerTimeout(t *testing.T) {
+	t.Parallel()
+	for _, headers := range []bool{true, false} {
+		t.Run(fmt.Sprint("headers=", headers), func(t *testing.T) {
+			t.Parallel()
+			cancelled := make(chan struct{})
+			url := scriptedUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+				defer close(cancelled)
+				_, _ = io.Copy(io.Discard, r.Body) // else the server does not watch the connection
+				if !headers {
+					<-r.Context().Done()
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(halfAnswer))
+				rc := http.NewResponseController(w)
+				for rc.Flush() == nil {
+					select {
+					case <-r.Context().Done():
+						return
+					case <-time.After(50 * time.Millisecond):
+						_, _ = w.Write([]byte("x"))
+					}
+				}
+			})
+			s, tok := chatServer(t, url, "", func(c *server.Config) {
+				c.ChatTimeout = time.Second
+				c.ChatIdleTimeout = time.Hour // not what ends it
+			})
+			// The client waits as long as it takes (a guard against a hang
+			// only): the server must give up, not the client.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, "POST", s.URL+"/api/chat/completions",
+				strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			require.NotErrorIs(t, err, context.DeadlineExceeded, "the server never gave the answer up")
+			if headers {
+				require.Equal(t, http.StatusOK, resp.StatusCode)
+				require.Error(t, err, "the client got %d bytes as if whole", len(body))
+			} else {
+				require.NoError(t, err)
+				require.Equal(t, http.StatusGatewayTimeout, resp.StatusCode, "%s", body)
+				require.JSONEq(t, `{"detail":"the model server did not answer in time"}`, string(body))
+			}
+			<-cancelled // the upstream request was given up too
+		})
+	}
+}
+
+// A stream has no overall bound (a long answer is a steady trickle of
+// events), but a line sent a byte at a time, each byte within the idle
+// timeout, is no progress: the stream ends when no whole line came for
+// the idle timeout.
+func TestChatStreamTrickledLineStalls(t *testing.T) {
+	t.Parallel()
+	cancelled := make(chan struct{})
+	url := scriptedUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		defer close(cancelled)
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = w.Write([]byte(`data: {"choices":[{"delta":{"content":"0 "}}]}` + "\n\n" + `data: {"choices":[{"delta":{"content":"`))
+		rc := http.NewResponseController(w)
+		for rc.Flush() == nil {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+				_, _ = w.Write([]byte("x"))
+			}
+		}
+	})
+	s, tok := chatServer(t, url, "", func(c *server.Config) { c.ChatIdleTimeout = time.Second })
+	resp := streamReq(t, s, tok, map[string]any{"model": "m", "messages": msgs(), "stream": true})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	ev := events(t, resp)
+	require.Len(t, ev, 2)
+	require.Equal(t, "0 ", content(t, ev[0]))
+	require.JSONEq(t, `{"error": {"message": "the model server stopped sending (timed out)"}}`, ev[1])
+	<-cancelled
+}

@@ -114,3 +114,48 @@ func TestRESTContentEditTooLarge(t *testing.T) {
 		})
 	}
 }
+
+// TestRESTContentEditTooCostlyForTheLiveText: a REST content edit that
+// would write thousands of differently formatted pieces into a live
+// paragraph of thousands (ydoc.ErrTooCostly: each piece written walks the
+// paragraph from its start) is refused with 413 and a message saying what
+// to do, and changes nothing: not the document, its stored rows, nor the
+// note. The live paragraph is a table of 4,000 rows with a bold column (a
+// Markdown table is one paragraph), seeded when the edit opens the
+// document; the edit changes every row, and each alone is accepted.
+func TestRESTContentEditTooCostlyForTheLiveText(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, s *quiretest.Server) {
+		ctx := context.Background()
+		bob := s.SignUp("Bob")
+		id := s.CreateNote(bob.Token, "table", strings.Repeat("| **name** | value |\n", 4000))
+		docID := "note:" + id
+		before, err := s.Docs().State(ctx, docID) // seeds the live paragraph
+		require.NoError(t, err)
+		rows, err := s.Store().LoadDocument(ctx, docID)
+		require.NoError(t, err)
+		var stored note
+		s.JSON("GET", "/api/v1/notes/"+id, bob.Token, nil, http.StatusOK, &stored)
+
+		r := s.Do("POST", "/api/v1/notes/"+id+"/update", bob.Token, map[string]any{
+			"title": "renamed",
+			"data":  map[string]any{"content": map[string]any{"md": strings.Repeat("| **name** | other |\n", 4000)}},
+		})
+		require.Equal(t, http.StatusRequestEntityTooLarge, r.Status, "%.200s", r.Body)
+		require.Equal(t, "The note's text is too finely formatted for this edit over REST; edit it in the editor", r.Detail())
+
+		after, err := s.Docs().State(ctx, docID)
+		require.NoError(t, err)
+		require.Equal(t, before.Update, after.Update, "the live document changed")
+		rowsAfter, err := s.Store().LoadDocument(ctx, docID)
+		require.NoError(t, err)
+		require.Equal(t, len(rows.Records), len(rowsAfter.Records), "something was stored")
+		var got note
+		s.JSON("GET", "/api/v1/notes/"+id, bob.Token, nil, http.StatusOK, &got)
+		require.Equal(t, stored, got, "the note changed")
+
+		// A new note with that content is fine: seeding writes no piece into a
+		// live paragraph.
+		s.CreateNote(bob.Token, "other table", strings.Repeat("| **name** | other |\n", 4000))
+	})
+}

@@ -425,14 +425,11 @@ func (a *API) getNote(w http.ResponseWriter, r *http.Request, s *session) {
 
 // listNotes pages the notes the caller may read (admins: all), newest
 // first. ?page=N (from 1) takes pages of PageSize; otherwise ?skip= and
-// ?limit= (no limit: everything).
+// ?limit= (no limit: everything; an empty value is a 400, as on every list).
 func (a *API) listNotes(w http.ResponseWriter, r *http.Request, s *session) {
 	q := r.URL.Query()
 	opt := storage.ListNotesOptions{UserID: s.user.ID, All: s.user.Role == storage.RoleAdmin, MDPrefix: listMDRunes}
 	num := func(name string, min, max int) (int, bool) {
-		if q.Get(name) == "" {
-			return 0, true // empty reads as absent here
-		}
 		n, err := intParam(q, name, 0, min, max)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())

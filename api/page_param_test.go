@@ -37,3 +37,30 @@ func TestPageParamAgrees(t *testing.T) {
 		}
 	})
 }
+
+// TestSkipLimitParamsAgree: ?skip and ?limit are read the same way on every
+// list that takes them: an empty value is a 400, as any other value that is
+// not a number in range (Open WebUI answers 422). The notes list read an
+// empty one as absent: ?limit= listed every note. The stock frontend never
+// sends either there (it sends ?page or nothing).
+func TestSkipLimitParamsAgree(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, s *quiretest.Server) {
+		ada := s.SignUp("Ada")
+		s.CreateNote(ada.Token, "One", "one")
+		ch := createChannel(s, ada.Token, map[string]any{"name": "general"})
+		for _, path := range []string{"/api/v1/notes/?", chans + ch.ID + "/messages?"} {
+			for _, name := range []string{"skip", "limit"} {
+				for _, v := range []string{"", "abc", "-1", "1.5"} {
+					r := s.Do("GET", path+name+"="+v, ada.Token, nil)
+					require.Equal(t, http.StatusBadRequest, r.Status, "%s%s=%s: %.200s", path, name, v, r.Body)
+					require.Contains(t, r.Detail(), name+" must be an integer from ", "%s%s=%s", path, name, v)
+				}
+			}
+			for _, q := range []string{"skip=0&limit=1", "skip=1", "limit=5", "x="} {
+				r := s.Do("GET", path+q, ada.Token, nil)
+				require.Equal(t, http.StatusOK, r.Status, "%s%s: %.200s", path, q, r.Body)
+			}
+		}
+	})
+}

@@ -25,6 +25,7 @@ var (
 	ErrTruncated   = errors.New("the model server's answer ended early")
 	ErrLineTooLong = errors.New("the model server sent a chunk that is too long")
 	ErrStopped     = errors.New("the server is shutting down")
+	ErrTooSlow     = errors.New("the model server did not finish its answer in time")
 )
 
 // UpstreamError is an upstream's error answer.
@@ -44,8 +45,10 @@ type Response struct {
 	upstream string // its base URL, for the logs
 	ctx      context.Context
 	cancel   context.CancelFunc
-	timer    *time.Timer // fires after IdleTimeout without progress (streams)
-	stalled  atomic.Bool
+	// timer fires after IdleTimeout without progress (streams), or
+	// Timeout after the request (JSON answers); it sets stalled.
+	timer   *time.Timer
+	stalled atomic.Bool
 	// stopping is set when the Client stops; unwatch forgets the Client.
 	stopping atomic.Bool
 	unwatch  func() bool
@@ -53,9 +56,7 @@ type Response struct {
 
 // Close cancels the upstream request and frees its connection.
 func (r *Response) Close() {
-	if r.timer != nil {
-		r.timer.Stop()
-	}
+	r.timer.Stop()
 	r.unwatch()
 	r.cancel()
 	_ = r.Body.Close()
@@ -63,7 +64,9 @@ func (r *Response) Close() {
 
 // Complete sends body (an OpenAI chat completion request) to upstream i's
 // POST /chat/completions. The request ends when ctx does or on Close. With
-// stream, the headers must come within IdleTimeout and be an event stream.
+// stream, the headers must come within IdleTimeout and be an event stream;
+// without, the whole answer must have come within Timeout (its Body's
+// reads then fail with ErrTooSlow).
 func (c *Client) Complete(ctx context.Context, i int, body []byte, stream bool) (*Response, error) {
 	if i < 0 || i >= len(c.cfg.Upstreams) {
 		return nil, fmt.Errorf("chat: no upstream %d", i)
@@ -71,14 +74,14 @@ func (c *Client) Complete(ctx context.Context, i int, body []byte, stream bool) 
 	up := c.cfg.Upstreams[i]
 	ctx, cancel := context.WithCancel(ctx)
 	r := &Response{c: c, upstream: up.BaseURL, ctx: ctx, cancel: cancel}
+	wait := c.cfg.Timeout
 	if stream {
-		r.timer = time.AfterFunc(c.cfg.IdleTimeout, func() { r.stalled.Store(true); cancel() })
+		wait = c.cfg.IdleTimeout
 	}
+	r.timer = time.AfterFunc(wait, func() { r.stalled.Store(true); cancel() })
 	r.unwatch = context.AfterFunc(c.stopped, func() { r.stopping.Store(true); cancel() })
 	fail := func(err error) (*Response, error) {
-		if r.timer != nil {
-			r.timer.Stop()
-		}
+		r.timer.Stop()
 		r.unwatch()
 		cancel()
 		return nil, err
@@ -98,7 +101,7 @@ func (c *Client) Complete(ctx context.Context, i int, body []byte, stream bool) 
 			return fail(ErrStopped)
 		}
 		if r.stalled.Load() {
-			c.log.WarnContext(ctx, "upstream sent no answer in time", "upstream", up.BaseURL, "timeout", c.cfg.IdleTimeout)
+			c.log.WarnContext(ctx, "upstream sent no answer in time", "upstream", up.BaseURL, "timeout", wait)
 			return fail(ErrNoAnswer)
 		}
 		if ctx.Err() != nil {
@@ -121,8 +124,30 @@ func (c *Client) Complete(ctx context.Context, i int, body []byte, stream bool) 
 			return nil, ErrNotStream
 		}
 		r.timer.Reset(c.cfg.IdleTimeout)
+	} else {
+		resp.Body = &jsonBody{ReadCloser: resp.Body, r: r}
 	}
 	return r, nil
+}
+
+// jsonBody is a JSON answer's body: a read cut by Timeout or by the
+// server's stop says so, rather than that the request was cancelled.
+type jsonBody struct {
+	io.ReadCloser
+	r *Response
+}
+
+func (b *jsonBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		switch {
+		case b.r.stopping.Load():
+			err = ErrStopped
+		case b.r.stalled.Load():
+			err = ErrTooSlow
+		}
+	}
+	return n, err
 }
 
 func isEventStream(contentType string) bool {

@@ -21,6 +21,7 @@ const (
 	ModelsTimeoutDefault = 5 * time.Second
 	ModelsTTLDefault     = 10 * time.Second
 	IdleTimeoutDefault   = 60 * time.Second
+	TimeoutDefault       = 300 * time.Second
 	MaxLineBytesDefault  = 1 << 20
 	// maxModelsBytes caps one upstream's /models answer.
 	maxModelsBytes = 8 << 20
@@ -49,6 +50,11 @@ type Config struct {
 	// IdleTimeout bounds the wait for a streaming answer's headers and then
 	// between two of its lines. Zero: IdleTimeoutDefault.
 	IdleTimeout time.Duration
+	// Timeout bounds a non-streamed completion as a whole, from the request
+	// to the answer's last byte: an upstream may otherwise send its headers
+	// and then a byte now and then forever. Streams are bounded by
+	// IdleTimeout only: a long answer keeps sending. Zero: TimeoutDefault.
+	Timeout time.Duration
 	// MaxLineBytes bounds one line of a streamed answer. Zero: MaxLineBytesDefault.
 	MaxLineBytes int
 	// Logger; nil: discard.
@@ -121,8 +127,9 @@ func New(cfg Config) (*Client, error) {
 	cfg.ModelsTimeout = cmp.Or(cfg.ModelsTimeout, ModelsTimeoutDefault)
 	cfg.ModelsTTL = cmp.Or(cfg.ModelsTTL, ModelsTTLDefault)
 	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, IdleTimeoutDefault)
+	cfg.Timeout = cmp.Or(cfg.Timeout, TimeoutDefault)
 	cfg.MaxLineBytes = cmp.Or(cfg.MaxLineBytes, MaxLineBytesDefault)
-	if cfg.ModelsTimeout < 0 || cfg.ModelsTTL < 0 || cfg.IdleTimeout < 0 || cfg.MaxLineBytes < 0 {
+	if cfg.ModelsTimeout < 0 || cfg.ModelsTTL < 0 || cfg.IdleTimeout < 0 || cfg.Timeout < 0 || cfg.MaxLineBytes < 0 {
 		return nil, errors.New("chat: timeouts and limits must not be negative")
 	}
 	for i, u := range cfg.Upstreams {

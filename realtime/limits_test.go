@@ -114,7 +114,8 @@ func (v *admitPending) Verify(ctx context.Context, token string) (*storage.User,
 }
 
 // An account waiting for approval gets account_pending on every socket
-// event, with its token in the handshake or in user-join.
+// event, with its token in the handshake or in user-join: it joins no
+// note or channel room (join-channels), and types in none.
 func TestPendingAccountRefused(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -135,11 +136,13 @@ func TestPendingAccountRefused(t *testing.T) {
 	if err := b.store.SetNoteAccess(ctx, b.note.ID, b.note.AccessGrants); err != nil {
 		t.Fatal(err)
 	}
+	// And is a member of a channel: it may neither join its room nor type in it.
+	ch := b.privateGroup(t, "with pat", storage.ChannelMember{UserID: u.ID, Role: storage.MemberManager, IsActive: true})
 	var r map[string]map[string]any
-	node(t, &r, "pending.mjs", b.url, b.note.ID, tok)
+	node(t, &r, "pending.mjs", b.url, b.note.ID, tok, ch.ID)
 	refused := map[string]any{"ok": false, "error": "account_pending"}
 	for _, how := range []string{"handshake", "plain"} {
-		for _, ev := range []string{"userJoin", "heartbeat", "joinNote", "join", "update", "awareness"} {
+		for _, ev := range []string{"userJoin", "heartbeat", "joinNote", "join", "update", "awareness", "joinChannels", "typing", "lastRead"} {
 			if !equalJSON(r[how][ev], refused) {
 				t.Errorf("%s socket, %s: %v", how, ev, r[how][ev])
 			}

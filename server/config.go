@@ -146,6 +146,9 @@ type Config struct {
 	// ChatIdleTimeout bounds the wait for an upstream's streamed answer and
 	// between its lines. Zero: chat.IdleTimeoutDefault.
 	ChatIdleTimeout time.Duration
+	// ChatTimeout (--chat-timeout) bounds a non-streamed completion as a
+	// whole (chat.Config.Timeout). Zero: chat.TimeoutDefault.
+	ChatTimeout time.Duration
 	// ChatModelsTimeout bounds one upstream's model list. Zero:
 	// chat.ModelsTimeoutDefault.
 	ChatModelsTimeout time.Duration
@@ -254,6 +257,9 @@ func (c Config) Validate() error {
 	}
 	if c.DocIdleTimeout < 0 || c.DocInactiveTimeout < 0 || c.DocCompactRows < 0 {
 		return errors.New("--doc-idle-timeout, --doc-inactive-timeout and --doc-compact-rows must not be negative")
+	}
+	if c.ChatTimeout < 0 {
+		return errors.New("--chat-timeout must not be negative")
 	}
 	if c.ChatIdleTimeout < 0 || c.ChatModelsTimeout < 0 || c.ChatFlushInterval < 0 || c.ChatFlushBytes < 0 || c.ChannelAnswerInterval < 0 || c.MaxChatBytes < 0 ||
 		c.ShutdownTimeout < 0 || c.ReadTimeout < 0 || c.TokenTTL < 0 || c.MaxNoteBodyBytes < 0 || c.MaxAuthBodyBytes < 0 {

@@ -182,7 +182,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 		return nil, err
 	}
 	s.chat, err = chat.New(chat.Config{
-		Upstreams: upstreams, Logger: logger, IdleTimeout: cfg.ChatIdleTimeout, ModelsTimeout: cfg.ChatModelsTimeout,
+		Upstreams: upstreams, Logger: logger, IdleTimeout: cfg.ChatIdleTimeout, Timeout: cfg.ChatTimeout, ModelsTimeout: cfg.ChatModelsTimeout,
 	})
 	if err != nil {
 		return nil, err

@@ -160,6 +160,7 @@ func newSettings(name string, stderr io.Writer, serveFlags bool) *settings {
 		s.envs["enable-signup"] = []string{"ENABLE_SIGNUP", "QUIRE_ENABLE_SIGNUP"}
 		str(&c.OpenAIBaseURLs, "openai-base-url", "", "QUIRE_OPENAI_BASE_URL", "OpenAI-compatible upstream base URLs for chat, ';'-separated; empty: no models", "OPENAI_API_BASE_URLS", "OPENAI_API_BASE_URL")
 		str(&c.OpenAIAPIKeys, "openai-api-key", "", "QUIRE_OPENAI_API_KEY", "API keys of those upstreams, ';'-separated, by position", "OPENAI_API_KEYS", "OPENAI_API_KEY")
+		dur(&c.ChatTimeout, "chat-timeout", "QUIRE_CHAT_TIMEOUT", "a chat completion asked without streaming must be answered whole within this long (streams are bounded by their pauses instead); 0: 5m")
 		str(&c.WebUIDir, "webui-dir", "", "QUIRE_WEBUI_DIR", "serve this frontend build (e.g. the stock Open WebUI one) at / instead of the built-in app; empty: the built-in app")
 		str(&c.DefaultUserRole, "default-user-role", server.DefaultUserRoleDefault, "DEFAULT_USER_ROLE", "role of new accounts but the first (always admin): pending, user or admin", "QUIRE_DEFAULT_USER_ROLE")
 	}

@@ -365,3 +365,20 @@ func TestDocumentTuningFlags(t *testing.T) {
 		require.Contains(t, errs, args[0], args)
 	}
 }
+
+// TestChatTimeoutFlag: --chat-timeout (or QUIRE_CHAT_TIMEOUT) bounds a
+// non-streamed completion; a negative value is refused, naming the flag,
+// before anything starts.
+func TestChatTimeoutFlag(t *testing.T) {
+	t.Parallel()
+	s := newSettings("serve", &bytes.Buffer{}, true)
+	require.NoError(t, s.parse(nil, func(k string) string { return map[string]string{"QUIRE_CHAT_TIMEOUT": "90s"}[k] }))
+	require.Equal(t, 90*time.Second, s.cfg.ChatTimeout)
+	s = newSettings("serve", &bytes.Buffer{}, true)
+	require.NoError(t, s.parse([]string{"--chat-timeout", "10m"}, func(k string) string { return map[string]string{"QUIRE_CHAT_TIMEOUT": "30s"}[k] }))
+	require.Equal(t, 10*time.Minute, s.cfg.ChatTimeout, "the flag beats the variable")
+
+	code, _, errs := runCmd(t, nil, "serve", "--chat-timeout", "-1s", "--data-dir", t.TempDir())
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "--chat-timeout")
+}
