@@ -82,9 +82,25 @@ func (d *document) contentStale() bool {
 	if stored == nil {
 		return len(live.Content) > 0
 	}
+	dropNullAttrs(stored)
 	a, errA := json.Marshal(stored)
 	b, errB := json.Marshal(live)
 	return errA != nil || errB != nil || !bytes.Equal(a, b)
+}
+
+// dropNullAttrs removes the null attrs of n and its descendants, in
+// place. Seeding writes no null attribute into the Doc (nor does
+// y-prosemirror), so a tree read from it has none, and a stored one with
+// them (a table cell's colwidth, a code block's language) is the same.
+func dropNullAttrs(n *prosemirror.Node) {
+	for k, v := range n.Attrs {
+		if v == nil {
+			delete(n.Attrs, k)
+		}
+	}
+	for _, c := range n.Content {
+		dropNullAttrs(c)
+	}
 }
 
 // seed builds the first state of a note's document from its stored

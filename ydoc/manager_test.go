@@ -986,29 +986,45 @@ func TestCompactionWaitsForWritesItHolds(t *testing.T) {
 	})
 }
 
-// TestOpeningANoteDoesNotRewriteIt: a note created with Markdown alone and
-// never edited keeps its data and updated_at however often its document
-// loads (it is seeded once, then loaded from the log).
+// TestOpeningANoteDoesNotRewriteIt: a note created with Markdown alone (or
+// with the stock editor's json) and never edited keeps its data and
+// updated_at however often its document loads (it is seeded once, then
+// loaded from the log). Attributes that are null (a table cell's colwidth,
+// a code block's language, an image's title) are not written into the
+// Doc: before, the second load took their absence for a change and
+// rewrote the note (its md too, table alignments lost) and its updated_at.
 func TestOpeningANoteDoesNotRewriteIt(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
-		store := open(t)
-		ctx := context.Background()
-		doc := newNote(t, store, `{"content":{"md":"# Title\n\nsome *text*\n\n- one\n- two\n"}}`)
-		before, err := store.GetNote(ctx, doc[len("note:"):])
-		require.NoError(t, err)
-		b := startManager(t, store, Config{IdleTimeout: 10 * time.Millisecond, RenderDebounce: time.Millisecond, RenderMaxWait: time.Millisecond})
-		for range 2 { // seeded, then loaded from the log
-			_, err := b.m.State(ctx, doc)
-			require.NoError(t, err)
-			require.Eventually(t, func() bool { return !b.m.live(doc) }, 10*time.Second, 5*time.Millisecond)
-		}
-		require.Equal(t, 1, rowCount(t, store, doc))
-		after, err := store.GetNote(ctx, doc[len("note:"):])
-		require.NoError(t, err)
-		require.Equal(t, before.UpdatedAt, after.UpdatedAt)
-		require.Equal(t, string(before.Data), string(after.Data))
-	})
+	cell := `{"type":"tableCell","attrs":{"colspan":1,"rowspan":1,"colwidth":null},"content":[{"type":"paragraph","content":[{"type":"text","text":"c"}]}]}`
+	stock := `{"type":"doc","content":[{"type":"table","content":[{"type":"tableRow","content":[` + cell + `,` + cell + `]}]},` +
+		`{"type":"codeBlock","attrs":{"language":null},"content":[{"type":"text","text":"x"}]}]}`
+	for name, data := range map[string]string{
+		"md":             `{"content":{"md":"# Title\n\nsome *text*\n\n- one\n- two\n"}}`,
+		"md with tables": `{"content":{"md":"| a | b |\n|:--|--:|\n| 1 | 2 |\n\n` + "```\\nx\\n```" + `\n\n![i](/i.png)\n"}}`,
+		"stock json":     `{"content":{"json":` + stock + `,"md":"c"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+				store := open(t)
+				ctx := context.Background()
+				doc := newNote(t, store, data)
+				before, err := store.GetNote(ctx, doc[len("note:"):])
+				require.NoError(t, err)
+				b := startManager(t, store, Config{IdleTimeout: 10 * time.Millisecond, RenderDebounce: time.Millisecond, RenderMaxWait: time.Millisecond})
+				for range 2 { // seeded, then loaded from the log
+					_, err := b.m.State(ctx, doc)
+					require.NoError(t, err)
+					require.Eventually(t, func() bool { return !b.m.live(doc) }, 10*time.Second, 5*time.Millisecond)
+				}
+				require.Equal(t, 1, rowCount(t, store, doc))
+				after, err := store.GetNote(ctx, doc[len("note:"):])
+				require.NoError(t, err)
+				require.Equal(t, before.UpdatedAt, after.UpdatedAt)
+				require.Equal(t, string(before.Data), string(after.Data))
+			})
+		})
+	}
 }
 
 // TestLoadRendersWhatACrashLeftUnrendered: a crash (kill -9) between an
