@@ -1027,6 +1027,31 @@ func TestOpeningANoteDoesNotRewriteIt(t *testing.T) {
 	}
 }
 
+// TestSeedFromMDRendersOverRefusedJSON: a note whose stored json this
+// version refuses is seeded from its md, and that first load renders the
+// Doc over the json at once. Before, the refused json stayed in the note
+// (GET answered it) until an edit or a later load.
+func TestSeedFromMDRendersOverRefusedJSON(t *testing.T) {
+	t.Parallel()
+	md := "# Hello\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+		store := open(t)
+		doc := newNote(t, store, `{"content":{"json":{"type":"doc","content":[{"type":"table","content":[]}]},"md":`+jsonString(md)+`}}`)
+		b := startManager(t, store, Config{RenderDebounce: time.Millisecond, RenderMaxWait: time.Millisecond})
+		_, err := b.m.State(context.Background(), doc)
+		require.NoError(t, err)
+		want := prosemirror.FromMarkdown(md)
+		require.Eventually(t, func() bool { return noteContentOf(t, store, doc).MD == want.Markdown() },
+			10*time.Second, 5*time.Millisecond, "the refused json was never replaced: %+v", noteContentOf(t, store, doc))
+		got := noteContentOf(t, store, doc)
+		require.Equal(t, want.HTML(), got.HTML)
+		raw, err := json.Marshal(got.JSON)
+		require.NoError(t, err)
+		_, err = prosemirror.Parse(raw)
+		require.NoError(t, err, "the json rendered over the refused one parses: %s", raw)
+	})
+}
+
 // TestLoadRendersWhatACrashLeftUnrendered: a crash (kill -9) between an
 // update's commit and its debounced render left the note's data.content
 // behind its document until the next edit, however often the note was
