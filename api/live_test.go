@@ -120,9 +120,9 @@ func TestRESTContentEditTooLarge(t *testing.T) {
 // paragraph of thousands (ydoc.ErrTooCostly: each piece written walks the
 // paragraph from its start) is refused with 413 and a message saying what
 // to do, and changes nothing: not the document, its stored rows, nor the
-// note. The live paragraph is a table of 4,000 rows with a bold column (a
-// Markdown table is one paragraph), seeded when the edit opens the
-// document; the edit changes every row, and each alone is accepted.
+// note. The live paragraph is 4,000 table-like lines with a bold word
+// (without a delimiter row they are no table, so one paragraph), seeded
+// when the edit opens the document; the edit changes every line.
 func TestRESTContentEditTooCostlyForTheLiveText(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, s *quiretest.Server) {

@@ -26,14 +26,20 @@ func (d *document) load() error {
 		return ErrUnavailable
 	}
 	if st.Empty() {
-		rec, err := d.seed()
+		rec, fromMD, err := d.seed()
 		if err != nil {
 			return err
 		}
 		if rec != nil {
 			st.Records = []storage.DocRecord{*rec}
 		}
-		return d.build(st.Records)
+		if err := d.build(st.Records); err != nil {
+			return err
+		}
+		if fromMD {
+			d.changed() // render over the json seeding could not read
+		}
+		return nil
 	}
 	if err := d.build(st.Records); err != nil {
 		return err
@@ -82,36 +88,53 @@ func (d *document) contentStale() bool {
 	if stored == nil {
 		return len(live.Content) > 0
 	}
+	dropNullAttrs(stored)
 	a, errA := json.Marshal(stored)
 	b, errB := json.Marshal(live)
 	return errA != nil || errB != nil || !bytes.Equal(a, b)
 }
 
+// dropNullAttrs removes the null attrs of n and its descendants, in
+// place. Seeding writes no null attribute into the Doc (nor does
+// y-prosemirror), so a tree read from it has none, and a stored one with
+// them (a table cell's colwidth, a code block's language) is the same.
+func dropNullAttrs(n *prosemirror.Node) {
+	for k, v := range n.Attrs {
+		if v == nil {
+			delete(n.Attrs, k)
+		}
+	}
+	for _, c := range n.Content {
+		dropNullAttrs(c)
+	}
+}
+
 // seed builds the first state of a note's document from its stored
 // content (protocol §9.3) and appends it to the log, so it happens once.
 // The bytes depend only on the content, so two servers seeding at once
-// store identical, mergeable updates. Seeding never broadcasts.
-func (d *document) seed() (*storage.DocRecord, error) {
+// store identical, mergeable updates. Seeding never broadcasts. fromMD
+// reports a seed from the md because the json was refused.
+func (d *document) seed() (rec *storage.DocRecord, fromMD bool, err error) {
 	ctx, cancel := d.ctx()
 	defer cancel()
 	note, err := d.m.cfg.Store.GetNote(ctx, d.noteID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, ErrUnknownDocument
+		return nil, false, ErrUnknownDocument
 	}
 	if err != nil {
 		d.m.log.Error("read note to seed", "doc", d.id, "err", err)
-		return nil, ErrUnavailable
+		return nil, false, ErrUnavailable
 	}
 	pm, badJSON, err := noteContent(note.Data)
 	if err != nil {
 		d.m.log.Warn("note content unusable for seeding; starting empty", "doc", d.id, "err", err)
-		return nil, nil
+		return nil, false, nil
 	}
 	if badJSON != nil {
 		d.m.log.Warn("note's content.json unusable for seeding; seeding from its content.md", "doc", d.id, "err", badJSON)
 	}
 	if pm == nil || len(pm.Content) == 0 {
-		return nil, nil
+		return nil, false, nil
 	}
 	var upd []byte
 	editMu.Lock()
@@ -123,16 +146,16 @@ func (d *document) seed() (*storage.DocRecord, error) {
 	editMu.Unlock()
 	if err != nil {
 		d.m.log.Warn("seed document; starting empty", "doc", d.id, "err", err)
-		return nil, nil
+		return nil, false, nil
 	}
 	ids, err := d.m.cfg.Store.AppendUpdates(ctx, []storage.DocUpdate{{DocID: d.id, Data: upd}})
 	if err != nil || len(ids) != 1 {
 		d.m.log.Error("store seed", "doc", d.id, "err", err)
-		return nil, ErrUnavailable
+		return nil, false, ErrUnavailable
 	}
 	d.m.met.bytesPersisted.Add(float64(len(upd)))
 	d.m.log.Info("seeded document from note content", "doc", d.id, "bytes", len(upd))
-	return &storage.DocRecord{ID: ids[0], Data: upd}, nil
+	return &storage.DocRecord{ID: ids[0], Data: upd}, badJSON != nil, nil
 }
 
 // noteContent is the ProseMirror tree of a note's data.content: its json

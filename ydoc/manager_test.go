@@ -986,28 +986,69 @@ func TestCompactionWaitsForWritesItHolds(t *testing.T) {
 	})
 }
 
-// TestOpeningANoteDoesNotRewriteIt: a note created with Markdown alone and
-// never edited keeps its data and updated_at however often its document
-// loads (it is seeded once, then loaded from the log).
+// TestOpeningANoteDoesNotRewriteIt: a note created with Markdown alone (or
+// with the stock editor's json) and never edited keeps its data and
+// updated_at however often its document loads (it is seeded once, then
+// loaded from the log). Attributes that are null (a table cell's colwidth,
+// a code block's language, an image's title) are not written into the
+// Doc: before, the second load took their absence for a change and
+// rewrote the note (its md too, table alignments lost) and its updated_at.
 func TestOpeningANoteDoesNotRewriteIt(t *testing.T) {
 	t.Parallel()
+	cell := `{"type":"tableCell","attrs":{"colspan":1,"rowspan":1,"colwidth":null},"content":[{"type":"paragraph","content":[{"type":"text","text":"c"}]}]}`
+	stock := `{"type":"doc","content":[{"type":"table","content":[{"type":"tableRow","content":[` + cell + `,` + cell + `]}]},` +
+		`{"type":"codeBlock","attrs":{"language":null},"content":[{"type":"text","text":"x"}]}]}`
+	for name, data := range map[string]string{
+		"md":             `{"content":{"md":"# Title\n\nsome *text*\n\n- one\n- two\n"}}`,
+		"md with tables": `{"content":{"md":"| a | b |\n|:--|--:|\n| 1 | 2 |\n\n` + "```\\nx\\n```" + `\n\n![i](/i.png)\n"}}`,
+		"stock json":     `{"content":{"json":` + stock + `,"md":"c"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
+				store := open(t)
+				ctx := context.Background()
+				doc := newNote(t, store, data)
+				before, err := store.GetNote(ctx, doc[len("note:"):])
+				require.NoError(t, err)
+				b := startManager(t, store, Config{IdleTimeout: 10 * time.Millisecond, RenderDebounce: time.Millisecond, RenderMaxWait: time.Millisecond})
+				for range 2 { // seeded, then loaded from the log
+					_, err := b.m.State(ctx, doc)
+					require.NoError(t, err)
+					require.Eventually(t, func() bool { return !b.m.live(doc) }, 10*time.Second, 5*time.Millisecond)
+				}
+				require.Equal(t, 1, rowCount(t, store, doc))
+				after, err := store.GetNote(ctx, doc[len("note:"):])
+				require.NoError(t, err)
+				require.Equal(t, before.UpdatedAt, after.UpdatedAt)
+				require.Equal(t, string(before.Data), string(after.Data))
+			})
+		})
+	}
+}
+
+// TestSeedFromMDRendersOverRefusedJSON: a note whose stored json this
+// version refuses is seeded from its md, and that first load renders the
+// Doc over the json at once. Before, the refused json stayed in the note
+// (GET answered it) until an edit or a later load.
+func TestSeedFromMDRendersOverRefusedJSON(t *testing.T) {
+	t.Parallel()
+	md := "# Hello\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
 	eachStore(t, func(t *testing.T, open func(testing.TB) storage.Store) {
 		store := open(t)
-		ctx := context.Background()
-		doc := newNote(t, store, `{"content":{"md":"# Title\n\nsome *text*\n\n- one\n- two\n"}}`)
-		before, err := store.GetNote(ctx, doc[len("note:"):])
+		doc := newNote(t, store, `{"content":{"json":{"type":"doc","content":[{"type":"table","content":[]}]},"md":`+jsonString(md)+`}}`)
+		b := startManager(t, store, Config{RenderDebounce: time.Millisecond, RenderMaxWait: time.Millisecond})
+		_, err := b.m.State(context.Background(), doc)
 		require.NoError(t, err)
-		b := startManager(t, store, Config{IdleTimeout: 10 * time.Millisecond, RenderDebounce: time.Millisecond, RenderMaxWait: time.Millisecond})
-		for range 2 { // seeded, then loaded from the log
-			_, err := b.m.State(ctx, doc)
-			require.NoError(t, err)
-			require.Eventually(t, func() bool { return !b.m.live(doc) }, 10*time.Second, 5*time.Millisecond)
-		}
-		require.Equal(t, 1, rowCount(t, store, doc))
-		after, err := store.GetNote(ctx, doc[len("note:"):])
+		want := prosemirror.FromMarkdown(md)
+		require.Eventually(t, func() bool { return noteContentOf(t, store, doc).MD == want.Markdown() },
+			10*time.Second, 5*time.Millisecond, "the refused json was never replaced: %+v", noteContentOf(t, store, doc))
+		got := noteContentOf(t, store, doc)
+		require.Equal(t, want.HTML(), got.HTML)
+		raw, err := json.Marshal(got.JSON)
 		require.NoError(t, err)
-		require.Equal(t, before.UpdatedAt, after.UpdatedAt)
-		require.Equal(t, string(before.Data), string(after.Data))
+		_, err = prosemirror.Parse(raw)
+		require.NoError(t, err, "the json rendered over the refused one parses: %s", raw)
 	})
 }
 
