@@ -379,3 +379,54 @@ test('tables, from Markdown or as the stock editor stores them, show and stay', 
   }
   assert.deepEqual(alice.errors, [])
 })
+
+test('a highlight and a mention made in the stock editor stay when the note is edited here', { skip, timeout: 120000 }, async (t) => {
+  const { person } = await setup(t)
+  const alice = await person('Alice')
+  const mention = { type: 'mention', attrs: { id: 'u-1', label: 'Bob', mentionSuggestionChar: '@' } }
+  const json = {
+    type: 'doc',
+    content: [
+      { type: 'paragraph', content: [
+        { type: 'text', text: 'see ' },
+        { type: 'text', marks: [{ type: 'highlight' }], text: 'bright' },
+        { type: 'text', text: ' by ' },
+        mention,
+        { type: 'text', text: ' now' }
+      ] },
+      { type: 'paragraph', content: [{ type: 'text', text: 'other' }] }
+    ]
+  }
+  const note = await alice.api('POST', '/api/v1/notes/create', { title: 'Marks', data: { content: { json, md: 'ignored' } } })
+  await alice.open(note.id)
+  const shown = () => alice.page.evaluate(() => {
+    const p = document.querySelector('.ProseMirror p')
+    const m = p?.querySelector('span[data-type="mention"]')
+    return { text: p?.textContent, mark: p?.querySelector('mark')?.textContent, mention: m && [m.dataset.id, m.dataset.label, m.textContent] }
+  })
+  const want = { text: 'see bright by @Bob now', mark: 'bright', mention: ['u-1', 'Bob', '@Bob'] }
+  assert.deepEqual(await shown(), want)
+
+  // Typing elsewhere must not delete what the schema here might not know
+  // (y-prosemirror deletes it from the shared document for everyone).
+  await alice.caretAtEnd(1)
+  await alice.type(' typed')
+  await alice.waitState('save', 'saved')
+  const deadline = Date.now() + 30000
+  let got
+  for (;;) {
+    got = (await alice.api('GET', `/api/v1/notes/${note.id}`)).data.content
+    if (got.md.includes('typed') || Date.now() > deadline) break
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  assert.equal(got.md, 'see ==bright== by @Bob now\n\nother typed')
+  assert.deepEqual(got.json.content[0], json.content[0], 'the first paragraph as stored')
+  assert.match(got.html, /<mark>bright<\/mark> by <span data-type="mention" class="mention" data-id="u-1" data-label="Bob" data-mention-suggestion-char="@">@Bob<\/span> now/)
+
+  await alice.page.reload()
+  await alice.waitEditor()
+  assert.deepEqual(await shown(), want, 'after a reload')
+  const first = JSON.parse(await alice.doc()).content[0]
+  assert.deepEqual(first, json.content[0], 'the document after a reload')
+  assert.deepEqual(alice.errors, [])
+})

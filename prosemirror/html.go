@@ -78,6 +78,8 @@ func writeHTML(sb *strings.Builder, n *Node) {
 		sb.WriteString("<hr>")
 	case TypeHardBreak:
 		sb.WriteString("<br>")
+	case TypeMention:
+		writeMentionHTML(sb, n)
 	case TypeImage:
 		src, _ := n.Attrs["src"].(string)
 		if !safeURL(src, false) {
@@ -127,6 +129,23 @@ func writeInlineHTML(sb *strings.Builder, nodes []*Node) {
 	closeTo(0)
 }
 
+// writeMentionHTML writes a mention as Open WebUI's editor does: its
+// attributes, then its text (mentionText).
+func writeMentionHTML(sb *strings.Builder, n *Node) {
+	sb.WriteString(`<span data-type="mention" class="mention"`)
+	for _, a := range [][2]string{{"id", "data-id"}, {"label", "data-label"}} {
+		if v, _ := n.Attrs[a[0]].(string); v != "" {
+			sb.WriteString(" " + a[1] + `="` + html.EscapeString(v) + `"`)
+		}
+	}
+	char, ok := n.Attrs["mentionSuggestionChar"].(string)
+	if !ok {
+		char = "@"
+	}
+	sb.WriteString(` data-mention-suggestion-char="` + html.EscapeString(char) + `">`)
+	sb.WriteString(html.EscapeString(mentionText(n)) + "</span>")
+}
+
 // markOpenHTML is the opening tag of m, or "" for marks not rendered
 // (unknown, or a link to an unsafe URL, whose text stays).
 func markOpenHTML(m Mark) string {
@@ -141,6 +160,8 @@ func markOpenHTML(m Mark) string {
 		return "<code>"
 	case MarkUnderline:
 		return "<u>"
+	case MarkHighlight:
+		return "<mark>"
 	case MarkLink:
 		href, _ := m.Attrs["href"].(string)
 		if !safeURL(href, true) {
@@ -167,6 +188,8 @@ func markCloseHTML(m Mark) string {
 		return "</code>"
 	case MarkUnderline:
 		return "</u>"
+	case MarkHighlight:
+		return "</mark>"
 	case MarkLink:
 		return "</a>"
 	}
@@ -240,8 +263,11 @@ func (n *Node) PlainText() string {
 }
 
 func inlineText(n *Node) string {
-	if n.Type == TypeHardBreak {
+	switch n.Type {
+	case TypeHardBreak:
 		return "\n"
+	case TypeMention:
+		return mentionText(n)
 	}
 	if n.Type == TypeText {
 		return n.Text

@@ -29,6 +29,9 @@ var mdParser = goldmark.New(
 // HTML is kept as literal text, but for "<br>" in a table cell, a hard
 // break. The result is deterministic and always a valid doc (at least one
 // block). Tables past MaxTableCells stay text (see ParseMarkdown).
+// "==text==" and "@name" stay text: Markdown renders highlight and mention
+// that way, but Open WebUI's own Markdown import does not reliably turn
+// them back into marks and nodes, and neither does this.
 func FromMarkdown(md string) *Node {
 	doc, _ := ParseMarkdown(md)
 	return doc

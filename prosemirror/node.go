@@ -49,6 +49,11 @@ const (
 	TypeTableRow    = "tableRow"
 	TypeTableHeader = "tableHeader"
 	TypeTableCell   = "tableCell"
+	// Tiptap's Mention, which Open WebUI's editor has when it is given
+	// suggestions: an inline atom (a Y.XmlElement inside a paragraph, like
+	// hardBreak) with attrs id, label and mentionSuggestionChar (default
+	// "@"), shown as "@label".
+	TypeMention = "mention"
 
 	MarkBold      = "bold"
 	MarkItalic    = "italic"
@@ -56,13 +61,17 @@ const (
 	MarkCode      = "code"
 	MarkUnderline = "underline"
 	MarkLink      = "link"
+	// Tiptap's Highlight with multicolor off: <mark>, no attrs.
+	MarkHighlight = "highlight"
 )
 
 // markRank is the order marks take on a text node: Tiptap builds the schema
 // from extensions sorted by priority (link is 1000, the rest 100 in
 // StarterKit order), and ProseMirror sorts a node's marks by schema rank.
+// Highlight has the default priority 100 and comes after StarterKit in
+// the extension list, so after its marks.
 var markRank = map[string]int{
-	MarkLink: 0, MarkBold: 1, MarkCode: 2, MarkItalic: 3, MarkStrike: 4, MarkUnderline: 5,
+	MarkLink: 0, MarkBold: 1, MarkCode: 2, MarkItalic: 3, MarkStrike: 4, MarkUnderline: 5, MarkHighlight: 6,
 }
 
 // SortMarks orders marks by schema rank, unknown marks after them by name, so that

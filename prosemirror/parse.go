@@ -135,6 +135,17 @@ func validateAttrs(n *Node) error {
 		}
 	case TypeTable, TypeTableRow, TypeTableHeader, TypeTableCell:
 		return validateTable(n)
+	case TypeMention:
+		for _, k := range []string{"id", "label", "mentionSuggestionChar"} {
+			if v, ok := n.Attrs[k]; ok && v != nil {
+				if _, ok := v.(string); !ok {
+					return fmt.Errorf("mention %s %v", k, v)
+				}
+			}
+		}
+		if len(n.Content) > 0 {
+			return errors.New("mention with content")
+		}
 	case TypeHorizontalRule, TypeHardBreak:
 		if len(n.Content) > 0 {
 			return fmt.Errorf("%s with content", n.Type)

@@ -9,7 +9,8 @@ import (
 
 // Markdown renders n as CommonMark with GFM strikethrough and task lists.
 // Lists are written tight; underline has no Markdown form and is dropped;
-// unknown nodes contribute their content.
+// highlight is "==text==" and a mention "@label", as the stock editor
+// writes them; unknown nodes contribute their content.
 func (n *Node) Markdown() string {
 	if n == nil {
 		return ""
@@ -29,7 +30,24 @@ func (n *Node) blockChildren() []*Node {
 }
 
 func isInline(n *Node) bool {
-	return n.Type == TypeText || n.Type == TypeHardBreak
+	return n.Type == TypeText || n.Type == TypeHardBreak || n.Type == TypeMention
+}
+
+// mentionText is how the stock editor shows a mention: its suggestion
+// character ("@" by default; "/" shows as "$") and its label, else its id.
+func mentionText(n *Node) string {
+	char, ok := n.Attrs["mentionSuggestionChar"].(string)
+	if !ok {
+		char = "@"
+	}
+	if char == "/" {
+		char = "$"
+	}
+	label, ok := n.Attrs["label"].(string)
+	if !ok {
+		label, _ = n.Attrs["id"].(string)
+	}
+	return char + label
 }
 
 // blocksMarkdown renders each block; empty paragraphs leave no trace, since
@@ -92,7 +110,7 @@ func blockMarkdown(b *Node) string {
 		return listMarkdown(b, false)
 	case TypeTable:
 		return tableMarkdown(b)
-	case TypeText, TypeHardBreak:
+	case TypeText, TypeHardBreak, TypeMention:
 		return inlineMarkdown([]*Node{b})
 	}
 	// Unknown block: inline content as a paragraph, block content as blocks.
@@ -225,11 +243,16 @@ func inlineMarkdownIn(nodes []*Node, cell bool) string {
 			continue
 		case TypeText:
 		default:
-			// Inline node of another schema: its text, unmarked.
+			// A mention or an inline node of another schema: its text,
+			// unmarked.
 			closeTo(0)
 			sb.WriteString(pending)
 			pending = ""
-			sb.WriteString(escapeText(plainInline(n.Content)))
+			text := plainInline(n.Content)
+			if n.Type == TypeMention {
+				text = mentionText(n)
+			}
+			sb.WriteString(escapeText(text))
 			continue
 		}
 		var marks, code []Mark
@@ -299,6 +322,8 @@ func markOpen(m Mark) string {
 		return "~~"
 	case MarkLink:
 		return "["
+	case MarkHighlight:
+		return "=="
 	}
 	return ""
 }

@@ -124,11 +124,36 @@ const nodes = {
     selectable: false,
     parseDOM: [{ tag: 'br' }],
     toDOM: () => ['br']
+  },
+  // Tiptap's Mention, as Open WebUI's editor configures it: an inline atom
+  // shown as its suggestion character and label ("@Bob"; "/" shows as "$").
+  mention: {
+    attrs: { id: attr(null), label: attr(null), mentionSuggestionChar: attr('@') },
+    inline: true,
+    group: 'inline',
+    atom: true,
+    selectable: false,
+    parseDOM: [{
+      tag: 'span[data-type="mention"]',
+      getAttrs: (dom) => ({
+        id: dom.getAttribute('data-id'),
+        label: dom.getAttribute('data-label'),
+        mentionSuggestionChar: dom.getAttribute('data-mention-suggestion-char') || '@'
+      })
+    }],
+    toDOM: (node) => {
+      const { id, label, mentionSuggestionChar: char } = node.attrs
+      const attrs = { 'data-type': 'mention', class: 'mention', 'data-mention-suggestion-char': char }
+      if (id) attrs['data-id'] = id
+      if (label) attrs['data-label'] = label
+      return ['span', attrs, (char === '/' ? '$' : char ?? '@') + (label ?? id ?? '')]
+    }
   }
 }
 
 // Mark order is Tiptap's (link first, by priority), which fixes how marks
-// are nested and serialised.
+// are nested and serialised. Every mark the stock editor may store must be
+// here too: y-prosemirror deletes a text holding a mark it cannot make.
 const marks = {
   link: {
     attrs: { href: attr(''), target: attr(null), rel: attr(null), class: attr(null) },
@@ -161,6 +186,12 @@ const marks = {
   underline: {
     parseDOM: [{ tag: 'u' }, { style: 'text-decoration=underline' }],
     toDOM: () => ['u', 0]
+  },
+  // Tiptap's Highlight (multicolor off: no attrs); priority 100, after
+  // StarterKit's marks.
+  highlight: {
+    parseDOM: [{ tag: 'mark' }],
+    toDOM: () => ['mark', 0]
   }
 }
 

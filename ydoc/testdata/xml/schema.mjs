@@ -1,6 +1,6 @@
 // A ProseMirror schema with Tiptap StarterKit names (Open WebUI's editor),
 // shared by the fixture generator and the checker. Mark order follows
-// Tiptap's priority sort: link first, then StarterKit order.
+// Tiptap's priority sort: link first, then StarterKit order, then highlight.
 import { Schema } from 'prosemirror-model'
 
 function cellAttrs () {
@@ -22,6 +22,14 @@ export const schema = new Schema({
     taskList: { content: 'taskItem+', group: 'block list' },
     taskItem: { attrs: { checked: { default: false } }, content: 'paragraph block*', defining: true },
     hardBreak: { inline: true, group: 'inline', selectable: false, marks: '' },
+    // Tiptap's Mention: an inline atom.
+    mention: {
+      attrs: { id: { default: null }, label: { default: null }, mentionSuggestionChar: { default: '@' } },
+      inline: true,
+      group: 'inline',
+      atom: true,
+      selectable: false
+    },
     image: { attrs: { src: {}, alt: { default: null }, title: { default: null } }, group: 'block' },
     // Tiptap's TableKit as the stock frontend builds it.
     table: { content: 'tableRow+', group: 'block', isolating: true },
@@ -35,7 +43,8 @@ export const schema = new Schema({
     code: {},
     italic: {},
     strike: {},
-    underline: {}
+    underline: {},
+    highlight: {} // Tiptap's Highlight: priority 100, after StarterKit
   }
 })
 
