@@ -127,20 +127,55 @@ func validateTable(n *Node) error {
 // first row, which is the header whatever its cells are; but so that
 // parsing it back keeps every cell's text: "|" escaped, a cell's lines
 // joined with "<br>", every row as wide as the widest (a colspan followed
-// by empty cells for the columns it covers). A table too large to pad
-// (TableCells) is written ragged. A table without cells leaves no trace.
+// by empty cells for the columns it covers, and an empty cell where a
+// rowspan from above covers a column, which ProseMirror leaves out of the
+// row: without it the row's later cells moved one column left). A table
+// too large to pad (TableCells) is written ragged. A table without cells
+// leaves no trace.
 func tableMarkdown(t *Node) string {
 	pad := tableArea(t) <= MaxTableCells
 	rows := make([][]string, 0, len(t.Content))
 	width := 0
+	var below []int64 // per column: rows still covered by a rowspan from above
 	for _, r := range t.Content {
 		var cells []string
+		col := 0
+		skipCovered := func() {
+			for col < len(below) && below[col] > 0 {
+				below[col]--
+				cells = append(cells, "")
+				col++
+			}
+		}
 		for _, c := range r.Content {
+			if !pad {
+				cells = append(cells, cellMarkdown(c))
+				continue
+			}
+			skipCovered()
 			cells = append(cells, cellMarkdown(c))
-			if pad {
-				for range span(c, "colspan") - 1 {
-					cells = append(cells, "")
+			cols, down := int(span(c, "colspan")), span(c, "rowspan")
+			for range cols - 1 {
+				cells = append(cells, "")
+			}
+			for len(below) < col+cols {
+				below = append(below, 0)
+			}
+			for k := range cols {
+				below[col+k] = down - 1
+			}
+			col += cols
+		}
+		if pad { // columns covered after the row's last cell
+			last := -1
+			for k := col; k < len(below); k++ {
+				if below[k] > 0 {
+					below[k]--
+					last = k
 				}
+			}
+			for ; col <= last; col++ {
+				cells = append(cells, "")
 			}
 		}
 		rows = append(rows, cells)

@@ -3,6 +3,7 @@ package prosemirror
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -304,5 +305,28 @@ func TestTableDepthBounded(t *testing.T) {
 	}
 	if !strings.Contains(doc.PlainText(), "deep") || !strings.Contains(doc.PlainText(), "cell") {
 		t.Errorf("text lost: %.300s", doc.PlainText())
+	}
+}
+
+// TestTableMarkdownRowspan: ProseMirror leaves a column covered by a
+// rowspan from above out of the rows below; the Markdown keeps an empty
+// cell there, so the later cells stay in their columns (they moved one
+// left), in the middle of a row and at its end.
+func TestTableMarkdownRowspan(t *testing.T) {
+	cell := func(text string, colspan, rowspan int) string {
+		return fmt.Sprintf(`{"type":"tableCell","attrs":{"colspan":%d,"rowspan":%d,"colwidth":null},"content":[{"type":"paragraph","content":[{"type":"text","text":%q}]}]}`, colspan, rowspan, text)
+	}
+	row := func(cells ...string) string {
+		return `{"type":"tableRow","content":[` + strings.Join(cells, ",") + `]}`
+	}
+	doc := mustParse(t, `{"type":"doc","content":[{"type":"table","content":[`+
+		row(cell("a", 1, 3), cell("b", 1, 1), cell("c", 1, 2))+`,`+
+		row(cell("d", 1, 1))+`,`+
+		row(cell("e", 2, 1))+`,`+
+		row(cell("f", 1, 1), cell("g", 1, 1), cell("h", 1, 1))+
+		`]}]}`)
+	want := "| a | b | c |\n| --- | --- | --- |\n|  | d |  |\n|  | e |  |\n| f | g | h |"
+	if got := doc.Markdown(); got != want {
+		t.Errorf("Markdown:\n got: %q\nwant: %q", got, want)
 	}
 }
