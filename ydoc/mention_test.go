@@ -23,7 +23,9 @@ const mentionDoc = `{"type":"doc","content":[
 // attrs; both read back, render the same, load in y-prosemirror with
 // Tiptap's schema, and survive a REST edit of the text beside them.
 func TestHighlightAndMentionRoundTripThroughYDoc(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it reads y-crdt types outside editMu, and the library's
+	// search markers share a process-wide timestamp (a data race with other
+	// tests' edits under -race).
 	pm := mustParse(t, mentionDoc)
 	update, err := seedLocked(pm)
 	if err != nil {
