@@ -230,6 +230,28 @@ func seedLocked(pm *prosemirror.Node) ([]byte, error) {
 	return seedUpdate(pm)
 }
 
+// seedAndCheck seeds a Doc from pm and requires that it reads back with
+// pm's Markdown, HTML and text, and that y-prosemirror loads the seed as
+// the same tree. Callers read y-crdt types outside editMu afterwards, so
+// they must not run in parallel.
+func seedAndCheck(t testing.TB, pm *prosemirror.Node) (doc *y.Doc, update []byte) {
+	t.Helper()
+	update, err := seedLocked(pm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc = newDoc(0)
+	y.ApplyUpdate(doc, update, nil)
+	got := readProseMirror(doc)
+	if got.Markdown() != pm.Markdown() || got.HTML() != pm.HTML() || got.PlainText() != pm.PlainText() {
+		t.Fatalf("renders differ after the round trip:\n%s\n---\n%s", pm.Markdown(), got.Markdown())
+	}
+	res := runCheck(t, [][]byte{update}, pm)
+	requireJSONEqual(t, got, res.JSON)
+	requireJSONEqual(t, res.ExpectRoot, res.Root)
+	return doc, update
+}
+
 func replaceLocked(doc *y.Doc, pm *prosemirror.Node) error {
 	editMu.Lock()
 	defer editMu.Unlock()
