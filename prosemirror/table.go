@@ -140,20 +140,16 @@ func tableMarkdown(t *Node) string {
 	for _, r := range t.Content {
 		var cells []string
 		col := 0
-		skipCovered := func() {
-			for col < len(below) && below[col] > 0 {
+		for _, c := range r.Content {
+			for pad && col < len(below) && below[col] > 0 { // covered from above
 				below[col]--
 				cells = append(cells, "")
 				col++
 			}
-		}
-		for _, c := range r.Content {
+			cells = append(cells, cellMarkdown(c))
 			if !pad {
-				cells = append(cells, cellMarkdown(c))
 				continue
 			}
-			skipCovered()
-			cells = append(cells, cellMarkdown(c))
 			cols, down := int(span(c, "colspan")), span(c, "rowspan")
 			for range cols - 1 {
 				cells = append(cells, "")
