@@ -85,31 +85,16 @@ func TestRESTContentEditTooLarge(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			s := quiretest.New(t, append(b.Opts, quiretest.WithConfig(func(c *server.Config) { c.MaxDocumentBytes = 4096 }))...)
-			ctx := context.Background()
 			bob := s.SignUp("Bob")
 			id := s.CreateNote(bob.Token, "small", "a small note")
-			docID := "note:" + id
-			before, err := s.Docs().State(ctx, docID)
-			require.NoError(t, err)
-			rows, err := s.Store().LoadDocument(ctx, docID)
-			require.NoError(t, err)
-			var stored note
-			s.JSON("GET", "/api/v1/notes/"+id, bob.Token, nil, http.StatusOK, &stored)
+			requireUnchanged := noteUnchanged(t, s, bob.Token, id)
 
 			s.JSON("POST", "/api/v1/notes/"+id+"/update", bob.Token, map[string]any{
 				"title": "renamed",
 				"data":  map[string]any{"content": map[string]any{"md": strings.Repeat("many words ", 1000)}},
 			}, http.StatusRequestEntityTooLarge, nil)
 
-			after, err := s.Docs().State(ctx, docID)
-			require.NoError(t, err)
-			require.Equal(t, before.Update, after.Update, "the live document changed")
-			rowsAfter, err := s.Store().LoadDocument(ctx, docID)
-			require.NoError(t, err)
-			require.Equal(t, len(rows.Records), len(rowsAfter.Records), "something was stored")
-			var got note
-			s.JSON("GET", "/api/v1/notes/"+id, bob.Token, nil, http.StatusOK, &got)
-			require.Equal(t, stored, got, "the note changed")
+			requireUnchanged()
 			require.Zero(t, s.InternalErrors())
 		})
 	}
@@ -126,16 +111,9 @@ func TestRESTContentEditTooLarge(t *testing.T) {
 func TestRESTContentEditTooCostlyForTheLiveText(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, s *quiretest.Server) {
-		ctx := context.Background()
 		bob := s.SignUp("Bob")
 		id := s.CreateNote(bob.Token, "table", strings.Repeat("| **name** | value |\n", 4000))
-		docID := "note:" + id
-		before, err := s.Docs().State(ctx, docID) // seeds the live paragraph
-		require.NoError(t, err)
-		rows, err := s.Store().LoadDocument(ctx, docID)
-		require.NoError(t, err)
-		var stored note
-		s.JSON("GET", "/api/v1/notes/"+id, bob.Token, nil, http.StatusOK, &stored)
+		requireUnchanged := noteUnchanged(t, s, bob.Token, id) // seeds the live paragraph
 
 		r := s.Do("POST", "/api/v1/notes/"+id+"/update", bob.Token, map[string]any{
 			"title": "renamed",
@@ -144,6 +122,29 @@ func TestRESTContentEditTooCostlyForTheLiveText(t *testing.T) {
 		require.Equal(t, http.StatusRequestEntityTooLarge, r.Status, "%.200s", r.Body)
 		require.Equal(t, "The note's text is too finely formatted for this edit over REST; edit it in the editor", r.Detail())
 
+		requireUnchanged()
+
+		// A new note with that content is fine: seeding writes no piece into a
+		// live paragraph.
+		s.CreateNote(bob.Token, "other table", strings.Repeat("| **name** | other |\n", 4000))
+	})
+}
+
+// noteUnchanged records note id's live document (loading it: a new note
+// is seeded), its stored rows and its REST view, and returns a check that
+// requires all three unchanged.
+func noteUnchanged(t *testing.T, s *quiretest.Server, token, id string) func() {
+	t.Helper()
+	ctx := context.Background()
+	docID := "note:" + id
+	before, err := s.Docs().State(ctx, docID)
+	require.NoError(t, err)
+	rows, err := s.Store().LoadDocument(ctx, docID)
+	require.NoError(t, err)
+	var stored note
+	s.JSON("GET", "/api/v1/notes/"+id, token, nil, http.StatusOK, &stored)
+	return func() {
+		t.Helper()
 		after, err := s.Docs().State(ctx, docID)
 		require.NoError(t, err)
 		require.Equal(t, before.Update, after.Update, "the live document changed")
@@ -151,11 +152,7 @@ func TestRESTContentEditTooCostlyForTheLiveText(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, len(rows.Records), len(rowsAfter.Records), "something was stored")
 		var got note
-		s.JSON("GET", "/api/v1/notes/"+id, bob.Token, nil, http.StatusOK, &got)
+		s.JSON("GET", "/api/v1/notes/"+id, token, nil, http.StatusOK, &got)
 		require.Equal(t, stored, got, "the note changed")
-
-		// A new note with that content is fine: seeding writes no piece into a
-		// live paragraph.
-		s.CreateNote(bob.Token, "other table", strings.Repeat("| **name** | other |\n", 4000))
-	})
+	}
 }
