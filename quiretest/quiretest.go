@@ -106,7 +106,7 @@ func New(t testing.TB, opts ...Option) *Server {
 	require.NoError(t, srv.Start(ctx), "quiretest: start server")
 	s := &Server{
 		Server: srv, t: t, URL: "http://" + srv.Addr(), Config: o.cfg,
-		Client: &http.Client{Timeout: 30 * time.Second},
+		Client: &http.Client{Timeout: clientTimeout},
 	}
 	t.Cleanup(func() {
 		s.Stop()
@@ -115,6 +115,12 @@ func New(t testing.TB, opts ...Option) *Server {
 	s.waitHealthy()
 	return s
 }
+
+// clientTimeout bounds a test's request: it is there to end a hang, not
+// to time the server. Two suites at once under -race on this 2-core
+// machine made heavy requests (an 8 MB chat, a large note) take 30–35 s
+// and a task's stop 31 s; a 30 s bound failed them.
+const clientTimeout = 2 * time.Minute
 
 // Stop stops the server now (Cleanup stops it too; twice is fine).
 func (s *Server) Stop() {

@@ -12,12 +12,15 @@ export const PATH = '/ws/socket.io';
 // reply (shared/DEPENDENCIES.md, zishang520/socket.io defect 1). Browsers
 // reconnect, so connect does too: a first attempt that times out (and only a
 // timeout: a refused or failed connect is reported as is) is closed and
-// retried once with a longer timeout, announced on stderr. Stalls are counted
+// retried once with a longer timeout, announced on stderr. The retry waits
+// up to a minute: a -race server starved by two suites at once on two cores
+// once left a connect unanswered for 5 s and its retry for 15 s (the
+// upgrade alone took 1.6 s), and its heavy requests took 30–35 s. Stalls are counted
 // per process and bounded (2 plus 1% of the connects), so a regression that
 // makes them common still fails.
 export const connectStats = { connects: 0, stalls: 0 };
 
-export async function connect(url, token, { transports = ['websocket'], timeout = 5000, retryTimeout = Math.max(15000, 2 * timeout) } = {}) {
+export async function connect(url, token, { transports = ['websocket'], timeout = 5000, retryTimeout = Math.max(60000, 4 * timeout) } = {}) {
   connectStats.connects++;
   try {
     return await connectOnce(url, token, transports, timeout);
