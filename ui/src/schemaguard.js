@@ -62,8 +62,7 @@ function checkEvent (event, fragment, schema, found) {
   const target = event.target
   if (target instanceof Y.XmlText) return checkText(target, schema, found)
   if (target instanceof Y.XmlElement) checkAttributes(target, schema, found)
-  for (const item of event.changes.added) {
-    if (item.deleted) continue
+  for (const item of event.changes.added) { // Yjs leaves out what the change also deleted
     const type = item.content instanceof Y.ContentType ? item.content.type : null
     if (type) checkType(type, schema, target === fragment, found)
     else found.add('unsupported content')
