@@ -40,7 +40,11 @@ export class Person {
     this.errors = []
     this.page.on('pageerror', (err) => this.errors.push(String(err)))
     this.binaryReceived = 0 // binary websocket messages (Socket.IO attachments) received
-    this.page.on('websocket', (ws) => ws.on('framereceived', (f) => { if (typeof f.payload !== 'string') this.binaryReceived++ }))
+    this.updatesSent = 0 // ydoc:document:update events this page sent
+    this.page.on('websocket', (ws) => {
+      ws.on('framereceived', (f) => { if (typeof f.payload !== 'string') this.binaryReceived++ })
+      ws.on('framesent', (f) => { if (typeof f.payload === 'string' && f.payload.includes('"ydoc:document:update"')) this.updatesSent++ })
+    })
     // The server sends a Content-Security-Policy; chromium reports what it
     // blocks on the console, and the app must need nothing it forbids.
     this.page.on('console', (msg) => {

@@ -6,6 +6,8 @@ import { api, session, APIError } from './api.js'
 import { Connection } from './connection.js'
 import { Collab } from './collab.js'
 import { createEditor, safeColor, setLink } from './editor.js'
+import { schema } from './schema.js'
+import { showReadOnly, watchUnknown } from './schemaguard.js'
 import { h, replace } from './dom.js'
 import { ChannelStore, channelsPage } from './channels.js'
 import { chatPage } from './chat.js'
@@ -346,6 +348,7 @@ async function notePage (id) {
   const titleInput = h('input', { class: 'title', 'aria-label': 'Title', 'data-testid': 'title' })
   const presence = h('div', { class: 'presence', 'data-testid': 'presence', 'aria-label': 'People in this note' })
   const banner = h('div', { class: 'banner', role: 'alert', 'data-testid': 'error', hidden: true })
+  const notice = h('div', { class: 'notice', role: 'status', 'data-testid': 'unknown-content', hidden: true })
   const toolbar = h('div', { class: 'toolbar', role: 'toolbar' })
   const linkForm = h('form', { class: 'link-form', hidden: true })
   const mount = h('div', { class: 'editor', 'data-testid': 'editor' })
@@ -359,15 +362,20 @@ async function notePage (id) {
   show(header(h('a', { href: '#/', class: 'back' }, '← Notes'), titleInput, readonly, connBadge, saveBadge),
     h('main', { class: 'note-page' },
       h('div', { class: 'note-bar' }, presence, shareBtn), shareBox,
-      h('div', { class: 'sticky' }, banner, toolbar, linkForm), mount))
+      h('div', { class: 'sticky' }, banner, notice, toolbar, linkForm), mount))
 
   let cancelled = false
   let collab = null
   let view = null
+  let opened = false // the editor, or the read-only rendering, is up
   let stopConn = () => {}
+  let stopGuard = () => {}
+  let stopReadOnly = () => {}
   app.page = () => {
     cancelled = true
     stopConn()
+    stopGuard()
+    stopReadOnly()
     view?.destroy()
     collab?.destroy()
   }
@@ -483,10 +491,28 @@ async function notePage (id) {
       saveBadge.className = 'badge save-' + status.save
       saveBadge.dataset.state = status.save
       showError(status.error)
-      if (status.synced && !view) {
-        view = createEditor({ mount, toolbar, doc: collab.doc, awareness: collab.awareness, writable, onLink })
-        window.quire.view = view
-        if (writable) view.focus()
+      if (status.synced && !opened) {
+        opened = true
+        // The guard first: its observer must run before the editor's
+        // (schemaguard.js).
+        const fragment = collab.doc.getXmlFragment('prosemirror')
+        let known = true
+        stopGuard = watchUnknown(fragment, schema, (unknown) => {
+          known = false
+          view?.destroy() // now, before y-prosemirror sees the change
+          view = window.quire.view = null
+          toolbar.hidden = linkForm.hidden = true
+          mount.classList.add('readonly')
+          const list = unknown.length > 6 ? [...unknown.slice(0, 6), '…'] : unknown
+          replace(notice, `This note contains content this editor cannot show (unknown: ${list.join(', ')}); it is open read-only so nothing is lost.`)
+          notice.hidden = false
+          stopReadOnly = showReadOnly(fragment, schema, mount)
+        })
+        if (known) {
+          view = createEditor({ mount, toolbar, doc: collab.doc, awareness: collab.awareness, writable, onLink })
+          window.quire.view = view
+          if (writable) view.focus()
+        }
       }
       if (status.fatal) mount.hidden = toolbar.hidden = true
     }

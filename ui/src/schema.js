@@ -1,7 +1,8 @@
 // The note schema. Node and mark names are Tiptap StarterKit's (plus the few
 // extensions Open WebUI's editor adds), so a note edited here is the same
 // ProseMirror JSON Open WebUI stores. Every type the server may seed must be
-// known: y-prosemirror deletes Y elements it cannot turn into nodes.
+// known: a note holding a type, mark or attribute not here opens read-only
+// (schemaguard.js; y-prosemirror would delete it).
 import { Schema } from 'prosemirror-model'
 
 const attr = (def) => ({ default: def })
@@ -153,7 +154,7 @@ const nodes = {
 
 // Mark order is Tiptap's (link first, by priority), which fixes how marks
 // are nested and serialised. Every mark the stock editor may store must be
-// here too: y-prosemirror deletes a text holding a mark it cannot make.
+// here too (else the note opens read-only, see schemaguard.js).
 const marks = {
   link: {
     attrs: { href: attr(''), target: attr(null), rel: attr(null), class: attr(null) },
