@@ -31,6 +31,18 @@ test('known content passes: node types, marks (also hashed), attributes', () => 
   assert.deepEqual(unknownContent(fragment, schema), [])
 })
 
+// Every attribute the stock 0.11 editor's nodes and marks define (read from
+// its bundle) is known, so its notes open writable: Link's title, Image's
+// width, height and file.
+test('the stock editor\'s attributes are known', () => {
+  const { fragment, text } = fresh()
+  text.insert(0, 'x', { link: { href: 'https://y', target: '_blank', rel: 'noopener', class: 'c', title: 'T' } })
+  const img = new Y.XmlElement('image')
+  for (const [k, v] of Object.entries({ src: 'https://y/i.png', alt: 'a', title: 't', width: '300', height: '200', file: 'f' })) img.setAttribute(k, v)
+  fragment.insert(0, [img])
+  assert.deepEqual(unknownContent(fragment, schema), [])
+})
+
 test('unknown node types, marks and attributes are named, at any depth', () => {
   const { fragment, p, text, heading } = fresh()
   const quote = new Y.XmlElement('blockquote')
@@ -39,7 +51,7 @@ test('unknown node types, marks and attributes are named, at any depth', () => {
   quote.insert(0, [box])
   box.insert(0, [new Y.XmlText('inside')])
   text.insert(5, ' shiny', { sparkle: { level: 3 } })
-  text.insert(0, 'x', { link: { href: 'https://y', title: 'T' } })
+  text.insert(0, 'x', { link: { href: 'https://y', referrerpolicy: 'no-referrer' } })
   p.setAttribute('textAlign', 'center')
   heading.insert(0, [new Y.XmlElement('text')]) // not an element type
   // Names an object has by inheritance are no types or attributes.
@@ -47,8 +59,8 @@ test('unknown node types, marks and attributes are named, at any depth', () => {
   heading.setAttribute('toString', 'x')
   text.format(0, 1, { hasOwnProperty: {} })
   assert.deepEqual(unknownContent(fragment, schema).sort(), [
-    'constructor', 'fancyBox', 'hasOwnProperty (mark)', 'sparkle (mark)', 'text', 'textAlign (paragraph attribute)',
-    'title (link attribute)', 'toString (heading attribute)'
+    'constructor', 'fancyBox', 'hasOwnProperty (mark)', 'referrerpolicy (link attribute)', 'sparkle (mark)', 'text',
+    'textAlign (paragraph attribute)', 'toString (heading attribute)'
   ])
 })
 

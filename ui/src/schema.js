@@ -93,14 +93,22 @@ const nodes = {
     toDOM: (node) => ['li', { 'data-type': 'taskItem', 'data-checked': String(!!node.attrs.checked) }, 0]
   },
   image: {
-    attrs: { src: attr(''), alt: attr(null), title: attr(null) },
+    // The stock 0.11 image also has width and height (kept from pasted
+    // HTML) and file (an upload in flight, never rendered).
+    attrs: { src: attr(''), alt: attr(null), title: attr(null), width: attr(null), height: attr(null), file: attr(null) },
     group: 'block',
     draggable: true,
     parseDOM: [{
       tag: 'img[src]',
-      getAttrs: (dom) => ({ src: dom.getAttribute('src'), alt: dom.getAttribute('alt'), title: dom.getAttribute('title') })
+      getAttrs: (dom) => ({
+        src: dom.getAttribute('src'),
+        alt: dom.getAttribute('alt'),
+        title: dom.getAttribute('title'),
+        width: dom.getAttribute('width'),
+        height: dom.getAttribute('height')
+      })
     }],
-    toDOM: (node) => ['img', { src: safeURL(node.attrs.src), alt: node.attrs.alt, title: node.attrs.title }]
+    toDOM: (node) => ['img', { src: safeURL(node.attrs.src), alt: node.attrs.alt, title: node.attrs.title, width: node.attrs.width, height: node.attrs.height }]
   },
   // Tiptap's TableKit (Open WebUI's editor has it; the server seeds it from
   // Markdown tables). Shown and edited as text; no table commands here.
@@ -157,10 +165,10 @@ const nodes = {
 // here too (else the note opens read-only, see schemaguard.js).
 const marks = {
   link: {
-    attrs: { href: attr(''), target: attr(null), rel: attr(null), class: attr(null) },
+    attrs: { href: attr(''), target: attr(null), rel: attr(null), class: attr(null), title: attr(null) },
     inclusive: false,
-    parseDOM: [{ tag: 'a[href]', getAttrs: (dom) => ({ href: dom.getAttribute('href') }) }],
-    toDOM: (mark) => ['a', { href: safeURL(mark.attrs.href), rel: 'noopener noreferrer nofollow', target: '_blank' }, 0]
+    parseDOM: [{ tag: 'a[href]', getAttrs: (dom) => ({ href: dom.getAttribute('href'), title: dom.getAttribute('title') }) }],
+    toDOM: (mark) => ['a', { href: safeURL(mark.attrs.href), title: mark.attrs.title, rel: 'noopener noreferrer nofollow', target: '_blank' }, 0]
   },
   bold: {
     parseDOM: [
