@@ -2,10 +2,19 @@ package prosemirror
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	east "github.com/yuin/goldmark/extension/ast"
+	"github.com/yuin/goldmark/parser"
+	"github.com/yuin/goldmark/text"
+	"github.com/yuin/goldmark/util"
 )
 
 // FuzzTableMarkdown: whatever Markdown holds, the doc FromMarkdown makes
@@ -141,4 +150,65 @@ func FuzzTableCellText(f *testing.F) {
 // which Markdown() does not escape anywhere (not only in cells).
 func oddSpace(r rune) bool {
 	return r != ' ' && r != '\n' && (unicode.IsSpace(r) || unicode.IsControl(r))
+}
+
+// FuzzTableGuardCount: for any Markdown, the cells tableGuard counts for a
+// paragraph (gfmTableCells) are the cells goldmark's table transformer
+// builds of it, 0 when it builds no table. A count too low would let a
+// table past MaxTableCells; one too high refused tables within it.
+func FuzzTableGuardCount(f *testing.F) {
+	for _, s := range []string{
+		"| a | b |\n|---|---|\n| 1 | 2 |",
+		"a|b\n-|-\nc|d|e\n|f",
+		"x\n|\ny",
+		"x\ny\na | b | c\n-|-\nd",
+		"|\n|-|\n|",
+		"a\\|b|c\n:-:|--:|\nd",
+		"a|b\n-|-\f\nc",
+		"a\n  | -- |\nb",
+		"a\n- | -\nb",
+		"> a\n> -:|:-\n> b",
+		"- a|b\n  ::-|-\n  c",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, md string) {
+		var mismatches []string
+		p := goldmark.New(
+			goldmark.WithExtensions(extension.Strikethrough, extension.TaskList),
+			goldmark.WithParserOptions(parser.WithParagraphTransformers(
+				util.Prioritized(countingTables{&mismatches}, 200))),
+		).Parser()
+		p.Parse(text.NewReader([]byte(md)))
+		if len(mismatches) > 0 {
+			t.Fatalf("%q: %s", md, strings.Join(mismatches, "; "))
+		}
+	})
+}
+
+// countingTables runs goldmark's table transformer unguarded and notes
+// each paragraph where gfmTableCells differs from the cells it built.
+type countingTables struct{ mismatches *[]string }
+
+func (c countingTables) Transform(p *ast.Paragraph, r text.Reader, pc parser.Context) {
+	want := gfmTableCells(p.Lines(), r.Source())
+	parent, prev, next := p.Parent(), p.PreviousSibling(), p.NextSibling()
+	extension.NewTableParagraphTransformer().Transform(p, r, pc)
+	built := parent.FirstChild() // where p was, if the table took all of it
+	switch {
+	case p.Parent() != nil:
+		built = p.NextSibling()
+	case prev != nil:
+		built = prev.NextSibling()
+	}
+	var got int64
+	if t, ok := built.(*east.Table); ok && built != next {
+		for row := t.FirstChild(); row != nil; row = row.NextSibling() {
+			got += int64(row.ChildCount())
+		}
+	}
+	if got != want {
+		*c.mismatches = append(*c.mismatches, fmt.Sprintf("%q: counted %d cells, goldmark built %d",
+			p.Lines().Value(r.Source()), want, got))
+	}
 }
