@@ -212,3 +212,40 @@ func (c countingTables) Transform(p *ast.Paragraph, r text.Reader, pc parser.Con
 			p.Lines().Value(r.Source()), want, got))
 	}
 }
+
+// FuzzTableSpansMarkdownCells: a table of any shape and spans counts no
+// more cells read back from its Markdown than TableCells counts of it, so
+// a document within MaxTableCells as JSON is within it as its Markdown;
+// and it reads back with as many rows. Each byte is a cell: colspan and
+// rowspan 1–4 from its low bits, a new row before it when its top bits
+// are 0.
+func FuzzTableSpansMarkdownCells(f *testing.F) {
+	f.Add([]byte{0x10, 0x11, 0x05, 0x10, 0x0f, 0x30})
+	f.Add([]byte{0x1c, 0x10, 0x00, 0x00, 0x03})
+	f.Fuzz(func(t *testing.T, shape []byte) {
+		if len(shape) == 0 || len(shape) > 64 {
+			return
+		}
+		table := &Node{Type: TypeTable, Content: []*Node{{Type: TypeTableRow}}}
+		for i, b := range shape {
+			if b>>4 == 0 && i > 0 {
+				table.Content = append(table.Content, &Node{Type: TypeTableRow})
+			}
+			row := table.Content[len(table.Content)-1]
+			row.Content = append(row.Content, &Node{Type: TypeTableCell,
+				Attrs:   map[string]any{"colspan": float64(b&3 + 1), "rowspan": float64(b>>2&3 + 1), "colwidth": nil},
+				Content: []*Node{{Type: TypeParagraph, Content: []*Node{{Type: TypeText, Text: fmt.Sprint(i)}}}}})
+		}
+		doc := mustParse(t, mustJSON(&Node{Type: TypeDoc, Content: []*Node{table}}))
+		back, err := ParseMarkdown(doc.Markdown())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, bound := TableCells(back), TableCells(doc); got > bound {
+			t.Fatalf("%q: %d cells read back, TableCells %d", doc.Markdown(), got, bound)
+		}
+		if len(back.Content) != 1 || back.Content[0].Type != TypeTable || len(back.Content[0].Content) != len(table.Content) {
+			t.Fatalf("%q reads back as %s", doc.Markdown(), mustJSON(back))
+		}
+	})
+}
