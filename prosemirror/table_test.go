@@ -167,9 +167,9 @@ func jsonString(s string) string {
 	return string(b)
 }
 
-// TestParseTables: tables as the stock editor makes them pass; what its
-// schema refuses (and y-prosemirror would delete from every browser) does
-// not.
+// TestParseTables: tables as the stock editor makes them pass, wherever
+// blocks go; what its schema refuses (and y-prosemirror would delete from
+// every browser) does not: bad spans and widths, table nodes out of place.
 func TestParseTables(t *testing.T) {
 	t.Parallel()
 	table := func(rows ...string) string {
@@ -179,6 +179,11 @@ func TestParseTables(t *testing.T) {
 		return `{"type":"tableRow","content":[` + strings.Join(cells, ",") + `]}`
 	}
 	para := `{"type":"paragraph"}`
+	tableJSON := `{"type":"table","content":[` + row(cellJSON("tableCell", "c")) + `]}`
+	// in is a doc holding a node of type kind holding content.
+	in := func(kind string, content ...string) string {
+		return `{"type":"doc","content":[{"type":"` + kind + `","content":[` + strings.Join(content, ",") + `]}]}`
+	}
 	withAttrs := func(attrs string) string {
 		return `{"type":"tableCell","attrs":{` + attrs + `},"content":[` + para + `]}`
 	}
@@ -188,6 +193,14 @@ func TestParseTables(t *testing.T) {
 		"empty row":    table(row()),
 		"spans, width": table(row(withAttrs(`"colspan":2,"rowspan":3,"colwidth":[100,25]`))),
 		"nested":       table(row(`{"type":"tableCell","content":[{"type":"table","content":[` + row(cellJSON("tableCell", "in")) + `]}]}`)),
+		// prosemirror-tables writes 0 for a spanned column not resized,
+		// and fractions when it divides a spanning cell's width.
+		"widths 0, fractions": table(row(withAttrs(`"colspan":3,"colwidth":[0,120.5,0]`))),
+		"null spans":          table(row(withAttrs(`"colspan":null,"rowspan":null`))),
+		"in a blockquote":     in(`blockquote`, tableJSON),
+		"in a list item":      `{"type":"doc","content":[{"type":"bulletList","content":[{"type":"listItem","content":[` + para + `,` + tableJSON + `]}]}]}`,
+		"in a task item":      `{"type":"doc","content":[{"type":"taskList","content":[{"type":"taskItem","attrs":{"checked":false},"content":[` + para + `,` + tableJSON + `]}]}]}`,
+		"in an unknown node":  in(`details`, tableJSON),
 	}
 	for name, s := range ok {
 		if _, err := Parse([]byte(s)); err != nil {
@@ -206,10 +219,40 @@ func TestParseTables(t *testing.T) {
 		"rowspan huge":    table(row(withAttrs(`"rowspan":1e12`))),
 		"colwidth string": table(row(withAttrs(`"colwidth":"100"`))),
 		"colwidth words":  table(row(withAttrs(`"colwidth":["a"]`))),
+		"rowspan 0":       table(row(withAttrs(`"rowspan":0`))),
+		"rowspan -1":      table(row(withAttrs(`"rowspan":-1`))),
+		"rowspan 2.5":     table(row(withAttrs(`"rowspan":2.5`))),
+		"colspan true":    table(row(withAttrs(`"colspan":true`))),
+		"colwidth -5":     table(row(withAttrs(`"colwidth":[100,-5]`))),
+		"colwidth null":   table(row(withAttrs(`"colwidth":[null]`))),
+		"colwidth object": table(row(withAttrs(`"colwidth":{"0":100}`))),
+		"colwidth number": table(row(withAttrs(`"colwidth":100`))),
 	}
 	for name, s := range bad {
 		if _, err := Parse([]byte(s)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: Parse accepted %s", name, s)
+		}
+	}
+	// Table nodes out of place: y-prosemirror drops them from every
+	// browser, or the stock editor rewrites them.
+	misplaced := map[string]string{
+		"row in doc":          `{"type":"doc","content":[` + row(cellJSON("tableCell", "r")) + `]}`,
+		"row in blockquote":   in(`blockquote`, row(cellJSON("tableCell", "r"))),
+		"row in cell":         table(row(`{"type":"tableCell","content":[` + row(cellJSON("tableCell", "r")) + `]}`)),
+		"row in unknown node": in(`details`, row(cellJSON("tableCell", "r"))),
+		"cell in doc":         `{"type":"doc","content":[` + cellJSON("tableCell", "c") + `]}`,
+		"header in list item": `{"type":"doc","content":[{"type":"bulletList","content":[{"type":"listItem","content":[` + para + `,` + cellJSON("tableHeader", "h") + `]}]}]}`,
+		"cell in cell":        table(row(`{"type":"tableCell","content":[` + cellJSON("tableCell", "c") + `]}`)),
+		"table in paragraph":  in(`paragraph`, tableJSON),
+		"table in heading":    `{"type":"doc","content":[{"type":"heading","attrs":{"level":1},"content":[` + tableJSON + `]}]}`,
+		"table in list":       in(`bulletList`, tableJSON),
+		"table in table":      table(tableJSON),
+		"table in row":        table(row(tableJSON)),
+		"non-row in table":    table(row(cellJSON("tableCell", "c")), `{"type":"blockquote","content":[`+para+`]}`),
+	}
+	for name, s := range misplaced {
+		if _, err := Parse([]byte(s)); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "inside") && !strings.Contains(err.Error(), "holds") {
+			t.Errorf("%s: Parse says %v of %s", name, err, s)
 		}
 	}
 }
