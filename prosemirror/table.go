@@ -133,7 +133,7 @@ func validateTable(n *Node) error {
 			}
 			for _, w := range widths {
 				if f, ok := w.(float64); !ok || f < 0 {
-					return fmt.Errorf("%s colwidth holds %v", n.Type, w)
+					return fmt.Errorf("%s colwidth holds %.20v", n.Type, w)
 				}
 			}
 		}
