@@ -98,9 +98,9 @@ func TestNoteTableTooLargeIsRefused(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *quiretest.Server) {
 		ctx := context.Background()
 		bob := s.SignUp("Bob")
-		// Two columns: each line (delimiter row too) counts two cells, so
-		// long is just within the bound.
-		rows := prosemirror.MaxTableCells/2 - 2
+		// Two columns: the header and each row count two cells (the
+		// delimiter row none), so long is exactly at the bound.
+		rows := prosemirror.MaxTableCells/2 - 1
 		long := "| a | b |\n|---|---|\n" + strings.Repeat("| x | y |\n", rows)
 		wide := strings.Repeat("|a", 5000) + "|\n" + strings.Repeat("|-", 5000) + "|\n" + strings.Repeat("x\n", 1000)
 		cell := func(colspan int) map[string]any {
@@ -145,5 +145,73 @@ func TestNoteTableTooLargeIsRefused(t *testing.T) {
 		seeded, err := s.Docs().State(ctx, "note:"+other)
 		require.NoError(t, err)
 		require.Contains(t, string(seeded.Update), "tableCell")
+	})
+}
+
+// TestNoteTextWithAPipeLineIsNoTable: a long text with one "|" line in
+// it, sent as Markdown, is text: it was taken for a table of all its
+// lines, past prosemirror.MaxTableCells, and refused (413); a table after
+// it is built. (At the bound, the Markdown bound now counts what the JSON
+// bound counts: TestNoteTableTooLargeIsRefused sends a table exactly at
+// it, which was 413 too.)
+func TestNoteTextWithAPipeLineIsNoTable(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, s *quiretest.Server) {
+		ctx := context.Background()
+		bob := s.SignUp("Bob")
+		id := s.CreateNote(bob.Token, "text", "plain text")
+		text := strings.Repeat("text\n", 15_000) + "|\n" + strings.Repeat("text\n", 15_000)
+		for _, md := range []string{text, text + "\n| a |\n| - |\n| b |\n"} {
+			r := s.Do("POST", "/api/v1/notes/"+id+"/update", bob.Token, map[string]any{
+				"data": map[string]any{"content": map[string]any{"md": md}}})
+			require.Equal(t, http.StatusOK, r.Status, "%.200s", r.Body)
+		}
+		live, err := s.Docs().State(ctx, "note:"+id)
+		require.NoError(t, err)
+		require.Equal(t, 2, strings.Count(string(live.Update), "tableRow"), "the table after the text is built (two rows), not the text")
+	})
+}
+
+// TestNoteMisplacedTableNodesRefused: ProseMirror JSON with table nodes
+// where Tiptap's schema has none (a row outside a table, a cell outside a
+// row, a table in a paragraph) or a negative column width is refused
+// (400) on create and on update, and nothing changes: the stock editor
+// and y-prosemirror would drop or rewrite those nodes in every browser.
+// It was stored.
+func TestNoteMisplacedTableNodesRefused(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, s *quiretest.Server) {
+		bob := s.SignUp("Bob")
+		para := map[string]any{"type": "paragraph", "content": []any{map[string]any{"type": "text", "text": "c"}}}
+		cell := map[string]any{"type": "tableCell", "content": []any{para}}
+		row := map[string]any{"type": "tableRow", "content": []any{cell}}
+		table := map[string]any{"type": "table", "content": []any{row}}
+		doc := func(blocks ...any) map[string]any { return map[string]any{"type": "doc", "content": blocks} }
+		wide := map[string]any{"type": "tableCell", "attrs": map[string]any{"colwidth": []any{-100}}, "content": []any{para}}
+		docs := map[string]map[string]any{
+			"row in doc":         doc(row),
+			"cell in doc":        doc(cell),
+			"table in paragraph": doc(map[string]any{"type": "paragraph", "content": []any{table}}),
+			"negative width":     doc(map[string]any{"type": "table", "content": []any{map[string]any{"type": "tableRow", "content": []any{wide}}}}),
+		}
+
+		before := take(t, s)
+		for name, d := range docs {
+			r := s.Do("POST", "/api/v1/notes/create", bob.Token, map[string]any{"title": "bad",
+				"data": map[string]any{"content": map[string]any{"json": d, "md": "c"}}})
+			require.Equal(t, http.StatusBadRequest, r.Status, "%s: %.200s", name, r.Body)
+			require.Contains(t, r.Detail(), "not a valid ProseMirror document", name)
+		}
+		require.Equal(t, before, take(t, s), "no note was created")
+
+		id := s.CreateNote(bob.Token, "kept", "| a |\n| - |\n| b |\n")
+		unchanged := noteUnchanged(t, s, bob.Token, id)
+		for name, d := range docs {
+			r := s.Do("POST", "/api/v1/notes/"+id+"/update", bob.Token, map[string]any{"title": "renamed",
+				"data": map[string]any{"content": map[string]any{"json": d, "md": "c"}}})
+			require.Equal(t, http.StatusBadRequest, r.Status, "%s: %.200s", name, r.Body)
+			require.Contains(t, r.Detail(), "not a valid ProseMirror document", name)
+		}
+		unchanged()
 	})
 }

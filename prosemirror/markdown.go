@@ -59,10 +59,13 @@ func ParseMarkdown(md string) (*Node, error) {
 }
 
 // tableGuard runs goldmark's table transformer on a paragraph only while
-// the document's tables stay within MaxTableCells, counting a table as
-// its paragraph's lines times its columns: goldmark pads every row to the
-// header's width, so a long header over a column of short rows would
-// make cells in the square of the input's size.
+// the document's tables stay within MaxTableCells, counting a table as the
+// cells goldmark builds for it (gfmTableCells): goldmark pads every row to
+// the header's width, so a long header over a column of short rows would
+// make cells in the square of the input's size. That count is what
+// TableCells says of the table built, and never more than TableCells of
+// the table whose Markdown it is, so a document within the bound as JSON
+// is within it as its own Markdown.
 type tableGuard struct{ tables parser.ParagraphTransformer }
 
 var (
@@ -71,19 +74,11 @@ var (
 )
 
 func (g tableGuard) Transform(p *ast.Paragraph, r text.Reader, pc parser.Context) {
-	lines := p.Lines()
-	cols := 0
-	for i := 1; i < lines.Len(); i++ {
-		seg := lines.At(i)
-		if l := seg.Value(r.Source()); delimiterLike(l) {
-			cols = max(cols, delimiterColumns(l))
-		}
-	}
-	if cols == 0 {
+	cells := gfmTableCells(p.Lines(), r.Source())
+	if cells == 0 {
 		return
 	}
 	used, _ := pc.Get(tableCellsKey).(int64)
-	cells := int64(cols) * int64(lines.Len())
 	if used+cells > MaxTableCells {
 		pc.Set(tablesRefusedKey, true)
 		return
@@ -92,35 +87,80 @@ func (g tableGuard) Transform(p *ast.Paragraph, r text.Reader, pc parser.Context
 	g.tables.Transform(p, r, pc)
 }
 
-// delimiterColumns is how many columns a delimiter row has: its "|"s
-// separate them, outer ones do not start any.
-func delimiterColumns(l []byte) int {
-	l = bytes.TrimSpace(l)
-	n := bytes.Count(l, []byte("|")) + 1
-	if bytes.HasPrefix(l, []byte("|")) {
-		n--
+// gfmTableCells is how many cells the table goldmark makes of a
+// paragraph has, 0 when it makes none. goldmark looks for the first
+// delimiter row below the paragraph's first line; if the line above it
+// has no more cells than the delimiter row has columns, that line is the
+// header and every line after the delimiter row a row, each padded or cut
+// to the delimiter row's columns; the lines above the header stay a
+// paragraph. Any other paragraph stays one: a "|" line in a long text is
+// no table.
+func gfmTableCells(lines *text.Segments, src []byte) int64 {
+	for i := 1; i < lines.Len(); i++ {
+		delim := lines.At(i)
+		cols := delimiterColumns(delim.Value(src))
+		if cols == 0 {
+			continue
+		}
+		header := lines.At(i - 1)
+		if headerCells(src[header.Start:header.Stop]) > cols {
+			return 0
+		}
+		return int64(lines.Len()-i) * int64(cols)
 	}
-	if len(l) > 1 && bytes.HasSuffix(l, []byte("|")) {
-		n--
-	}
-	return max(n, 1)
+	return 0
 }
 
-// delimiterLike: l may be a table's delimiter row ("|---|:-:|"), which
-// goldmark looks for under the header: only spaces, "-", "|" and ":",
-// not all "-".
-func delimiterLike(l []byte) bool {
-	dashes := true
+// delimiterColumns is how many columns l has as a table's delimiter row,
+// 0 if it is none: indented at most three columns, only spaces, "-", ":"
+// and "|", not all "-"; between the "|"s (outer ones optional) cells such
+// as "---", ":--" or " -: ".
+func delimiterColumns(l []byte) int {
+	if w, _ := util.IndentWidth(l, 0); w > 3 || bytes.Count(l, []byte("-")) == len(l) {
+		return 0
+	}
 	for _, b := range l {
-		switch b {
-		case '-':
-		case '|', ':', ' ', '\t', '\n', '\r', '\v', '\f':
-			dashes = false
-		default:
-			return false
+		if !util.IsSpace(b) && b != '-' && b != ':' && b != '|' {
+			return 0
 		}
 	}
-	return !dashes
+	cells := bytes.Split(l, []byte("|"))
+	if util.IsBlank(cells[0]) {
+		cells = cells[1:]
+	}
+	if len(cells) > 0 && util.IsBlank(cells[len(cells)-1]) {
+		cells = cells[:len(cells)-1]
+	}
+	for _, c := range cells {
+		c = bytes.TrimSuffix(bytes.TrimPrefix(bytes.Trim(c, " \t\n\r"), []byte(":")), []byte(":"))
+		if len(c) == 0 || bytes.Count(c, []byte("-")) != len(c) {
+			return 0
+		}
+	}
+	return len(cells)
+}
+
+// headerCells is how many cells goldmark reads in a header row: the
+// pieces between the "|"s not preceded by a backslash, outer "|"s and
+// an empty last piece not counted.
+func headerCells(l []byte) int {
+	l = l[util.TrimLeftSpaceLength(l):]
+	l = l[:len(l)-util.TrimRightSpaceLength(l)]
+	start, end := 0, len(l)
+	if end > 0 && l[0] == '|' {
+		start++
+	}
+	if end > 0 && l[end-1] == '|' {
+		end--
+	}
+	n := 0
+	for pos := start; pos < end; n++ {
+		for pos < end && (l[pos] != '|' || pos > 0 && l[pos-1] == '\\') {
+			pos++
+		}
+		pos++
+	}
+	return n
 }
 
 type mdConverter struct {

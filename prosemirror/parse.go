@@ -22,8 +22,9 @@ var ErrInvalid = errors.New("prosemirror: invalid document")
 
 // Parse decodes and validates ProseMirror JSON. The root must be a doc; text
 // nodes need non-empty text and no content; known node types must have
-// well-typed attrs (heading level 1–6, …); unknown node and mark types are
-// kept as long as they are well-formed. Depth and size are bounded.
+// well-typed attrs (heading level 1–6, …) and table nodes their place
+// (tablePlacement); unknown node and mark types are kept as long as they
+// are well-formed. Depth and size are bounded.
 func Parse(raw []byte) (*Node, error) {
 	if len(raw) > MaxBytes {
 		return nil, fmt.Errorf("%w: %d bytes, over %d", ErrInvalid, len(raw), MaxBytes)
@@ -90,6 +91,9 @@ func validate(n *Node, depth int, count *int) error {
 	for _, c := range n.Content {
 		if c == nil {
 			return errors.New("null child")
+		}
+		if err := tablePlacement(n, c); err != nil {
+			return err
 		}
 		if err := validate(c, depth+1, count); err != nil {
 			return err

@@ -258,3 +258,33 @@ func TestFromMarkdownIsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkBackslashRoundTrip: a link whose href holds backslashes (one at
+// the end, before ")" or "|", a Windows path) keeps it through its
+// Markdown, in a paragraph and in a table cell. A backslash at the end
+// escaped the closing ")": no link was read back.
+func TestLinkBackslashRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, href := range []string{`\`, `a\`, `x\)y`, `C:\dir\file`, `a\|b`, `sp ace\`, `\\`} {
+		link := &Node{Type: TypeText, Text: "l", Marks: []Mark{{Type: MarkLink, Attrs: map[string]any{"href": href}}}}
+		para := &Node{Type: TypeParagraph, Content: []*Node{link}}
+		cell := &Node{Type: TypeTableCell, Content: []*Node{para.Clone()}}
+		table := &Node{Type: TypeTable, Content: []*Node{{Type: TypeTableRow, Content: []*Node{cell}}}}
+		for _, doc := range []*Node{
+			{Type: TypeDoc, Content: []*Node{para}},
+			{Type: TypeDoc, Content: []*Node{table}},
+		} {
+			md := doc.Markdown()
+			back := FromMarkdown(md)
+			var got *Node
+			if b := back.Content[0]; b.Type == TypeTable {
+				got = b.Content[0].Content[0].Content[0].Content[0]
+			} else {
+				got = b.Content[0]
+			}
+			if len(got.Marks) != 1 || got.Marks[0].Attrs["href"] != href {
+				t.Errorf("href %q: %q reads back as %s", href, md, mustJSON(back))
+			}
+		}
+	}
+}

@@ -71,6 +71,29 @@ func span(c *Node, key string) int64 {
 
 func isCell(n *Node) bool { return n.Type == TypeTableHeader || n.Type == TypeTableCell }
 
+// notBlockHolders are the node types this package knows whose content is
+// not blocks: a table may not sit in them.
+var notBlockHolders = map[string]bool{
+	TypeParagraph: true, TypeHeading: true, TypeCodeBlock: true, TypeText: true,
+	TypeBulletList: true, TypeOrderedList: true, TypeTaskList: true,
+	TypeTable: true, TypeTableRow: true,
+	TypeImage: true, TypeMention: true, TypeHardBreak: true, TypeHorizontalRule: true,
+}
+
+// tablePlacement checks that a table node n sits where Tiptap's schema
+// has it, in parent: a row in a table, a cell in a row, a table where
+// blocks go (or in a node of a type this package does not know). The
+// stock editor and y-prosemirror drop or rewrite one anywhere else.
+func tablePlacement(parent, n *Node) error {
+	switch {
+	case n.Type == TypeTableRow && parent.Type != TypeTable,
+		isCell(n) && parent.Type != TypeTableRow,
+		n.Type == TypeTable && notBlockHolders[parent.Type]:
+		return fmt.Errorf("%s inside %s", n.Type, parent.Type)
+	}
+	return nil
+}
+
 // validateTable checks the content expressions of Tiptap's table nodes
 // (y-prosemirror drops from every browser a node its schema refuses) and
 // the cells' attrs.
@@ -100,13 +123,17 @@ func validateTable(n *Node) error {
 			}
 		}
 		if v, ok := n.Attrs["colwidth"]; ok && v != nil {
+			// Pixels per spanned column. prosemirror-tables itself writes
+			// 0 for a column not resized yet in a cell spanning several,
+			// and fractions when one of those is dragged (its width is the
+			// cell's divided by its colspan).
 			widths, ok := v.([]any)
 			if !ok {
-				return fmt.Errorf("%s colwidth %v", n.Type, v)
+				return fmt.Errorf("%s colwidth is no array", n.Type)
 			}
 			for _, w := range widths {
-				if _, ok := w.(float64); !ok {
-					return fmt.Errorf("%s colwidth %v", n.Type, v)
+				if f, ok := w.(float64); !ok || f < 0 {
+					return fmt.Errorf("%s colwidth holds %.20v", n.Type, w)
 				}
 			}
 		}

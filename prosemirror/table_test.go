@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -166,9 +167,9 @@ func jsonString(s string) string {
 	return string(b)
 }
 
-// TestParseTables: tables as the stock editor makes them pass; what its
-// schema refuses (and y-prosemirror would delete from every browser) does
-// not.
+// TestParseTables: tables as the stock editor makes them pass, wherever
+// blocks go; what its schema refuses (and y-prosemirror would delete from
+// every browser) does not: bad spans and widths, table nodes out of place.
 func TestParseTables(t *testing.T) {
 	t.Parallel()
 	table := func(rows ...string) string {
@@ -178,6 +179,11 @@ func TestParseTables(t *testing.T) {
 		return `{"type":"tableRow","content":[` + strings.Join(cells, ",") + `]}`
 	}
 	para := `{"type":"paragraph"}`
+	tableJSON := `{"type":"table","content":[` + row(cellJSON("tableCell", "c")) + `]}`
+	// in is a doc holding a node of type kind holding content.
+	in := func(kind string, content ...string) string {
+		return `{"type":"doc","content":[{"type":"` + kind + `","content":[` + strings.Join(content, ",") + `]}]}`
+	}
 	withAttrs := func(attrs string) string {
 		return `{"type":"tableCell","attrs":{` + attrs + `},"content":[` + para + `]}`
 	}
@@ -187,6 +193,14 @@ func TestParseTables(t *testing.T) {
 		"empty row":    table(row()),
 		"spans, width": table(row(withAttrs(`"colspan":2,"rowspan":3,"colwidth":[100,25]`))),
 		"nested":       table(row(`{"type":"tableCell","content":[{"type":"table","content":[` + row(cellJSON("tableCell", "in")) + `]}]}`)),
+		// prosemirror-tables writes 0 for a spanned column not resized,
+		// and fractions when it divides a spanning cell's width.
+		"widths 0, fractions": table(row(withAttrs(`"colspan":3,"colwidth":[0,120.5,0]`))),
+		"null spans":          table(row(withAttrs(`"colspan":null,"rowspan":null`))),
+		"in a blockquote":     in(`blockquote`, tableJSON),
+		"in a list item":      `{"type":"doc","content":[{"type":"bulletList","content":[{"type":"listItem","content":[` + para + `,` + tableJSON + `]}]}]}`,
+		"in a task item":      `{"type":"doc","content":[{"type":"taskList","content":[{"type":"taskItem","attrs":{"checked":false},"content":[` + para + `,` + tableJSON + `]}]}]}`,
+		"in an unknown node":  in(`details`, tableJSON),
 	}
 	for name, s := range ok {
 		if _, err := Parse([]byte(s)); err != nil {
@@ -205,10 +219,40 @@ func TestParseTables(t *testing.T) {
 		"rowspan huge":    table(row(withAttrs(`"rowspan":1e12`))),
 		"colwidth string": table(row(withAttrs(`"colwidth":"100"`))),
 		"colwidth words":  table(row(withAttrs(`"colwidth":["a"]`))),
+		"rowspan 0":       table(row(withAttrs(`"rowspan":0`))),
+		"rowspan -1":      table(row(withAttrs(`"rowspan":-1`))),
+		"rowspan 2.5":     table(row(withAttrs(`"rowspan":2.5`))),
+		"colspan true":    table(row(withAttrs(`"colspan":true`))),
+		"colwidth -5":     table(row(withAttrs(`"colwidth":[100,-5]`))),
+		"colwidth null":   table(row(withAttrs(`"colwidth":[null]`))),
+		"colwidth object": table(row(withAttrs(`"colwidth":{"0":100}`))),
+		"colwidth number": table(row(withAttrs(`"colwidth":100`))),
 	}
 	for name, s := range bad {
 		if _, err := Parse([]byte(s)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: Parse accepted %s", name, s)
+		}
+	}
+	// Table nodes out of place: y-prosemirror drops them from every
+	// browser, or the stock editor rewrites them.
+	misplaced := map[string]string{
+		"row in doc":          `{"type":"doc","content":[` + row(cellJSON("tableCell", "r")) + `]}`,
+		"row in blockquote":   in(`blockquote`, row(cellJSON("tableCell", "r"))),
+		"row in cell":         table(row(`{"type":"tableCell","content":[` + row(cellJSON("tableCell", "r")) + `]}`)),
+		"row in unknown node": in(`details`, row(cellJSON("tableCell", "r"))),
+		"cell in doc":         `{"type":"doc","content":[` + cellJSON("tableCell", "c") + `]}`,
+		"header in list item": `{"type":"doc","content":[{"type":"bulletList","content":[{"type":"listItem","content":[` + para + `,` + cellJSON("tableHeader", "h") + `]}]}]}`,
+		"cell in cell":        table(row(`{"type":"tableCell","content":[` + cellJSON("tableCell", "c") + `]}`)),
+		"table in paragraph":  in(`paragraph`, tableJSON),
+		"table in heading":    `{"type":"doc","content":[{"type":"heading","attrs":{"level":1},"content":[` + tableJSON + `]}]}`,
+		"table in list":       in(`bulletList`, tableJSON),
+		"table in table":      table(tableJSON),
+		"table in row":        table(row(tableJSON)),
+		"non-row in table":    table(row(cellJSON("tableCell", "c")), `{"type":"blockquote","content":[`+para+`]}`),
+	}
+	for name, s := range misplaced {
+		if _, err := Parse([]byte(s)); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "inside") && !strings.Contains(err.Error(), "holds") {
+			t.Errorf("%s: Parse says %v of %s", name, err, s)
 		}
 	}
 }
@@ -266,9 +310,9 @@ func TestMarkdownTablesBounded(t *testing.T) {
 
 	// The bound is per document: tables within it are built, the one
 	// taking the document past it stays text.
-	small := "| a | b |\n| --- | --- |\n" + strings.Repeat("| x | y |\n", 99) // 2 × 101 lines
+	small := "| a | b |\n| --- | --- |\n" + strings.Repeat("| x | y |\n", 99) // 100 rows × 2
 	var sb strings.Builder
-	for range MaxTableCells / 202 {
+	for range MaxTableCells / 200 {
 		sb.WriteString(small + "\n")
 	}
 	doc, err = ParseMarkdown(sb.String())
@@ -328,5 +372,136 @@ func TestTableMarkdownRowspan(t *testing.T) {
 	want := "| a | b | c |\n| --- | --- | --- |\n|  | d |  |\n|  | e |  |\n| f | g | h |"
 	if got := doc.Markdown(); got != want {
 		t.Errorf("Markdown:\n got: %q\nwant: %q", got, want)
+	}
+}
+
+// tableDoc is a document of one table as the stock editor stores it, rows
+// by cols cells each holding its coordinates; cell(r, c) may replace a
+// cell's attrs, and returns whether the cell is there at all.
+func tableDoc(t *testing.T, rows, cols int, cell func(r, c int, attrs map[string]any) bool) *Node {
+	t.Helper()
+	table := &Node{Type: TypeTable}
+	for r := range rows {
+		row := &Node{Type: TypeTableRow}
+		for c := range cols {
+			attrs := map[string]any{"colspan": 1, "rowspan": 1, "colwidth": nil}
+			if cell != nil && !cell(r, c, attrs) {
+				continue
+			}
+			row.Content = append(row.Content, &Node{Type: TypeTableCell, Attrs: attrs, Content: []*Node{
+				{Type: TypeParagraph, Content: []*Node{{Type: TypeText, Text: fmt.Sprintf("%d.%d", r, c)}}}}})
+		}
+		table.Content = append(table.Content, row)
+	}
+	j, err := json.Marshal(&Node{Type: TypeDoc, Content: []*Node{table}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mustParse(t, string(j))
+}
+
+// TestTableAtTheBoundReimports: a table as large as the API takes as JSON
+// (TableCells at MaxTableCells) comes back from its own Markdown as the
+// same table, spans or not; it stayed text, as the Markdown guard counted
+// the delimiter row as a row of cells, so a note round-tripped through its
+// md lost its table. One row more is refused as JSON and as Markdown.
+func TestTableAtTheBoundReimports(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		rows, cols int
+		cell       func(r, c int, attrs map[string]any) bool
+	}{
+		"grid": {rows: 100, cols: 200},
+		"colspan": {rows: 100, cols: 200, cell: func(r, c int, attrs map[string]any) bool {
+			if r == 0 && c == 0 {
+				attrs["colspan"] = 2
+			}
+			return r != 0 || c != 1
+		}},
+		// The cell reaching down counts its column once more (TableCells
+		// bounds the grid from above): 100 × (199 + 1).
+		"rowspan": {rows: 100, cols: 199, cell: func(r, c int, attrs map[string]any) bool {
+			if r == 0 && c == 0 {
+				attrs["rowspan"] = 2
+			}
+			return r != 1 || c != 0
+		}},
+	}
+	for name, tc := range cases {
+		doc := tableDoc(t, tc.rows, tc.cols, tc.cell)
+		if got := TableCells(doc); got != MaxTableCells {
+			t.Fatalf("%s: TableCells %d, want %d", name, got, MaxTableCells)
+		}
+		md := doc.Markdown()
+		back, err := ParseMarkdown(md)
+		if err != nil {
+			t.Errorf("%s: its Markdown: %v", name, err)
+			continue
+		}
+		if len(back.Content) != 1 || back.Content[0].Type != TypeTable || len(back.Content[0].Content) != tc.rows {
+			t.Errorf("%s: its Markdown reads back as %.200s", name, mustJSON(back))
+			continue
+		}
+		// The same cells in the same order (the Markdown has empty ones
+		// where spans cover columns).
+		if !slices.Equal(strings.Fields(back.PlainText()), strings.Fields(doc.PlainText())) {
+			t.Errorf("%s: cells read back differ", name)
+		}
+		if back.Markdown() != md {
+			t.Errorf("%s: Markdown not stable", name)
+		}
+
+		over := tableDoc(t, tc.rows+1, tc.cols, tc.cell)
+		if TableCells(over) <= MaxTableCells {
+			t.Errorf("%s: one row more is %d cells", name, TableCells(over))
+		}
+		if _, err := ParseMarkdown(over.Markdown()); !errors.Is(err, ErrTableTooLarge) {
+			t.Errorf("%s: one row more, its Markdown: %v", name, err)
+		}
+	}
+}
+
+// TestMarkdownGuardCountsTables: the Markdown bound counts the cells of
+// the tables goldmark builds, not every line of a paragraph holding a
+// line that could be a delimiter row: a long text with one "|" line in it
+// was taken for a table of its lines, refused (ErrTableTooLarge, a 413
+// over REST) or using up the bound so that a real table elsewhere stayed
+// text.
+func TestMarkdownGuardCountsTables(t *testing.T) {
+	t.Parallel()
+	long := func(n int, line string) string {
+		return strings.Repeat("text\n", n/2) + line + "\n" + strings.Repeat("text\n", n/2)
+	}
+	wide := tableDoc(t, 100, 150, nil).Markdown() // 15,000 cells
+	cases := map[string]struct {
+		md     string
+		tables int
+	}{
+		"pipe line":                {md: long(30_000, "|"), tables: 0},
+		"pipes and spaces":         {md: long(30_000, "| |"), tables: 0},
+		"header too wide":          {md: long(30_000, "a | b | c\n-|-"), tables: 0},
+		"pipe line, a table":       {md: long(15_000, "|") + "\n" + wide, tables: 1},
+		"header too wide, a table": {md: long(15_000, "a | b | c\n-|-") + "\n" + wide, tables: 1},
+		"table after text":         {md: long(30_000, "x") + "a | b\n-|-\nc | d", tables: 1},
+		"text, then a table":       {md: "| h |\n| - |\n| c |\n\n" + long(30_000, "|"), tables: 1},
+	}
+	for name, tc := range cases {
+		doc, err := ParseMarkdown(tc.md)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		tables := 0
+		for _, b := range doc.Content {
+			if b.Type == TypeTable {
+				tables++
+			}
+		}
+		if tables != tc.tables {
+			t.Errorf("%s: %d tables, want %d", name, tables, tc.tables)
+		}
+		if !strings.Contains(doc.PlainText(), "text text") {
+			t.Errorf("%s: the text was lost", name)
+		}
 	}
 }

@@ -203,8 +203,10 @@ func imageMarkdownIn(n *Node, cell bool) string {
 }
 
 // destination writes a link destination, in angle brackets when it holds
-// spaces or parentheses.
+// spaces or parentheses. Every backslash is escaped: one before ")" or at
+// the end (before the closing ")") would escape it and end no link.
 func destination(u string) string {
+	u = strings.ReplaceAll(u, `\`, `\\`)
 	if u == "" || strings.ContainsAny(u, " ()<>") {
 		return "<" + strings.NewReplacer("<", `\<`, ">", `\>`).Replace(u) + ">"
 	}
