@@ -86,8 +86,8 @@ func writeHTML(sb *strings.Builder, n *Node) {
 			return
 		}
 		sb.WriteString(`<img src="` + html.EscapeString(src) + `"`)
-		for _, k := range []string{"alt", "title"} {
-			if v, ok := n.Attrs[k].(string); ok {
+		for _, k := range []string{"alt", "title", "width", "height"} {
+			if v, ok := htmlAttr(n.Attrs[k]); ok {
 				sb.WriteString(" " + k + `="` + html.EscapeString(v) + `"`)
 			}
 		}
@@ -168,8 +168,10 @@ func markOpenHTML(m Mark) string {
 			return ""
 		}
 		open := `<a href="` + html.EscapeString(href) + `"`
-		if t, _ := m.Attrs["target"].(string); t != "" {
-			open += ` target="` + html.EscapeString(t) + `"`
+		for _, k := range []string{"target", "title"} {
+			if v, _ := m.Attrs[k].(string); v != "" {
+				open += " " + k + `="` + html.EscapeString(v) + `"`
+			}
 		}
 		return open + ` rel="noopener noreferrer nofollow">`
 	}
@@ -290,4 +292,17 @@ type Content struct {
 // ContentOf renders n in all three forms.
 func ContentOf(n *Node) Content {
 	return Content{MD: n.Markdown(), HTML: n.HTML(), JSON: n}
+}
+
+// htmlAttr is an attribute's value as HTML writes it: a string as is, a
+// number (an image's width pasted into the stock editor may be either) in
+// its shortest form; false for anything else (null included).
+func htmlAttr(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	}
+	return "", false
 }

@@ -221,6 +221,18 @@ func TestHTMLEscapesAndSanitizes(t *testing.T) {
 	if got := img.HTML(); got != "" {
 		t.Errorf("unsafe image rendered %s", got)
 	}
+	// The stock editor's Link title and Image width and height (a string or
+	// a number) are rendered, escaped; null and other values are not.
+	titled := link("/n")
+	titled.Content[0].Content[0].Marks[0].Attrs["title"] = `"T"`
+	if got, want := titled.HTML(), `<p><a href="/n" title="&#34;T&#34;" rel="noopener noreferrer nofollow">x</a></p>`; got != want {
+		t.Errorf("titled link rendered %s, want %s", got, want)
+	}
+	sized := &Node{Type: TypeDoc, Content: []*Node{{Type: TypeImage, Attrs: map[string]any{
+		"src": "/i.png", "alt": nil, "width": float64(300), "height": `20"0`, "file": "f", "title": map[string]any{}}}}}
+	if got, want := sized.HTML(), `<img src="/i.png" width="300" height="20&#34;0">`; got != want {
+		t.Errorf("sized image rendered %s, want %s", got, want)
+	}
 	text := &Node{Type: TypeDoc, Content: []*Node{{Type: TypeParagraph, Content: []*Node{{Type: TypeText, Text: `<script>"&'`}}}}}
 	if got := text.HTML(); got != "<p>&lt;script&gt;&#34;&amp;&#39;</p>" {
 		t.Errorf("text rendered %s", got)
