@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -202,6 +203,17 @@ func TestNoteMisplacedTableNodesRefused(t *testing.T) {
 			require.Equal(t, http.StatusBadRequest, r.Status, "%s: %.200s", name, r.Body)
 			require.Contains(t, r.Detail(), "not a valid ProseMirror document", name)
 		}
+		// The 400 says why, and a long value from the request is cut.
+		r := s.Do("POST", "/api/v1/notes/create", bob.Token, map[string]any{"title": "bad",
+			"data": map[string]any{"content": map[string]any{"json": docs["row in doc"], "md": "c"}}})
+		require.Equal(t, "data.content.json is not a valid ProseMirror document: tableRow inside doc", r.Detail())
+		long := doc(map[string]any{"type": "heading", "attrs": map[string]any{"level": strings.Repeat("é", 5000)}})
+		r = s.Do("POST", "/api/v1/notes/create", bob.Token, map[string]any{"title": "bad",
+			"data": map[string]any{"content": map[string]any{"json": long, "md": "c"}}})
+		require.Equal(t, http.StatusBadRequest, r.Status)
+		require.True(t, strings.HasPrefix(r.Detail(), "data.content.json is not a valid ProseMirror document: heading level éé"), r.Detail())
+		require.LessOrEqual(t, len(r.Detail()), 200, "the reason is cut")
+		require.True(t, utf8.ValidString(r.Detail()))
 		require.Equal(t, before, take(t, s), "no note was created")
 
 		id := s.CreateNote(bob.Token, "kept", "| a |\n| - |\n| b |\n")

@@ -201,9 +201,27 @@ func checkContent(data map[string]any) (*prosemirror.Node, error) {
 	}
 	doc, err := prosemirror.Parse(raw)
 	if err != nil {
-		return nil, errors.New("data.content.json is not a valid ProseMirror document")
+		return nil, errors.New("data.content.json is not a valid ProseMirror document: " + parseReason(err))
 	}
 	return doc, nil
+}
+
+// maxReasonBytes bounds Parse's reason in a 400: it may quote a value
+// from the request (a node type, an attribute), which can be long.
+const maxReasonBytes = 120
+
+// parseReason is why Parse refused a document, without its package
+// prefix, cut to maxReasonBytes on a character boundary.
+func parseReason(err error) string {
+	reason := strings.TrimPrefix(err.Error(), prosemirror.ErrInvalid.Error()+": ")
+	if len(reason) <= maxReasonBytes {
+		return reason
+	}
+	cut := maxReasonBytes
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return reason[:cut] + "…"
 }
 
 // maxInlineCost bounds prosemirror.InlineCost of content that becomes a
