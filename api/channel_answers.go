@@ -13,7 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -445,11 +444,7 @@ func (ans *channelAnswer) finish(ctx context.Context, t *chat.Task, err error) {
 		}
 		// The message, error included, stays within a message's bound.
 		if over := len(content) + len(suffix) - MaxMessageContentBytes; over > 0 {
-			cut := max(len(content)-over, 0)
-			for cut > 0 && !utf8.RuneStart(content[cut]) {
-				cut--
-			}
-			content = content[:cut]
+			content = cutAtRune(content, len(content)-over)
 		}
 		content += suffix
 	}

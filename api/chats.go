@@ -688,14 +688,7 @@ func cutAnswer(m AssistantMessage, over int64) AssistantMessage {
 		m.Error = strings.TrimPrefix(m.Error+"; "+msgAnswerCut, "; ")
 	}
 	keep := int64(len(m.Content)) - max(over/2, 1)
-	if keep <= 0 {
-		m.Content = ""
-		return m
-	}
-	for keep > 0 && !utf8.RuneStart(m.Content[keep]) {
-		keep--
-	}
-	m.Content = m.Content[:keep]
+	m.Content = cutAtRune(m.Content, int(max(keep, 0)))
 	return m
 }
 

@@ -217,11 +217,7 @@ func parseReason(err error) string {
 	if len(reason) <= maxReasonBytes {
 		return reason
 	}
-	cut := maxReasonBytes
-	for cut > 0 && !utf8.RuneStart(reason[cut]) {
-		cut--
-	}
-	return reason[:cut] + "…"
+	return cutAtRune(reason, maxReasonBytes) + "…"
 }
 
 // maxInlineCost bounds prosemirror.InlineCost of content that becomes a
