@@ -211,7 +211,7 @@ func TestNoteMisplacedTableNodesRefused(t *testing.T) {
 		r = s.Do("POST", "/api/v1/notes/create", bob.Token, map[string]any{"title": "bad",
 			"data": map[string]any{"content": map[string]any{"json": long, "md": "c"}}})
 		require.Equal(t, http.StatusBadRequest, r.Status)
-		require.True(t, strings.HasPrefix(r.Detail(), "data.content.json is not a valid ProseMirror document: heading level éé"), r.Detail())
+		require.True(t, strings.HasPrefix(r.Detail(), "data.content.json is not a valid ProseMirror document: heading level \"éé"), r.Detail())
 		require.LessOrEqual(t, len(r.Detail()), 200, "the reason is cut")
 		require.True(t, utf8.ValidString(r.Detail()))
 		require.Equal(t, before, take(t, s), "no note was created")

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/quire/quire/internal/jsondepth"
 )
@@ -107,25 +109,25 @@ func validateAttrs(n *Node) error {
 	case TypeHeading:
 		if v, ok := n.Attrs["level"]; ok {
 			if l, ok := v.(float64); !ok || l != float64(int(l)) || l < 1 || l > 6 {
-				return fmt.Errorf("heading level %v", v)
+				return fmt.Errorf("heading level %s", shortValue(v))
 			}
 		}
 	case TypeOrderedList:
 		if v, ok := n.Attrs["start"]; ok && v != nil {
 			if s, ok := v.(float64); !ok || s != float64(int64(s)) {
-				return fmt.Errorf("orderedList start %v", v)
+				return fmt.Errorf("orderedList start %s", shortValue(v))
 			}
 		}
 	case TypeTaskItem:
 		if v, ok := n.Attrs["checked"]; ok && v != nil {
 			if _, ok := v.(bool); !ok {
-				return fmt.Errorf("taskItem checked %v", v)
+				return fmt.Errorf("taskItem checked %s", shortValue(v))
 			}
 		}
 	case TypeCodeBlock:
 		if v, ok := n.Attrs["language"]; ok && v != nil {
 			if _, ok := v.(string); !ok {
-				return fmt.Errorf("codeBlock language %v", v)
+				return fmt.Errorf("codeBlock language %s", shortValue(v))
 			}
 		}
 		for _, c := range n.Content {
@@ -143,7 +145,7 @@ func validateAttrs(n *Node) error {
 		for _, k := range []string{"id", "label", "mentionSuggestionChar"} {
 			if v, ok := n.Attrs[k]; ok && v != nil {
 				if _, ok := v.(string); !ok {
-					return fmt.Errorf("mention %s %v", k, v)
+					return fmt.Errorf("mention %s %s", k, shortValue(v))
 				}
 			}
 		}
@@ -156,4 +158,28 @@ func validateAttrs(n *Node) error {
 		}
 	}
 	return nil
+}
+
+// shortValue names a refused attribute value in an error, in a few dozen
+// bytes at most: the value comes from the request and may be megabytes
+// (a string, or an object formatted whole by %v).
+func shortValue(v any) string {
+	switch v := v.(type) {
+	case string:
+		const max = 32
+		if len(v) <= max {
+			return strconv.Quote(v)
+		}
+		cut := max
+		for cut > 0 && !utf8.RuneStart(v[cut]) {
+			cut--
+		}
+		return strconv.Quote(v[:cut]) + "…"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	default: // float64, bool, nil
+		return fmt.Sprint(v)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
@@ -298,5 +299,36 @@ func TestLinkBackslashRoundTrip(t *testing.T) {
 				t.Errorf("href %q: %q reads back as %s", href, md, mustJSON(back))
 			}
 		}
+	}
+}
+
+// A refused attribute's value is named in the error in a few dozen bytes,
+// however large it was in the request (the REST 400 quotes the error).
+func TestParseErrorsNameValuesBriefly(t *testing.T) {
+	t.Parallel()
+	big := `"` + strings.Repeat("é", 1<<19) + `"`
+	obj := `{"k":` + big + `}`
+	cases := map[string]string{
+		"heading level string":   `{"type":"heading","attrs":{"level":` + big + `}}`,
+		"heading level object":   `{"type":"heading","attrs":{"level":` + obj + `}}`,
+		"orderedList start":      `{"type":"orderedList","attrs":{"start":[` + big + `]}}`,
+		"taskItem checked":       `{"type":"taskItem","attrs":{"checked":` + big + `}}`,
+		"codeBlock language":     `{"type":"codeBlock","attrs":{"language":` + obj + `}}`,
+		"mention id":             `{"type":"mention","attrs":{"id":[` + big + `]}}`,
+		"table cell colspan":     `{"type":"table","content":[{"type":"tableRow","content":[{"type":"tableCell","attrs":{"colspan":` + big + `},"content":[{"type":"paragraph"}]}]}]}`,
+		"table cell colwidth in": `{"type":"table","content":[{"type":"tableRow","content":[{"type":"tableCell","attrs":{"colwidth":[` + big + `]},"content":[{"type":"paragraph"}]}]}]}`,
+	}
+	for name, node := range cases {
+		_, err := Parse([]byte(`{"type":"doc","content":[` + node + `]}`))
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if msg := err.Error(); len(msg) > 160 || !utf8.ValidString(msg) {
+			t.Errorf("%s: error of %d bytes: %.200s", name, len(msg), msg)
+		}
+	}
+	if got, want := shortValue(strings.Repeat("é", 40)), `"`+strings.Repeat("é", 16)+`"…`; got != want {
+		t.Errorf("shortValue cut %s, want %s", got, want)
 	}
 }

@@ -118,7 +118,7 @@ func validateTable(n *Node) error {
 		for _, k := range []string{"colspan", "rowspan"} {
 			if v, ok := n.Attrs[k]; ok && v != nil {
 				if f, ok := v.(float64); !ok || f != float64(int64(f)) || f < 1 || f > MaxTableCells {
-					return fmt.Errorf("%s %s %v", n.Type, k, v)
+					return fmt.Errorf("%s %s %s", n.Type, k, shortValue(v))
 				}
 			}
 		}
@@ -133,7 +133,7 @@ func validateTable(n *Node) error {
 			}
 			for _, w := range widths {
 				if f, ok := w.(float64); !ok || f < 0 {
-					return fmt.Errorf("%s colwidth holds %.20v", n.Type, w)
+					return fmt.Errorf("%s colwidth holds %s", n.Type, shortValue(w))
 				}
 			}
 		}
