@@ -27,21 +27,27 @@ const benchAppliers = 64
 //
 // The serial cases have one applier, which waits for each update to be
 // stored before the next: every commit holds one update, and the goroutine
-// hand-offs of one update are all paid (bench S2's pattern).
+// hand-offs of one update are all paid. The paced case also sleeps 5 ms
+// after each, so the process goes idle between updates as in bench S2;
+// compare it with storage's BenchmarkPacedFloor/append (the same commit
+// without the pipeline around it).
 func BenchmarkApplyPersist(b *testing.B) {
 	for _, k := range storeKinds() {
 		for _, docs := range []int{1, 1000} {
 			b.Run(fmt.Sprintf("%s/docs=%d", k.name, docs), func(b *testing.B) {
-				benchApplyPersist(b, k.open(b), docs, benchAppliers)
+				benchApplyPersist(b, k.open(b), docs, benchAppliers, 0)
 			})
 			b.Run(fmt.Sprintf("%s/serial/docs=%d", k.name, docs), func(b *testing.B) {
-				benchApplyPersist(b, k.open(b), docs, 1)
+				benchApplyPersist(b, k.open(b), docs, 1, 0)
 			})
 		}
+		b.Run(k.name+"/paced/docs=1000", func(b *testing.B) {
+			benchApplyPersist(b, k.open(b), 1000, 1, 5*time.Millisecond)
+		})
 	}
 }
 
-func benchApplyPersist(b *testing.B, store storage.Store, docs, appliers int) {
+func benchApplyPersist(b *testing.B, store storage.Store, docs, appliers int, pace time.Duration) {
 	ctx := context.Background()
 	bundle := startManager(b, store, Config{})
 	ids := make([]string, docs)
@@ -73,7 +79,7 @@ func benchApplyPersist(b *testing.B, store storage.Store, docs, appliers int) {
 		work[g] = append(work[g], op{doc, p.typeInto(fmt.Sprint("t", g), "x")})
 	}
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0, cs0 := processCPU(), contextSwitches()
 	var wg sync.WaitGroup
 	for g := range appliers {
 		wg.Add(1)
@@ -84,6 +90,9 @@ func benchApplyPersist(b *testing.B, store storage.Store, docs, appliers int) {
 					b.Error(err)
 					return
 				}
+				if pace > 0 {
+					time.Sleep(pace)
+				}
 			}
 		}()
 	}
@@ -91,6 +100,7 @@ func benchApplyPersist(b *testing.B, store storage.Store, docs, appliers int) {
 	b.StopTimer()
 	// CPU, not wall time, is what a busy server runs out of.
 	b.ReportMetric(float64(processCPU()-cpu0)/1e3/float64(b.N), "cpu-µs/update")
+	b.ReportMetric(float64(contextSwitches()-cs0)/float64(b.N), "ctxsw/update")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
 }
 
@@ -101,6 +111,16 @@ func processCPU() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// contextSwitches is the process's voluntary and involuntary context
+// switches (storage's benchmarks explain why they are counted).
+func contextSwitches() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Nvcsw + ru.Nivcsw
 }
 
 // BenchmarkState1MB: the full state of a ~1 MB document as update bytes,
