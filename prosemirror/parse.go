@@ -73,6 +73,10 @@ func validate(n *Node, depth int, count *int) error {
 			}
 		}
 	}
+	// In rank order, as ProseMirror's Mark.setFrom puts them on load and
+	// the live document reads them back: "bold, link" rendered
+	// "**[a](h)**" from the JSON sent but "[**a**](h)" once live.
+	SortMarks(n.Marks)
 	if n.Type == TypeText {
 		if n.Text == "" {
 			return errors.New("empty text node")

@@ -300,3 +300,17 @@ func TestLinkBackslashRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestParseSortsMarks: Parse puts marks in schema rank order, as
+// ProseMirror does on load and as the live document reads them back, so
+// content.json sent over REST renders as it will once live.
+func TestParseSortsMarks(t *testing.T) {
+	t.Parallel()
+	n := mustParse(t, `{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","marks":[{"type":"bold"},{"type":"link","attrs":{"href":"h"}}],"text":"a"}]}]}`)
+	if got, want := n.Markdown(), "[**a**](h)"; got != want {
+		t.Fatalf("Markdown %q, want %q", got, want)
+	}
+	if got := n.Content[0].Content[0].Marks; got[0].Type != MarkLink || got[1].Type != MarkBold {
+		t.Fatalf("marks %+v, want link then bold", got)
+	}
+}
