@@ -288,14 +288,17 @@ func inlineMarkdownIn(nodes []*Node, cell bool) string {
 			}
 		}
 		closeTo(commonPrefix(open, marks))
-		space(pending)
-		pending = ""
 		lead, core, trail := splitSpace(n.Text)
 		if core == "" {
 			// Whitespace opens nothing; it sits outside marks it lacks.
-			pending = n.Text
+			// Held with the whitespace before it, so that text split into
+			// nodes differently (as the live document joins them) writes
+			// the same: " " then " " at the end wrote one space, "  " none.
+			pending += n.Text
 			continue
 		}
+		space(pending)
+		pending = ""
 		if len(code) > 0 {
 			// Spaces are content inside a code span.
 			lead, core, trail = "", n.Text, ""
