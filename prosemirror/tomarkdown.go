@@ -329,10 +329,14 @@ func commonPrefix(a, b []Mark) int {
 	return k
 }
 
+// mdSpace is the whitespace goldmark strips at a paragraph's ends
+// (util.IsSpace): a form feed left at the end was written, then lost.
+const mdSpace = " \t\n\v\f\r"
+
 func splitSpace(s string) (lead, core, trail string) {
-	core = strings.TrimLeft(s, " \t\n")
+	core = strings.TrimLeft(s, mdSpace)
 	lead = s[:len(s)-len(core)]
-	trimmed := strings.TrimRight(core, " \t\n")
+	trimmed := strings.TrimRight(core, mdSpace)
 	trail = core[len(trimmed):]
 	return lead, trimmed, trail
 }
