@@ -280,6 +280,11 @@ func mayHoldCaseVariant(b []byte) bool {
 				i++
 			}
 		}
+		if i >= len(b) {
+			// Not closed (only in text that is no JSON; a request's chat
+			// always is): a "\" last stepped past the end, and b[:i] panicked.
+			break
+		}
 		if i-start-1 > longest {
 			continue
 		}

@@ -216,7 +216,20 @@ func (c *mdConverter) block(b ast.Node) []*Node {
 		if body == "" {
 			return nil
 		}
-		return []*Node{{Type: TypeParagraph, Content: []*Node{{Type: TypeText, Text: body}}}}
+		// One line of text each, hard breaks between: a newline in a
+		// paragraph's text is written as one and read back as a space
+		// ("<a>\nx" became "<a> x" on the next import). A line's
+		// leading spaces would not survive a hard break either.
+		p := &Node{Type: TypeParagraph}
+		for i, l := range strings.Split(body, "\n") {
+			if i > 0 {
+				p.Content = append(p.Content, &Node{Type: TypeHardBreak})
+			}
+			if l = strings.TrimLeft(l, " \t"); l != "" {
+				p.Content = append(p.Content, &Node{Type: TypeText, Text: l})
+			}
+		}
+		return []*Node{p}
 	case *east.Table:
 		return c.table(b)
 	case *ast.Blockquote, *ast.List:
@@ -432,13 +445,13 @@ func (c *mdConverter) inline(out []*Node, n ast.Node, marks []Mark) []*Node {
 		if n.Level >= 2 {
 			m.Type = MarkBold
 		}
-		return append(out, c.inlines(n, withMark(marks, m))...)
+		return c.appendNodes(out, c.inlines(n, withMark(marks, m)))
 	case *east.Strikethrough:
-		return append(out, c.inlines(n, withMark(marks, Mark{Type: MarkStrike}))...)
+		return c.appendNodes(out, c.inlines(n, withMark(marks, Mark{Type: MarkStrike})))
 	case *ast.Link:
 		// Tiptap's link mark has no title attribute.
 		m := Mark{Type: MarkLink, Attrs: map[string]any{"href": string(unescape(n.Destination))}}
-		return append(out, c.inlines(n, withMark(marks, m))...)
+		return c.appendNodes(out, c.inlines(n, withMark(marks, m)))
 	case *ast.AutoLink:
 		label := string(n.Label(c.src))
 		href := string(n.URL(c.src))
@@ -479,8 +492,17 @@ func (c *mdConverter) inline(out []*Node, n ast.Node, marks []Mark) []*Node {
 var breakTag = regexp.MustCompile(`^(?i)<br\s*/?>$`)
 
 // withMark returns marks plus m, in rank order, without touching marks.
+// A mark of m's type already there is replaced, as ProseMirror's
+// Mark.addToSet does: emphasis nested in emphasis ("*a *b**") made text
+// marked italic twice, written back as "**" (bold) and read back as such.
 func withMark(marks []Mark, m Mark) []Mark {
-	out := append(append([]Mark(nil), marks...), m)
+	out := make([]Mark, 0, len(marks)+1)
+	for _, have := range marks {
+		if have.Type != m.Type {
+			out = append(out, have)
+		}
+	}
+	out = append(out, m)
 	SortMarks(out)
 	return out
 }
@@ -506,6 +528,22 @@ func (c *mdConverter) appendText(out []*Node, s string, marks []Mark) []*Node {
 		ms = append(ms, marks...)
 	}
 	return append(out, &Node{Type: TypeText, Text: s, Marks: ms})
+}
+
+// appendNodes appends inline nodes converted on their own, joining the
+// first to the last of out as appendText does: their marks can match
+// when a mark nested in the same mark adds nothing ("*a *b**").
+func (c *mdConverter) appendNodes(out, nodes []*Node) []*Node {
+	if len(nodes) == 0 || nodes[0].Type != TypeText {
+		return append(out, nodes...)
+	}
+	first := nodes[0]
+	text := first.Text
+	if b := c.joined[first]; b != nil {
+		text = b.String()
+		delete(c.joined, first)
+	}
+	return append(c.appendText(out, text, first.Marks), nodes[1:]...)
 }
 
 // plainInline is the text of finished inline nodes.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/quire/quire/internal/jsondepth"
@@ -75,6 +76,10 @@ func validate(n *Node, depth int, count *int) error {
 			}
 		}
 	}
+	// In rank order, as ProseMirror's Mark.setFrom puts them on load and
+	// the live document reads them back: "bold, link" rendered
+	// "**[a](h)**" from the JSON sent but "[**a**](h)" once live.
+	SortMarks(n.Marks)
 	if n.Type == TypeText {
 		if n.Text == "" {
 			return errors.New("empty text node")
@@ -101,7 +106,33 @@ func validate(n *Node, depth int, count *int) error {
 			return err
 		}
 	}
+	n.Content = joinText(n.Content)
 	return nil
+}
+
+// joinText joins adjacent text nodes with the same marks, as ProseMirror
+// does on load and the live document reads them back: two code-marked
+// "a" nodes wrote two code spans run together (read as one span holding
+// both fences) from the JSON sent, one span "aa" once live. Each run is
+// joined once (no quadratic +=).
+func joinText(nodes []*Node) []*Node {
+	out := nodes[:0]
+	for i := 0; i < len(nodes); {
+		j := i + 1
+		for nodes[i].IsText() && j < len(nodes) && nodes[j].IsText() && SameMarks(nodes[i].Marks, nodes[j].Marks) {
+			j++
+		}
+		if j > i+1 {
+			var sb strings.Builder
+			for _, t := range nodes[i:j] {
+				sb.WriteString(t.Text)
+			}
+			nodes[i].Text = sb.String()
+		}
+		out = append(out, nodes[i])
+		i = j
+	}
+	return out
 }
 
 func validateAttrs(n *Node) error {

@@ -1,6 +1,7 @@
 package prosemirror
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -225,12 +226,31 @@ func inlineMarkdownIn(nodes []*Node, cell bool) string {
 	if cell {
 		raw = cellPipes
 	}
-	var sb strings.Builder
+	var sb bytes.Buffer
 	var open []Mark
 	pending := "" // trailing whitespace held until marks are closed
+	// delimiter writes a mark's delimiter. goldmark opens or closes no
+	// strikethrough right after a "~", escaped or not, so an escaped
+	// tilde just before "~~" is written as its entity instead: "~" then
+	// struck "0" was "\~~~0~~", which read back as the text "~~~0~~".
+	delimiter := func(d string) {
+		if strings.HasPrefix(d, "~") && bytes.HasSuffix(sb.Bytes(), []byte(`\~`)) {
+			sb.Truncate(sb.Len() - 2)
+			sb.WriteString("&#126;")
+		}
+		sb.WriteString(d)
+	}
+	// space writes whitespace, but none at the start of a line, where
+	// the import would strip it (and the rendering no longer be what it
+	// reads back as).
+	space := func(s string) {
+		if b := sb.Bytes(); len(b) > 0 && b[len(b)-1] != '\n' {
+			sb.WriteString(s)
+		}
+	}
 	closeTo := func(keep int) {
 		for i := len(open) - 1; i >= keep; i-- {
-			sb.WriteString(raw(markClose(open[i])))
+			delimiter(raw(markClose(open[i])))
 		}
 		open = open[:keep]
 	}
@@ -248,7 +268,7 @@ func inlineMarkdownIn(nodes []*Node, cell bool) string {
 			// A mention or an inline node of another schema: its text,
 			// unmarked.
 			closeTo(0)
-			sb.WriteString(pending)
+			space(pending)
 			pending = ""
 			text := plainInline(n.Content)
 			if n.Type == TypeMention {
@@ -268,21 +288,24 @@ func inlineMarkdownIn(nodes []*Node, cell bool) string {
 			}
 		}
 		closeTo(commonPrefix(open, marks))
-		sb.WriteString(pending)
-		pending = ""
 		lead, core, trail := splitSpace(n.Text)
 		if core == "" {
 			// Whitespace opens nothing; it sits outside marks it lacks.
-			pending = n.Text
+			// Held with the whitespace before it, so that text split into
+			// nodes differently (as the live document joins them) writes
+			// the same: " " then " " at the end wrote one space, "  " none.
+			pending += n.Text
 			continue
 		}
+		space(pending)
+		pending = ""
 		if len(code) > 0 {
 			// Spaces are content inside a code span.
 			lead, core, trail = "", n.Text, ""
 		}
-		sb.WriteString(lead)
+		space(lead)
 		for _, m := range marks[len(open):] {
-			sb.WriteString(markOpen(m))
+			delimiter(markOpen(m))
 			open = append(open, m)
 		}
 		if len(code) > 0 {
@@ -293,7 +316,7 @@ func inlineMarkdownIn(nodes []*Node, cell bool) string {
 		pending = trail
 	}
 	closeTo(0)
-	sb.WriteString(pending)
+	// Whitespace at the end is lost on import: none is written.
 	return sb.String()
 }
 
@@ -306,10 +329,14 @@ func commonPrefix(a, b []Mark) int {
 	return k
 }
 
+// mdSpace is the whitespace goldmark strips at a paragraph's ends
+// (util.IsSpace): a form feed left at the end was written, then lost.
+const mdSpace = " \t\n\v\f\r"
+
 func splitSpace(s string) (lead, core, trail string) {
-	core = strings.TrimLeft(s, " \t\n")
+	core = strings.TrimLeft(s, mdSpace)
 	lead = s[:len(s)-len(core)]
-	trimmed := strings.TrimRight(core, " \t\n")
+	trimmed := strings.TrimRight(core, mdSpace)
 	trail = core[len(trimmed):]
 	return lead, trimmed, trail
 }

@@ -293,6 +293,13 @@ func jsonValue(v any) any {
 		return a
 	case float32:
 		return float64(v)
+	case int:
+		// Numbers as JSON decodes them, so the tree renders as the JSON
+		// it was written from: an image's width read back as an int was
+		// dropped from the note's HTML (htmlAttr takes float64).
+		return float64(v)
+	case int64: // a bigint
+		return float64(v)
 	case []byte:
 		return append([]byte(nil), v...)
 	}
