@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/quire/quire/chat"
+	"github.com/quire/quire/internal/runecut"
 	"github.com/quire/quire/storage"
 	"github.com/quire/quire/wire"
 )
@@ -444,7 +445,7 @@ func (ans *channelAnswer) finish(ctx context.Context, t *chat.Task, err error) {
 		}
 		// The message, error included, stays within a message's bound.
 		if over := len(content) + len(suffix) - MaxMessageContentBytes; over > 0 {
-			content = cutAtRune(content, len(content)-over)
+			content = runecut.Cut(content, len(content)-over)
 		}
 		content += suffix
 	}

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/quire/quire/chat"
+	"github.com/quire/quire/internal/runecut"
 	"github.com/quire/quire/storage"
 )
 
@@ -693,7 +694,7 @@ func cutAnswer(m AssistantMessage, over int64) AssistantMessage {
 		m.Error = strings.TrimPrefix(m.Error+"; "+msgAnswerCut, "; ")
 	}
 	keep := int64(len(m.Content)) - max(over/2, 1)
-	m.Content = cutAtRune(m.Content, int(max(keep, 0)))
+	m.Content = runecut.Cut(m.Content, int(max(keep, 0)))
 	return m
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/quire/quire/auth"
+	"github.com/quire/quire/internal/runecut"
 	"github.com/quire/quire/prosemirror"
 	"github.com/quire/quire/storage"
 	"github.com/quire/quire/wire"
@@ -217,7 +218,7 @@ func parseReason(err error) string {
 	if len(reason) <= maxReasonBytes {
 		return reason
 	}
-	return cutAtRune(reason, maxReasonBytes) + "…"
+	return runecut.Cut(reason, maxReasonBytes) + "…"
 }
 
 // maxInlineCost bounds prosemirror.InlineCost of content that becomes a

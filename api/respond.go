@@ -163,18 +163,6 @@ func cleanText(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
-// cutAtRune is s cut to at most n bytes where a character starts, so a
-// cut never splits one ("" for n ≤ 0).
-func cutAtRune(s string, n int) string {
-	if n >= len(s) {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:max(n, 0)]
-}
-
 // validID reports whether a path or body id can name a row; anything else
 // cannot exist, so callers answer 404 (or 400 in a body) without a query.
 func validID(id string) bool {

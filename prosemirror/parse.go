@@ -8,9 +8,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/quire/quire/internal/jsondepth"
+	"github.com/quire/quire/internal/runecut"
 )
 
 // Limits on documents accepted from clients.
@@ -201,11 +201,7 @@ func shortValue(v any) string {
 		if len(v) <= max {
 			return strconv.Quote(v)
 		}
-		cut := max
-		for cut > 0 && !utf8.RuneStart(v[cut]) {
-			cut--
-		}
-		return strconv.Quote(v[:cut]) + "…"
+		return strconv.Quote(runecut.Cut(v, max)) + "…"
 	case map[string]any:
 		return "an object"
 	case []any:
