@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -49,4 +50,63 @@ func FuzzChatJSON(f *testing.F) {
 			t.Fatalf("%s: merged into a stored chat gives invalid JSON %s", raw, merged)
 		}
 	})
+}
+
+// FuzzParseObject: parseObject reads every object as a json.Decoder
+// reading it token by token does (the implementation it replaced, kept
+// here as decodeObjectTokens): the same keys in the same order with the same
+// values, byte for byte. It refuses more: what is not one valid JSON value
+// (the decoder stopped after the object and ignored the rest).
+func FuzzParseObject(f *testing.F) {
+	for _, s := range []string{
+		`{"a":1,"b":[1,{"c":"d"}],"a":2}`, ` { "k\u00e9" : "v" , "\"q" : null } `, `{}`, `[1]`, `{"a":1} x`,
+		"{\"\xff\":1}", `{"a":"\ud800"}`, `{"a":1,}`, `{"x":{"y":{}}}`, `"s"`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, err := parseObject(raw)
+		want, werr := decodeObjectTokens(raw)
+		if err != nil {
+			if werr == nil && json.Valid(raw) {
+				t.Fatalf("%q: refused (%v), the decoder read it", raw, err)
+			}
+			return
+		}
+		if werr != nil {
+			t.Fatalf("%q: read, the decoder refused it: %v", raw, werr)
+		}
+		if !reflect.DeepEqual(got.keys, want.keys) {
+			t.Fatalf("%q: keys %q, the decoder %q", raw, got.keys, want.keys)
+		}
+		for _, k := range want.keys {
+			if string(got.vals[k]) != string(want.vals[k]) {
+				t.Fatalf("%q: %q is %s, the decoder %s", raw, k, got.vals[k], want.vals[k])
+			}
+		}
+	})
+}
+
+func decodeObjectTokens(b []byte) (*rawObject, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errNotObject
+	}
+	o := newRawObject()
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		k, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		o.set(k, v)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	return o, nil
 }

@@ -30,7 +30,7 @@ const testChatLimit = 64 << 10
 // saveBundle is an API on a real store, so that the test can call the
 // task code's save directly and the REST routes over HTTP.
 type saveBundle struct {
-	t          *testing.T
+	t          testing.TB
 	api        *api.API
 	store      storage.Store
 	url        string
@@ -42,7 +42,7 @@ type saveBundle struct {
 
 // openStore opens a store, closed when the test ends: SQLite in a
 // temporary directory, or a fresh PostgreSQL database if postgres.
-func openStore(t *testing.T, postgres bool) storage.Store {
+func openStore(t testing.TB, postgres bool) storage.Store {
 	t.Helper()
 	dbURL := ""
 	if postgres {
@@ -54,12 +54,17 @@ func openStore(t *testing.T, postgres bool) storage.Store {
 	return store
 }
 
-func newSaveBundle(t *testing.T, postgres bool) *saveBundle {
+func newSaveBundle(t testing.TB, postgres bool) *saveBundle {
+	return newSaveBundleLimit(t, postgres, testChatLimit)
+}
+
+// newSaveBundleLimit is newSaveBundle with Config.MaxChatBytes limit.
+func newSaveBundleLimit(t testing.TB, postgres bool, limit int64) *saveBundle {
 	ctx := context.Background()
 	store := openStore(t, postgres)
 	a, err := auth.NewAuthenticator(auth.Config{Store: store, Secret: []byte("chat-save-test-secret"), Password: auth.LowCostParams})
 	require.NoError(t, err)
-	rest, err := api.New(api.Config{Store: store, Auth: a, MaxChatBytes: testChatLimit})
+	rest, err := api.New(api.Config{Store: store, Auth: a, MaxChatBytes: limit})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	rest.Register(mux)
