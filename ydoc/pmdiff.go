@@ -460,7 +460,7 @@ func (df *differ) updateText(t *y.YXmlText, nodes []*prosemirror.Node) bool {
 	}
 	off := utf16Runes(have.runes[:p])
 	if n := utf16Runes(del); n > 0 {
-		t.Delete(off, n)
+		deleteText(t, off, n)
 	}
 	writeText(t, off, add)
 	return true

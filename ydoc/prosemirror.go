@@ -131,8 +131,7 @@ func writeText(t *y.YXmlText, off int, nodes []*prosemirror.Node) {
 		if n.Text == "" {
 			continue
 		}
-		// A non-nil, empty map: nil would inherit the formatting before it.
-		t.Insert(off, n.Text, y.Object{})
+		insertText(t, off, n.Text)
 		size := utf16Len(n.Text)
 		marks := slices.Clone(n.Marks)
 		prosemirror.SortMarks(marks)
@@ -141,7 +140,7 @@ func writeText(t *y.YXmlText, off int, nodes []*prosemirror.Node) {
 			for k, v := range m.Attrs {
 				attrs[k] = v
 			}
-			t.Format(off, size, y.Object{m.Type: attrs})
+			formatText(t, off, size, y.Object{m.Type: attrs})
 		}
 		off += size
 	}
