@@ -161,9 +161,12 @@ func utf16Len(s string) int {
 
 // yValue converts a JSON-decoded value to what the library encodes like
 // yjs does: integral numbers as integers (yjs writes those as varints),
-// nested objects and arrays converted recursively.
+// null as null (the library writes a Go nil as undefined), nested objects
+// and arrays converted recursively.
 func yValue(v any) any {
 	switch v := v.(type) {
+	case nil:
+		return y.Null
 	case float64:
 		if v == math.Trunc(v) && math.Abs(v) <= 1<<31-1 {
 			return int(v)
@@ -301,6 +304,8 @@ func jsonValue(v any) any {
 		return float64(v)
 	case []byte:
 		return append([]byte(nil), v...)
+	case y.NullType, y.UndefinedType: // how the library reads them back
+		return nil
 	}
 	return v
 }
