@@ -123,27 +123,22 @@ func writeChildren(parent *y.YXmlFragment, nodes []*prosemirror.Node) {
 	}
 }
 
-// writeText inserts each text node at off onwards, then applies its marks one
-// at a time in rank order. Single-key attribute maps keep the bytes
-// deterministic: the library iterates Go maps when it writes formatting items.
+// writeText inserts the text nodes at off onwards, each carrying exactly
+// its marks (ycrdt_format.go).
 func writeText(t *y.YXmlText, off int, nodes []*prosemirror.Node) {
+	pieces := make([]formatted, 0, len(nodes))
 	for _, n := range nodes {
-		if n.Text == "" {
-			continue
-		}
-		insertText(t, off, n.Text)
-		size := utf16Len(n.Text)
-		marks := slices.Clone(n.Marks)
-		prosemirror.SortMarks(marks)
-		for _, m := range marks {
-			attrs := y.Object{}
+		attrs := make(y.Object, len(n.Marks))
+		for _, m := range n.Marks {
+			a := y.Object{}
 			for k, v := range m.Attrs {
-				attrs[k] = v
+				a[k] = v
 			}
-			formatText(t, off, size, y.Object{m.Type: attrs})
+			attrs[m.Type] = a
 		}
-		off += size
+		pieces = append(pieces, formatted{text: n.Text, attrs: attrs})
 	}
+	writeFormatted(t, off, pieces)
 }
 
 // utf16Len is the length Yjs counts text in.

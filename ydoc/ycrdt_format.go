@@ -5,9 +5,9 @@ import (
 )
 
 // Workarounds for skyterra/y-crdt's formatted text (docs/design.md, "Text
-// the server writes"). Every server-side edit of a Y.XmlText goes through
-// insertText, deleteText and formatText; the library's YText.Insert,
-// Delete and Format get two things wrong that yjs 13.6 gets right:
+// the server writes"). The server writes into a Y.XmlText only through
+// writeFormatted and deleteText; the library's YText.Insert, Delete and
+// Format get three things wrong that yjs 13.6 gets right:
 //
 //   - Positions in formatted text lose the formatting in effect. A text
 //     position carries the attributes in effect there, gathered by walking
@@ -18,13 +18,16 @@ import (
 //     formatting from before it. A delete then removes the items that end a
 //     bold run (its cleanup thinks bold was never on), and an insert sees no
 //     marks to negate.
-//   - YText.Insert with attributes does not negate the attributes in effect
-//     that it was not given (yjs's insertText sets them to null first), so
-//     the text inserted takes the marks of the text before it.
+//   - Insert with attributes does not negate the attributes in effect that
+//     it was not given (yjs's insertText sets them to null first), so the
+//     text inserted takes the marks of the text before it.
+//   - It writes the formatting items of several attributes in Go's map
+//     order, so the same edit gives different bytes (seeding must not).
 //
-// Both are fixed from outside: positions are found from the text's start,
-// and inserts name every attribute in effect. Delete this file (and call the
-// library's methods again) once y-crdt does both.
+// So positions are found from the text's start, and text is inserted by
+// insertFormatted, yjs's insertText with the keys in sorted order, made of
+// the library's exported parts. Delete this file (and call the library's
+// methods again) once y-crdt does all three.
 
 // textPosition finds index (UTF-16 units) in t walking from its first
 // item, as yjs does in formatted text, so CurrentAttributes holds every
@@ -32,26 +35,6 @@ import (
 func textPosition(tr *y.Transaction, t *y.YXmlText, index int) *y.ItemTextListPosition {
 	pos := y.NewItemTextListPosition(nil, t.Start, 0, y.NewObject())
 	return y.FindNextPosition(tr, pos, index)
-}
-
-// insertText inserts s at index without formatting, whatever the text
-// around it has (formatText adds marks afterwards), as yjs's
-// insert(index, s, {}) does. When it has to negate more than one attribute
-// the library writes those items in Go's map order: the content is the
-// same, the bytes vary. Seeding never needs that (it writes at the end of
-// the text, where every mark is already closed), so its bytes do not.
-func insertText(t *y.YXmlText, index int, s string) {
-	if s == "" {
-		return
-	}
-	y.Transact(t.Doc, func(tr *y.Transaction) {
-		pos := textPosition(tr, t, index)
-		attrs := y.Object{}
-		for k := range pos.CurrentAttributes {
-			attrs[k] = nil
-		}
-		y.InsertText(tr, t, pos, s, attrs)
-	}, nil, true)
 }
 
 // deleteText deletes n UTF-16 units from index.
@@ -64,18 +47,76 @@ func deleteText(t *y.YXmlText, index, n int) {
 	}, nil, true)
 }
 
-// formatText sets attrs on n UTF-16 units from index (a nil value removes
-// that attribute). Pass one key at a time: the library writes the items of
-// several in Go's map order, so the update's bytes would vary.
-func formatText(t *y.YXmlText, index, n int, attrs y.Object) {
-	if n == 0 {
-		return
-	}
+// formatted is a piece of text and the formatting attributes it carries
+// (y-prosemirror's: mark name → mark attrs).
+type formatted struct {
+	text  string
+	attrs y.Object
+}
+
+// writeFormatted inserts the pieces one after the other from index, each
+// with exactly its attributes. One walk to index serves them all: the
+// position moves along past each piece written.
+func writeFormatted(t *y.YXmlText, index int, pieces []formatted) {
 	y.Transact(t.Doc, func(tr *y.Transaction) {
 		pos := textPosition(tr, t, index)
-		if pos.Right == nil {
-			return
+		for _, p := range pieces {
+			if p.text != "" {
+				insertFormatted(tr, t, pos, p.text, p.attrs)
+			}
 		}
-		y.FormatText(tr, t, pos, n, attrs)
 	}, nil, true)
+}
+
+// insertFormatted is yjs's insertText for a string: s goes in at pos
+// carrying exactly attrs, and pos moves past it (and past the items that
+// restore the formatting after it). attrs is not changed.
+func insertFormatted(tr *y.Transaction, t *y.YXmlText, pos *y.ItemTextListPosition, s string, attrs y.Object) {
+	want := make(y.Object, len(attrs)+len(pos.CurrentAttributes))
+	for k := range pos.CurrentAttributes {
+		want[k] = nil // in effect but not asked for: negate
+	}
+	for k, v := range attrs {
+		want[k] = v
+	}
+	// Step over deleted items and formatting that already says what we want.
+	y.MinimizeAttributeChanges(pos, want)
+	restore := y.Object{}
+	for _, k := range sortedKeys(want) {
+		if cur := pos.CurrentAttributes[k]; !y.EqualAttrs(cur, want[k]) {
+			restore[k] = cur
+			insertItem(tr, t, pos, y.NewContentFormat(k, want[k]))
+		}
+	}
+	y.UpdateMarkerChanges(t.GetSearchMarker(), pos.Index, utf16Len(s))
+	insertItem(tr, t, pos, y.NewContentString(s))
+	// Restore what was in effect, unless the items after already do.
+	for pos.Right != nil {
+		if !pos.Right.Deleted() {
+			f, ok := pos.Right.Content.(*y.ContentFormat)
+			if !ok {
+				break
+			}
+			v, negated := restore[f.Key]
+			if !negated || !y.EqualAttrs(v, f.Value) {
+				break
+			}
+			delete(restore, f.Key)
+		}
+		_ = pos.Forward()
+	}
+	for _, k := range sortedKeys(restore) {
+		insertItem(tr, t, pos, y.NewContentFormat(k, restore[k]))
+	}
+}
+
+// insertItem integrates content at pos as the local client's next item and
+// moves pos past it.
+func insertItem(tr *y.Transaction, t *y.YXmlText, pos *y.ItemTextListPosition, content y.IAbstractContent) {
+	client := tr.Doc.ClientID
+	id := y.GenID(client, y.GetState(tr.Doc.Store, client))
+	item := y.NewItem(id, pos.Left, y.GetItemLastID(pos.Left), pos.Right, y.GetItemID(pos.Right), t, "", content)
+	item.Integrate(tr, 0)
+	pos.Right = item
+	_ = pos.Forward()
 }

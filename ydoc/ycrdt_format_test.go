@@ -1,8 +1,11 @@
 package ydoc
 
 import (
+	"bytes"
 	"strings"
 	"testing"
+
+	y "github.com/skyterra/y-crdt"
 )
 
 // A REST edit that writes text next to formatted text must give the new
@@ -61,5 +64,37 @@ func TestReplaceWritesTextWithItsOwnMarks(t *testing.T) {
 			t.Parallel()
 			runDiff(t, diffCase{from: c.from, to: c.to, merged: c.to})
 		})
+	}
+}
+
+// TestReplaceBytesDoNotDependOnMapOrder: text written inside a run of
+// three marks negates all three; the same edit by the same client gives
+// the same bytes every time (the library writes such items in Go's map
+// order).
+func TestReplaceBytesDoNotDependOnMapOrder(t *testing.T) {
+	t.Parallel()
+	marks := `[{"type":"bold"},{"type":"italic"},{"type":"strike"}]`
+	seed, err := seedLocked(mustParse(t, `{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","marks":`+marks+`,"text":"abc"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := mustParse(t, `{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","marks":`+marks+`,"text":"a"},{"type":"text","text":"X"},{"type":"text","marks":`+marks+`,"text":"c"}]}]}`)
+	var first []byte
+	for i := range 20 {
+		doc := newDoc(7)
+		y.ApplyUpdate(doc, seed, nil)
+		got := captureUpdates(doc)
+		if err := replaceLocked(doc, to); err != nil {
+			t.Fatal(err)
+		}
+		if len(*got) != 1 {
+			t.Fatalf("%d updates, want one", len(*got))
+		}
+		if i == 0 {
+			first = (*got)[0]
+			requireJSONEqual(t, to, readProseMirror(doc))
+		} else if !bytes.Equal(first, (*got)[0]) {
+			t.Fatalf("run %d: the same edit gave different bytes", i)
+		}
 	}
 }
