@@ -169,6 +169,31 @@ for (const db of databases()) {
       }
     })
 
+    // y-crdt wrote text after a bold run bold (and the rest of the
+    // paragraph with it) when the edit also deleted the text there
+    // (ydoc/ycrdt_format.go): yjs clients must see it plain.
+    test('plain text a REST edit writes right after a bold run reaches yjs clients without bold', { timeout: TEST_TIMEOUT }, async () => {
+      const { note, a, b } = await live('**bold**old tail')
+      const delta = dc => dc.fragment.get(0).toArray().find(x => x instanceof Y.XmlText).toDelta()
+      try {
+        assert.deepEqual(delta(a), [{ insert: 'bold', attributes: { bold: {} } }, { insert: 'old tail' }])
+        const bold = { type: 'text', text: 'bold', marks: [{ type: 'bold' }] }
+        const want = { type: 'doc', content: [{ type: 'paragraph', content: [bold, { type: 'text', text: 'new tail' }] }] }
+        await updateNote(server.url, owner.token, note.id, { data: { content: { json: want } } })
+        await waitUntil(() => plainText(a.fragment).includes('new tail') && plainText(b.fragment).includes('new tail'),
+          { what: 'the REST edit to reach both clients' })
+        const fresh = await DocClient.open(server.url, owner, `note:${note.id}`)
+        await fresh.join()
+        for (const dc of [a, b, fresh]) {
+          assert.deepEqual(delta(dc), [{ insert: 'bold', attributes: { bold: {} } }, { insert: 'new tail' }])
+          assert.deepEqual(normalizePM(dc.pmJSON()), normalizePM(want))
+        }
+        fresh.close()
+      } finally {
+        a.close(); b.close()
+      }
+    })
+
     test('data.content (md, html, json) is rendered from the CRDT', { timeout: TEST_TIMEOUT }, async () => {
       const { note, a, b } = await live('first line')
       try {

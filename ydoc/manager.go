@@ -27,7 +27,9 @@ const (
 	RenderMaxWaitDefault    = 10 * time.Second
 	InboxSizeDefault        = 1024
 	MaxHeldDefault          = 1024
-	// MaxTextEditCostDefault: about 0.25 s of y-crdt's work on a 2-core VM.
+	// MaxTextEditCostDefault: about 0.25 s of y-crdt's work on a 2-core VM
+	// when each piece written walked the text; since ycrdt_format.go,
+	// 54–99 ms (BenchmarkReplaceManyRuns).
 	MaxTextEditCostDefault = 60_000_000
 	// MaxCommitLinger bounds Config.CommitLinger.
 	MaxCommitLinger = time.Second
@@ -57,9 +59,10 @@ type Config struct {
 	// Zero: 1 s.
 	StateCacheTTL time.Duration
 	// MaxTextEditCost bounds what a local content edit (ReplaceContent)
-	// may write into one live paragraph: y-crdt walks a Y.XmlText from its
-	// start for every piece it inserts, so r pieces written into a text of
-	// l cost about r×(l+r), under the process-wide edit lock. A paragraph
+	// may write into one live paragraph, counted as r pieces written into
+	// a text of l pieces costing r×(l+r), under the process-wide edit lock
+	// (y-crdt's Insert walked the text from its start for every piece; the
+	// server's writes now walk it once, so this over-counts). A paragraph
 	// made of many formatted pieces arrives cheaply in one update from a
 	// client; a REST edit that rewrites it is refused with ErrTooCostly.
 	// Zero: MaxTextEditCostDefault.

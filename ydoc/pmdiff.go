@@ -452,15 +452,17 @@ func (df *differ) updateText(t *y.YXmlText, nodes []*prosemirror.Node) bool {
 		add = append(add, &prosemirror.Node{Type: prosemirror.TypeText, Text: string(want.runes[i:j]), Marks: want.nodes[want.marks[i]]})
 		i = j
 	}
-	// Each piece written walks t from its start: past the live pieces
-	// (runs of one mark set) and those written before it.
+	// The bound counts each piece as walking t from its start, past the
+	// live pieces (runs of one mark set) and those written before it, as
+	// the library's Insert did; writeText now walks once for all pieces
+	// (ycrdt_format.go), so the bound errs on the safe side.
 	if r := int64(len(add)); r*(int64(have.runs())+r) > df.maxCost {
 		df.err = errEditTooCostly
 		return false
 	}
 	off := utf16Runes(have.runes[:p])
 	if n := utf16Runes(del); n > 0 {
-		t.Delete(off, n)
+		deleteText(t, off, n)
 	}
 	writeText(t, off, add)
 	return true

@@ -123,28 +123,22 @@ func writeChildren(parent *y.YXmlFragment, nodes []*prosemirror.Node) {
 	}
 }
 
-// writeText inserts each text node at off onwards, then applies its marks one
-// at a time in rank order. Single-key attribute maps keep the bytes
-// deterministic: the library iterates Go maps when it writes formatting items.
+// writeText inserts the text nodes at off onwards, each carrying exactly
+// its marks (ycrdt_format.go).
 func writeText(t *y.YXmlText, off int, nodes []*prosemirror.Node) {
+	pieces := make([]formatted, 0, len(nodes))
 	for _, n := range nodes {
-		if n.Text == "" {
-			continue
-		}
-		// A non-nil, empty map: nil would inherit the formatting before it.
-		t.Insert(off, n.Text, y.Object{})
-		size := utf16Len(n.Text)
-		marks := slices.Clone(n.Marks)
-		prosemirror.SortMarks(marks)
-		for _, m := range marks {
-			attrs := y.Object{}
+		attrs := make(y.Object, len(n.Marks))
+		for _, m := range n.Marks {
+			a := y.Object{}
 			for k, v := range m.Attrs {
-				attrs[k] = v
+				a[k] = v
 			}
-			t.Format(off, size, y.Object{m.Type: attrs})
+			attrs[m.Type] = a
 		}
-		off += size
+		pieces = append(pieces, formatted{text: n.Text, attrs: attrs})
 	}
+	writeFormatted(t, off, pieces)
 }
 
 // utf16Len is the length Yjs counts text in.
@@ -162,9 +156,12 @@ func utf16Len(s string) int {
 
 // yValue converts a JSON-decoded value to what the library encodes like
 // yjs does: integral numbers as integers (yjs writes those as varints),
-// nested objects and arrays converted recursively.
+// null as null (the library writes a Go nil as undefined), nested objects
+// and arrays converted recursively.
 func yValue(v any) any {
 	switch v := v.(type) {
+	case nil:
+		return y.Null
 	case float64:
 		if v == math.Trunc(v) && math.Abs(v) <= 1<<31-1 {
 			return int(v)
@@ -302,6 +299,8 @@ func jsonValue(v any) any {
 		return float64(v)
 	case []byte:
 		return append([]byte(nil), v...)
+	case y.NullType, y.UndefinedType: // how the library reads them back
+		return nil
 	}
 	return v
 }

@@ -258,3 +258,22 @@ func replaceLocked(doc *y.Doc, pm *prosemirror.Node) error {
 	_, err := replaceProseMirror(doc, pm)
 	return err
 }
+
+// TestNullInsideAttributesReadsBackAsNull: a null inside an attribute's
+// array or object is written as yjs writes null, and reads back as null on
+// both sides. The library writes a Go nil as undefined and reads null and
+// undefined back as its own marker types, so a reloaded document read
+// [34,"s",{}] (found by FuzzProseMirrorTreeToYDoc), and yjs dropped the
+// object's member.
+func TestNullInsideAttributesReadsBackAsNull(t *testing.T) {
+	t.Parallel()
+	pm := mustParse(t, `{"type":"doc","content":[{"type":"details","attrs":{"open":false,"x":[34,"s",null,{"y":null,"z":[null]}]},"content":[{"type":"paragraph"}]}]}`)
+	update, err := seedLocked(pm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := newDoc(0)
+	y.ApplyUpdate(doc, update, nil)
+	requireJSONEqual(t, pm, readProseMirror(doc))
+	requireJSONEqual(t, pm, runCheck(t, [][]byte{update}, nil).JSON)
+}
