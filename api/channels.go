@@ -191,9 +191,10 @@ func checkUserIDs(ids []string) error {
 	return nil
 }
 
-// readForm decodes a body of at most maxChannelBodyBytes; false: answered.
+// readForm decodes a body of at most maxChannelBodyBytes into the form v
+// as readExactJSON does; false: answered.
 func (a *API) readForm(w http.ResponseWriter, r *http.Request, v any) bool {
-	return readJSON(w, r, maxChannelBodyBytes, v)
+	return readExactJSON(w, r, maxChannelBodyBytes, v)
 }
 
 func (a *API) createChannel(w http.ResponseWriter, r *http.Request, s *session) {
