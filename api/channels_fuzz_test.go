@@ -216,9 +216,12 @@ func FuzzChannelMessagePost(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	c := newChanFuzz(f)
+	var before any // every body leaves the channel as it found it
 	f.Fuzz(func(t *testing.T, body []byte) {
 		body = []byte(c.subs.Replace(string(body)))
-		before := c.snapshot(t)
+		if before == nil {
+			before = c.snapshot(t)
+		}
 		status, out := c.call(t, http.MethodPost, chans+c.channel+"/messages/post", c.bob.Token, body)
 		if status != http.StatusOK {
 			mustBeRefusal(t, status, out, body)
@@ -272,10 +275,13 @@ func FuzzChannelMessageUpdate(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	c := newChanFuzz(f)
+	var before any // the channel as the last accepted update left it
 	f.Fuzz(func(t *testing.T, body []byte) {
 		body = []byte(c.subs.Replace(string(body)))
 		thread := chans + c.channel + "/messages/" + c.root + "/thread?limit=200"
-		before := c.snapshot(t)
+		if before == nil {
+			before = c.snapshot(t)
+		}
 		prev := findMessage(before.([]any)[2], c.reply)
 		status, out := c.call(t, http.MethodPost, chans+c.channel+"/messages/"+c.reply+"/update", c.bob.Token, body)
 		if status != http.StatusOK {
@@ -293,6 +299,7 @@ func FuzzChannelMessageUpdate(f *testing.F) {
 		if !reflect.DeepEqual(stored, got) {
 			t.Fatalf("%q: answered %v\nread back %v", body, got, stored)
 		}
+		before = nil // changed: read again
 	})
 }
 
