@@ -182,6 +182,8 @@ var channelMessageSeeds = []string{
 	`{"content":1}`,
 	`{"content":"x","meta":{"model_id":"gpt"}}`,
 	`{"content":"x","parent_id":""}`,
+	`{"content":"q","reply_to_id":"$OTHER"}`,
+	`{"content":"q","parent_id":"$ROOT","reply_to_id":"$REPLY","data":{"a":{"b":[[{}]]}},"meta":{"done":true}}`,
 	` {"content" : "spaced"} `,
 	`{"content":"` + strings.Repeat("a", api.MaxMessageContentBytes+1) + `"}`,
 }
