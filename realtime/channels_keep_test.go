@@ -4,15 +4,31 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quire/quire/realtime"
 	"github.com/quire/quire/storage"
 )
 
 // KeepChannel (a channel made private) takes every socket but the named
 // accounts' out of the channel's room: the members' sockets hear what is
-// sent to it next, the others' nothing.
+// sent to it next, the others' nothing; also when the sockets are on
+// another instance (Redis).
 func TestKeepChannel(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	t.Run("one instance", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		testKeepChannel(t, b, b.url)
+	})
+	t.Run("sockets on another instance", func(t *testing.T) {
+		t.Parallel()
+		instance := redisInstances(t, nil)
+		b := setup(t, func(c *realtime.Config) { c.Broker, c.Instance = instance("a"), "a" })
+		_, peerURL := addInstance(t, b, instance("b"), "b")
+		testKeepChannel(t, b, peerURL)
+	})
+}
+
+func testKeepChannel(t *testing.T, b *testBundle, url string) {
 	owner, reader := b.users["owner"], b.users["reader"]
 	ch := &storage.Channel{UserID: owner.ID, Name: "town"} // public: join-channels enters every account
 	if err := b.store.CreateChannel(t.Context(), ch, []storage.ChannelMember{{UserID: owner.ID, Role: storage.MemberManager}, {UserID: reader.ID}}); err != nil {
@@ -21,7 +37,7 @@ func TestKeepChannel(t *testing.T) {
 	names := []string{"owner", "reader", "writer", "stranger"}
 	socks := map[string]*sioClient{}
 	for _, name := range names {
-		socks[name] = dialSIO(t, b.url, b.tokens[name])
+		socks[name] = dialSIO(t, url, b.tokens[name])
 		if ack, _, err := socks[name].emit("join-channels", []byte(`{}`)); err != nil || string(ack) != `{"ok":true}` {
 			t.Fatalf("%s join-channels: %s %v", name, ack, err)
 		}
