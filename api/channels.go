@@ -52,6 +52,8 @@ type ChannelEvents struct {
 	Joined func(channelID string, userIDs []string)
 	// Left takes the accounts' sockets (nil: all) out of channel:<id>.
 	Left func(channelID string, userIDs []string)
+	// Keep takes every socket but the accounts' out of channel:<id>.
+	Keep func(channelID string, userIDs []string)
 }
 
 func (a *API) registerChannels(mux *http.ServeMux) {
@@ -191,9 +193,10 @@ func checkUserIDs(ids []string) error {
 	return nil
 }
 
-// readForm decodes a body of at most maxChannelBodyBytes; false: answered.
+// readForm decodes a body of at most maxChannelBodyBytes into the form v
+// as readExactJSON does; false: answered.
 func (a *API) readForm(w http.ResponseWriter, r *http.Request, v any) bool {
-	return readJSON(w, r, maxChannelBodyBytes, v)
+	return readExactJSON(w, r, maxChannelBodyBytes, v)
 }
 
 func (a *API) createChannel(w http.ResponseWriter, r *http.Request, s *session) {
@@ -383,44 +386,45 @@ func (a *API) updateChannel(w http.ResponseWriter, r *http.Request, c *chanReq) 
 		// Not only when c.ch was public: another request may have made it
 		// public since it was loaded, and this write (the whole row, as
 		// loaded) made it private again.
-		a.dropNonReaders(r, &ch)
+		a.keepReaders(r, &ch)
 	}
 	a.writeChannel(w, r, &ch, true)
 }
 
-// dropNonReaders takes the sockets of every account that may not read ch
-// (a private channel, perhaps public until this update) out of its room,
-// which join-channels put them in while it was public. If they cannot be told apart, every
-// socket leaves: members get the channel back when they join-channels
-// again, and nobody else hears its messages meanwhile.
-func (a *API) dropNonReaders(r *http.Request, ch *storage.Channel) {
-	l := a.cfg.Channels.Left
-	if l == nil {
+// keepReaders takes the sockets of every account that may not read ch (a
+// private standard channel, perhaps public until this update) out of its
+// room, which join-channels put them in while it was public: all but its
+// readers' sockets leave. Its readers are among its members and the
+// admins (auth.CanReadChannel), so only those accounts are read, not
+// every account. If they cannot be read, every socket leaves: members get
+// the channel back when they join-channels again, and nobody else hears
+// its messages meanwhile.
+func (a *API) keepReaders(r *http.Request, ch *storage.Channel) {
+	keep := a.cfg.Channels.Keep
+	if keep == nil {
 		return
 	}
-	users, err := a.cfg.Store.ListUsers(r.Context())
+	users, err := a.cfg.Store.ListChannelAccounts(r.Context(), ch.ID, storage.RoleAdmin)
 	var members []storage.ChannelMember
 	if err == nil {
 		members, err = a.cfg.Store.ListChannelMembers(r.Context(), ch.ID)
 	}
 	if err != nil {
 		a.log.ErrorContext(r.Context(), "channel made private: every socket leaves it", "channel", ch.ID, "err", err)
-		l(ch.ID, nil)
+		keep(ch.ID, nil)
 		return
 	}
 	member := make(map[string]*storage.ChannelMember, len(members))
 	for i := range members {
 		member[members[i].UserID] = &members[i]
 	}
-	var out []string
+	readers := []string{}
 	for i := range users {
-		if !auth.CanReadChannel(&users[i], ch, member[users[i].ID]) {
-			out = append(out, users[i].ID)
+		if auth.CanReadChannel(&users[i], ch, member[users[i].ID]) {
+			readers = append(readers, users[i].ID)
 		}
 	}
-	if len(out) > 0 {
-		l(ch.ID, out)
-	}
+	keep(ch.ID, readers)
 }
 
 func (a *API) deleteChannel(w http.ResponseWriter, r *http.Request, c *chanReq) {

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -63,6 +64,54 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
 		return false
 	}
 	return true
+}
+
+// readExactJSON is readJSON for a form v (a pointer to a struct) read
+// as JSON.parse and Open WebUI's server read it. The body must be UTF-8:
+// encoding/json reads a stray byte as U+FFFD, so a message was stored
+// with another text than the one sent. No key may differ from one of the
+// form's only in case: encoding/json matches those in any case, the last
+// winning, so {"content":"a","Content":"b"} stored "b" (chats refuse the
+// same keys: caseVariant).
+func readExactJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	var raw json.RawMessage
+	if !readJSON(w, r, limit, &raw) {
+		return false
+	}
+	if !utf8.Valid(raw) {
+		writeError(w, http.StatusBadRequest, "request body must be valid UTF-8")
+		return false
+	}
+	if err := formCaseVariant(raw, v); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return false
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		status, err := decodeStatus(err)
+		writeError(w, status, err.Error())
+		return false
+	}
+	return true
+}
+
+// formCaseVariant refuses a top-level key of raw that differs only in
+// case (as encoding/json folds it: strings.EqualFold) from a JSON name of
+// the struct v points to. raw that is no object is Unmarshal's to refuse.
+func formCaseVariant(raw json.RawMessage, v any) error {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(raw, &keys) != nil {
+		return nil
+	}
+	t := reflect.TypeOf(v).Elem()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		for k := range keys {
+			if k != name && strings.EqualFold(k, name) {
+				return fmt.Errorf("request body must not hold %q: a key differing from %q only in case is ambiguous", k, name)
+			}
+		}
+	}
+	return nil
 }
 
 // decode reads one JSON value from the (size-capped) body into v. Unknown

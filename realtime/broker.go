@@ -119,6 +119,9 @@ const (
 	CommandCall
 	CommandCallReply
 	CommandCallGone
+	// CommandKeepRoom takes every socket out of Room but those of UserIDs
+	// (a channel made private: only its readers' sockets stay).
+	CommandKeepRoom
 )
 
 // Command is an instruction for every instance.
@@ -126,7 +129,8 @@ type Command struct {
 	Kind   CommandKind
 	UserID string
 	NoteID string
-	// Room and UserIDs are CommandJoinRoom's and CommandLeaveRoom's.
+	// Room and UserIDs are CommandJoinRoom's, CommandLeaveRoom's and
+	// CommandKeepRoom's.
 	Room    string
 	UserIDs []string
 	// SID, CallID and Payload are the calls' (CommandCall…).

@@ -60,6 +60,13 @@ func (s *Server) LeaveChannel(channelID string, userIDs []string) {
 	s.commandWait(Command{Kind: CommandLeaveRoom, Room: channelRoom(channelID), UserIDs: userIDs})
 }
 
+// KeepChannel takes every socket but those of userIDs out of the channel's
+// room on every instance, as LeaveChannel does: a channel made private
+// names its readers, fewer than the accounts that may not read it.
+func (s *Server) KeepChannel(channelID string, userIDs []string) {
+	s.commandWait(Command{Kind: CommandKeepRoom, Room: channelRoom(channelID), UserIDs: userIDs})
+}
+
 // joinLocal joins this instance's sockets of userIDs to room. Joining a
 // channel room touches no worker-owned state, so it happens here, at once:
 // a message posted right after the command reaches them.
@@ -99,17 +106,15 @@ func roomCommandHook(s *Server, c Command) {
 	}
 }
 
-// leaveLocal takes this instance's sockets of userIDs (nil: all) out of room.
+// leaveLocal takes this instance's sockets of userIDs (nil: all) out of
+// room; with except, every socket but theirs.
 // The bump comes first, so a join-channels that listed the channel before
 // the membership changed and joins after this sees it (onJoinChannels).
-func (s *Server) leaveLocal(room string, userIDs []string) {
+func (s *Server) leaveLocal(room string, userIDs []string, except bool) {
 	s.channelLeaves().Add(1)
-	var keep map[string]bool
-	if userIDs != nil {
-		keep = make(map[string]bool, len(userIDs))
-		for _, id := range userIDs {
-			keep[id] = true
-		}
+	named := make(map[string]bool, len(userIDs))
+	for _, id := range userIDs {
+		named[id] = true
 	}
 	for _, sid := range s.roomMembers(room) {
 		v, ok := s.conns.Load(sid)
@@ -117,7 +122,9 @@ func (s *Server) leaveLocal(room string, userIDs []string) {
 			continue
 		}
 		c := v.(*conn)
-		if u := c.user.Load(); keep == nil || (u != nil && keep[u.ID]) {
+		u := c.user.Load()
+		isNamed := u != nil && named[u.ID]
+		if (!except && (userIDs == nil || isNamed)) || (except && !isNamed) {
 			c.leave(room)
 		}
 	}

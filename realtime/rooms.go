@@ -45,7 +45,10 @@ func (d delivery) HandleCommand(c Command) {
 		s.joinLocal(c.Room, c.UserIDs)
 	case CommandLeaveRoom:
 		roomCommandHook(s, c)
-		s.leaveLocal(c.Room, c.UserIDs)
+		s.leaveLocal(c.Room, c.UserIDs, false)
+	case CommandKeepRoom:
+		roomCommandHook(s, c)
+		s.leaveLocal(c.Room, c.UserIDs, true)
 	case CommandCall:
 		s.answerCall(c)
 	case CommandCallReply:

@@ -193,7 +193,7 @@ func build(cfg Config, logger *slog.Logger, store storage.Store, secret []byte) 
 		Live: s.docs, OnRevoke: s.rt.DisconnectUser, NoteEvents: s.rt.EmitNote, NoteDeleted: s.rt.NoteDeleted,
 		Presence: s.presence, Now: cfg.Now, Limits: cfg.AuthLimits,
 		SignupDisabled: cfg.SignupDisabled, DefaultUserRole: cfg.DefaultUserRole,
-		Channels: api.ChannelEvents{Emit: s.rt.EmitChannel, Joined: s.rt.JoinChannel, Left: s.rt.LeaveChannel},
+		Channels: api.ChannelEvents{Emit: s.rt.EmitChannel, Joined: s.rt.JoinChannel, Left: s.rt.LeaveChannel, Keep: s.rt.KeepChannel},
 		Chat:     s.chat, Tasks: s.tasks, Events: s.rt,
 		ChatFlushInterval: cfg.ChatFlushInterval, ChatFlushBytes: cfg.ChatFlushBytes,
 		ChannelAnswerInterval: cfg.ChannelAnswerInterval, MaxChatBytes: cfg.MaxChatBytes,

@@ -61,6 +61,11 @@ type Accounts interface {
 	GetSessionUser(ctx context.Context, id, jti string) (*User, bool, error)
 	GetUserByEmail(ctx context.Context, email string) (*User, error)
 	ListUsers(ctx context.Context) ([]User, error)
+	// ListChannelAccounts returns the accounts that are members of the
+	// channel or hold role, each once, ordered as ListUsers: those who may
+	// read a private channel, among others the REST layer rules out, read
+	// without listing every account.
+	ListChannelAccounts(ctx context.Context, channelID, role string) ([]User, error)
 	// SearchUsers returns the accounts (pending ones included) that match
 	// opt, ordered by lower-cased name (byte order) then id, one page of
 	// them, and the number of all matches.

@@ -213,6 +213,19 @@ func (s *PostgresStore) ListUsers(ctx context.Context) ([]User, error) {
 	return users, nil
 }
 
+func (s *PostgresStore) ListChannelAccounts(ctx context.Context, channelID, role string) ([]User, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+userColumns+" FROM users WHERE role = $1 OR id IN "+
+		"(SELECT user_id FROM channel_member WHERE channel_id = $2) ORDER BY created_at, id", role, channelID)
+	if err != nil {
+		return nil, pgErr("list channel accounts", err)
+	}
+	users, err := pgCollectUsers(rows)
+	if err != nil {
+		return nil, pgErr("list channel accounts", err)
+	}
+	return users, nil
+}
+
 func (s *PostgresStore) SearchUsers(ctx context.Context, opt SearchUsersOptions) ([]User, int, error) {
 	query, skip := opt.Query, opt.Skip
 	var limitArg *int // NULL: no limit

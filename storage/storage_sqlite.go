@@ -275,6 +275,19 @@ func (s *SQLiteStore) ListUsers(ctx context.Context) ([]User, error) {
 	return users, nil
 }
 
+func (s *SQLiteStore) ListChannelAccounts(ctx context.Context, channelID, role string) ([]User, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+userColumns+" FROM users WHERE role = ? OR id IN "+
+		"(SELECT user_id FROM channel_member WHERE channel_id = ?) ORDER BY created_at, id", role, channelID)
+	if err != nil {
+		return nil, sqliteErr("list channel accounts", err)
+	}
+	users, err := sqliteCollectUsers(rows)
+	if err != nil {
+		return nil, sqliteErr("list channel accounts", err)
+	}
+	return users, nil
+}
+
 func (s *SQLiteStore) SearchUsers(ctx context.Context, opt SearchUsersOptions) ([]User, int, error) {
 	query, skip, limit := opt.Query, opt.Skip, opt.Limit
 	if limit <= 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,7 @@ func testChannels(t *testing.T, b *bundle) {
 	t.Run("ListAndUnread", func(t *testing.T) { t.Parallel(); testListChannels(t, b) })
 	t.Run("UpdateDelete", func(t *testing.T) { t.Parallel(); testUpdateDeleteChannel(t, b) })
 	t.Run("Members", func(t *testing.T) { t.Parallel(); testChannelMembers(t, b) })
+	t.Run("ChannelAccounts", func(t *testing.T) { t.Parallel(); testChannelAccounts(t, b) })
 	t.Run("DM", func(t *testing.T) { t.Parallel(); testDM(t, b) })
 	t.Run("Messages", func(t *testing.T) { t.Parallel(); testMessages(t, b) })
 	t.Run("Threads", func(t *testing.T) { t.Parallel(); testThreads(t, b) })
@@ -264,6 +266,46 @@ func testUpdateDeleteChannel(t *testing.T, b *bundle) {
 
 		require.ErrorIs(t, s.DeleteChannel(ctx, c.ID), storage.ErrNotFound)
 	})
+}
+
+// testChannelAccounts: ListChannelAccounts is the channel's members and
+// the role's holders, each once, as stored, in ListUsers' order, and
+// nobody else. The role is this test's own: other tests add admins.
+func testChannelAccounts(t *testing.T, b *bundle) {
+	s, ctx := b.store, context.Background()
+	role := "auditor-" + newID()
+	alice, pending := newUser(t, s, storage.RoleUser), newUser(t, s, storage.RolePending)
+	auditor, memberAuditor := newUser(t, s, role), newUser(t, s, role)
+	outsider, elsewhere := newUser(t, s, storage.RoleUser), newUser(t, s, storage.RoleUser)
+	c := newChannel(t, s, storage.ChannelStandard, true, alice.ID, pending.ID, memberAuditor.ID)
+	newChannel(t, s, storage.ChannelGroup, true, elsewhere.ID, outsider.ID)
+
+	ids := func(channelID string) []string {
+		t.Helper()
+		users, err := s.ListChannelAccounts(ctx, channelID, role)
+		require.NoError(t, err)
+		out := make([]string, len(users))
+		for i, u := range users {
+			stored, err := s.GetUser(ctx, u.ID)
+			require.NoError(t, err)
+			require.Equal(t, *stored, u, "the account as stored")
+			out[i] = u.ID
+		}
+		return out
+	}
+	byID := func(us ...*storage.User) []string { // newUser's accounts share created_at: ordered by id
+		out := make([]string, len(us))
+		for i, u := range us {
+			out[i] = u.ID
+		}
+		slices.Sort(out)
+		return out
+	}
+	require.Equal(t, byID(alice, pending, auditor, memberAuditor), ids(c.ID), "members and the role's holders, each once")
+	require.Equal(t, byID(auditor, memberAuditor), ids("no-such-channel"), "an unknown channel has no members")
+	users, err := s.ListChannelAccounts(ctx, c.ID, "no-such-role-"+newID())
+	require.NoError(t, err)
+	require.Len(t, users, 3, "the members alone")
 }
 
 func testChannelMembers(t *testing.T, b *bundle) {
