@@ -42,20 +42,20 @@ func TestChannelBodiesExactKeysAndUTF8(t *testing.T) {
 		for _, c := range []struct{ path, body string }{
 			{chans + "create", `{"name":"a","Name":""}`},
 			{chans + "create", `{"name":"a","NAME":"b"}`},
-			{chans + "create", `{"name":"a\xff"}`},
+			{chans + "create", "{\"name\":\"a\xff\"}"},
 			{chans + ch.ID + "/update", `{"name":"a","nAme":"b"}`},
-			{chans + ch.ID + "/update", `{"description":"\xc3("}`},
+			{chans + ch.ID + "/update", "{\"description\":\"\xc3(\"}"},
 			{chans + ch.ID + "/update", `{"is_private":false,"Is_Private":true}`},
 			{chans + ch.ID + "/members/add", `{"user_ids":[],"User_IDs":["` + bob.ID + `"]}`},
 			{chans + ch.ID + "/messages/post", `{"content":"a","Content":"b"}`},
 			{chans + ch.ID + "/messages/post", `{"Content":"b"}`},
 			{chans + ch.ID + "/messages/post", `{"content":"a","meſſage":1,"Data":{}}`}, // ſ folds to s; Data is data
-			{chans + ch.ID + "/messages/post", `{"content":"a\xf9"}`},
-			{chans + ch.ID + "/messages/post", `{"content":"a","\xf9":""}`},
+			{chans + ch.ID + "/messages/post", "{\"content\":\"a\xf9\"}"},
+			{chans + ch.ID + "/messages/post", "{\"content\":\"a\",\"\xf9\":\"\"}"},
 			{msg + "/update", `{"content":"a","CONTENT":"b"}`},
-			{msg + "/update", `{"content":"\xed\xa0\x80"}`}, // a surrogate in UTF-8 form is not UTF-8
+			{msg + "/update", "{\"content\":\"\xed\xa0\x80\"}"}, // a surrogate in UTF-8 form is not UTF-8
 			{msg + "/reactions/add", `{"name":"x","Name":"y"}`},
-			{msg + "/reactions/add", `{"name":"\xf0\x9f"}`},
+			{msg + "/reactions/add", "{\"name\":\"\xf0\x9f\"}"},
 			{msg + "/pin", `{"is_pinned":true,"Is_pinned":false}`},
 		} {
 			r := s.Do("POST", c.path, admin.Token, c.body)

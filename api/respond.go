@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/quire/quire/internal/jsonscan"
 )
 
 // detail is every error body.
@@ -96,16 +98,21 @@ func readExactJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) b
 
 // formCaseVariant refuses a top-level key of raw that differs only in
 // case (as encoding/json folds it: strings.EqualFold) from a JSON name of
-// the struct v points to. raw that is no object is Unmarshal's to refuse.
+// the struct v points to. raw is valid JSON (readJSON took it); one that
+// is no object is Unmarshal's to refuse. The keys are read where they
+// stand (jsonscan), not decoded with the values: a note's body is large.
 func formCaseVariant(raw json.RawMessage, v any) error {
-	var keys map[string]json.RawMessage
-	if json.Unmarshal(raw, &keys) != nil {
+	if raw = bytes.TrimLeft(raw, " \t\r\n"); len(raw) == 0 || raw[0] != '{' {
 		return nil
 	}
 	t := reflect.TypeOf(v).Elem()
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		for k := range keys {
+	for lit := range jsonscan.Members(raw) {
+		k, err := objectKey(lit)
+		if err != nil {
+			return nil // Unmarshal refuses it with its own error
+		}
+		for i := range t.NumField() {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 			if k != name && strings.EqualFold(k, name) {
 				return fmt.Errorf("request body must not hold %q: a key differing from %q only in case is ambiguous", k, name)
 			}
