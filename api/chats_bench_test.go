@@ -1,10 +1,8 @@
 package api_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -28,7 +26,7 @@ func BenchmarkChatSave(b *testing.B) {
 			before := cpu()
 			for b.Loop() {
 				var c chatResp
-				require.Equal(b, http.StatusOK, bundle.post(chatsPath+"new", create, &c))
+				require.Equal(b, http.StatusOK, bundle.do("POST", chatsPath+"new", create, &c))
 				id = c.ID
 			}
 			b.ReportMetric(float64((cpu()-before).Milliseconds())/float64(b.N), "cpu-ms/op")
@@ -40,7 +38,7 @@ func BenchmarkChatSave(b *testing.B) {
 		b.Run(fmt.Sprintf("update/%dMB", mb), func(b *testing.B) {
 			before := cpu()
 			for b.Loop() {
-				require.Equal(b, http.StatusOK, bundle.post(chatsPath+id, update, nil))
+				require.Equal(b, http.StatusOK, bundle.do("POST", chatsPath+id, update, nil))
 			}
 			b.ReportMetric(float64((cpu()-before).Milliseconds())/float64(b.N), "cpu-ms/op")
 		})
@@ -80,21 +78,4 @@ func mustMarshal(tb testing.TB, v any) []byte {
 	raw, err := json.Marshal(v)
 	require.NoError(tb, err)
 	return raw
-}
-
-// post sends raw as Ada and decodes a 200 answer into out.
-func (b *saveBundle) post(path string, raw []byte, out any) int {
-	req, err := http.NewRequest("POST", b.url+path, bytes.NewReader(raw))
-	require.NoError(b.t, err)
-	req.Header.Set("Authorization", "Bearer "+b.adaToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := b.httpClient.Do(req)
-	require.NoError(b.t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(b.t, err)
-	if resp.StatusCode == http.StatusOK && out != nil {
-		require.NoError(b.t, json.Unmarshal(body, out))
-	}
-	return resp.StatusCode
 }

@@ -85,11 +85,14 @@ func newSaveBundleLimit(t testing.TB, postgres bool, limit int64) *saveBundle {
 	return b
 }
 
-// do sends a REST request as Ada and decodes a 200 answer into out.
+// do sends a REST request as Ada and decodes a 200 answer into out; a
+// []byte body goes as it is, any other is encoded.
 func (b *saveBundle) do(method, path string, body any, out any) int {
 	b.t.Helper()
 	var rd io.Reader
-	if body != nil {
+	if raw, ok := body.([]byte); ok {
+		rd = bytes.NewReader(raw)
+	} else if body != nil {
 		raw, err := json.Marshal(body)
 		require.NoError(b.t, err)
 		rd = bytes.NewReader(raw)
