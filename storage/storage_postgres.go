@@ -213,9 +213,15 @@ func (s *PostgresStore) ListUsers(ctx context.Context) ([]User, error) {
 	return users, nil
 }
 
+// postgresChannelAccountsSQL reads role through users_role (migration 6).
+// A union, as PostgreSQL plans "role = $1 OR id IN (…)" as a scan of
+// every account whatever the indexes.
+const postgresChannelAccountsSQL = "SELECT " + userColumns + " FROM users WHERE role = $1 UNION " +
+	"SELECT " + userColumns + " FROM users WHERE id IN " +
+	"(SELECT user_id FROM channel_member WHERE channel_id = $2) ORDER BY created_at, id"
+
 func (s *PostgresStore) ListChannelAccounts(ctx context.Context, channelID, role string) ([]User, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+userColumns+" FROM users WHERE role = $1 OR id IN "+
-		"(SELECT user_id FROM channel_member WHERE channel_id = $2) ORDER BY created_at, id", role, channelID)
+	rows, err := s.pool.Query(ctx, postgresChannelAccountsSQL, role, channelID)
 	if err != nil {
 		return nil, pgErr("list channel accounts", err)
 	}

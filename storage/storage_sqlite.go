@@ -275,9 +275,12 @@ func (s *SQLiteStore) ListUsers(ctx context.Context) ([]User, error) {
 	return users, nil
 }
 
+// sqliteChannelAccountsSQL reads role through users_role (migration 6).
+const sqliteChannelAccountsSQL = "SELECT " + userColumns + " FROM users WHERE role = ? OR id IN " +
+	"(SELECT user_id FROM channel_member WHERE channel_id = ?) ORDER BY created_at, id"
+
 func (s *SQLiteStore) ListChannelAccounts(ctx context.Context, channelID, role string) ([]User, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+userColumns+" FROM users WHERE role = ? OR id IN "+
-		"(SELECT user_id FROM channel_member WHERE channel_id = ?) ORDER BY created_at, id", role, channelID)
+	rows, err := s.r.QueryContext(ctx, sqliteChannelAccountsSQL, role, channelID)
 	if err != nil {
 		return nil, sqliteErr("list channel accounts", err)
 	}
