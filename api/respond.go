@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/quire/quire/internal/jsonscan"
+	"github.com/quire/quire/internal/rowid"
 )
 
 // detail is every error body.
@@ -221,9 +222,7 @@ func cleanText(s string) bool {
 
 // validID reports whether a path or body id can name a row; anything else
 // cannot exist, so callers answer 404 (or 400 in a body) without a query.
-func validID(id string) bool {
-	return id != "" && len(id) <= 128 && cleanText(id)
-}
+func validID(id string) bool { return rowid.Valid(id) }
 
 // maxPage bounds ?page.
 const maxPage = 1_000_000

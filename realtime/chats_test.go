@@ -89,7 +89,7 @@ func TestChatReadPosition(t *testing.T) {
 		map[string]any{"chat_id": mine.ID, "data": "last_read_at"},
 		map[string]any{"chat_id": mine.ID, "data": map[string]any{"type": "shout"}},
 		map[string]any{"chat_id": mine.ID, "data": map[string]any{"type": 5}},
-		readChat(5), readChat(nil), readChat(""), readChat(strings.Repeat("x", 201)),
+		readChat(5), readChat(nil), readChat(""), readChat(strings.Repeat("x", 129)), readChat(strings.Repeat("x", 201)),
 	}
 	acks, seen = chatStep(t, step, 0, bad, true)
 	require.Len(t, acks, len(bad))

@@ -62,7 +62,7 @@ func (s *Server) EmitChat(userID, chatID, messageID string, data wire.EventData)
 }
 
 func (s *Server) emitTo(room, event string, payload []byte) error {
-	if event == "" || len(event) > maxIDLen || reservedEvents[event] {
+	if event == "" || len(event) > maxNameLen || reservedEvents[event] {
 		return fmt.Errorf("%w: event name %q", ErrBadEmit, event)
 	}
 	if !json.Valid(payload) {

@@ -233,7 +233,7 @@ func (c *conn) onDocJoin(ctx context.Context, payload any) reply {
 
 func cmpOr(vs ...string) string {
 	for _, v := range vs {
-		if v != "" && len(v) <= maxIDLen {
+		if v != "" && len(v) <= maxNameLen {
 			return v
 		}
 	}

@@ -3,12 +3,11 @@ package realtime
 import (
 	"encoding/json"
 	"strconv"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
 	"github.com/quire/quire/internal/docid"
+	"github.com/quire/quire/internal/rowid"
 )
 
 // fields is a decoded event payload: a JSON object.
@@ -26,16 +25,13 @@ func (f fields) str(key string) (string, bool) {
 	return s, ok
 }
 
-// maxIDLen bounds ids taken from payloads (note ids are UUIDs).
-const maxIDLen = 200
+// maxNameLen bounds names taken from payloads that name no row: an
+// emitted event, a user's display name or colour.
+const maxNameLen = 200
 
-// validID reports whether an id from a payload can name a stored row:
-// 1 to maxIDLen bytes of UTF-8 without NUL. PostgreSQL refuses a query
-// parameter with NUL or invalid UTF-8 with an error, not "no such row", so
-// such an id must be turned away before it reaches storage.
-func validID(id string) bool {
-	return id != "" && len(id) <= maxIDLen && utf8.ValidString(id) && !strings.ContainsRune(id, 0)
-}
+// validID reports whether an id from a payload can name a stored row, by
+// the rule REST applies too (rowid.Valid).
+func validID(id string) bool { return rowid.Valid(id) }
 
 // documentID reads and normalises document_id (docid.Parse): "note_<id>"
 // becomes "note:<id>"; anything but a valid note document id is refused.

@@ -4,11 +4,15 @@
 // accepted and normalised.
 package docid
 
-import "strings"
+import (
+	"strings"
 
-// MaxNoteIDBytes bounds a note id inside a document id (note ids are
-// UUIDs; the bound only keeps hostile ids small).
-const MaxNoteIDBytes = 128
+	"github.com/quire/quire/internal/rowid"
+)
+
+// MaxNoteIDBytes bounds a note id inside a document id: the bound of every
+// row id (rowid.MaxBytes).
+const MaxNoteIDBytes = rowid.MaxBytes
 
 // Note is the document id of note noteID.
 func Note(noteID string) string { return "note:" + noteID }
