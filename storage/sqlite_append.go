@@ -5,22 +5,15 @@ import (
 	"database/sql/driver"
 	"errors"
 	"sync"
-	"time"
 )
 
-// AppendUpdates runs once per group commit, so its fixed cost per
-// transaction is paid by nearly every update when they arrive a few
-// milliseconds apart (bench S2: 200 updates/s over 1,000 documents, one
-// update per commit). Through database/sql a transaction with a deadline
-// costs, besides SQLite's own work, three goroutines: the Tx's awaitDone
-// and the driver's interrupt watcher for BEGIN, the INSERT and COMMIT
-// (modernc.org/sqlite's interruptOnDone, one per statement run under a
-// context that can end), each with a channel and a progress handler set
-// and cleared. So the append runs on the writer connection itself
-// (sql.Conn.Raw), with statements prepared once per connection and run
-// under a context that never ends: the caller's ctx still bounds the wait
-// for the writer, and SQLite's busy_timeout bounds the wait for the file
-// lock; an fsync cannot be interrupted anyway.
+// The journal's records reach doc_updates in batches (sqlite_journal.go),
+// each one transaction on the writer connection: its statements are
+// prepared once and run through sql.Conn.Raw under a context that never
+// ends, as through database/sql a transaction with a deadline cost three
+// goroutines besides SQLite's own work (the Tx's awaitDone and the
+// driver's interrupt watcher per statement). SQLite's busy_timeout bounds
+// the wait for the file lock; an fsync cannot be interrupted anyway.
 
 // sqliteAppender holds the append statements of the writer connection they
 // were prepared on.
@@ -32,27 +25,18 @@ type sqliteAppender struct {
 
 var errSQLiteDriver = errors.New("storage: the sqlite driver lacks the prepared statement interfaces")
 
-// AppendUpdates appends every update in one transaction on the writer
-// (synchronous=FULL: durable when it returns) and returns the row ids.
-func (s *SQLiteStore) AppendUpdates(ctx context.Context, updates []DocUpdate) ([]int64, error) {
-	if len(updates) == 0 {
-		return nil, nil
-	}
+// insertRecords inserts the journal's records, ids and all, in one
+// transaction on the writer (synchronous=FULL: durable when it returns).
+func (s *SQLiteStore) insertRecords(ctx context.Context, recs []journalRecord) error {
 	conn, err := s.w.Conn(ctx) // the one writer; waiting for it honours ctx
 	if err != nil {
-		return nil, sqliteErr("append updates", err)
+		return err
 	}
 	defer conn.Close()
-	ids := make([]int64, len(updates))
-	now := time.Now().UnixNano()
-	err = conn.Raw(func(dc any) error { return s.appender.append(dc, updates, now, ids) })
-	if err != nil {
-		return nil, sqliteErr("append updates", err)
-	}
-	return ids, nil
+	return conn.Raw(func(dc any) error { return s.appender.append(dc, recs) })
 }
 
-func (a *sqliteAppender) append(dc any, updates []DocUpdate, now int64, ids []int64) error {
+func (a *sqliteAppender) append(dc any, recs []journalRecord) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.conn != dc {
@@ -66,16 +50,13 @@ func (a *sqliteAppender) append(dc any, updates []DocUpdate, now int64, ids []in
 	if _, err := execStmt(bg, a.begin, nil); err != nil {
 		return err
 	}
-	args := make([]driver.NamedValue, 3)
-	for i, u := range updates {
-		args[0] = driver.NamedValue{Ordinal: 1, Value: u.DocID}
-		args[1] = driver.NamedValue{Ordinal: 2, Value: nonNilBytes(u.Data)}
-		args[2] = driver.NamedValue{Ordinal: 3, Value: now}
-		res, err := execStmt(bg, a.insert, args)
-		if err == nil {
-			ids[i], err = res.LastInsertId()
-		}
-		if err != nil {
+	args := make([]driver.NamedValue, 4)
+	for _, r := range recs {
+		args[0] = driver.NamedValue{Ordinal: 1, Value: r.id}
+		args[1] = driver.NamedValue{Ordinal: 2, Value: r.docID}
+		args[2] = driver.NamedValue{Ordinal: 3, Value: nonNilBytes(r.data)}
+		args[3] = driver.NamedValue{Ordinal: 4, Value: r.at}
+		if _, err := execStmt(bg, a.insert, args); err != nil {
 			a.rollback(dc)
 			return err
 		}

@@ -40,6 +40,9 @@ type SQLiteStore struct {
 	// profile), database/sql's per-transaction goroutines most of the rest
 	// of the commit's fixed cost.
 	appender sqliteAppender
+	// journal holds appended updates until they are in doc_updates
+	// (sqlite_journal.go).
+	journal *journal
 	// contentSelect and contentUpdate are SetNoteContents' statements,
 	// prepared once on the writer: renders run them for every note.
 	contentSelect, contentUpdate *sql.Stmt
@@ -53,7 +56,7 @@ type SQLiteStore struct {
 	*sqlChats
 }
 
-const appendSQL = "INSERT INTO doc_updates (doc_id, data, created_at) VALUES (?, ?, ?)"
+const appendSQL = "INSERT INTO doc_updates (id, doc_id, data, created_at) VALUES (?, ?, ?, ?)"
 
 // OpenSQLite opens (creating it and its directory if needed) the SQLite
 // database at path and migrates it. Commits are fsynced (WAL,
@@ -112,6 +115,10 @@ func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*SQLiteS
 	}
 	db := newSQLiteDB(s.w, s.r)
 	s.sqlChannels, s.sqlChats = &sqlChannels{db}, &sqlChats{db}
+	if err := s.openJournal(ctx, path); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -173,13 +180,15 @@ func (s *SQLiteStore) Ping(ctx context.Context) error {
 }
 
 func (s *SQLiteStore) Close() error {
-	// The statements go first: they hold the writer connection open.
+	// The journal's last records go first: they need the writer.
+	closeJournal := s.closeJournal()
+	// The statements go next: they hold the writer connection open.
 	var closeStmts error
 	if conn, err := s.w.Conn(context.Background()); err == nil {
 		closeStmts = conn.Raw(func(any) error { return s.appender.close() })
 		conn.Close()
 	}
-	return errors.Join(closeStmts, s.contentSelect.Close(), s.contentUpdate.Close(), s.sessionUser.Close(), s.noteAccess.Close(), s.r.Close(), s.w.Close())
+	return errors.Join(closeJournal, closeStmts, s.contentSelect.Close(), s.contentUpdate.Close(), s.sessionUser.Close(), s.noteAccess.Close(), s.r.Close(), s.w.Close())
 }
 
 // PoolStats sums the writer and the reader pools.
@@ -624,7 +633,15 @@ func (s *SQLiteStore) SetNoteAccess(ctx context.Context, id string, grants []Acc
 }
 
 func (s *SQLiteStore) DeleteNote(ctx context.Context, id string) error {
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.withJournalFlushed(ctx, func() error { return s.deleteNote(ctx, id) })
+	if err != nil {
+		return sqliteErr("delete note", err)
+	}
+	return nil
+}
+
+func (s *SQLiteStore) deleteNote(ctx context.Context, id string) error {
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "DELETE FROM notes WHERE id = ?", id)
 		if err != nil {
 			return err
@@ -638,10 +655,6 @@ func (s *SQLiteStore) DeleteNote(ctx context.Context, id string) error {
 		_, err = tx.ExecContext(ctx, "DELETE FROM doc_updates WHERE doc_id = ?", noteDocID(id))
 		return err
 	})
-	if err != nil {
-		return sqliteErr("delete note", err)
-	}
-	return nil
 }
 
 // Document logs.
@@ -649,6 +662,9 @@ func (s *SQLiteStore) DeleteNote(ctx context.Context, id string) error {
 // AppendUpdates: sqlite_append.go.
 
 func (s *SQLiteStore) LoadDocument(ctx context.Context, docID string) (DocState, error) {
+	// Pending records first: one flushed meanwhile is then read from
+	// doc_updates too, and kept once.
+	pending := s.journal.pendingOf(docID)
 	rows, err := s.r.QueryContext(ctx, "SELECT id, data, snapshot FROM doc_updates WHERE doc_id = ? ORDER BY snapshot DESC, id", docID)
 	if err != nil {
 		return DocState{}, sqliteErr("load document", err)
@@ -666,23 +682,26 @@ func (s *SQLiteStore) LoadDocument(ctx context.Context, docID string) (DocState,
 	if err := rows.Err(); err != nil {
 		return DocState{}, sqliteErr("load document", err)
 	}
+	st.Records = withPending(st.Records, pending)
 	return st, nil
 }
 
 func (s *SQLiteStore) Compact(ctx context.Context, docID string, merged []byte, readIDs []int64) (int64, error) {
 	var id int64
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "INSERT INTO doc_updates (doc_id, data, snapshot, created_at) VALUES (?, ?, 1, ?)",
-			docID, nonNilBytes(merged), time.Now().UnixNano())
-		if err != nil {
+	err := s.withJournalFlushed(ctx, func() error {
+		// The snapshot's id comes from the journal's sequence, as every
+		// row's does.
+		id = s.journal.reserveID()
+		return s.writeTx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, "INSERT INTO doc_updates (id, doc_id, data, snapshot, created_at) VALUES (?, ?, ?, 1, ?)",
+				id, docID, nonNilBytes(merged), time.Now().UnixNano())
+			if err != nil || len(readIDs) == 0 {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, "DELETE FROM doc_updates WHERE doc_id = ? AND id IN (SELECT value FROM json_each(?))",
+				docID, int64sJSON(readIDs))
 			return err
-		}
-		if id, err = res.LastInsertId(); err != nil || len(readIDs) == 0 {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM doc_updates WHERE doc_id = ? AND id IN (SELECT value FROM json_each(?))",
-			docID, int64sJSON(readIDs))
-		return err
+		})
 	})
 	if err != nil {
 		return 0, sqliteErr("compact", err)
@@ -691,7 +710,11 @@ func (s *SQLiteStore) Compact(ctx context.Context, docID string, merged []byte, 
 }
 
 func (s *SQLiteStore) DeleteDocument(ctx context.Context, docID string) error {
-	if _, err := s.w.ExecContext(ctx, "DELETE FROM doc_updates WHERE doc_id = ?", docID); err != nil {
+	err := s.withJournalFlushed(ctx, func() error {
+		_, err := s.w.ExecContext(ctx, "DELETE FROM doc_updates WHERE doc_id = ?", docID)
+		return err
+	})
+	if err != nil {
 		return sqliteErr("delete document", err)
 	}
 	return nil

@@ -1,0 +1,14 @@
+//go:build !linux
+
+package storage
+
+import "os"
+
+// pwriteAll writes b at off.
+func pwriteAll(f *os.File, b []byte, off int64) error {
+	_, err := f.WriteAt(b, off)
+	return err
+}
+
+// rawFdatasync: elsewhere the runtime's own sync.
+func rawFdatasync(f *os.File) error { return f.Sync() }
