@@ -43,10 +43,11 @@ const (
 	truncateBytes = 4 << 20
 	// A raw fdatasync holds its P (and so delays a stop-the-world) for as
 	// long as the disk takes; after one slower than slowSync, syncs go
-	// through the runtime for slowHold. This VM's syncs take 0.1-3 ms,
-	// with outliers past 5 ms under load.
-	slowSync = 50 * time.Millisecond
-	slowHold = 10 * time.Second
+	// through the runtime for slowHold: a disk that stays slow costs one
+	// raw sync per slowHold. This VM's syncs take 0.1-3 ms, with outliers
+	// of tens of ms under load.
+	slowSync = 20 * time.Millisecond
+	slowHold = 2 * time.Second
 )
 
 // A record: u32 length of the rest, u32 CRC-32C of the rest, then i64 id,
@@ -284,6 +285,10 @@ func (j *journal) sync() error {
 		err = rawFdatasync(j.f)
 	}
 	if d := time.Since(start); d > slowSync {
+		if !start.Before(j.slowUntil) {
+			j.logger.Warn("update journal: a sync was slow; syncing through the runtime for a while",
+				"took", d, "for", slowHold)
+		}
 		j.slowUntil = time.Now().Add(slowHold)
 	}
 	return err
