@@ -234,6 +234,9 @@ func (s *SQLiteStore) AppendUpdates(ctx context.Context, updates []DocUpdate) ([
 		recs[i] = journalRecord{id: j.next + int64(i), at: at, docID: u.DocID, data: u.Data}
 		ids[i] = recs[i].id
 	}
+	// Taken even if the append fails: a record cutBack could not remove
+	// must not share its id with a later one.
+	j.next += int64(len(updates))
 	buf := encodeRecords(make([]byte, 0, size), recs)
 	if err := pwriteAll(j.f, buf, j.off); err != nil {
 		j.cutBack()
@@ -252,7 +255,6 @@ func (s *SQLiteStore) AppendUpdates(ctx context.Context, updates []DocUpdate) ([
 		recs[i].data = buf[off+recordHeader+20+len(recs[i].docID) : off+recordHeader+n]
 		off += recordHeader + n
 	}
-	j.next += int64(len(updates))
 	j.off += int64(len(buf))
 	wasEmpty := len(j.pending) == 0
 	j.pending = append(j.pending, recs...)
