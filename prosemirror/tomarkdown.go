@@ -91,7 +91,10 @@ func blockMarkdown(b *Node) string {
 	case TypeHeading:
 		level := intAttr(b.Attrs, "level", 1)
 		level = min(max(level, 1), 6)
-		return strings.Repeat("#", level) + " " + strings.ReplaceAll(inlineMarkdown(b.Content), "\\\n", " ")
+		// A heading is one line: hard breaks are spaces, none at its ends
+		// (the import strips those: a heading starting with a break wrote
+		// "##  0", read back as "## 0").
+		return strings.Repeat("#", level) + " " + strings.Trim(strings.ReplaceAll(inlineMarkdown(b.Content), "\\\n", " "), " ")
 	case TypeCodeBlock:
 		body := plainInline(b.Content)
 		fence := "```"
@@ -243,6 +246,12 @@ func inlineMarkdownIn(nodes []*Node, cell bool) string {
 		if strings.HasPrefix(d, "~") && bytes.HasSuffix(sb.Bytes(), []byte(`\~`)) {
 			sb.Truncate(sb.Len() - 2)
 			sb.WriteString("&#126;")
+		}
+		if d == "[" && unescapedBang(sb.Bytes()) {
+			// "!" then a link is an image: "!" then linked "a" wrote
+			// "![a](u)".
+			sb.Truncate(sb.Len() - 1)
+			sb.WriteString(`\!`)
 		}
 		start := sb.Len()
 		sb.WriteString(d)
@@ -460,4 +469,17 @@ func intAttr(attrs map[string]any, key string, def int) int {
 		}
 	}
 	return def
+}
+
+// unescapedBang reports whether md ends with a "!" that no backslash
+// escapes (one after an escaped backslash, "\\!", is not escaped).
+func unescapedBang(md []byte) bool {
+	if !bytes.HasSuffix(md, []byte("!")) {
+		return false
+	}
+	n := 0
+	for i := len(md) - 2; i >= 0 && md[i] == '\\'; i-- {
+		n++
+	}
+	return n%2 == 0
 }
