@@ -225,7 +225,8 @@ func (w *emphasisWriter) guard(md []byte) map[int]bool {
 	// word: a character that is neither whitespace nor punctuation; as a
 	// reference it is punctuation.
 	word := func(r rune, at int) bool {
-		return at >= 0 && r != utf8.RuneError && !util.IsSpaceRune(r) && !util.IsPunctRune(r)
+		// U+0000's reference reads as U+FFFD.
+		return at >= 0 && r != 0 && r != utf8.RuneError && !util.IsSpaceRune(r) && !util.IsPunctRune(r)
 	}
 	runs := w.runs(md)
 	for changed := true; changed; {

@@ -2,6 +2,7 @@ package prosemirror
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -181,4 +182,32 @@ func FuzzInlineMarksRoundTrip(f *testing.F) {
 		}
 		roundTrips(t, para(pieces...))
 	})
+}
+
+// Markdown the import read other than CommonMark does, or not as its own
+// Markdown reads back (FuzzMarkdownRoundTrip's finds).
+func TestFromMarkdownAsCommonMark(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ md, want string }{
+		// An escaped backslash, then a hard break's: goldmark kept
+		// "a\\\\" and a soft break.
+		{"a\\\\\\\nb", `[{"type":"paragraph","content":[{"type":"text","text":"a\\"},{"type":"hardBreak"},{"type":"text","text":"b"}]}]`},
+		{"a\\\\\\\\\\\nb", `[{"type":"paragraph","content":[{"type":"text","text":"a\\\\"},{"type":"hardBreak"},{"type":"text","text":"b"}]}]`},
+		{"a\\\\\nb", `[{"type":"paragraph","content":[{"type":"text","text":"a\\ b"}]}]`},
+		// A tag over two lines kept its newline, written back as a soft
+		// break (a space).
+		{"<A\nA>0", `[{"type":"paragraph","content":[{"type":"text","text":"\u003cA A\u003e0"}]}]`},
+		// U+0000 and bytes that are not UTF-8 are U+FFFD; goldmark read a
+		// stray byte as the "~" before it, and "~~" after a "~" opens nothing.
+		{"*~~\xa5~~*\x00", `[{"type":"paragraph","content":[{"type":"text","marks":[{"type":"italic"},{"type":"strike"}],"text":"\ufffd"},{"type":"text","text":"\ufffd"}]}]`},
+	} {
+		doc := FromMarkdown(c.md)
+		got, _ := json.Marshal(doc.Content)
+		if want := strings.ReplaceAll(c.want, `\ufffd`, "\ufffd"); string(got) != want {
+			t.Errorf("%q: got %s, want %s", c.md, got, want)
+		}
+		if again := FromMarkdown(doc.Markdown()); !reflect.DeepEqual(again, doc) {
+			t.Errorf("%q: its Markdown %q reads back other", c.md, doc.Markdown())
+		}
+	}
 }
