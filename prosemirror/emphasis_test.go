@@ -197,6 +197,8 @@ func TestFromMarkdownAsCommonMark(t *testing.T) {
 		// A tag over two lines kept its newline, written back as a soft
 		// break (a space).
 		{"<A\nA>0", `[{"type":"paragraph","content":[{"type":"text","text":"\u003cA A\u003e0"}]}]`},
+		// A code span's line endings are spaces.
+		{"`0\n``0`", `[{"type":"paragraph","content":[{"type":"text","marks":[{"type":"code"}],"text":"0 ` + "``" + `0"}]}]`},
 		// U+0000 and bytes that are not UTF-8 are U+FFFD; goldmark read a
 		// stray byte as the "~" before it, and "~~" after a "~" opens nothing.
 		{"*~~\xa5~~*\x00", `[{"type":"paragraph","content":[{"type":"text","marks":[{"type":"italic"},{"type":"strike"}],"text":"\ufffd"},{"type":"text","text":"\ufffd"}]}]`},

@@ -442,7 +442,10 @@ func (c *mdConverter) inline(out []*Node, n ast.Node, marks []Mark) []*Node {
 				sb.Write(t.Value)
 			}
 		}
-		code := sb.String()
+		// CommonMark turns a code span's line endings into spaces: kept,
+		// "`0\n``0`" was written back with its newline, "```0" opening
+		// a fenced code block.
+		code := softBreaks.Replace(sb.String())
 		if c.inCell {
 			// GFM reads "\|" in a cell as "|", in code spans too.
 			code = strings.ReplaceAll(code, `\|`, "|")
