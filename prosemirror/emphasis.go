@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/yuin/goldmark/util"
@@ -31,6 +32,22 @@ import (
 type emphasisWriter struct {
 	delims []emDelim
 	texts  []emText
+	// Buffers kept between paragraphs (emWriters).
+	runBuf []emRun
+	pairs  pairing
+}
+
+// emWriters keeps emphasisWriters with their buffers: a note is written
+// paragraph by paragraph, each needing the same few slices.
+var emWriters = sync.Pool{New: func() any { return new(emphasisWriter) }}
+
+func newEmphasisWriter() *emphasisWriter { return emWriters.Get().(*emphasisWriter) }
+
+// release resets w and returns it to emWriters.
+func (w *emphasisWriter) release() {
+	w.delims, w.texts, w.runBuf = w.delims[:0], w.texts[:0], w.runBuf[:0]
+	w.pairs.all, w.pairs.events = w.pairs.all[:0], w.pairs.events[:0]
+	emWriters.Put(w)
 }
 
 // emDelim is a delimiter written at md[start:end]: a bold, italic or
@@ -93,8 +110,15 @@ func (w *emphasisWriter) finish(md []byte) string {
 	if !any {
 		return string(md)
 	}
-	ref := w.guard(md)
-	if w.readsBack(md, ref) {
+	runs := w.runs(md)
+	ref := w.guard(md, runs)
+	// Runs of one delimiter each pair as written once they can open and
+	// close: the parser pairs a closer with the nearest opener of its
+	// character, which is its own (what lies between is paired and gone),
+	// and bold never pairs with italic while one can both open and close
+	// (a run of 1 and one of 2 make 3). Only a run of several needs the
+	// parser's pairing run over it.
+	if !w.merged(md) || w.readsBack(md, runs, ref) {
 		return withReferences(md, ref)
 	}
 	// Some run pairs otherwise than written: write italic, or else bold,
@@ -107,8 +131,9 @@ func (w *emphasisWriter) finish(md []byte) string {
 		if alt == nil {
 			continue
 		}
-		r := w.guard(alt)
-		if w.readsBack(alt, r) && (best == nil || len(r) < len(bestRef)) {
+		altRuns := w.runs(alt)
+		r := w.guard(alt, altRuns)
+		if w.readsBack(alt, altRuns, r) && (best == nil || len(r) < len(bestRef)) {
 			best, bestRef = alt, r
 		}
 	}
@@ -116,6 +141,17 @@ func (w *emphasisWriter) finish(md []byte) string {
 		return withReferences(md, ref)
 	}
 	return withReferences(best, bestRef)
+}
+
+// merged reports whether two delimiters meet in one run.
+func (w *emphasisWriter) merged(md []byte) bool {
+	for i := 1; i < len(w.delims); i++ {
+		a, b := w.delims[i-1], w.delims[i]
+		if a.end == b.start && emBit(a.kind) != 0 && emBit(b.kind) != 0 && md[a.start] == md[b.start] {
+			return true
+		}
+	}
+	return false
 }
 
 // underscores is md with the bold or italic (kind) delimiters that meet
@@ -164,7 +200,8 @@ type emRun struct {
 
 // runs groups the bold, italic and strike delimiters into runs.
 func (w *emphasisWriter) runs(md []byte) []emRun {
-	var out []emRun
+	out := w.runBuf[:0]
+	defer func() { w.runBuf = out }()
 	for _, d := range w.delims {
 		if emBit(d.kind) == 0 {
 			continue
@@ -220,28 +257,35 @@ func canOpenClose(c byte, prev, next rune) (open, close bool) {
 // that every run can open and close as written. A reference can stop a
 // run on its other side, so this repeats until nothing changes; each
 // character becomes a reference at most once.
-func (w *emphasisWriter) guard(md []byte) map[int]bool {
-	ref := map[int]bool{}
+func (w *emphasisWriter) guard(md []byte, runs []emRun) map[int]bool {
+	var ref map[int]bool // nil until needed: most text needs none
 	// word: a character that is neither whitespace nor punctuation; as a
 	// reference it is punctuation.
 	word := func(r rune, at int) bool {
 		// U+0000's reference reads as U+FFFD.
 		return at >= 0 && r != 0 && r != utf8.RuneError && !util.IsSpaceRune(r) && !util.IsPunctRune(r)
 	}
-	runs := w.runs(md)
 	for changed := true; changed; {
 		changed = false
 		for _, r := range runs {
 			prev, p, next, q := neighbours(md, r.start, r.end, ref)
 			open, close := canOpenClose(r.char, prev, next)
 			if r.opens && !open && word(prev, p) {
-				ref[p], changed = true, true
+				ref, changed = setRef(ref, p), true
 			}
 			if r.closes && !close && word(next, q) {
-				ref[q], changed = true, true
+				ref, changed = setRef(ref, q), true
 			}
 		}
 	}
+	return ref
+}
+
+func setRef(ref map[int]bool, at int) map[int]bool {
+	if ref == nil {
+		ref = map[int]bool{}
+	}
+	ref[at] = true
 	return ref
 }
 
@@ -249,115 +293,18 @@ func (w *emphasisWriter) guard(md []byte) map[int]bool {
 // ProcessDelimiters, a link's text on its own when its "]" comes) over
 // md and reports whether every run is used up and every text gets the
 // marks it was written with.
-func (w *emphasisWriter) readsBack(md []byte, ref map[int]bool) bool {
-	type live struct {
-		emRun
-		canOpen, canClose bool
-		length, orig      int
-		prev, next        int // neighbours in the parser's delimiter list
-	}
-	var all []*live
-	tail := -1 // the parser's last delimiter
-	type event struct {
-		at   int
-		bit  uint8
-		step int
-	}
-	var events []event
-	ok := true
-	// process pairs the runs all[bottom:] as ProcessDelimiters does.
-	process := func(bottom int) {
-		remove := func(d *live) {
-			if tail >= 0 && all[tail] == d {
-				tail = d.prev
-			}
-			if d.prev >= 0 {
-				all[d.prev].next = d.next
-			}
-			if d.next >= 0 {
-				all[d.next].prev = d.prev
-			}
-			d.prev, d.next = -1, -1
-		}
-		for ci := bottom; ci >= 0 && ci < len(all); {
-			c := all[ci]
-			if !c.canClose || c.length == 0 {
-				ci = c.next
-				continue
-			}
-			found, maybe := false, false
-			consume := 0
-			oi := c.prev
-			for ; oi >= bottom; oi = all[oi].prev {
-				o := all[oi]
-				if o.canOpen && o.char == c.char {
-					maybe = true
-					consume = 1
-					if (o.canClose || c.canOpen) && (o.orig+c.orig)%3 == 0 && c.orig%3 != 0 {
-						consume = 0
-					} else if o.length >= 2 && c.length >= 2 {
-						consume = 2
-					}
-					if consume > 0 {
-						found = true
-						break
-					}
-				}
-			}
-			next := c.next
-			if !found {
-				if !maybe && !c.canOpen {
-					remove(c)
-				}
-				ci = next
-				continue
-			}
-			o := all[oi]
-			o.length -= consume
-			c.length -= consume
-			bit := emStrike
-			if c.char != '~' {
-				bit = emItalic
-				if consume == 2 {
-					bit = emBold
-				}
-			}
-			events = append(events, event{o.end, bit, 1}, event{c.start, bit, -1})
-			for k := o.next; k >= 0 && k != ci; {
-				n := all[k].next
-				remove(all[k])
-				k = n
-			}
-			if o.length == 0 {
-				remove(o)
-			}
-			if c.length == 0 {
-				next = c.next
-				remove(c)
-				ci = next
-			}
-		}
-		for _, d := range all[bottom:] {
-			if d.length > 0 {
-				ok = false // left as text
-			}
-		}
-		all = all[:bottom]
-		tail = bottom - 1
-		if tail >= 0 {
-			all[tail].next = -1
-		}
-	}
+func (w *emphasisWriter) readsBack(md []byte, runs []emRun, ref map[int]bool) bool {
+	p := &w.pairs
+	p.all, p.events, p.tail, p.ok = p.all[:0], p.events[:0], -1, true
 	var bottoms []int
 	ri := 0
-	runs := w.runs(md)
 	for _, d := range w.delims {
 		switch {
 		case d.kind == MarkLink && d.opens:
-			bottoms = append(bottoms, len(all))
+			bottoms = append(bottoms, len(p.all))
 		case d.kind == MarkLink:
 			if k := len(bottoms) - 1; k >= 0 {
-				process(bottoms[k])
+				p.process(bottoms[k])
 				bottoms = bottoms[:k]
 			}
 		case emBit(d.kind) != 0 && ri < len(runs) && runs[ri].start == d.start:
@@ -369,32 +316,28 @@ func (w *emphasisWriter) readsBack(md []byte, ref map[int]bool) bool {
 				return false
 			}
 			open, close := canOpenClose(r.char, prev, next)
-			n := &live{emRun: r, canOpen: open, canClose: close, length: r.end - r.start, orig: r.end - r.start,
-				prev: tail, next: -1}
-			if tail >= 0 {
-				all[tail].next = len(all)
+			if p.tail >= 0 {
+				p.all[p.tail].next = len(p.all)
 			}
-			tail = len(all)
-			all = append(all, n)
+			p.all = append(p.all, pairRun{emRun: r, canOpen: open, canClose: close,
+				length: r.end - r.start, orig: r.end - r.start, prev: p.tail, next: -1})
+			p.tail = len(p.all) - 1
 		}
 	}
-	process(0)
-	if !ok {
+	p.process(0)
+	if !p.ok {
 		return false
 	}
 	// Sweep the marks each match puts on the texts between its runs.
-	slices.SortStableFunc(events, func(a, b event) int { return a.at - b.at })
+	slices.SortStableFunc(p.events, func(a, b pairEvent) int { return a.at - b.at })
 	var count [3]int
 	k := 0
 	for _, t := range w.texts {
-		for ; k < len(events) && events[k].at <= t.start; k++ {
-			switch events[k].bit {
-			case emBold:
-				count[0] += events[k].step
-			case emItalic:
-				count[1] += events[k].step
-			case emStrike:
-				count[2] += events[k].step
+		for ; k < len(p.events) && p.events[k].at <= t.start; k++ {
+			for i := range count {
+				if p.events[k].bit == 1<<i {
+					count[i] += p.events[k].step
+				}
 			}
 		}
 		var bits uint8
@@ -403,11 +346,120 @@ func (w *emphasisWriter) readsBack(md []byte, ref map[int]bool) bool {
 				bits |= 1 << i
 			}
 		}
-		if bits != t.bits&(emBold|emItalic|emStrike) {
+		if bits != t.bits {
 			return false
 		}
 	}
 	return true
+}
+
+// pairing is the parser's list of delimiter runs while it pairs them.
+type pairing struct {
+	all    []pairRun
+	tail   int // the last run still in the list
+	events []pairEvent
+	ok     bool // no run was left as text
+}
+
+type pairRun struct {
+	emRun
+	canOpen, canClose bool
+	length, orig      int
+	prev, next        int // neighbours in the list, -1 for none
+}
+
+// pairEvent: a mark (bit) starts (step 1) or ends (-1) at offset at.
+type pairEvent struct {
+	at   int
+	bit  uint8
+	step int
+}
+
+func (p *pairing) remove(i int) {
+	d := &p.all[i]
+	if p.tail == i {
+		p.tail = d.prev
+	}
+	if d.prev >= 0 {
+		p.all[d.prev].next = d.next
+	}
+	if d.next >= 0 {
+		p.all[d.next].prev = d.prev
+	}
+	d.prev, d.next = -1, -1
+}
+
+// process pairs the runs all[bottom:] as ProcessDelimiters does, then
+// drops them from the list.
+func (p *pairing) process(bottom int) {
+	for ci := bottom; ci >= 0 && ci < len(p.all); {
+		c := &p.all[ci]
+		if !c.canClose || c.length == 0 {
+			ci = c.next
+			continue
+		}
+		found, maybe := false, false
+		consume := 0
+		oi := c.prev
+		for ; oi >= bottom; oi = p.all[oi].prev {
+			o := &p.all[oi]
+			if o.canOpen && o.char == c.char {
+				maybe = true
+				consume = 1
+				if (o.canClose || c.canOpen) && (o.orig+c.orig)%3 == 0 && c.orig%3 != 0 {
+					consume = 0
+				} else if o.length >= 2 && c.length >= 2 {
+					consume = 2
+				}
+				if consume > 0 {
+					found = true
+					break
+				}
+			}
+		}
+		if !found {
+			next := c.next
+			if !maybe && !c.canOpen {
+				p.remove(ci)
+			}
+			ci = next
+			continue
+		}
+		o := &p.all[oi]
+		o.length -= consume
+		c.length -= consume
+		bit := emStrike
+		if c.char != '~' {
+			bit = emItalic
+			if consume == 2 {
+				bit = emBold
+			}
+		}
+		p.events = append(p.events, pairEvent{o.end, bit, 1}, pairEvent{c.start, bit, -1})
+		for k := o.next; k >= 0 && k != ci; {
+			n := p.all[k].next
+			p.remove(k)
+			k = n
+		}
+		if o.length == 0 {
+			p.remove(oi)
+		}
+		if c.length == 0 {
+			next := c.next
+			p.remove(ci)
+			ci = next
+		}
+	}
+	for _, d := range p.all[bottom:] {
+		if d.length > 0 {
+			p.ok = false // left as text
+		}
+	}
+	p.all = p.all[:bottom]
+	p.tail = bottom - 1
+	if p.tail >= 0 {
+		p.all[p.tail].next = -1
+	}
 }
 
 // withReferences writes md with the characters at the offsets in ref as
@@ -416,15 +468,20 @@ func withReferences(md []byte, ref map[int]bool) string {
 	if len(ref) == 0 {
 		return string(md)
 	}
-	var sb strings.Builder
-	for i := 0; i < len(md); {
-		r, size := utf8.DecodeRune(md[i:])
-		if ref[i] {
-			sb.WriteString("&#" + strconv.Itoa(int(r)) + ";")
-		} else {
-			sb.Write(md[i : i+size])
-		}
-		i += size
+	at := make([]int, 0, len(ref))
+	for i := range ref {
+		at = append(at, i)
 	}
+	slices.Sort(at)
+	var sb strings.Builder
+	sb.Grow(len(md) + 8*len(at))
+	last := 0
+	for _, i := range at {
+		r, size := utf8.DecodeRune(md[i:])
+		sb.Write(md[last:i])
+		sb.WriteString("&#" + strconv.Itoa(int(r)) + ";")
+		last = i + size
+	}
+	sb.Write(md[last:])
 	return sb.String()
 }

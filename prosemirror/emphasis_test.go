@@ -213,3 +213,23 @@ func TestFromMarkdownAsCommonMark(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMarkdownMarks writes a note of 200 paragraphs, each of 20 texts
+// with changing marks, half next to punctuation.
+func BenchmarkMarkdownMarks(b *testing.B) {
+	specs := []string{"", "b", "i", "bi", "s", "u", "c", "is"}
+	texts := []string{"word", ".x", "y!", "plain text"}
+	doc := &Node{Type: TypeDoc}
+	for p := 0; p < 200; p++ {
+		var pieces [][2]string
+		for i := 0; i < 20; i++ {
+			pieces = append(pieces, [2]string{texts[(p+i)%len(texts)], specs[(p*3+i)%len(specs)]})
+		}
+		doc.Content = append(doc.Content, para(pieces...).Content...)
+	}
+	b.SetBytes(int64(len(doc.Markdown())))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_ = doc.Markdown()
+	}
+}

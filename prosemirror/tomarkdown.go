@@ -232,7 +232,8 @@ func inlineMarkdownIn(nodes []*Node, cell bool) string {
 	var sb bytes.Buffer
 	var open []Mark
 	var opener []int // for each open mark, its opening delimiter in w.delims
-	w := &emphasisWriter{}
+	w := newEmphasisWriter()
+	defer w.release()
 	pending := "" // trailing whitespace held until marks are closed
 	// delimiter writes a mark's delimiter. goldmark opens or closes no
 	// strikethrough right after a "~", escaped or not, so an escaped
