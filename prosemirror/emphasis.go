@@ -165,7 +165,7 @@ func (w *emphasisWriter) underscores(md []byte, kind string) []byte {
 		}
 		return w.delims[i].pair
 	}
-	var out []byte
+	var under []bool // by opening delimiter: its pair is written with "_"
 	for i := 1; i < len(w.delims); i++ {
 		a, b := w.delims[i-1], w.delims[i]
 		if !emph(a) || !emph(b) || a.end != b.start || a.kind == b.kind {
@@ -175,15 +175,21 @@ func (w *emphasisWriter) underscores(md []byte, kind string) []byte {
 		if a.kind == kind {
 			k = i - 1
 		}
-		if out == nil {
-			out = append([]byte(nil), md...)
+		if p := pairOf(k); p >= 0 {
+			if under == nil {
+				under = make([]bool, len(w.delims))
+			}
+			under[p] = true
 		}
-		p := pairOf(k)
-		for j := range w.delims {
-			if j == p || w.delims[j].pair == p && p >= 0 {
-				for x := w.delims[j].start; x < w.delims[j].end; x++ {
-					out[x] = '_'
-				}
+	}
+	if under == nil {
+		return nil
+	}
+	out := append([]byte(nil), md...)
+	for j, d := range w.delims {
+		if p := pairOf(j); p >= 0 && under[p] {
+			for x := d.start; x < d.end; x++ {
+				out[x] = '_'
 			}
 		}
 	}

@@ -233,3 +233,14 @@ func BenchmarkMarkdownMarks(b *testing.B) {
 		_ = doc.Markdown()
 	}
 }
+
+// A long paragraph of the shapes that need references and "_" reads back
+// whole (the repair is linear: each delimiter is rewritten once).
+func TestEmphasisLongParagraph(t *testing.T) {
+	t.Parallel()
+	var pieces [][2]string
+	for i := 0; i < 3000; i++ {
+		pieces = append(pieces, [2]string{"a", "b"}, [2]string{"a", "i"}, [2]string{"a", "bi"}, [2]string{".", ""}, [2]string{"x", "s"})
+	}
+	roundTrips(t, para(pieces...))
+}
