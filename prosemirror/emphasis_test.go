@@ -199,6 +199,10 @@ func TestFromMarkdownAsCommonMark(t *testing.T) {
 		{"<A\nA>0", `[{"type":"paragraph","content":[{"type":"text","text":"\u003cA A\u003e0"}]}]`},
 		// A code span's line endings are spaces.
 		{"`0\n``0`", `[{"type":"paragraph","content":[{"type":"text","marks":[{"type":"code"}],"text":"0 ` + "``" + `0"}]}]`},
+		{"`\r0 `0", `[{"type":"paragraph","content":[{"type":"text","marks":[{"type":"code"}],"text":"0"},{"type":"text","text":"0"}]}]`},
+		{"` \r0\r\n `", `[{"type":"paragraph","content":[{"type":"text","marks":[{"type":"code"}],"text":" 0 "}]}]`},
+		{"` 0 `", `[{"type":"paragraph","content":[{"type":"text","marks":[{"type":"code"}],"text":"0"}]}]`},
+		{"`  `", `[{"type":"paragraph","content":[{"type":"text","marks":[{"type":"code"}],"text":"  "}]}]`},
 		// U+0000 and bytes that are not UTF-8 are U+FFFD; goldmark read a
 		// stray byte as the "~" before it, and "~~" after a "~" opens nothing.
 		{"*~~\xa5~~*\x00", `[{"type":"paragraph","content":[{"type":"text","marks":[{"type":"italic"},{"type":"strike"}],"text":"\ufffd"},{"type":"text","text":"\ufffd"}]}]`},

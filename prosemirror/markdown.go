@@ -446,6 +446,11 @@ func (c *mdConverter) inline(out []*Node, n ast.Node, marks []Mark) []*Node {
 		// "`0\n``0`" was written back with its newline, "```0" opening
 		// a fenced code block.
 		code := softBreaks.Replace(sb.String())
+		if c.untrimmedCode(n) && len(code) >= 2 && code[0] == ' ' && code[len(code)-1] == ' ' && strings.Trim(code, " ") != "" {
+			// Then one space is stripped from each end if both are
+			// spaces; goldmark strips none where a "\r" was ("`\r0 `").
+			code = code[1 : len(code)-1]
+		}
 		if c.inCell {
 			// GFM reads "\|" in a cell as "|", in code spans too.
 			code = strings.ReplaceAll(code, `\|`, "|")
@@ -501,6 +506,15 @@ func (c *mdConverter) inline(out []*Node, n ast.Node, marks []Mark) []*Node {
 		return c.appendText(out, "[ ] ", marks)
 	}
 	return append(out, c.inlines(n, marks)...)
+}
+
+// untrimmedCode reports whether goldmark left both ends of code span n
+// as written: the fences' backticks are right beside its text.
+func (c *mdConverter) untrimmedCode(n *ast.CodeSpan) bool {
+	first, ok1 := n.FirstChild().(*ast.Text)
+	last, ok2 := n.LastChild().(*ast.Text)
+	return ok1 && ok2 && first.Segment.Start > 0 && c.src[first.Segment.Start-1] == '`' &&
+		last.Segment.Stop < len(c.src) && c.src[last.Segment.Stop] == '`'
 }
 
 // oddBackslashes reports whether v ends in an odd number of backslashes.

@@ -320,6 +320,10 @@ func inlineMarkdownIn(nodes []*Node, cell bool) string {
 		}
 		closeTo(keep)
 		lead, core, trail := splitSpace(n.Text)
+		if len(code) > 0 {
+			// Spaces are content inside a code span, even all of it.
+			lead, core, trail = "", n.Text, ""
+		}
 		if core == "" {
 			// Whitespace opens nothing; it sits outside marks it lacks.
 			// Held with the whitespace before it, so that text split into
@@ -330,10 +334,6 @@ func inlineMarkdownIn(nodes []*Node, cell bool) string {
 		}
 		space(pending)
 		pending = ""
-		if len(code) > 0 {
-			// Spaces are content inside a code span.
-			lead, core, trail = "", n.Text, ""
-		}
 		space(lead)
 		for _, m := range marks {
 			if !hasMark(open, m) {
@@ -420,7 +420,10 @@ func codeSpan(s string) string {
 		}
 	}
 	fence := strings.Repeat("`", longest+1)
-	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+	// The import strips one space from each end when both ends are
+	// spaces (and not all is): " 0 " was written "` 0 `", read as "0".
+	padded := strings.HasPrefix(s, " ") && strings.HasSuffix(s, " ") && strings.Trim(s, " ") != ""
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") || padded {
 		s = " " + s + " "
 	}
 	return fence + s + fence
