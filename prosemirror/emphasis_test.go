@@ -248,3 +248,15 @@ func TestEmphasisLongParagraph(t *testing.T) {
 	}
 	roundTrips(t, para(pieces...))
 }
+
+// Text ending in a backslash before a hard break, then a line starting
+// with an escape: goldmark read the line after "\\\" as if escaped.
+func TestBackslashBeforeHardBreak(t *testing.T) {
+	t.Parallel()
+	doc := &Node{Type: TypeDoc, Content: []*Node{{Type: TypeParagraph, Content: []*Node{
+		{Type: TypeText, Text: `a\`}, {Type: TypeHardBreak}, {Type: TypeText, Text: "<b"},
+	}}}}
+	if md := roundTrips(t, doc); md != "a&#92;\\\n\\<b" {
+		t.Errorf("wrote %q", md)
+	}
+}

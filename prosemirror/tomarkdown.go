@@ -284,6 +284,14 @@ func inlineMarkdownIn(nodes []*Node, cell bool) string {
 			closeTo(0)
 			sb.WriteString(pending)
 			pending = ""
+			if bytes.HasSuffix(sb.Bytes(), []byte(`\\`)) {
+				// Text ending in a backslash: goldmark reads its escape and
+				// the break's backslash (three at a line's end) as text,
+				// and the next line as if its first character were escaped
+				// (a "\\<" there kept its backslash). A reference it reads.
+				sb.Truncate(sb.Len() - 2)
+				sb.WriteString("&#92;")
+			}
 			sb.WriteString("\\\n")
 			continue
 		case TypeText:
