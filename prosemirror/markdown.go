@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
@@ -41,7 +42,7 @@ func FromMarkdown(md string) *Node {
 // tables as paragraphs of text because with them the document's tables
 // would span more than MaxTableCells cells; the doc is returned either way.
 func ParseMarkdown(md string) (*Node, error) {
-	src := []byte(md)
+	src := []byte(validText(md))
 	pc := parser.NewContext()
 	root := mdParser.Parse(text.NewReader(src), parser.WithContext(pc))
 	c := mdConverter{src: src, joined: map[*Node]*strings.Builder{}}
@@ -407,11 +408,18 @@ func (c *mdConverter) inline(out []*Node, n ast.Node, marks []Mark) []*Node {
 	switch n := n.(type) {
 	case *ast.Text:
 		v := n.Value(c.src)
+		hard := n.HardLineBreak()
+		if !hard && n.SoftLineBreak() && !n.IsRaw() && oddBackslashes(v) {
+			// A line ending in an escaped backslash, then the break's
+			// backslash: goldmark sees a backslash before the last and
+			// keeps all three as text, with a soft break.
+			v, hard = v[:len(v)-1], true
+		}
 		if !n.IsRaw() {
 			v = unescape(v)
 		}
 		out = c.appendText(out, string(v), marks)
-		if n.HardLineBreak() {
+		if hard {
 			out = append(out, &Node{Type: TypeHardBreak})
 		} else if n.SoftLineBreak() {
 			// A soft break is a space once rendered; Tiptap stores it as one.
@@ -434,7 +442,15 @@ func (c *mdConverter) inline(out []*Node, n ast.Node, marks []Mark) []*Node {
 				sb.Write(t.Value)
 			}
 		}
-		code := sb.String()
+		// CommonMark turns a code span's line endings into spaces: kept,
+		// "`0\n``0`" was written back with its newline, "```0" opening
+		// a fenced code block.
+		code := softBreaks.Replace(sb.String())
+		if c.untrimmedCode(n) && len(code) >= 2 && code[0] == ' ' && code[len(code)-1] == ' ' && strings.Trim(code, " ") != "" {
+			// Then one space is stripped from each end if both are
+			// spaces; goldmark strips none where a "\r" was ("`\r0 `").
+			code = code[1 : len(code)-1]
+		}
 		if c.inCell {
 			// GFM reads "\|" in a cell as "|", in code spans too.
 			code = strings.ReplaceAll(code, `\|`, "|")
@@ -478,7 +494,10 @@ func (c *mdConverter) inline(out []*Node, n ast.Node, marks []Mark) []*Node {
 			// A cell is one line: GFM writes its line breaks as <br>.
 			return append(out, &Node{Type: TypeHardBreak})
 		}
-		return c.appendText(out, sb.String(), marks)
+		// A tag over several lines: its line endings are soft breaks, a
+		// space each, as in text ("<A\nA>" kept the newline, written
+		// back as a soft break and so read back as "<A A>").
+		return c.appendText(out, softBreaks.Replace(sb.String()), marks)
 	case *east.TaskCheckBox:
 		// Consumed by list; inside a non-task list keep it as text.
 		if n.IsChecked {
@@ -489,7 +508,45 @@ func (c *mdConverter) inline(out []*Node, n ast.Node, marks []Mark) []*Node {
 	return append(out, c.inlines(n, marks)...)
 }
 
+// untrimmedCode reports whether goldmark left both ends of code span n
+// as written: the fences' backticks are right beside its text.
+func (c *mdConverter) untrimmedCode(n *ast.CodeSpan) bool {
+	first, ok1 := n.FirstChild().(*ast.Text)
+	last, ok2 := n.LastChild().(*ast.Text)
+	return ok1 && ok2 && first.Segment.Start > 0 && c.src[first.Segment.Start-1] == '`' &&
+		last.Segment.Stop < len(c.src) && c.src[last.Segment.Stop] == '`'
+}
+
+// oddBackslashes reports whether v ends in an odd number of backslashes.
+func oddBackslashes(v []byte) bool {
+	n := 0
+	for i := len(v) - 1; i >= 0 && v[i] == '\\'; i-- {
+		n++
+	}
+	return n%2 == 1
+}
+
 var breakTag = regexp.MustCompile(`^(?i)<br\s*/?>$`)
+
+var softBreaks = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
+
+// validText is md as CommonMark reads it: U+0000 is replaced with U+FFFD,
+// and so is each byte that is not UTF-8, as JSON writes a string holding
+// one (goldmark reads such a byte as the character before it, which can
+// change what a delimiter next to it does: "*~~\xa5~~*" stayed text).
+func validText(md string) string {
+	if utf8.ValidString(md) && !strings.Contains(md, "\x00") {
+		return md
+	}
+	var sb strings.Builder
+	for i, r := range md {
+		if r == 0 || r == utf8.RuneError && !strings.HasPrefix(md[i:], "\uFFFD") {
+			r = utf8.RuneError
+		}
+		sb.WriteRune(r)
+	}
+	return sb.String()
+}
 
 // withMark returns marks plus m, in rank order, without touching marks.
 // A mark of m's type already there is replaced, as ProseMirror's

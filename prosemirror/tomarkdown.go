@@ -91,7 +91,10 @@ func blockMarkdown(b *Node) string {
 	case TypeHeading:
 		level := intAttr(b.Attrs, "level", 1)
 		level = min(max(level, 1), 6)
-		return strings.Repeat("#", level) + " " + strings.ReplaceAll(inlineMarkdown(b.Content), "\\\n", " ")
+		// A heading is one line: hard breaks are spaces, none at its ends
+		// (the import strips those: a heading starting with a break wrote
+		// "##  0", read back as "## 0").
+		return strings.Repeat("#", level) + " " + strings.Trim(strings.ReplaceAll(inlineMarkdown(b.Content), "\\\n", " "), " ")
 	case TypeCodeBlock:
 		body := plainInline(b.Content)
 		fence := "```"
@@ -228,17 +231,32 @@ func inlineMarkdownIn(nodes []*Node, cell bool) string {
 	}
 	var sb bytes.Buffer
 	var open []Mark
+	var opener []int // for each open mark, its opening delimiter in w.delims
+	w := newEmphasisWriter()
+	defer w.release()
 	pending := "" // trailing whitespace held until marks are closed
 	// delimiter writes a mark's delimiter. goldmark opens or closes no
 	// strikethrough right after a "~", escaped or not, so an escaped
 	// tilde just before "~~" is written as its entity instead: "~" then
 	// struck "0" was "\~~~0~~", which read back as the text "~~~0~~".
-	delimiter := func(d string) {
+	delimiter := func(m Mark, opens bool, pair int) int {
+		d := markOpen(m)
+		if !opens {
+			d = raw(markClose(m))
+		}
 		if strings.HasPrefix(d, "~") && bytes.HasSuffix(sb.Bytes(), []byte(`\~`)) {
 			sb.Truncate(sb.Len() - 2)
 			sb.WriteString("&#126;")
 		}
+		if d == "[" && unescapedBang(sb.Bytes()) {
+			// "!" then a link is an image: "!" then linked "a" wrote
+			// "![a](u)".
+			sb.Truncate(sb.Len() - 1)
+			sb.WriteString(`\!`)
+		}
+		start := sb.Len()
 		sb.WriteString(d)
+		return w.add(m.Type, start, sb.Len(), opens, pair)
 	}
 	// space writes whitespace, but none at the start of a line, where
 	// the import would strip it (and the rendering no longer be what it
@@ -250,9 +268,14 @@ func inlineMarkdownIn(nodes []*Node, cell bool) string {
 	}
 	closeTo := func(keep int) {
 		for i := len(open) - 1; i >= keep; i-- {
-			delimiter(raw(markClose(open[i])))
+			delimiter(open[i], false, opener[i])
 		}
-		open = open[:keep]
+		open, opener = open[:keep], opener[:keep]
+	}
+	text := func(s string) {
+		start := sb.Len()
+		sb.WriteString(s)
+		w.text(start, sb.Len(), open)
 	}
 	for _, n := range nodes {
 		switch n.Type {
@@ -261,6 +284,14 @@ func inlineMarkdownIn(nodes []*Node, cell bool) string {
 			closeTo(0)
 			sb.WriteString(pending)
 			pending = ""
+			if bytes.HasSuffix(sb.Bytes(), []byte(`\\`)) {
+				// Text ending in a backslash: goldmark reads its escape and
+				// the break's backslash (three at a line's end) as text,
+				// and the next line as if its first character were escaped
+				// (a "\\<" there kept its backslash). A reference it reads.
+				sb.Truncate(sb.Len() - 2)
+				sb.WriteString("&#92;")
+			}
 			sb.WriteString("\\\n")
 			continue
 		case TypeText:
@@ -270,25 +301,37 @@ func inlineMarkdownIn(nodes []*Node, cell bool) string {
 			closeTo(0)
 			space(pending)
 			pending = ""
-			text := plainInline(n.Content)
+			s := plainInline(n.Content)
 			if n.Type == TypeMention {
-				text = mentionText(n)
+				s = mentionText(n)
 			}
-			sb.WriteString(escapeText(text))
+			sb.WriteString(escapeText(s))
 			continue
 		}
 		var marks, code []Mark
 		for _, m := range n.Marks {
-			switch m.Type {
-			case MarkCode:
+			switch {
+			case m.Type == MarkCode:
 				code = append(code, m)
-			case MarkUnderline:
-			default:
+			case markOpen(m) != "":
 				marks = append(marks, m)
 			}
+			// Underline and marks of other schemas have no Markdown.
 		}
-		closeTo(commonPrefix(open, marks))
+		// Marks still open stay open, in the order they were opened,
+		// whatever their rank: closing and reopening one inside another
+		// (italic "!" then bold italic "0") wrote "*!****0***", whose run
+		// of four stars the import reads as "*!" and bold "0*".
+		keep := 0
+		for keep < len(open) && hasMark(marks, open[keep]) {
+			keep++
+		}
+		closeTo(keep)
 		lead, core, trail := splitSpace(n.Text)
+		if len(code) > 0 {
+			// Spaces are content inside a code span, even all of it.
+			lead, core, trail = "", n.Text, ""
+		}
 		if core == "" {
 			// Whitespace opens nothing; it sits outside marks it lacks.
 			// Held with the whitespace before it, so that text split into
@@ -299,25 +342,33 @@ func inlineMarkdownIn(nodes []*Node, cell bool) string {
 		}
 		space(pending)
 		pending = ""
-		if len(code) > 0 {
-			// Spaces are content inside a code span.
-			lead, core, trail = "", n.Text, ""
-		}
 		space(lead)
-		for _, m := range marks[len(open):] {
-			delimiter(markOpen(m))
-			open = append(open, m)
+		for _, m := range marks {
+			if !hasMark(open, m) {
+				opener = append(opener, delimiter(m, true, -1))
+				open = append(open, m)
+			}
 		}
 		if len(code) > 0 {
-			sb.WriteString(raw(codeSpan(core)))
+			text(raw(codeSpan(core)))
 		} else {
-			sb.WriteString(escapeText(core))
+			text(escapeText(core))
 		}
 		pending = trail
 	}
 	closeTo(0)
 	// Whitespace at the end is lost on import: none is written.
-	return sb.String()
+	return w.finish(sb.Bytes())
+}
+
+// hasMark reports whether marks holds m (with equal attrs).
+func hasMark(marks []Mark, m Mark) bool {
+	for _, have := range marks {
+		if have.Type == m.Type && attrsEqual(have.Attrs, m.Attrs) {
+			return true
+		}
+	}
+	return false
 }
 
 // commonPrefix is how many leading marks a and b share.
@@ -377,7 +428,10 @@ func codeSpan(s string) string {
 		}
 	}
 	fence := strings.Repeat("`", longest+1)
-	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+	// The import strips one space from each end when both ends are
+	// spaces (and not all is): " 0 " was written "` 0 `", read as "0".
+	padded := strings.HasPrefix(s, " ") && strings.HasSuffix(s, " ") && strings.Trim(s, " ") != ""
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") || padded {
 		s = " " + s + " "
 	}
 	return fence + s + fence
@@ -427,4 +481,17 @@ func intAttr(attrs map[string]any, key string, def int) int {
 		}
 	}
 	return def
+}
+
+// unescapedBang reports whether md ends with a "!" that no backslash
+// escapes (one after an escaped backslash, "\\!", is not escaped).
+func unescapedBang(md []byte) bool {
+	if !bytes.HasSuffix(md, []byte("!")) {
+		return false
+	}
+	n := 0
+	for i := len(md) - 2; i >= 0 && md[i] == '\\'; i-- {
+		n++
+	}
+	return n%2 == 0
 }
