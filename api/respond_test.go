@@ -225,3 +225,48 @@ func BenchmarkFormCaseVariant(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReadChatBody is the CPU of reading an 8 MB chat save's body
+// into its form: checked and parsed whole (decode), and decoded as it
+// was before (a decoder over the stream, no checks).
+//
+//	go test ./api -run '^$' -bench ReadChatBody -benchtime 20x
+func BenchmarkReadChatBody(b *testing.B) {
+	text := strings.Repeat("Quire keeps the notes — « ça marche » 😀. ", 50)
+	var msgs []string
+	for i := 0; len(msgs)*len(text) < 8<<20; i++ {
+		msgs = append(msgs, fmt.Sprintf(`{"id":"m-%06d","role":"user","content":%q,"childrenIds":[],"done":true}`, i, text))
+	}
+	body := []byte(`{"chat":{"title":"t","messages":[` + strings.Join(msgs, ",") + `]},"folder_id":null}`)
+	for _, read := range []struct {
+		name string
+		fn   func(http.ResponseWriter, *http.Request, int64, any, []byte) (int, error)
+	}{
+		{"whole", func(w http.ResponseWriter, r *http.Request, limit int64, v any, _ []byte) (int, error) {
+			return decode(w, r, limit, v)
+		}},
+		{"streamed", func(w http.ResponseWriter, r *http.Request, limit int64, v any, _ []byte) (int, error) {
+			// readJSON before: no checks, one decoder into the form.
+			br := bufio.NewReader(http.MaxBytesReader(w, r.Body, limit))
+			_ = nullFirst(br)
+			dec := json.NewDecoder(br)
+			if err := dec.Decode(v); err != nil {
+				return decodeStatus(err)
+			}
+			_, err := dec.Token()
+			return 0, map[bool]error{true: nil, false: err}[errors.Is(err, io.EOF)]
+		}},
+	} {
+		b.Run(read.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
+				r.Header.Set("Content-Type", "application/json")
+				var f chatForm
+				if _, err := read.fn(httptest.NewRecorder(), r, 16<<20, &f, body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
