@@ -194,9 +194,9 @@ func checkUserIDs(ids []string) error {
 }
 
 // readForm decodes a body of at most maxChannelBodyBytes into the form v
-// as readExactJSON does; false: answered.
+// as readJSON reads every form; false: answered.
 func (a *API) readForm(w http.ResponseWriter, r *http.Request, v any) bool {
-	return readExactJSON(w, r, maxChannelBodyBytes, v)
+	return readJSON(w, r, maxChannelBodyBytes, v)
 }
 
 func (a *API) createChannel(w http.ResponseWriter, r *http.Request, s *session) {

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/quire/quire/chat"
 	"github.com/quire/quire/internal/runecut"
@@ -150,12 +149,12 @@ type messageShape struct {
 }
 
 // checkChat accepts a conversation object the server can store, merge and
-// hand back to any JSON client: at most limit bytes (413), valid UTF-8,
-// no NUL, numbers within double precision, at most maxChatDepth deep, and
+// hand back to any JSON client: at most limit bytes (413), no NUL, numbers within double precision, at most maxChatDepth deep, and
 // history.messages (an object of message objects), history.currentId and
 // messages (a list of message objects) of the types the frontend and the
 // merge read. (The title: parseChat.) No key of those, or of a message,
-// may differ from its name only in case (caseVariant).
+// may differ from its name only in case (caseVariant). raw is part of a
+// body readJSON read, so UTF-8 already: not scanned for it again.
 func checkChat(raw json.RawMessage, limit int64) (int, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
@@ -163,9 +162,6 @@ func checkChat(raw json.RawMessage, limit int64) (int, error) {
 	}
 	if int64(len(raw)) > limit {
 		return http.StatusRequestEntityTooLarge, chatTooLarge{limit}
-	}
-	if !utf8.Valid(raw) {
-		return http.StatusBadRequest, errors.New("chat must be valid UTF-8")
 	}
 	depth, clean := scanJSON(raw)
 	if depth > maxChatDepth {

@@ -333,7 +333,7 @@ func (a *API) checkGrants(r *http.Request, in []grantForm) ([]storage.AccessGran
 
 func (a *API) createNote(w http.ResponseWriter, r *http.Request, s *session) {
 	var f noteForm
-	if !readExactJSON(w, r, a.cfg.MaxNoteBodyBytes, &f) {
+	if !readJSON(w, r, a.cfg.MaxNoteBodyBytes, &f) {
 		return
 	}
 	if f.Title == nil {

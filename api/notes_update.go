@@ -60,7 +60,7 @@ func (a *API) updateNote(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	var f noteForm
-	if !readExactJSON(w, r, a.cfg.MaxNoteBodyBytes, &f) {
+	if !readJSON(w, r, a.cfg.MaxNoteBodyBytes, &f) {
 		return
 	}
 	if f.Title != nil {
@@ -281,7 +281,7 @@ func (a *API) updateAccess(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	var f accessForm
-	if !readExactJSON(w, r, a.cfg.MaxNoteBodyBytes, &f) {
+	if !readJSON(w, r, a.cfg.MaxNoteBodyBytes, &f) {
 		return
 	}
 	if f.AccessGrants == nil {

@@ -10,12 +10,10 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/quire/quire/internal/jsonscan"
 	"github.com/quire/quire/internal/rowid"
 )
 
@@ -58,9 +56,17 @@ const (
 	msgBadValue        = "data and meta must not contain NUL characters or numbers beyond double precision"
 )
 
-// readJSON reads one JSON value from the (size-capped) body into v, as
-// decode does; on an error it answers the request with it and returns
-// false.
+// readJSON reads the (size-capped) body, one JSON value, into v; on an
+// error it answers the request with it and returns false.
+//
+// The body is read as JSON.parse and Open WebUI's server read it. It must
+// be UTF-8: encoding/json reads a stray byte as U+FFFD, so a text was
+// stored other than it was sent. When v points to a struct (a form), no
+// top-level key may differ from one of its JSON names only in case:
+// encoding/json matches those in any case, the last winning, so
+// {"content":"a","Content":"b"} stored "b" (formCaseVariant; a chat's
+// own keys: caseVariant). Maps keep every key as sent, so only the UTF-8
+// rule applies to them.
 func readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
 	if status, err := decode(w, r, limit, v); err != nil {
 		writeError(w, status, err.Error())
@@ -69,62 +75,10 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
 	return true
 }
 
-// readExactJSON is readJSON for a form v (a pointer to a struct) read
-// as JSON.parse and Open WebUI's server read it. The body must be UTF-8:
-// encoding/json reads a stray byte as U+FFFD, so a message was stored
-// with another text than the one sent. No key may differ from one of the
-// form's only in case: encoding/json matches those in any case, the last
-// winning, so {"content":"a","Content":"b"} stored "b" (chats refuse the
-// same keys: caseVariant).
-func readExactJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
-	var raw json.RawMessage
-	if !readJSON(w, r, limit, &raw) {
-		return false
-	}
-	if !utf8.Valid(raw) {
-		writeError(w, http.StatusBadRequest, "request body must be valid UTF-8")
-		return false
-	}
-	if err := formCaseVariant(raw, v); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return false
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		status, err := decodeStatus(err)
-		writeError(w, status, err.Error())
-		return false
-	}
-	return true
-}
-
-// formCaseVariant refuses a top-level key of raw that differs only in
-// case (as encoding/json folds it: strings.EqualFold) from a JSON name of
-// the struct v points to. raw is valid JSON (readJSON took it); one that
-// is no object is Unmarshal's to refuse. The keys are read where they
-// stand (jsonscan), not decoded with the values: a note's body is large.
-func formCaseVariant(raw json.RawMessage, v any) error {
-	if raw = bytes.TrimLeft(raw, " \t\r\n"); len(raw) == 0 || raw[0] != '{' {
-		return nil
-	}
-	t := reflect.TypeOf(v).Elem()
-	for lit := range jsonscan.Members(raw) {
-		k, err := objectKey(lit)
-		if err != nil {
-			return nil // Unmarshal refuses it with its own error
-		}
-		for i := range t.NumField() {
-			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-			if k != name && strings.EqualFold(k, name) {
-				return fmt.Errorf("request body must not hold %q: a key differing from %q only in case is ambiguous", k, name)
-			}
-		}
-	}
-	return nil
-}
-
-// decode reads one JSON value from the (size-capped) body into v. Unknown
-// fields are ignored for compatibility with Open WebUI clients; anything
-// else wrong is an error whose text is safe to show.
+// decode reads the body as readJSON does. Unknown fields are ignored for
+// compatibility with Open WebUI clients; anything wrong is an error whose
+// text is safe to show. The body is read once into memory and parsed
+// once (json.Unmarshal); the checks before it are plain byte scans.
 //
 // The body must be labelled application/json: a form or text/plain post
 // from another site's page is sent without a CORS preflight, so only a
@@ -133,14 +87,100 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) (status 
 	if !jsonLabelled(r) {
 		return http.StatusUnsupportedMediaType, errors.New("request body must be sent with Content-Type: application/json")
 	}
-	body := bufio.NewReader(http.MaxBytesReader(w, r.Body, limit))
-	if nullFirst(body) {
+	body, err := readBody(w, r, limit)
+	if err != nil {
+		// Too large, or the connection failed: never a value to take, but
+		// which error the client gets depends on where the JSON stands when
+		// the bytes end (a malformed start is 400, not 413), as streamed.
+		return streamStatus(io.MultiReader(bytes.NewReader(body), errReader{err}), v)
+	}
+	switch first := bytes.TrimLeft(body, " \t\r\n"); {
+	case len(first) == 0:
+		return http.StatusBadRequest, errors.New("request body is empty")
+	case first[0] == 'n':
 		// encoding/json decodes a top-level null into anything without an
 		// error and leaves it as it was: an update would run as if {} had
 		// been sent.
 		return http.StatusBadRequest, errors.New("request body must be a JSON object")
 	}
-	dec := json.NewDecoder(body)
+	// Malformed JSON is reported before what is wrong with a valid body;
+	// Unmarshal checks it first, the other checks ask only when they fail.
+	if !utf8.Valid(body) {
+		return validFirst(body, v, http.StatusBadRequest, errors.New("request body must be valid UTF-8"))
+	}
+	if err := formCaseVariant(body, v); err != nil {
+		return validFirst(body, v, http.StatusBadRequest, err)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		// A syntax error may be trailing data, told apart as streamed.
+		status, err := decodeStatus(err)
+		return validFirst(body, v, status, err)
+	}
+	return 0, nil
+}
+
+// validFirst answers status and err, unless body is no single JSON value
+// (streamStatus): that error first.
+func validFirst(body []byte, v any, status int, err error) (int, error) {
+	if s, serr := streamStatus(bytes.NewReader(body), v); serr != nil {
+		return s, serr
+	}
+	return status, err
+}
+
+// readBody reads the whole body, at most limit bytes (then the error is a
+// *http.MaxBytesError). The buffer grows towards the declared length,
+// doubling, not to it at once: a declared length alone, without the
+// bytes, allocates little.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	want := limit + 1 // room to meet the end without growing
+	if r.ContentLength >= 0 {
+		want = min(want, r.ContentLength+1)
+	}
+	body := http.MaxBytesReader(w, r.Body, limit)
+	buf := make([]byte, 0, min(want, 64<<10))
+	for {
+		if len(buf) == cap(buf) {
+			next := 2 * int64(cap(buf))
+			if 2*next > want {
+				next = want // the last step takes the rest: one copy less
+			}
+			// Beyond the declared length (net/http stops there): read on.
+			grown := make([]byte, len(buf), max(next, int64(cap(buf))+512))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// errReader fails every read with err: the end of a body cut short.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// streamStatus decodes body as a stream, as the server once read every
+// body: one value (into a throwaway RawMessage when v is a form, whose
+// types are checked after the rules; else into v), then nothing but
+// white space. It gives the status and error for a body that is no
+// single JSON value, or 0 and nil.
+func streamStatus(body io.Reader, v any) (int, error) {
+	var raw json.RawMessage
+	if _, ok := formType(v); ok {
+		v = &raw
+	}
+	br := bufio.NewReader(body)
+	if nullFirst(br) {
+		return http.StatusBadRequest, errors.New("request body must be a JSON object")
+	}
+	dec := json.NewDecoder(br)
 	if err := dec.Decode(v); err != nil {
 		return decodeStatus(err)
 	}

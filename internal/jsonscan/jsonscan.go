@@ -4,6 +4,8 @@
 // decoding the object into a map.
 package jsonscan
 
+import "bytes"
+
 // Members yields each member of obj, a valid JSON object (leading
 // whitespace allowed): its key as the string literal it is written as
 // (quotes and escapes included) and its value as raw JSON, both without
@@ -46,14 +48,23 @@ func skipSpace(b []byte, i int) int {
 }
 
 // stringEnd returns the index just past the string literal starting at i.
+// It jumps from quote to quote (bytes.IndexByte: texts are long); a quote
+// ends the literal unless an odd run of backslashes escapes it.
 func stringEnd(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
+	for j := i + 1; j < len(b); {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			break
 		}
+		q := j + k
+		run := 0
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			run++
+		}
+		if run%2 == 0 {
+			return q + 1
+		}
+		j = q + 1
 	}
 	return len(b)
 }

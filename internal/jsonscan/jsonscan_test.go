@@ -59,3 +59,35 @@ func FuzzMembers(f *testing.F) {
 	}
 	f.Fuzz(checkMembers)
 }
+
+// stringEndBytewise is stringEnd as it was, byte by byte: a backslash
+// skips the next byte, a quote ends the literal.
+func stringEndBytewise(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// FuzzStringEnd: stringEnd, jumping from quote to quote, ends every
+// literal where reading it byte by byte does, on any bytes.
+func FuzzStringEnd(f *testing.F) {
+	for _, s := range []string{`"a"`, `"a\"b"`, `"\\"x"`, `"\\\"x"`, `"\`, `"ab`, `""`, `"\\\\"`, `"\u0022"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for i := range b {
+			if b[i] != '"' {
+				continue
+			}
+			if got, want := stringEnd(b, i), stringEndBytewise(b, i); got != want {
+				t.Fatalf("%q from %d: %d, want %d", b, i, got, want)
+			}
+		}
+	})
+}
