@@ -454,8 +454,9 @@ func (df *differ) updateText(t *y.YXmlText, nodes []*prosemirror.Node) bool {
 	}
 	// The bound counts each piece as walking t from its start, past the
 	// live pieces (runs of one mark set) and those written before it, as
-	// the library's Insert did; writeText now walks once for all pieces
-	// (ycrdt_format.go), so the bound errs on the safe side.
+	// the library's Insert did. writeText now walks once for all pieces
+	// (ycrdt_format.go), yet the edit's cost still grows as r×(l+r), a few
+	// times more slowly (Config.MaxTextEditCost).
 	if r := int64(len(add)); r*(int64(have.runs())+r) > df.maxCost {
 		df.err = errEditTooCostly
 		return false
