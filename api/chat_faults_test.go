@@ -300,7 +300,9 @@ func TestChatStreamTrickledLineStalls(t *testing.T) {
 			}
 		}
 	})
-	s, tok := chatServer(t, url, "", func(c *server.Config) { c.ChatIdleTimeout = time.Second })
+	// 3 s: at load 14 (race, fuzzing beside it) the upstream's first bytes
+	// once took over a second to arrive, and the request ended in a 504.
+	s, tok := chatServer(t, url, "", func(c *server.Config) { c.ChatIdleTimeout = 3 * time.Second })
 	resp := streamReq(t, s, tok, map[string]any{"model": "m", "messages": msgs(), "stream": true})
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	ev := events(t, resp)
