@@ -25,7 +25,7 @@ import (
 // the process is idle again: a fifth of the CPU of 1,000 busy documents
 // (bench S2). So AppendUpdates writes its updates to an append-only file
 // with one pwrite and one fdatasync made as raw system calls (no runtime
-// entry, sqlite_journal_linux.go), and a flusher moves them into
+// entry, sqlite_journal_raw.go), and a flusher moves them into
 // doc_updates in batches. Every read or change of doc_updates flushes
 // first, so no reader of the Store sees the journal; at open, records the
 // database lacks are inserted before anything else runs.
@@ -39,8 +39,12 @@ const (
 	// flushRows and flushBytes flush early when this much is pending.
 	flushRows  = 1024
 	flushBytes = 16 << 20
-	// truncateBytes: the file is emptied once this large and all flushed.
+	// truncateBytes: past this size a flush moves every pending record,
+	// appends held off meanwhile, and empties the file.
 	truncateBytes = 4 << 20
+	// maxPendingBytes: appends are refused while this much waits for
+	// flushes that keep failing.
+	maxPendingBytes = 256 << 20
 	// A raw fdatasync holds its P (and so delays a stop-the-world) for as
 	// long as the disk takes; after one slower than slowSync, syncs go
 	// through the runtime for slowHold: a disk that stays slow costs one
@@ -69,6 +73,11 @@ type journalRecord struct {
 // known; appends are refused until the process restarts and recovers.
 var errJournalBroken = errors.New("storage: update journal: a sync failed; restart to recover")
 
+// errJournalHeld: another process (the server, when this is a command
+// such as quire token) holds the journal: it alone may write documents'
+// logs, as it hands out their ids and moves its records into the database.
+var errJournalHeld = errors.New("storage: another Quire process is serving this database; documents' logs are read-only here")
+
 type journal struct {
 	f      *os.File
 	logger *slog.Logger
@@ -82,6 +91,7 @@ type journal struct {
 	off       int64      // the end of the file's records
 	pending   []journalRecord
 	pendBytes int
+	foreign   bool // another process holds the file (errJournalHeld)
 	slowUntil time.Time
 	broken    error
 	closed    bool
@@ -96,20 +106,32 @@ type journal struct {
 // compacted away since) and empties it.
 func (s *SQLiteStore) openJournal(ctx context.Context, dbPath string) error {
 	path := dbPath + journalSuffix
-	_, statErr := os.Stat(path)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("storage: open update journal: %w", err)
 	}
-	if os.IsNotExist(statErr) {
-		// The file's name must outlive a crash as its records do.
-		if err := syncDir(filepath.Dir(path)); err != nil {
-			f.Close()
-			return fmt.Errorf("storage: create update journal: %w", err)
-		}
+	// The file's name must outlive a crash as its records do; cheap
+	// enough to do at every open rather than tell a new file.
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return fmt.Errorf("storage: create update journal: %w", err)
 	}
 	j := &journal{f: f, logger: s.logger, kick: make(chan struct{}, 1), full: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
+	held, err := lockFile(f)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("storage: lock update journal: %w", err)
+	}
+	if !held {
+		// A running server's records are its own to move: replaying or
+		// emptying them here would break its flushes and ids.
+		j.foreign = true
+		close(j.done)
+		s.journal = j
+		s.logger.Info("update journal held by another process: documents' logs are read-only here")
+		return nil
+	}
 	if err := s.recoverJournal(ctx, j); err != nil {
 		f.Close()
 		return err
@@ -227,8 +249,13 @@ func (s *SQLiteStore) AppendUpdates(ctx context.Context, updates []DocUpdate) ([
 	if j.closed {
 		return nil, sqliteErr("append updates", errors.New("store closed"))
 	}
-	if j.broken != nil {
+	switch {
+	case j.foreign:
+		return nil, errJournalHeld
+	case j.broken != nil:
 		return nil, j.broken
+	case j.pendBytes >= maxPendingBytes:
+		return nil, fmt.Errorf("storage: append updates: %d bytes of the update journal wait for the database, whose writes fail", j.pendBytes)
 	}
 	for i, u := range updates {
 		recs[i] = journalRecord{id: j.next + int64(i), at: at, docID: u.DocID, data: u.Data}
@@ -269,10 +296,16 @@ func (s *SQLiteStore) AppendUpdates(ctx context.Context, updates []DocUpdate) ([
 }
 
 // cutBack drops whatever a failed append left past the last good record,
-// so that it cannot be replayed: its sender was told it failed.
+// so that it cannot be replayed: its sender was told it failed. If that
+// cannot be made durable either, the journal is broken.
 func (j *journal) cutBack() {
-	if err := j.f.Truncate(j.off); err != nil {
-		j.logger.Error("update journal: cutting a failed append failed", "err", err)
+	err := j.f.Truncate(j.off)
+	if err == nil {
+		err = j.f.Sync()
+	}
+	if err != nil && j.broken == nil {
+		j.broken = fmt.Errorf("%w (cutting a failed append: %w)", errJournalBroken, err)
+		j.logger.Error("update journal: cutting a failed append failed: refusing appends until restart", "err", err)
 	}
 }
 
@@ -326,6 +359,11 @@ func (s *SQLiteStore) flusher() {
 			}
 			if err := s.flush(context.Background()); err != nil {
 				s.logger.Error("update journal: flush failed; will retry", "err", err)
+				// Not at once, however full: the next try is flushDelay away.
+				select {
+				case <-j.full:
+				default:
+				}
 			}
 			j.mu.Lock()
 			more := len(j.pending) > 0
@@ -360,24 +398,39 @@ func (s *SQLiteStore) flushLocked(ctx context.Context) error {
 	defer j.mu.Unlock()
 	// Only flushes take from the front, one at a time; appends added
 	// behind what was taken.
-	j.pending = j.pending[len(batch):]
-	for _, r := range batch {
+	j.dropFlushed(len(batch))
+	if j.off < truncateBytes || j.broken != nil {
+		return nil
+	}
+	// Under steady appends some are always pending when a flush ends, so
+	// the file would never be emptied: move the rest with appends held
+	// off, then empty it.
+	if len(j.pending) > 0 {
+		if err := s.insertRecords(ctx, j.pending); err != nil {
+			return fmt.Errorf("flush update journal: %w", err)
+		}
+		j.dropFlushed(len(j.pending))
+	}
+	// Everything in the file is in doc_updates. Not synced: a crash that
+	// brings old records back finds their ids at or below the database's
+	// high-water mark and skips them.
+	if err := j.f.Truncate(0); err != nil {
+		j.broken = fmt.Errorf("%w (truncate: %w)", errJournalBroken, err)
+		return j.broken
+	}
+	j.off = 0
+	return nil
+}
+
+// dropFlushed forgets the first n pending records, now in doc_updates.
+func (j *journal) dropFlushed(n int) {
+	for _, r := range j.pending[:n] {
 		j.pendBytes -= recordHeader + 20 + len(r.docID) + len(r.data)
 	}
+	j.pending = j.pending[n:]
 	if len(j.pending) == 0 {
 		j.pending, j.pendBytes = nil, 0
-		if j.off >= truncateBytes && j.broken == nil {
-			// Everything in the file is in doc_updates. Not synced: a
-			// crash that brings old records back finds their ids at or
-			// below the database's high-water mark and skips them.
-			if err := j.f.Truncate(0); err != nil {
-				j.broken = fmt.Errorf("%w (truncate: %w)", errJournalBroken, err)
-				return j.broken
-			}
-			j.off = 0
-		}
 	}
-	return nil
 }
 
 // pendingOf returns copies of docID's records not yet in doc_updates.
@@ -420,6 +473,9 @@ func withPending(rows, pending []DocRecord) []DocRecord {
 // pending record is in doc_updates and with flushes held off: a record
 // flushed after it would undo a delete, or collide with a row it wrote.
 func (s *SQLiteStore) withJournalFlushed(ctx context.Context, fn func() error) error {
+	if s.journal.foreign {
+		return errJournalHeld
+	}
 	s.journal.flushMu.Lock()
 	defer s.journal.flushMu.Unlock()
 	if err := s.flushLocked(ctx); err != nil {
@@ -451,6 +507,9 @@ func (s *SQLiteStore) closeJournal() error {
 	}
 	j.closed = true
 	j.mu.Unlock()
+	if j.foreign {
+		return j.f.Close() // its lock goes with it
+	}
 	close(j.stop)
 	<-j.done
 	err := s.flush(context.Background())

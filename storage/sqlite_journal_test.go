@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -165,4 +167,130 @@ func FuzzDecodeJournal(f *testing.F) {
 			t.Fatalf("records do not encode back to the bytes they came from")
 		}
 	})
+}
+
+// copyCrashState copies what a kill -9 would leave on disk (page cache
+// included) to a new directory: the database, its WAL and the journal.
+func copyCrashState(t *testing.T, path string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "quire.db")
+	for _, suf := range []string{"", "-wal", journalSuffix} {
+		b, err := os.ReadFile(path + suf)
+		if os.IsNotExist(err) {
+			continue
+		}
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(dst+suf, b, 0o600))
+	}
+	return dst
+}
+
+// holdWriter takes the store's one writer connection; run starts work
+// that needs it and returns once that work waits for it (and so has done
+// whatever comes before, such as taking a flush's batch).
+func holdWriter(t *testing.T, s *SQLiteStore, run func()) (release func()) {
+	t.Helper()
+	conn, err := s.w.Conn(context.Background())
+	require.NoError(t, err)
+	waits := s.w.Stats().WaitCount
+	run()
+	require.Eventually(t, func() bool { return s.w.Stats().WaitCount > waits }, time.Minute, time.Millisecond)
+	return func() { require.NoError(t, conn.Close()) }
+}
+
+// An update acknowledged while a compaction flushes gets an id above the
+// snapshot's. Its id was below once: the snapshot's commit raised the
+// recovery floor over it, and a crash before the next flush lost it
+// (found in review).
+func TestJournalUpdateAckedDuringCompactionSurvivesCrash(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "quire.db")
+	s := openJournalStore(t, path)
+	a, err := s.AppendUpdates(ctx, []DocUpdate{{DocID: "note:a", Data: []byte("a1")}})
+	require.NoError(t, err)
+
+	compacted := make(chan int64, 1)
+	release := holdWriter(t, s, func() {
+		go func() {
+			id, err := s.Compact(ctx, "note:a", []byte("a-merged"), a)
+			assert.NoError(t, err)
+			compacted <- id
+		}()
+	})
+	b, err := s.AppendUpdates(ctx, []DocUpdate{{DocID: "note:b", Data: []byte("b1")}})
+	require.NoError(t, err) // acknowledged: durable in the journal
+	release()
+	snap := <-compacted
+	require.Greater(t, b[0], snap, "ids rise in acknowledgement order")
+
+	// The crash comes before the flusher moves b1.
+	s.journal.flushMu.Lock()
+	require.Len(t, s.journal.pendingOf("note:b"), 1, "b1 not flushed yet")
+	crashed := copyCrashState(t, path)
+	s.journal.flushMu.Unlock()
+
+	s2 := openJournalStore(t, crashed)
+	require.Equal(t, map[int64]string{b[0]: "b1"}, loadData(t, s2, "note:b"), "acknowledged update lost")
+}
+
+// A second open of the database while the server runs (quire token
+// beside it) leaves the server's journal alone: it used to replay and
+// empty it, so the server's flushes failed forever on the replayed ids
+// and its next appends landed past a hole that the next open read as the
+// end (found in review). The second store may read documents' logs, not
+// write them.
+func TestJournalSecondOpenLeavesTheServersJournal(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "quire.db")
+	server, err := OpenSQLite(ctx, path, nil)
+	require.NoError(t, err)
+	server.journal.flushMu.Lock() // the flusher's delay has not passed
+	before, err := server.AppendUpdates(ctx, []DocUpdate{{DocID: "note:a", Data: []byte("before")}})
+	require.NoError(t, err)
+
+	other, err := OpenSQLite(ctx, path, nil)
+	require.NoError(t, err)
+	_, err = other.AppendUpdates(ctx, []DocUpdate{{DocID: "note:a", Data: []byte("x")}})
+	require.ErrorIs(t, err, errJournalHeld)
+	require.ErrorIs(t, other.DeleteDocument(ctx, "note:a"), errJournalHeld)
+	_, err = other.Compact(ctx, "note:a", []byte("m"), before)
+	require.ErrorIs(t, err, errJournalHeld)
+	_, err = other.LoadDocument(ctx, "note:a")
+	require.NoError(t, err)
+	require.NoError(t, other.Close())
+	server.journal.flushMu.Unlock()
+
+	after, err := server.AppendUpdates(ctx, []DocUpdate{{DocID: "note:a", Data: []byte("after")}})
+	require.NoError(t, err)
+	require.NoError(t, server.flush(ctx))
+	require.NoError(t, server.Close())
+
+	again := openJournalStore(t, path)
+	require.Equal(t, map[int64]string{before[0]: "before", after[0]: "after"}, loadData(t, again, "note:a"))
+}
+
+// Under steady appends some record is always pending when a flush ends;
+// past truncateBytes the flush moves those too and empties the file,
+// which otherwise grew for as long as the server stayed busy (found in
+// review).
+func TestJournalEmptiedUnderSteadyAppends(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "quire.db")
+	s := openJournalStore(t, path)
+	data := make([]byte, 64<<10)
+	for s.journal.off < truncateBytes {
+		_, err := s.AppendUpdates(ctx, []DocUpdate{{DocID: "note:a", Data: data}})
+		require.NoError(t, err)
+	}
+	flushed := make(chan error, 1)
+	release := holdWriter(t, s, func() { go func() { flushed <- s.flush(ctx) }() })
+	late, err := s.AppendUpdates(ctx, []DocUpdate{{DocID: "note:a", Data: []byte("late")}})
+	require.NoError(t, err) // arrives while the flush's transaction waits
+	release()
+	require.NoError(t, <-flushed)
+	fi, err := os.Stat(path + journalSuffix)
+	require.NoError(t, err)
+	require.Zero(t, fi.Size(), "the journal is emptied")
+	require.Empty(t, s.journal.pendingOf("note:a"))
+	require.Equal(t, "late", loadData(t, s, "note:a")[late[0]])
 }

@@ -687,11 +687,12 @@ func (s *SQLiteStore) LoadDocument(ctx context.Context, docID string) (DocState,
 }
 
 func (s *SQLiteStore) Compact(ctx context.Context, docID string, merged []byte, readIDs []int64) (int64, error) {
-	var id int64
+	// The snapshot's id comes from the journal's sequence, as every row's
+	// does, and is taken before the flush: an update acknowledged during
+	// the flush gets a higher id, so the snapshot's commit (which raises
+	// the recovery floor to its id) cannot put that update below it.
+	id := s.journal.reserveID()
 	err := s.withJournalFlushed(ctx, func() error {
-		// The snapshot's id comes from the journal's sequence, as every
-		// row's does.
-		id = s.journal.reserveID()
 		return s.writeTx(ctx, func(tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, "INSERT INTO doc_updates (id, doc_id, data, snapshot, created_at) VALUES (?, ?, ?, 1, ?)",
 				id, docID, nonNilBytes(merged), time.Now().UnixNano())
