@@ -347,23 +347,26 @@ func (s *SQLiteStore) flusher() {
 		case <-j.stop:
 			return
 		}
+		failed := false
 		for {
+			// After a failed flush the next try is flushDelay away, however
+			// full the journal: every append past flushRows signals full.
+			full := j.full
+			if failed {
+				full = nil
+			}
 			t := time.NewTimer(flushDelay)
 			select {
 			case <-t.C:
-			case <-j.full:
+			case <-full:
 				t.Stop()
 			case <-j.stop:
 				t.Stop()
 				return
 			}
-			if err := s.flush(context.Background()); err != nil {
+			err := s.flush(context.Background())
+			if failed = err != nil; failed {
 				s.logger.Error("update journal: flush failed; will retry", "err", err)
-				// Not at once, however full: the next try is flushDelay away.
-				select {
-				case <-j.full:
-				default:
-				}
 			}
 			j.mu.Lock()
 			more := len(j.pending) > 0
