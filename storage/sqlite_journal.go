@@ -57,7 +57,10 @@ const (
 // A record: u32 length of the rest, u32 CRC-32C of the rest, then i64 id,
 // i64 created_at, u32 length of the document id, the document id, the
 // update.
-const recordHeader = 8
+const (
+	recordHeader = 8
+	recordFixed  = 20 // id, created_at, the document id's length
+)
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -68,6 +71,9 @@ type journalRecord struct {
 	docID string
 	data  []byte
 }
+
+// size is the record's length in the file.
+func (r journalRecord) size() int { return recordHeader + recordFixed + len(r.docID) + len(r.data) }
 
 // errJournalBroken: an fdatasync failed, so what the file holds is not
 // known; appends are refused until the process restarts and recovers.
@@ -191,19 +197,19 @@ func decodeJournal(b []byte) ([]journalRecord, int) {
 		n := int(binary.LittleEndian.Uint32(b[off:]))
 		sum := binary.LittleEndian.Uint32(b[off+4:])
 		body := b[off+recordHeader:]
-		if n < 20 || n > len(body) || crc32.Checksum(body[:n], crcTable) != sum {
+		if n < recordFixed || n > len(body) || crc32.Checksum(body[:n], crcTable) != sum {
 			break
 		}
 		body = body[:n]
 		idLen := int(binary.LittleEndian.Uint32(body[16:]))
-		if idLen > n-20 {
+		if idLen > n-recordFixed {
 			break
 		}
 		recs = append(recs, journalRecord{
 			id:    int64(binary.LittleEndian.Uint64(body)),
 			at:    int64(binary.LittleEndian.Uint64(body[8:])),
-			docID: string(body[20 : 20+idLen]),
-			data:  body[20+idLen:],
+			docID: string(body[recordFixed : recordFixed+idLen]),
+			data:  body[recordFixed+idLen:],
 		})
 		off += recordHeader + n
 	}
@@ -214,8 +220,7 @@ func decodeJournal(b []byte) ([]journalRecord, int) {
 func encodeRecords(b []byte, recs []journalRecord) []byte {
 	for _, r := range recs {
 		start := len(b)
-		n := 20 + len(r.docID) + len(r.data)
-		b = binary.LittleEndian.AppendUint32(b, uint32(n))
+		b = binary.LittleEndian.AppendUint32(b, uint32(r.size()-recordHeader))
 		b = binary.LittleEndian.AppendUint32(b, 0) // the checksum, below
 		b = binary.LittleEndian.AppendUint64(b, uint64(r.id))
 		b = binary.LittleEndian.AppendUint64(b, uint64(r.at))
@@ -236,10 +241,6 @@ func (s *SQLiteStore) AppendUpdates(ctx context.Context, updates []DocUpdate) ([
 	if err := ctx.Err(); err != nil {
 		return nil, sqliteErr("append updates", err)
 	}
-	size := 0
-	for _, u := range updates {
-		size += recordHeader + 20 + len(u.DocID) + len(u.Data)
-	}
 	j := s.journal
 	at := time.Now().UnixNano()
 	recs := make([]journalRecord, len(updates))
@@ -257,9 +258,11 @@ func (s *SQLiteStore) AppendUpdates(ctx context.Context, updates []DocUpdate) ([
 	case j.pendBytes >= maxPendingBytes:
 		return nil, fmt.Errorf("storage: append updates: %d bytes of the update journal wait for the database, whose writes fail", j.pendBytes)
 	}
+	size := 0
 	for i, u := range updates {
 		recs[i] = journalRecord{id: j.next + int64(i), at: at, docID: u.DocID, data: u.Data}
 		ids[i] = recs[i].id
+		size += recs[i].size()
 	}
 	// Taken even if the append fails: a record cutBack could not remove
 	// must not share its id with a later one.
@@ -278,9 +281,9 @@ func (s *SQLiteStore) AppendUpdates(ctx context.Context, updates []DocUpdate) ([
 	// Pending records keep their bytes in buf, which nothing writes again,
 	// not in the caller's slices.
 	for i, off := 0, 0; i < len(recs); i++ {
-		n := int(binary.LittleEndian.Uint32(buf[off:]))
-		recs[i].data = buf[off+recordHeader+20+len(recs[i].docID) : off+recordHeader+n]
-		off += recordHeader + n
+		n := recs[i].size()
+		recs[i].data = buf[off+n-len(recs[i].data) : off+n]
+		off += n
 	}
 	j.off += int64(len(buf))
 	wasEmpty := len(j.pending) == 0
@@ -428,7 +431,7 @@ func (s *SQLiteStore) flushLocked(ctx context.Context) error {
 // dropFlushed forgets the first n pending records, now in doc_updates.
 func (j *journal) dropFlushed(n int) {
 	for _, r := range j.pending[:n] {
-		j.pendBytes -= recordHeader + 20 + len(r.docID) + len(r.data)
+		j.pendBytes -= r.size()
 	}
 	j.pending = j.pending[n:]
 	if len(j.pending) == 0 {
