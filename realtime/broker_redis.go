@@ -95,6 +95,12 @@ type RedisBroker struct {
 
 	waitSeq atomic.Uint64
 	onWait  func(pending []string) // tests: CommandWait starts waiting
+
+	// senders (deliver's goroutine only): the instances heard from.
+	// heard (under mu): those not yet handed to the peers loop, which
+	// knows them from then on even if it never saw them beat.
+	senders map[string]struct{}
+	heard   []string
 }
 
 type redisOut struct {
@@ -654,6 +660,7 @@ func (b *RedisBroker) deliver(v *redis.Message) {
 	if sender == b.cfg.Instance {
 		return // delivered locally when published
 	}
+	b.heardFrom(sender)
 	switch kind {
 	case frameGap:
 		b.gap()

@@ -33,6 +33,10 @@ func (b *RedisBroker) peersKey() string { return b.cfg.Prefix + "instances" }
 // only learned; those known before and still missing after it are gone,
 // including any that died meanwhile.
 //
+// An instance heard from (broker_redis.go's deliver) is known too: one
+// killed after Redis restarted empty, before it beat again, is never seen
+// in the set, yet its sockets' cursors are shown here.
+//
 // The first beat waits for subscribed (the commands' subscription is in
 // place); beaten is closed after it.
 func (b *RedisBroker) peers(ctx context.Context, subscribed <-chan struct{}, beaten chan struct{}) {
@@ -48,6 +52,12 @@ func (b *RedisBroker) peers(ctx context.Context, subscribed <-chan struct{}, bea
 	unsure := true // no beat has seen the set whole yet
 	var learnUntil time.Time
 	for {
+		// Taken before the beat: an instance heard from beat before it
+		// sent (Start waits for its first beat), so the set read next
+		// holds it if it lives.
+		for _, id := range b.takeHeard() {
+			known[id] = true
+		}
 		sent := time.Now()
 		live, fresh, err := b.beat(ctx, ttl)
 		if beaten != nil {
@@ -91,6 +101,29 @@ func (b *RedisBroker) peers(ctx context.Context, subscribed <-chan struct{}, bea
 		case <-tick.C:
 		}
 	}
+}
+
+// heardFrom notes that instance sent something; deliver's goroutine only.
+func (b *RedisBroker) heardFrom(instance string) {
+	if _, ok := b.senders[instance]; ok {
+		return
+	}
+	if b.senders == nil {
+		b.senders = map[string]struct{}{}
+	}
+	b.senders[instance] = struct{}{}
+	b.mu.Lock()
+	b.heard = append(b.heard, instance)
+	b.mu.Unlock()
+}
+
+// takeHeard returns the instances heard from since the last call.
+func (b *RedisBroker) takeHeard() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h := b.heard
+	b.heard = nil
+	return h
 }
 
 // beat records this instance as live now and returns the live instances

@@ -91,3 +91,57 @@ func TestRedisPeersSurviveALostSet(t *testing.T) {
 		t.Fatal("p stopped beating and was never reported gone")
 	}
 }
+
+// TestRedisPeerHeardButNeverSeenBeatingIsGone: an instance killed after
+// Redis restarted empty and before it beat again is never seen in the
+// set, yet its sockets' cursors are shown on the others. Having been
+// heard from, it is reported gone once it stays missing. Before, it was
+// never known, so never reported gone: its cursors stayed forever (seen
+// in e2e instances-faults, where the kill follows Redis restarts).
+func TestRedisPeerHeardButNeverSeenBeatingIsGone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	client := redistest.Client(t)
+	prefix := redistest.Prefix(t, client)
+	const ttl = time.Second
+	// p beats once, at its start, and never again.
+	p, err := realtime.NewRedisBroker(realtime.RedisBrokerConfig{Client: client, Prefix: prefix, Instance: "p",
+		PeerBeat: time.Hour, PeerTTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(ctx, brokertest.NewRecorder()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Stop(context.Background()) })
+	// Redis loses the set before a starts: a never sees p in it.
+	if err := client.Del(ctx, prefix+"instances").Err(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := realtime.NewRedisBroker(realtime.RedisBrokerConfig{Client: client, Prefix: prefix, Instance: "a",
+		PeerBeat: 20 * time.Millisecond, PeerTTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := goneRecorder{brokertest.NewRecorder(), make(chan string, 16)}
+	if err := a.Start(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Stop(context.Background()) })
+	if err := a.Subscribe(ctx, "doc_x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Publish(ctx, realtime.Message{Room: "doc_x", Event: "ydoc:awareness:update", Payload: []byte(`{}`),
+		Origin: realtime.Origin{Instance: "p", SID: "s1"}}); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitMessages(t, 1)
+	select {
+	case id := <-rec.gone:
+		if id != "p" {
+			t.Fatalf("%s reported gone, want p", id)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("p, heard from but never seen beating, was never reported gone")
+	}
+}
