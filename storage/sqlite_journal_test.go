@@ -2,8 +2,12 @@ package storage
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -293,4 +297,223 @@ func TestJournalEmptiedUnderSteadyAppends(t *testing.T) {
 	require.Zero(t, fi.Size(), "the journal is emptied")
 	require.Empty(t, s.journal.pendingOf("note:a"))
 	require.Equal(t, "late", loadData(t, s, "note:a")[late[0]])
+}
+
+// holdSyncs makes the journal's syncs wait: the first waits until release
+// is called, and entered is signalled as each starts. It returns the
+// number of syncs started so far.
+func holdSyncs(t *testing.T, s *SQLiteStore) (entered <-chan struct{}, release func(), syncs func() int) {
+	t.Helper()
+	in, gate := make(chan struct{}, 64), make(chan struct{})
+	var mu sync.Mutex
+	n := 0
+	s.journal.beforeSync = func() error {
+		mu.Lock()
+		n++
+		first := n == 1
+		mu.Unlock()
+		in <- struct{}{}
+		if first {
+			<-gate
+		}
+		return nil
+	}
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release)
+	return in, release, func() int { mu.Lock(); defer mu.Unlock(); return n }
+}
+
+// written is the number of records written and not yet durable.
+func written(s *SQLiteStore) int {
+	s.journal.mu.Lock()
+	defer s.journal.mu.Unlock()
+	return len(s.journal.written)
+}
+
+// Appends made while a sync runs share the next one (group commit). One
+// sync at a time, each append its own, capped every document of the
+// server together at one update per sync.
+func TestJournalAppendsShareSyncs(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "quire.db")
+	s := openJournalStore(t, path)
+	entered, release, syncs := holdSyncs(t, s)
+	type result struct {
+		ids []int64
+		err error
+	}
+	results := make(chan result, 8)
+	appendOne := func(i int) {
+		ids, err := s.AppendUpdates(ctx, []DocUpdate{{DocID: fmt.Sprintf("note:%d", i), Data: []byte{byte(i)}}})
+		results <- result{ids, err}
+	}
+	go appendOne(0)
+	<-entered // the first append syncs, and waits
+	for i := 1; i < 8; i++ {
+		go appendOne(i)
+	}
+	require.Eventually(t, func() bool { return written(s) == 8 }, time.Minute, time.Millisecond,
+		"the appends made meanwhile are written while the first syncs")
+	release()
+	seen := map[int64]bool{}
+	for range 8 {
+		r := <-results
+		require.NoError(t, r.err)
+		require.Len(t, r.ids, 1)
+		require.False(t, seen[r.ids[0]], "ids are unique")
+		seen[r.ids[0]] = true
+	}
+	require.Equal(t, 2, syncs(), "the seven appends made during the first sync share the second")
+	require.NoError(t, s.Close())
+	again := openJournalStore(t, path)
+	for i := range 8 {
+		require.Len(t, loadData(t, again, fmt.Sprintf("note:%d", i)), 1, "note:%d's update", i)
+	}
+}
+
+// A compaction that starts while another document's update waits for its
+// sync waits for it too: the update's id is below the snapshot's, so the
+// compaction's flush must take it, or the snapshot's commit raises the
+// recovery floor over it and a crash before the next flush loses it.
+func TestJournalCompactionWaitsForUpdatesBeingSynced(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "quire.db")
+	s := openJournalStore(t, path)
+	a, err := s.AppendUpdates(ctx, []DocUpdate{{DocID: "note:a", Data: []byte("a1")}})
+	require.NoError(t, err)
+	entered, release, _ := holdSyncs(t, s)
+	appended := make(chan []int64, 1)
+	go func() {
+		ids, err := s.AppendUpdates(ctx, []DocUpdate{{DocID: "note:b", Data: []byte("b1")}})
+		assert.NoError(t, err)
+		appended <- ids
+	}()
+	<-entered // b1 is written; its sync waits
+	compacted := make(chan int64, 1)
+	go func() {
+		id, err := s.Compact(ctx, "note:a", []byte("a-merged"), a)
+		assert.NoError(t, err)
+		compacted <- id
+	}()
+	select {
+	case <-compacted:
+		t.Fatal("the compaction ended while an update with a lower id waited for its sync")
+	case <-time.After(100 * time.Millisecond):
+	}
+	release()
+	b := <-appended
+	snap := <-compacted
+	require.Less(t, b[0], snap)
+
+	// The crash comes before the flusher runs again.
+	s.journal.flushMu.Lock()
+	crashed := copyCrashState(t, path)
+	s.journal.flushMu.Unlock()
+	s2 := openJournalStore(t, crashed)
+	require.Equal(t, map[int64]string{b[0]: "b1"}, loadData(t, s2, "note:b"), "acknowledged update lost")
+}
+
+// Many documents' appends at once, past truncateBytes (so flushes empty
+// the file with appends held off), beside compactions: after a crash
+// every acknowledged update is there.
+func TestJournalConcurrentAppendsSurviveCrash(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "quire.db")
+	s := openJournalStore(t, path)
+	const writers, each = 6, 120
+	data := make([]byte, 8<<10)
+	acked := make([][]int64, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			doc := fmt.Sprintf("note:%d", w)
+			for range each {
+				ids, err := s.AppendUpdates(ctx, []DocUpdate{{DocID: doc, Data: data}})
+				if !assert.NoError(t, err) {
+					return
+				}
+				acked[w] = append(acked[w], ids...)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	compactions, compacted := 0, int64(0) // note:0's ids up to compacted were merged
+	for loop := true; loop; {
+		select {
+		case <-done:
+			loop = false
+		case <-time.After(5 * time.Millisecond):
+			require.NoError(t, s.flush(ctx))
+			if compactions < 3 {
+				st, err := s.LoadDocument(ctx, "note:0")
+				require.NoError(t, err)
+				var ids []int64
+				for _, r := range st.Records {
+					ids = append(ids, r.ID)
+				}
+				if len(ids) > 0 {
+					_, err := s.Compact(ctx, "note:0", []byte("merged"), ids)
+					require.NoError(t, err)
+					compactions, compacted = compactions+1, slices.Max(ids)
+				}
+			}
+		}
+	}
+	s.journal.flushMu.Lock()
+	crashed := copyCrashState(t, path)
+	s.journal.flushMu.Unlock()
+	s2 := openJournalStore(t, crashed)
+	for w := range writers {
+		got := loadData(t, s2, fmt.Sprintf("note:%d", w))
+		for _, id := range acked[w] {
+			if w > 0 || id > compacted {
+				require.Contains(t, got, id, "note:%d's acknowledged update", w)
+			}
+		}
+	}
+}
+
+// A failed sync fails every append waiting for it, cuts what they wrote
+// (their senders were told), and refuses appends until restart.
+func TestJournalFailedSyncFailsItsWaiters(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "quire.db")
+	s := openJournalStore(t, path)
+	kept, err := s.AppendUpdates(ctx, []DocUpdate{{DocID: "note:a", Data: []byte("kept")}})
+	require.NoError(t, err)
+	durable := s.journal.off
+	entered, gate := make(chan struct{}, 8), make(chan struct{})
+	s.journal.beforeSync = func() error {
+		entered <- struct{}{}
+		<-gate
+		return errors.New("injected: disk gone")
+	}
+	errs := make(chan error, 3)
+	for i := range 3 {
+		go func() {
+			_, err := s.AppendUpdates(ctx, []DocUpdate{{DocID: "note:a", Data: []byte(fmt.Sprint("lost", i))}})
+			errs <- err
+		}()
+		if i == 0 {
+			<-entered
+		}
+	}
+	require.Eventually(t, func() bool { return written(s) == 3 }, time.Minute, time.Millisecond)
+	close(gate)
+	for range 3 {
+		require.ErrorIs(t, <-errs, errJournalBroken)
+	}
+	fi, err := os.Stat(path + journalSuffix)
+	require.NoError(t, err)
+	require.Equal(t, durable, fi.Size(), "what the failed appends wrote is cut")
+	_, err = s.AppendUpdates(ctx, []DocUpdate{{DocID: "note:a", Data: []byte("after")}})
+	require.ErrorIs(t, err, errJournalBroken)
+	require.Equal(t, map[int64]string{kept[0]: "kept"}, loadData(t, s, "note:a"))
+	require.NoError(t, s.Close())
+	again := openJournalStore(t, path)
+	require.Equal(t, map[int64]string{kept[0]: "kept"}, loadData(t, again, "note:a"))
 }
