@@ -191,6 +191,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerChat(mux)
 	a.registerChats(mux)
 	a.registerChatActions(mux)
+	a.registerChatImport(mux)
 	a.registerTasks(mux)
 	mux.HandleFunc("POST /api/v1/events/emit", a.authed(a.emitEvent))
 

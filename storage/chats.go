@@ -61,6 +61,10 @@ type Chats interface {
 	// a UUID, zero CreatedAt now (UpdatedAt = CreatedAt when zero), nil
 	// Chat/Meta "{}".
 	CreateChat(ctx context.Context, c *Chat) error
+	// CreateChats inserts each chat as CreateChat does, in one
+	// transaction: on an error none is stored (the chats' defaults may
+	// have been filled in all the same).
+	CreateChats(ctx context.Context, cs []*Chat) error
 	// GetChat returns the chat, or ErrNotFound.
 	GetChat(ctx context.Context, id string) (*Chat, error)
 	// ListChats returns the owner's chats that opt selects, newest first

@@ -31,6 +31,30 @@ func scanChat(row scanner) (*Chat, error) {
 }
 
 func (s *sqlChats) CreateChat(ctx context.Context, c *Chat) error {
+	return s.err("create chat", s.insertChat(ctx, s.w, c))
+}
+
+func (s *sqlChats) CreateChats(ctx context.Context, cs []*Chat) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	return s.err("create chats", s.writeTx(ctx, func(tx *sql.Tx) error {
+		for _, c := range cs {
+			if err := s.insertChat(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// execer is a *sql.DB or a *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// insertChat fills c's defaults (CreateChat) and inserts it.
+func (s *sqlChats) insertChat(ctx context.Context, db execer, c *Chat) error {
 	if c.ID == "" {
 		c.ID = uuid.NewString()
 	}
@@ -41,10 +65,10 @@ func (s *sqlChats) CreateChat(ctx context.Context, c *Chat) error {
 	if c.UpdatedAt == 0 {
 		c.UpdatedAt = c.CreatedAt
 	}
-	_, err := s.w.ExecContext(ctx, s.q("INSERT INTO chat ("+chatColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+	_, err := db.ExecContext(ctx, s.q("INSERT INTO chat ("+chatColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
 		c.ID, c.UserID, c.Title, string(c.Chat), string(c.Meta), c.Pinned, c.Archived,
 		nullable(c.FolderID), nullable(c.ShareID), nullable(c.LastReadAt), c.CreatedAt, c.UpdatedAt)
-	return s.err("create chat", err)
+	return err
 }
 
 func (s *sqlChats) GetChat(ctx context.Context, id string) (*Chat, error) {

@@ -19,6 +19,7 @@ import (
 
 func testChats(t *testing.T, b *bundle) {
 	t.Run("CreateAndGet", func(t *testing.T) { t.Parallel(); testCreateChat(t, b) })
+	t.Run("CreateMany", func(t *testing.T) { t.Parallel(); testCreateChats(t, b) })
 	t.Run("List", func(t *testing.T) { t.Parallel(); testListChats(t, b) })
 	t.Run("Update", func(t *testing.T) { t.Parallel(); testUpdateChat(t, b) })
 	t.Run("ConcurrentUpdates", func(t *testing.T) { t.Parallel(); testConcurrentChatUpdates(t, b) })
@@ -77,6 +78,47 @@ func testCreateChat(t *testing.T, b *bundle) {
 
 	_, err = s.GetChat(ctx, "no-such-chat")
 	require.ErrorIs(t, err, storage.ErrNotFound)
+}
+
+// testCreateChats: a batch is stored whole, with CreateChat's defaults,
+// or not at all when one of its chats is refused.
+func testCreateChats(t *testing.T, b *bundle) {
+	ctx, s := context.Background(), b.store
+	u := newUser(t, s, storage.RoleUser)
+	require.NoError(t, s.CreateChats(ctx, nil))
+
+	given := &storage.Chat{ID: newID(), UserID: u.ID, Title: "given", Chat: json.RawMessage(`{"title":"given"}`),
+		Meta: json.RawMessage(`{"tags":["x"]}`), Pinned: true, LastReadAt: 1700000009, CreatedAt: 1700000001, UpdatedAt: 1700000002}
+	want := *given
+	bare := &storage.Chat{UserID: u.ID, Title: "bare"}
+	require.NoError(t, s.CreateChats(ctx, []*storage.Chat{given, bare}))
+	require.Equal(t, want, *given, "nothing given was rewritten")
+	require.NotEmpty(t, bare.ID)
+	require.Positive(t, bare.CreatedAt)
+	require.Equal(t, bare.CreatedAt, bare.UpdatedAt)
+	for _, c := range []*storage.Chat{given, bare} {
+		got, err := s.GetChat(ctx, c.ID)
+		require.NoError(t, err)
+		require.Equal(t, *c, *got)
+	}
+
+	// A taken id or an owner that is no account, last in the batch: the
+	// chats before it are not stored either.
+	for bad, want := range map[*storage.Chat]error{
+		{ID: given.ID, UserID: u.ID, Title: "dup"}: storage.ErrConflict,
+		{UserID: "no-such-account", Title: "x"}:    storage.ErrNotFound,
+	} {
+		first := &storage.Chat{ID: newID(), UserID: u.ID, Title: "first"}
+		require.ErrorIs(t, s.CreateChats(ctx, []*storage.Chat{first, bad}), want)
+		_, err := s.GetChat(ctx, first.ID)
+		require.ErrorIs(t, err, storage.ErrNotFound, "the batch's first chat was rolled back")
+	}
+	list, err := s.ListChats(ctx, storage.ListChatsOptions{UserID: u.ID})
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	got, err := s.GetChat(ctx, given.ID)
+	require.NoError(t, err)
+	require.Equal(t, want, *got, "the refused duplicate changed nothing")
 }
 
 func testListChats(t *testing.T, b *bundle) {
