@@ -322,34 +322,47 @@ func (j *journal) refuses() error {
 // and the flusher moves it.
 func (j *journal) syncTo(last int64) error {
 	for j.syncedID < last {
-		if j.broken != nil || len(j.written) == 0 {
+		if len(j.written) == 0 {
 			return j.broken // cut, its append told so
 		}
 		if j.syncing {
 			j.cond.Wait()
 			continue
 		}
-		j.syncing = true
+		// A failed append whose cut failed too broke the journal (before
+		// or during this sync): what waits is cut and told so, as after a
+		// failed sync, whose success here proves nothing (the disk's error
+		// may have gone to that cut's sync). Left in the file, it came back
+		// at the next open; acknowledged, a compaction that did not wait
+		// for it (broken) could raise the recovery floor over it.
+		err := j.broken
 		target, n := j.off, len(j.written)
-		j.mu.Unlock()
-		var err error
-		if j.beforeSync != nil {
-			err = j.beforeSync()
-		}
 		if err == nil {
-			err = j.sync()
+			j.syncing = true
+			j.mu.Unlock()
+			if j.beforeSync != nil {
+				err = j.beforeSync()
+			}
+			if err == nil {
+				err = j.sync()
+			}
+			j.mu.Lock()
+			j.syncing = false
+			j.cond.Broadcast()
+			if err == nil {
+				err = j.broken
+			}
 		}
-		j.mu.Lock()
-		j.syncing = false
-		j.cond.Broadcast()
 		if err != nil {
 			// Whatever is not durable goes: every append waiting for it
 			// is told so.
 			j.written = nil
 			j.cutBack(j.synced)
 			j.off = j.synced
-			j.broken = fmt.Errorf("%w (%w)", errJournalBroken, err)
-			j.logger.Error("update journal sync failed: refusing appends until restart", "err", err)
+			if !errors.Is(err, errJournalBroken) {
+				j.broken = fmt.Errorf("%w (%w)", errJournalBroken, err)
+				j.logger.Error("update journal sync failed: refusing appends until restart", "err", err)
+			}
 			return j.broken
 		}
 		j.synced, j.syncedID = target, j.written[n-1].id

@@ -517,3 +517,110 @@ func TestJournalFailedSyncFailsItsWaiters(t *testing.T) {
 	again := openJournalStore(t, path)
 	require.Equal(t, map[int64]string{kept[0]: "kept"}, loadData(t, again, "note:a"))
 }
+
+// failNextAppendAndItsCut makes the next append's write fail, and the cut
+// of what it wrote fail too (a read-only descriptor in place of the
+// journal's), which breaks the journal while other appends wait.
+func failNextAppendAndItsCut(t *testing.T, s *SQLiteStore, path string) {
+	t.Helper()
+	ro, err := os.Open(path + journalSuffix)
+	require.NoError(t, err)
+	defer ro.Close()
+	j := s.journal
+	j.mu.Lock()
+	f := j.f
+	j.f = ro
+	j.mu.Unlock()
+	_, err = s.AppendUpdates(context.Background(), []DocUpdate{{DocID: "note:c", Data: []byte("c")}})
+	require.Error(t, err)
+	j.mu.Lock()
+	j.f = f
+	broken := j.broken
+	j.mu.Unlock()
+	require.ErrorIs(t, broken, errJournalBroken)
+}
+
+// An append that fails and cannot cut what it wrote breaks the journal
+// while others wait for a sync: the appends told it failed must not come
+// back at the next open. One written after the sync started was told so
+// and left in the file, and the next open replayed it (found in review).
+func TestJournalBrokenWhileSyncingLeavesNoFailedAppend(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "quire.db")
+	s := openJournalStore(t, path)
+	entered, release, _ := holdSyncs(t, s)
+	errs := map[string]chan error{"note:l": make(chan error, 1), "note:a": make(chan error, 1)}
+	appendTo := func(doc string) {
+		_, err := s.AppendUpdates(ctx, []DocUpdate{{DocID: doc, Data: []byte(doc)}})
+		errs[doc] <- err
+	}
+	go appendTo("note:l")
+	<-entered // note:l syncs, and waits
+	go appendTo("note:a")
+	require.Eventually(t, func() bool { return written(s) == 2 }, time.Minute, time.Millisecond)
+	failNextAppendAndItsCut(t, s, path)
+	release()
+	failed := map[string]bool{}
+	for doc, c := range errs {
+		failed[doc] = <-c != nil
+	}
+	require.NoError(t, s.Close())
+	again := openJournalStore(t, path)
+	for doc, f := range failed {
+		if f {
+			require.Empty(t, loadData(t, again, doc), "%s's append failed, yet it came back", doc)
+		} else {
+			require.Len(t, loadData(t, again, doc), 1, "%s's acknowledged update", doc)
+		}
+	}
+	require.Empty(t, loadData(t, again, "note:c"))
+}
+
+// A compaction that starts once the journal broke, while an update with a
+// lower id syncs, must not raise the recovery floor over that update if
+// it is then acknowledged: the compaction used to skip the wait for it
+// (the journal was broken), and a crash lost it (found in review).
+func TestJournalCompactionOnBrokenJournalLosesNoAckedUpdate(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "quire.db")
+	s := openJournalStore(t, path)
+	a, err := s.AppendUpdates(ctx, []DocUpdate{{DocID: "note:a", Data: []byte("a1")}})
+	require.NoError(t, err)
+	entered, release, _ := holdSyncs(t, s)
+	type result struct {
+		ids []int64
+		err error
+	}
+	appended := make(chan result, 1)
+	go func() {
+		ids, err := s.AppendUpdates(ctx, []DocUpdate{{DocID: "note:b", Data: []byte("b1")}})
+		appended <- result{ids, err}
+	}()
+	<-entered // b1 is written; its sync waits
+	failNextAppendAndItsCut(t, s, path)
+	compacted := make(chan int64, 1)
+	go func() {
+		id, err := s.Compact(ctx, "note:a", []byte("a-merged"), a)
+		assert.NoError(t, err)
+		compacted <- id
+	}()
+	select {
+	case <-compacted: // it did not wait for b1: what follows shows the loss
+	case <-time.After(100 * time.Millisecond):
+		release()
+		<-compacted
+	}
+	release()
+	b := <-appended
+
+	// The crash comes before the flusher runs again.
+	s.journal.flushMu.Lock()
+	crashed := copyCrashState(t, path)
+	s.journal.flushMu.Unlock()
+	s2 := openJournalStore(t, crashed)
+	if b.err != nil {
+		require.Empty(t, loadData(t, s2, "note:b"), "b1's append failed, yet it came back")
+	} else {
+		require.Equal(t, map[int64]string{b.ids[0]: "b1"}, loadData(t, s2, "note:b"), "acknowledged update lost")
+	}
+}
