@@ -282,10 +282,14 @@ func TestJournalEmptiedUnderSteadyAppends(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "quire.db")
 	s := openJournalStore(t, path)
 	data := make([]byte, 64<<10)
-	for s.journal.off < truncateBytes {
+	// The flusher waits: at load the appends may take past its delay, and
+	// its flush would empty the file before this test's does.
+	s.journal.flushMu.Lock()
+	for journalOff(s) < truncateBytes {
 		_, err := s.AppendUpdates(ctx, []DocUpdate{{DocID: "note:a", Data: data}})
 		require.NoError(t, err)
 	}
+	s.journal.flushMu.Unlock()
 	flushed := make(chan error, 1)
 	release := holdWriter(t, s, func() { go func() { flushed <- s.flush(ctx) }() })
 	late, err := s.AppendUpdates(ctx, []DocUpdate{{DocID: "note:a", Data: []byte("late")}})
@@ -623,4 +627,11 @@ func TestJournalCompactionOnBrokenJournalLosesNoAckedUpdate(t *testing.T) {
 	} else {
 		require.Equal(t, map[int64]string{b.ids[0]: "b1"}, loadData(t, s2, "note:b"), "acknowledged update lost")
 	}
+}
+
+// journalOff is the end of the journal's records.
+func journalOff(s *SQLiteStore) int64 {
+	s.journal.mu.Lock()
+	defer s.journal.mu.Unlock()
+	return s.journal.off
 }
