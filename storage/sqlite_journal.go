@@ -29,12 +29,6 @@ import (
 // doc_updates in batches. Every read or change of doc_updates flushes
 // first, so no reader of the Store sees the journal; at open, records the
 // database lacks are inserted before anything else runs.
-//
-// Appends share syncs (group commit): each writes its records under the
-// mutex, then one of those waiting syncs, outside it, everything written
-// so far. One sync at a time for every document of the server otherwise
-// capped the server's updates at one per sync (~1 ms here, tens of ms on
-// a slow disk), and each paid a sync of its own.
 
 // journalSuffix names the journal beside the database file.
 const journalSuffix = "-updates"
@@ -98,26 +92,15 @@ type journal struct {
 	// change of doc_updates (Compact, deletes) runs after its own flush.
 	flushMu sync.Mutex
 
-	mu   sync.Mutex // everything below
-	cond sync.Cond  // on mu: a sync ended, or appends are let go
-	next int64      // the next row id
-	off  int64      // the end of the file's records
-	// synced: the end of what is durable, and syncedID the last record
-	// there (ids, unlike offsets, only rise: the file is emptied). written:
-	// the records from synced to off, not yet durable (their appends wait).
-	synced   int64
-	syncedID int64
-	written  []journalRecord
-	syncing  bool // an append syncs, outside mu
-	hold     bool // a flush empties the file: appends wait
-	// pending: the durable records not yet in doc_updates, in id order.
-	pending    []journalRecord
-	pendBytes  int
-	foreign    bool      // another process holds the file (errJournalHeld)
-	slowUntil  time.Time // the leader's only: one sync at a time
-	broken     error
-	closed     bool
-	beforeSync func() error // tests: a sync starts (mu not held); an error fails it
+	mu        sync.Mutex // everything below
+	next      int64      // the next row id
+	off       int64      // the end of the file's records
+	pending   []journalRecord
+	pendBytes int
+	foreign   bool // another process holds the file (errJournalHeld)
+	slowUntil time.Time
+	broken    error
+	closed    bool
 
 	kick, full, stop chan struct{}
 	done             chan struct{}
@@ -141,7 +124,6 @@ func (s *SQLiteStore) openJournal(ctx context.Context, dbPath string) error {
 	}
 	j := &journal{f: f, logger: s.logger, kick: make(chan struct{}, 1), full: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
-	j.cond.L = &j.mu
 	held, err := lockFile(f)
 	if err != nil {
 		f.Close()
@@ -250,9 +232,8 @@ func encodeRecords(b []byte, recs []journalRecord) []byte {
 	return b
 }
 
-// AppendUpdates appends every update to the journal and returns their
-// row ids once they are durable (syncJournal), sharing the sync with the
-// appends written meanwhile.
+// AppendUpdates appends every update to the journal in one write and one
+// fdatasync (durable when it returns) and returns their row ids.
 func (s *SQLiteStore) AppendUpdates(ctx context.Context, updates []DocUpdate) ([]int64, error) {
 	if len(updates) == 0 {
 		return nil, nil
@@ -266,11 +247,16 @@ func (s *SQLiteStore) AppendUpdates(ctx context.Context, updates []DocUpdate) ([
 	ids := make([]int64, len(updates))
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for j.hold && !j.closed {
-		j.cond.Wait()
+	if j.closed {
+		return nil, sqliteErr("append updates", errors.New("store closed"))
 	}
-	if err := j.refuses(); err != nil {
-		return nil, err
+	switch {
+	case j.foreign:
+		return nil, errJournalHeld
+	case j.broken != nil:
+		return nil, j.broken
+	case j.pendBytes >= maxPendingBytes:
+		return nil, fmt.Errorf("storage: append updates: %d bytes of the update journal wait for the database, whose writes fail", j.pendBytes)
 	}
 	size := 0
 	for i, u := range updates {
@@ -283,10 +269,16 @@ func (s *SQLiteStore) AppendUpdates(ctx context.Context, updates []DocUpdate) ([
 	j.next += int64(len(updates))
 	buf := encodeRecords(make([]byte, 0, size), recs)
 	if err := pwriteAll(j.f, buf, j.off); err != nil {
-		j.cutBack(j.off)
+		j.cutBack()
 		return nil, fmt.Errorf("storage: append updates: write journal: %w", err)
 	}
-	// Written records keep their bytes in buf, which nothing writes again,
+	if err := j.sync(); err != nil {
+		j.cutBack()
+		j.broken = fmt.Errorf("%w (%w)", errJournalBroken, err)
+		s.logger.Error("update journal sync failed: refusing appends until restart", "err", err)
+		return nil, j.broken
+	}
+	// Pending records keep their bytes in buf, which nothing writes again,
 	// not in the caller's slices.
 	for i, off := 0, 0; i < len(recs); i++ {
 		n := recs[i].size()
@@ -294,99 +286,23 @@ func (s *SQLiteStore) AppendUpdates(ctx context.Context, updates []DocUpdate) ([
 		off += n
 	}
 	j.off += int64(len(buf))
-	j.written = append(j.written, recs...)
-	if err := j.syncTo(ids[len(ids)-1]); err != nil {
-		return nil, err
+	wasEmpty := len(j.pending) == 0
+	j.pending = append(j.pending, recs...)
+	j.pendBytes += len(buf)
+	if wasEmpty {
+		signal(j.kick)
+	}
+	if len(j.pending) >= flushRows || j.pendBytes >= flushBytes {
+		signal(j.full)
 	}
 	return ids, nil
 }
 
-// refuses says why an append cannot be taken now; j.mu is held.
-func (j *journal) refuses() error {
-	switch {
-	case j.closed:
-		return sqliteErr("append updates", errors.New("store closed"))
-	case j.foreign:
-		return errJournalHeld
-	case j.broken != nil:
-		return j.broken
-	case j.pendBytes >= maxPendingBytes:
-		return fmt.Errorf("storage: append updates: %d bytes of the update journal wait for the database, whose writes fail", j.pendBytes)
-	}
-	return nil
-}
-
-// syncTo returns once the record with id last is durable, syncing the
-// file itself (mu released meanwhile) unless another append already does;
-// j.mu is held. What a sync made durable becomes pending: readers see it,
-// and the flusher moves it.
-func (j *journal) syncTo(last int64) error {
-	for j.syncedID < last {
-		if len(j.written) == 0 {
-			return j.broken // cut, its append told so
-		}
-		if j.syncing {
-			j.cond.Wait()
-			continue
-		}
-		// A failed append whose cut failed too broke the journal (before
-		// or during this sync): what waits is cut and told so, as after a
-		// failed sync, whose success here proves nothing (the disk's error
-		// may have gone to that cut's sync). Left in the file, it came back
-		// at the next open; acknowledged, a compaction that did not wait
-		// for it (broken) could raise the recovery floor over it.
-		err := j.broken
-		target, n := j.off, len(j.written)
-		if err == nil {
-			j.syncing = true
-			j.mu.Unlock()
-			if j.beforeSync != nil {
-				err = j.beforeSync()
-			}
-			if err == nil {
-				err = j.sync()
-			}
-			j.mu.Lock()
-			j.syncing = false
-			j.cond.Broadcast()
-			if err == nil {
-				err = j.broken
-			}
-		}
-		if err != nil {
-			// Whatever is not durable goes: every append waiting for it
-			// is told so.
-			j.written = nil
-			j.cutBack(j.synced)
-			j.off = j.synced
-			if !errors.Is(err, errJournalBroken) {
-				j.broken = fmt.Errorf("%w (%w)", errJournalBroken, err)
-				j.logger.Error("update journal sync failed: refusing appends until restart", "err", err)
-			}
-			return j.broken
-		}
-		j.synced, j.syncedID = target, j.written[n-1].id
-		wasEmpty := len(j.pending) == 0
-		for _, r := range j.written[:n] {
-			j.pendBytes += r.size()
-		}
-		j.pending = append(j.pending, j.written[:n]...)
-		j.written = append(j.written[:0:0], j.written[n:]...)
-		if wasEmpty {
-			signal(j.kick)
-		}
-		if len(j.pending) >= flushRows || j.pendBytes >= flushBytes {
-			signal(j.full)
-		}
-	}
-	return nil
-}
-
-// cutBack drops whatever failed appends left past end, so that it cannot
-// be replayed: their senders were told they failed. If that cannot be
-// made durable either, the journal is broken.
-func (j *journal) cutBack(end int64) {
-	err := j.f.Truncate(end)
+// cutBack drops whatever a failed append left past the last good record,
+// so that it cannot be replayed: its sender was told it failed. If that
+// cannot be made durable either, the journal is broken.
+func (j *journal) cutBack() {
+	err := j.f.Truncate(j.off)
 	if err == nil {
 		err = j.f.Sync()
 	}
@@ -495,14 +411,6 @@ func (s *SQLiteStore) flushLocked(ctx context.Context) error {
 	// Under steady appends some are always pending when a flush ends, so
 	// the file would never be emptied: move the rest with appends held
 	// off, then empty it.
-	j.hold = true
-	defer func() {
-		j.hold = false
-		j.cond.Broadcast()
-	}()
-	if err := j.settle(); err != nil {
-		return err
-	}
 	if len(j.pending) > 0 {
 		if err := s.insertRecords(ctx, j.pending); err != nil {
 			return fmt.Errorf("flush update journal: %w", err)
@@ -516,7 +424,7 @@ func (s *SQLiteStore) flushLocked(ctx context.Context) error {
 		j.broken = fmt.Errorf("%w (truncate: %w)", errJournalBroken, err)
 		return j.broken
 	}
-	j.off, j.synced = 0, 0
+	j.off = 0
 	return nil
 }
 
@@ -568,32 +476,18 @@ func withPending(rows, pending []DocRecord) []DocRecord {
 }
 
 // withJournalFlushed runs fn, a change of doc_updates, after every
-// record written so far is in doc_updates and with flushes held off: a
-// record flushed after it would undo a delete, or collide with a row it
-// wrote. A record still waiting for its sync is waited for: its id may be
-// below a compaction's snapshot, whose commit raises the recovery floor.
+// pending record is in doc_updates and with flushes held off: a record
+// flushed after it would undo a delete, or collide with a row it wrote.
 func (s *SQLiteStore) withJournalFlushed(ctx context.Context, fn func() error) error {
 	if s.journal.foreign {
 		return errJournalHeld
 	}
 	s.journal.flushMu.Lock()
 	defer s.journal.flushMu.Unlock()
-	s.journal.mu.Lock()
-	_ = s.journal.settle() // an error cut what was not durable: settled too
-	s.journal.mu.Unlock()
 	if err := s.flushLocked(ctx); err != nil {
 		return err
 	}
 	return fn()
-}
-
-// settle returns once every record written so far is durable and pending,
-// or was cut (its append failed); j.mu is held.
-func (j *journal) settle() error {
-	if len(j.written) == 0 {
-		return nil
-	}
-	return j.syncTo(j.written[len(j.written)-1].id)
 }
 
 // reserveID takes a row id for a row written outside the journal (a
@@ -618,8 +512,6 @@ func (s *SQLiteStore) closeJournal() error {
 		return nil
 	}
 	j.closed = true
-	j.cond.Broadcast() // appends held off by a flush give up
-	_ = j.settle()     // appends already written end before the file does
 	j.mu.Unlock()
 	if j.foreign {
 		return j.f.Close() // its lock goes with it
